@@ -1,0 +1,1 @@
+"""Autograder for the recurrent-networks homework (see README.md)."""

@@ -1,0 +1,181 @@
+"""The program that runs in the child process and calls the student's functions.
+
+It is started by ``sandbox.py`` with ``python -I -c <source>``: the source of
+``wire.py`` and of this file travel on the command line, so the child never
+needs to read the grader's files.  It imports student modules from its working
+folder (a temporary copy of the submission), answers one request at a time,
+keeps non-plain results (caches) in a table behind integer handles, and sends
+back only plain data.  It decides nothing about scores.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+import traceback
+import warnings
+
+import numpy as np
+
+from autograder.wire import Handle, read_message, write_message
+
+MAX_WARNINGS = 20
+
+
+def _resolve(value, handles: dict):
+    """Replace handles in an argument tree by the objects they stand for."""
+    if isinstance(value, Handle):
+        if value.id not in handles:
+            raise LookupError(f"unknown handle {value.id}")
+        return handles[value.id]
+    if type(value) in (list, tuple):
+        return type(value)(_resolve(v, handles) for v in value)
+    if type(value) is dict:
+        return {k: _resolve(v, handles) for k, v in value.items()}
+    return value
+
+
+def _copy(value):
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if type(value) in (list, tuple):
+        return type(value)(_copy(v) for v in value)
+    if type(value) is dict:
+        return {k: _copy(v) for k, v in value.items()}
+    return value
+
+
+def _perturb(args: list, path: list, index, delta) -> None:
+    """Add delta to one coordinate (index) or to a whole array (index None) of args[path]."""
+    container = args
+    for key in path[:-1]:
+        container = container[key]
+    target = container[path[-1]]
+    if index is None:
+        container[path[-1]] = target + delta
+    else:
+        target.reshape(-1)[index] += delta
+
+
+def evaluate_many(fn, args: list, kwargs: dict, evals: list, outputs: list[int]) -> list[tuple]:
+    """Call fn at many perturbed copies of the same arguments.
+
+    Each evaluation is a list of edits [path, flat index or None, delta] on the
+    positional arguments; only the outputs at positions ``outputs`` are kept.
+    The grader uses the same function on the reference, in its own process.
+    """
+    values = []
+    for edits in evals:
+        call_args = _copy(args)
+        for path, index, delta in edits:
+            _perturb(call_args, list(path), index, delta)
+        result = fn(*call_args, **_copy(kwargs))
+        if type(result) not in (tuple, list):
+            result = (result,)
+        values.append(tuple(result[k] if k < len(result) else None for k in outputs))
+    return values
+
+
+def _student_traceback(exc: BaseException, workdir: str) -> str:
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(workdir)]
+    lines = traceback.format_list(frames[-6:])
+    lines += traceback.format_exception_only(type(exc), exc)
+    return "".join(lines)[-3000:]
+
+
+class Child:
+    def __init__(self, workdir: str) -> None:
+        self.workdir = workdir
+        self.handles: dict[int, object] = {}
+        self.next_handle = 1
+
+    def function(self, module: str, name: str):
+        mod = importlib.import_module(module)
+        fn = getattr(mod, name, None)
+        if fn is None:
+            raise AttributeError(f"{module}.py has no function named {name!r}")
+        return fn
+
+    def op_import(self, msg: dict) -> dict:
+        importlib.import_module(msg["module"])
+        return {"ok": True}
+
+    def op_call(self, msg: dict) -> dict:
+        fn = self.function(msg["module"], msg["function"])
+        args = _resolve(list(msg["args"]), self.handles)
+        kwargs = _resolve(dict(msg.get("kwargs") or {}), self.handles)
+        start = time.perf_counter()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = fn(*args, **kwargs)
+        seconds = time.perf_counter() - start
+        keep = msg.get("keep") or []
+        if keep and type(result) in (tuple, list):
+            result = list(result)
+            for k in keep:
+                if k < len(result):
+                    self.handles[self.next_handle] = result[k]
+                    result[k] = Handle(self.next_handle)
+                    self.next_handle += 1
+            result = tuple(result)
+        return {
+            "ok": True,
+            "value": result,
+            # Handles resolve to caches: those stay here, only plain inputs go back.
+            "args_after": [None if isinstance(sent, Handle) else a for sent, a in zip(msg["args"], args)],
+            "kwargs_after": kwargs,
+            "warnings": [f"{w.category.__name__}: {w.message}"[:300] for w in caught[:MAX_WARNINGS]],
+            "seconds": seconds,
+        }
+
+    def op_call_many(self, msg: dict) -> dict:
+        fn = self.function(msg["module"], msg["function"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            values = evaluate_many(fn, list(msg["args"]), dict(msg.get("kwargs") or {}), msg["evals"], msg["outputs"])
+        # One (evaluations, ...) array per output is far cheaper to send than thousands of small ones.
+        try:
+            stacked = [np.stack([np.asarray(v[k], dtype=np.float64) for v in values])
+                       for k in range(len(msg["outputs"]))]
+        except Exception:  # noqa: BLE001 -- ragged or odd outputs: send them as they are
+            return {"ok": True, "values": values}
+        return {"ok": True, "stacked": stacked}
+
+    def op_drop(self, msg: dict) -> dict:
+        for handle_id in msg.get("ids", []):
+            self.handles.pop(handle_id, None)
+        return {"ok": True}
+
+    def serve(self, req_fd: int, resp_fd: int) -> None:
+        ops = {"import": self.op_import, "call": self.op_call, "call_many": self.op_call_many, "drop": self.op_drop}
+        while True:
+            try:
+                msg = read_message(req_fd)
+            except EOFError:
+                return
+            try:
+                reply = ops[msg["op"]](msg)
+            except BaseException as exc:  # noqa: BLE001 -- student code may raise anything, SystemExit included
+                reply = {
+                    "ok": False,
+                    "error_type": type(exc).__name__,
+                    "error": str(exc)[:500],
+                    "traceback": _student_traceback(exc, self.workdir),
+                }
+            try:
+                write_message(resp_fd, reply)
+            except BaseException as exc:  # noqa: BLE001 -- e.g. a value that cannot be encoded
+                write_message(resp_fd, {"ok": False, "error_type": "ReplyError", "error": str(exc)[:500],
+                                        "traceback": ""})
+
+
+def main(argv: list[str]) -> None:
+    req_fd, resp_fd, workdir = int(argv[0]), int(argv[1]), argv[2]
+    # Only the submission's folder, never the grader's, is importable.
+    sys.path[:] = [workdir] + [p for p in sys.path if p and not p.startswith(workdir)]
+    Child(workdir).serve(req_fd, resp_fd)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,160 @@
+"""Checks one value a student function returned against what it should be.
+
+Each check returns None when the value passes, or a ``Mismatch`` holding a
+message a student can act on: what is wrong (type, dtype, shape, NaN, values),
+the worst relative error and where, and a hint when the pattern is telling
+(a transpose, a wrong sign, a constant factor, errors only at some time steps).
+Hidden tests get the same verdict with no positions or values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from autograder.wire import Handle, Opaque
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """|actual - expected| <= atol + rtol * max(|actual|, |expected|), elementwise."""
+
+    rtol: float
+    atol: float
+
+
+@dataclass
+class Mismatch:
+    message: str  # for public tests: may name positions and errors
+    brief: str  # for hidden tests: what is wrong, nothing about the inputs
+
+    def text(self, hidden: bool) -> str:
+        return self.brief if hidden else self.message
+
+
+def describe_type(value) -> str:
+    if isinstance(value, Opaque):
+        return f"a {value.type_name} object"
+    if isinstance(value, Handle):
+        return "an opaque object"
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    return f"a {type(value).__name__}"
+
+
+def _same(msg: str) -> Mismatch:
+    return Mismatch(msg, msg)
+
+
+def _hint(actual: np.ndarray, expected: np.ndarray, tol: Tolerance) -> str:
+    """A guess at the bug from the shape of the error (empty when nothing fits)."""
+    if not np.any(expected):
+        return ""
+    if not np.any(actual):
+        return "it is all zeros: is it computed (or accumulated) at all?"
+
+    def close(x: np.ndarray) -> bool:
+        return bool(np.all(np.abs(actual - x) <= tol.atol + tol.rtol * np.maximum(np.abs(actual), np.abs(x))))
+
+    if close(-expected):
+        return "it has the wrong sign"
+    if expected.ndim == 2 and expected.shape[0] == expected.shape[1] and close(expected.T):
+        return "it equals the transpose of the expected value: check the order of a matrix product or a missing .T"
+    factor = float(np.sum(actual * expected) / np.sum(expected * expected))
+    if abs(factor - 1) > 1e-3 and close(factor * expected):
+        return f"it is {factor:.4g} times the expected value: a missing or extra constant factor (such as 1/N)?"
+    return ""
+
+
+def _time_steps(bad: np.ndarray) -> str:
+    """For (N, T, ...) arrays: which time steps hold errors."""
+    wrong = np.nonzero(bad.reshape(bad.shape[0], bad.shape[1], -1).any(axis=(0, 2)))[0]
+    T = bad.shape[1]
+    if len(wrong) == T:
+        return f"wrong at every time step (T = {T})"
+    right = sorted(set(range(T)) - set(wrong.tolist()))
+    return f"wrong at time steps {wrong.tolist()} but right at {right} (T = {T})"
+
+
+def check_array(name: str, actual, expected: np.ndarray, tol: Tolerance, time_axis: bool = False) -> Mismatch | None:
+    """Compare an array output; time_axis marks (N, T, ...) arrays."""
+    expected = np.asarray(expected, dtype=np.float64)
+    if not isinstance(actual, np.ndarray):
+        return _same(f"{name} should be a float64 array of shape {expected.shape}, got {describe_type(actual)}")
+    if actual.dtype != np.float64:
+        return _same(f"{name} has dtype {actual.dtype}; it should be float64")
+    if actual.shape != expected.shape:
+        hint = ""
+        if actual.shape == expected.shape[::-1]:
+            hint = " (transposed?)"
+        return _same(f"{name} has shape {actual.shape} but should have shape {expected.shape}{hint}")
+    if not np.all(np.isfinite(actual)):
+        where = tuple(int(i) for i in np.argwhere(~np.isfinite(actual))[0])
+        return Mismatch(f"{name} contains NaN or inf (first at index {where})", f"{name} contains NaN or inf")
+    diff = np.abs(actual - expected)
+    bound = tol.atol + tol.rtol * np.maximum(np.abs(actual), np.abs(expected))
+    bad = diff > bound
+    if not bad.any():
+        return None
+    worst = np.unravel_index(int(np.argmax(diff / bound)), diff.shape)
+    rel = diff[worst] / max(abs(actual[worst]), abs(expected[worst]), 1e-300)
+    where = f"index {tuple(int(i) for i in worst)}"
+    if time_axis and actual.ndim >= 2:
+        where += f", time step {int(worst[1])}; {_time_steps(bad)}"
+    message = (f"{name} is wrong in {int(bad.sum())} of {bad.size} entries: worst relative error {rel:.2e} "
+               f"at {where} (got {actual[worst]:.6g}, expected {expected[worst]:.6g})")
+    brief = f"{name} is wrong in {int(bad.sum())} of {bad.size} entries (worst relative error {rel:.2e})"
+    hint = _hint(actual, expected, tol)
+    if hint:
+        message += f"; {hint}"
+        brief += f"; {hint}"
+    return Mismatch(message, brief)
+
+
+def check_scalar(name: str, actual, expected: float, tol: Tolerance) -> Mismatch | None:
+    """Compare a float output (a Python float or a 0-d array both count)."""
+    if isinstance(actual, np.ndarray) and actual.shape == () and actual.dtype.kind == "f":
+        actual = float(actual)
+    if type(actual) is int:
+        actual = float(actual)
+    if type(actual) is not float:
+        return _same(f"{name} should be a float, got {describe_type(actual)}")
+    if not np.isfinite(actual):
+        return _same(f"{name} is {actual}, not a finite number")
+    if abs(actual - expected) <= tol.atol + tol.rtol * max(abs(actual), abs(expected)):
+        return None
+    rel = abs(actual - expected) / max(abs(actual), abs(expected), 1e-300)
+    hint = ""
+    if expected != 0 and abs(actual / expected - 1) > 1e-3:
+        hint = f"; it is {actual / expected:.4g} times the expected value"
+    return Mismatch(f"{name} is {actual:.8g} but should be {expected:.8g} (relative error {rel:.2e}){hint}",
+                    f"{name} is wrong (relative error {rel:.2e}){hint}")
+
+
+def check_value(name: str, actual, expected, tol: Tolerance, time_axis: bool = False) -> Mismatch | None:
+    """Compare any output: arrays, floats, or dicts of arrays (the LSTM's grads)."""
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict):
+            return _same(f"{name} should be a dict with keys {sorted(expected)}, got {describe_type(actual)}")
+        if set(actual) != set(expected):
+            return _same(f"{name} should have exactly the keys {sorted(expected)}, got {sorted(actual)}")
+        for key in expected:
+            found = check_value(f"{name}[{key!r}]", actual[key], expected[key], tol)
+            if found:
+                return found
+        return None
+    if isinstance(expected, np.ndarray):
+        return check_array(name, actual, expected, tol, time_axis)
+    return check_scalar(name, actual, float(expected), tol)
+
+
+def unchanged(before, after) -> bool:
+    """Whether an input came back from a call exactly as it went in."""
+    if isinstance(before, dict):
+        return (isinstance(after, dict) and set(before) == set(after)
+                and all(unchanged(before[k], after[k]) for k in before))
+    if isinstance(before, np.ndarray):
+        return isinstance(after, np.ndarray) and before.shape == after.shape and bool(
+            np.array_equal(before, after, equal_nan=before.dtype.kind == "f"))
+    return True

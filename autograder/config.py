@@ -1,0 +1,238 @@
+"""Reads and validates an assignment's ``assignment.yaml``.
+
+The file is data: which functions are graded, their tests, points, visibility,
+input shapes and seeds, tolerances and limits.  A bad file stops with a
+ConfigError that names the offending entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+TEST_KINDS = ("forward", "inputs_unchanged", "gradcheck", "reference_gradient")
+VISIBILITIES = ("public", "hidden")
+GRADESCOPE_HIDDEN = ("hidden", "after_due_date", "after_published")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits for the child (see assignment.yaml's ``limits``)."""
+
+    call_seconds: float = 5.0
+    batch_seconds: float = 30.0
+    import_seconds: float = 10.0
+    cpu_seconds: int = 120
+    memory_mb: int = 2048
+    file_mb: int = 64
+
+
+
+class ConfigError(Exception):
+    """The assignment config is missing, malformed or inconsistent."""
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    forward_rtol: float
+    forward_atol: float
+    reference_rtol: float
+    reference_atol: float
+    step: float
+    numeric_rtol: float
+    numeric_atol: float
+    directions: int
+    full_check_max_size: int
+
+
+@dataclass(frozen=True)
+class TestSpec:
+    function: str
+    module: str
+    kind: str
+    name: str
+    points: float
+    visibility: str
+    cases: tuple[dict, ...]
+    stability: bool = False  # also fail on warnings and non-finite outputs
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.function}: {self.name}"
+
+    @property
+    def hidden(self) -> bool:
+        return self.visibility == "hidden"
+
+
+@dataclass
+class Config:
+    path: Path
+    assignment: str
+    title: str
+    files: tuple[str, ...]
+    reference: Path
+    templates: Path
+    hidden_visibility: str
+    limits: Limits
+    tolerances: Tolerances
+    functions: tuple[str, ...]  # graded functions, in the order of the config
+    tests: tuple[TestSpec, ...] = field(default_factory=tuple)
+
+    @property
+    def max_score(self) -> float:
+        return sum(t.points for t in self.tests)
+
+    def module_of(self, function: str) -> str:
+        return next(t.module for t in self.tests if t.function == function)
+
+
+def _get(mapping: dict, key: str, kind, where: str, default=...):
+    if not isinstance(mapping, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(mapping).__name__}")
+    if key not in mapping:
+        if default is ...:
+            raise ConfigError(f"{where}: missing required key {key!r}")
+        return default
+    value = mapping[key]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+        raise ConfigError(f"{where}.{key}: expected {names}, got {value!r}")
+    return value
+
+
+def _tolerances(raw: dict) -> Tolerances:
+    w = "tolerances"
+    fwd = _get(raw, "forward", dict, w)
+    ref = _get(raw, "reference_gradient", dict, w)
+    num = _get(raw, "numerical_gradient", dict, w)
+    tol = Tolerances(
+        forward_rtol=_get(fwd, "rtol", float, f"{w}.forward"),
+        forward_atol=_get(fwd, "atol", float, f"{w}.forward"),
+        reference_rtol=_get(ref, "rtol", float, f"{w}.reference_gradient"),
+        reference_atol=_get(ref, "atol", float, f"{w}.reference_gradient"),
+        step=_get(num, "step", float, f"{w}.numerical_gradient"),
+        numeric_rtol=_get(num, "rtol", float, f"{w}.numerical_gradient"),
+        numeric_atol=_get(num, "atol", float, f"{w}.numerical_gradient"),
+        directions=_get(num, "directions", int, f"{w}.numerical_gradient"),
+        full_check_max_size=_get(num, "full_check_max_size", int, f"{w}.numerical_gradient"),
+    )
+    for name, value in vars(tol).items():
+        if value <= 0:
+            raise ConfigError(f"tolerances: {name} must be positive, got {value}")
+    return tol
+
+
+def _limits(raw: dict) -> Limits:
+    defaults = Limits()
+    values = {}
+    for name, default in vars(defaults).items():
+        kind = float if isinstance(default, float) else int
+        values[name] = _get(raw, name, kind, "limits", default)
+        if values[name] <= 0:
+            raise ConfigError(f"limits.{name} must be positive, got {values[name]}")
+    unknown = set(raw) - set(values)
+    if unknown:
+        raise ConfigError(f"limits: unknown keys {sorted(unknown)}")
+    return Limits(**values)
+
+
+def _tests(questions: list, files: tuple[str, ...], known_functions) -> tuple[TestSpec, ...]:
+    tests: list[TestSpec] = []
+    for qi, q in enumerate(questions):
+        where = f"questions[{qi}]"
+        function = _get(q, "function", str, where)
+        where = f"questions[{qi}] ({function})"
+        if known_functions is not None and function not in known_functions:
+            raise ConfigError(f"{where}: no grading recipe for a function named {function!r}")
+        module = _get(q, "module", str, where)
+        if f"{module}.py" not in files:
+            raise ConfigError(f"{where}: module {module!r} is not among submission.files {list(files)}")
+        for ti, t in enumerate(_get(q, "tests", list, where)):
+            tw = f"{where}.tests[{ti}]"
+            kind = _get(t, "kind", str, tw)
+            if kind not in TEST_KINDS:
+                raise ConfigError(f"{tw}.kind: {kind!r} is not one of {list(TEST_KINDS)}")
+            visibility = _get(t, "visibility", str, tw)
+            if visibility not in VISIBILITIES:
+                raise ConfigError(f"{tw}.visibility: {visibility!r} is not one of {list(VISIBILITIES)}")
+            points = _get(t, "points", float, tw)
+            if points < 0:
+                raise ConfigError(f"{tw}.points must not be negative")
+            cases = _get(t, "cases", list, tw)
+            if not cases or not all(isinstance(c, dict) and isinstance(c.get("seed"), int) for c in cases):
+                raise ConfigError(f"{tw}.cases: a non-empty list of mappings, each with an integer seed")
+            tests.append(TestSpec(function, module, kind, _get(t, "name", str, tw), points, visibility,
+                                  tuple(cases), _get(t, "stability", bool, tw, False)))
+    return tuple(tests)
+
+
+def _check_consistency(tests: tuple[TestSpec, ...]) -> None:
+    names = [t.full_name for t in tests]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(f"test names must be unique; repeated: {dupes}")
+    # Hidden tests must not be predictable from public ones: no shared (seed, shape).
+    for function in {t.function for t in tests}:
+        public = {tuple(sorted(c.items())) for t in tests if t.function == function and not t.hidden for c in t.cases}
+        for t in tests:
+            if t.function == function and t.hidden:
+                for c in t.cases:
+                    if tuple(sorted(c.items())) in public or c["seed"] in {dict(p)["seed"] for p in public}:
+                        raise ConfigError(f"{t.full_name}: hidden case {c} reuses a public seed or case")
+
+
+def check_cases(config: Config, required: dict[str, tuple[str, ...]]) -> None:
+    """Every case holds the keys its function's inputs are built from."""
+    for t in config.tests:
+        for c in t.cases:
+            missing = [k for k in required[t.function] if k not in c]
+            if missing:
+                raise ConfigError(f"{t.full_name}: case {c} lacks {missing}")
+
+
+def load_config(path: str | Path, known_functions: dict | None = None) -> Config:
+    """Load and validate an assignment config; raise ConfigError on any problem.
+
+    known_functions maps each gradable function to the case keys its inputs
+    need; without it, check_cases can be called later.
+    """
+    path = Path(path)
+    try:
+        raw = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except OSError as exc:
+        raise ConfigError(f"cannot read the assignment config {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping")
+    files = tuple(_get(_get(raw, "submission", dict, "top level"), "files", list, "submission"))
+    if not files or not all(isinstance(f, str) and f.endswith(".py") and "/" not in f for f in files):
+        raise ConfigError("submission.files: a list of .py file names")
+    hidden_visibility = _get(raw, "hidden_visibility", str, "top level", "after_published")
+    if hidden_visibility not in GRADESCOPE_HIDDEN:
+        raise ConfigError(f"hidden_visibility: {hidden_visibility!r} is not one of {list(GRADESCOPE_HIDDEN)}")
+    tests = _tests(_get(raw, "questions", list, "top level"), files, known_functions)
+    _check_consistency(tests)
+    functions = tuple(dict.fromkeys(t.function for t in tests))
+    base = path.parent
+    config = Config(
+        path=path,
+        assignment=_get(raw, "assignment", str, "top level"),
+        title=_get(raw, "title", str, "top level"),
+        files=files,
+        reference=(base / _get(raw, "reference", str, "top level")).resolve(),
+        templates=(base / _get(raw, "templates", str, "top level")).resolve(),
+        hidden_visibility=hidden_visibility,
+        limits=_limits(_get(raw, "limits", dict, "top level", {})),
+        tolerances=_tolerances(_get(raw, "tolerances", dict, "top level")),
+        functions=functions,
+        tests=tests,
+    )
+    if known_functions is not None:
+        check_cases(config, known_functions)
+    return config

@@ -1,0 +1,413 @@
+"""Grades one submission.  The whole flow is here:
+
+1. find the submission's files (and say which are missing or misnamed);
+2. start one child process on a temporary copy of them (``sandbox``) and
+   import each module there;
+3. run every test of the config: build inputs from the case's seed and shapes,
+   compute the expected values with the reference *in this process*, call the
+   student's function in the child, and compare (``compare``); backward
+   functions are checked against a numerical gradient of the student's own
+   forward (``gradcheck``) and against the reference gradient;
+4. add hints that need several tests (T = 1 right but T > 1 wrong, ...);
+5. return a report that ``results`` and ``report`` turn into results.json and
+   a terminal table.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+from autograder import gradcheck
+from autograder.compare import Mismatch, Tolerance, check_array, check_value, describe_type, unchanged
+from autograder.config import Config, TestSpec
+from autograder.homework import FUNCTIONS, GRADIENTS, Function, forward_inputs, named_outputs, upstream_gradients
+from autograder.sandbox import Reply, Sandbox
+from autograder.submission import find_files
+
+# Names of outputs laid out as (N, T, ...), where feedback names the time step.
+SEQUENCE_FUNCTIONS = {"rnn_forward", "rnn_backward", "output_forward", "output_backward", "softmax_cross_entropy",
+                      "lstm_forward", "lstm_backward"}
+
+
+@dataclass
+class TestResult:
+    spec: TestSpec
+    passed: bool
+    output: str
+
+    @property
+    def score(self) -> float:
+        return self.spec.points if self.passed else 0.0
+
+
+@dataclass
+class GradeReport:
+    tests: list[TestResult]
+    files_found: list[str]
+    notes: list[str]  # what the student should know about the submission as a whole
+    student_output: str
+    seconds: float
+    grader_errors: list[str] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        return sum(t.score for t in self.tests)
+
+    @property
+    def max_score(self) -> float:
+        return sum(t.spec.points for t in self.tests)
+
+
+class Failed(Exception):
+    """A test's verdict: the message says why it failed.
+
+    ``general`` marks reasons that do not depend on the case (a missing
+    function or file), so feedback does not tie them to one input.
+    """
+
+    def __init__(self, message: str, general: bool = False) -> None:
+        super().__init__(message)
+        self.general = general
+
+
+def _call_failed(reply: Reply, fn: Function, prefix: str = "") -> Failed:
+    return Failed(prefix + reply.describe(fn.name, fn.module), general=reply.not_implemented)
+
+
+_REFERENCE_CACHE: dict[Path, dict[str, ModuleType]] = {}
+
+
+def load_reference(config: Config) -> dict[str, ModuleType]:
+    """Import the reference solution's modules in this process, once."""
+    if config.reference not in _REFERENCE_CACHE:
+        modules = {}
+        for file in config.files:
+            name = file[:-3]
+            module_name = f"_reference_{config.assignment}_{name}"
+            spec = importlib.util.spec_from_file_location(module_name, config.reference / file)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            modules[name] = module
+        _REFERENCE_CACHE[config.reference] = modules
+    return _REFERENCE_CACHE[config.reference]
+
+
+def _unpack(fn: Function, value) -> dict:
+    """Name the outputs of a call, or fail when the return value has the wrong form."""
+    if len(fn.outputs) == 1:
+        return named_outputs(fn, value)
+    if not isinstance(value, (tuple, list)) or len(value) != len(fn.outputs):
+        got = f"{len(value)} values" if isinstance(value, (tuple, list)) else describe_type(value)
+        raise Failed(f"{fn.name} should return a tuple ({', '.join(fn.outputs)}), got {got}")
+    return named_outputs(fn, value)
+
+
+def _case_label(test: TestSpec, k: int, case: dict) -> str:
+    if test.hidden:
+        return f"hidden case {k + 1} of {len(test.cases)}: "
+    shape = ", ".join(f"{key}={v}" for key, v in case.items() if key != "seed")
+    return f"case {k + 1} of {len(test.cases)} (seed {case['seed']}{', ' + shape if shape else ''}): "
+
+
+class Grading:
+    """The state of grading one submission: the child, the reference and a memo."""
+
+    def __init__(self, config: Config, box: Sandbox, reference: dict[str, ModuleType], module_errors: dict) -> None:
+        self.config = config
+        self.box = box
+        self.reference = reference
+        self.module_errors = module_errors
+        tol = config.tolerances
+        self.forward_tol = Tolerance(tol.forward_rtol, tol.forward_atol)
+        self.reference_tol = Tolerance(tol.reference_rtol, tol.reference_atol)
+        self.numeric_tol = Tolerance(tol.numeric_rtol, tol.numeric_atol)
+        self._gradients: dict[tuple, dict] = {}
+
+    # -- calls -----------------------------------------------------------
+    def reference_call(self, fn: Function, args: list, kwargs: dict) -> dict:
+        func = getattr(self.reference[fn.module], fn.name)
+        return named_outputs(fn, func(*copy.deepcopy(args), **copy.deepcopy(kwargs)))
+
+    def student_call(self, fn: Function, args: list, kwargs: dict | None = None) -> Reply:
+        if self.module_errors.get(fn.module):
+            raise Failed(self.module_errors[fn.module], general=True)
+        keep = (fn.cache_index,) if fn.cache_index is not None else ()
+        return self.box.call(fn.module, fn.name, args, kwargs or {}, keep=keep)
+
+    def time_axis(self, fn: Function) -> bool:
+        return fn.name in SEQUENCE_FUNCTIONS
+
+    # -- test kinds --------------------------------------------------------
+    def run(self, test: TestSpec) -> None:
+        """Run one test; raise Failed with the reason when it does not pass."""
+        kind = getattr(self, f"kind_{test.kind}")
+        for k, case in enumerate(test.cases):
+            try:
+                kind(test, case)
+            except Failed as exc:
+                if exc.general:
+                    raise
+                raise Failed(_case_label(test, k, case) + str(exc)) from None
+
+    def _verdict(self, mismatch: Mismatch | None, test: TestSpec) -> None:
+        if mismatch is not None:
+            raise Failed(mismatch.text(test.hidden))
+
+    def kind_forward(self, test: TestSpec, case: dict) -> None:
+        fn = FUNCTIONS[test.function]
+        args, kwargs = forward_inputs(fn.name, case).call_args()
+        expected = self.reference_call(fn, args, kwargs)
+        reply = self.student_call(fn, args, kwargs)
+        if not reply.ok:
+            raise _call_failed(reply, fn)
+        got = _unpack(fn, reply.value)
+        for name in fn.outputs:
+            if name != "cache":
+                self._verdict(check_value(name, got[name], expected[name], self.forward_tol, self.time_axis(fn)), test)
+        if test.stability and reply.warnings:
+            raise Failed(f"correct values, but it emitted a warning: {reply.warnings[0]}")
+
+    def kind_inputs_unchanged(self, test: TestSpec, case: dict) -> None:
+        fn = FUNCTIONS[test.function]
+        gradient = GRADIENTS.get(fn.name)
+        if gradient is not None and gradient.forward != fn.name:
+            grads = self.student_gradients(fn.name, case)
+            names, before, reply = list(gradient.upstream), grads["backward_args"], grads["backward_reply"]
+        else:
+            args, kwargs = forward_inputs(fn.name, case).call_args()
+            names = [n for n in fn.args if n not in fn.optional_args] + list(kwargs)
+            before = args + list(kwargs.values())
+            reply = self.student_call(fn, copy.deepcopy(args), copy.deepcopy(kwargs))
+        if reply is None:
+            raise Failed("could not be checked: " + grads["error"], general=grads.get("general", False))
+        if not reply.ok:
+            raise _call_failed(reply, fn, "could not be checked: ")
+        after = list(reply.args_after) + list(reply.kwargs_after.values())
+        changed = [n for n, b, a in zip(names, before, after) if not unchanged(b, a)]
+        if changed:
+            raise Failed(f"modified its input {', '.join(changed)} in place; compute on new arrays "
+                         "(e.g. a = a + x instead of a += x when a is an input)")
+
+    def student_gradients(self, backward: str, case: dict) -> dict:
+        """The student's forward and backward on one case, shared by the gradient tests."""
+        key = (backward, json.dumps(case, sort_keys=True))
+        if key not in self._gradients:
+            try:
+                self._gradients[key] = self._student_gradients(backward, case)
+            except Failed as exc:
+                self._gradients[key] = {"error": str(exc), "general": exc.general, "backward_reply": None,
+                                        "backward_args": []}
+        result = self._gradients[key]
+        return result
+
+    def _student_gradients(self, backward: str, case: dict) -> dict:
+        g = GRADIENTS[backward]
+        fwd = FUNCTIONS[g.forward]
+        args, kwargs = forward_inputs(fwd.name, case).call_args()
+        expected = self.reference_call(fwd, args, kwargs)
+        upstream = upstream_gradients(g, expected, case)
+        reply = self.student_call(fwd, args, kwargs)
+        needs = "" if fwd.name == backward else f"needs your {fwd.name} first: "
+        if not reply.ok:
+            raise _call_failed(reply, fwd, needs)
+        got = _unpack(fwd, reply.value)
+        for name in g.upstream:
+            if not isinstance(got[name], np.ndarray) or got[name].shape != np.shape(expected[name]):
+                raise Failed(f"{needs}returned {name} as {describe_type(got[name])}, "
+                             f"expected shape {np.shape(expected[name])}")
+        result = {"g": g, "fwd": fwd, "args": args, "kwargs": kwargs, "expected": expected, "upstream": upstream,
+                  "error": "", "backward_reply": reply, "backward_args": []}
+        if g.scalar:
+            result["grads"] = {name: got[name] for name in g.grads}
+            return result
+        bwd = FUNCTIONS[backward]
+        bargs = [upstream[n] for n in g.upstream]
+        result["backward_args"] = bargs
+        breply = self.student_call(bwd, [*copy.deepcopy(bargs), got["cache"]])
+        result["backward_reply"] = breply
+        if not breply.ok:
+            raise _call_failed(breply, bwd)
+        result["grads"] = _unpack(bwd, breply.value)
+        return result
+
+    def _gradient_case(self, test: TestSpec, case: dict) -> dict:
+        result = self.student_gradients(test.function, case)
+        if result["error"]:
+            raise Failed(result["error"], general=result["general"])
+        return result
+
+    def kind_reference_gradient(self, test: TestSpec, case: dict) -> None:
+        r = self._gradient_case(test, case)
+        g, expected = r["g"], r["expected"]
+        if g.scalar:
+            want = {name: expected[name] for name in g.grads}
+        else:
+            bwd = FUNCTIONS[g.backward]
+            want = self.reference_call(bwd, [r["upstream"][n] for n in g.upstream] + [expected["cache"]], {})
+        for name in g.grads:
+            self._verdict(check_value(name, r["grads"][name], want[name], self.reference_tol,
+                                      self.time_axis(FUNCTIONS[g.backward])), test)
+
+    def kind_gradcheck(self, test: TestSpec, case: dict) -> None:
+        r = self._gradient_case(test, case)
+        g, fwd, tol = r["g"], r["fwd"], self.config.tolerances
+        positional = [n for n in fwd.args if n not in fwd.optional_args]
+        items = gradcheck.targets(r["args"], positional, g.wrt, g.grads)
+        plans = gradcheck.plan(items, tol.step, tol.full_check_max_size, tol.directions, case["seed"])
+        # Check every gradient's type and shape before spending any evaluations.
+        for p in plans:
+            got = _lookup(r["grads"], p["target"].label)
+            if not isinstance(got, np.ndarray) or got.shape != p["target"].value.shape or got.dtype != np.float64:
+                raise Failed(f"{p['target'].label} should be a float64 array of shape {p['target'].value.shape}, "
+                             f"got {describe_type(got)}")
+        outputs = [fwd.outputs.index(g.scalar)] if g.scalar else [fwd.outputs.index(n) for n in g.upstream]
+        evals = [e for p in plans for e in p["evals"]]
+        reply = self.box.call_many(fwd.module, fwd.name, r["args"], r["kwargs"], evals, outputs)
+        if not reply.ok:
+            raise _call_failed(reply, fwd, f"evaluating your {fwd.name} for the numerical gradient: ")
+        shapes = [()] if g.scalar else [np.shape(r["expected"][n]) for n in g.upstream]
+        stacked = _stacked_outputs(reply, shapes, len(evals))
+        if stacked is None:
+            raise Failed(f"your {fwd.name} returned outputs of the wrong type or shape during the numerical check")
+        losses = gradcheck.losses(stacked, [r["upstream"][n] for n in g.upstream], bool(g.scalar))
+        if not np.all(np.isfinite(losses)):
+            raise Failed(f"your {fwd.name} gave NaN or inf near these inputs, so its gradient cannot be checked")
+        start = 0
+        against = f"the numerical gradient of your {fwd.name}"
+        for p in plans:
+            n = len(p["evals"])
+            numeric = gradcheck.numerical(p, losses[start : start + n], tol.step)
+            start += n
+            got = _lookup(r["grads"], p["target"].label)
+            label = p["target"].label
+            if p["mode"] == "full":
+                mismatch = check_array(label, got, numeric, self.numeric_tol, self.time_axis(FUNCTIONS[g.backward]))
+            else:
+                mismatch = check_array(f"{label} (directional derivatives)", gradcheck.analytic_directional(p, got),
+                                       numeric, self.numeric_tol)
+            if mismatch is not None:
+                raise Failed(f"does not match {against}: {mismatch.text(test.hidden)}")
+
+
+def _stacked_outputs(reply: Reply, shapes: list[tuple], count: int) -> list[np.ndarray] | None:
+    """The child's (evaluations, ...) float64 arrays, or None when any is malformed."""
+    if len(reply.stacked) != len(shapes):
+        return None
+    for array, shape in zip(reply.stacked, shapes):
+        if not isinstance(array, np.ndarray) or array.dtype != np.float64 or array.shape != (count, *shape):
+            return None
+    return reply.stacked
+
+
+def _lookup(grads: dict, label: str):
+    """grads["dW"] or, for a label like "grads['Wf']", grads["grads"]["Wf"]."""
+    if "[" in label:
+        outer, key = label.split("[", 1)
+        inner = grads.get(outer)
+        return inner.get(key[1:-2]) if isinstance(inner, dict) else inner
+    return grads.get(label)
+
+
+# -- hints that need several tests ---------------------------------------------
+def _all_single_step(test: TestSpec) -> bool:
+    return all(c.get("T", 1) == 1 for c in test.cases)
+
+
+def add_hints(results: list[TestResult]) -> None:
+    by_function: dict[str, list[TestResult]] = {}
+    for r in results:
+        by_function.setdefault(r.spec.function, []).append(r)
+    for function, group in by_function.items():
+        failed = [r for r in group if not r.passed]
+        if not failed:
+            continue
+        grad_kinds = ("gradcheck", "reference_gradient")
+        if function in ("rnn_backward", "lstm_backward") and any(
+                r.passed and r.spec.kind in grad_kinds and _all_single_step(r.spec) for r in group):
+            for r in failed:
+                if r.spec.kind in grad_kinds and not _all_single_step(r.spec):
+                    r.output += ("\nHint: right for a single time step (T = 1) but wrong for longer sequences: "
+                                 "check the gradient carried back through time (the recurrent path) and that "
+                                 "parameter gradients are summed over the time steps.")
+        forward = GRADIENTS[function].forward if function in GRADIENTS else None
+        self_check_ok = any(r.passed and r.spec.kind == "gradcheck" for r in group)
+        forward_broken = forward and forward != function and any(
+            not r.passed and r.spec.kind == "forward" for r in by_function.get(forward, []))
+        if self_check_ok and forward_broken:
+            for r in failed:
+                if r.spec.kind == "reference_gradient":
+                    r.output += (f"\nHint: this backward is consistent with your own {forward} (its numerical "
+                                 f"check passes), so fix {forward} first.")
+        ordinary = [r for r in group if r.spec.kind == "forward" and not r.spec.stability]
+        if ordinary and all(r.passed for r in ordinary):
+            for r in failed:
+                if r.spec.stability:
+                    r.output += ("\nHint: right on ordinary inputs but not on extreme ones: avoid exp of large "
+                                 "positive numbers (subtract the maximum score; use a sigmoid form that only "
+                                 "exponentiates negative numbers).")
+
+
+def open_sandbox(submission: Path, config: Config) -> Sandbox:
+    """A started sandbox holding the submission's expected files."""
+    box = Sandbox(Path(submission), find_files(Path(submission), config.files)[0], config.limits)
+    box.start()
+    return box
+
+
+def grade(submission: Path, config: Config, public_only: bool = False, box: Sandbox | None = None) -> GradeReport:
+    """Grade one submission folder against the config; never raises for anything the submission does.
+
+    ``box`` may be a sandbox already started on this submission (see cli.py).
+    """
+    start = time.perf_counter()
+    submission = Path(submission)
+    found, notes = find_files(submission, config.files)
+    box = box or open_sandbox(submission, config)
+    reference = load_reference(config)
+    tests = [t for t in config.tests if not (public_only and t.hidden)]
+    results: dict[int, TestResult] = {}
+    grader_errors: list[str] = []
+    with box:
+        module_errors = {}
+        for file in config.files:
+            module = file[:-3]
+            if file not in found:
+                module_errors[module] = f"{file} was not found in the submission"
+                continue
+            reply = box.load(module)
+            if not reply.ok:
+                problem = reply.fault or f"{reply.error_type}: {reply.error}"
+                module_errors[module] = f"{file} could not be imported: {problem}"
+                notes.append(f"{file} could not be imported: {problem}\n{reply.traceback}".rstrip())
+        grading = Grading(config, box, reference, module_errors)
+        # Public tests first, so the printed output shown to students stops before any hidden input.
+        order = sorted(range(len(tests)), key=lambda i: tests[i].hidden)
+        public_mark = None
+        for i in order:
+            test = tests[i]
+            if test.hidden and public_mark is None:
+                public_mark = box.mark()
+            try:
+                grading.run(test)
+                results[i] = TestResult(test, True, "passed")
+            except Failed as exc:
+                results[i] = TestResult(test, False, str(exc))
+            except Exception as exc:  # noqa: BLE001 -- a grader bug must not cost the other tests
+                grader_errors.append(f"{test.full_name}: {type(exc).__name__}: {exc}")
+                results[i] = TestResult(test, False, "the grader itself failed on this test (not your code's "
+                                        "fault); please tell the course staff")
+        student_output = box.output(upto=public_mark)
+    ordered = [results[i] for i in range(len(tests))]
+    add_hints(ordered)
+    for err in grader_errors:
+        print(f"grader error: {err}", file=sys.stderr)
+    return GradeReport(ordered, found, notes, student_output, time.perf_counter() - start, grader_errors)

@@ -1,0 +1,201 @@
+"""The homework's graded functions: their arguments, outputs and test inputs.
+
+assignment.yaml says which tests run on which shapes and seeds; this module
+says how to turn one case (``{"seed": 3, "N": 2, "T": 4, ...}``) into the
+arguments of a function, and which backward function differentiates which
+forward one.  Inputs are random but deterministic under the case's seed, with
+N, T, D, H and K chosen different by the config so a wrong axis or a missing
+transpose cannot go unnoticed, and W never symmetric.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+LSTM_KEYS = ("Wf", "bf", "Wi", "bi", "Wc", "bc", "Wo", "bo")
+
+
+@dataclass(frozen=True)
+class Function:
+    """A function of the student API."""
+
+    name: str
+    module: str
+    args: tuple[str, ...]
+    outputs: tuple[str, ...]  # "cache" marks the opaque cache
+    build: Callable[[dict, np.random.Generator], dict]
+    required: tuple[str, ...]  # case keys the builder needs besides the seed
+    optional_args: tuple[str, ...] = ()  # passed by keyword, left out when None
+
+    @property
+    def cache_index(self) -> int | None:
+        return self.outputs.index("cache") if "cache" in self.outputs else None
+
+
+@dataclass(frozen=True)
+class Gradient:
+    """How a backward function relates to its forward one.
+
+    The loss whose gradient is checked is L = sum_k <g_k, out_k> over the
+    forward outputs ``upstream`` with random upstream gradients g_k (or the
+    forward's scalar output itself when ``upstream`` is empty and ``scalar``
+    names it).  The backward's outputs ``grads`` are the gradients of L with
+    respect to the forward's arguments ``wrt``.
+    """
+
+    backward: str
+    forward: str
+    upstream: tuple[str, ...]
+    grads: tuple[str, ...]
+    wrt: tuple[str, ...]
+    scalar: str = ""  # the forward returns the loss itself (softmax_cross_entropy)
+
+
+def _normal(rng: np.random.Generator, *shape: int, scale: float = 1.0) -> np.ndarray:
+    return rng.standard_normal(shape) * scale
+
+
+def _rnn_params(c: dict, rng) -> dict:
+    D, H = c["D"], c["H"]
+    return {"U": _normal(rng, H, D, scale=1 / np.sqrt(D)), "W": _normal(rng, H, H, scale=1 / np.sqrt(H)),
+            "b": _normal(rng, H, scale=0.1)}
+
+
+def _lstm_params(c: dict, rng) -> dict:
+    D, H = c["D"], c["H"]
+    params = {}
+    for g in "fico":
+        params["W" + g] = _normal(rng, H, H + D, scale=1 / np.sqrt(H + D))
+        params["b" + g] = _normal(rng, H, scale=0.3)
+    return {k: params[k] for k in LSTM_KEYS}
+
+
+def _mask(c: dict, rng) -> np.ndarray | None:
+    """None, or a mask of sequences with different lengths (row 0 empty when asked)."""
+    N, T = c["N"], c["T"]
+    if c.get("mask", "none") == "none":
+        return None
+    lengths = rng.integers(1, T + 1, size=N)
+    if c.get("empty_sequence"):
+        lengths[0] = 0
+    return np.arange(T)[None, :] < lengths[:, None]
+
+
+def _sigmoid_input(c: dict, rng) -> np.ndarray:
+    if c.get("extreme"):
+        edge = np.array([-1000.0, -745.5, -709.8, -50.0, -1.0, 0.0, 1.0, 50.0, 709.8, 745.5, 1000.0])
+        return np.concatenate([edge, -edge[::-1] * 0.5]).reshape(2, -1)
+    return _normal(rng, c["N"], c["H"], scale=c.get("scale", 3.0))
+
+
+def _clip_input(c: dict, rng) -> dict:
+    D, H, K = c["D"], c["H"], c["K"]
+    grads = {"U": _normal(rng, H, D), "W": _normal(rng, H, H), "b": _normal(rng, H), "V": _normal(rng, K, H)}
+    norm = np.sqrt(sum(np.sum(g**2) for g in grads.values()))
+    return {"grads": grads, "max_norm": float(norm * c["ratio"])}
+
+
+FUNCTIONS: dict[str, Function] = {
+    f.name: f
+    for f in [
+        Function("rnn_step_forward", "rnn_layers", ("x_t", "s_prev", "U", "W", "b"), ("s_next", "cache"),
+                 lambda c, r: {"x_t": _normal(r, c["N"], c["D"]), "s_prev": _normal(r, c["N"], c["H"], scale=0.5),
+                               **_rnn_params(c, r)}, ("N", "D", "H")),
+        Function("rnn_step_backward", "rnn_layers", ("ds_next", "cache"), ("dx_t", "ds_prev", "dU", "dW", "db"),
+                 None, ("N", "D", "H")),
+        Function("rnn_forward", "rnn_layers", ("x", "s0", "U", "W", "b"), ("s", "cache"),
+                 lambda c, r: {"x": _normal(r, c["N"], c["T"], c["D"]), "s0": _normal(r, c["N"], c["H"], scale=0.5),
+                               **_rnn_params(c, r)}, ("N", "T", "D", "H")),
+        Function("rnn_backward", "rnn_layers", ("ds", "cache"), ("dx", "ds0", "dU", "dW", "db"),
+                 None, ("N", "T", "D", "H")),
+        Function("output_forward", "rnn_layers", ("s", "V", "c"), ("o", "cache"),
+                 lambda c, r: {"s": np.tanh(_normal(r, c["N"], c["T"], c["H"])),
+                               "V": _normal(r, c["K"], c["H"], scale=1 / np.sqrt(c["H"])),
+                               "c": _normal(r, c["K"], scale=0.1)}, ("N", "T", "H", "K")),
+        Function("output_backward", "rnn_layers", ("do", "cache"), ("ds", "dV", "dc"), None, ("N", "T", "H", "K")),
+        Function("softmax_cross_entropy", "rnn_layers", ("o", "y", "mask"), ("loss", "do"),
+                 lambda c, r: {"o": _normal(r, c["N"], c["T"], c["K"], scale=c.get("scale", 2.0)),
+                               "y": r.integers(0, c["K"], size=(c["N"], c["T"])), "mask": _mask(c, r)},
+                 ("N", "T", "K"), optional_args=("mask",)),
+        Function("clip_gradients", "rnn_layers", ("grads", "max_norm"), ("clipped", "total_norm"),
+                 _clip_input, ("D", "H", "K", "ratio")),
+        Function("sigmoid", "lstm_layers", ("z",), ("out",), lambda c, r: {"z": _sigmoid_input(c, r)}, ()),
+        Function("lstm_gates", "lstm_layers", ("x_t", "h_prev", "params"), ("f", "i", "c_tilde", "o"),
+                 lambda c, r: {"x_t": _normal(r, c["N"], c["D"]), "h_prev": _normal(r, c["N"], c["H"], scale=0.5),
+                               "params": _lstm_params(c, r)}, ("N", "D", "H")),
+        Function("lstm_step_forward", "lstm_layers", ("x_t", "h_prev", "c_prev", "params"),
+                 ("h_next", "c_next", "cache"),
+                 lambda c, r: {"x_t": _normal(r, c["N"], c["D"]), "h_prev": _normal(r, c["N"], c["H"], scale=0.5),
+                               "c_prev": _normal(r, c["N"], c["H"]), "params": _lstm_params(c, r)},
+                 ("N", "D", "H")),
+        Function("lstm_step_backward", "lstm_layers", ("dh_next", "dc_next", "cache"),
+                 ("dx_t", "dh_prev", "dc_prev", "grads"), None, ("N", "D", "H")),
+        Function("lstm_forward", "lstm_layers", ("x", "h0", "params"), ("h", "cache"),
+                 lambda c, r: {"x": _normal(r, c["N"], c["T"], c["D"]), "h0": _normal(r, c["N"], c["H"], scale=0.5),
+                               "params": _lstm_params(c, r)}, ("N", "T", "D", "H")),
+        Function("lstm_backward", "lstm_layers", ("dh", "cache"), ("dx", "dh0", "grads"), None, ("N", "T", "D", "H")),
+    ]
+}
+
+GRADIENTS: dict[str, Gradient] = {
+    g.backward: g
+    for g in [
+        Gradient("rnn_step_backward", "rnn_step_forward", ("s_next",), ("dx_t", "ds_prev", "dU", "dW", "db"),
+                 ("x_t", "s_prev", "U", "W", "b")),
+        Gradient("rnn_backward", "rnn_forward", ("s",), ("dx", "ds0", "dU", "dW", "db"), ("x", "s0", "U", "W", "b")),
+        Gradient("output_backward", "output_forward", ("o",), ("ds", "dV", "dc"), ("s", "V", "c")),
+        Gradient("softmax_cross_entropy", "softmax_cross_entropy", (), ("do",), ("o",), scalar="loss"),
+        Gradient("lstm_step_backward", "lstm_step_forward", ("h_next", "c_next"),
+                 ("dx_t", "dh_prev", "dc_prev", "grads"), ("x_t", "h_prev", "c_prev", "params")),
+        Gradient("lstm_backward", "lstm_forward", ("h",), ("dx", "dh0", "grads"), ("x", "h0", "params")),
+    ]
+}
+
+# The functions whose graded tests read a cache made by another function.
+FORWARD_OF = {g.backward: g.forward for g in GRADIENTS.values() if g.backward != g.forward}
+
+
+@dataclass
+class Inputs:
+    """The arguments of one call, split as the student API takes them."""
+
+    function: Function
+    values: dict  # argument name -> value
+
+    def call_args(self) -> tuple[list, dict]:
+        """Positional arguments and keyword arguments (optional ones left out when None)."""
+        args, kwargs = [], {}
+        for name in self.function.args:
+            value = self.values[name]
+            if name in self.function.optional_args:
+                if value is not None:
+                    kwargs[name] = value
+            else:
+                args.append(value)
+        return args, kwargs
+
+
+def forward_inputs(function: str, case: dict) -> Inputs:
+    """The forward function's inputs for one case (deterministic in its seed)."""
+    fn = FUNCTIONS[function]
+    return Inputs(fn, fn.build(case, np.random.default_rng(case["seed"])))
+
+
+def upstream_gradients(gradient: Gradient, outputs: dict, case: dict) -> dict:
+    """Random upstream gradients shaped like the forward outputs they multiply."""
+    rng = np.random.default_rng([case["seed"], 7])
+    return {name: rng.standard_normal(np.shape(outputs[name])) for name in gradient.upstream}
+
+
+def named_outputs(function: Function, result) -> dict:
+    """Map a function's return value to its output names (a lone output is not a tuple)."""
+    if len(function.outputs) == 1:
+        return {function.outputs[0]: result}
+    return dict(zip(function.outputs, result))
+
+
+def required_case_keys() -> dict[str, tuple[str, ...]]:
+    return {name: fn.required for name, fn in FUNCTIONS.items()}

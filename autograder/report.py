@@ -1,0 +1,36 @@
+"""The terminal table a student or instructor reads: one block per function."""
+
+from __future__ import annotations
+
+import textwrap
+
+from autograder.grader import GradeReport
+
+WIDTH = 88
+
+
+def table(report: GradeReport) -> str:
+    """Per function: points earned, then each test with PASS/FAIL and its message."""
+    lines = []
+    for note in report.notes:
+        lines.append(f"! {note}")
+    functions: dict[str, list] = {}
+    for r in report.tests:
+        functions.setdefault(r.spec.function, []).append(r)
+    name_width = max((len(f) for f in functions), default=10)
+    lines.append(f"{'function':<{name_width}}  {'points':>13}  tests")
+    lines.append("-" * WIDTH)
+    for function, results in functions.items():
+        got = sum(r.score for r in results)
+        total = sum(r.spec.points for r in results)
+        passed = sum(r.passed for r in results)
+        lines.append(f"{function:<{name_width}}  {got:>6g} / {total:<4g}  {passed}/{len(results)} passed")
+        for r in results:
+            mark = "PASS" if r.passed else "FAIL"
+            lines.append(f"    [{mark}] {r.spec.name} ({r.spec.points:g} pt)")
+            if not r.passed:
+                for para in r.output.splitlines():
+                    lines += textwrap.wrap(para, WIDTH, initial_indent=" " * 11, subsequent_indent=" " * 11)
+    lines.append("-" * WIDTH)
+    lines.append(f"{'total':<{name_width}}  {report.score:>6g} / {report.max_score:<4g}  ({report.seconds:.2f} s)")
+    return "\n".join(lines)

@@ -1,0 +1,60 @@
+"""Turns a grade report into Gradescope's results.json, written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from autograder.config import Config
+from autograder.grader import GradeReport
+
+SCHEMA_PATH = Path(__file__).resolve().parent / "schema" / "gradescope_results.schema.json"
+
+
+def top_output(report: GradeReport) -> str:
+    """What the student sees above the tests: files graded, problems, printed output."""
+    lines = [f"Graded files: {', '.join(report.files_found) or 'none'}"]
+    lines += report.notes
+    lines.append(f"Score: {report.score:g} / {report.max_score:g}")
+    if report.student_output:
+        lines.append("Output printed by your code (public tests only, trimmed):\n" + report.student_output)
+    return "\n".join(lines)
+
+
+def to_gradescope(report: GradeReport, config: Config) -> dict:
+    """The results.json document: top-level score, output and one entry per test."""
+    tests = []
+    for r in report.tests:
+        tests.append({
+            "name": r.spec.full_name,
+            "score": r.score,
+            "max_score": r.spec.points,
+            "status": "passed" if r.passed else "failed",
+            "output": r.output,
+            "visibility": config.hidden_visibility if r.spec.hidden else "visible",
+        })
+    return {
+        "score": report.score,
+        "execution_time": round(report.seconds, 3),
+        "output": top_output(report),
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+    }
+
+
+def write_json_atomic(path: str | Path, document: dict) -> None:
+    """Write JSON to a temporary file beside the target, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(document, f, indent=2, allow_nan=False)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise

@@ -1,0 +1,276 @@
+"""Runs student code in a child process and talks to it through ``wire``.
+
+The child works in a fresh temporary folder holding only the student's files,
+with a minimal environment, resource limits and its own process group.  Every
+request has a wall-clock deadline; a child that hangs, dies or breaks the
+protocol is killed with its whole group, the request is reported as a fault,
+and the next request starts a fresh child.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder.config import Limits
+
+_HERE = Path(__file__).resolve().parent
+_BOOT = """
+import sys, types
+pkg = types.ModuleType("autograder"); pkg.__path__ = []
+wire = types.ModuleType("autograder.wire")
+sys.modules["autograder"] = pkg; sys.modules["autograder.wire"] = wire
+exec(compile({wire!r}, "wire.py", "exec"), wire.__dict__)
+child = {{"__name__": "autograder_child"}}
+exec(compile({child!r}, "child.py", "exec"), child)
+child["main"](sys.argv[1:])
+"""
+# Environment variables the child may see; numeric libraries get one thread each
+# so that a batch of children shares the cores fairly.
+_ENV_PASSED = ("PATH", "LANG", "LC_ALL", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+_ENV_SET = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
+OUTPUT_KEEP = 2000  # characters kept from each end of the student's printed output
+
+
+@dataclass
+class Reply:
+    """What came back from one request: a value, a student error, or a fault."""
+
+    ok: bool
+    value: object = None
+    args_after: list = field(default_factory=list)
+    kwargs_after: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
+    values: list = field(default_factory=list)
+    stacked: list = field(default_factory=list)  # call_many: one (evaluations, ...) array per output
+    error_type: str = ""
+    error: str = ""
+    traceback: str = ""
+    fault: str = ""  # the child hung, died or broke the protocol
+
+    @property
+    def not_implemented(self) -> bool:
+        return self.error_type == "NotImplementedError"
+
+    def describe(self, function: str = "", module: str = "") -> str:
+        """One or two lines for feedback: what went wrong in the call."""
+        if self.fault:
+            return self.fault
+        if self.not_implemented:
+            # The template's message names the function that is missing (maybe a helper the call used).
+            what = self.error or f"{function} is not implemented yet"
+            where = f" in {module}.py" if module else ""
+            return f"{what}: replace its `raise NotImplementedError`{where} with your code"
+        text = f"raised {self.error_type}: {self.error}".rstrip(": ")
+        last = [ln for ln in self.traceback.strip().splitlines() if ln.strip().startswith("File ")]
+        if last:
+            text += f" ({last[-1].strip()})"
+        return text
+
+
+def _child_program() -> str:
+    return _BOOT.format(wire=(_HERE / "wire.py").read_text(), child=(_HERE / "child.py").read_text())
+
+
+def _set_limits(limits: Limits):
+    def apply() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
+        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_mb << 20, limits.memory_mb << 20))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_mb << 20, limits.file_mb << 20))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+    return apply
+
+
+class Sandbox:
+    """One child per submission, replaced only after a fault."""
+
+    def __init__(self, submission: Path, files: list[str], limits: Limits) -> None:
+        self.limits = limits
+        self.tmp = Path(tempfile.mkdtemp(prefix="hw_rnn_sub_"))
+        self.workdir = self.tmp / "work"
+        self.workdir.mkdir()
+        for name in files:
+            shutil.copyfile(submission / name, self.workdir / name)
+        self.program = _child_program()
+        self.proc: subprocess.Popen | None = None
+        self.generation = 0  # increases with every new child; handles die with theirs
+        self.faults = 0
+        # Append mode: the child shares the file offset, so reading here never moves its writes.
+        self._out = open(self.tmp / "stdout.txt", "a+b")
+        self._err = open(self.tmp / "stderr.txt", "a+b")
+
+    # -- lifecycle -------------------------------------------------------
+    def start(self) -> None:
+        if self.proc is not None:
+            return
+        req_r, self._req_w = os.pipe()
+        self._resp_r, resp_w = os.pipe()
+        env = {k: os.environ[k] for k in _ENV_PASSED if k in os.environ}
+        env.update(_ENV_SET, HOME=str(self.workdir))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", "-c", self.program, str(req_r), str(resp_w), str(self.workdir)],
+            stdin=subprocess.DEVNULL,
+            stdout=self._out,
+            stderr=self._err,
+            cwd=self.workdir,
+            env=env,
+            pass_fds=(req_r, resp_w),
+            start_new_session=True,
+            preexec_fn=_set_limits(self.limits),
+        )
+        os.close(req_r)
+        os.close(resp_w)
+        os.set_blocking(self._req_w, False)
+        self.generation += 1
+
+    def kill(self) -> None:
+        """Kill the child's whole process group and forget it."""
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.proc.wait()
+        for fd in (self._req_w, self._resp_r):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.proc = None
+
+    def close(self) -> None:
+        self.kill()
+        self._out.close()
+        self._err.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self) -> Sandbox:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- requests --------------------------------------------------------
+    def request(self, message: dict, seconds: float) -> Reply:
+        """Send one request and wait for its reply until the deadline."""
+        from autograder import wire  # imported late: see start_early in cli.py
+
+        self.start()
+        deadline = time.monotonic() + seconds
+        try:
+            self._send(wire.encode(message), deadline)
+            raw = self._receive(deadline)
+        except TimeoutError:
+            return self._fault(f"did not finish within the time limit of {seconds:g} s")
+        except (EOFError, BrokenPipeError):
+            return self._fault(self._death_reason())
+        except wire.WireError as exc:
+            return self._fault(f"sent a malformed reply ({exc})")
+        if type(raw.get("ok")) is not bool:
+            return self._fault("sent a malformed reply")
+        return Reply(
+            ok=raw["ok"],
+            value=raw.get("value"),
+            args_after=raw.get("args_after") if isinstance(raw.get("args_after"), list) else [],
+            kwargs_after=raw.get("kwargs_after") if isinstance(raw.get("kwargs_after"), dict) else {},
+            warnings=[str(w) for w in raw.get("warnings") or []][:20],
+            values=raw.get("values") if isinstance(raw.get("values"), list) else [],
+            stacked=raw.get("stacked") if isinstance(raw.get("stacked"), list) else [],
+            error_type=str(raw.get("error_type", ""))[:100],
+            error=str(raw.get("error", ""))[:500],
+            traceback=str(raw.get("traceback", ""))[:3000],
+        )
+
+    def _fault(self, reason: str) -> Reply:
+        self.faults += 1
+        self.kill()
+        return Reply(ok=False, error_type="Fault", fault=reason)
+
+    def _death_reason(self) -> str:
+        assert self.proc is not None
+        try:
+            code = self.proc.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            return "closed the grading channel"
+        if code < 0:
+            name = signal.Signals(-code).name
+            hint = {"SIGXCPU": " (CPU time limit)", "SIGKILL": " (killed, e.g. memory)", "SIGSEGV": " (crash)"}
+            return f"the process was ended by {name}{hint.get(name, '')}"
+        return f"the process exited with status {code} (sys.exit or os._exit in student code?)"
+
+    def _send(self, data: bytes, deadline: float) -> None:
+        view = memoryview(data)
+        while view:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            _, writable, _ = select.select([], [self._req_w], [], remaining)
+            if writable:
+                view = view[os.write(self._req_w, view) :]
+
+    def _receive(self, deadline: float) -> dict:
+        from autograder import wire
+
+        reader = wire.MessageReader()
+        while not reader.done:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            readable, _, _ = select.select([self._resp_r], [], [], remaining)
+            if readable:
+                chunk = os.read(self._resp_r, 1 << 20)
+                if not chunk:
+                    raise EOFError
+                reader.feed(chunk)
+        return reader.message()
+
+    # -- the operations the grader uses ---------------------------------
+    def load(self, module: str) -> Reply:
+        return self.request({"op": "import", "module": module}, self.limits.import_seconds)
+
+    def call(self, module: str, function: str, args: list, kwargs: dict | None = None, keep: tuple = ()) -> Reply:
+        message = {"op": "call", "module": module, "function": function, "args": list(args),
+                   "kwargs": kwargs or {}, "keep": list(keep)}
+        return self.request(message, self.limits.call_seconds)
+
+    def call_many(self, module: str, function: str, args: list, kwargs: dict, evals: list,
+                  outputs: list[int]) -> Reply:
+        """Evaluate a function at perturbed arguments (see child.evaluate_many)."""
+        message = {"op": "call_many", "module": module, "function": function, "args": list(args),
+                   "kwargs": kwargs, "evals": evals, "outputs": outputs}
+        return self.request(message, self.limits.batch_seconds)
+
+    def mark(self) -> tuple[int, int]:
+        """The sizes of the captured stdout and stderr so far."""
+        return tuple(os.fstat(f.fileno()).st_size for f in (self._out, self._err))
+
+    def output(self, upto: tuple[int, int] | None = None) -> str:
+        """What the student's code printed (stdout then stderr, or up to a mark), head and tail kept."""
+        parts = []
+        for k, (name, f) in enumerate((("stdout", self._out), ("stderr", self._err))):
+            size = os.fstat(f.fileno()).st_size if upto is None else upto[k]
+            if size == 0:
+                continue
+            f.seek(0)
+            if size <= 2 * OUTPUT_KEEP:
+                text = f.read(size).decode(errors="replace")
+            else:
+                head = f.read(OUTPUT_KEEP).decode(errors="replace")
+                f.seek(size - OUTPUT_KEEP)
+                tail = f.read(OUTPUT_KEEP).decode(errors="replace")
+                text = f"{head}\n[... {size - 2 * OUTPUT_KEEP} bytes cut ...]\n{tail}"
+            parts.append(f"--- {name} ---\n{text}")
+        return "\n".join(parts)

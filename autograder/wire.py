@@ -1,0 +1,202 @@
+"""The message format between the grader and the child that runs student code.
+
+A message is a JSON header followed by raw array buffers:
+
+    [4-byte big-endian header length][header JSON][buffer 0][buffer 1]...
+
+The header's ``"buffers"`` lists each buffer's byte length; arrays in the value
+tree point at their buffer by index.  Values are plain data only: None, bool,
+int, float, str, tuples/lists, dicts with str keys, numpy arrays of a few
+numeric dtypes, and handles (ids of objects kept in the child, e.g. caches).
+Nothing is ever pickled, so decoding what the child sends cannot run code.
+
+This file is also sent verbatim to the child as part of its program, so it
+imports nothing but the standard library and numpy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+
+import numpy as np
+
+ALLOWED_DTYPES = ("float64", "float32", "float16", "int64", "int32", "int16", "int8", "uint8", "bool")
+MAX_MESSAGE_BYTES = 512 * 1024 * 1024
+MAX_DEPTH = 8
+
+
+class WireError(Exception):
+    """A message that breaks the format: the sender is faulty or hostile."""
+
+
+class Handle:
+    """A reference to an object that lives in the child (a cache, say)."""
+
+    __slots__ = ("id",)
+
+    def __init__(self, id_: int) -> None:
+        self.id = id_
+
+    def __repr__(self) -> str:
+        return f"Handle({self.id})"
+
+
+class Opaque:
+    """Stands for a value the child could not send as plain data."""
+
+    __slots__ = ("type_name",)
+
+    def __init__(self, type_name: str) -> None:
+        self.type_name = type_name
+
+    def __repr__(self) -> str:
+        return f"<{self.type_name} object>"
+
+
+def _encode(value, buffers: list, depth: int = 0):
+    if depth > MAX_DEPTH:
+        return {"t": "opaque", "type": "nested too deeply"}
+    if value is None or type(value) in (bool, str):
+        return value
+    if type(value) is int:
+        return value
+    if type(value) is float:
+        return {"t": "float", "v": repr(value)}
+    if isinstance(value, Handle):
+        return {"t": "handle", "id": value.id}
+    if isinstance(value, (np.ndarray, np.generic)):
+        # np.array(..., copy) drops subclasses: only the raw numbers travel.
+        arr = np.array(value, copy=True, subok=False)
+        if arr.dtype.name not in ALLOWED_DTYPES:
+            return {"t": "opaque", "type": f"array of dtype {arr.dtype}"}
+        buffers.append(np.ascontiguousarray(arr).tobytes())
+        return {"t": "array", "dtype": arr.dtype.name, "shape": list(arr.shape), "buf": len(buffers) - 1}
+    if type(value) in (tuple, list):
+        return {"t": type(value).__name__, "v": [_encode(v, buffers, depth + 1) for v in value]}
+    if type(value) is dict and all(type(k) is str for k in value):
+        return {"t": "dict", "v": {k: _encode(v, buffers, depth + 1) for k, v in value.items()}}
+    return {"t": "opaque", "type": type(value).__name__}
+
+
+def encode(message: dict) -> bytes:
+    """Serialise a message (a dict of plain values) to bytes."""
+    buffers: list[bytes] = []
+    body = {k: _encode(v, buffers) for k, v in message.items()}
+    header = json.dumps({"body": body, "buffers": [len(b) for b in buffers]}).encode()
+    return b"".join([struct.pack(">I", len(header)), header, *buffers])
+
+
+def _decode(node, buffers: list[bytes], depth: int = 0):
+    if depth > MAX_DEPTH + 1:
+        raise WireError("value nested too deeply")
+    if node is None or type(node) in (bool, int, str):
+        return node
+    if type(node) is not dict:
+        raise WireError(f"unexpected node {type(node).__name__}")
+    kind = node.get("t")
+    if kind == "float":
+        return float(str(node.get("v")))
+    if kind == "handle":
+        if type(node.get("id")) is not int:
+            raise WireError("bad handle")
+        return Handle(node["id"])
+    if kind == "opaque":
+        return Opaque(str(node.get("type"))[:80])
+    if kind == "array":
+        dtype, shape, index = node.get("dtype"), node.get("shape"), node.get("buf")
+        if dtype not in ALLOWED_DTYPES:
+            raise WireError(f"dtype {dtype!r} not allowed")
+        if type(shape) is not list or not all(type(d) is int and d >= 0 for d in shape) or len(shape) > 8:
+            raise WireError("bad shape")
+        if type(index) is not int or not 0 <= index < len(buffers):
+            raise WireError("bad buffer index")
+        data = buffers[index]
+        if len(data) != int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize:
+            raise WireError("buffer size does not match shape")
+        return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
+    if kind in ("tuple", "list"):
+        items = node.get("v")
+        if type(items) is not list:
+            raise WireError("bad sequence")
+        seq = [_decode(v, buffers, depth + 1) for v in items]
+        return tuple(seq) if kind == "tuple" else seq
+    if kind == "dict":
+        items = node.get("v")
+        if type(items) is not dict:
+            raise WireError("bad dict")
+        return {str(k): _decode(v, buffers, depth + 1) for k, v in items.items()}
+    raise WireError(f"unknown node type {kind!r}")
+
+
+def decode(header: bytes, payload: bytes) -> dict:
+    """Parse a message's header JSON and buffers into plain values."""
+    try:
+        meta = json.loads(header)
+    except ValueError as exc:
+        raise WireError(f"header is not JSON: {exc}") from None
+    if type(meta) is not dict or type(meta.get("body")) is not dict or type(meta.get("buffers")) is not list:
+        raise WireError("bad header")
+    sizes = meta["buffers"]
+    if not all(type(n) is int and n >= 0 for n in sizes) or sum(sizes) != len(payload):
+        raise WireError("buffer sizes do not match the payload")
+    buffers, start = [], 0
+    for n in sizes:
+        buffers.append(payload[start : start + n])
+        start += n
+    return {str(k): _decode(v, buffers) for k, v in meta["body"].items()}
+
+
+def read_message(fd: int) -> dict:
+    """Read and decode one message from a blocking file descriptor (the child's side)."""
+    reader = MessageReader()
+    while not reader.done:
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            raise EOFError("channel closed")
+        reader.feed(chunk)
+    return reader.message()
+
+
+class MessageReader:
+    """Assembles one message from chunks, checking sizes before buffering them."""
+
+    def __init__(self) -> None:
+        self._data = bytearray()
+        self._header_len: int | None = None
+        self._total: int | None = None
+
+    def feed(self, chunk: bytes) -> None:
+        self._data += chunk
+        if self._header_len is None and len(self._data) >= 4:
+            (self._header_len,) = struct.unpack(">I", self._data[:4])
+            if self._header_len > MAX_MESSAGE_BYTES:
+                raise WireError("header too large")
+        if self._total is None and self._header_len is not None and len(self._data) >= 4 + self._header_len:
+            try:
+                sizes = json.loads(bytes(self._data[4 : 4 + self._header_len])).get("buffers", [])
+                body = sum(int(n) for n in sizes)
+            except (ValueError, TypeError, AttributeError):
+                raise WireError("bad header") from None
+            if body > MAX_MESSAGE_BYTES:
+                raise WireError("message too large")
+            self._total = 4 + self._header_len + body
+        if self._total is not None and len(self._data) > self._total:
+            raise WireError("more bytes than the message announced")
+
+    @property
+    def done(self) -> bool:
+        return self._total is not None and len(self._data) == self._total
+
+    def message(self) -> dict:
+        assert self._header_len is not None
+        data = bytes(self._data)
+        return decode(data[4 : 4 + self._header_len], data[4 + self._header_len :])
+
+
+def write_message(fd: int, message: dict) -> None:
+    """Encode a message and write all of it to a file descriptor."""
+    view = memoryview(encode(message))
+    while view:
+        view = view[os.write(fd, view) :]

@@ -1,0 +1,91 @@
+"""Broken submissions: a fault costs only the tests that needed the faulty code.
+
+Each submission is the reference with one fault planted; the grader must exit
+0, write a valid results.json, keep full marks everywhere the fault does not
+reach, and say what happened where it does.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from conftest import grade_cli, lost_functions, make_submission, write_config
+
+RNN = {"rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward", "output_forward", "output_backward",
+       "softmax_cross_entropy", "clip_gradients"}
+LSTM = {"sigmoid", "lstm_gates", "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward"}
+
+RNN_FWD = "    N, T, _ = x.shape\n    s = np.empty((N, T, s0.shape[1]))\n"
+LSTM_GATES = '    z = np.concatenate([h_prev, x_t], axis=1)\n    f = sigmoid('
+STEP_BWD = "    x_t, s_prev, U, W, s_next = cache\n"
+
+FAULTS = {
+    "infinite_loop": ([{"file": "rnn_layers.py", "find": RNN_FWD,
+                        "replace": "    while True:\n        pass\n" + RNN_FWD}],
+                      {"rnn_forward", "rnn_backward"}, "time limit"),
+    "sleep": ([{"file": "rnn_layers.py", "find": RNN_FWD,
+                "replace": "    import time\n    time.sleep(60)\n" + RNN_FWD}],
+              {"rnn_forward", "rnn_backward"}, "time limit"),
+    "sys_exit_in_call": ([{"file": "rnn_layers.py", "find": STEP_BWD, "replace": "    import sys\n    sys.exit(3)\n"}],
+                         {"rnn_step_backward", "rnn_backward"}, "SystemExit"),
+    "os_exit_in_call": ([{"file": "lstm_layers.py", "find": LSTM_GATES,
+                          "replace": "    import os\n    os._exit(0)\n" + LSTM_GATES}],
+                        {"lstm_gates", "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward"},
+                        "exited with status 0"),
+    "deep_recursion": ([{"file": "rnn_layers.py", "find": "    o = s @ V.T + c\n",
+                         "replace": "    def r(n):\n        return r(n + 1)\n    r(0)\n    o = s @ V.T + c\n"}],
+                       {"output_forward", "output_backward"}, "RecursionError"),
+    "huge_allocation": ([{"file": "rnn_layers.py", "find": "    o = s @ V.T + c\n",
+                          "replace": "    big = np.ones(10**10)\n    o = s @ V.T + c + big[0] * 0\n"}],
+                        {"output_forward", "output_backward"}, "MemoryError"),
+    "syntax_error": ([{"file": "lstm_layers.py", "find": "def sigmoid(z):", "replace": "def sigmoid(z)"}],
+                     LSTM, "SyntaxError"),
+    "exit_at_import": ([{"file": "rnn_layers.py", "find": "import numpy as np\n",
+                         "replace": "import numpy as np\nimport os\nos._exit(1)\n"}],
+                       RNN, "could not be imported"),
+    "hang_at_import": ([{"file": "lstm_layers.py", "find": "import numpy as np\n",
+                         "replace": "import numpy as np\nwhile True:\n    pass\n"}], LSTM, "could not be imported"),
+    "wrong_return_type": ([{"file": "rnn_layers.py", "find": "    return s_next, cache\n",
+                            "replace": "    return 'done'\n"}],
+                          {"rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward"}, "should return"),
+    "nan_output": ([{"file": "rnn_layers.py", "find": "    o = s @ V.T + c\n",
+                     "replace": "    o = s @ V.T + c\n    o[0, 0, 0] = np.nan\n"}],
+                   {"output_forward", "output_backward"}, "NaN"),
+    "float32_output": ([{"file": "lstm_layers.py", "find": "    return out\n",
+                         "replace": "    return out.astype(np.float32)\n"}],
+                       LSTM, "float32"),
+    "wrong_shape": ([{"file": "rnn_layers.py", "find": "    dc = do.sum(axis=(0, 1))\n",
+                      "replace": "    dc = do.sum(axis=0)\n"}], {"output_backward"}, "shape"),
+}
+
+
+@pytest.fixture(scope="module")
+def fast_config(tmp_path_factory):
+    return write_config(tmp_path_factory.mktemp("cfg"), limits={"call_seconds": 1.0, "import_seconds": 3.0,
+                                                                 "batch_seconds": 10.0})
+
+
+@pytest.mark.parametrize("name", sorted(FAULTS))
+def test_fault_costs_only_what_it_touches(name, tmp_path, fast_config, validate_results):
+    edits, broken, message = FAULTS[name]
+    sub = make_submission(tmp_path / name, edits)
+    start = time.monotonic()
+    _, results = grade_cli(sub, tmp_path, "--config", str(fast_config))
+    elapsed = time.monotonic() - start
+    validate_results(results)
+    assert lost_functions(results) == broken
+    outputs = " ".join(t["output"] for t in results["tests"] if t["score"] == 0) + results["output"]
+    assert message in outputs
+    # Loose bound: each hanging call costs its own time limit only, never the whole run.
+    assert elapsed < 120
+
+
+def test_empty_submission_folder(tmp_path, validate_results):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    _, results = grade_cli(empty, tmp_path)
+    validate_results(results)
+    assert results["score"] == 0
+    assert "rnn_layers.py is missing" in results["output"]
+    assert all("was not found in the submission" in t["output"] for t in results["tests"])

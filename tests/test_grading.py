@@ -1,0 +1,122 @@
+"""The grading contract end to end, through the real command line."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from conftest import ROOT, SOLUTIONS, TEMPLATES, grade_cli, make_submission, run_cli
+
+VARIANTS = sorted(p.parent for p in (ROOT / "tests" / "submissions" / "variants").glob("*/rnn_layers.py"))
+
+
+def test_reference_scores_full_marks(tmp_path, validate_results):
+    proc, results = grade_cli(SOLUTIONS, tmp_path)
+    validate_results(results)
+    total = sum(t["max_score"] for t in results["tests"])
+    assert total >= 100
+    assert results["score"] == total
+    assert all(t["status"] == "passed" for t in results["tests"])
+
+
+def test_templates_score_zero_and_say_what_to_implement(tmp_path, validate_results):
+    proc, results = grade_cli(TEMPLATES, tmp_path)
+    validate_results(results)
+    assert results["score"] == 0
+    for test in results["tests"]:
+        assert test["score"] == 0
+        assert "is not implemented yet" in test["output"], test
+        assert "NotImplementedError" in test["output"]
+        # It names the function to write (the graded one, or the one it needs first) and its file.
+        pattern = r"\w+ is not implemented yet: replace its `raise NotImplementedError` in (rnn|lstm)_layers.py"
+        assert re.search(pattern, test["output"])
+
+
+def test_every_test_name_starts_with_its_function(tmp_path, config):
+    _, results = grade_cli(SOLUTIONS, tmp_path)
+    names = [t["name"] for t in results["tests"]]
+    assert len(names) == len(set(names))
+    for name in names:
+        function, _, rest = name.partition(": ")
+        assert function in config.functions and rest
+
+
+def test_visibility_follows_the_config(tmp_path, config):
+    _, results = grade_cli(SOLUTIONS, tmp_path)
+    by_name = {t["name"]: t for t in results["tests"]}
+    for spec in config.tests:
+        expected = config.hidden_visibility if spec.hidden else "visible"
+        assert by_name[spec.full_name]["visibility"] == expected
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=lambda p: p.name)
+def test_correct_variants_score_full_marks(variant, tmp_path):
+    _, results = grade_cli(variant, tmp_path)
+    failed = [(t["name"], t["output"]) for t in results["tests"] if t["status"] != "passed"]
+    assert not failed
+    assert len(VARIANTS) >= 4
+
+
+def test_check_runs_public_tests_only(config):
+    proc = run_cli("check", str(SOLUTIONS))
+    assert proc.returncode == 0, proc.stderr
+    public = [t for t in config.tests if not t.hidden]
+    hidden = [t for t in config.tests if t.hidden]
+    assert proc.stdout.count("[PASS]") == len(public)
+    for t in hidden:
+        assert t.name not in proc.stdout
+    assert "seed 1" in proc.stdout or "PASS" in proc.stdout
+
+
+def test_check_on_templates_fails_every_public_test(config):
+    proc = run_cli("check", str(TEMPLATES))
+    assert proc.returncode == 0
+    assert proc.stdout.count("[FAIL]") == len([t for t in config.tests if not t.hidden])
+    assert "[PASS]" not in proc.stdout
+
+
+def test_missing_submission_folder_is_a_usage_error(tmp_path):
+    proc = run_cli("grade", str(tmp_path / "nope"), "--results", str(tmp_path / "r.json"))
+    assert proc.returncode == 2
+    assert "does not exist" in proc.stderr
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_bad_config_exits_nonzero_with_reason(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("questions: [")
+    proc = run_cli("grade", str(SOLUTIONS), "--config", str(bad), "--results", str(tmp_path / "r.json"))
+    assert proc.returncode == 2
+    assert "not valid YAML" in proc.stderr
+
+
+def test_missing_and_misnamed_files(tmp_path, validate_results):
+    sub = make_submission(tmp_path / "sub")
+    (sub / "lstm_layers.py").rename(sub / "LSTM_Layers.py")
+    _, results = grade_cli(sub, tmp_path)
+    validate_results(results)
+    assert "rename it to 'lstm_layers.py'" in results["output"]
+    for t in results["tests"]:
+        function = t["name"].split(":")[0]
+        module_is_lstm = function.startswith("lstm") or function == "sigmoid"
+        assert (t["score"] == 0) == module_is_lstm, t
+        if module_is_lstm:
+            assert "lstm_layers.py was not found" in t["output"]
+
+
+def test_printed_output_and_warnings_of_correct_code_cost_nothing(tmp_path):
+    sub = make_submission(tmp_path / "chatty", [
+        {"file": "rnn_layers.py", "find": "    a = x_t @ U.T + s_prev @ W.T + b\n",
+         "replace": "    import warnings\n    print('debug: step', x_t.shape)\n"
+                    "    warnings.warn('just a note')\n    a = x_t @ U.T + s_prev @ W.T + b\n"},
+    ])
+    _, results = grade_cli(sub, tmp_path)
+    assert results["score"] == sum(t["max_score"] for t in results["tests"])
+    assert "debug: step" in results["output"]
+
+
+def test_results_file_is_complete_json(tmp_path):
+    _, results = grade_cli(TEMPLATES, tmp_path)
+    text = json.dumps(results)
+    assert "NaN" not in text and "Infinity" not in text

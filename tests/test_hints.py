@@ -1,0 +1,89 @@
+"""Feedback a student can act on: the diagnostic hints and what hidden tests do not reveal."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from conftest import grade_cli, make_submission
+
+CASES = {
+    "recurrent_path_missing": (
+        [{"file": "rnn_layers.py", "find": "rnn_step_backward(ds[:, t] + ds_carry, cache[t])",
+          "replace": "rnn_step_backward(ds[:, t], cache[t])"}],
+        "rnn_backward: gradients match the numerical gradient of your rnn_forward",
+        ["right for a single time step (T = 1)", "recurrent path", "wrong at time steps [0, 1, 2]"]),
+    "unstable_softmax": (
+        [{"file": "rnn_layers.py", "find": "    shifted = o - o.max(axis=-1, keepdims=True)\n",
+          "replace": "    shifted = o\n"}],
+        "softmax_cross_entropy: stable for scores near 1000",
+        ["extreme", "subtract the maximum"]),
+    "dW_transposed": (
+        [{"file": "rnn_layers.py", "find": "    dW = da.T @ s_prev\n", "replace": "    dW = s_prev.T @ da\n"}],
+        "rnn_step_backward: gradients match the reference",
+        ["transpose"]),
+    "dU_transposed_shape": (
+        [{"file": "rnn_layers.py", "find": "    dU = da.T @ x_t\n", "replace": "    dU = x_t.T @ da\n"}],
+        "rnn_step_backward: gradients match the reference",
+        ["transposed?"]),
+    "missing_division_by_N": (
+        [{"file": "rnn_layers.py", "find": "    do *= keep[..., None] / N\n",
+          "replace": "    do *= keep[..., None]\n"}],
+        "softmax_cross_entropy: loss and gradient match the reference",
+        ["times the expected value"]),
+    # W used in row convention (s_prev @ W) consistently in forward and backward: the backward
+    # is the derivative of the student's forward, but the forward is wrong.
+    "forward_bug_not_punished_twice": (
+        [{"file": "rnn_layers.py", "find": "    a = x_t @ U.T + s_prev @ W.T + b\n",
+          "replace": "    a = x_t @ U.T + s_prev @ W + b\n"},
+         {"file": "rnn_layers.py", "find": "    ds_prev = da @ W\n", "replace": "    ds_prev = da @ W.T\n"},
+         {"file": "rnn_layers.py", "find": "    dW = da.T @ s_prev\n", "replace": "    dW = s_prev.T @ da\n"}],
+        "rnn_step_backward: gradients match the reference",
+        ["fix rnn_step_forward first"]),
+    "wrong_sign": (
+        [{"file": "rnn_layers.py", "find": "    ds = do @ V\n", "replace": "    ds = -(do @ V)\n"}],
+        "output_backward: gradients match the reference",
+        ["wrong sign"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_hint(name, tmp_path):
+    edits, test_name, phrases = CASES[name]
+    _, results = grade_cli(make_submission(tmp_path / name, edits), tmp_path)
+    by_name = {t["name"]: t for t in results["tests"]}
+    test = by_name[test_name]
+    assert test["score"] == 0
+    for phrase in phrases:
+        assert phrase in test["output"], test["output"]
+
+
+def test_error_carried_forward_keeps_the_self_consistency_points(tmp_path):
+    edits = CASES["forward_bug_not_punished_twice"][0]
+    _, results = grade_cli(make_submission(tmp_path / "fwd", edits), tmp_path)
+    by_name = {t["name"]: t for t in results["tests"]}
+    own = by_name["rnn_step_backward: gradients match the numerical gradient of your rnn_step_forward"]
+    assert own["score"] == own["max_score"]
+
+
+def test_hidden_feedback_reveals_no_inputs(tmp_path):
+    edits = CASES["recurrent_path_missing"][0] + CASES["dW_transposed"][0]
+    _, results = grade_cli(make_submission(tmp_path / "h", edits), tmp_path)
+    hidden = [t for t in results["tests"] if t["visibility"] != "visible"]
+    failed = [t for t in hidden if t["score"] == 0]
+    assert failed
+    for t in failed:
+        for leak in ("seed", "index", "(got ", "N=", "time step"):
+            assert leak not in t["output"], (t["name"], t["output"])
+        assert not re.search(r"expected -?\d", t["output"]), t["output"]
+    public_failed = [t for t in results["tests"] if t["visibility"] == "visible" and t["score"] == 0]
+    assert any("index" in t["output"] and "seed" in t["output"] for t in public_failed)
+
+
+def test_in_place_modification_loses_only_that_test(tmp_path):
+    edits = [{"file": "rnn_layers.py", "find": "    o = s @ V.T + c\n",
+              "replace": "    o = s @ V.T + c\n    c += 0.0\n    c *= 2.0\n    c /= 2.0\n    V[...] = V * 1.0 + 1.0\n"
+                         "    V -= 1.0\n"}]
+    _, results = grade_cli(make_submission(tmp_path / "inplace", edits), tmp_path)
+    lost = [t for t in results["tests"] if t["score"] < t["max_score"]]
+    assert [t["name"] for t in lost] == ["output_forward: does not modify its inputs"]

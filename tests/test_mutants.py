@@ -1,0 +1,31 @@
+"""The mutation corpus: realistic single-bug submissions lose points in exactly the functions they break."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import grade_cli, lost_functions, make_submission
+
+from autograder.homework import FUNCTIONS
+
+CORPUS = yaml.safe_load((Path(__file__).parent / "corpus" / "mutants.yaml").read_text())
+
+
+def test_corpus_is_large_and_well_formed():
+    assert len(CORPUS) >= 25
+    assert len({m["name"] for m in CORPUS}) == len(CORPUS)
+    for mutant in CORPUS:
+        assert mutant["breaks"] and set(mutant["breaks"]) <= set(FUNCTIONS), mutant["name"]
+
+
+@pytest.mark.parametrize("mutant", CORPUS, ids=[m["name"] for m in CORPUS])
+def test_mutant_loses_points_exactly_where_it_breaks(mutant, tmp_path, validate_results):
+    submission = make_submission(tmp_path / mutant["name"], mutant["edits"])
+    _, results = grade_cli(submission, tmp_path)
+    validate_results(results)
+    assert lost_functions(results) == set(mutant["breaks"]), mutant["why"]
+    for test in results["tests"]:
+        if test["score"] < test["max_score"]:
+            assert test["output"] and test["output"] != "passed"

@@ -1,0 +1,152 @@
+"""The reference solution is checked independently of the grader's own numerics.
+
+Every backward function is compared with a plain central-difference gradient of
+its forward (written out here, not taken from autograder.gradcheck), on every
+coordinate, for many seeds and shapes; then the grader's gradcheck module is
+itself shown to accept correct and reject wrong gradients.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import warnings
+
+import numpy as np
+import pytest
+from conftest import SOLUTIONS
+
+from autograder import gradcheck
+from autograder.child import evaluate_many
+from autograder.homework import FUNCTIONS, GRADIENTS, forward_inputs, named_outputs, upstream_gradients
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(f"_refmath_{name}", SOLUTIONS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+REF = {"rnn_layers": _load("rnn_layers"), "lstm_layers": _load("lstm_layers")}
+H_STEP = 1e-6
+
+
+def ref(name):
+    return getattr(REF[FUNCTIONS[name].module], name)
+
+
+def numeric_gradient(f, x: np.ndarray) -> np.ndarray:
+    grad = np.zeros_like(x)
+    for i in range(x.size):
+        old = x.flat[i]
+        x.flat[i] = old + H_STEP
+        plus = f()
+        x.flat[i] = old - H_STEP
+        minus = f()
+        x.flat[i] = old
+        grad.flat[i] = (plus - minus) / (2 * H_STEP)
+    return grad
+
+
+def rel_error(a, b):
+    """Largest difference relative to the largest entry (central differences with h = 1e-6 carry
+    ~1e-9 absolute round-off, so entry-wise relative errors of near-zero entries mean nothing)."""
+    return np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-3)
+
+
+SHAPES = [dict(N=1, T=1, D=2, H=3, K=4), dict(N=2, T=3, D=4, H=5, K=6), dict(N=3, T=5, D=2, H=4, K=3),
+          dict(N=4, T=2, D=5, H=2, K=7)]
+
+
+@pytest.mark.parametrize("backward", sorted(GRADIENTS))
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "N{N}T{T}D{D}H{H}K{K}".format(**s))
+def test_reference_backward_is_the_derivative_of_its_forward(backward, seed, shape):
+    g = GRADIENTS[backward]
+    case = {"seed": 1000 + seed, **shape, "mask": "lengths"}
+    inputs = forward_inputs(g.forward, case)
+    fwd = FUNCTIONS[g.forward]
+    values = inputs.values
+    out = named_outputs(fwd, ref(g.forward)(**copy.deepcopy(values)))
+    up = upstream_gradients(g, out, case)
+
+    def loss():
+        o = named_outputs(fwd, ref(g.forward)(**values))
+        if g.scalar:
+            return o[g.scalar]
+        return sum(np.sum(o[n] * up[n]) for n in g.upstream)
+
+    if g.scalar:
+        analytic = {g.grads[0]: out[g.grads[0]]}
+    else:
+        result = ref(backward)(*[up[n] for n in g.upstream], out["cache"])
+        analytic = named_outputs(FUNCTIONS[backward], result)
+    for grad_name, arg_name in zip(g.grads, g.wrt):
+        got = analytic[grad_name]
+        if isinstance(values[arg_name], dict):
+            for key, arr in values[arg_name].items():
+                assert rel_error(got[key], numeric_gradient(loss, arr)) < 1e-6, (grad_name, key)
+        else:
+            assert rel_error(got, numeric_gradient(loss, values[arg_name])) < 1e-6, grad_name
+
+
+def test_softmax_is_stable_and_masks():
+    f = ref("softmax_cross_entropy")
+    o = np.array([[[1000.0, -1000.0, 0.0], [0.0, 0.0, 0.0]]])
+    y = np.array([[0, 2]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss, do = f(o, y)
+        masked, do_masked = f(o, y, np.array([[True, False]]))
+    assert np.isclose(loss, np.log(3.0))  # first step contributes ~0
+    assert np.isclose(masked, 0.0) and not do_masked[0, 1].any()
+    loss_all_off, do_off = f(o, y, np.zeros((1, 2), dtype=bool))
+    assert loss_all_off == 0.0 and not do_off.any()
+
+
+def test_sigmoid_extremes_without_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = ref("sigmoid")(np.array([-1000.0, 0.0, 1000.0]))
+    assert np.array_equal(out, [0.0, 0.5, 1.0])
+
+
+def test_clip_gradients_semantics():
+    grads = {"a": np.array([3.0, 0.0]), "b": np.array([[0.0, 4.0]])}
+    before = copy.deepcopy(grads)
+    clipped, norm = ref("clip_gradients")(grads, 1.0)
+    assert norm == 5.0
+    assert np.allclose(clipped["a"], [0.6, 0.0]) and np.allclose(clipped["b"], [[0.0, 0.8]])
+    assert all(np.array_equal(grads[k], before[k]) for k in grads)
+    same, norm2 = ref("clip_gradients")(grads, 10.0)
+    assert norm2 == 5.0 and all(np.array_equal(same[k], grads[k]) for k in grads)
+
+
+@pytest.mark.parametrize("full_max", [10_000, 1], ids=["all-coordinates", "directions"])
+def test_grader_gradcheck_accepts_right_and_rejects_wrong(full_max):
+    g = GRADIENTS["rnn_backward"]
+    case = {"seed": 5, "N": 2, "T": 3, "D": 4, "H": 5}
+    fwd = FUNCTIONS["rnn_forward"]
+    args, kwargs = forward_inputs("rnn_forward", case).call_args()
+    out = named_outputs(fwd, ref("rnn_forward")(*copy.deepcopy(args)))
+    up = upstream_gradients(g, out, case)
+    grads = named_outputs(FUNCTIONS["rnn_backward"], ref("rnn_backward")(up["s"], out["cache"]))
+    items = gradcheck.targets(args, list(fwd.args), g.wrt, g.grads)
+    plans = gradcheck.plan(items, 1e-5, full_max, 4, 5)
+    evals = [e for p in plans for e in p["evals"]]
+    values = evaluate_many(ref("rnn_forward"), args, kwargs, evals, [0])
+    losses = gradcheck.losses([np.stack([v[0] for v in values])], [up["s"]], False)
+    start = 0
+    for p in plans:
+        n = len(p["evals"])
+        numeric = gradcheck.numerical(p, losses[start:start + n], 1e-5)
+        start += n
+        right = grads[p["target"].label]
+        wrong = right * 1.01
+        if p["mode"] == "full":
+            assert rel_error(right, numeric) < 1e-7
+            assert rel_error(wrong, numeric) > 1e-3
+        else:
+            assert rel_error(gradcheck.analytic_directional(p, right), numeric) < 1e-7
+            assert rel_error(gradcheck.analytic_directional(p, wrong), numeric) > 1e-3

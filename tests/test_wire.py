@@ -1,0 +1,68 @@
+"""The grader/child channel carries plain data only and rejects anything else."""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import numpy as np
+import pytest
+
+from autograder import wire
+
+
+def roundtrip(message: dict) -> dict:
+    data = wire.encode(message)
+    (n,) = struct.unpack(">I", data[:4])
+    return wire.decode(data[4:4 + n], data[4 + n:])
+
+
+def test_roundtrip_plain_values():
+    arr = np.arange(12.0).reshape(3, 4)
+    msg = {"a": arr, "t": (1, 2.5, None, True, "x"), "d": {"k": np.array([1, 2], dtype=np.int64)},
+           "h": wire.Handle(7), "nan": float("nan"), "b": np.array([True, False])}
+    out = roundtrip(msg)
+    assert np.array_equal(out["a"], arr) and out["a"].dtype == np.float64
+    assert out["t"] == (1, 2.5, None, True, "x")
+    assert out["d"]["k"].dtype == np.int64
+    assert isinstance(out["h"], wire.Handle) and out["h"].id == 7
+    assert np.isnan(out["nan"])
+    assert out["b"].dtype == bool
+
+
+def test_non_plain_values_become_opaque():
+    class Liar(np.ndarray):
+        def __eq__(self, other):
+            return True
+
+    out = roundtrip({"obj": object(), "sub": np.arange(3.0).view(Liar), "objarr": np.array([object()])})
+    assert isinstance(out["obj"], wire.Opaque)
+    assert type(out["sub"]) is np.ndarray  # subclasses arrive as plain arrays
+    assert isinstance(out["objarr"], wire.Opaque)
+
+
+def _raw(body: dict, buffers: list[bytes]) -> tuple[bytes, bytes]:
+    return json.dumps({"body": body, "buffers": [len(b) for b in buffers]}).encode(), b"".join(buffers)
+
+
+@pytest.mark.parametrize("body,buffers,error", [
+    ({"x": {"t": "array", "dtype": "object", "shape": [1], "buf": 0}}, [b"\0" * 8], "not allowed"),
+    ({"x": {"t": "array", "dtype": "float64", "shape": [2], "buf": 0}}, [b"\0" * 8], "does not match"),
+    ({"x": {"t": "array", "dtype": "float64", "shape": [1], "buf": 3}}, [b"\0" * 8], "buffer index"),
+    ({"x": {"t": "pickle", "v": "cos\nsystem\n"}}, [], "unknown node"),
+    ({"x": {"t": "array", "dtype": "float64", "shape": [-1], "buf": 0}}, [b""], "bad shape"),
+])
+def test_malformed_messages_are_rejected(body, buffers, error):
+    header, payload = _raw(body, buffers)
+    with pytest.raises(wire.WireError, match=error):
+        wire.decode(header, payload)
+
+
+def test_reader_rejects_oversized_and_extra_bytes():
+    reader = wire.MessageReader()
+    with pytest.raises(wire.WireError):
+        reader.feed(struct.pack(">I", wire.MAX_MESSAGE_BYTES + 1))
+    data = wire.encode({"ok": True})
+    reader = wire.MessageReader()
+    with pytest.raises(wire.WireError, match="more bytes"):
+        reader.feed(data + b"junk")
