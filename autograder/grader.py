@@ -30,7 +30,7 @@ from autograder import gradcheck
 from autograder.compare import Mismatch, Tolerance, check_array, check_value, describe_type, unchanged
 from autograder.config import Config, TestSpec
 from autograder.homework import FUNCTIONS, GRADIENTS, Function, forward_inputs, named_outputs, upstream_gradients
-from autograder.sandbox import Reply, Sandbox
+from autograder.sandbox import Pending, Reply, Sandbox
 from autograder.submission import find_files
 
 # Names of outputs laid out as (N, T, ...), where feedback names the time step.
@@ -137,11 +137,12 @@ class Grading:
         func = getattr(self.reference[fn.module], fn.name)
         return named_outputs(fn, func(*copy.deepcopy(args), **copy.deepcopy(kwargs)))
 
-    def student_call(self, fn: Function, args: list, kwargs: dict | None = None) -> Reply:
+    def student_call(self, fn: Function, args: list, kwargs: dict | None = None) -> Pending:
+        """Start a call of the student's function; ``.result()`` waits for it."""
         if self.module_errors.get(fn.module):
             raise Failed(self.module_errors[fn.module], general=True)
         keep = (fn.cache_index,) if fn.cache_index is not None else ()
-        return self.box.call(fn.module, fn.name, args, kwargs or {}, keep=keep)
+        return self.box.submit_call(fn.module, fn.name, args, kwargs or {}, keep=keep)
 
     def time_axis(self, fn: Function) -> bool:
         return fn.name in SEQUENCE_FUNCTIONS
@@ -165,8 +166,9 @@ class Grading:
     def kind_forward(self, test: TestSpec, case: dict) -> None:
         fn = FUNCTIONS[test.function]
         args, kwargs = forward_inputs(fn.name, case).call_args()
+        pending = self.student_call(fn, args, kwargs)
         expected = self.reference_call(fn, args, kwargs)
-        reply = self.student_call(fn, args, kwargs)
+        reply = pending.result()
         if not reply.ok:
             raise _call_failed(reply, fn)
         got = _unpack(fn, reply.value)
@@ -186,7 +188,7 @@ class Grading:
             args, kwargs = forward_inputs(fn.name, case).call_args()
             names = [n for n in fn.args if n not in fn.optional_args] + list(kwargs)
             before = args + list(kwargs.values())
-            reply = self.student_call(fn, copy.deepcopy(args), copy.deepcopy(kwargs))
+            reply = self.student_call(fn, args, kwargs).result()
         if reply is None:
             raise Failed("could not be checked: " + grads["error"], general=grads.get("general", False))
         if not reply.ok:
@@ -213,9 +215,10 @@ class Grading:
         g = GRADIENTS[backward]
         fwd = FUNCTIONS[g.forward]
         args, kwargs = forward_inputs(fwd.name, case).call_args()
+        pending = self.student_call(fwd, args, kwargs)
         expected = self.reference_call(fwd, args, kwargs)
         upstream = upstream_gradients(g, expected, case)
-        reply = self.student_call(fwd, args, kwargs)
+        reply = pending.result()
         needs = "" if fwd.name == backward else f"needs your {fwd.name} first: "
         if not reply.ok:
             raise _call_failed(reply, fwd, needs)
@@ -232,8 +235,9 @@ class Grading:
         bwd = FUNCTIONS[backward]
         bargs = [upstream[n] for n in g.upstream]
         result["backward_args"] = bargs
-        breply = self.student_call(bwd, [*copy.deepcopy(bargs), got["cache"]])
-        result["backward_reply"] = breply
+        pending = self.student_call(bwd, [*bargs, got["cache"]])
+        result["reference_grads"] = self.reference_call(bwd, bargs + [expected["cache"]], {})
+        breply = result["backward_reply"] = pending.result()
         if not breply.ok:
             raise _call_failed(breply, bwd)
         result["grads"] = _unpack(bwd, breply.value)
@@ -248,11 +252,7 @@ class Grading:
     def kind_reference_gradient(self, test: TestSpec, case: dict) -> None:
         r = self._gradient_case(test, case)
         g, expected = r["g"], r["expected"]
-        if g.scalar:
-            want = {name: expected[name] for name in g.grads}
-        else:
-            bwd = FUNCTIONS[g.backward]
-            want = self.reference_call(bwd, [r["upstream"][n] for n in g.upstream] + [expected["cache"]], {})
+        want = {name: expected[name] for name in g.grads} if g.scalar else r["reference_grads"]
         for name in g.grads:
             self._verdict(check_value(name, r["grads"][name], want[name], self.reference_tol,
                                       self.time_axis(FUNCTIONS[g.backward])), test)

@@ -92,6 +92,19 @@ def _set_limits(limits: Limits):
     return apply
 
 
+class Pending:
+    """A request sent to the child whose reply is not collected yet."""
+
+    def __init__(self, box: Sandbox, deadline: float, seconds: float) -> None:
+        self.box, self.deadline, self.seconds = box, deadline, seconds
+        self.reply: Reply | None = None
+
+    def result(self) -> Reply:
+        if self.reply is None:
+            self.reply = self.box._collect(self)
+        return self.reply
+
+
 class Sandbox:
     """One child per submission, replaced only after a fault."""
 
@@ -166,16 +179,34 @@ class Sandbox:
     # -- requests --------------------------------------------------------
     def request(self, message: dict, seconds: float) -> Reply:
         """Send one request and wait for its reply until the deadline."""
-        from autograder import wire  # imported late: see start_early in cli.py
+        return self.submit(message, seconds).result()
+
+    def submit(self, message: dict, seconds: float) -> Pending:
+        """Send one request; collect its reply later with ``.result()``.
+
+        The grader computes reference values while the child works.  Requests
+        never overlap: each reply is collected before the next request.
+        """
+        from autograder import wire  # imported late: see _start_early in cli.py
 
         self.start()
-        deadline = time.monotonic() + seconds
+        pending = Pending(self, time.monotonic() + seconds, seconds)
         try:
-            self._send(wire.encode(message), deadline)
-            raw = self._receive(deadline)
+            self._send(wire.encode(message), pending.deadline)
         except TimeoutError:
-            return self._fault(f"did not finish within the time limit of {seconds:g} s")
+            pending.reply = self._fault(f"did not finish within the time limit of {seconds:g} s")
         except (EOFError, BrokenPipeError):
+            pending.reply = self._fault(self._death_reason())
+        return pending
+
+    def _collect(self, pending: Pending) -> Reply:
+        from autograder import wire
+
+        try:
+            raw = self._receive(pending.deadline)
+        except TimeoutError:
+            return self._fault(f"did not finish within the time limit of {pending.seconds:g} s")
+        except EOFError:
             return self._fault(self._death_reason())
         except wire.WireError as exc:
             return self._fault(f"sent a malformed reply ({exc})")
@@ -242,9 +273,14 @@ class Sandbox:
         return self.request({"op": "import", "module": module}, self.limits.import_seconds)
 
     def call(self, module: str, function: str, args: list, kwargs: dict | None = None, keep: tuple = ()) -> Reply:
+        return self.submit_call(module, function, args, kwargs, keep).result()
+
+    def submit_call(self, module: str, function: str, args: list, kwargs: dict | None = None,
+                    keep: tuple = ()) -> Pending:
+        """Call a student function; outputs at positions ``keep`` stay in the child behind handles."""
         message = {"op": "call", "module": module, "function": function, "args": list(args),
                    "kwargs": kwargs or {}, "keep": list(keep)}
-        return self.request(message, self.limits.call_seconds)
+        return self.submit(message, self.limits.call_seconds)
 
     def call_many(self, module: str, function: str, args: list, kwargs: dict, evals: list,
                   outputs: list[int]) -> Reply:
