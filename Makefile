@@ -5,7 +5,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON := $(BIN)/python
 # A Python 3.10 (Gradescope's default image) for the compatibility test, when one exists.
-PY310 ?= $(shell command -v python3.10 2>/dev/null || ls $$HOME/.pyenv/versions/3.10*/bin/python3.10 2>/dev/null | head -n 1)
+# (pyenv's shims answer `command -v` without running, so each candidate must run.)
+PY310 ?= $(shell for p in $$HOME/.pyenv/versions/3.10*/bin/python3.10 $$(command -v python3.10); do \
+  "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo "$$p"; break; }; done)
 VENV310 ?= .venv310
 
 .PHONY: setup templates demo test lint bench py310 clean
