@@ -10,7 +10,15 @@ PY310 ?= $(shell for p in $$HOME/.pyenv/versions/3.10*/bin/python3.10 $$(command
   "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo "$$p"; break; }; done)
 VENV310 ?= .venv310
 
-.PHONY: setup templates demo test lint bench py310 clean
+# As root, student code runs as an unprivileged uid (docs/security.md): it needs a Python that
+# other users can run, and the checkout (which holds the reference solution) must be private.
+CHILD_VENV ?= /opt/hw_rnn_child
+ifeq ($(shell id -u),0)
+ROOT_MODE := root-mode
+export AUTOGRADER_CHILD_PYTHON ?= $(CHILD_VENV)/bin/python
+endif
+
+.PHONY: setup templates demo test lint bench py310 clean child-python root-mode
 
 setup: $(VENV)/.installed
 
@@ -19,10 +27,21 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+child-python: $(CHILD_VENV)/.installed
+
+$(CHILD_VENV)/.installed: requirements.txt
+	/usr/bin/python3 -m venv $(CHILD_VENV)
+	$(CHILD_VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt
+	chmod -R go+rX $(CHILD_VENV)
+	touch $@
+
+root-mode: child-python
+	chmod go-rwx .
+
 templates: setup
 	$(PYTHON) -m autograder templates
 
-demo: setup
+demo: setup $(ROOT_MODE)
 	@echo "== grading the reference solution (solutions/hw_rnn) =="
 	$(PYTHON) -m autograder grade solutions/hw_rnn --results build/demo/reference.json
 	@echo
@@ -40,10 +59,10 @@ py310:
 	  $(VENV310)/bin/pip install -q --disable-pip-version-check -r requirements.txt; \
 	else echo "no Python 3.10 found: the 3.10 compatibility test will be skipped"; fi
 
-test: setup lint py310
+test: setup lint py310 $(ROOT_MODE)
 	HW_PY310=$$( [ -x $(VENV310)/bin/python ] && echo $(abspath $(VENV310))/bin/python ) $(PYTHON) -m pytest
 
-bench: setup
+bench: setup $(ROOT_MODE)
 	$(PYTHON) bench/bench_grade.py
 
 clean:

@@ -163,6 +163,12 @@ class Child:
                     "error": str(exc)[:500],
                     "traceback": _student_traceback(exc, self.workdir),
                 }
+            # Printed output reaches its capture file before the grader reads it or kills this process.
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except BaseException:  # noqa: BLE001 -- student code may have replaced or closed the stream
+                    pass
             try:
                 write_message(resp_fd, reply)
             except BaseException as exc:  # noqa: BLE001 -- e.g. a value that cannot be encoded

@@ -40,12 +40,9 @@ def _submission(path: str) -> Path:
 
 def _start_early(config: Config, submission: Path):
     """Start the student's child process before this process imports numpy, so both load at once."""
-    from autograder.sandbox import Sandbox
-    from autograder.submission import find_files
+    from autograder.sandbox import open_sandbox
 
-    box = Sandbox(submission, find_files(submission, config.files)[0], config.limits)
-    box.start()
-    return box
+    return open_sandbox(submission, config)
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
@@ -112,8 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--check", action="store_true")
     p.set_defaults(run=cmd_templates)
     args = parser.parse_args(argv)
+    from autograder.privileges import PrivilegeError, harden_grader
+
+    harden_grader()
     try:
         return args.run(args)
-    except ConfigError as exc:
+    except (ConfigError, PrivilegeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -27,6 +27,7 @@ class Limits:
     cpu_seconds: int = 120
     memory_mb: int = 2048
     file_mb: int = 64
+    processes: int = 32  # processes and threads of the child's dedicated uid (root mode only)
 
 
 

@@ -30,7 +30,7 @@ from autograder import gradcheck
 from autograder.compare import Mismatch, Tolerance, check_array, check_value, describe_type, unchanged
 from autograder.config import Config, TestSpec
 from autograder.homework import FUNCTIONS, GRADIENTS, Function, forward_inputs, named_outputs, upstream_gradients
-from autograder.sandbox import Pending, Reply, Sandbox
+from autograder.sandbox import Pending, Reply, Sandbox, open_sandbox
 from autograder.submission import find_files
 
 # Names of outputs laid out as (N, T, ...), where feedback names the time step.
@@ -164,6 +164,10 @@ class Grading:
             raise Failed(mismatch.text(test.hidden))
 
     def kind_forward(self, test: TestSpec, case: dict) -> None:
+        self._forward_reply(test, case)
+
+    def _forward_reply(self, test: TestSpec, case: dict) -> tuple[Reply, list]:
+        """Call the student's forward function on a case and check its outputs; return the reply."""
         fn = FUNCTIONS[test.function]
         args, kwargs = forward_inputs(fn.name, case).call_args()
         pending = self.student_call(fn, args, kwargs)
@@ -177,22 +181,24 @@ class Grading:
                 self._verdict(check_value(name, got[name], expected[name], self.forward_tol, self.time_axis(fn)), test)
         if test.stability and reply.warnings:
             raise Failed(f"correct values, but it emitted a warning: {reply.warnings[0]}")
+        return reply, args + list(kwargs.values())
 
     def kind_inputs_unchanged(self, test: TestSpec, case: dict) -> None:
+        """Inputs come back as they went in; only a call that computes the right values counts."""
         fn = FUNCTIONS[test.function]
         gradient = GRADIENTS.get(fn.name)
-        if gradient is not None and gradient.forward != fn.name:
-            grads = self.student_gradients(fn.name, case)
-            names, before, reply = list(gradient.upstream), grads["backward_args"], grads["backward_reply"]
-        else:
-            args, kwargs = forward_inputs(fn.name, case).call_args()
-            names = [n for n in fn.args if n not in fn.optional_args] + list(kwargs)
-            before = args + list(kwargs.values())
-            reply = self.student_call(fn, args, kwargs).result()
-        if reply is None:
-            raise Failed("could not be checked: " + grads["error"], general=grads.get("general", False))
-        if not reply.ok:
-            raise _call_failed(reply, fn, "could not be checked: ")
+        try:
+            if gradient is not None and gradient.forward != fn.name:
+                self.kind_reference_gradient(test, case)
+                grads = self.student_gradients(fn.name, case)
+                names, before, reply = list(gradient.upstream), grads["backward_args"], grads["backward_reply"]
+            else:
+                reply, before = self._forward_reply(test, case)
+                names = [n for n in fn.args if n not in fn.optional_args or n in reply.kwargs_after]
+        except Failed as exc:
+            if exc.general:
+                raise
+            raise Failed(f"could not be checked, since the values it returns are wrong: {exc}") from None
         after = list(reply.args_after) + list(reply.kwargs_after.values())
         changed = [n for n, b, a in zip(names, before, after) if not unchanged(b, a)]
         if changed:
@@ -281,12 +287,17 @@ class Grading:
         losses = gradcheck.losses(stacked, [r["upstream"][n] for n in g.upstream], bool(g.scalar))
         if not np.all(np.isfinite(losses)):
             raise Failed(f"your {fwd.name} gave NaN or inf near these inputs, so its gradient cannot be checked")
-        start = 0
-        against = f"the numerical gradient of your {fwd.name}"
+        numerics, start = [], 0
         for p in plans:
-            n = len(p["evals"])
-            numeric = gradcheck.numerical(p, losses[start : start + n], tol.step)
-            start += n
+            numerics.append(gradcheck.numerical(p, losses[start : start + len(p["evals"])], tol.step))
+            start += len(p["evals"])
+        # A forward that ignores all its inputs (a stub returning constants) is trivially "consistent" with a zero
+        # gradient: that earns nothing.
+        if max(float(np.max(np.abs(n))) for n in numerics) <= tol.numeric_atol:
+            raise Failed(f"your {fwd.name} does not change when its inputs change (a constant or a stub?), "
+                         "so there is no gradient to check")
+        against = f"the numerical gradient of your {fwd.name}"
+        for p, numeric in zip(plans, numerics):
             got = _lookup(r["grads"], p["target"].label)
             label = p["target"].label
             if p["mode"] == "full":
@@ -354,13 +365,6 @@ def add_hints(results: list[TestResult]) -> None:
                     r.output += ("\nHint: right on ordinary inputs but not on extreme ones: avoid exp of large "
                                  "positive numbers (subtract the maximum score; use a sigmoid form that only "
                                  "exponentiates negative numbers).")
-
-
-def open_sandbox(submission: Path, config: Config) -> Sandbox:
-    """A started sandbox holding the submission's expected files."""
-    box = Sandbox(Path(submission), find_files(Path(submission), config.files)[0], config.limits)
-    box.start()
-    return box
 
 
 def grade(submission: Path, config: Config, public_only: bool = False, box: Sandbox | None = None) -> GradeReport:

@@ -20,7 +20,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.config import Limits
+from autograder.config import Config, Limits
+from autograder.privileges import Identity, check_separation, child_python, kill_strays, student_identity
+from autograder.submission import find_files
 
 _HERE = Path(__file__).resolve().parent
 _BOOT = """
@@ -80,7 +82,9 @@ def _child_program() -> str:
     return _BOOT.format(wire=(_HERE / "wire.py").read_text(), child=(_HERE / "child.py").read_text())
 
 
-def _set_limits(limits: Limits):
+def _prepare_child(limits: Limits, identity: Identity | None):
+    """Runs in the forked child before exec: limits first, then the unprivileged identity."""
+
     def apply() -> None:
         import resource
 
@@ -88,8 +92,30 @@ def _set_limits(limits: Limits):
         resource.setrlimit(resource.RLIMIT_AS, (limits.memory_mb << 20, limits.memory_mb << 20))
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_mb << 20, limits.file_mb << 20))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if identity is not None:
+            # Counted per uid, and the uid is this child's alone: a fork bomb stops here.
+            resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+            os.setgroups([])
+            os.setgid(identity.gid)
+            os.setuid(identity.uid)
+        os.umask(0o077)
 
     return apply
+
+
+def open_sandbox(submission: Path, config: Config) -> Sandbox:
+    """A started sandbox on the submission's expected files, as the right identity.
+
+    Raises PrivilegeError (as root) when student code could not be separated.
+    """
+    identity = student_identity()
+    python = child_python()
+    if identity is not None:
+        secrets = [config.path] + [config.reference / f for f in config.files]
+        check_separation(python, secrets)
+    box = Sandbox(Path(submission), find_files(Path(submission), config.files)[0], config.limits, identity, python)
+    box.start()
+    return box
 
 
 class Pending:
@@ -108,13 +134,21 @@ class Pending:
 class Sandbox:
     """One child per submission, replaced only after a fault."""
 
-    def __init__(self, submission: Path, files: list[str], limits: Limits) -> None:
+    def __init__(self, submission: Path, files: list[str], limits: Limits, identity: Identity | None = None,
+                 python: str | None = None) -> None:
         self.limits = limits
+        self.identity = identity
+        self.python = python or sys.executable
         self.tmp = Path(tempfile.mkdtemp(prefix="hw_rnn_sub_"))
         self.workdir = self.tmp / "work"
-        self.workdir.mkdir()
+        self.workdir.mkdir(mode=0o700)
         for name in files:
             shutil.copyfile(submission / name, self.workdir / name)
+        if identity is not None:
+            # The child may pass through tmp (it holds the grader's capture files) and owns only work/.
+            os.chmod(self.tmp, 0o711)
+            for path in [self.workdir, *self.workdir.iterdir()]:
+                os.chown(path, identity.uid, identity.gid)
         self.program = _child_program()
         self.proc: subprocess.Popen | None = None
         self.generation = 0  # increases with every new child; handles die with theirs
@@ -132,7 +166,7 @@ class Sandbox:
         env = {k: os.environ[k] for k in _ENV_PASSED if k in os.environ}
         env.update(_ENV_SET, HOME=str(self.workdir))
         self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-c", self.program, str(req_r), str(resp_w), str(self.workdir)],
+            [self.python, "-I", "-c", self.program, str(req_r), str(resp_w), str(self.workdir)],
             stdin=subprocess.DEVNULL,
             stdout=self._out,
             stderr=self._err,
@@ -140,7 +174,7 @@ class Sandbox:
             env=env,
             pass_fds=(req_r, resp_w),
             start_new_session=True,
-            preexec_fn=_set_limits(self.limits),
+            preexec_fn=_prepare_child(self.limits, self.identity),
         )
         os.close(req_r)
         os.close(resp_w)
@@ -148,7 +182,7 @@ class Sandbox:
         self.generation += 1
 
     def kill(self) -> None:
-        """Kill the child's whole process group and forget it."""
+        """Kill the child, its process group and anything that escaped it; forget the child."""
         if self.proc is None:
             return
         try:
@@ -156,6 +190,7 @@ class Sandbox:
         except (ProcessLookupError, PermissionError):
             pass
         self.proc.wait()
+        kill_strays(self.proc.pid, self.identity.uid if self.identity else None, keep=set())
         for fd in (self._req_w, self._resp_r):
             try:
                 os.close(fd)
@@ -238,7 +273,8 @@ class Sandbox:
             return "closed the grading channel"
         if code < 0:
             name = signal.Signals(-code).name
-            hint = {"SIGXCPU": " (CPU time limit)", "SIGKILL": " (killed, e.g. memory)", "SIGSEGV": " (crash)"}
+            hint = {"SIGXCPU": " (CPU time limit)", "SIGKILL": " (killed, e.g. memory)", "SIGSEGV": " (crash)",
+                    "SIGXFSZ": f" (more than {self.limits.file_mb} MB of printed output or files)"}
             return f"the process was ended by {name}{hint.get(name, '')}"
         return f"the process exited with status {code} (sys.exit or os._exit in student code?)"
 

