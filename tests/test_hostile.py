@@ -430,3 +430,23 @@ def test_student_code_runs_under_its_own_uid(tmp_path):
     line = next(ln for ln in output.splitlines() if ln.startswith("IDS"))
     _, uid, gid, groups = line.split(" ", 3)
     assert int(uid) >= 1_000_000 and int(gid) == int(uid) and groups == "[]"
+
+
+def test_printed_output_stops_before_hidden_tests(tmp_path, config):
+    """A submission that prints its inputs' shapes shows public shapes only."""
+    sub = make_submission(tmp_path / "printer")
+    path = sub / "rnn_layers.py"
+    path.write_text(path.read_text().replace(
+        "    N, T, _ = x.shape\n    s = np.empty((N, T, s0.shape[1]))\n",
+        "    print('SHAPE', x.shape, U.shape)\n    N, T, _ = x.shape\n    s = np.empty((N, T, s0.shape[1]))\n"))
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(sub), "--results", str(tmp_path / "r.json"),
+                           "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr
+    output = json.loads((tmp_path / "r.json").read_text())["output"]
+    cases = {t.hidden: [] for t in config.tests}
+    for t in config.tests:
+        if t.function in ("rnn_forward", "rnn_backward"):
+            cases[t.hidden] += [f"SHAPE ({c['N']}, {c['T']}, {c['D']}) ({c['H']}, {c['D']})" for c in t.cases]
+    assert any(line in output for line in cases[False])
+    for line in cases[True]:
+        assert line not in output
