@@ -112,6 +112,19 @@ def check_array(name: str, actual, expected: np.ndarray, tol: Tolerance, time_ax
     return Mismatch(message, brief)
 
 
+def check_indices(name: str, actual, expected: np.ndarray) -> Mismatch | None:
+    """Integer outputs (class indices, sampled characters) must match exactly."""
+    if not isinstance(actual, np.ndarray) or actual.dtype.kind not in "iu":
+        return _same(f"{name} should be an integer array of shape {expected.shape}, got {describe_type(actual)}")
+    if actual.shape != expected.shape:
+        return _same(f"{name} has shape {actual.shape} but should have shape {expected.shape}")
+    wrong = np.nonzero(actual != expected)[0] if actual.ndim == 1 else np.argwhere(actual != expected)
+    if len(wrong) == 0:
+        return None
+    return Mismatch(f"{name} is {actual.tolist()} but should be {expected.tolist()}",
+                    f"{name} differs from the expected values in {len(wrong)} of {actual.size} entries")
+
+
 def check_scalar(name: str, actual, expected: float, tol: Tolerance) -> Mismatch | None:
     """Compare a float output (a Python float or a 0-d array both count)."""
     if isinstance(actual, np.ndarray) and actual.shape == () and actual.dtype.kind == "f":
@@ -144,6 +157,8 @@ def check_value(name: str, actual, expected, tol: Tolerance, time_axis: bool = F
             if found:
                 return found
         return None
+    if isinstance(expected, np.ndarray) and expected.dtype.kind in "iu":
+        return check_indices(name, actual, expected)
     if isinstance(expected, np.ndarray):
         return check_array(name, actual, expected, tol, time_axis)
     return check_scalar(name, actual, float(expected), tol)

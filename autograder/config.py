@@ -12,8 +12,9 @@ from pathlib import Path
 
 import yaml
 
-TEST_KINDS = ("forward", "inputs_unchanged", "gradcheck", "reference_gradient")
+TEST_KINDS = ("forward", "inputs_unchanged", "gradcheck", "reference_gradient", "quiz", "behaviour")
 VISIBILITIES = ("public", "hidden")
+TEST_KEYS = {"kind", "name", "points", "visibility", "cases", "stability", "tolerance"}
 GRADESCOPE_HIDDEN = ("hidden", "after_due_date", "after_published")
 
 
@@ -58,6 +59,7 @@ class TestSpec:
     visibility: str
     cases: tuple[dict, ...]
     stability: bool = False  # also fail on warnings and non-finite outputs
+    tolerance: tuple[float, float] | None = None  # (rtol, atol) instead of the default for the kind
 
     @property
     def full_name(self) -> str:
@@ -155,6 +157,9 @@ def _tests(questions: list, files: tuple[str, ...], known_functions) -> tuple[Te
             raise ConfigError(f"{where}: module {module!r} is not among submission.files {list(files)}")
         for ti, t in enumerate(_get(q, "tests", list, where)):
             tw = f"{where}.tests[{ti}]"
+            unknown = set(t) - TEST_KEYS if isinstance(t, dict) else set()
+            if unknown:
+                raise ConfigError(f"{tw}: unknown keys {sorted(unknown)} (a test has {sorted(TEST_KEYS)})")
             kind = _get(t, "kind", str, tw)
             if kind not in TEST_KINDS:
                 raise ConfigError(f"{tw}.kind: {kind!r} is not one of {list(TEST_KINDS)}")
@@ -167,8 +172,12 @@ def _tests(questions: list, files: tuple[str, ...], known_functions) -> tuple[Te
             cases = _get(t, "cases", list, tw)
             if not cases or not all(isinstance(c, dict) and isinstance(c.get("seed"), int) for c in cases):
                 raise ConfigError(f"{tw}.cases: a non-empty list of mappings, each with an integer seed")
+            tolerance = _get(t, "tolerance", dict, tw, None)
+            if tolerance is not None:
+                tolerance = (_get(tolerance, "rtol", float, f"{tw}.tolerance"),
+                             _get(tolerance, "atol", float, f"{tw}.tolerance"))
             tests.append(TestSpec(function, module, kind, _get(t, "name", str, tw), points, visibility,
-                                  tuple(cases), _get(t, "stability", bool, tw, False)))
+                                  tuple(cases), _get(t, "stability", bool, tw, False), tolerance))
     return tuple(tests)
 
 

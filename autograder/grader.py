@@ -87,16 +87,29 @@ _REFERENCE_CACHE: dict[Path, dict[str, ModuleType]] = {}
 
 
 def load_reference(config: Config) -> dict[str, ModuleType]:
-    """Import the reference solution's modules in this process, once."""
+    """Import the reference solution's modules in this process, once.
+
+    Reference modules import each other by plain name (``from rnn_layers import
+    ...``), as students' do; while loading, those names point at the reference.
+    """
     if config.reference not in _REFERENCE_CACHE:
-        modules = {}
-        for file in config.files:
-            name = file[:-3]
-            module_name = f"_reference_{config.assignment}_{name}"
-            spec = importlib.util.spec_from_file_location(module_name, config.reference / file)
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-            modules[name] = module
+        modules: dict[str, ModuleType] = {}
+        saved = {f[:-3]: sys.modules.get(f[:-3]) for f in config.files}
+        try:
+            for file in config.files:
+                name = file[:-3]
+                spec = importlib.util.spec_from_file_location(f"_reference_{config.assignment}_{name}",
+                                                              config.reference / file)
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[name] = module
+                spec.loader.exec_module(module)
+                modules[name] = module
+        finally:
+            for name, previous in saved.items():
+                if previous is None:
+                    sys.modules.pop(name, None)
+                else:
+                    sys.modules[name] = previous
         _REFERENCE_CACHE[config.reference] = modules
     return _REFERENCE_CACHE[config.reference]
 
@@ -131,6 +144,7 @@ class Grading:
         self.reference_tol = Tolerance(tol.reference_rtol, tol.reference_atol)
         self.numeric_tol = Tolerance(tol.numeric_rtol, tol.numeric_atol)
         self._gradients: dict[tuple, dict] = {}
+        self._answers: dict | Failed | None = None  # answers() of the quiz, called once
 
     # -- calls -----------------------------------------------------------
     def reference_call(self, fn: Function, args: list, kwargs: dict) -> dict:
@@ -166,9 +180,13 @@ class Grading:
     def kind_forward(self, test: TestSpec, case: dict) -> None:
         self._forward_reply(test, case)
 
+    def tolerance(self, test: TestSpec, default: Tolerance) -> Tolerance:
+        return Tolerance(*test.tolerance) if test.tolerance else default
+
     def _forward_reply(self, test: TestSpec, case: dict) -> tuple[Reply, list]:
         """Call the student's forward function on a case and check its outputs; return the reply."""
         fn = FUNCTIONS[test.function]
+        tol = self.tolerance(test, self.forward_tol)
         args, kwargs = forward_inputs(fn.name, case).call_args()
         pending = self.student_call(fn, args, kwargs)
         expected = self.reference_call(fn, args, kwargs)
@@ -178,7 +196,7 @@ class Grading:
         got = _unpack(fn, reply.value)
         for name in fn.outputs:
             if name != "cache":
-                self._verdict(check_value(name, got[name], expected[name], self.forward_tol, self.time_axis(fn)), test)
+                self._verdict(check_value(name, got[name], expected[name], tol, self.time_axis(fn)), test)
         if test.stability and reply.warnings:
             raise Failed(f"correct values, but it emitted a warning: {reply.warnings[0]}")
         return reply, args + list(kwargs.values())
@@ -307,6 +325,34 @@ class Grading:
                                        numeric, self.numeric_tol)
             if mismatch is not None:
                 raise Failed(f"does not match {against}: {mismatch.text(test.hidden)}")
+
+
+    def kind_quiz(self, test: TestSpec, case: dict) -> None:
+        """One answer of answers(): right or wrong, without revealing the right one."""
+        if self._answers is None:
+            fn = FUNCTIONS["answers"]
+            reply = self.student_call(fn, []).result()
+            if not reply.ok:
+                self._answers = _call_failed(reply, fn)
+            elif not isinstance(reply.value, dict):
+                self._answers = Failed(f"answers() should return a dict, got {describe_type(reply.value)}", True)
+            else:
+                self._answers = reply.value
+        if isinstance(self._answers, Failed):
+            raise self._answers
+        key = case["question"]
+        expected = self.reference["quiz"].answers()[key]
+        if key not in self._answers:
+            raise Failed(f"no answer for {key!r} in the dict answers() returns", general=True)
+        value = self._answers[key]
+        if type(value) is not type(expected) or value != expected:
+            raise Failed(f"incorrect (you answered {value!r})", general=True)
+
+    def kind_behaviour(self, test: TestSpec, case: dict) -> None:
+        """A check of what a function does rather than of its values (see behaviours.py)."""
+        from autograder.behaviours import BEHAVIOURS
+
+        BEHAVIOURS[case["check"]](self, test, case)
 
 
 def _stacked_outputs(reply: Reply, shapes: list[tuple], count: int) -> list[np.ndarray] | None:

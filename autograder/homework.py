@@ -98,6 +98,70 @@ def _clip_input(c: dict, rng) -> dict:
     return {"grads": grads, "max_norm": float(norm * c["ratio"])}
 
 
+VOCAB = ("h", "e", "l", "o")
+
+
+def text_indices(text: str) -> np.ndarray:
+    return np.array([[VOCAB.index(ch) for ch in text]])
+
+
+def _char_params(c: dict, rng, scale: float = 0.1) -> dict:
+    """Language-model parameters: one-hot inputs, so U is (H, K)."""
+    H, K = c["H"], c.get("K", len(VOCAB))
+    return {"U": _normal(rng, H, K, scale=scale), "W": _normal(rng, H, H, scale=scale), "b": _normal(rng, H, scale=0.1),
+            "V": _normal(rng, K, H, scale=scale), "c": _normal(rng, K, scale=0.1)}
+
+
+def _char_batch(c: dict, rng) -> dict:
+    """Inputs and next-character targets: the case's text, or random sequences."""
+    if "text" in c:
+        return {"x": text_indices(c["text"][:-1]), "y": text_indices(c["text"][1:])}
+    K = c.get("K", len(VOCAB))
+    return {"x": rng.integers(0, K, size=(c["N"], c["T"])), "y": rng.integers(0, K, size=(c["N"], c["T"]))}
+
+
+def _char_loss_input(c: dict, rng) -> dict:
+    batch = _char_batch(c, rng)
+    params = _char_params(c, rng, scale=c.get("scale", 0.5))
+    return {"params": params, **batch, "s0": _normal(rng, batch["x"].shape[0], c["H"], scale=0.3)}
+
+
+def _adagrad_input(c: dict, rng) -> dict:
+    params = _char_params(c, rng, scale=1.0)
+    return {"params": params, "grads": {k: _normal(rng, *v.shape) for k, v in params.items()},
+            "memory": {k: np.abs(_normal(rng, *v.shape)) for k, v in params.items()},
+            "learning_rate": float(c.get("learning_rate", 0.1))}
+
+
+def _train_input(c: dict, rng) -> dict:
+    return {"params": _char_params(c, rng), **_char_batch(c, rng), "steps": c["steps"],
+            "learning_rate": float(c.get("learning_rate", 0.1)), "max_norm": float(c.get("max_norm", 5.0))}
+
+
+def _sample_input(c: dict, rng) -> dict:
+    return {"params": _char_params(c, rng, scale=c.get("scale", 1.0)), "start": int(c.get("start", 0)),
+            "length": c["length"], "temperature": c.get("temperature"), "seed": c["seed"]}
+
+
+def _norms_input(c: dict, rng) -> dict:
+    """W = radius * Q with Q orthogonal; with zero inputs the states stay at 0 and tanh' = 1."""
+    N, T, D, H = c["N"], c["T"], c["D"], c["H"]
+    q, _ = np.linalg.qr(rng.standard_normal((H, H)))
+    zero = c.get("inputs") == "zero"
+    return {"x": np.zeros((N, T, D)) if zero else _normal(rng, N, T, D), "s0": np.zeros((N, H)) if zero else
+            _normal(rng, N, H, scale=0.5), "U": _normal(rng, H, D, scale=1 / np.sqrt(D)), "W": c["radius"] * q,
+            "b": np.zeros(H) if zero else _normal(rng, H, scale=0.1), "ds_last": _normal(rng, N, H)}
+
+
+def _many_to_one_input(c: dict, rng) -> dict:
+    N, T, D, H, K = c["N"], c["T"], c["D"], c["H"], c["K"]
+    params = {"U": _normal(rng, H, D, scale=1 / np.sqrt(D)), "W": _normal(rng, H, H, scale=1 / np.sqrt(H)),
+              "b": _normal(rng, H, scale=0.1), "V": _normal(rng, K, H, scale=1 / np.sqrt(H)),
+              "c": _normal(rng, K, scale=0.1)}
+    return {"x": _normal(rng, N, T, D), "y": rng.integers(0, K, size=N), "s0": _normal(rng, N, H, scale=0.5),
+            "params": params}
+
+
 FUNCTIONS: dict[str, Function] = {
     f.name: f
     for f in [
@@ -137,6 +201,21 @@ FUNCTIONS: dict[str, Function] = {
                  lambda c, r: {"x": _normal(r, c["N"], c["T"], c["D"]), "h0": _normal(r, c["N"], c["H"], scale=0.5),
                                "params": _lstm_params(c, r)}, ("N", "T", "D", "H")),
         Function("lstm_backward", "lstm_layers", ("dh", "cache"), ("dx", "dh0", "grads"), None, ("N", "T", "D", "H")),
+        Function("one_hot", "char_rnn", ("indices", "K"), ("out",),
+                 lambda c, r: {"indices": r.integers(0, c["K"], size=(c["N"], c["T"])), "K": c["K"]}, ("N", "T", "K")),
+        Function("char_rnn_loss", "char_rnn", ("params", "x", "y", "s0"), ("loss", "grads", "s_last"),
+                 _char_loss_input, ("H",)),
+        Function("adagrad_update", "char_rnn", ("params", "grads", "memory", "learning_rate"),
+                 ("new_params", "new_memory"), _adagrad_input, ("H",)),
+        Function("train_char_rnn", "char_rnn", ("params", "x", "y", "steps", "learning_rate", "max_norm"),
+                 ("params", "losses"), _train_input, ("H", "steps")),
+        Function("sample", "char_rnn", ("params", "start", "length", "temperature", "seed"), ("indices",),
+                 _sample_input, ("H", "length")),
+        Function("state_gradient_norms", "sequence_models", ("x", "s0", "U", "W", "b", "ds_last"), ("norms",),
+                 _norms_input, ("N", "T", "D", "H", "radius")),
+        Function("many_to_one_loss", "sequence_models", ("x", "y", "s0", "params"), ("loss", "grads"),
+                 _many_to_one_input, ("N", "T", "D", "H", "K")),
+        Function("answers", "quiz", (), ("answers",), lambda c, r: {}, ("question",)),
     ]
 }
 
@@ -151,6 +230,8 @@ GRADIENTS: dict[str, Gradient] = {
         Gradient("lstm_step_backward", "lstm_step_forward", ("h_next", "c_next"),
                  ("dx_t", "dh_prev", "dc_prev", "grads"), ("x_t", "h_prev", "c_prev", "params")),
         Gradient("lstm_backward", "lstm_forward", ("h",), ("dx", "dh0", "grads"), ("x", "h0", "params")),
+        Gradient("char_rnn_loss", "char_rnn_loss", (), ("grads",), ("params",), scalar="loss"),
+        Gradient("many_to_one_loss", "many_to_one_loss", (), ("grads",), ("params",), scalar="loss"),
     ]
 }
 

@@ -12,11 +12,11 @@ from autograder.homework import FUNCTIONS, required_case_keys
 
 def test_real_config_is_valid_and_covers_the_spec(config):
     assert set(config.functions) == set(FUNCTIONS)
-    assert config.max_score == 100
     kinds = {(t.function, t.kind) for t in config.tests}
     for name in FUNCTIONS:
-        assert (name, "inputs_unchanged") in kinds
-        assert any(t.function == name and t.hidden for t in config.tests) or name == "sigmoid"
+        assert sum(t.points for t in config.tests if t.function == name) > 0
+        assert (name, "inputs_unchanged") in kinds or name in ("answers", "sample", "state_gradient_norms")
+        assert any(t.function == name and t.hidden for t in config.tests)
 
 
 def test_hidden_cases_differ_from_public_ones(config):
@@ -60,6 +60,7 @@ def test_bad_configs_name_the_problem(tmp_path):
     assert "reuses a public seed" in _broken(
         tmp_path, lambda r: r["questions"][0]["tests"][1]["cases"].append({"seed": 1, "N": 9, "D": 8, "H": 7}))
     assert "lacks ['H']" in _broken(tmp_path, lambda r: r["questions"][0]["tests"][0]["cases"][0].pop("H"))
+    assert "unknown keys ['pionts']" in _broken(tmp_path, lambda r: r["questions"][0]["tests"][0].update(pionts=1))
     assert "no grading recipe" in _broken(tmp_path, lambda r: r["questions"][0].update(function="rnn_magic"))
     assert "not among submission.files" in _broken(tmp_path, lambda r: r["questions"][0].update(module="other"))
     assert "limits.call_seconds must be positive" in _broken(tmp_path, lambda r: r["limits"].update(call_seconds=0))

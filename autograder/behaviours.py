@@ -1,0 +1,87 @@
+"""Checks of what a function achieves rather than of its exact values.
+
+Each check runs the student's function in the child (like every other test),
+computes what it needs from the reference in the grader's process, and raises
+``Failed`` with a message when the behaviour is wrong.  A test of kind
+``behaviour`` names its check in each case (``check: hello_training``).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from autograder.compare import describe_type
+from autograder.config import TestSpec
+
+# Imported by grader.kind_behaviour, once grader.py is loaded.
+from autograder.grader import Failed, _call_failed, _unpack
+from autograder.homework import FUNCTIONS, VOCAB, forward_inputs, text_indices
+
+
+def _call(grading, name: str, case: dict) -> tuple[dict, list]:
+    """Call the student's function on the case's inputs; its named outputs and the arguments."""
+    fn = FUNCTIONS[name]
+    args, kwargs = forward_inputs(name, case).call_args()
+    reply = grading.student_call(fn, args, kwargs).result()
+    if not reply.ok:
+        raise _call_failed(reply, fn)
+    return _unpack(fn, reply.value), args
+
+
+def hello_training(grading, test: TestSpec, case: dict) -> None:
+    """train_char_rnn on the case's text from the grader's initial parameters: the last loss is low enough."""
+    got, _ = _call(grading, "train_char_rnn", case)
+    losses = got["losses"]
+    steps = case["steps"]
+    if not isinstance(losses, np.ndarray) or losses.shape != (steps,) or losses.dtype != np.float64:
+        raise Failed(f"losses should be a float64 array of shape ({steps},), got {describe_type(losses)}")
+    if not np.all(np.isfinite(losses)):
+        raise Failed("the loss became NaN or inf during training (are the gradients clipped?)")
+    if not losses[-1] < case["below"]:
+        raise Failed(f"after {steps} steps on {case['text']!r} the loss is {losses[-1]:.4g}, but it should fall "
+                     f"below {case['below']:g} (it started at {losses[0]:.4g})")
+
+
+def hello_sampling(grading, test: TestSpec, case: dict) -> None:
+    """Greedy sampling from the first character, with parameters the reference trained on the text."""
+    reference = grading.reference["char_rnn"]
+    init = forward_inputs("train_char_rnn", case).values
+    trained, _ = reference.train_char_rnn(copy.deepcopy(init["params"]), text_indices(case["text"][:-1]),
+                                          text_indices(case["text"][1:]), case["steps"], init["learning_rate"],
+                                          init["max_norm"])
+    text = case["text"]
+    fn = FUNCTIONS["sample"]
+    reply = grading.student_call(fn, [trained, VOCAB.index(text[0]), len(text) - 1, None, 0]).result()
+    if not reply.ok:
+        raise _call_failed(reply, fn)
+    got = reply.value
+    if not isinstance(got, np.ndarray) or got.dtype.kind not in "iu" or got.shape != (len(text) - 1,):
+        raise Failed(f"sample should return an integer array of shape ({len(text) - 1},), got {describe_type(got)}")
+    if np.any((got < 0) | (got >= len(VOCAB))):
+        raise Failed(f"sample returned indices outside the vocabulary: {got.tolist()}")
+    generated = "".join(VOCAB[i] for i in got)
+    if generated != text[1:]:
+        raise Failed(f"greedy sampling from {text[0]!r} with parameters trained on {text!r} gave {generated!r}; "
+                     f"expected {text[1:]!r}")
+
+
+def gradient_rate(grading, test: TestSpec, case: dict) -> None:
+    """The per-step factor by which ||dL/ds(t)|| changes going back in time, against the reference's."""
+    got, args = _call(grading, "state_gradient_norms", case)
+    norms = got["norms"]
+    T = case["T"]
+    if not isinstance(norms, np.ndarray) or norms.shape != (T,) or norms.dtype != np.float64:
+        raise Failed(f"norms should be a float64 array of shape ({T},), got {describe_type(norms)}")
+    if not np.all(np.isfinite(norms)) or np.any(norms <= 0):
+        raise Failed("norms should be positive and finite")
+    expected = grading.reference["sequence_models"].state_gradient_norms(*copy.deepcopy(args))
+    rate = (norms[0] / norms[-1]) ** (1 / (T - 1))
+    want = (expected[0] / expected[-1]) ** (1 / (T - 1))
+    if abs(rate - want) > 1e-6 * want:
+        raise Failed(f"going back in time your gradient norm changes by a factor of {rate:.6g} per step on average; "
+                     f"expected {want:.6g}")
+
+
+BEHAVIOURS = {"hello_training": hello_training, "hello_sampling": hello_sampling, "gradient_rate": gradient_rate}

@@ -1,0 +1,34 @@
+"""Questions on sequential data and recurrent networks.
+
+Answer by returning a dict from ``answers()`` with exactly these keys:
+
+"order_matters" (True/False)
+    In sequential data, the order of the elements carries information.
+"same_length_in_batch" (True/False)
+    A batch of sequential data always holds sequences of one common length.
+"state_is_linear" (True/False)
+    In an RNN, s(t) is a linear combination of s(t-1) and x(t).
+"markov_property" (1 or 2)
+    Which statement describes the Markov property of an RNN?
+    1. The distribution of the current output does not depend on past input
+       characters once the current input character is known.
+    2. The distribution of the current output does not depend on past input
+       characters once the current input character and the current state are known.
+"s_t_plus_2" (1, 2, 3 or 4)
+    For the dynamical system s(t+1) = f(s(t), x(t+1)), which expression is s(t+2)?
+    1. f(s(t), x(t+1))
+    2. f(s(t), x(t+2))
+    3. f(f(s(t), x(t)), x(t+1))
+    4. f(f(s(t), x(t+1)), x(t+2))
+"""
+
+
+def answers():
+    """Your answers, as a dict with the five keys above."""
+    return {
+        "order_matters": True,
+        "same_length_in_batch": False,
+        "state_is_linear": False,
+        "markov_property": 2,
+        "s_t_plus_2": 4,
+    }
