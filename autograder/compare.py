@@ -80,15 +80,16 @@ def _time_steps(bad: np.ndarray) -> str:
 def check_array(name: str, actual, expected: np.ndarray, tol: Tolerance, time_axis: bool = False) -> Mismatch | None:
     """Compare an array output; time_axis marks (N, T, ...) arrays."""
     expected = np.asarray(expected, dtype=np.float64)
+    # Briefs (hidden tests) name no shape or size: those would reveal the hidden inputs' dimensions.
     if not isinstance(actual, np.ndarray):
-        return _same(f"{name} should be a float64 array of shape {expected.shape}, got {describe_type(actual)}")
+        return Mismatch(f"{name} should be a float64 array of shape {expected.shape}, got {describe_type(actual)}",
+                        f"{name} should be a float64 array, got {describe_type(actual).split(' of shape')[0]}")
     if actual.dtype != np.float64:
         return _same(f"{name} has dtype {actual.dtype}; it should be float64")
     if actual.shape != expected.shape:
-        hint = ""
-        if actual.shape == expected.shape[::-1]:
-            hint = " (transposed?)"
-        return _same(f"{name} has shape {actual.shape} but should have shape {expected.shape}{hint}")
+        hint = " (transposed?)" if actual.shape == expected.shape[::-1] else ""
+        return Mismatch(f"{name} has shape {actual.shape} but should have shape {expected.shape}{hint}",
+                        f"{name} has the wrong shape{hint}")
     if not np.all(np.isfinite(actual)):
         where = tuple(int(i) for i in np.argwhere(~np.isfinite(actual))[0])
         return Mismatch(f"{name} contains NaN or inf (first at index {where})", f"{name} contains NaN or inf")
@@ -104,7 +105,7 @@ def check_array(name: str, actual, expected: np.ndarray, tol: Tolerance, time_ax
         where += f", time step {int(worst[1])}; {_time_steps(bad)}"
     message = (f"{name} is wrong in {int(bad.sum())} of {bad.size} entries: worst relative error {rel:.2e} "
                f"at {where} (got {actual[worst]:.6g}, expected {expected[worst]:.6g})")
-    brief = f"{name} is wrong in {int(bad.sum())} of {bad.size} entries (worst relative error {rel:.2e})"
+    brief = f"{name} is wrong (worst relative error {rel:.2e})"
     hint = _hint(actual, expected, tol)
     if hint:
         message += f"; {hint}"
@@ -117,12 +118,12 @@ def check_indices(name: str, actual, expected: np.ndarray) -> Mismatch | None:
     if not isinstance(actual, np.ndarray) or actual.dtype.kind not in "iu":
         return _same(f"{name} should be an integer array of shape {expected.shape}, got {describe_type(actual)}")
     if actual.shape != expected.shape:
-        return _same(f"{name} has shape {actual.shape} but should have shape {expected.shape}")
+        return Mismatch(f"{name} has shape {actual.shape} but should have shape {expected.shape}",
+                        f"{name} has the wrong shape")
     wrong = np.nonzero(actual != expected)[0] if actual.ndim == 1 else np.argwhere(actual != expected)
     if len(wrong) == 0:
         return None
-    return Mismatch(f"{name} is {actual.tolist()} but should be {expected.tolist()}",
-                    f"{name} differs from the expected values in {len(wrong)} of {actual.size} entries")
+    return Mismatch(f"{name} is {actual.tolist()} but should be {expected.tolist()}", f"{name} is wrong")
 
 
 def check_scalar(name: str, actual, expected: float, tol: Tolerance) -> Mismatch | None:

@@ -71,16 +71,24 @@ class Failed(Exception):
     """A test's verdict: the message says why it failed.
 
     ``general`` marks reasons that do not depend on the case (a missing
-    function or file), so feedback does not tie them to one input.
+    function or file), so feedback does not tie them to one input.  ``brief``,
+    when given, replaces the message in hidden tests: it must say nothing that
+    depends on the hidden inputs (values, shapes, the student's own exception
+    text, which could print them).
     """
 
-    def __init__(self, message: str, general: bool = False) -> None:
+    def __init__(self, message: str, general: bool = False, brief: str | None = None) -> None:
         super().__init__(message)
         self.general = general
+        self.brief = brief
+
+    def text(self, hidden: bool) -> str:
+        return self.brief if hidden and self.brief is not None else str(self)
 
 
 def _call_failed(reply: Reply, fn: Function, prefix: str = "") -> Failed:
-    return Failed(prefix + reply.describe(fn.name, fn.module), general=reply.not_implemented)
+    return Failed(prefix + reply.describe(fn.name, fn.module), general=reply.not_implemented,
+                  brief=prefix + reply.describe(fn.name, fn.module, hidden=True))
 
 
 _REFERENCE_CACHE: dict[Path, dict[str, ModuleType]] = {}
@@ -170,12 +178,12 @@ class Grading:
                 kind(test, case)
             except Failed as exc:
                 if exc.general:
-                    raise
-                raise Failed(_case_label(test, k, case) + str(exc)) from None
+                    raise Failed(exc.text(test.hidden)) from None
+                raise Failed(_case_label(test, k, case) + exc.text(test.hidden)) from None
 
     def _verdict(self, mismatch: Mismatch | None, test: TestSpec) -> None:
         if mismatch is not None:
-            raise Failed(mismatch.text(test.hidden))
+            raise Failed(mismatch.message, brief=mismatch.brief)
 
     def kind_forward(self, test: TestSpec, case: dict) -> None:
         self._forward_reply(test, case)
@@ -198,7 +206,9 @@ class Grading:
             if name != "cache":
                 self._verdict(check_value(name, got[name], expected[name], tol, self.time_axis(fn)), test)
         if test.stability and reply.warnings:
-            raise Failed(f"correct values, but it emitted a warning: {reply.warnings[0]}")
+            # The warning's text is the student's to choose: hidden tests get its category only.
+            raise Failed(f"correct values, but it emitted a warning: {reply.warnings[0]}",
+                         brief=f"correct values, but it emitted a {reply.warnings[0].split(':')[0]}")
         return reply, args + list(kwargs.values())
 
     def kind_inputs_unchanged(self, test: TestSpec, case: dict) -> None:
@@ -216,7 +226,8 @@ class Grading:
         except Failed as exc:
             if exc.general:
                 raise
-            raise Failed(f"could not be checked, since the values it returns are wrong: {exc}") from None
+            prefix = "could not be checked, since the values it returns are wrong: "
+            raise Failed(prefix + str(exc), brief=prefix + exc.text(True)) from None
         after = list(reply.args_after) + list(reply.kwargs_after.values())
         changed = [n for n, b, a in zip(names, before, after) if not unchanged(b, a)]
         if changed:
@@ -230,8 +241,7 @@ class Grading:
             try:
                 self._gradients[key] = self._student_gradients(backward, case)
             except Failed as exc:
-                self._gradients[key] = {"error": str(exc), "general": exc.general, "backward_reply": None,
-                                        "backward_args": []}
+                self._gradients[key] = {"error": exc, "backward_reply": None, "backward_args": []}
         result = self._gradients[key]
         return result
 
@@ -249,8 +259,9 @@ class Grading:
         got = _unpack(fwd, reply.value)
         for name in g.upstream:
             if not isinstance(got[name], np.ndarray) or got[name].shape != np.shape(expected[name]):
-                raise Failed(f"{needs}returned {name} as {describe_type(got[name])}, "
-                             f"expected shape {np.shape(expected[name])}")
+                # No expected shape here: hidden tests share this message.
+                raise Failed(f"{needs}returned {name} of the wrong type or shape ({describe_type(got[name])})"
+                             .replace(f" of shape {np.shape(got[name])}", ""))
         result = {"g": g, "fwd": fwd, "args": args, "kwargs": kwargs, "expected": expected, "upstream": upstream,
                   "error": "", "backward_reply": reply, "backward_args": []}
         if g.scalar:
@@ -270,7 +281,7 @@ class Grading:
     def _gradient_case(self, test: TestSpec, case: dict) -> dict:
         result = self.student_gradients(test.function, case)
         if result["error"]:
-            raise Failed(result["error"], general=result["general"])
+            raise result["error"]
         return result
 
     def kind_reference_gradient(self, test: TestSpec, case: dict) -> None:
@@ -291,8 +302,9 @@ class Grading:
         for p in plans:
             got = _lookup(r["grads"], p["target"].label)
             if not isinstance(got, np.ndarray) or got.shape != p["target"].value.shape or got.dtype != np.float64:
-                raise Failed(f"{p['target'].label} should be a float64 array of shape {p['target'].value.shape}, "
-                             f"got {describe_type(got)}")
+                shape = "" if test.hidden else f" of shape {p['target'].value.shape}"
+                raise Failed(f"{p['target'].label} should be a float64 array{shape}, got "
+                             + (describe_type(got).split(" of shape")[0] if test.hidden else describe_type(got)))
         outputs = [fwd.outputs.index(g.scalar)] if g.scalar else [fwd.outputs.index(n) for n in g.upstream]
         evals = [e for p in plans for e in p["evals"]]
         reply = self.box.call_many(fwd.module, fwd.name, r["args"], r["kwargs"], evals, outputs)

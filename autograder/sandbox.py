@@ -22,7 +22,7 @@ from pathlib import Path
 
 from autograder.config import Config, Limits
 from autograder.privileges import Identity, check_separation, child_python, kill_strays, student_identity
-from autograder.submission import find_files
+from autograder.submission import find_files, read_regular
 
 _HERE = Path(__file__).resolve().parent
 _BOOT = """
@@ -62,16 +62,20 @@ class Reply:
     def not_implemented(self) -> bool:
         return self.error_type == "NotImplementedError"
 
-    def describe(self, function: str = "", module: str = "") -> str:
-        """One or two lines for feedback: what went wrong in the call."""
+    def describe(self, function: str = "", module: str = "", hidden: bool = False) -> str:
+        """One or two lines for feedback: what went wrong in the call.
+
+        hidden: leave out the exception's text, which student code controls and
+        which may print the (hidden) inputs; keep its type and place.
+        """
         if self.fault:
             return self.fault
         if self.not_implemented:
             # The template's message names the function that is missing (maybe a helper the call used).
-            what = self.error or f"{function} is not implemented yet"
+            what = self.error if self.error and not hidden else f"{function} is not implemented yet"
             where = f" in {module}.py" if module else ""
             return f"{what}: replace its `raise NotImplementedError`{where} with your code"
-        text = f"raised {self.error_type}: {self.error}".rstrip(": ")
+        text = f"raised {self.error_type}" if hidden else f"raised {self.error_type}: {self.error}".rstrip(": ")
         last = [ln for ln in self.traceback.strip().splitlines() if ln.strip().startswith("File ")]
         if last:
             text += f" ({last[-1].strip()})"
@@ -143,7 +147,8 @@ class Sandbox:
         self.workdir = self.tmp / "work"
         self.workdir.mkdir(mode=0o700)
         for name in files:
-            shutil.copyfile(submission / name, self.workdir / name)
+            # Never through a link: as root, a link could pull the reference into the student's folder.
+            (self.workdir / name).write_bytes(read_regular(submission / name))
         if identity is not None:
             # The child may pass through tmp (it holds the grader's capture files) and owns only work/.
             os.chmod(self.tmp, 0o711)

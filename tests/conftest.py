@@ -17,7 +17,32 @@ CONFIG = ROOT / "assignments" / "hw_rnn" / "assignment.yaml"
 SOLUTIONS = ROOT / "solutions" / "hw_rnn"
 TEMPLATES = ROOT / "student_templates" / "hw_rnn"
 SCHEMA = ROOT / "autograder" / "schema" / "gradescope_results.schema.json"
-FILES = ("rnn_layers.py", "lstm_layers.py")
+FILES = tuple(yaml.safe_load(CONFIG.read_text())["submission"]["files"])
+
+
+# Which graded functions each function of the reference calls (directly or not): a fault in a callee
+# reaches every caller's tests.  Mirrors solutions/hw_rnn; a test compares it with the source.
+CALLS = {
+    "rnn_forward": {"rnn_step_forward"},
+    "rnn_backward": {"rnn_step_backward"},
+    "lstm_gates": {"sigmoid"},
+    "lstm_step_forward": {"lstm_gates", "sigmoid"},
+    "lstm_forward": {"lstm_step_forward", "lstm_gates", "sigmoid"},
+    "lstm_backward": {"lstm_step_backward"},
+    "char_rnn_loss": {"one_hot", "rnn_forward", "rnn_step_forward", "output_forward", "softmax_cross_entropy",
+                      "output_backward", "rnn_backward", "rnn_step_backward"},
+    "train_char_rnn": {"char_rnn_loss", "clip_gradients", "adagrad_update", "one_hot", "rnn_forward",
+                       "rnn_step_forward", "output_forward", "softmax_cross_entropy", "output_backward",
+                       "rnn_backward", "rnn_step_backward"},
+    "sample": {"one_hot", "rnn_forward", "rnn_step_forward", "output_forward"},
+    "state_gradient_norms": {"rnn_step_forward", "rnn_step_backward"},
+    "many_to_one_loss": {"rnn_forward", "rnn_step_forward", "rnn_backward", "rnn_step_backward"},
+}
+
+
+def with_callers(broken: set[str]) -> set[str]:
+    """The functions whose tests a crash or hang in ``broken`` reaches."""
+    return set(broken) | {caller for caller, callees in CALLS.items() if callees & set(broken)}
 
 
 def make_submission(folder: Path, edits: list[dict] = (), base: Path = SOLUTIONS) -> Path:

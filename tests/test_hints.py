@@ -67,7 +67,9 @@ def test_error_carried_forward_keeps_the_self_consistency_points(tmp_path):
 
 
 def test_hidden_feedback_reveals_no_inputs(tmp_path):
-    edits = CASES["recurrent_path_missing"][0] + CASES["dW_transposed"][0]
+    edits = (CASES["recurrent_path_missing"][0] + CASES["dW_transposed"][0] + CASES["dU_transposed_shape"][0]
+             + [{"file": "lstm_layers.py", "find": "    return dx, dh_carry, grads\n",
+                 "replace": "    return dx, dh_carry.T, grads\n"}])
     _, results = grade_cli(make_submission(tmp_path / "h", edits), tmp_path)
     hidden = [t for t in results["tests"] if t["visibility"] != "visible"]
     failed = [t for t in hidden if t["score"] == 0]
@@ -76,8 +78,11 @@ def test_hidden_feedback_reveals_no_inputs(tmp_path):
         for leak in ("seed", "index", "(got ", "N=", "time step"):
             assert leak not in t["output"], (t["name"], t["output"])
         assert not re.search(r"expected -?\d", t["output"]), t["output"]
+        assert not re.search(r"\(\d+,|of \d+ entries|shape \(\d", t["output"]), t["output"]
     public_failed = [t for t in results["tests"] if t["visibility"] == "visible" and t["score"] == 0]
-    assert any("index" in t["output"] and "seed" in t["output"] for t in public_failed)
+    # Public tests do say where: the case, and the index when values are wrong.
+    assert any("seed" in t["output"] for t in public_failed)
+    assert any("index" in t["output"] for t in public_failed)
 
 
 def test_in_place_modification_loses_only_that_test(tmp_path):

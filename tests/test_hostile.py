@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CONFIG, FILES, ROOT, SOLUTIONS, TEMPLATES, make_submission, write_config
+from conftest import CONFIG, FILES, ROOT, SOLUTIONS, TEMPLATES, make_submission, with_callers, write_config
 
 ROOT_MODE = os.geteuid() == 0 and os.environ.get("AUTOGRADER_DROP_PRIVILEGES", "1") != "0"
 SECRET_ENV = "HW_RNN_GRADER_TOKEN"
@@ -198,11 +198,11 @@ import os, subprocess
 _spawned = []
 def output_forward(s, V, c):
     if not _spawned:
-        _spawned.append(subprocess.Popen(["sleep", "313.25"], start_new_session=True))
+        _spawned.append(subprocess.Popen(["sleep", "SLEEP_A"], start_new_session=True))
         if os.fork() == 0:
             os.setsid()
             if os.fork() == 0:
-                os.execvp("sleep", ["sleep", "313.5"])
+                os.execvp("sleep", ["sleep", "SLEEP_B"])
             os._exit(0)
     o = s @ V.T + c
     return o, (s, V)
@@ -292,9 +292,13 @@ def fast_config(tmp_path_factory):
                         limits={"call_seconds": 2.0, "import_seconds": 8.0, "batch_seconds": 20.0})
 
 
+# Durations unique to this run, so processes left by other runs on the machine are not counted.
+SLEEPS = (f"{300 + os.getpid() % 1000}.25", f"{300 + os.getpid() % 1000}.5")
+
+
 def _stray_sleepers() -> list[str]:
     out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-    return [line for line in out.splitlines() if line.startswith("sleep 313")]
+    return [line for line in out.splitlines() if line in (f"sleep {SLEEPS[0]}", f"sleep {SLEEPS[1]}")]
 
 
 @pytest.mark.parametrize("name", sorted(ATTACKS))
@@ -305,7 +309,8 @@ def test_attack_is_harmless(name, tmp_path, fast_config, validate_results):
     base = TEMPLATES if attack["base"] == "templates" else SOLUTIONS
     sub = make_submission(tmp_path / "sub", base=base)
     path = sub / attack["file"]
-    code = textwrap.dedent(attack["code"]).replace("GRADER_ROOT", repr(str(ROOT)))
+    code = (textwrap.dedent(attack["code"]).replace("GRADER_ROOT", repr(str(ROOT)))
+            .replace("SLEEP_A", SLEEPS[0]).replace("SLEEP_B", SLEEPS[1]))
     path.write_text(path.read_text() + "\n" + code)
     grader_files = [*SOLUTIONS.glob("*.py"), CONFIG, *(ROOT / "autograder").glob("*.py")]
     before = _digest(grader_files)
@@ -330,7 +335,8 @@ def test_attack_is_harmless(name, tmp_path, fast_config, validate_results):
     if attack["base"] == "templates":
         assert results["score"] == 0 and not earned
     else:
-        assert lost == ATTACKED[name], [(t["name"], t["output"]) for t in results["tests"] if t["score"] == 0][:3]
+        failures = [(t["name"], t["output"]) for t in results["tests"] if t["score"] == 0]
+        assert lost == with_callers(ATTACKED[name]), failures[:3]
     assert "planted" not in text and results["score"] <= sum(t["max_score"] for t in results["tests"])
     # No secret in what students see.
     for secret in ("BEGIN SOLUTION", SECRET_VALUE, "seed: 101", "hidden_visibility", "FOUND", "IMPORTED",
@@ -450,3 +456,16 @@ def test_printed_output_stops_before_hidden_tests(tmp_path, config):
     assert any(line in output for line in cases[False])
     for line in cases[True]:
         assert line not in output
+
+
+def test_symbolic_links_are_not_followed(tmp_path):
+    """A link to the reference would, as root, copy the reference into the student's folder."""
+    sub = make_submission(tmp_path / "links", base=TEMPLATES)
+    (sub / "lstm_layers.py").unlink()
+    (sub / "lstm_layers.py").symlink_to(SOLUTIONS / "lstm_layers.py")
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(sub), "--results", str(tmp_path / "r.json"),
+                           "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads((tmp_path / "r.json").read_text())
+    assert results["score"] == 0
+    assert "lstm_layers.py is a symbolic link" in results["output"]

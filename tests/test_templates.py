@@ -64,3 +64,28 @@ def test_templates_import_and_raise_naming_the_function():
     spec.loader.exec_module(module)
     with pytest.raises(NotImplementedError, match="rnn_forward is not implemented yet"):
         module.rnn_forward(None, None, None, None, None)
+
+
+def test_declared_call_graph_matches_the_reference():
+    """conftest.CALLS (used to predict what a fault breaks) is the reference's real call graph."""
+    from conftest import CALLS
+
+    graded = {t.function for t in __import__("autograder.cli", fromlist=["_config"])._config(None).tests}
+    direct: dict[str, set[str]] = {}
+    for name in FILES:
+        for node in ast.parse((SOLUTIONS / name).read_text()).body:
+            if isinstance(node, ast.FunctionDef):
+                called = {n.func.id for n in ast.walk(node) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+                direct[node.name] = called & graded - {node.name}
+
+    def closure(name: str) -> set[str]:
+        seen: set[str] = set()
+        todo = list(direct.get(name, ()))
+        while todo:
+            f = todo.pop()
+            if f not in seen:
+                seen.add(f)
+                todo += direct.get(f, ())
+        return seen
+
+    assert {f: closure(f) for f in graded if closure(f)} == CALLS
