@@ -18,7 +18,7 @@ ROOT_MODE := root-mode
 export AUTOGRADER_CHILD_PYTHON ?= $(CHILD_VENV)/bin/python
 endif
 
-.PHONY: setup templates demo test lint bench py310 clean child-python root-mode
+.PHONY: setup templates demo test lint bench py310 clean child-python root-mode gradescope bench-gradescope
 
 setup: $(VENV)/.installed
 
@@ -64,6 +64,13 @@ test: setup lint py310 $(ROOT_MODE)
 
 bench: setup $(ROOT_MODE)
 	$(PYTHON) bench/bench_grade.py
+
+# The zip to upload to Gradescope (README: "Gradescope").
+gradescope: setup
+	$(PYTHON) -m autograder.gradescope build --out dist/autograder.zip
+
+bench-gradescope: setup $(ROOT_MODE)
+	$(PYTHON) bench/bench_gradescope.py
 
 clean:
 	rm -rf build dist .pytest_cache
