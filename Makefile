@@ -10,7 +10,7 @@ PY310 ?= $(shell for p in $$HOME/.pyenv/versions/3.10*/bin/python3.10 $$(command
   "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo "$$p"; break; }; done)
 VENV310 ?= .venv310
 
-.PHONY: setup templates demo test lint bench py310 clean
+.PHONY: setup templates demo class-demo test lint bench py310 clean
 
 setup: $(VENV)/.installed
 
@@ -43,8 +43,16 @@ py310:
 test: setup lint py310
 	HW_PY310=$$( [ -x $(VENV310)/bin/python ] && echo $(abspath $(VENV310))/bin/python ) $(PYTHON) -m pytest
 
+# BENCH_QUICK=1: a few repeats and a class of 60 instead of 1,000.
 bench: setup
-	$(PYTHON) bench/bench_grade.py
+	$(PYTHON) bench/bench_grade.py $(if $(BENCH_QUICK),--repeat 3)
+	BENCH_QUICK=$(BENCH_QUICK) $(PYTHON) bench/bench_batch.py
+
+# A class of 40 generated submissions graded with grade-all into build/class-demo/graded.
+class-demo: setup
+	rm -rf build/class-demo
+	$(PYTHON) bench/bench_batch.py --generate build/class-demo/submissions --n 40
+	$(PYTHON) -m autograder grade-all build/class-demo/submissions --out build/class-demo/graded
 
 clean:
 	rm -rf build dist .pytest_cache

@@ -204,7 +204,10 @@ class Pool:
                     w.buffer += chunk
                     while b"\n" in w.buffer:
                         line, w.buffer = w.buffer.split(b"\n", 1)
-                        message = json.loads(line)
+                        try:
+                            message = json.loads(line)
+                        except ValueError:
+                            message = {}  # never sent by a sound worker; its job ends as an error if it dies
                         if "record" in message and w.job is not None and message["job"] == w.job["job"]:
                             job, w.job = w.job, None
                             w.done += 1
@@ -494,6 +497,12 @@ def rerender(out: Path, published: bool | None, after_due_date: bool | None) -> 
     return manifest
 
 
+def _own_peak_kb() -> int:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def describe(outcome: Outcome, out: Path) -> str:
     """The closing lines: what was done, how fast, and where the files are."""
     lines = []
@@ -504,9 +513,9 @@ def describe(outcome: Outcome, out: Path) -> str:
     if per:
         rate = 60 * len(per) / outcome.seconds if outcome.seconds else 0
         lines.append(f"graded {len(per)} submissions in {outcome.seconds:.1f} s with {outcome.jobs} workers "
-                     f"({rate:.0f} per minute; median {statistics.median(per):.2f} s each); peak memory per "
-                     f"worker {outcome.worker_peak_kb / 1024:.0f} MB, per student process "
-                     f"{outcome.child_peak_kb / 1024:.0f} MB")
+                     f"({rate:.0f} per minute; median {statistics.median(per):.2f} s each); peak memory: "
+                     f"{outcome.worker_peak_kb / 1024:.0f} MB per worker, {outcome.child_peak_kb / 1024:.0f} MB per "
+                     f"student process, {_own_peak_kb() / 1024:.0f} MB for this process")
     lines.append(f"{outcome.graded} of {outcome.students} graded, {outcome.errors} could not be graded"
                  + (f", {outcome.skipped} already graded before" if outcome.skipped else ""))
     lines.append(f"grades: {out / 'grades.csv'}   summary: {out / 'summary.md'}   feedback: {out / 'feedback'}/")
