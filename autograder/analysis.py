@@ -33,11 +33,12 @@ def normalise(message: str) -> str:
 def item_analysis(records: dict[str, dict], config: Config) -> dict:
     """Per test and per function statistics over the students that were graded."""
     graded = [r for r in records.values() if r["status"] == "graded" and r.get("results")]
+    by_name = [{t["name"]: t for t in r["results"]["tests"]} for r in graded]
     per_test = {}
     for spec in config.tests:
         failures = Counter()
-        for r in graded:
-            test = next((t for t in r["results"]["tests"] if t["name"] == spec.full_name), None)
+        for tests in by_name:
+            test = tests.get(spec.full_name)
             if test is not None and test["score"] < test["max_score"]:
                 failures[normalise(test["output"])] += 1
         per_test[spec.full_name] = {"spec": spec, "failed": sum(failures.values()),

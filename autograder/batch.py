@@ -57,7 +57,7 @@ from autograder.results import write_json_atomic
 MANIFEST = "batch.json"
 PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-DEAD_START_LIMIT = 3  # workers that die before grading anything: the setup is broken, stop
+DEAD_START_LIMIT = 3  # workers that die while starting: the setup is broken, stop
 
 
 class BatchError(Exception):
@@ -125,7 +125,7 @@ class _Worker:
         self.buffer = b""
         self.job: dict | None = None
         self.started = 0.0
-        self.done = 0
+        self.ready = False  # it said it has imported the grader
 
     def send(self, job: dict) -> bool:
         self.job, self.started = job, time.monotonic()
@@ -175,8 +175,7 @@ class Pool:
         self.log_dir = log_dir
         self.timeout = timeout
         self.spawned = 0
-        self.dead_before_any_result = 0
-        self.any_result = False
+        self.dead_before_ready = 0
 
     def _spawn(self, selector: selectors.BaseSelector) -> _Worker:
         worker = _Worker(self.spawned % self.size, self.cmd, self.env, self.log_dir)
@@ -188,18 +187,20 @@ class Pool:
     def run(self, jobs: list[dict], on_record: Callable[[dict, dict], None]) -> None:
         pending = collections.deque(jobs)
         selector = selectors.DefaultSelector()
-        workers = [self._spawn(selector) for _ in range(min(self.size, len(jobs)))]
+        # A slot holds a worker, or None once its worker is gone and no work was left for a new one.
+        slots: list[_Worker | None] = [self._spawn(selector) for _ in range(min(self.size, len(jobs)))]
         try:
-            while pending or any(w.job for w in workers):
-                for i, w in enumerate(workers):
-                    if w.job is None and pending:
+            while pending or any(w and w.job for w in slots):
+                for i, w in enumerate(slots):
+                    if pending and (w is None or w.job is None):
+                        w = slots[i] = w or self._spawn(selector)
                         if not w.send(pending.popleft()):
-                            workers[i] = self._replace(w, selector, on_record, pending)
+                            slots[i] = self._retire(w, selector, on_record, pending)
                 for key, _ in selector.select(timeout=1.0):
                     w = key.data
                     chunk = os.read(w.proc.stdout.fileno(), 1 << 20)
                     if not chunk:
-                        workers[workers.index(w)] = self._replace(w, selector, on_record, pending)
+                        slots[slots.index(w)] = self._retire(w, selector, on_record, pending)
                         continue
                     w.buffer += chunk
                     while b"\n" in w.buffer:
@@ -208,18 +209,18 @@ class Pool:
                             message = json.loads(line)
                         except ValueError:
                             message = {}  # never sent by a sound worker; its job ends as an error if it dies
-                        if "record" in message and w.job is not None and message["job"] == w.job["job"]:
+                        if "ready" in message:
+                            w.ready = True
+                        elif "record" in message and w.job is not None and message["job"] == w.job["job"]:
                             job, w.job = w.job, None
-                            w.done += 1
-                            self.any_result = True
                             on_record(job, message["record"])
-                for i, w in enumerate(workers):
-                    if w.job is not None and time.monotonic() - w.started > self.timeout:
+                for i, w in enumerate(slots):
+                    if w and w.job is not None and time.monotonic() - w.started > self.timeout:
                         w.proc.send_signal(signal.SIGTERM)
-                        workers[i] = self._replace(w, selector, on_record, pending,
-                                                   f"grading took longer than {self.timeout:g} s; it was stopped")
+                        slots[i] = self._retire(w, selector, on_record, pending,
+                                                f"grading took longer than {self.timeout:g} s; it was stopped")
         finally:
-            for w in workers:
+            for w in filter(None, slots):
                 try:
                     selector.unregister(w.proc.stdout)
                 except (KeyError, ValueError):
@@ -227,22 +228,26 @@ class Pool:
                 w.stop(force=bool(w.job) or bool(pending))
             selector.close()
 
-    def _replace(self, w: _Worker, selector, on_record, pending, reason: str = "") -> _Worker:
-        """Record the dead worker's job as an error and start another worker when work remains."""
+    def _retire(self, w: _Worker, selector, on_record, pending, reason: str = "") -> None:
+        """Handle a worker that is gone: its job becomes an error row (or is retried if it never started)."""
         selector.unregister(w.proc.stdout)
         reason = reason or w.death()
         w.stop(force=True)
-        if w.done == 0 and not self.any_result:
-            self.dead_before_any_result += 1
-            if self.dead_before_any_result >= DEAD_START_LIMIT:
+        job, w.job = w.job, None
+        if not w.ready:
+            # It died while starting, before any student's code: a setup problem, not this submission's.
+            self.dead_before_ready += 1
+            if self.dead_before_ready >= DEAD_START_LIMIT:
                 log = self.log_dir / f"worker-{w.index}.log"
                 tail = log.read_text(errors="replace").strip().splitlines()[-5:] if log.exists() else []
-                raise BatchError("the grading workers stop before grading anything: " + reason + "\n"
+                raise BatchError("the grading workers stop while starting: " + reason.split(" while ")[0] + "\n"
                                  + "\n".join(tail) + f"\n(see {self.log_dir})")
-        if w.job is not None:
-            job, w.job = w.job, None
+            if job is not None:
+                pending.appendleft(job)
+            return None
+        if job is not None:
             on_record(job, {"status": "error", "error_kind": "grader", "reason": reason, "results": None})
-        return self._spawn(selector)
+        return None
 
 
 # -- OUTDIR ------------------------------------------------------------------------
@@ -274,12 +279,14 @@ class _Writer:
         self.errors = 0
         self.seconds: list[float] = []
         self.worker_peak_kb = self.child_peak_kb = 0
+        self.records: dict[str, dict] = {}
 
     def __call__(self, job: dict, result: dict) -> None:
         record = {"student": job["student"], "file": job["file"], "source": job["source"], "label": job["label"],
                   "kind": job["kind"], "fingerprint": self.fingerprints[job["student"]], "config": self.config_hash,
                   "graded_at": now(), "notes": [], "files_found": [], "student_output": "", **result}
         write_json_atomic(self.out / "raw" / f"{job['file']}.json", record)
+        self.records[record["student"]] = record
         render_student(self.out, record, self.overrides.get(record["student"], {}), self.config, self.manifest)
         if record["status"] != "graded":
             self.errors += 1
@@ -297,9 +304,10 @@ def render_student(out: Path, record: dict, overrides: dict, config: Config, man
     return doc
 
 
-def render_all(out: Path, config: Config, manifest: dict, only: set[str] | None = None) -> dict[str, dict]:
+def render_all(out: Path, config: Config, manifest: dict, only: set[str] | None = None,
+               records: dict[str, dict] | None = None) -> dict[str, dict]:
     """Rewrite results/ and feedback/ (of ``only`` the given students), grades.csv and summary.md."""
-    records = load_records(out)
+    records = load_records(out) if records is None else records
     overrides = load_overrides(out)
     docs = {}
     for student, record in records.items():
@@ -377,7 +385,12 @@ def run_batch(out: Path, config_path: Path, layout: Layout, entries: list[Entry]
     finally:
         signal.signal(signal.SIGTERM, previous)
         bar.close()
-    records = render_all(out, config, manifest)
+    records = existing
+    records.update(writer.records)
+    # Students graded now are rendered already; others only when a crash left their files unwritten.
+    unwritten = {s for s, r in records.items() if not all(
+        (out / d / f"{r['file']}{ext}").exists() for d, ext in (("results", ".json"), ("feedback", ".md")))}
+    render_all(out, config, manifest, only=unwritten, records=records)
     current = [records[e.student] for e in entries if e.student in records]
     outcome.graded = sum(r["status"] == "graded" for r in current)
     outcome.errors = sum(r["status"] != "graded" for r in current)
@@ -512,7 +525,8 @@ def describe(outcome: Outcome, out: Path) -> str:
     per = outcome.seconds_per_submission
     if per:
         rate = 60 * len(per) / outcome.seconds if outcome.seconds else 0
-        lines.append(f"graded {len(per)} submissions in {outcome.seconds:.1f} s with {outcome.jobs} workers "
+        lines.append(f"this run: {len(per)} submission{'s' * (len(per) != 1)} in {outcome.seconds:.1f} s with "
+                     f"{outcome.jobs} worker{'s' * (outcome.jobs != 1)} "
                      f"({rate:.0f} per minute; median {statistics.median(per):.2f} s each); peak memory: "
                      f"{outcome.worker_peak_kb / 1024:.0f} MB per worker, {outcome.child_peak_kb / 1024:.0f} MB per "
                      f"student process, {_own_peak_kb() / 1024:.0f} MB for this process")

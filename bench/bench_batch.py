@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -143,15 +144,17 @@ def main() -> None:
         worker_mb = max(r.get("worker_peak_kb", 0) for r in records) / 1024
         child_mb = max(r.get("child_peak_kb", 0) for r in records) / 1024
         rate = 60 * len(records) / seconds
-        jobs = proc.stderr.split(" workers")[0].split()[-1] if " workers" in proc.stderr else "?"
+        jobs = proc.stderr.split(" worker")[0].split()[-1] if " worker" in proc.stderr else "?"
         print(f"grade-all, {len(records)} submissions, {jobs} workers on {os.cpu_count()} cores: {seconds:.1f} s "
               f"wall ({rate:.0f} submissions per minute; target {TARGET_PER_MINUTE:.0f}: "
               f"{'met' if rate >= TARGET_PER_MINUTE else 'NOT met'})")
         print(f"  graded {graded}, could not grade {len(records) - graded} (exit status {proc.returncode})")
         print(f"  per submission in a worker: median {statistics.median(per):.3f} s, "
               f"p90 {per[int(0.9 * (len(per) - 1))]:.3f} s")
+        main_mb = re.search(r"(\d+) MB for this process", proc.stderr)
         print(f"  peak memory: worker {worker_mb:.0f} MB (target < {TARGET_WORKER_MB}: "
-              f"{'met' if worker_mb < TARGET_WORKER_MB else 'NOT met'}), student process {child_mb:.0f} MB")
+              f"{'met' if worker_mb < TARGET_WORKER_MB else 'NOT met'}), student process {child_mb:.0f} MB, "
+              f"grade-all's own process {main_mb.group(1) if main_mb else '?'} MB")
         again, proc = _grade_all(klass, out, args.jobs)
         print(f"  rerun with everything graded (resume): {again:.1f} s")
         one = next(p for p in sorted(klass.iterdir()) if p.is_dir())

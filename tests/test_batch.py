@@ -323,7 +323,7 @@ def test_interrupted_batch_resumes_without_losing_or_redoing_work(folder_batch, 
     assert proc.returncode == 0, proc.stderr
     skipped = int(proc.stderr.split(" of 30 students already graded")[0].split()[-1])
     assert skipped >= second
-    assert f"graded {30 - skipped} submissions" in proc.stderr
+    assert f"this run: {30 - skipped} submissions" in proc.stderr
     assert (out / "grades.csv").read_text() == (folder_out / "grades.csv").read_text()
     assert not [p for d in ("raw", "results", "feedback") for p in (out / d).iterdir() if p.name.startswith(".")]
 
@@ -356,7 +356,7 @@ def test_override_shows_everywhere_and_survives_regrades(tmp_path):
     check(1.5)
     proc = run_cli("regrade", str(out), "--student", "blank", "--no-progress")
     assert proc.returncode == 0, proc.stderr
-    assert "graded 1 submissions" in proc.stderr
+    assert "this run: 1 submission in" in proc.stderr
     check(1.5)
     assert grade_all(src, out, "--regrade").returncode == 0
     check(1.5)
@@ -385,7 +385,7 @@ def test_changed_submission_is_graded_again_on_rerun(tmp_path):
     assert grade_all(src, out).returncode == 0
     make_submission(src / "b")  # the student's fixed files replace the templates
     proc = grade_all(src, out)
-    assert "1 of 2 students already graded" in proc.stderr and "graded 1 submissions" in proc.stderr
+    assert "1 of 2 students already graded" in proc.stderr and "this run: 1 submission in" in proc.stderr
     _, rows = read_grades(out)
     assert rows["b"]["total"] == rows["a"]["total"] == "100"
 
@@ -434,3 +434,13 @@ def test_inputs_grade_all_cannot_use_exit_2(folder_batch, tmp_path):
         proc = run_cli("grade-all", *args)
         assert proc.returncode == 2 and message in proc.stderr, (args, proc.stderr)
     assert not (tmp_path / "o1").exists()
+
+
+def test_workers_that_cannot_start_stop_the_batch_with_a_reason(tmp_path):
+    from autograder.batch import BatchError, Options
+    from autograder.batch import grade_all as api_grade_all
+
+    make_submission(tmp_path / "class" / "a")
+    with pytest.raises(BatchError, match="stop while starting(.|\n)*No module named 'no_such_module'"):
+        api_grade_all(tmp_path / "class", tmp_path / "out", ROOT / "assignments" / "hw_rnn" / "assignment.yaml",
+                      Options(jobs=1, quiet=True, grade_fn="no_such_module:grade"))
