@@ -30,10 +30,12 @@ import hashlib
 import json
 import os
 import selectors
+import shutil
 import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -175,6 +177,12 @@ class Pool:
         self.log_dir = log_dir
         self.timeout = timeout
         self.spawned = 0
+        # Workers (and the sandboxes they start) make their temporary folders here, so that a worker
+        # killed mid-submission leaves nothing behind once the batch ends.  Traversable by other users,
+        # in case the student's process runs as one.
+        self.tmp_root = Path(tempfile.mkdtemp(prefix="hw_batch_"))
+        os.chmod(self.tmp_root, 0o711)
+        self.env["TMPDIR"] = str(self.tmp_root)
         self.dead_before_ready = 0
 
     def _spawn(self, selector: selectors.BaseSelector) -> _Worker:
@@ -227,6 +235,7 @@ class Pool:
                     pass
                 w.stop(force=bool(w.job) or bool(pending))
             selector.close()
+            shutil.rmtree(self.tmp_root, ignore_errors=True)
 
     def _retire(self, w: _Worker, selector, on_record, pending, reason: str = "") -> None:
         """Handle a worker that is gone: its job becomes an error row (or is retried if it never started)."""

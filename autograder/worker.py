@@ -43,7 +43,7 @@ def grade_job(job: dict, config, grade_fn) -> dict:
     record = {"status": "error", "error_kind": "", "reason": "", "results": None, "notes": [], "files_found": [],
               "student_output": ""}
     try:
-        with tempfile.TemporaryDirectory(prefix="hw_batch_") as tmp:
+        with tempfile.TemporaryDirectory(prefix="hw_job_") as tmp:
             limits = ArchiveLimits(**job["archive_limits"]) if job.get("archive_limits") else ArchiveLimits()
             folder = prepare(entry, Path(tmp), config.files, limits)
             report = grade_fn(folder, config)

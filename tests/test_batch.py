@@ -17,6 +17,7 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -396,6 +397,10 @@ def test_grader_crash_raise_and_hang_become_error_rows(tmp_path, monkeypatch):
     from autograder.batch import grade_all as api_grade_all
 
     monkeypatch.setenv("PYTHONPATH", str(ROOT / "tests"))
+    scratch = tmp_path / "scratch"  # where the batch's temporary folders go
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    monkeypatch.setenv("TMPDIR", str(scratch))
     src = tmp_path / "class"
     for name in ("ok1", "crash", "ok2", "raise", "hang", "ok3"):
         make_submission(src / name)
@@ -414,6 +419,7 @@ def test_grader_crash_raise_and_hang_become_error_rows(tmp_path, monkeypatch):
     assert all(rows[s]["status"] == "error" and rows[s]["total"] == "" for s in ("crash", "raise", "hang"))
     assert "grader itself failed" in (out / "feedback" / "raise.md").read_text()
     assert "planted grader bug" in "".join(p.read_text() for p in (out / "logs").glob("*.log"))
+    assert list(scratch.iterdir()) == []  # even the killed worker's sandbox folder is gone
 
 
 # -- bad input --------------------------------------------------------------------------------------
