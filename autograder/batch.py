@@ -86,7 +86,6 @@ class Outcome:
     graded: int = 0
     errors: int = 0
     skipped: int = 0
-    done_now: int = 0
     interrupted: bool = False
     seconds: float = 0.0
     jobs: int = 0
@@ -403,7 +402,6 @@ def run_batch(out: Path, config_path: Path, layout: Layout, entries: list[Entry]
     current = [records[e.student] for e in entries if e.student in records]
     outcome.graded = sum(r["status"] == "graded" for r in current)
     outcome.errors = sum(r["status"] != "graded" for r in current)
-    outcome.done_now = len(writer.seconds) + sum(1 for j in todo if j["problem"])
     outcome.seconds = time.perf_counter() - start
     outcome.seconds_per_submission = writer.seconds
     outcome.worker_peak_kb, outcome.child_peak_kb = writer.worker_peak_kb, writer.child_peak_kb
@@ -416,9 +414,11 @@ def run_batch(out: Path, config_path: Path, layout: Layout, entries: list[Entry]
 
 def _remove_partial_writes(out: Path) -> None:
     """Temporary files of atomic writes that a killed batch left behind (the targets are intact)."""
+    import re
+
     for folder in ("raw", "results", "feedback", ""):
-        for path in (out / folder).glob(".*.*"):
-            if path.is_file():
+        for path in (out / folder).glob(".*"):
+            if path.is_file() and re.fullmatch(r"\..+\.(json|md|csv|yaml)\.\w+", path.name):
                 path.unlink()
 
 

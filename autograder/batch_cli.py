@@ -22,6 +22,11 @@ def _fail(exc: Exception) -> int:
     return EXIT_USAGE
 
 
+def _interrupted() -> int:
+    print("interrupted: run the same command again to continue (nothing graded so far is lost)", file=sys.stderr)
+    return 130
+
+
 def _config_path(args: argparse.Namespace) -> Path:
     from autograder.cli import DEFAULT_CONFIG
 
@@ -45,6 +50,8 @@ def cmd_grade_all(args: argparse.Namespace) -> int:
         outcome = grade_all(Path(args.submissions), Path(args.out), _config_path(args), options)
     except BatchError as exc:
         return _fail(exc)
+    except KeyboardInterrupt:
+        return _interrupted()
     print(describe(outcome, Path(args.out)), file=sys.stderr)
     return outcome.exit_code
 
@@ -57,6 +64,8 @@ def cmd_regrade(args: argparse.Namespace) -> int:
         outcome = regrade(Path(args.outdir), args.student, options, Path(args.config) if args.config else None)
     except BatchError as exc:
         return _fail(exc)
+    except KeyboardInterrupt:
+        return _interrupted()
     print(describe(outcome, Path(args.outdir)), file=sys.stderr)
     return outcome.exit_code
 
