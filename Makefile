@@ -18,11 +18,11 @@ ROOT_MODE := root-mode
 export AUTOGRADER_CHILD_PYTHON ?= $(CHILD_VENV)/bin/python
 endif
 
-.PHONY: setup templates demo test lint bench py310 clean child-python root-mode gradescope bench-gradescope
+.PHONY: setup templates demo class-demo test lint bench py310 clean child-python root-mode gradescope bench-gradescope
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-batch.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
@@ -56,14 +56,22 @@ lint: setup
 py310:
 	@if [ -n "$(PY310)" ]; then \
 	  [ -x $(VENV310)/bin/python ] || $(PY310) -m venv $(VENV310); \
-	  $(VENV310)/bin/pip install -q --disable-pip-version-check -r requirements.txt; \
+	  $(VENV310)/bin/pip install -q --disable-pip-version-check -r requirements.txt -r requirements-batch.txt; \
 	else echo "no Python 3.10 found: the 3.10 compatibility test will be skipped"; fi
 
 test: setup lint py310 $(ROOT_MODE)
 	HW_PY310=$$( [ -x $(VENV310)/bin/python ] && echo $(abspath $(VENV310))/bin/python ) $(PYTHON) -m pytest
 
+# BENCH_QUICK=1: a few repeats and a class of 60 instead of 1,000.
 bench: setup $(ROOT_MODE)
-	$(PYTHON) bench/bench_grade.py
+	$(PYTHON) bench/bench_grade.py $(if $(BENCH_QUICK),--repeat 3)
+	BENCH_QUICK=$(BENCH_QUICK) $(PYTHON) bench/bench_batch.py
+
+# A class of 40 generated submissions graded with grade-all into build/class-demo/graded.
+class-demo: setup $(ROOT_MODE)
+	rm -rf build/class-demo
+	$(PYTHON) bench/bench_batch.py --generate build/class-demo/submissions --n 40
+	$(PYTHON) -m autograder grade-all build/class-demo/submissions --out build/class-demo/graded
 
 # The zip to upload to Gradescope (README: "Gradescope").
 gradescope: setup

@@ -3,6 +3,7 @@
 grade      grade one submission, write Gradescope's results.json (exit 0 whenever grading finished)
 check      the student's self-check: public tests only, a table per function
 templates  regenerate the student templates from the solutions (--check: fail when stale)
+grade-all, regrade, override, feedback: grading a whole class (see batch_cli.py)
 """
 
 from __future__ import annotations
@@ -108,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("templates", parents=[common], help="regenerate the student templates")
     p.add_argument("--check", action="store_true")
     p.set_defaults(run=cmd_templates)
+    from autograder import batch_cli
+
+    batch_cli.register(sub, common)
     args = parser.parse_args(argv)
     from autograder.privileges import PrivilegeError, harden_grader
 

@@ -25,6 +25,7 @@ def test_numpy_pins_cover_python_3_10_and_later():
     assert any('python_version >= "3.11"' in ln for ln in numpy)
 
 
-def test_dev_requirements_are_exact_pins():
-    for line in _requirements("requirements-dev.txt"):
-        assert line.startswith("-r ") or "==" in line, line
+def test_dev_and_batch_requirements_are_exact_pins():
+    for name in ("requirements-dev.txt", "requirements-batch.txt"):
+        for line in _requirements(name):
+            assert line.startswith("-r ") or "==" in line, line

@@ -26,3 +26,20 @@ def test_grade_under_python310(submission, full, tmp_path):
     data = json.loads(results.read_text())
     total = sum(t["max_score"] for t in data["tests"])
     assert data["score"] == (total if full else 0)
+
+
+@pytest.mark.skipif(not PY310, reason="HW_PY310 is not set (make test sets it when a Python 3.10 exists)")
+def test_grade_all_under_python310(tmp_path):
+    from conftest import make_submission
+
+    make_submission(tmp_path / "class" / "good")
+    make_submission(tmp_path / "class" / "blank", base=TEMPLATES)
+    (tmp_path / "class" / "broken.zip").write_bytes(b"not a zip")
+    out = tmp_path / "out"
+    proc = subprocess.run([PY310, "-m", "autograder", "grade-all", str(tmp_path / "class"), "--out", str(out),
+                           "--jobs", "2", "--no-progress"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr  # the broken zip is an error row
+    rows = {line.split(",")[0]: line.split(",") for line in (out / "grades.csv").read_text().splitlines()[1:]}
+    assert rows["good"][-4:-2] == ["100", "100"] and rows["blank"][-4:-2] == ["0", "100"]
+    assert rows["broken"][-2] == "error"
+    assert (out / "charts" / "score_histogram.png").read_bytes()[:4] == b"\x89PNG"

@@ -1,0 +1,139 @@
+"""Item analysis of a graded class, for the instructor: ``summary.md`` and two charts.
+
+Per test: how many students failed it and the most common failure messages,
+with numbers, paths and positions normalised out so that equal failures group
+together.  Per function: the share of students with full marks.  Charts are
+PNGs drawn with matplotlib's Agg backend (no display needed).  Failure counts
+use the grader's own verdicts; totals include the staff's overrides.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections import Counter
+from pathlib import Path
+
+from autograder.config import Config
+
+TOP_MESSAGES = 3
+_PATH = re.compile(r"(?:/[^\s\"':,()]+)+/([^\s\"':,()/]+)")
+_NUMBER = re.compile(r"(?<![A-Za-z_])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def normalise(message: str) -> str:
+    """The failure's first line with paths cut to file names and every number replaced by #."""
+    first = message.strip().splitlines()[0] if message.strip() else "(no message)"
+    first = _PATH.sub(r"\1", first)
+    first = _NUMBER.sub("#", first)
+    first = re.sub(r"#(?:\s*,\s*#)+", "#, ...", first)
+    return first[:200]
+
+
+def item_analysis(records: dict[str, dict], config: Config) -> dict:
+    """Per test and per function statistics over the students that were graded."""
+    graded = [r for r in records.values() if r["status"] == "graded" and r.get("results")]
+    by_name = [{t["name"]: t for t in r["results"]["tests"]} for r in graded]
+    per_test = {}
+    for spec in config.tests:
+        failures = Counter()
+        for tests in by_name:
+            test = tests.get(spec.full_name)
+            if test is not None and test["score"] < test["max_score"]:
+                failures[normalise(test["output"])] += 1
+        per_test[spec.full_name] = {"spec": spec, "failed": sum(failures.values()),
+                                    "messages": failures.most_common(TOP_MESSAGES)}
+    per_function = {}
+    for function in config.functions:
+        names = {t.full_name for t in config.tests if t.function == function}
+        full = sum(all(t["score"] >= t["max_score"] for t in r["results"]["tests"] if t["name"] in names)
+                   for r in graded)
+        per_function[function] = {"pass_rate": full / len(graded) if graded else 0.0, "full_marks": full}
+    return {"graded": len(graded), "tests": per_test, "functions": per_function}
+
+
+def draw_charts(folder: Path, totals: list[float], max_score: float, pass_rates: dict[str, float]) -> list[Path]:
+    """Score histogram and per-function pass rates as PNG files; [] when matplotlib is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / "score_histogram.png", folder / "function_pass_rates.png"]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.hist(totals, bins=min(20, max(1, int(max_score))), range=(0, max_score), color="#4c72b0", edgecolor="white")
+    ax.set_xlabel(f"total score (out of {max_score:g})")
+    ax.set_ylabel("students")
+    ax.set_title(f"Score distribution ({len(totals)} graded)")
+    fig.tight_layout()
+    fig.savefig(paths[0], dpi=100)
+    plt.close(fig)
+    names = list(pass_rates)
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(names) + 1.2))
+    ax.barh(names[::-1], [100 * pass_rates[n] for n in names[::-1]], color="#55a868")
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("students with full marks (%)")
+    ax.set_title("Pass rate per function")
+    fig.tight_layout()
+    fig.savefig(paths[1], dpi=100)
+    plt.close(fig)
+    return paths
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: Config, charts: bool = True) -> str:
+    """The instructor's summary.md (charts are written beside it under charts/)."""
+    stats = item_analysis(records, config)
+    graded = [s for s, r in records.items() if r["status"] == "graded"]
+    errors = sorted(s for s, r in records.items() if r["status"] != "graded")
+    totals = [docs[s]["score"] for s in graded]
+    lines = [f"# {config.title}: class summary", "",
+             f"{len(records)} submissions: {len(graded)} graded, {len(errors)} could not be graded.", ""]
+    if totals:
+        lines += [f"Total score out of {config.max_score:g}: mean {statistics.mean(totals):.1f}, median "
+                  f"{statistics.median(totals):g}, min {min(totals):g}, max {max(totals):g}; "
+                  f"{sum(t >= config.max_score for t in totals)} with full marks, "
+                  f"{sum(t == 0 for t in totals)} with zero.", ""]
+    drawn = draw_charts(out / "charts", totals, config.max_score,
+                        {f: v["pass_rate"] for f, v in stats["functions"].items()}) if charts and totals else []
+    for path in drawn:
+        lines += [f"![{path.stem.replace('_', ' ')}](charts/{path.name})", ""]
+    if charts and totals and not drawn:
+        lines += ["(charts not drawn: matplotlib is not installed)", ""]
+    if errors:
+        lines += ["## Could not be graded", "", "| student | reason |", "|---|---|"]
+        lines += [f"| {_cell(s)} | {_cell(records[s].get('reason', ''))} |" for s in errors]
+        lines += ["", "Fix the cause, then `python -m autograder regrade OUTDIR --student ID`.", ""]
+    noted = Counter(n.splitlines()[0] for s in graded for n in records[s].get("notes", []))
+    if noted:
+        lines += ["## Problems with the submitted files", "", "| students | note |", "|---|---|"]
+        lines += [f"| {count} | {_cell(note[:200])} |" for note, count in noted.most_common(10)]
+        lines.append("")
+    lines += ["## Per function", "", "| function | points | full marks | pass rate |", "|---|---|---|---|"]
+    for function, v in stats["functions"].items():
+        points = sum(t.points for t in config.tests if t.function == function)
+        lines.append(f"| {function} | {points:g} | {v['full_marks']} | {100 * v['pass_rate']:.0f}% |")
+    lines += ["", "## Per test", "", "Failures are counted on the grader's own verdicts (before overrides); "
+              "messages are grouped with numbers replaced by #.", "",
+              "| test | visibility | points | failed | most common failure messages |", "|---|---|---|---|---|"]
+    for name, v in stats["tests"].items():
+        spec = v["spec"]
+        messages = "<br>".join(f"{count}× `{_cell(msg).replace('`', '')}`" for msg, count in v["messages"])
+        share = f"{v['failed']} ({100 * v['failed'] / stats['graded']:.0f}%)" if stats["graded"] else "0"
+        lines.append(f"| {_cell(name)} | {spec.visibility} | {spec.points:g} | {share} | {messages} |")
+    changed = [(s, o) for s in sorted(docs) for o in docs[s].get("extra_data", {}).get("overrides", [])]
+    if changed:
+        lines += ["", "## Score overrides", "", "| student | test | from | to | reason |", "|---|---|---|---|---|"]
+        lines += [f"| {_cell(s)} | {_cell(o['test'])} | {o['from']:g} | {o['to']:g} | {_cell(o['reason'])} |"
+                  for s, o in changed]
+    stale = [(s, n) for s in sorted(docs) for n in docs[s].get("extra_data", {}).get("unmatched_overrides", [])]
+    if stale:
+        lines += ["", "Overrides that match no test any more (the config changed?): "
+                  + "; ".join(f"{s}: {n}" for s, n in stale)]
+    return "\n".join(lines).rstrip() + "\n"

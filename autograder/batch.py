@@ -1,0 +1,545 @@
+"""Grades a whole class in parallel: ``python -m autograder grade-all SUBMISSIONS --out OUTDIR``.
+
+A pool of worker processes (``autograder.worker``, one per core by default)
+grades one submission at a time each; student code still runs in a child of
+the worker.  This process hands out jobs, and writes each student's record
+(``raw/``), results.json (``results/``) and feedback (``feedback/``) atomically
+as soon as the student is done, so a crash or Ctrl-C loses at most the
+submissions being graded at that moment.  A rerun skips every student whose
+record is graded from the same submission content and the same config; a
+submission that breaks the grader, or whose worker dies or hangs, becomes an
+error row and the batch goes on.  At the end: ``grades.csv``, ``summary.md``
+and the charts.
+
+OUTDIR layout::
+
+    batch.json        what was graded (input folder, layout, config, feedback visibility)
+    raw/<id>.json     the grader's record per student (never edited)
+    overrides.yaml    the staff's manual score changes
+    results/<id>.json Gradescope results.json, overrides applied
+    feedback/<id>.md  what the student sees
+    grades.csv        one row per student, one column per function
+    summary.md        item analysis, with charts/*.png
+    logs/             the workers' stderr
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import json
+import os
+import selectors
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from autograder import analysis, feedback
+from autograder.config import Config
+from autograder.gradebook import (
+    GradebookError,
+    load_overrides,
+    load_records,
+    now,
+    read_json,
+    results_document,
+    write_text_atomic,
+)
+from autograder.gradebook import grades_csv as make_grades_csv
+from autograder.layouts import ArchiveLimits, Entry, Layout, discover, fingerprint, safe_names
+from autograder.results import write_json_atomic
+
+MANIFEST = "batch.json"
+PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+DEAD_START_LIMIT = 3  # workers that die while starting: the setup is broken, stop
+
+
+class BatchError(Exception):
+    """The batch cannot run (bad input folder, OUTDIR of another class, broken worker setup)."""
+
+
+@dataclass
+class Options:
+    jobs: int = 0  # 0: one worker per available core
+    regrade: bool = False
+    published: bool | None = None  # None: keep what OUTDIR's batch.json says
+    after_due_date: bool | None = None
+    assignment: str | None = None  # nbgrader: which assignment folder
+    timeout: float = 900.0  # one submission, end to end; the sandbox's own limits normally act first
+    progress: bool | None = None  # None: a progress bar when stderr is a terminal
+    grade_fn: str = "autograder.grader:grade"
+    archive_limits: ArchiveLimits = field(default_factory=ArchiveLimits)
+    quiet: bool = False
+
+
+@dataclass
+class Outcome:
+    students: int = 0
+    graded: int = 0
+    errors: int = 0
+    skipped: int = 0
+    interrupted: bool = False
+    seconds: float = 0.0
+    jobs: int = 0
+    seconds_per_submission: list[float] = field(default_factory=list)
+    worker_peak_kb: int = 0
+    child_peak_kb: int = 0
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return EXIT_INTERRUPTED
+        return EXIT_SOME_FAILED if self.errors else EXIT_OK
+
+
+def default_jobs() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def config_fingerprint(config: Config) -> str:
+    """A change of the config or of the reference solution makes every earlier record stale."""
+    h = hashlib.sha256(Path(config.path).read_bytes())
+    for name in config.files:
+        path = config.reference / name
+        h.update(name.encode() + b"\0" + (path.read_bytes() if path.exists() else b""))
+    return h.hexdigest()
+
+
+# -- the worker pool ---------------------------------------------------------------
+class _Worker:
+    def __init__(self, index: int, cmd: list[str], env: dict, log_dir: Path) -> None:
+        self.index = index
+        log_dir.mkdir(parents=True, exist_ok=True)
+        with open(log_dir / f"worker-{index}.log", "ab") as log:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env)
+        self.buffer = b""
+        self.job: dict | None = None
+        self.started = 0.0
+        self.ready = False  # it said it has imported the grader
+
+    def send(self, job: dict) -> bool:
+        self.job, self.started = job, time.monotonic()
+        try:
+            self.proc.stdin.write((json.dumps(job) + "\n").encode())
+            self.proc.stdin.flush()
+            return True
+        except (BrokenPipeError, OSError):
+            return False
+
+    def stop(self, force: bool = False) -> None:
+        """Close the job channel; with force, SIGTERM (the worker cleans up its sandbox) then SIGKILL."""
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        if force and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=3 if force else 30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
+
+    def death(self) -> str:
+        try:
+            code = self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        if code < 0:
+            return f"the grading process was ended by {signal.Signals(-code).name} while grading this submission"
+        return f"the grading process exited with status {code} while grading this submission"
+
+
+class Pool:
+    """Worker processes fed one job at a time; a dead or hung worker costs only its job."""
+
+    def __init__(self, size: int, config_path: Path, grade_fn: str, log_dir: Path, timeout: float) -> None:
+        self.size = size
+        self.cmd = [sys.executable, "-m", "autograder.worker", "--config", str(config_path), "--grade-fn", grade_fn]
+        self.env = dict(os.environ)
+        self.env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_PARENT, os.environ.get("PYTHONPATH")]))
+        # The grader's own numpy work is small: one thread per worker shares the cores fairly.
+        self.env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        self.log_dir = log_dir
+        self.timeout = timeout
+        self.spawned = 0
+        # Workers (and the sandboxes they start) make their temporary folders here, so that a worker
+        # killed mid-submission leaves nothing behind once the batch ends.  Traversable by other users,
+        # in case the student's process runs as one.
+        self.tmp_root = Path(tempfile.mkdtemp(prefix="hw_batch_"))
+        os.chmod(self.tmp_root, 0o711)
+        self.env["TMPDIR"] = str(self.tmp_root)
+        self.dead_before_ready = 0
+
+    def _spawn(self, selector: selectors.BaseSelector) -> _Worker:
+        worker = _Worker(self.spawned % self.size, self.cmd, self.env, self.log_dir)
+        self.spawned += 1
+        os.set_blocking(worker.proc.stdout.fileno(), False)
+        selector.register(worker.proc.stdout, selectors.EVENT_READ, worker)
+        return worker
+
+    def run(self, jobs: list[dict], on_record: Callable[[dict, dict], None]) -> None:
+        pending = collections.deque(jobs)
+        selector = selectors.DefaultSelector()
+        # A slot holds a worker, or None once its worker is gone and no work was left for a new one.
+        slots: list[_Worker | None] = [self._spawn(selector) for _ in range(min(self.size, len(jobs)))]
+        try:
+            while pending or any(w and w.job for w in slots):
+                for i, w in enumerate(slots):
+                    if pending and (w is None or w.job is None):
+                        w = slots[i] = w or self._spawn(selector)
+                        if not w.send(pending.popleft()):
+                            slots[i] = self._retire(w, selector, on_record, pending)
+                for key, _ in selector.select(timeout=1.0):
+                    w = key.data
+                    chunk = os.read(w.proc.stdout.fileno(), 1 << 20)
+                    if not chunk:
+                        slots[slots.index(w)] = self._retire(w, selector, on_record, pending)
+                        continue
+                    w.buffer += chunk
+                    while b"\n" in w.buffer:
+                        line, w.buffer = w.buffer.split(b"\n", 1)
+                        try:
+                            message = json.loads(line)
+                        except ValueError:
+                            message = {}  # never sent by a sound worker; its job ends as an error if it dies
+                        if "ready" in message:
+                            w.ready = True
+                        elif "record" in message and w.job is not None and message["job"] == w.job["job"]:
+                            job, w.job = w.job, None
+                            on_record(job, message["record"])
+                for i, w in enumerate(slots):
+                    if w and w.job is not None and time.monotonic() - w.started > self.timeout:
+                        w.proc.send_signal(signal.SIGTERM)
+                        slots[i] = self._retire(w, selector, on_record, pending,
+                                                f"grading took longer than {self.timeout:g} s; it was stopped")
+        finally:
+            for w in filter(None, slots):
+                try:
+                    selector.unregister(w.proc.stdout)
+                except (KeyError, ValueError):
+                    pass
+                w.stop(force=bool(w.job) or bool(pending))
+            selector.close()
+            shutil.rmtree(self.tmp_root, ignore_errors=True)
+
+    def _retire(self, w: _Worker, selector, on_record, pending, reason: str = "") -> None:
+        """Handle a worker that is gone: its job becomes an error row (or is retried if it never started)."""
+        selector.unregister(w.proc.stdout)
+        reason = reason or w.death()
+        w.stop(force=True)
+        job, w.job = w.job, None
+        if not w.ready:
+            # It died while starting, before any student's code: a setup problem, not this submission's.
+            self.dead_before_ready += 1
+            if self.dead_before_ready >= DEAD_START_LIMIT:
+                log = self.log_dir / f"worker-{w.index}.log"
+                tail = log.read_text(errors="replace").strip().splitlines()[-5:] if log.exists() else []
+                raise BatchError("the grading workers stop while starting: " + reason.split(" while ")[0] + "\n"
+                                 + "\n".join(tail) + f"\n(see {self.log_dir})")
+            if job is not None:
+                pending.appendleft(job)
+            return None
+        if job is not None:
+            on_record(job, {"status": "error", "error_kind": "grader", "reason": reason, "results": None})
+        return None
+
+
+# -- OUTDIR ------------------------------------------------------------------------
+def _load_config(path: Path) -> Config:
+    from autograder.cli import _config
+
+    return _config(str(path))
+
+
+def read_manifest(out: Path) -> dict:
+    manifest = read_json(Path(out) / MANIFEST)
+    if not isinstance(manifest, dict):
+        raise BatchError(f"{out} is not a grade-all output folder (no {MANIFEST}); run grade-all first")
+    return manifest
+
+
+def _job(index: int, entry: Entry, name: str, limits: ArchiveLimits) -> dict:
+    return {"job": index, "student": entry.student, "source": str(entry.source), "kind": entry.kind,
+            "label": entry.label, "problem": entry.problem, "file": name, "archive_limits": asdict(limits)}
+
+
+class _Writer:
+    """Writes one student's record and derived files as soon as they are done."""
+
+    def __init__(self, out: Path, config: Config, manifest: dict, config_hash: str, fingerprints: dict) -> None:
+        self.out, self.config, self.manifest = out, config, manifest
+        self.config_hash, self.fingerprints = config_hash, fingerprints
+        self.overrides = load_overrides(out)
+        self.errors = 0
+        self.seconds: list[float] = []
+        self.worker_peak_kb = self.child_peak_kb = 0
+        self.records: dict[str, dict] = {}
+
+    def __call__(self, job: dict, result: dict) -> None:
+        record = {"student": job["student"], "file": job["file"], "source": job["source"], "label": job["label"],
+                  "kind": job["kind"], "fingerprint": self.fingerprints[job["student"]], "config": self.config_hash,
+                  "graded_at": now(), "notes": [], "files_found": [], "student_output": "", **result}
+        write_json_atomic(self.out / "raw" / f"{job['file']}.json", record)
+        self.records[record["student"]] = record
+        render_student(self.out, record, self.overrides.get(record["student"], {}), self.config, self.manifest)
+        if record["status"] != "graded":
+            self.errors += 1
+        if "seconds" in record:
+            self.seconds.append(record["seconds"])
+        self.worker_peak_kb = max(self.worker_peak_kb, record.get("worker_peak_kb", 0))
+        self.child_peak_kb = max(self.child_peak_kb, record.get("child_peak_kb", 0))
+
+
+def render_student(out: Path, record: dict, overrides: dict, config: Config, manifest: dict) -> dict:
+    doc = results_document(record, overrides, config)
+    write_json_atomic(out / "results" / f"{record['file']}.json", doc)
+    text = feedback.render(record, doc, config, bool(manifest.get("published")), bool(manifest.get("after_due_date")))
+    write_text_atomic(out / "feedback" / f"{record['file']}.md", text)
+    return doc
+
+
+def render_all(out: Path, config: Config, manifest: dict, only: set[str] | None = None,
+               records: dict[str, dict] | None = None) -> dict[str, dict]:
+    """Rewrite results/ and feedback/ (of ``only`` the given students), grades.csv and summary.md."""
+    records = load_records(out) if records is None else records
+    overrides = load_overrides(out)
+    docs = {}
+    for student, record in records.items():
+        if only is None or student in only:
+            docs[student] = render_student(out, record, overrides.get(student, {}), config, manifest)
+        else:
+            docs[student] = results_document(record, overrides.get(student, {}), config)
+    write_text_atomic(out / "grades.csv", make_grades_csv(records, docs, config))
+    write_text_atomic(out / "summary.md", analysis.summary(out, records, docs, config))
+    return records
+
+
+def _progress(total: int, skipped: int, options: Options):
+    from tqdm import tqdm
+
+    tqdm.monitor_interval = 0  # no monitor thread
+    disable = (None if options.progress is None else not options.progress) if not options.quiet else True
+    return tqdm(total=total, desc="grading", unit="sub", disable=disable, dynamic_ncols=True, file=sys.stderr,
+                postfix={"already graded": skipped} if skipped else None)
+
+
+def _say(options: Options, text: str) -> None:
+    if not options.quiet:
+        print(text, file=sys.stderr)
+
+
+def run_batch(out: Path, config_path: Path, layout: Layout, entries: list[Entry], manifest: dict,
+              options: Options, force: bool = False) -> Outcome:
+    """Grade ``entries`` (all of them when ``force``, else those without a current record) into OUTDIR."""
+    start = time.perf_counter()
+    config = _load_config(config_path)
+    config_hash = config_fingerprint(config)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / MANIFEST, manifest)
+    _remove_partial_writes(out)
+    existing = load_records(out)
+    names = safe_names(sorted({e.student for e in layout.entries} | set(existing)))
+    for student, record in existing.items():
+        names[student] = record.get("file", names[student])
+    fingerprints, todo, skipped = {}, [], 0
+    for entry in entries:
+        fingerprints[entry.student] = fingerprint(entry)
+        old = existing.get(entry.student)
+        if (not force and old and old.get("status") == "graded" and old.get("fingerprint") == fingerprints[
+                entry.student] and old.get("config") == config_hash):
+            skipped += 1
+            continue
+        todo.append(_job(len(todo), entry, names[entry.student], options.archive_limits))
+    jobs = min(options.jobs or default_jobs(), max(1, len(todo)))
+    writer = _Writer(out, config, manifest, config_hash, fingerprints)
+    outcome = Outcome(students=len(entries), skipped=skipped, jobs=jobs)
+    if skipped:
+        _say(options, f"{skipped} of {len(entries)} students already graded (same submission and config): skipped; "
+                      "--regrade grades them again")
+    bar = _progress(len(todo), skipped, options)
+
+    def on_record(job: dict, result: dict) -> None:
+        writer(job, result)
+        bar.update(1)
+        if writer.errors:
+            bar.set_postfix({"could not grade": writer.errors})
+
+    # Entries that cannot be graded at all (duplicates, missing folders) need no worker.
+    gradable = []
+    for job in todo:
+        if job["problem"]:
+            on_record(job, {"status": "error", "error_kind": "submission", "reason": job["problem"], "results": None})
+        else:
+            gradable.append(job)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        Pool(jobs, config_path, options.grade_fn, out / "logs", options.timeout).run(gradable, on_record)
+    except KeyboardInterrupt:
+        outcome.interrupted = True
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        bar.close()
+    records = existing
+    records.update(writer.records)
+    # Students graded now are rendered already; others only when a crash left their files unwritten.
+    unwritten = {s for s, r in records.items() if not all(
+        (out / d / f"{r['file']}{ext}").exists() for d, ext in (("results", ".json"), ("feedback", ".md")))}
+    render_all(out, config, manifest, only=unwritten, records=records)
+    current = [records[e.student] for e in entries if e.student in records]
+    outcome.graded = sum(r["status"] == "graded" for r in current)
+    outcome.errors = sum(r["status"] != "graded" for r in current)
+    outcome.seconds = time.perf_counter() - start
+    outcome.seconds_per_submission = writer.seconds
+    outcome.worker_peak_kb, outcome.child_peak_kb = writer.worker_peak_kb, writer.child_peak_kb
+    extra = sorted(set(records) - {e.student for e in layout.entries})
+    if extra:
+        _say(options, f"note: {len(extra)} graded students in {out} are not in the input any more "
+                      f"(kept in grades.csv): {', '.join(extra[:5])}{' ...' if len(extra) > 5 else ''}")
+    return outcome
+
+
+def _remove_partial_writes(out: Path) -> None:
+    """Temporary files of atomic writes that a killed batch left behind (the targets are intact)."""
+    import re
+
+    for folder in ("raw", "results", "feedback", ""):
+        for path in (out / folder).glob(".*"):
+            if path.is_file() and re.fullmatch(r"\..+\.(json|md|csv|yaml)\.\w+", path.name):
+                path.unlink()
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _manifest(submissions: Path, layout: Layout, config_path: Path, options: Options, old: dict | None) -> dict:
+    old = old or {}
+    return {
+        "submissions": str(submissions.resolve()),
+        "layout": layout.kind,
+        "layout_root": str(layout.root.resolve()),
+        "assignment": options.assignment if options.assignment is not None else old.get("assignment"),
+        "config": str(Path(config_path).resolve()),
+        "published": options.published if options.published is not None else old.get("published", False),
+        "after_due_date": (options.after_due_date if options.after_due_date is not None
+                           else old.get("after_due_date", False)),
+        "created": old.get("created", now()),
+        "updated": now(),
+    }
+
+
+def grade_all(submissions: Path, out: Path, config_path: Path, options: Options) -> Outcome:
+    """Grade every submission under ``submissions`` into ``out`` (see the module's docstring)."""
+    submissions, out = Path(submissions), Path(out)
+    config = _load_config(config_path)
+    old = read_json(out / MANIFEST) if (out / MANIFEST).exists() else None
+    if old is None and out.exists() and any(out.iterdir()):
+        raise BatchError(f"{out} exists and is not a grade-all output folder: choose an empty or new --out")
+    if old and Path(old.get("submissions", "")) != submissions.resolve():
+        raise BatchError(f"{out} holds the grades of {old.get('submissions')}: choose another --out for "
+                         f"{submissions}")
+    from autograder.layouts import LayoutError
+
+    try:
+        layout = discover(submissions, config.files, options.assignment, config.assignment)
+    except LayoutError as exc:
+        raise BatchError(str(exc)) from None
+    for note in layout.notes:
+        _say(options, f"note: {note}")
+    manifest = _manifest(submissions, layout, config_path, options, old)
+    return run_batch(out, Path(config_path), layout, layout.entries, manifest, options, force=options.regrade)
+
+
+def regrade(out: Path, students: list[str], options: Options, config_path: Path | None = None) -> Outcome:
+    """Grade the named students of OUTDIR again from their current submissions."""
+    out = Path(out)
+    manifest = read_manifest(out)
+    config_path = Path(config_path or manifest["config"])
+    config = _load_config(config_path)
+    from autograder.layouts import LayoutError
+
+    try:
+        layout = discover(Path(manifest["submissions"]), config.files, manifest.get("assignment"), config.assignment)
+    except LayoutError as exc:
+        raise BatchError(f"cannot read the submissions again: {exc}") from None
+    by_id = {e.student: e for e in layout.entries}
+    unknown = [s for s in students if s not in by_id]
+    if unknown:
+        import difflib
+
+        hints = [f"{s!r} (did you mean {', '.join(difflib.get_close_matches(s, list(by_id), n=3))}?)"
+                 if difflib.get_close_matches(s, list(by_id), n=3) else repr(s) for s in unknown]
+        raise BatchError(f"no submission in {manifest['submissions']} for {', '.join(hints)}")
+    manifest.update(config=str(config_path.resolve()), updated=now())
+    return run_batch(out, config_path, layout, [by_id[s] for s in students], manifest, options, force=True)
+
+
+def override(out: Path, student: str, test: str, score: float | None, reason: str) -> tuple[str, float]:
+    """Change one test's score for one student (score None: remove the change) and rewrite what depends on it."""
+    from autograder.gradebook import set_override
+
+    out = Path(out)
+    manifest = read_manifest(out)
+    records = load_records(out)
+    if student not in records:
+        raise BatchError(f"no graded student {student!r} in {out}")
+    try:
+        name, max_score = set_override(out, records[student], test, score, reason)
+    except GradebookError as exc:
+        raise BatchError(str(exc)) from None
+    render_all(out, _load_config(Path(manifest["config"])), manifest, only={student})
+    return name, max_score
+
+
+def rerender(out: Path, published: bool | None, after_due_date: bool | None) -> dict:
+    """Rewrite every student's feedback (e.g. after grades are published)."""
+    out = Path(out)
+    manifest = read_manifest(out)
+    if published is not None:
+        manifest["published"] = published
+    if after_due_date is not None:
+        manifest["after_due_date"] = after_due_date
+    manifest["updated"] = now()
+    write_json_atomic(out / MANIFEST, manifest)
+    render_all(out, _load_config(Path(manifest["config"])), manifest)
+    return manifest
+
+
+def _own_peak_kb() -> int:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def describe(outcome: Outcome, out: Path) -> str:
+    """The closing lines: what was done, how fast, and where the files are."""
+    lines = []
+    if outcome.interrupted:
+        lines.append(f"interrupted: {outcome.graded + outcome.errors} of {outcome.students} students have a record; "
+                     "run the same command again to grade the rest")
+    per = outcome.seconds_per_submission
+    if per:
+        rate = 60 * len(per) / outcome.seconds if outcome.seconds else 0
+        lines.append(f"this run: {len(per)} submission{'s' * (len(per) != 1)} in {outcome.seconds:.1f} s with "
+                     f"{outcome.jobs} worker{'s' * (outcome.jobs != 1)} "
+                     f"({rate:.0f} per minute; median {statistics.median(per):.2f} s each); peak memory: "
+                     f"{outcome.worker_peak_kb / 1024:.0f} MB per worker, {outcome.child_peak_kb / 1024:.0f} MB per "
+                     f"student process, {_own_peak_kb() / 1024:.0f} MB for this process")
+    lines.append(f"{outcome.graded} of {outcome.students} graded, {outcome.errors} could not be graded"
+                 + (f", {outcome.skipped} already graded before" if outcome.skipped else ""))
+    lines.append(f"grades: {out / 'grades.csv'}   summary: {out / 'summary.md'}   feedback: {out / 'feedback'}/")
+    return "\n".join(lines)

@@ -1,0 +1,146 @@
+"""Command line for grading a class: ``grade-all``, ``regrade``, ``override`` and ``feedback``.
+
+grade-all  grade every submission of a class folder into OUTDIR (exit 0: all graded; 1: some could not be
+           graded, see summary.md; 2: cannot run; 130: interrupted, rerun to resume)
+regrade    grade some students of OUTDIR again (after fixing their submission or the config)
+override   change one test's score for one student, with a reason; survives regrades
+feedback   rewrite every student's feedback, e.g. once grades are published (--published)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+# The batch modules are imported inside the commands: `grade` and `check` must not pay for them.
+EXIT_USAGE = 2
+
+
+def _fail(exc: Exception) -> int:
+    print(f"error: {exc}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _interrupted() -> int:
+    print("interrupted: run the same command again to continue (nothing graded so far is lost)", file=sys.stderr)
+    return 130
+
+
+def _config_path(args: argparse.Namespace) -> Path:
+    from autograder.cli import DEFAULT_CONFIG
+
+    return Path(args.config) if args.config else DEFAULT_CONFIG
+
+
+def _jobs(value: str) -> int:
+    jobs = int(value)
+    if jobs < 1:
+        raise argparse.ArgumentTypeError("--jobs must be at least 1")
+    return jobs
+
+
+def cmd_grade_all(args: argparse.Namespace) -> int:
+    from autograder.batch import BatchError, Options, describe, grade_all
+
+    options = Options(jobs=args.jobs or 0, regrade=args.regrade, published=True if args.published else None,
+                      after_due_date=True if args.after_due_date else None, assignment=args.assignment,
+                      timeout=args.timeout, progress=False if args.no_progress else None, quiet=args.quiet)
+    try:
+        outcome = grade_all(Path(args.submissions), Path(args.out), _config_path(args), options)
+    except BatchError as exc:
+        return _fail(exc)
+    except KeyboardInterrupt:
+        return _interrupted()
+    print(describe(outcome, Path(args.out)), file=sys.stderr)
+    return outcome.exit_code
+
+
+def cmd_regrade(args: argparse.Namespace) -> int:
+    from autograder.batch import BatchError, Options, describe, regrade
+
+    options = Options(jobs=args.jobs or 0, progress=False if args.no_progress else None)
+    try:
+        outcome = regrade(Path(args.outdir), args.student, options, Path(args.config) if args.config else None)
+    except BatchError as exc:
+        return _fail(exc)
+    except KeyboardInterrupt:
+        return _interrupted()
+    print(describe(outcome, Path(args.outdir)), file=sys.stderr)
+    return outcome.exit_code
+
+
+def cmd_override(args: argparse.Namespace) -> int:
+    if args.remove == (args.score is not None):
+        return _fail(ValueError("give either --score X --reason TEXT, or --remove"))
+    from autograder.batch import BatchError, override
+
+    try:
+        name, max_score = override(Path(args.outdir), args.student, args.test, args.score, args.reason or "")
+    except BatchError as exc:
+        return _fail(exc)
+    if args.remove:
+        print(f"{args.student}: removed the override on {name!r}")
+    else:
+        print(f"{args.student}: {name!r} now scores {args.score:g} / {max_score:g}; results, feedback, grades.csv "
+              "and summary.md updated")
+    return 0
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    from autograder.batch import BatchError, rerender
+
+    try:
+        manifest = rerender(Path(args.outdir), args.published, args.after_due_date)
+    except BatchError as exc:
+        return _fail(exc)
+    state = "published" if manifest["published"] else "not published"
+    print(f"feedback rewritten in {Path(args.outdir) / 'feedback'} (grades {state}; due date "
+          f"{'passed' if manifest['after_due_date'] else 'not passed'})")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add the class-grading commands to ``python -m autograder``."""
+    p = sub.add_parser("grade-all", parents=[common], help="grade a whole class in parallel",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("submissions", help="a folder of per-student folders or zips, a Gradescope export, or "
+                                       "nbgrader's submitted/ (or its course folder)")
+    p.add_argument("--out", required=True, help="output folder (rerun with the same one to resume)")
+    p.add_argument("--jobs", type=_jobs, help="worker processes (default: one per core)")
+    p.add_argument("--regrade", action="store_true", help="grade everyone again, even students already graded")
+    p.add_argument("--published", action="store_true",
+                   help="grades are published: feedback shows hidden tests' names and scores (never their inputs)")
+    p.add_argument("--after-due-date", action="store_true", help="show tests whose visibility is after_due_date")
+    p.add_argument("--assignment", help="nbgrader: the assignment folder to grade (default: the config's)")
+    p.add_argument("--timeout", type=float, default=900.0, help="seconds per submission before its worker is "
+                                                                "stopped (default 900)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no notes")
+    p.set_defaults(run=cmd_grade_all)
+
+    p = sub.add_parser("regrade", parents=[common], help="grade some students of a grade-all folder again")
+    p.add_argument("outdir")
+    p.add_argument("--student", action="append", required=True, help="student id (repeat for several)")
+    p.add_argument("--jobs", type=_jobs)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(run=cmd_regrade)
+
+    p = sub.add_parser("override", help="change one test's score for one student")
+    p.add_argument("outdir")
+    p.add_argument("--student", required=True)
+    p.add_argument("--test", required=True, help="the test's name as in results.json, or a unique part of it")
+    p.add_argument("--score", type=float)
+    p.add_argument("--reason", help="why (the student sees it with the new score)")
+    p.add_argument("--remove", action="store_true", help="remove this student's override on this test")
+    p.set_defaults(run=cmd_override)
+
+    p = sub.add_parser("feedback", help="rewrite the students' feedback (e.g. once grades are published)")
+    p.add_argument("outdir")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--published", dest="published", action="store_true", default=None)
+    group.add_argument("--unpublished", dest="published", action="store_false")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--after-due-date", dest="after_due_date", action="store_true", default=None)
+    group.add_argument("--before-due-date", dest="after_due_date", action="store_false")
+    p.set_defaults(run=cmd_feedback)

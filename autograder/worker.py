@@ -1,0 +1,103 @@
+"""One grading worker of ``grade-all``: ``python -m autograder.worker --config PATH``.
+
+It imports the grader once, then reads one job per line on stdin (a JSON
+object naming a submission) and answers one JSON line on stdout with the
+grader's record.  Student code still runs in a child per submission
+(``grader.grade`` starts it); this process only pays the grader's own start-up
+once.  It ends when stdin closes (so it never outlives the batch for long), on
+SIGTERM, and ignores SIGINT: the batch decides what a Ctrl-C means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import resource
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+
+def _peaks() -> dict:
+    """Peak resident memory (kB on Linux) of this process and of its largest child so far."""
+    return {"worker_peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            "child_peak_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}
+
+
+def _terminate(signum, frame) -> None:
+    raise SystemExit(128 + signum)
+
+
+def grade_job(job: dict, config, grade_fn) -> dict:
+    """Grade one submission; never raises for anything the submission or the grader does."""
+    from autograder.layouts import ArchiveLimits, Entry, SubmissionProblem, prepare
+    from autograder.results import to_gradescope
+
+    entry = Entry(job["student"], Path(job["source"]), job["kind"], job["label"], job.get("problem", ""))
+    start = time.perf_counter()
+    record = {"status": "error", "error_kind": "", "reason": "", "results": None, "notes": [], "files_found": [],
+              "student_output": ""}
+    try:
+        with tempfile.TemporaryDirectory(prefix="hw_job_") as tmp:
+            limits = ArchiveLimits(**job["archive_limits"]) if job.get("archive_limits") else ArchiveLimits()
+            folder = prepare(entry, Path(tmp), config.files, limits)
+            report = grade_fn(folder, config)
+            record.update(results=to_gradescope(report, config), notes=list(report.notes),
+                          files_found=list(report.files_found), student_output=report.student_output)
+            if report.grader_errors:
+                record.update(error_kind="grader", reason="the grader failed on some tests: "
+                              + "; ".join(report.grader_errors)[:1000])
+            else:
+                record["status"] = "graded"
+    except SubmissionProblem as exc:
+        record.update(error_kind="submission", reason=str(exc))
+    except Exception as exc:  # noqa: BLE001 -- one submission must not stop the batch
+        traceback.print_exc()
+        record.update(error_kind="grader", reason=f"the grader failed: {type(exc).__name__}: {exc}"[:1000])
+    record["seconds"] = round(time.perf_counter() - start, 4)
+    record.update(_peaks())
+    return record
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder.worker")
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--grade-fn", default="autograder.grader:grade", help="module:function that grades a folder")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _terminate)
+    # The protocol owns the real stdout; anything else printed goes to stderr (the worker's log).
+    channel = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    from autograder.cli import _config
+
+    config = _config(args.config)
+    module, _, name = args.grade_fn.partition(":")
+    grade_fn = getattr(importlib.import_module(module), name)
+    from autograder.grader import load_reference
+
+    load_reference(config)
+    channel.write(json.dumps({"ready": os.getpid()}) + "\n")
+    for line in sys.stdin:
+        job = json.loads(line)
+        record = grade_job(job, config, grade_fn)
+        try:
+            line = json.dumps({"job": job["job"], "record": record}, allow_nan=False)
+        except ValueError as exc:  # e.g. NaN in a results document: report it rather than write bad JSON
+            record.update(status="error", error_kind="grader", results=None, reason=f"unencodable results: {exc}")
+            line = json.dumps({"job": job["job"], "record": record}, default=str)
+        try:
+            channel.write(line + "\n")
+        except BrokenPipeError:  # the batch is gone
+            return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

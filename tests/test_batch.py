@@ -1,0 +1,452 @@
+"""Grading a whole class (grade-all) with the real grader, in every input layout.
+
+One class of 30 real submissions (reference, templates, variants, mutants, an
+empty folder, a misnamed file) is laid out as per-student folders, zips, a
+Gradescope export and nbgrader's tree; each layout is graded with
+``python -m autograder grade-all`` and must give the same grades, which must
+agree with grading each submission on its own.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from classroom import as_folders, as_gradescope, as_nbgrader, as_zips, build_class, gradescope_ids
+from conftest import ROOT, SOLUTIONS, TEMPLATES, grade_cli, lost_functions, make_submission, run_cli
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def grade_all(src: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    return run_cli("grade-all", str(src), "--out", str(out), "--jobs", "2", "--no-progress", *extra)
+
+
+def read_grades(out: Path) -> tuple[list[str], dict[str, dict]]:
+    with open(out / "grades.csv", newline="") as f:
+        reader = csv.DictReader(f)
+        return reader.fieldnames, {row["student_id"]: row for row in reader}
+
+
+def results(out: Path, student: str) -> dict:
+    return json.loads((out / "results" / f"{student}.json").read_text())
+
+
+def comparable(test: dict) -> dict:
+    """A results.json test without the sandbox's random temporary folder (tracebacks name the student's file)."""
+    keys = ("name", "score", "max_score", "status", "output", "visibility")
+    return {k: re.sub(r'"/[^"]*/([^/"]+\.py)"', r'"\1"', test[k]) if k == "output" else test[k] for k in keys}
+
+
+def scores_only(row: dict) -> dict:
+    return {k: v for k, v in row.items() if k != "student_id"}
+
+
+@pytest.fixture(scope="module")
+def klass(tmp_path_factory):
+    base = tmp_path_factory.mktemp("class")
+    return base, build_class(base / "sources")
+
+
+@pytest.fixture(scope="module")
+def folder_batch(klass):
+    base, students = klass
+    src = as_folders(students, base / "folders")
+    out = base / "out_folders"
+    proc = grade_all(src, out)
+    return src, out, proc
+
+
+# -- per-student folders ----------------------------------------------------------------
+def test_folder_layout_grades_every_student(folder_batch, klass, config, validate_results):
+    _, students = klass
+    _, out, proc = folder_batch
+    assert proc.returncode == 0, proc.stderr  # the empty folder is a graded zero, not an error
+    header, rows = read_grades(out)
+    assert header == ["student_id", *config.functions, "total", "max", "status", "note"]
+    assert set(rows) == set(students)
+    for student, info in students.items():
+        doc = results(out, student)
+        validate_results(doc)
+        row = rows[student]
+        assert row["status"] == "graded"
+        assert float(row["max"]) == config.max_score
+        assert float(row["total"]) == doc["score"] == sum(t["score"] for t in doc["tests"])
+        for function in config.functions:
+            assert float(row[function]) == sum(t["score"] for t in doc["tests"] if t["name"].startswith(function + ":"))
+        kind = info["kind"]
+        if kind in ("reference", "variant"):
+            assert doc["score"] == config.max_score, student
+        elif kind in ("template", "empty"):
+            assert doc["score"] == 0, student
+        elif kind == "mutant":
+            assert lost_functions(doc) == info["breaks"], student
+    assert "missing from the submission" in rows["empty"]["note"]
+    assert "rename it to 'lstm_layers.py'" in rows["misnamed"]["note"]
+    assert all(float(rows["misnamed"][f]) > 0 for f in config.functions if not f.startswith("lstm") and f != "sigmoid")
+
+
+def test_batch_agrees_with_grading_each_submission_alone(folder_batch, klass, tmp_path):
+    _, students = klass
+    _, out, _ = folder_batch
+    _, rows = read_grades(out)
+    mutants = [s for s, i in students.items() if i["kind"] == "mutant"]
+    for student in ["ref0", "tpl1", "var_loops", "empty", "misnamed", *mutants[:4]]:
+        _, alone = grade_cli(students[student]["path"], tmp_path)
+        batch = results(out, student)
+        assert batch["score"] == alone["score"]
+        assert [comparable(t) for t in batch["tests"]] == [comparable(t) for t in alone["tests"]]
+        assert float(rows[student]["total"]) == alone["score"]
+
+
+def test_charts_are_png_and_linked(folder_batch):
+    _, out, _ = folder_batch
+    summary = (out / "summary.md").read_text()
+    for name in ("score_histogram.png", "function_pass_rates.png"):
+        assert (out / "charts" / name).read_bytes()[:8] == PNG
+        assert f"(charts/{name})" in summary
+
+
+def test_summary_counts_failures_per_test(folder_batch, klass, config):
+    _, students = klass
+    _, out, _ = folder_batch
+    summary = (out / "summary.md").read_text()
+    docs = [results(out, s) for s in students]
+    for spec in config.tests:
+        failed = sum(1 for d in docs for t in d["tests"] if t["name"] == spec.full_name and t["score"] < t["max_score"])
+        line = next(ln for ln in summary.splitlines() if ln.startswith(f"| {spec.full_name} |"))
+        assert line.split(" | ")[3].split(" ")[0] == str(failed), line
+    # Templates fail the same way except for numbers: one group, counted together.
+    line = next(ln for ln in summary.splitlines() if ln.startswith("| rnn_forward: matches the reference |"))
+    assert "3× `rnn_forward is not implemented yet" in line
+    for function in config.functions:
+        full = sum(all(t["score"] == t["max_score"] for t in d["tests"] if t["name"].startswith(function + ":"))
+                   for d in docs)
+        assert f"| {function} | " in summary and f"| {full} | {100 * full / len(docs):.0f}% |" in summary
+
+
+def test_normalise_groups_failures_that_differ_only_in_numbers():
+    from autograder.analysis import normalise
+
+    a = "case 1 of 2 (seed 21, N=2, T=4): s differs at [0, 3, 2]: got 0.1234, expected -1.5e-03\nHint: x"
+    b = "case 2 of 2 (seed 22, N=3, T=6): s differs at [1, 0, 4]: got 7.0, expected 2.25e+01\nHint: y"
+    assert normalise(a) == normalise(b)
+    assert normalise('raised ValueError: bad (File "/tmp/hw_rnn_sub_x1/work/rnn_layers.py", line 12)') == \
+        normalise('raised ValueError: bad (File "/tmp/hw_rnn_sub_q9/work/rnn_layers.py", line 40)')
+    assert normalise("rnn_layers.py was not found") != normalise("lstm_layers.py was not found")
+
+
+# -- feedback visibility ---------------------------------------------------------------------
+def test_feedback_follows_the_visibility_rules(folder_batch, klass, config, tmp_path):
+    _, students = klass
+    _, out, _ = folder_batch
+    hidden_names = {t.full_name for t in config.tests if t.hidden}
+    assert config.hidden_visibility == "after_published"
+    published = tmp_path / "published"
+    shutil.copytree(out, published)
+    proc = run_cli("feedback", str(published), "--published")
+    assert proc.returncode == 0, proc.stderr
+    for student in students:
+        doc = results(out, student)
+        before = (out / "feedback" / f"{student}.md").read_text()
+        after = (published / "feedback" / f"{student}.md").read_text()
+        for text in (before, after):
+            assert "hidden case" not in text
+            public_outputs = {t["output"] for t in doc["tests"] if t["name"] not in hidden_names}
+            for t in doc["tests"]:
+                if t["name"] in hidden_names and t["output"] not in public_outputs:  # general reasons repeat
+                    assert t["output"] not in text, (student, t["name"])
+                if t["name"] not in hidden_names and t["output"] != "passed":
+                    assert t["output"] in text, (student, t["name"])  # public failures in full
+        assert "(hidden test)" not in before
+        assert "Score on the tests shown" in before and f"Score: {doc['score']:g} /" not in before
+        assert after.count("(hidden test)") == len(hidden_names)
+        assert f"**Score: {doc['score']:g} / {config.max_score:g}**" in after
+        for name in hidden_names:
+            assert name.split(": ", 1)[1] in after
+    for seed in {c["seed"] for t in config.tests if t.hidden for c in t.cases}:
+        assert f"seed {seed}" not in "".join(p.read_text() for p in (published / "feedback").glob("*.md"))
+
+
+def test_feedback_never_shows_hidden_and_waits_for_the_due_date(folder_batch, config):
+    from autograder import feedback
+
+    _, out, _ = folder_batch
+    record = json.loads(next((out / "raw").glob("mut_*.json")).read_text())
+    doc = results(out, record["student"])
+    n_hidden = sum(t["visibility"] != "visible" for t in doc["tests"])
+    for visibility, published, due, shown in [("hidden", True, True, 0), ("after_due_date", False, False, 0),
+                                              ("after_due_date", False, True, n_hidden),
+                                              ("after_published", False, True, 0),
+                                              ("after_published", True, False, n_hidden)]:
+        changed = json.loads(json.dumps(doc))
+        for t in changed["tests"]:
+            if t["visibility"] != "visible":
+                t["visibility"] = visibility
+        text = feedback.render(record, changed, config, published=published, after_due_date=due)
+        assert text.count("(hidden test)") == shown, (visibility, published, due)
+
+
+# -- zips, Gradescope, nbgrader ------------------------------------------------------------------
+def _bad_zips(root: Path) -> dict[str, str]:
+    """Broken and hostile zips, with the reason each error row must give."""
+    (root / "broken.zip").write_bytes(b"this is not a zip file at all")
+    with zipfile.ZipFile(root / "escape.zip", "w") as zf:
+        zf.write(SOLUTIONS / "rnn_layers.py", "rnn_layers.py")
+        zf.writestr("../../escaped.py", "print('outside')")
+    with zipfile.ZipFile(root / "link.zip", "w") as zf:
+        info = zipfile.ZipInfo("rnn_layers.py")
+        info.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(info, "/etc/passwd")
+    with zipfile.ZipFile(root / "bomb.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("rnn_layers.py", b"\0" * (4 << 20))
+    return {"broken": "not a valid zip file", "escape": "points outside the submission folder",
+            "link": "is a symbolic link", "bomb": "zip bomb"}
+
+
+def test_zip_layout_matches_and_bad_zips_become_error_rows(folder_batch, klass, tmp_path):
+    base, students = klass
+    _, folder_out, _ = folder_batch
+    src = as_zips(students, base / "zips")
+    bad = _bad_zips(src)
+    out = base / "out_zips"
+    proc = grade_all(src, out)
+    assert proc.returncode == 1, proc.stderr  # some submissions could not be graded
+    assert "4 could not be graded" in proc.stderr
+    _, rows = read_grades(out)
+    _, expected = read_grades(folder_out)
+    assert set(rows) == set(students) | set(bad)
+    for student in students:
+        assert scores_only(rows[student]) == scores_only(expected[student]), student
+    for student, reason in bad.items():
+        row = rows[student]
+        assert row["status"] == "error" and reason in row["note"], row
+        assert row["total"] == "" and row["rnn_forward"] == ""
+        assert reason in (out / "feedback" / f"{student}.md").read_text()
+        assert results(out, student)["tests"] == []
+    assert not list(base.rglob("escaped.py"))
+    summary = (out / "summary.md").read_text()
+    assert "## Could not be graded" in summary and all(f"| {s} |" in summary for s in bad)
+
+
+def test_gradescope_export(folder_batch, klass):
+    base, students = klass
+    _, folder_out, _ = folder_batch
+    export = as_gradescope(students, base / "gradescope" / "assignment_123_export")
+    # A group submission (two students, one folder) and a folder the metadata names but the export lacks.
+    make_submission(export / "submission_4999999")
+    with open(export / "submission_metadata.yml", "a") as f:
+        f.write("submission_4999999:\n  :submitters:\n  - :name: A\n    :sid: 'G1'\n  - :name: B\n    :sid: 'G2'\n"
+                "submission_4999998:\n  :submitters:\n  - :name: C\n    :sid: 'GONE'\n")
+    out = base / "out_gradescope"
+    proc = grade_all(base / "gradescope", out)  # the unzipped export keeps its top folder
+    assert proc.returncode == 1, proc.stderr
+    _, rows = read_grades(out)
+    _, expected = read_grades(folder_out)
+    ids = gradescope_ids(students)
+    assert set(rows) == set(ids.values()) | {"G1", "G2", "GONE"}
+    for student, sid in ids.items():
+        assert scores_only(rows[sid]) == scores_only(expected[student]), student
+    assert rows["G1"]["total"] == rows["G2"]["total"] == expected["ref0"]["total"]
+    assert rows["GONE"]["status"] == "error" and "missing from the export" in rows["GONE"]["note"]
+
+
+def test_nbgrader_submitted_tree(folder_batch, klass):
+    base, students = klass
+    _, folder_out, _ = folder_batch
+    course = as_nbgrader(students, base / "course")
+    # Another assignment beside it is not graded: the config's assignment (hw_rnn) is chosen.
+    shutil.copytree(TEMPLATES, course / "submitted" / "ref0" / "ps0")
+    out = base / "out_nbgrader"
+    proc = grade_all(course, out)
+    assert proc.returncode == 0, proc.stderr
+    _, rows = read_grades(out)
+    _, expected = read_grades(folder_out)
+    assert set(rows) == set(students)
+    for student in students:
+        assert scores_only(rows[student]) == scores_only(expected[student]), student
+    assert json.loads((out / "batch.json").read_text())["layout"] == "nbgrader"
+
+
+# -- interruptions ----------------------------------------------------------------------------
+def _start(src: Path, out: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "autograder", "grade-all", str(src), "--out", str(out),
+                             "--jobs", "2", "--no-progress"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_records(out: Path, count: int, proc: subprocess.Popen, limit: float = 120) -> int:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        done = len(list((out / "raw").glob("*.json"))) if (out / "raw").exists() else 0
+        if done >= count:
+            return done
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    raise AssertionError(f"fewer than {count} records after {limit} s")
+
+
+def test_interrupted_batch_resumes_without_losing_or_redoing_work(folder_batch, klass):
+    base, students = klass
+    src, folder_out, _ = folder_batch
+    out = base / "out_interrupted"
+    proc = _start(src, out)
+    _wait_for_records(out, 4, proc)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr and "run the same command again" in stderr
+    first = len(list((out / "raw").glob("*.json")))
+    assert 4 <= first < len(students)
+    _, rows = read_grades(out)  # written for what was done
+    assert len(rows) == first
+
+    proc = _start(src, out)
+    _wait_for_records(out, first + 3, proc)
+    proc.kill()  # no chance to clean up
+    proc.communicate(timeout=60)
+    for path in (out / "raw").glob("*.json"):
+        json.loads(path.read_text())  # every record on disk is whole
+    second = len(list((out / "raw").glob("*.json")))
+
+    proc = grade_all(src, out)
+    assert proc.returncode == 0, proc.stderr
+    skipped = int(proc.stderr.split(" of 30 students already graded")[0].split()[-1])
+    assert skipped >= second
+    assert f"this run: {30 - skipped} submissions" in proc.stderr
+    assert (out / "grades.csv").read_text() == (folder_out / "grades.csv").read_text()
+    assert not [p for d in ("raw", "results", "feedback") for p in (out / d).iterdir() if p.name.startswith(".")]
+
+
+# -- overrides and regrades -----------------------------------------------------------------------
+def test_override_shows_everywhere_and_survives_regrades(tmp_path):
+    src = tmp_path / "class"
+    make_submission(src / "good")
+    make_submission(src / "blank", base=TEMPLATES)
+    out = tmp_path / "out"
+    assert grade_all(src, out).returncode == 0
+    test = "rnn_step_forward: matches the reference"
+    proc = run_cli("override", str(out), "--student", "blank", "--test", test, "--score", "1.5",
+                   "--reason", "right idea, accepted by hand")
+    assert proc.returncode == 0, proc.stderr
+
+    def check(expected_total: float) -> None:
+        _, rows = read_grades(out)
+        assert float(rows["blank"]["total"]) == expected_total
+        assert float(rows["blank"]["rnn_step_forward"]) == expected_total
+        doc = results(out, "blank")
+        entry = next(t for t in doc["tests"] if t["name"] == test)
+        assert doc["score"] == expected_total and entry["score"] == expected_total
+        assert "right idea, accepted by hand" in entry["output"]
+        assert "right idea, accepted by hand" in (out / "feedback" / "blank.md").read_text()
+        assert doc["extra_data"]["overrides"][0]["to"] == 1.5
+        raw = json.loads((out / "raw" / "blank.json").read_text())
+        assert raw["results"]["score"] == 0  # the grader's own record is never edited
+
+    check(1.5)
+    proc = run_cli("regrade", str(out), "--student", "blank", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    assert "this run: 1 submission in" in proc.stderr
+    check(1.5)
+    assert grade_all(src, out, "--regrade").returncode == 0
+    check(1.5)
+    assert "| blank | rnn_step_forward: matches the reference | 0 | 1.5 |" in (out / "summary.md").read_text()
+
+    bad = run_cli("override", str(out), "--student", "blank", "--test", test, "--score", "7", "--reason", "x")
+    assert bad.returncode == 2 and "outside 0..2" in bad.stderr
+    bad = run_cli("override", str(out), "--student", "blank", "--test", "matches the reference", "--score", "1",
+                  "--reason", "x")
+    assert bad.returncode == 2 and "matches" in bad.stderr and "tests" in bad.stderr
+    bad = run_cli("override", str(out), "--student", "nobody", "--test", test, "--score", "1", "--reason", "x")
+    assert bad.returncode == 2 and "no graded student 'nobody'" in bad.stderr
+    bad = run_cli("regrade", str(out), "--student", "blnk")
+    assert bad.returncode == 2 and "did you mean blank" in bad.stderr
+
+    assert run_cli("override", str(out), "--student", "blank", "--test", test, "--remove").returncode == 0
+    _, rows = read_grades(out)
+    assert float(rows["blank"]["total"]) == 0 and results(out, "blank")["score"] == 0
+
+
+def test_changed_submission_is_graded_again_on_rerun(tmp_path):
+    src = tmp_path / "class"
+    make_submission(src / "a")
+    make_submission(src / "b", base=TEMPLATES)
+    out = tmp_path / "out"
+    assert grade_all(src, out).returncode == 0
+    make_submission(src / "b")  # the student's fixed files replace the templates
+    proc = grade_all(src, out)
+    assert "1 of 2 students already graded" in proc.stderr and "this run: 1 submission in" in proc.stderr
+    _, rows = read_grades(out)
+    assert rows["b"]["total"] == rows["a"]["total"] == "100"
+
+
+# -- a grader that breaks --------------------------------------------------------------------------
+def test_grader_crash_raise_and_hang_become_error_rows(tmp_path, monkeypatch):
+    from autograder.batch import Options
+    from autograder.batch import grade_all as api_grade_all
+
+    monkeypatch.setenv("PYTHONPATH", str(ROOT / "tests"))
+    scratch = tmp_path / "scratch"  # where the batch's temporary folders go
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    src = tmp_path / "class"
+    for name in ("ok1", "crash", "ok2", "raise", "hang", "ok3"):
+        make_submission(src / name)
+    (src / "crash" / "CRASH_GRADER").touch()
+    (src / "raise" / "RAISE_GRADER").touch()
+    (src / "hang" / "HANG_GRADER").touch()
+    out = tmp_path / "out"
+    outcome = api_grade_all(src, out, ROOT / "assignments" / "hw_rnn" / "assignment.yaml",
+                            Options(jobs=2, timeout=6, quiet=True, grade_fn="batch_faults:grade"))
+    assert (outcome.graded, outcome.errors, outcome.exit_code) == (3, 3, 1)
+    _, rows = read_grades(out)
+    assert [rows[s]["total"] for s in ("ok1", "ok2", "ok3")] == ["100"] * 3
+    assert "SIGKILL" in rows["crash"]["note"]
+    assert "RuntimeError: planted grader bug" in rows["raise"]["note"]
+    assert "longer than 6 s" in rows["hang"]["note"]
+    assert all(rows[s]["status"] == "error" and rows[s]["total"] == "" for s in ("crash", "raise", "hang"))
+    assert "grader itself failed" in (out / "feedback" / "raise.md").read_text()
+    assert "planted grader bug" in "".join(p.read_text() for p in (out / "logs").glob("*.log"))
+    assert list(scratch.iterdir()) == []  # even the killed worker's sandbox folder is gone
+
+
+# -- bad input --------------------------------------------------------------------------------------
+def test_inputs_grade_all_cannot_use_exit_2(folder_batch, tmp_path):
+    _, out, _ = folder_batch
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    cases = [
+        ((str(tmp_path / "nope"), "--out", str(tmp_path / "o1")), "does not exist"),
+        ((str(SOLUTIONS), "--out", str(tmp_path / "o2")), "looks like one submission"),
+        ((str(empty), "--out", str(tmp_path / "o3")), "no submissions found"),
+        ((str(SOLUTIONS.parent), "--out", str(out)), "holds the grades of"),
+    ]
+    archive = tmp_path / "class.zip"
+    archive.write_bytes(b"PK")
+    cases.append(((str(archive), "--out", str(tmp_path / "o4")), "unzip it first"))
+    for args, message in cases:
+        proc = run_cli("grade-all", *args)
+        assert proc.returncode == 2 and message in proc.stderr, (args, proc.stderr)
+    assert not (tmp_path / "o1").exists()
+
+
+def test_workers_that_cannot_start_stop_the_batch_with_a_reason(tmp_path):
+    from autograder.batch import BatchError, Options
+    from autograder.batch import grade_all as api_grade_all
+
+    make_submission(tmp_path / "class" / "a")
+    with pytest.raises(BatchError, match="stop while starting(.|\n)*No module named 'no_such_module'"):
+        api_grade_all(tmp_path / "class", tmp_path / "out", ROOT / "assignments" / "hw_rnn" / "assignment.yaml",
+                      Options(jobs=1, quiet=True, grade_fn="no_such_module:grade"))

@@ -1,0 +1,170 @@
+"""Reading class folders and unpacking untrusted zips (no grading here: these are fast)."""
+
+from __future__ import annotations
+
+import os
+import stat
+import zipfile
+from pathlib import Path
+
+import pytest
+from conftest import FILES, make_submission
+
+from autograder.layouts import (
+    ArchiveLimits,
+    Entry,
+    LayoutError,
+    SubmissionProblem,
+    discover,
+    extract_zip,
+    fingerprint,
+    locate,
+    prepare,
+    safe_names,
+)
+
+
+def write_zip(path: Path, members: dict[str, bytes], encrypted: bool = False) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    if encrypted:  # zipfile cannot encrypt: set the "encrypted" flag bit in the local and central headers
+        data = bytearray(path.read_bytes())
+        for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+            at = data.find(signature)
+            data[at + offset] |= 0x1
+        path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("name", ["../evil.py", "a/../../evil.py", "/tmp/evil.py", "..\\evil.py", "C:/evil.py",
+                                  "C:\\evil.py"])
+def test_zip_members_outside_the_folder_are_refused(tmp_path, name):
+    archive = write_zip(tmp_path / "s.zip", {"rnn_layers.py": b"x = 1\n", name: b"print('escaped')\n"})
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    with pytest.raises(SubmissionProblem, match="points outside the submission folder"):
+        extract_zip(archive, dest)
+    assert list(dest.rglob("*")) == []  # refused before anything is written
+    assert not list(tmp_path.rglob("evil.py"))
+
+
+def test_links_passwords_and_size_limits_are_refused(tmp_path):
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    link = tmp_path / "link.zip"
+    with zipfile.ZipFile(link, "w") as zf:
+        info = zipfile.ZipInfo("lstm_layers.py")
+        info.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(info, "../../etc/passwd")
+    with pytest.raises(SubmissionProblem, match="symbolic link"):
+        extract_zip(link, dest)
+    with pytest.raises(SubmissionProblem, match="password-protected"):
+        extract_zip(write_zip(tmp_path / "p.zip", {"a.py": b"x"}, encrypted=True), dest)
+    many = write_zip(tmp_path / "many.zip", {f"f{i}.py": b"x" for i in range(6)})
+    with pytest.raises(SubmissionProblem, match="6 members"):
+        extract_zip(many, dest, ArchiveLimits(max_members=5))
+    big = write_zip(tmp_path / "big.zip", {"a.py": os.urandom(30_000), "b.py": os.urandom(30_000)})
+    with pytest.raises(SubmissionProblem, match="per file"):
+        extract_zip(big, dest, ArchiveLimits(max_file_mb=0.02))
+    with pytest.raises(SubmissionProblem, match="unpacks to"):
+        extract_zip(big, dest, ArchiveLimits(max_total_mb=0.05))
+    bomb = write_zip(tmp_path / "bomb.zip", {"a.py": b"\0" * (3 << 20)})
+    with pytest.raises(SubmissionProblem, match="zip bomb"):
+        extract_zip(bomb, dest)
+    (tmp_path / "bad.zip").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(SubmissionProblem, match="not a valid zip file"):
+        extract_zip(tmp_path / "bad.zip", dest)
+
+
+def test_a_zipped_folder_is_found_inside_the_zip(tmp_path):
+    sub = make_submission(tmp_path / "sub")
+    members = {f"alice/hw_rnn/{f}": (sub / f).read_bytes() for f in FILES}
+    members["__MACOSX/alice/._rnn_layers.py"] = b"resource fork"
+    members["alice/notes.txt"] = b"hello"
+    archive = write_zip(tmp_path / "alice.zip", members)
+    work = tmp_path / "work"
+    work.mkdir()
+    folder = prepare(Entry("alice", archive, "zip", "alice.zip"), work, FILES)
+    assert folder.name == "hw_rnn" and sorted(p.name for p in folder.iterdir()) == sorted(FILES)
+    assert not list(work.rglob("__MACOSX"))
+
+
+def test_locate_prefers_the_expected_files_and_tolerates_case(tmp_path):
+    (tmp_path / "a" / "scratch").mkdir(parents=True)
+    (tmp_path / "a" / "scratch" / "test.py").write_text("")
+    (tmp_path / "a" / "deep" / "hw").mkdir(parents=True)
+    (tmp_path / "a" / "deep" / "hw" / "RNN_Layers.py").write_text("")
+    assert locate(tmp_path / "a", FILES) == tmp_path / "a" / "deep" / "hw"
+    (tmp_path / "b").mkdir()
+    assert locate(tmp_path / "b", FILES) == tmp_path / "b"
+
+
+def test_a_linked_file_in_a_folder_is_refused(tmp_path):
+    sub = make_submission(tmp_path / "sub")
+    (sub / "lstm_layers.py").unlink()
+    (sub / "lstm_layers.py").symlink_to("/etc/passwd")
+    work = tmp_path / "work"
+    work.mkdir()
+    with pytest.raises(SubmissionProblem, match="symbolic link"):
+        prepare(Entry("sub", sub, "folder", "sub"), work, FILES)
+
+
+def test_folders_and_zips_with_one_id_become_an_error_entry(tmp_path):
+    make_submission(tmp_path / "class" / "alice")
+    make_submission(tmp_path / "class" / "bob")
+    write_zip(tmp_path / "class" / "alice.zip", {"rnn_layers.py": b""})
+    (tmp_path / "class" / "roster.csv").write_text("id\n")
+    (tmp_path / "class" / ".DS_Store").write_text("")
+    layout = discover(tmp_path / "class", FILES)
+    assert layout.kind == "folders"
+    entries = {e.student: e for e in layout.entries}
+    assert set(entries) == {"alice", "bob"}
+    assert "several submissions for this id (alice, alice.zip)" in entries["alice"].problem
+    assert not entries["bob"].problem
+    assert layout.notes == ["skipped roster.csv: neither a folder nor a .zip"]
+
+
+def test_gradescope_ids_fall_back_to_email_and_folder(tmp_path):
+    export = tmp_path / "export"
+    for name in ("submission_1", "submission_2", "submission_3"):
+        (export / name).mkdir(parents=True)
+    (export / "submission_metadata.yml").write_text(
+        "submission_1:\n  :submitters:\n  - :name: A\n    :sid: ''\n    :email: a@x.edu\n"
+        "  :score: !ruby/object:BigDecimal 18:0.5e2\n"
+        "submission_2:\n  :submitters: []\n")
+    layout = discover(export, FILES)
+    assert layout.kind == "gradescope"
+    assert [(e.student, e.label) for e in layout.entries] == [
+        ("a@x.edu", "submission_1"), ("submission_2", "submission_2"), ("submission_3", "submission_3")]
+    assert any("not in submission_metadata.yml" in n for n in layout.notes)
+    (export / "submission_metadata.yml").write_text("submission_1: [\n")
+    with pytest.raises(LayoutError, match="not valid YAML"):
+        discover(export, FILES)
+
+
+def test_nbgrader_needs_a_choice_among_several_assignments(tmp_path):
+    for student, assignment in [("s1", "ps1"), ("s1", "ps2"), ("s2", "ps1")]:
+        make_submission(tmp_path / "submitted" / student / assignment)
+    with pytest.raises(LayoutError, match="several assignments .*ps1, ps2.*--assignment"):
+        discover(tmp_path, FILES, default_assignment="hw_rnn")
+    layout = discover(tmp_path, FILES, assignment="ps2")
+    assert [e.student for e in layout.entries] == ["s1"] and layout.notes == ["s2: no submission of ps2"]
+    with pytest.raises(LayoutError, match="assignment 'ps9'"):
+        discover(tmp_path / "submitted", FILES, assignment="ps9")
+
+
+def test_file_names_for_ids_are_safe_and_unique():
+    names = safe_names(["a b", "a_b", "../up", ".hidden", "x@y.edu"])
+    assert len(set(names.values())) == 5
+    assert all("/" not in n and not n.startswith(".") for n in names.values())
+    assert names["x@y.edu"] == "x@y.edu"
+
+
+def test_fingerprint_follows_content(tmp_path):
+    sub = make_submission(tmp_path / "s")
+    entry = Entry("s", sub, "folder", "s")
+    before = fingerprint(entry)
+    assert fingerprint(entry) == before
+    (sub / "rnn_layers.py").write_text((sub / "rnn_layers.py").read_text() + "\n# edited\n")
+    assert fingerprint(entry) != before
