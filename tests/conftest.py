@@ -17,7 +17,7 @@ CONFIG = ROOT / "assignments" / "hw_rnn" / "assignment.yaml"
 SOLUTIONS = ROOT / "solutions" / "hw_rnn"
 TEMPLATES = ROOT / "student_templates" / "hw_rnn"
 SCHEMA = ROOT / "autograder" / "schema" / "gradescope_results.schema.json"
-FILES = ("rnn_layers.py", "lstm_layers.py")
+FILES = ("rnn_layers.py", "lstm_layers.py", "char_rnn.py", "sequence_models.py", "quiz.py")
 
 
 def make_submission(folder: Path, edits: list[dict] = (), base: Path = SOLUTIONS) -> Path:

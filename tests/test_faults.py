@@ -15,6 +15,13 @@ from conftest import grade_cli, lost_functions, make_submission, write_config
 RNN = {"rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward", "output_forward", "output_backward",
        "softmax_cross_entropy", "clip_gradients"}
 LSTM = {"sigmoid", "lstm_gates", "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward"}
+# The later questions that call the RNN layers (see tests/corpus/mutants.yaml for which call what).
+USES_RNN_FORWARD = {"char_rnn_loss", "train_char_rnn", "sample", "many_to_one_loss"}
+USES_STEP_BACKWARD = {"char_rnn_loss", "train_char_rnn", "state_gradient_norms", "many_to_one_loss"}
+USES_OUTPUT_LAYER = {"char_rnn_loss", "train_char_rnn", "sample"}
+# char_rnn.py and sequence_models.py import rnn_layers: when it cannot be imported, neither can they.
+IMPORT_RNN = {"one_hot", "char_rnn_loss", "adagrad_update", "train_char_rnn", "sample", "state_gradient_norms",
+              "many_to_one_loss"}
 
 RNN_FWD = "    N, T, _ = x.shape\n    s = np.empty((N, T, s0.shape[1]))\n"
 LSTM_GATES = '    z = np.concatenate([h_prev, x_t], axis=1)\n    f = sigmoid('
@@ -23,40 +30,42 @@ STEP_BWD = "    x_t, s_prev, U, W, s_next = cache\n"
 FAULTS = {
     "infinite_loop": ([{"file": "rnn_layers.py", "find": RNN_FWD,
                         "replace": "    while True:\n        pass\n" + RNN_FWD}],
-                      {"rnn_forward", "rnn_backward"}, "time limit"),
+                      {"rnn_forward", "rnn_backward"} | USES_RNN_FORWARD, "time limit"),
     "sleep": ([{"file": "rnn_layers.py", "find": RNN_FWD,
                 "replace": "    import time\n    time.sleep(60)\n" + RNN_FWD}],
-              {"rnn_forward", "rnn_backward"}, "time limit"),
+              {"rnn_forward", "rnn_backward"} | USES_RNN_FORWARD, "time limit"),
     "sys_exit_in_call": ([{"file": "rnn_layers.py", "find": STEP_BWD, "replace": "    import sys\n    sys.exit(3)\n"}],
-                         {"rnn_step_backward", "rnn_backward"}, "SystemExit"),
+                         {"rnn_step_backward", "rnn_backward"} | USES_STEP_BACKWARD, "SystemExit"),
     "os_exit_in_call": ([{"file": "lstm_layers.py", "find": LSTM_GATES,
                           "replace": "    import os\n    os._exit(0)\n" + LSTM_GATES}],
                         {"lstm_gates", "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward"},
                         "exited with status 0"),
     "deep_recursion": ([{"file": "rnn_layers.py", "find": "    o = s @ V.T + c\n",
                          "replace": "    def r(n):\n        return r(n + 1)\n    r(0)\n    o = s @ V.T + c\n"}],
-                       {"output_forward", "output_backward"}, "RecursionError"),
+                       {"output_forward", "output_backward"} | USES_OUTPUT_LAYER, "RecursionError"),
     "huge_allocation": ([{"file": "rnn_layers.py", "find": "    o = s @ V.T + c\n",
                           "replace": "    big = np.ones(10**10)\n    o = s @ V.T + c + big[0] * 0\n"}],
-                        {"output_forward", "output_backward"}, "MemoryError"),
+                        {"output_forward", "output_backward"} | USES_OUTPUT_LAYER, "MemoryError"),
     "syntax_error": ([{"file": "lstm_layers.py", "find": "def sigmoid(z):", "replace": "def sigmoid(z)"}],
                      LSTM, "SyntaxError"),
     "exit_at_import": ([{"file": "rnn_layers.py", "find": "import numpy as np\n",
                          "replace": "import numpy as np\nimport os\nos._exit(1)\n"}],
-                       RNN, "could not be imported"),
+                       RNN | IMPORT_RNN, "could not be imported"),
     "hang_at_import": ([{"file": "lstm_layers.py", "find": "import numpy as np\n",
                          "replace": "import numpy as np\nwhile True:\n    pass\n"}], LSTM, "could not be imported"),
     "wrong_return_type": ([{"file": "rnn_layers.py", "find": "    return s_next, cache\n",
                             "replace": "    return 'done'\n"}],
-                          {"rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward"}, "should return"),
+                          {"rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward"}
+                          | USES_RNN_FORWARD | USES_STEP_BACKWARD, "should return"),
     "nan_output": ([{"file": "rnn_layers.py", "find": "    o = s @ V.T + c\n",
                      "replace": "    o = s @ V.T + c\n    o[0, 0, 0] = np.nan\n"}],
-                   {"output_forward", "output_backward"}, "NaN"),
+                   {"output_forward", "output_backward"} | USES_OUTPUT_LAYER, "NaN"),
     "float32_output": ([{"file": "lstm_layers.py", "find": "    return out\n",
                          "replace": "    return out.astype(np.float32)\n"}],
                        LSTM, "float32"),
     "wrong_shape": ([{"file": "rnn_layers.py", "find": "    dc = do.sum(axis=(0, 1))\n",
-                      "replace": "    dc = do.sum(axis=0)\n"}], {"output_backward"}, "shape"),
+                      "replace": "    dc = do.sum(axis=0)\n"}], {"output_backward", "char_rnn_loss", "train_char_rnn"},
+                    "shape"),
 }
 
 
