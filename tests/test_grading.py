@@ -29,7 +29,8 @@ def test_templates_score_zero_and_say_what_to_implement(tmp_path, validate_resul
         assert "is not implemented yet" in test["output"], test
         assert "NotImplementedError" in test["output"]
         # It names the function to write (the graded one, or the one it needs first) and its file.
-        pattern = r"\w+ is not implemented yet: replace its `raise NotImplementedError` in (rnn|lstm)_layers.py"
+        pattern = (r"\w+ is not implemented yet: replace its `raise NotImplementedError` in "
+                   r"(rnn_layers|lstm_layers|char_rnn|sequence_models|quiz)\.py")
         assert re.search(pattern, test["output"])
 
 

@@ -91,4 +91,8 @@ def test_in_place_modification_loses_only_that_test(tmp_path):
                          "    V -= 1.0\n"}]
     _, results = grade_cli(make_submission(tmp_path / "inplace", edits), tmp_path)
     lost = [t for t in results["tests"] if t["score"] < t["max_score"]]
-    assert [t["name"] for t in lost] == ["output_forward: does not modify its inputs"]
+    # The language model passes its own params["V"] to output_forward, so it modifies its input too (sample,
+    # which does the same, has no such test); every value stays right.
+    assert [t["name"] for t in lost] == ["output_forward: does not modify its inputs",
+                                         "char_rnn_loss: does not modify its inputs",
+                                         "train_char_rnn: does not modify its inputs"]

@@ -266,16 +266,18 @@ def output_forward(s, V, c):
 }
 
 # The functions an attack replaced or disabled: with the reference as base, everything else keeps full marks.
+# The language model calls output_forward (char_rnn_loss, train_char_rnn, sample) and train_char_rnn calls
+# clip_gradients, so an attack on those also costs their tests.
+OUTPUT_LAYER = {"output_forward", "output_backward", "char_rnn_loss", "train_char_rnn", "sample"}
 ATTACKED = {
     "exec_reference_found_on_disk": set(LSTM), "import_reference_by_name": set(RNN), "print_hidden_config": set(RNN),
     "read_grader_environment": set(RNN), "plant_results_everywhere": set(RNN), "tamper_with_grader_files": set(RNN),
     "write_other_students_folders": set(), "monkeypatch_numpy_and_builtins": set(LSTM),
     "walk_stack_frames_for_expected_arrays": set(RNN), "lying_return_values": set(RNN),
-    "children_that_outlive_the_call": set(), "fork_bomb": {"clip_gradients"}, "print_flood": {"output_forward",
-                                                                                                "output_backward"},
+    "children_that_outlive_the_call": set(), "fork_bomb": {"clip_gradients", "train_char_rnn"},
+    "print_flood": OUTPUT_LAYER,
     "close_the_channel": {"lstm_gates", "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward"},
-    "garbage_on_the_channel": set(LSTM), "giant_return_value": {"output_forward", "output_backward"},
-    "c_stack_overflow": {"output_forward", "output_backward"},
+    "garbage_on_the_channel": set(LSTM), "giant_return_value": OUTPUT_LAYER, "c_stack_overflow": OUTPUT_LAYER,
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import sys
 import warnings
 
 import numpy as np
@@ -21,14 +22,27 @@ from autograder.child import evaluate_many
 from autograder.homework import FUNCTIONS, GRADIENTS, forward_inputs, named_outputs, upstream_gradients
 
 
-def _load(name):
-    spec = importlib.util.spec_from_file_location(f"_refmath_{name}", SOLUTIONS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _load_all(names=("rnn_layers", "lstm_layers", "char_rnn", "sequence_models")):
+    """The reference modules; they import each other by plain name, which points at them while loading."""
+    saved = {name: sys.modules.get(name) for name in names}
+    modules = {}
+    try:
+        for name in names:
+            spec = importlib.util.spec_from_file_location(f"_refmath_{name}", SOLUTIONS / f"{name}.py")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+            modules[name] = module
+    finally:
+        for name, previous in saved.items():
+            if previous is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = previous
+    return modules
 
 
-REF = {"rnn_layers": _load("rnn_layers"), "lstm_layers": _load("lstm_layers")}
+REF = _load_all()
 H_STEP = 1e-6
 
 

@@ -27,7 +27,8 @@ def test_templates_keep_signatures_and_docstrings_and_drop_solutions(name):
     for fname, node in sol.items():
         assert ast.dump(node.args) == ast.dump(tpl[fname].args)
         assert ast.get_docstring(node) == ast.get_docstring(tpl[fname])
-        assert "Returns" in ast.get_docstring(node) and "Args" in ast.get_docstring(node)
+        doc = ast.get_docstring(node)
+        assert "Returns" in doc and ("Args" in doc or not node.args.args), fname
         body = tpl[fname].body
         assert isinstance(body[-1], ast.Raise) and "NotImplementedError" in ast.unparse(body[-1])
     text = (TEMPLATES / name).read_text()

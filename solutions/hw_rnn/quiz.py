@@ -24,7 +24,11 @@ Answer by returning a dict from ``answers()`` with exactly these keys:
 
 
 def answers():
-    """Your answers, as a dict with the five keys above."""
+    """Your answers to the questions above.
+
+    Returns:
+        dict with exactly the five keys above, each mapped to your answer.
+    """
     ### BEGIN SOLUTION
     return {
         "order_matters": True,

@@ -26,6 +26,10 @@ Answer by returning a dict from ``answers()`` with exactly these keys:
 
 
 def answers():
-    """Your answers, as a dict with the five keys above."""
+    """Your answers to the questions above.
+
+    Returns:
+        dict with exactly the five keys above, each mapped to your answer.
+    """
     # YOUR CODE HERE
     raise NotImplementedError("answers is not implemented yet")

@@ -1,15 +1,13 @@
-"""A character-level language model built from your RNN layers.
+"""The character-level language model on "hello", written with explicit loops.
 
-The lecture's example: the vocabulary {h, e, l, o} and the training sequence
-"hello".  At every step the model reads one character (one-hot) and predicts
-the next: from "hell" it should predict "ello".  At test time it samples a
-character, feeds it back in, and goes on.
-
-Indices follow VOCAB: h = 0, e = 1, l = 2, o = 3.  Parameters come in one dict
-``params`` with the keys of PARAM_KEYS and the shapes of rnn_layers.py
-(K = vocabulary size): U (H, K), W (H, H), b (H,), V (K, H), c (K,).  No
-function may modify its inputs in place.
+Vocabulary h = 0, e = 1, l = 2, o = 3.  The model is driven one time step at a
+time with rnn_step_forward and rnn_step_backward (no rnn_forward/rnn_backward),
+one-hot vectors are filled position by position, and Adagrad and sampling walk
+the parameters and the characters in plain Python loops.  Only the public
+functions of rnn_layers.py are used; their caches are passed back untouched.
 """
+
+import math
 
 import numpy as np
 
@@ -17,8 +15,8 @@ from rnn_layers import (
     clip_gradients,
     output_backward,
     output_forward,
-    rnn_backward,
-    rnn_forward,
+    rnn_step_backward,
+    rnn_step_forward,
     softmax_cross_entropy,
 )
 
@@ -27,127 +25,114 @@ PARAM_KEYS = ("U", "W", "b", "V", "c")
 
 
 def one_hot(indices, K):
-    """One-hot encoding of integer indices.
+    """One-hot encoding, one position at a time.
 
-    Args:
-        indices: integer array of any shape, values in [0, K).
-        K: number of classes.
-
-    Returns:
-        float64 array of shape indices.shape + (K,), 1.0 at each index and 0.0 elsewhere.
+    Returns a float64 array of shape indices.shape + (K,).
     """
     indices = np.asarray(indices)
-    out = np.zeros(indices.shape + (K,))
-    np.put_along_axis(out, indices[..., None], 1.0, axis=-1)
-    return out
+    flat = indices.reshape(-1)
+    rows = np.zeros((flat.shape[0], K))
+    for position in range(flat.shape[0]):
+        rows[position, int(flat[position])] = 1.0
+    return rows.reshape(indices.shape + (K,))
 
 
 def char_rnn_loss(params, x, y, s0):
-    """Loss and gradients of the language model on a batch of sequences.
+    """Loss, parameter gradients and last state of the language model.
 
-    Chain the layers: one_hot(x) -> rnn_forward -> output_forward ->
-    softmax_cross_entropy, then back through output_backward and rnn_backward.
-
-    Args:
-        params: dict with U (H, K), W (H, H), b (H,), V (K, H), c (K,).
-        x: (N, T) integer input characters.
-        y: (N, T) integer target characters (the next characters).
-        s0: (N, H) initial states.
-
-    Returns:
-        loss: float, the summed cross-entropy divided by N (as softmax_cross_entropy).
-        grads: dict with the keys of params, each shaped like its parameter.
-        s_last: (N, H) the state after the last step (to carry into the next chunk).
+    Runs the recurrence step by step, scores all states at once, then
+    backpropagates through the steps from the last to the first.
+    Returns (loss, grads, s_last).
     """
-    K = params["V"].shape[0]
-    s, rnn_cache = rnn_forward(one_hot(x, K), s0, params["U"], params["W"], params["b"])
-    o, out_cache = output_forward(s, params["V"], params["c"])
-    loss, do = softmax_cross_entropy(o, y)
-    ds, dV, dc = output_backward(do, out_cache)
-    _, _, dU, dW, db = rnn_backward(ds, rnn_cache)
+    U, W, b, V, c = (params[k] for k in PARAM_KEYS)
+    K = V.shape[0]
+    N, T = x.shape
+    inputs = one_hot(x, K)
+    states = np.zeros((N, T, W.shape[0]))
+    step_caches = []
+    state = s0
+    for t in range(T):
+        state, step_cache = rnn_step_forward(inputs[:, t, :], state, U, W, b)
+        states[:, t, :] = state
+        step_caches.append(step_cache)
+    scores, out_cache = output_forward(states, V, c)
+    loss, dscores = softmax_cross_entropy(scores, y)
+    dstates, dV, dc = output_backward(dscores, out_cache)
+    dU = np.zeros(U.shape)
+    dW = np.zeros(W.shape)
+    db = np.zeros(b.shape)
+    carried = np.zeros(s0.shape)
+    for t in range(T - 1, -1, -1):
+        _, carried, dU_t, dW_t, db_t = rnn_step_backward(dstates[:, t, :] + carried, step_caches[t])
+        dU = dU + dU_t
+        dW = dW + dW_t
+        db = db + db_t
     grads = {"U": dU, "W": dW, "b": db, "V": dV, "c": dc}
-    return loss, grads, s[:, -1]
+    return loss, grads, states[:, T - 1, :].copy()
 
 
 def adagrad_update(params, grads, memory, learning_rate):
-    """One Adagrad step, for every parameter p with gradient g and memory m:
+    """Adagrad, one parameter at a time, on new arrays.
 
-        m_new = m + g * g
-        p_new = p - learning_rate * g / sqrt(m_new + 1e-8)
-
-    Args:
-        params, grads, memory: dicts with the same keys and shapes.
-        learning_rate: float.
-
-    Returns:
-        new_params, new_memory: new dicts (the inputs are not modified).
+    Returns (new_params, new_memory).
     """
-    new_memory = {k: memory[k] + grads[k] ** 2 for k in params}
-    new_params = {k: params[k] - learning_rate * grads[k] / np.sqrt(new_memory[k] + 1e-8) for k in params}
+    new_params = {}
+    new_memory = {}
+    for name in params:
+        g = grads[name]
+        m = memory[name] + g * g
+        new_memory[name] = m
+        new_params[name] = params[name] - learning_rate * g / np.sqrt(m + 1e-8)
     return new_params, new_memory
 
 
 def train_char_rnn(params, x, y, steps, learning_rate, max_norm):
-    """Train on one batch of sequences with clipped Adagrad.
+    """Clipped Adagrad from zero initial states on one batch.
 
-    Each step: loss and gradients from char_rnn_loss with zero initial states,
-    clip_gradients(grads, max_norm), then adagrad_update (memory starts at zero).
-
-    Args:
-        params: initial parameters (see char_rnn_loss); not modified.
-        x, y: (N, T) integer inputs and targets.
-        steps: number of updates.
-        learning_rate, max_norm: floats.
-
-    Returns:
-        params: the trained parameters (a new dict).
-        losses: (steps,) float64, the loss before each update.
+    Returns (params, losses) with losses the loss before each update.
     """
-    s0 = np.zeros((x.shape[0], params["W"].shape[0]))
-    memory = {k: np.zeros_like(v) for k, v in params.items()}
-    losses = np.empty(steps)
-    for step in range(steps):
-        losses[step], grads, _ = char_rnn_loss(params, x, y, s0)
-        grads, _ = clip_gradients(grads, max_norm)
-        params, memory = adagrad_update(params, grads, memory, learning_rate)
-    return params, losses
+    current = {name: np.array(value, dtype=np.float64) for name, value in params.items()}
+    memory = {}
+    for name in current:
+        memory[name] = np.zeros(current[name].shape)
+    N = x.shape[0]
+    H = current["W"].shape[0]
+    history = []
+    for _ in range(steps):
+        loss, grads, _ = char_rnn_loss(current, x, y, np.zeros((N, H)))
+        history.append(loss)
+        clipped, _ = clip_gradients(grads, max_norm)
+        current, memory = adagrad_update(current, clipped, memory, learning_rate)
+    return current, np.array(history, dtype=np.float64)
 
 
 def sample(params, start, length, temperature=None, seed=0):
-    """Generate characters, feeding each one back in as the next input.
+    """Generate characters one at a time, feeding each back in.
 
-    Start from a zero state and the character index ``start``.  At each step
-    run one RNN step and the output layer on the current character; the next
-    character is the argmax of the scores when temperature is None (greedy),
-    otherwise it is drawn from softmax(scores / temperature) with
-    ``rng.choice(K, p=probs)``, where ``rng = np.random.default_rng(seed)`` is
-    made once before the loop.
-
-    Args:
-        params: dict as in char_rnn_loss.
-        start: index of the first input character.
-        length: how many characters to generate.
-        temperature: None for greedy, else a positive float.
-        seed: seed of the random generator (unused when greedy).
-
-    Returns:
-        (length,) int64 array of generated character indices (start not included).
+    Greedy when temperature is None, otherwise draws from
+    softmax(scores / temperature) with one generator made before the loop.
+    Returns an int64 array of the generated indices.
     """
-    K, H = params["V"].shape
+    V, c = params["V"], params["c"]
+    K, H = V.shape
     rng = np.random.default_rng(seed)
-    s = np.zeros((1, H))
-    index = start
-    out = np.empty(length, dtype=np.int64)
-    for t in range(length):
-        states, _ = rnn_forward(one_hot(np.array([[index]]), K), s, params["U"], params["W"], params["b"])
-        s = states[:, -1]
-        scores, _ = output_forward(states, params["V"], params["c"])
-        scores = scores[0, -1]
+    state = np.zeros((1, H))
+    current = start
+    generated = []
+    for _ in range(length):
+        state, _ = rnn_step_forward(one_hot([current], K), state, params["U"], params["W"], params["b"])
+        scores, _ = output_forward(state[:, None, :], V, c)
+        scores = scores[0, 0]
         if temperature is None:
-            index = int(np.argmax(scores))
+            best = 0
+            for k in range(1, K):
+                if scores[k] > scores[best]:
+                    best = k
+            current = best
         else:
-            z = scores / temperature
-            probs = np.exp(z - z.max())
-            index = int(rng.choice(K, p=probs / probs.sum()))
-        out[t] = index
-    return out
+            top = max(float(v) for v in scores)
+            weights = [math.exp((float(v) - top) / temperature) for v in scores]
+            total = sum(weights)
+            current = int(rng.choice(K, p=np.array(weights) / total))
+        generated.append(current)
+    return np.array(generated, dtype=np.int64)

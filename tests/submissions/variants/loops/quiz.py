@@ -1,34 +1,23 @@
-"""Questions on sequential data and recurrent networks.
+"""Answers to the quiz on sequential data and recurrent networks.
 
-Answer by returning a dict from ``answers()`` with exactly these keys:
-
-"order_matters" (True/False)
-    In sequential data, the order of the elements carries information.
-"same_length_in_batch" (True/False)
-    A batch of sequential data always holds sequences of one common length.
-"state_is_linear" (True/False)
-    In an RNN, s(t) is a linear combination of s(t-1) and x(t).
-"markov_property" (1 or 2)
-    Which statement describes the Markov property of an RNN?
-    1. The distribution of the current output does not depend on past input
-       characters once the current input character is known.
-    2. The distribution of the current output does not depend on past input
-       characters once the current input character and the current state are known.
-"s_t_plus_2" (1, 2, 3 or 4)
-    For the dynamical system s(t+1) = f(s(t), x(t+1)), which expression is s(t+2)?
-    1. f(s(t), x(t+1))
-    2. f(s(t), x(t+2))
-    3. f(f(s(t), x(t)), x(t+1))
-    4. f(f(s(t), x(t+1)), x(t+2))
+True/false answers are written as "yes"/"no" and turned into booleans;
+multiple-choice answers are the numbers of the chosen statements.
 """
+
+TRUE_FALSE = [
+    ("order_matters", "yes"),  # reordering a sentence or a time series changes its meaning
+    ("same_length_in_batch", "no"),  # sequences of different lengths share a batch (with a mask)
+    ("state_is_linear", "no"),  # s(t) = tanh(b + W s(t-1) + U x(t)): the tanh makes it nonlinear
+]
+CHOICES = [
+    ("markov_property", 2),  # the current state summarises the past inputs
+    ("s_t_plus_2", 4),  # s(t+2) = f(s(t+1), x(t+2)) = f(f(s(t), x(t+1)), x(t+2))
+]
 
 
 def answers():
-    """Your answers, as a dict with the five keys above."""
-    return {
-        "order_matters": True,
-        "same_length_in_batch": False,
-        "state_is_linear": False,
-        "markov_property": 2,
-        "s_t_plus_2": 4,
-    }
+    """The five answers, keyed as the quiz asks."""
+    result = dict(CHOICES)
+    for question, answer in TRUE_FALSE:
+        result[question] = answer == "yes"
+    return result
