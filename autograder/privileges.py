@@ -66,6 +66,14 @@ def _others_can(path: Path, bits: int) -> bool:
     return bool(os.stat(path).st_mode & bits)
 
 
+def others_can_reach(path: Path) -> bool:
+    """Whether an unprivileged user can enter the folder ``path``."""
+    try:
+        return _others_can(path, stat.S_IXOTH)
+    except OSError:
+        return False
+
+
 def readable_by_others(path: Path) -> bool:
     try:
         return _others_can(path, stat.S_IROTH)

@@ -21,7 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.config import Config, Limits
-from autograder.privileges import Identity, check_separation, child_python, kill_strays, student_identity
+from autograder.privileges import (
+    Identity,
+    PrivilegeError,
+    check_separation,
+    child_python,
+    kill_strays,
+    others_can_reach,
+    student_identity,
+)
 from autograder.submission import find_files, read_regular
 
 _HERE = Path(__file__).resolve().parent
@@ -157,6 +165,10 @@ class Sandbox:
         if identity is not None:
             # The child may pass through tmp (it holds the grader's capture files) and owns only work/.
             os.chmod(self.tmp, 0o711)
+            if not others_can_reach(self.tmp):
+                shutil.rmtree(self.tmp, ignore_errors=True)
+                raise PrivilegeError(f"the temporary folder {self.tmp.parent} is not reachable by the student's "
+                                     "uid: point TMPDIR at a folder other users can enter (such as /tmp)")
             for path in [self.workdir, *self.workdir.iterdir()]:
                 os.chown(path, identity.uid, identity.gid)
         self.program = _child_program()

@@ -80,19 +80,16 @@ def test_hidden_feedback_reveals_no_inputs(tmp_path):
         assert not re.search(r"expected -?\d", t["output"]), t["output"]
         assert not re.search(r"\(\d+,|of \d+ entries|shape \(\d", t["output"]), t["output"]
     public_failed = [t for t in results["tests"] if t["visibility"] == "visible" and t["score"] == 0]
-    # Public tests do say where: the case, and the index when values are wrong.
+    # Public tests do name the case (and positions: see the recurrent-path hint test).
     assert any("seed" in t["output"] for t in public_failed)
-    assert any("index" in t["output"] for t in public_failed)
 
 
 def test_in_place_modification_loses_only_that_test(tmp_path):
+    """Values stay right (V changes by one part in 2**40, after use); only the inputs tests notice: that of
+    output_forward and those of the functions that pass their own V to it."""
     edits = [{"file": "rnn_layers.py", "find": "    o = s @ V.T + c\n",
-              "replace": "    o = s @ V.T + c\n    c += 0.0\n    c *= 2.0\n    c /= 2.0\n    V[...] = V * 1.0 + 1.0\n"
-                         "    V -= 1.0\n"}]
+              "replace": "    o = s @ V.T + c\n    V *= 1.0 + 2.0**-40\n"}]
     _, results = grade_cli(make_submission(tmp_path / "inplace", edits), tmp_path)
-    lost = [t for t in results["tests"] if t["score"] < t["max_score"]]
-    # The language model passes its own params["V"] to output_forward, so it modifies its input too (sample,
-    # which does the same, has no such test); every value stays right.
-    assert [t["name"] for t in lost] == ["output_forward: does not modify its inputs",
-                                         "char_rnn_loss: does not modify its inputs",
-                                         "train_char_rnn: does not modify its inputs"]
+    lost = {t["name"] for t in results["tests"] if t["score"] < t["max_score"]}
+    assert lost == {f"{f}: does not modify its inputs" for f in ("output_forward", "char_rnn_loss", "sample",
+                                                                  "train_char_rnn")}
