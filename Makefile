@@ -10,7 +10,7 @@ PY310 ?= $(shell for p in $$HOME/.pyenv/versions/3.10*/bin/python3.10 $$(command
   "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo "$$p"; break; }; done)
 VENV310 ?= .venv310
 
-.PHONY: setup templates demo test lint bench py310 clean
+.PHONY: setup templates release demo test lint bench py310 clean
 
 setup: $(VENV)/.installed
 
@@ -21,6 +21,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 templates: setup
 	$(PYTHON) -m autograder templates
+
+# The student download: templates, handout and the public self-check (dist/student/hw_rnn.zip and hw_rnn/).
+release: templates
+	$(PYTHON) -m autograder release --out dist/student
 
 demo: setup
 	@echo "== grading the reference solution (solutions/hw_rnn) =="
