@@ -128,7 +128,7 @@ def notes(submission: Path, found: list[str], config_path: Path) -> list[str]:
             continue  # a missing file has its own note
         try:
             changed = changes(expected, (Path(submission) / name).read_text(errors="replace"))
-        except (SyntaxError, ValueError):
+        except (SyntaxError, ValueError, RecursionError):
             continue  # an unparsable file already fails to import, with its own note
         if changed:
             out.append(f"{name} changes parts of the template that are not meant to be edited (this costs no "
