@@ -18,7 +18,8 @@ ROOT_MODE := root-mode
 export AUTOGRADER_CHILD_PYTHON ?= $(CHILD_VENV)/bin/python
 endif
 
-.PHONY: setup templates demo class-demo test lint bench py310 clean child-python root-mode gradescope bench-gradescope
+.PHONY: setup templates release demo class-demo test lint bench py310 clean child-python root-mode gradescope \
+	bench-gradescope
 
 setup: $(VENV)/.installed
 
@@ -40,6 +41,10 @@ root-mode: child-python
 
 templates: setup
 	$(PYTHON) -m autograder templates
+
+# The student download: templates, handout and the public self-check (dist/student/hw_rnn.zip and hw_rnn/).
+release: templates
+	$(PYTHON) -m autograder release --out dist/student
 
 demo: setup $(ROOT_MODE)
 	@echo "== grading the reference solution (solutions/hw_rnn) =="

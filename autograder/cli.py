@@ -3,6 +3,7 @@
 grade      grade one submission, write Gradescope's results.json (exit 0 whenever grading finished)
 check      the student's self-check: public tests only, a table per function
 templates  regenerate the student templates from the solutions (--check: fail when stale)
+release    build the student bundle: templates, handout and the public self-check (dist/student/)
 grade-all, regrade, override, feedback: grading a whole class (see batch_cli.py)
 """
 
@@ -12,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from autograder import templates
+from autograder import fingerprint, templates
 from autograder.config import Config, ConfigError, check_cases, load_config
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "assignments" / "hw_rnn" / "assignment.yaml"
@@ -82,13 +83,38 @@ def cmd_templates(args: argparse.Namespace) -> int:
     config = _config(args.config)
     if args.check:
         stale = templates.stale(config.reference, config.templates, config.files)
+        if fingerprint.stale(config.templates, config.files, config.path):
+            stale.append(fingerprint.path_for(config.path).name)
         if stale:
             print(f"templates out of date: {', '.join(stale)} (run `make templates`)", file=sys.stderr)
             return 1
         print("templates are up to date")
         return 0
     written = templates.write(config.reference, config.templates, config.files)
+    # The fingerprints follow the templates: the grader warns when a submission changes their protected parts.
+    if fingerprint.write(config.templates, config.files, config.path):
+        written.append(str(fingerprint.path_for(config.path)))
     print(f"wrote {', '.join(written)}" if written else "templates are up to date")
+    return 0
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    from autograder import release
+
+    config = _config(args.config)
+    try:
+        bundle = release.build(config, Path(args.out))
+    except release.ReleaseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: cannot write the bundle to {args.out}: {exc}", file=sys.stderr)
+        return 2
+    folder = bundle.with_suffix("")
+    count = sum(1 for p in folder.rglob("*") if p.is_file())
+    public = [t for t in config.tests if not t.hidden]
+    print(f"wrote {bundle} ({bundle.stat().st_size // 1024} KiB) and {folder}/ ({count} files): templates, handout, "
+          f"and the self-check of {len(public)} public tests (`python check.py` inside the folder)")
     return 0
 
 
@@ -109,6 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("templates", parents=[common], help="regenerate the student templates")
     p.add_argument("--check", action="store_true")
     p.set_defaults(run=cmd_templates)
+    p = sub.add_parser("release", parents=[common], help="build the student bundle (templates, handout, self-check)")
+    p.add_argument("--out", default=str(DEFAULT_CONFIG.parents[2] / "dist" / "student"),
+                   help="output folder (default: dist/student)")
+    p.set_defaults(run=cmd_release)
     from autograder import batch_cli
 
     batch_cli.register(sub, common)

@@ -2,15 +2,15 @@
 
 The file is data: which functions are graded, their tests, points, visibility,
 input shapes and seeds, tolerances and limits.  A bad file stops with a
-ConfigError that names the offending entry.
+ConfigError that names the offending entry.  ``from_mapping`` validates the
+same data from any source (the student bundle ships its public part as JSON,
+so yaml is imported only where YAML is read).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import yaml
 
 TEST_KINDS = ("forward", "inputs_unchanged", "gradcheck", "reference_gradient", "quiz", "behaviour")
 VISIBILITIES = ("public", "hidden")
@@ -76,8 +76,8 @@ class Config:
     assignment: str
     title: str
     files: tuple[str, ...]
-    reference: Path
-    templates: Path
+    reference: Path | None  # None in the student bundle, which replays recorded reference values
+    templates: Path | None
     hidden_visibility: str
     limits: Limits
     tolerances: Tolerances
@@ -211,6 +211,8 @@ def load_config(path: str | Path, known_functions: dict | None = None) -> Config
     known_functions maps each gradable function to the case keys its inputs
     need; without it, check_cases can be called later.
     """
+    import yaml
+
     path = Path(path)
     try:
         raw = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
@@ -218,6 +220,16 @@ def load_config(path: str | Path, known_functions: dict | None = None) -> Config
         raise ConfigError(f"cannot read the assignment config {path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping")
+    # The grader needs both folders; only the student bundle's config goes without them.
+    _get(raw, "reference", str, "top level")
+    _get(raw, "templates", str, "top level")
+    return from_mapping(raw, path, known_functions)
+
+
+def from_mapping(raw: dict, path: Path, known_functions: dict | None = None) -> Config:
+    """Validate an already parsed config; relative folders are taken from path's folder."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping")
     files = tuple(_get(_get(raw, "submission", dict, "top level"), "files", list, "submission"))
@@ -229,14 +241,15 @@ def load_config(path: str | Path, known_functions: dict | None = None) -> Config
     tests = _tests(_get(raw, "questions", list, "top level"), files, known_functions)
     _check_consistency(tests)
     functions = tuple(dict.fromkeys(t.function for t in tests))
-    base = path.parent
+    base = Path(path).parent
+    folders = {key: _get(raw, key, str, "top level", None) for key in ("reference", "templates")}
     config = Config(
-        path=path,
+        path=Path(path),
         assignment=_get(raw, "assignment", str, "top level"),
         title=_get(raw, "title", str, "top level"),
         files=files,
-        reference=(base / _get(raw, "reference", str, "top level")).resolve(),
-        templates=(base / _get(raw, "templates", str, "top level")).resolve(),
+        reference=(base / folders["reference"]).resolve() if folders["reference"] else None,
+        templates=(base / folders["templates"]).resolve() if folders["templates"] else None,
         hidden_visibility=hidden_visibility,
         limits=_limits(_get(raw, "limits", dict, "top level", {})),
         tolerances=_tolerances(_get(raw, "tolerances", dict, "top level")),

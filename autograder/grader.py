@@ -26,7 +26,7 @@ from types import ModuleType
 
 import numpy as np
 
-from autograder import gradcheck
+from autograder import fingerprint, gradcheck
 from autograder.compare import Mismatch, Tolerance, check_array, check_value, describe_type, unchanged
 from autograder.config import Config, TestSpec
 from autograder.homework import FUNCTIONS, GRADIENTS, Function, forward_inputs, named_outputs, upstream_gradients
@@ -142,8 +142,12 @@ def _case_label(test: TestSpec, k: int, case: dict) -> str:
 class Grading:
     """The state of grading one submission: the child, the reference and a memo."""
 
+    # Whether grade() imports the reference solution; the student bundle's subclass replays recorded values.
+    uses_reference = True
+
     def __init__(self, config: Config, box: Sandbox, reference: dict[str, ModuleType], module_errors: dict) -> None:
         self.config = config
+        self.case: dict = {}  # the case being checked: every reference call belongs to it
         self.box = box
         self.reference = reference
         self.module_errors = module_errors
@@ -174,6 +178,7 @@ class Grading:
         """Run one test; raise Failed with the reason when it does not pass."""
         kind = getattr(self, f"kind_{test.kind}")
         for k, case in enumerate(test.cases):
+            self.case = case
             try:
                 kind(test, case)
             except Failed as exc:
@@ -425,16 +430,19 @@ def add_hints(results: list[TestResult]) -> None:
                                  "exponentiates negative numbers).")
 
 
-def grade(submission: Path, config: Config, public_only: bool = False, box: Sandbox | None = None) -> GradeReport:
+def grade(submission: Path, config: Config, public_only: bool = False, box: Sandbox | None = None,
+          grading_class: type[Grading] = Grading) -> GradeReport:
     """Grade one submission folder against the config; never raises for anything the submission does.
 
-    ``box`` may be a sandbox already started on this submission (see cli.py).
+    ``box`` may be a sandbox already started on this submission (see cli.py), or
+    anything with its interface (the student bundle runs code in-process);
+    ``grading_class`` may be a subclass that gets reference values elsewhere.
     """
     start = time.perf_counter()
     submission = Path(submission)
     found, notes = find_files(submission, config.files)
     box = box or open_sandbox(submission, config)
-    reference = load_reference(config)
+    reference = load_reference(config) if grading_class.uses_reference else {}
     tests = [t for t in config.tests if not (public_only and t.hidden)]
     results: dict[int, TestResult] = {}
     grader_errors: list[str] = []
@@ -450,7 +458,7 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
                 problem = reply.fault or f"{reply.error_type}: {reply.error}"
                 module_errors[module] = f"{file} could not be imported: {problem}"
                 notes.append(f"{file} could not be imported: {problem}\n{reply.traceback}".rstrip())
-        grading = Grading(config, box, reference, module_errors)
+        grading = grading_class(config, box, reference, module_errors)
         # Public tests first, so the printed output shown to students stops before any hidden input.
         order = sorted(range(len(tests)), key=lambda i: tests[i].hidden)
         public_mark = None
@@ -470,6 +478,10 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
         student_output = box.output(upto=public_mark)
     ordered = [results[i] for i in range(len(tests))]
     add_hints(ordered)
+    try:
+        notes += fingerprint.notes(submission, found, config.path)
+    except Exception as exc:  # noqa: BLE001 -- a warning that costs no points must not stop grading
+        grader_errors.append(f"template fingerprints: {type(exc).__name__}: {exc}")
     for err in grader_errors:
         print(f"grader error: {err}", file=sys.stderr)
     return GradeReport(ordered, found, notes, student_output, time.perf_counter() - start, grader_errors)

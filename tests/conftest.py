@@ -108,3 +108,69 @@ def config():
     from autograder.cli import _config
 
     return _config(str(CONFIG))
+
+
+VARIANTS = sorted(p.parent for p in (ROOT / "tests" / "submissions" / "variants").glob("*/rnn_layers.py"))
+
+
+@pytest.fixture(scope="session")
+def release_bundle(config, tmp_path_factory) -> Path:
+    """The student bundle, built once from the working tree: the path of its zip."""
+    from autograder import release
+
+    return release.build(config, tmp_path_factory.mktemp("dist"))
+
+
+@pytest.fixture(scope="session")
+def numpy_only_python(release_bundle) -> str:
+    """An interpreter with numpy alone (the bundle's requirements.txt), as a student would have.
+
+    Python 3.10 when HW_PY310 names one (make test sets it), else this interpreter.  The
+    venv lives in build/ and is made once, then reused while the pins stay the same.
+    """
+    import os
+    import zipfile
+
+    base = os.environ.get("HW_PY310") or sys.executable
+    with zipfile.ZipFile(release_bundle) as bundle:
+        requirements = bundle.read("hw_rnn/requirements.txt").decode()
+    tag = subprocess.run([base, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True,
+                         text=True, check=True).stdout.strip()
+    venv = ROOT / "build" / f"venv-numpy-only-{tag}"
+    python = venv / "bin" / "python"
+    stamp = venv / "requirements.txt"
+    if not (python.exists() and stamp.exists() and stamp.read_text() == requirements):
+        shutil.rmtree(venv, ignore_errors=True)
+        subprocess.run([base, "-m", "venv", str(venv)], check=True, capture_output=True)
+        stamp.write_text(requirements)
+        proc = subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r",
+                               str(stamp)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            shutil.rmtree(venv, ignore_errors=True)
+            pytest.fail(f"could not make the numpy-only venv: {proc.stderr[-2000:]}")
+    return str(python)
+
+
+def bundle_verdicts(python: str, bundle: Path, folders: list[Path], tmp_path: Path, data: Path | None = None,
+                    meanwhile=None) -> dict:
+    """Run the unzipped bundle's self-check (under python, never importing the toolkit) on folders.
+
+    ``meanwhile`` runs in this process while the bundle works (the machine has more than one core).
+    """
+    out = tmp_path / "verdicts.json"
+    data = data or bundle / "autograder" / "public"
+    proc = subprocess.Popen([python, "-I", str(ROOT / "tests" / "bundle_verdicts.py"), str(bundle), str(data),
+                             str(out), *map(str, folders)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        if meanwhile is not None:
+            meanwhile()
+        _, stderr = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, stderr[-3000:]
+    verdicts = json.loads(out.read_text())
+    for folder in folders:
+        assert verdicts[str(folder)]["module"].startswith(str(bundle)), "the bundle must run its own copy"
+    return verdicts

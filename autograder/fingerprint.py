@@ -1,0 +1,136 @@
+"""Fingerprints of the template parts students are not meant to edit, and the warning when they were.
+
+Protected, per template file: each function's name and argument list, each
+function's docstring, the module docstring, and the module-level statements
+given outside the functions (imports, constants).  Function bodies are the
+student's; so are added helpers, imports and constants, which is how correct
+submissions written from scratch legitimately differ.  Comparisons go through
+the syntax tree, so formatting, comments and docstring indentation do not count.
+
+The fingerprints live in ``fingerprints.json`` beside the assignment config:
+``make templates`` writes them from the committed templates (a test fails when
+they are stale), and the student bundle ships the same file beside its public
+config.  A changed part earns a note in the grade report; it costs no points.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+from pathlib import Path
+
+FILE_NAME = "fingerprints.json"
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _doc_digest(node: ast.AST) -> str:
+    """The docstring's hash, blind to indentation and trailing spaces (editors change those)."""
+    doc = ast.get_docstring(node, clean=True) or ""
+    return _digest("\n".join(line.rstrip() for line in doc.splitlines()))
+
+
+def _given_statements(tree: ast.Module) -> list[ast.stmt]:
+    body = tree.body[1:] if ast.get_docstring(tree) is not None else tree.body
+    return [s for s in body if not isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+
+
+def _functions(tree: ast.Module) -> dict[str, ast.FunctionDef]:
+    return {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
+def protected_parts(source: str) -> dict:
+    """The fingerprint of one template file (raises SyntaxError on unparsable source)."""
+    tree = ast.parse(source)
+    return {
+        "module_docstring": _doc_digest(tree),
+        "statements": {_digest(ast.dump(s)): ast.unparse(s) for s in _given_statements(tree)},
+        "functions": {name: {"arguments": ast.unparse(node.args), "docstring": _doc_digest(node)}
+                      for name, node in _functions(tree).items()},
+    }
+
+
+def compute(templates: Path, files: tuple[str, ...]) -> dict:
+    """The fingerprints of every template file."""
+    return {
+        "about": "Hashes of the template parts students are not meant to edit; written by `make templates`.",
+        "files": {name: protected_parts((templates / name).read_text()) for name in files},
+    }
+
+
+def path_for(config_path: Path) -> Path:
+    return Path(config_path).with_name(FILE_NAME)
+
+
+def render(fingerprints: dict) -> str:
+    return json.dumps(fingerprints, indent=2, sort_keys=True) + "\n"
+
+
+def stale(templates: Path, files: tuple[str, ...], config_path: Path) -> bool:
+    """Whether the stored fingerprints differ from the committed templates'."""
+    path = path_for(config_path)
+    return not path.exists() or path.read_text() != render(compute(templates, files))
+
+
+def write(templates: Path, files: tuple[str, ...], config_path: Path) -> bool:
+    """Write the fingerprints when they changed; return whether they did."""
+    if not stale(templates, files, config_path):
+        return False
+    path_for(config_path).write_text(render(compute(templates, files)))
+    return True
+
+
+def load(config_path: Path) -> dict | None:
+    """The stored fingerprints, or None when there are none beside the config."""
+    path = path_for(config_path)
+    if not path.exists():
+        return None
+    return json.loads(path.read_text())
+
+
+def changes(expected: dict, source: str) -> list[str]:
+    """What the submitted source changed among the protected parts (empty when nothing)."""
+    tree = ast.parse(source)
+    found: list[str] = []
+    functions = _functions(tree)
+    missing = [name for name in expected["functions"] if name not in functions]
+    if missing:
+        found.append(f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing")
+    for name, want in expected["functions"].items():
+        node = functions.get(name)
+        if node is not None and ast.unparse(node.args) != want["arguments"]:
+            found.append(f"{name} takes ({ast.unparse(node.args)}) but the template has ({want['arguments']})")
+    docs = [name for name, want in expected["functions"].items()
+            if name in functions and _doc_digest(functions[name]) != want["docstring"]]
+    if docs:
+        found.append(f"the docstring of {docs[0]} was changed" if len(docs) == 1
+                     else f"the docstrings of {', '.join(docs)} were changed")
+    if _doc_digest(tree) != expected["module_docstring"]:
+        found.append("the module docstring was changed")
+    present = {_digest(ast.dump(s)) for s in _given_statements(tree)}
+    for digest, code in expected["statements"].items():
+        if digest not in present:
+            found.append(f"the given line `{code}` is missing or changed")
+    return found
+
+
+def notes(submission: Path, found: list[str], config_path: Path) -> list[str]:
+    """One note per submitted file whose protected parts changed (none when no fingerprints are stored)."""
+    stored = load(config_path)
+    if stored is None:
+        return []
+    out = []
+    for name, expected in stored["files"].items():
+        if name not in found:
+            continue  # a missing file has its own note
+        try:
+            changed = changes(expected, (Path(submission) / name).read_text(errors="replace"))
+        except (SyntaxError, ValueError, RecursionError):
+            continue  # an unparsable file already fails to import, with its own note
+        if changed:
+            out.append(f"{name} changes parts of the template that are not meant to be edited (this costs no "
+                       f"points, but please keep them as given): {'; '.join(changed)}")
+    return out

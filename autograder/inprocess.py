@@ -1,0 +1,245 @@
+"""Runs the student's functions in this process, behind the interface the grader uses of a Sandbox.
+
+The student bundle's self-check runs on the student's own machine, on the
+student's own code, where the grader's child process would bring only platform
+trouble (its resource limits are Linux-only in practice: macOS rejects an
+address-space limit, Windows has no ``resource`` module).  So the calls run
+here, through the child's own code (``child.Child``) and the grader's message
+encoding (``wire``): arguments reach the student as fresh copies and results
+come back as plain data, exactly as through the grader's pipe.
+
+A failure in one call costs what it costs in the grader: an exception,
+``sys.exit``, ``os._exit`` or running past the time limit fails only the tests
+that needed that call, and the next call starts from freshly imported modules,
+as the grader's next child would.  Time limits need interval timers (Linux,
+macOS); on Windows a call that never returns stops the check (Ctrl-C).  A hard
+crash of the interpreter itself ends the check.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from autograder import wire
+from autograder.child import Child, _student_traceback
+from autograder.config import Limits
+from autograder.sandbox import OUTPUT_KEEP, Reply
+
+_NUMPY_DEFAULTS = np.geterr()  # what a fresh child starts with
+
+
+class _TimeUp(BaseException):
+    """Raised inside a student call that ran past its time limit."""
+
+
+class _Exited(BaseException):
+    """Raised in place of os._exit, which would end the check itself."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+def _refuse_exit(status: int = 0) -> None:
+    raise _Exited(status)
+
+
+class _Deadline:
+    """Raises _TimeUp in the main thread when its block runs past the limit (where interval timers exist)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+        self.armed = False
+        self.previous = None
+
+    def _expire(self, signum, frame) -> None:
+        if self.armed:
+            self.armed = False
+            raise _TimeUp
+
+    def __enter__(self) -> _Deadline:
+        if self.usable:
+            self.previous = signal.signal(signal.SIGALRM, self._expire)
+            self.armed = True
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.usable:
+            try:
+                self.armed = False
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, self.previous)
+
+
+def _roundtrip(message: dict) -> dict:
+    """The message as the other end of the grader's pipe would decode it."""
+    reader = wire.MessageReader()
+    reader.feed(wire.encode(message))
+    return reader.message()
+
+
+def _reply(raw: dict) -> Reply:
+    """The same Reply the sandbox builds from the child's answer."""
+    if type(raw.get("ok")) is not bool:
+        return Reply(ok=False, error_type="Fault", fault="sent a malformed reply")
+    return Reply(
+        ok=raw["ok"],
+        value=raw.get("value"),
+        args_after=raw.get("args_after") if isinstance(raw.get("args_after"), list) else [],
+        kwargs_after=raw.get("kwargs_after") if isinstance(raw.get("kwargs_after"), dict) else {},
+        warnings=[str(w) for w in raw.get("warnings") or []][:20],
+        values=raw.get("values") if isinstance(raw.get("values"), list) else [],
+        stacked=raw.get("stacked") if isinstance(raw.get("stacked"), list) else [],
+        error_type=str(raw.get("error_type", ""))[:100],
+        error=str(raw.get("error", ""))[:500],
+        traceback=str(raw.get("traceback", ""))[:3000],
+    )
+
+
+class _Done:
+    """A finished request, shaped like sandbox.Pending."""
+
+    def __init__(self, reply: Reply) -> None:
+        self.reply = reply
+
+    def result(self) -> Reply:
+        return self.reply
+
+
+class InProcessBox:
+    """The student's files, imported and called in this process."""
+
+    def __init__(self, submission: Path, files: list[str], limits: Limits) -> None:
+        self.limits = limits
+        self.tmp = Path(tempfile.mkdtemp(prefix="hw_rnn_check_"))
+        self.workdir = self.tmp / "work"
+        self.workdir.mkdir()
+        for name in files:
+            shutil.copyfile(Path(submission) / name, self.workdir / name)
+        self.child: Child | None = None
+        self.faults = 0
+        self._stdout, self._stderr = io.StringIO(), io.StringIO()
+        self._numpy_state = dict(_NUMPY_DEFAULTS)
+        # Like the grader's child, student code sees only its own copied files, not the folders around it.
+        here = Path(__file__).resolve().parent.parent
+        self._hidden = {os.path.realpath(p) for p in ("", os.getcwd(), str(submission), str(here))}
+
+    # -- lifecycle -------------------------------------------------------
+    def start(self) -> None:
+        if self.child is None:
+            self.child = Child(str(self.workdir))
+            self._numpy_state = dict(_NUMPY_DEFAULTS)
+
+    def kill(self) -> None:
+        """Forget the student's modules and cached objects, as the grader forgets a faulty child."""
+        self.child = None
+        root = os.path.realpath(self.workdir) + os.sep
+        for name, module in list(sys.modules.items()):
+            file = getattr(module, "__file__", None)
+            if isinstance(file, str) and os.path.realpath(file).startswith(root):
+                del sys.modules[name]
+
+    def close(self) -> None:
+        self.kill()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self) -> InProcessBox:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- requests --------------------------------------------------------
+    @contextlib.contextmanager
+    def _student_side(self, seconds: float):
+        """Student code's view of the process: its own numpy settings, printed output captured, a deadline."""
+        saved_path, saved_exit = sys.path[:], os._exit
+        saved_numpy = np.seterr(**self._numpy_state)
+        sys.path[:] = [str(self.workdir)] + [p for p in saved_path if p and os.path.realpath(p) not in self._hidden]
+        os._exit = _refuse_exit
+        try:
+            with contextlib.redirect_stdout(self._stdout), contextlib.redirect_stderr(self._stderr):
+                with _Deadline(seconds):
+                    yield
+        finally:
+            self._numpy_state = np.seterr(**saved_numpy)
+            os._exit = saved_exit
+            sys.path[:] = saved_path
+
+    def request(self, message: dict, seconds: float) -> Reply:
+        """Run one request of the child protocol here and return what the grader would get."""
+        self.start()
+        assert self.child is not None
+        msg = _roundtrip(message)
+        ops = {"import": self.child.op_import, "call": self.child.op_call, "call_many": self.child.op_call_many}
+        try:
+            with self._student_side(seconds):
+                raw = ops[msg["op"]](msg)
+        except _TimeUp:
+            return self._fault(f"did not finish within the time limit of {seconds:g} s")
+        except _Exited as exc:
+            return self._fault(f"exited with status {exc.status}: os._exit was called (it would end the check)")
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 -- student code may raise anything, SystemExit included
+            raw = {"ok": False, "error_type": type(exc).__name__, "error": str(exc)[:500],
+                   "traceback": _student_traceback(exc, str(self.workdir))}
+        try:
+            raw = _roundtrip(raw)
+        except Exception as exc:  # noqa: BLE001 -- e.g. a value that cannot be encoded
+            raw = {"ok": False, "error_type": "ReplyError", "error": str(exc)[:500], "traceback": ""}
+        return _reply(raw)
+
+    def _fault(self, reason: str) -> Reply:
+        self.faults += 1
+        self.kill()
+        return Reply(ok=False, error_type="Fault", fault=reason)
+
+    # -- the operations the grader uses ---------------------------------
+    def load(self, module: str) -> Reply:
+        return self.request({"op": "import", "module": module}, self.limits.import_seconds)
+
+    def call(self, module: str, function: str, args: list, kwargs: dict | None = None, keep: tuple = ()) -> Reply:
+        return self.submit_call(module, function, args, kwargs, keep).result()
+
+    def submit_call(self, module: str, function: str, args: list, kwargs: dict | None = None,
+                    keep: tuple = ()) -> _Done:
+        message = {"op": "call", "module": module, "function": function, "args": list(args),
+                   "kwargs": kwargs or {}, "keep": list(keep)}
+        return _Done(self.request(message, self.limits.call_seconds))
+
+    def call_many(self, module: str, function: str, args: list, kwargs: dict, evals: list,
+                  outputs: list[int]) -> Reply:
+        message = {"op": "call_many", "module": module, "function": function, "args": list(args),
+                   "kwargs": kwargs, "evals": evals, "outputs": outputs}
+        return self.request(message, self.limits.batch_seconds)
+
+    def mark(self) -> tuple[int, int]:
+        return len(self._stdout.getvalue()), len(self._stderr.getvalue())
+
+    def output(self, upto: tuple[int, int] | None = None) -> str:
+        """What the student's code printed (stdout then stderr, or up to a mark), head and tail kept."""
+        parts = []
+        for k, (name, buffer) in enumerate((("stdout", self._stdout), ("stderr", self._stderr))):
+            text = buffer.getvalue()
+            text = text if upto is None else text[: upto[k]]
+            if len(text) > 2 * OUTPUT_KEEP:
+                text = f"{text[:OUTPUT_KEEP]}\n[... {len(text) - 2 * OUTPUT_KEEP} characters cut ...]\n" \
+                       f"{text[-OUTPUT_KEEP:]}"
+            if text:
+                parts.append(f"--- {name} ---\n{text}")
+        return "\n".join(parts)

@@ -1,0 +1,156 @@
+"""Reference values recorded at release time and replayed by the student bundle's self-check.
+
+The bundle must not contain the reference solution, yet its forward and
+``reference_gradient`` tests need the reference's outputs.  ``make release``
+grades the reference itself on the public tests with a ``Grading`` subclass that
+records every reference call: the function, the case it belongs to, a summary
+of its inputs and its outputs (caches are left out: only the reference's own
+backward would read them, and that call is recorded too).  The self-check grades
+with a subclass that answers the same calls from the record, so every check,
+message and hint is the grader's own code.
+
+The input summary (count, sum, sum of squares) catches a numpy that draws
+different random inputs from the one the record was made with, which would
+otherwise fail correct code.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from autograder.grader import Grading
+from autograder.homework import FUNCTIONS, Function, forward_inputs
+
+
+class RecordError(Exception):
+    """The record lacks a call or does not match the inputs this numpy makes."""
+
+
+def _key(function: str, case: dict) -> str:
+    return json.dumps([function, case], sort_keys=True)
+
+
+def input_summary(fn: Function, args: list, kwargs: dict) -> list[float]:
+    """Count, sum and sum of squares of every number in the call's arguments (the cache aside)."""
+    named = dict(zip([n for n in fn.args if n not in fn.optional_args], args))
+    named.update(kwargs)
+    leaves: list[np.ndarray] = []
+
+    def collect(value) -> None:
+        if isinstance(value, dict):
+            for v in value.values():
+                collect(v)
+        elif isinstance(value, (np.ndarray, int, float, np.number, bool)):
+            leaves.append(np.asarray(value, dtype=np.float64).ravel())
+
+    for name in fn.args:
+        if name != "cache" and name in named:
+            collect(named[name])
+    flat = np.concatenate(leaves) if leaves else np.zeros(0)
+    return [float(flat.size), float(flat.sum()), float(np.sum(flat**2))]
+
+
+def _same_summary(got: list[float], want: list[float]) -> bool:
+    return got[0] == want[0] and all(abs(g - w) <= 1e-9 * (1 + abs(w)) for g, w in zip(got[1:], want[1:]))
+
+
+def encode(value):
+    """A JSON value that decodes to exactly the same numbers (floats keep their repr)."""
+    if value is None:
+        return None
+    if isinstance(value, np.ndarray):
+        return {"dtype": value.dtype.name, "shape": list(value.shape), "data": value.ravel().tolist()}
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value)
+    if isinstance(value, dict):
+        return {"dict": {str(k): encode(v) for k, v in value.items()}}
+    raise TypeError(f"cannot record a value of type {type(value).__name__}")
+
+
+def decode(node):
+    if isinstance(node, dict) and "dict" in node:
+        return {k: decode(v) for k, v in node["dict"].items()}
+    if isinstance(node, dict):
+        return np.array(node["data"], dtype=node["dtype"]).reshape(node["shape"])
+    return node
+
+
+class Recorder:
+    """Collects the reference calls of one grading run."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, dict] = {}
+
+    def add(self, fn: Function, case: dict, args: list, kwargs: dict, outputs: dict) -> None:
+        self.records.setdefault(_key(fn.name, case), {
+            "function": fn.name,
+            "case": case,
+            "inputs": input_summary(fn, args, kwargs),
+            "outputs": {name: encode(v) for name, v in outputs.items() if name != "cache"},
+        })
+
+    def grading_class(self) -> type[Grading]:
+        recorder = self
+
+        class Recording(Grading):
+            def reference_call(self, fn: Function, args: list, kwargs: dict) -> dict:
+                outputs = super().reference_call(fn, args, kwargs)
+                recorder.add(fn, self.case, args, kwargs, outputs)
+                return outputs
+
+        return Recording
+
+    def document(self) -> dict:
+        return {
+            "about": "Reference outputs on the public test cases, recorded by `make release`.",
+            "numpy": np.__version__,
+            "records": [self.records[k] for k in sorted(self.records)],
+        }
+
+
+class Recorded:
+    """A record loaded back: answers reference calls by function and case."""
+
+    def __init__(self, document: dict) -> None:
+        self.numpy = str(document.get("numpy", "?"))
+        self.records = {_key(r["function"], r["case"]): r for r in document["records"]}
+
+    def outputs(self, fn: Function, case: dict, args: list, kwargs: dict) -> dict:
+        record = self.records.get(_key(fn.name, case))
+        if record is None:
+            raise RecordError(f"no recorded reference values for {fn.name} on case {case}")
+        if not _same_summary(input_summary(fn, args, kwargs), record["inputs"]):
+            raise RecordError(f"the inputs of {fn.name} on case {case} differ from the recorded ones "
+                              f"(numpy {np.__version__} here, {self.numpy} when recorded)")
+        values = {name: decode(v) for name, v in record["outputs"].items()}
+        return {name: values.get(name) for name in fn.outputs}  # the cache stays None
+
+    def mismatched_inputs(self) -> list[str]:
+        """The recorded forward cases whose inputs this numpy builds differently."""
+        bad = []
+        for record in self.records.values():
+            fn = FUNCTIONS[record["function"]]
+            if fn.build is None:
+                continue  # a backward call: its inputs come from its forward's
+            args, kwargs = forward_inputs(fn.name, record["case"]).call_args()
+            if not _same_summary(input_summary(fn, args, kwargs), record["inputs"]):
+                bad.append(f"{fn.name} {record['case']}")
+        return bad
+
+
+def replaying(recorded: Recorded) -> type[Grading]:
+    """A Grading that takes every reference value from the record."""
+
+    class Replay(Grading):
+        uses_reference = False
+
+        def reference_call(self, fn: Function, args: list, kwargs: dict) -> dict:
+            return recorded.outputs(fn, self.case, args, kwargs)
+
+    return Replay

@@ -1,0 +1,274 @@
+"""Builds the student release bundle (``make release``): one folder and the same folder zipped.
+
+    dist/student/hw_rnn.zip  and  dist/student/hw_rnn/
+        rnn_layers.py, lstm_layers.py   the templates
+        README.md                       the handout (and any student notebooks *.ipynb beside it)
+        CHECK_AND_SUBMIT.md             how to check and submit
+        check.py, requirements.txt      the self-check and its one requirement, numpy
+        autograder/                     the self-check: the grader's own modules, copied
+            public/                     the public tests (JSON), the recorded reference values, fingerprints
+
+The self-check is the grader's code, not a second implementation: the modules
+``selfcheck.py`` needs are copied as they are.  The reference's outputs on the
+public cases are recorded by grading the reference itself (``recorded.py``).
+
+Nothing secret goes in: the config keeps only public tests (no hidden test,
+seed, shape or visibility setting), the record is checked to hold public cases
+only, and every file is scanned for the reference's solution code before the
+zip is written.  A build that would leak stops with a ReleaseError.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+
+from autograder import fingerprint, templates
+from autograder.config import Config
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+ENTRY = "selfcheck"  # the bundle's modules are this one and everything it imports
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so the same sources make the same zip
+
+
+class ReleaseError(Exception):
+    """The bundle cannot be built, or would reveal something it must not."""
+
+
+# -- what goes in ---------------------------------------------------------------
+def module_closure(entry: str = ENTRY) -> list[str]:
+    """The autograder modules ``entry`` imports, directly or not (file names, sorted)."""
+    seen: set[str] = set()
+    todo = [entry]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for node in ast.walk(ast.parse((PACKAGE / f"{name}.py").read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "autograder":
+                todo += [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("autograder."):
+                todo.append(node.module.split(".")[1])
+            elif isinstance(node, ast.Import):
+                todo += [a.name.split(".")[1] for a in node.names if a.name.startswith("autograder.")]
+    return sorted(f"{name}.py" for name in seen)
+
+
+def public_mapping(config: Config) -> dict:
+    """The config's public part, in assignment.yaml's layout (config.from_mapping reads it back)."""
+    tol, questions = config.tolerances, []
+    for function in config.functions:
+        tests = [{"kind": t.kind, "name": t.name, "points": t.points, "visibility": t.visibility,
+                  "cases": list(t.cases), **({"stability": True} if t.stability else {})}
+                 for t in config.tests if t.function == function and not t.hidden]
+        if tests:
+            questions.append({"function": function, "module": config.module_of(function), "tests": tests})
+    return {
+        "assignment": config.assignment,
+        "title": config.title,
+        "submission": {"files": list(config.files)},
+        "limits": dict(vars(config.limits)),
+        "tolerances": {
+            "forward": {"rtol": tol.forward_rtol, "atol": tol.forward_atol},
+            "reference_gradient": {"rtol": tol.reference_rtol, "atol": tol.reference_atol},
+            "numerical_gradient": {"step": tol.step, "rtol": tol.numeric_rtol, "atol": tol.numeric_atol,
+                                   "directions": tol.directions, "full_check_max_size": tol.full_check_max_size},
+        },
+        "questions": questions,
+    }
+
+
+def _case_ids(config: Config, hidden: bool) -> set[str]:
+    return {json.dumps(c, sort_keys=True) for t in config.tests if t.hidden == hidden for c in t.cases}
+
+
+def record(config: Config) -> dict:
+    """Grade the reference on the public tests, recording every reference value used."""
+    from autograder.grader import grade
+    from autograder.inprocess import InProcessBox
+    from autograder.recorded import Recorder
+
+    recorder = Recorder()
+    box = InProcessBox(config.reference, list(config.files), config.limits)
+    report = grade(config.reference, config, public_only=True, box=box, grading_class=recorder.grading_class())
+    failed = [f"{r.spec.full_name}: {r.output}" for r in report.tests if not r.passed] + report.grader_errors
+    if failed:
+        raise ReleaseError("the reference solution fails public tests, so nothing can be recorded:\n  "
+                           + "\n  ".join(failed))
+    public = _case_ids(config, hidden=False)
+    strays = [r["case"] for r in recorder.records.values() if json.dumps(r["case"], sort_keys=True) not in public]
+    if strays:
+        raise ReleaseError(f"recorded cases that are not public: {strays}")
+    return recorder.document()
+
+
+def solution_lines(config: Config, given_text: str = "") -> list[str]:
+    """The reference's solution code: lines inside the solution regions that the templates or given_text lack.
+
+    Lines shorter than 13 characters (``return out``) say nothing about the solution.
+    """
+    lines, given = [], [given_text]
+    for name in config.files:
+        inside = False
+        for line in (config.reference / name).read_text().splitlines():
+            text = line.strip()
+            if text == templates.BEGIN:
+                inside = True
+            elif text == templates.END:
+                inside = False
+            elif len(text) > 12:
+                (lines if inside else given).append(text)
+    return [line for line in dict.fromkeys(lines) if not any(line in g for g in given)]
+
+
+def _check_script() -> str:
+    return ('"""Run the public tests on your files: python check.py [FOLDER] (default: this folder)."""\n\n'
+            "import sys\nfrom pathlib import Path\n\n"
+            "sys.path.insert(0, str(Path(__file__).resolve().parent))\n\n"
+            "from autograder.selfcheck import main  # noqa: E402\n\n"
+            "sys.exit(main())\n")
+
+
+def _how_to(config: Config) -> str:
+    public = [t for t in config.tests if not t.hidden]
+    files = " and ".join(f"`{f}`" for f in config.files)
+    return f"""# {config.assignment}: how to check and submit
+
+{config.title}. The handout is `README.md`.
+
+## 1. Set up (once)
+
+You need Python 3.10 or newer and numpy, nothing else:
+
+    python -m pip install -r requirements.txt
+
+## 2. Write your code
+
+Fill in {files}:
+replace each `raise NotImplementedError` with your code. Keep the file names,
+function names, arguments, return values and docstrings as they are (the grader
+warns when they change; that costs no points, but the tests call your functions
+by those names and arguments).
+
+## 3. Check your work, as often as you like
+
+From this folder:
+
+    python check.py
+
+(or `python -m autograder check .`; to check files kept elsewhere:
+`python check.py path/to/folder`). It runs the {len(public)} public tests
+({sum(t.points for t in public):g} points) with the grader's own code and prints a table per
+function: PASS/FAIL and, for each failure, what is wrong (which output or
+gradient, the worst relative error and where, and a hint when the pattern is
+telling). Forward
+functions are compared with reference values stored in `autograder/public/`;
+backward functions with a numerical gradient of your own forward.
+
+Your code runs inside the checker's own Python process. An exception, `sys.exit`
+or a call that runs too long fails only the tests that needed it (time limits
+work on Linux and macOS; on Windows stop a stuck check with Ctrl-C).
+
+The grader runs these public tests and hidden ones on other inputs and shapes,
+so code that is correct for any N, T, D, H, K passes both; do not tune it to the
+public inputs.
+
+## 4. Submit
+
+Upload exactly {files}
+(not this folder, not the zip). Only numpy is available to your code when it
+is graded.
+"""
+
+
+def collect(config: Config) -> dict[str, bytes]:
+    """Every file of the bundle, by its path inside the bundle folder."""
+    stale = templates.stale(config.reference, config.templates, config.files)
+    if stale:
+        raise ReleaseError(f"the templates are out of date ({', '.join(stale)}): run `make templates`")
+    if fingerprint.stale(config.templates, config.files, config.path):
+        raise ReleaseError(f"{fingerprint.path_for(config.path)} is missing or out of date: run `make templates`")
+    handout = config.path.parent / "README.md"
+    if not handout.is_file():
+        raise ReleaseError(f"the student handout {handout} does not exist")
+    files: dict[str, bytes] = {name: (config.templates / name).read_bytes() for name in config.files}
+    files["README.md"] = handout.read_bytes()
+    for notebook in sorted(config.path.parent.glob("*.ipynb")):
+        files[notebook.name] = notebook.read_bytes()
+    files["CHECK_AND_SUBMIT.md"] = _how_to(config).encode()
+    files["check.py"] = _check_script().encode()
+    numpy_pins = [ln for ln in (ROOT / "requirements.txt").read_text().splitlines() if ln.startswith("numpy")]
+    files["requirements.txt"] = ("# The self-check and your code need numpy only.\n" + "\n".join(numpy_pins)
+                                 + "\n").encode()
+    files["autograder/__init__.py"] = (f'"""The public self-check of {config.assignment}: `python check.py`; '
+                                       'made by `make release` from the grader\'s own code."""\n').encode()
+    files["autograder/__main__.py"] = b"import sys\n\nfrom autograder.selfcheck import main\n\nsys.exit(main())\n"
+    for name in module_closure():
+        files[f"autograder/{name}"] = (PACKAGE / name).read_bytes()
+    data = "autograder/public/"
+    files[data + "assignment.json"] = (json.dumps(public_mapping(config), indent=1) + "\n").encode()
+    files[data + "expected.json"] = (json.dumps(record(config), allow_nan=False) + "\n").encode()
+    files[data + fingerprint.FILE_NAME] = fingerprint.path_for(config.path).read_bytes()
+    _refuse_leaks(config, files, handout.read_text())
+    return files
+
+
+def _text(path: str, content: bytes) -> str:
+    text = content.decode(errors="replace")
+    if path.endswith(".ipynb"):  # cell sources are JSON strings: scan them as the code they hold
+        try:
+            cells = json.loads(text).get("cells", [])
+            text += "\n" + "\n".join("".join(c.get("source", "")) for c in cells)
+        except (ValueError, AttributeError):
+            raise ReleaseError(f"{path} is not a valid notebook") from None
+    return text
+
+
+def _refuse_leaks(config: Config, files: dict[str, bytes], handout: str) -> None:
+    """Stop when any file holds solution code or markers, or a hidden test's name or case."""
+    code = solution_lines(config, handout)
+    hidden_names = {t.name for t in config.tests if t.hidden} - {t.name for t in config.tests if not t.hidden}
+    for path, content in files.items():
+        text = _text(path, content)
+        found = [line for line in code if line in text]
+        found += [m for m in (templates.BEGIN, templates.END) if m in text]
+        found += [name for name in hidden_names if name in text]
+        if found:
+            raise ReleaseError(f"{path} would reveal {found[0]!r} (and {len(found) - 1} more); nothing was written")
+    record_cases = {json.dumps(r["case"], sort_keys=True)
+                    for r in json.loads(files["autograder/public/expected.json"])["records"]}
+    if record_cases & _case_ids(config, hidden=True):
+        raise ReleaseError("the record holds a hidden case; nothing was written")
+
+
+# -- writing ---------------------------------------------------------------------
+def build(config: Config, out: Path) -> Path:
+    """Write out/<assignment>/ and out/<assignment>.zip; return the zip's path."""
+    files = collect(config)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    name = config.assignment
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=out))
+    try:
+        for path, content in files.items():
+            target = staging / name / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+        with zipfile.ZipFile(staging / f"{name}.zip", "w", zipfile.ZIP_DEFLATED) as bundle:
+            for path in sorted(files):
+                info = zipfile.ZipInfo(f"{name}/{path}", date_time=ZIP_TIME)
+                info.external_attr = 0o644 << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                bundle.writestr(info, files[path])
+        shutil.rmtree(out / name, ignore_errors=True)
+        (staging / name).rename(out / name)
+        (staging / f"{name}.zip").replace(out / f"{name}.zip")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out / f"{name}.zip"

@@ -1,0 +1,77 @@
+"""Protected template parts: a changed signature or docstring is reported in the grade report, at no cost."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import CONFIG, FILES, SOLUTIONS, TEMPLATES, VARIANTS, grade_cli, make_submission
+
+from autograder import fingerprint
+from autograder.grader import grade
+
+WARNING = "not meant to be edited"
+
+
+def test_stored_fingerprints_match_the_templates():
+    assert not fingerprint.stale(TEMPLATES, FILES, CONFIG), "run `make templates`"
+    stored = fingerprint.load(CONFIG)
+    assert set(stored["files"]) == set(FILES)
+    assert stored["files"]["rnn_layers.py"]["functions"]["rnn_forward"]["arguments"] == "x, s0, U, W, b"
+    assert "import numpy as np" in stored["files"]["lstm_layers.py"]["statements"].values()
+
+
+@pytest.mark.parametrize("submission", [SOLUTIONS, TEMPLATES], ids=["reference", "templates"])
+def test_reference_and_templates_get_no_warning(submission, config):
+    report = grade(submission, config, public_only=True)
+    assert not [n for n in report.notes if WARNING in n]
+
+
+def test_changed_signature_and_docstring_are_reported_and_cost_nothing(tmp_path, validate_results):
+    sub = make_submission(tmp_path / "edited", [
+        {"file": "lstm_layers.py", "find": "def sigmoid(z):", "replace": "def sigmoid(z, clip=None):"},
+        {"file": "rnn_layers.py", "find": "One step of the vanilla RNN:", "replace": "My RNN step:"},
+    ])
+    _, results = grade_cli(sub, tmp_path)
+    validate_results(results)
+    assert results["score"] == sum(t["max_score"] for t in results["tests"])
+    output = " ".join(results["output"].split())
+    assert "lstm_layers.py changes parts of the template" in output
+    assert "sigmoid takes (z, clip=None) but the template has (z)" in output
+    assert "rnn_layers.py changes parts of the template" in output
+    assert "the docstring of rnn_step_forward was changed" in output
+    assert "rnn_forward" not in output.split("rnn_layers.py changes", 1)[1].split("Score:")[0]
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=lambda p: p.name)
+def test_variants_written_from_scratch_keep_every_signature(variant, config):
+    """They rewrote docstrings (reported) and added helpers and imports (allowed), and lose nothing."""
+    report = grade(variant, config)
+    assert report.score == report.max_score
+    warnings = " ".join(n for n in report.notes if WARNING in n)
+    assert "docstring" in warnings
+    assert " takes (" not in warnings and "missing" not in warnings and "given line" not in warnings
+
+
+def test_what_counts_as_a_change():
+    template = (TEMPLATES / "rnn_layers.py").read_text()
+    expected = fingerprint.protected_parts(template)
+    # Formatting, comments, re-indented docstrings, helpers and extra imports are not changes.
+    reformatted = template.replace("def rnn_forward(x, s0, U, W, b):", "def rnn_forward(x, s0,  U, W, b):  # mine")
+    reformatted = reformatted.replace("    Args:\n", "    Args:   \n") + "\nimport math\n\n\ndef _helper():\n    pass\n"
+    assert fingerprint.changes(expected, reformatted) == []
+    dropped = template.replace("def clip_gradients(grads, max_norm):", "def clip(grads, max_norm):")
+    dropped = dropped.replace("import numpy as np\n", "import numpy\n")
+    found = fingerprint.changes(expected, dropped)
+    assert "clip_gradients is missing" in found
+    assert "the given line `import numpy as np` is missing or changed" in found
+    swapped = template.replace("def rnn_forward(x, s0, U, W, b):", "def rnn_forward(x, s0, W, U, b):")
+    assert fingerprint.changes(expected, swapped) == [
+        "rnn_forward takes (x, s0, W, U, b) but the template has (x, s0, U, W, b)"]
+
+
+def test_an_unparsable_file_gets_its_import_error_not_a_fingerprint_crash(tmp_path, config):
+    sub = make_submission(tmp_path / "broken", [
+        {"file": "lstm_layers.py", "find": "def sigmoid(z):", "replace": "def sigmoid(z)"}])
+    report = grade(sub, config, public_only=True)
+    assert not report.grader_errors
+    assert any("could not be imported" in n for n in report.notes)
+    assert not [n for n in report.notes if WARNING in n]

@@ -1,0 +1,50 @@
+"""The self-check's in-process runner leaves the checker's own process as it found it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+import numpy as np
+from conftest import FILES, make_submission
+
+from autograder.config import Limits
+from autograder.inprocess import InProcessBox
+
+
+def test_student_state_stays_with_the_student(tmp_path):
+    sub = make_submission(tmp_path / "sub", [
+        {"file": "rnn_layers.py", "find": "import numpy as np\n",
+         "replace": "import numpy as np\nnp.seterr(all='raise')\nprint('hello from the student')\n"},
+        {"file": "lstm_layers.py", "find": "import numpy as np\n",
+         "replace": "import numpy as np\nimport time\n\n\ndef nap():\n    time.sleep(30)\n"},
+    ])
+    before = (np.geterr(), sys.path[:], os._exit, signal.getsignal(signal.SIGALRM))
+    with InProcessBox(sub, list(FILES), Limits(call_seconds=0.3)) as box:
+        assert box.load("rnn_layers").ok and box.load("lstm_layers").ok
+        assert (np.geterr(), sys.path, os._exit, signal.getsignal(signal.SIGALRM)) == before
+        # The student's numpy settings hold in every later call of theirs, as in the grader's child.
+        # (exp(-1000) underflows inside sigmoid, which numpy ignores by default.)
+        assert box.call("lstm_layers", "sigmoid", [np.array([-1000.0])]).error_type == "FloatingPointError"
+        assert (np.geterr(), sys.path, os._exit, signal.getsignal(signal.SIGALRM)) == before
+        napped = box.call("lstm_layers", "nap", [])
+        assert napped.fault == "did not finish within the time limit of 0.3 s"
+        assert "rnn_layers" not in sys.modules  # the next call starts from fresh imports, like a new child
+        assert box.call("lstm_layers", "sigmoid", [np.array([-1000.0])]).ok
+        assert "hello from the student" in box.output()
+        workdir = box.workdir
+    assert (np.geterr(), sys.path, os._exit, signal.getsignal(signal.SIGALRM)) == before
+    assert not workdir.exists()
+    assert not [m for m in ("rnn_layers", "lstm_layers") if m in sys.modules]
+
+
+def test_arguments_reach_the_student_as_copies(tmp_path):
+    sub = make_submission(tmp_path / "sub", [
+        {"file": "lstm_layers.py", "find": "import numpy as np\n",
+         "replace": "import numpy as np\n\n\ndef scribble(a):\n    a[0] = 99.0\n    return a\n"}])
+    original = np.zeros(3)
+    with InProcessBox(sub, list(FILES), Limits()) as box:
+        reply = box.call("lstm_layers", "scribble", [original])
+    assert reply.ok and reply.value[0] == 99.0 and reply.args_after[0][0] == 99.0
+    assert original[0] == 0.0
