@@ -1,14 +1,14 @@
 """Checks of what a function achieves rather than of its exact values.
 
 Each check runs the student's function in the child (like every other test),
-computes what it needs from the reference in the grader's process, and raises
+computes what it needs from the reference in the grader's process (always
+through ``reference_call``, which the student bundle answers from recorded
+values), and raises
 ``Failed`` with a message when the behaviour is wrong.  A test of kind
 ``behaviour`` names its check in each case (``check: hello_training``).
 """
 
 from __future__ import annotations
-
-import copy
 
 import numpy as np
 
@@ -46,11 +46,10 @@ def hello_training(grading, test: TestSpec, case: dict) -> None:
 
 def hello_sampling(grading, test: TestSpec, case: dict) -> None:
     """Greedy sampling from the first character, with parameters the reference trained on the text."""
-    reference = grading.reference["char_rnn"]
     init = forward_inputs("train_char_rnn", case).values
-    trained, _ = reference.train_char_rnn(copy.deepcopy(init["params"]), text_indices(case["text"][:-1]),
-                                          text_indices(case["text"][1:]), case["steps"], init["learning_rate"],
-                                          init["max_norm"])
+    args = [init["params"], text_indices(case["text"][:-1]), text_indices(case["text"][1:]), case["steps"],
+            init["learning_rate"], init["max_norm"]]
+    trained = grading.reference_call(FUNCTIONS["train_char_rnn"], args, {})["params"]
     text = case["text"]
     fn = FUNCTIONS["sample"]
     reply = grading.student_call(fn, [trained, VOCAB.index(text[0]), len(text) - 1, None, 0]).result()
@@ -76,7 +75,7 @@ def gradient_rate(grading, test: TestSpec, case: dict) -> None:
         raise Failed(f"norms should be a float64 array of shape ({T},), got {describe_type(norms)}")
     if not np.all(np.isfinite(norms)) or np.any(norms <= 0):
         raise Failed("norms should be positive and finite")
-    expected = grading.reference["sequence_models"].state_gradient_norms(*copy.deepcopy(args))
+    expected = grading.reference_call(FUNCTIONS["state_gradient_norms"], args, {})["norms"]
     rate = (norms[0] / norms[-1]) ** (1 / (T - 1))
     want = (expected[0] / expected[-1]) ** (1 / (T - 1))
     if abs(rate - want) > 1e-6 * want:

@@ -2,9 +2,11 @@
 
 Protected, per template file: each function's name and argument list, each
 function's docstring, the module docstring, and the module-level statements
-given outside the functions (imports, constants).  Function bodies are the
-student's; so are added helpers, imports and constants, which is how correct
-submissions written from scratch legitimately differ.  Comparisons go through
+given outside the functions other than imports (constants such as VOCAB).
+Function bodies are the student's; so are imports (which of their own
+functions a module uses is the student's choice) and added helpers and
+constants, which is how correct submissions written from scratch legitimately
+differ.  Comparisons go through
 the syntax tree, so formatting, comments and docstring indentation do not count.
 
 The fingerprints live in ``fingerprints.json`` beside the assignment config:
@@ -35,7 +37,8 @@ def _doc_digest(node: ast.AST) -> str:
 
 def _given_statements(tree: ast.Module) -> list[ast.stmt]:
     body = tree.body[1:] if ast.get_docstring(tree) is not None else tree.body
-    return [s for s in body if not isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+    skip = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
+    return [s for s in body if not isinstance(s, skip)]
 
 
 def _functions(tree: ast.Module) -> dict[str, ast.FunctionDef]:

@@ -12,6 +12,13 @@ from conftest import ROOT, SOLUTIONS, TEMPLATES
 PY310 = os.environ.get("HW_PY310", "")
 
 
+def config_points() -> float:
+    import yaml
+    from conftest import CONFIG
+
+    return sum(t["points"] for q in yaml.safe_load(CONFIG.read_text())["questions"] for t in q["tests"])
+
+
 @pytest.mark.skipif(not PY310, reason="HW_PY310 is not set (make test sets it when a Python 3.10 exists)")
 @pytest.mark.parametrize("submission,full", [(SOLUTIONS, True), (TEMPLATES, False)], ids=["reference", "templates"])
 def test_grade_under_python310(submission, full, tmp_path):
@@ -40,6 +47,7 @@ def test_grade_all_under_python310(tmp_path):
                            "--jobs", "2", "--no-progress"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1, proc.stderr  # the broken zip is an error row
     rows = {line.split(",")[0]: line.split(",") for line in (out / "grades.csv").read_text().splitlines()[1:]}
-    assert rows["good"][-4:-2] == ["100", "100"] and rows["blank"][-4:-2] == ["0", "100"]
+    full = f"{config_points():g}"
+    assert rows["good"][-4:-2] == [full, full] and rows["blank"][-4:-2] == ["0", full]
     assert rows["broken"][-2] == "error"
     assert (out / "charts" / "score_histogram.png").read_bytes()[:4] == b"\x89PNG"
