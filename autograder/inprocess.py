@@ -95,18 +95,7 @@ def _reply(raw: dict) -> Reply:
     """The same Reply the sandbox builds from the child's answer."""
     if type(raw.get("ok")) is not bool:
         return Reply(ok=False, error_type="Fault", fault="sent a malformed reply")
-    return Reply(
-        ok=raw["ok"],
-        value=raw.get("value"),
-        args_after=raw.get("args_after") if isinstance(raw.get("args_after"), list) else [],
-        kwargs_after=raw.get("kwargs_after") if isinstance(raw.get("kwargs_after"), dict) else {},
-        warnings=[str(w) for w in raw.get("warnings") or []][:20],
-        values=raw.get("values") if isinstance(raw.get("values"), list) else [],
-        stacked=raw.get("stacked") if isinstance(raw.get("stacked"), list) else [],
-        error_type=str(raw.get("error_type", ""))[:100],
-        error=str(raw.get("error", ""))[:500],
-        traceback=str(raw.get("traceback", ""))[:3000],
-    )
+    return Reply.from_raw(raw)
 
 
 class _Done:

@@ -66,6 +66,22 @@ class Reply:
     traceback: str = ""
     fault: str = ""  # the child hung, died or broke the protocol
 
+    @classmethod
+    def from_raw(cls, raw: dict) -> Reply:
+        """A reply from the child's decoded message, every field checked for its type and capped."""
+        return cls(
+            ok=raw["ok"],
+            value=raw.get("value"),
+            args_after=raw.get("args_after") if isinstance(raw.get("args_after"), list) else [],
+            kwargs_after=raw.get("kwargs_after") if isinstance(raw.get("kwargs_after"), dict) else {},
+            warnings=[str(w) for w in raw.get("warnings") or []][:20],
+            values=raw.get("values") if isinstance(raw.get("values"), list) else [],
+            stacked=raw.get("stacked") if isinstance(raw.get("stacked"), list) else [],
+            error_type=str(raw.get("error_type", ""))[:100],
+            error=str(raw.get("error", ""))[:500],
+            traceback=str(raw.get("traceback", ""))[:3000],
+        )
+
     @property
     def not_implemented(self) -> bool:
         return self.error_type == "NotImplementedError"
@@ -269,18 +285,7 @@ class Sandbox:
             return self._fault(f"sent a malformed reply ({exc})")
         if type(raw.get("ok")) is not bool:
             return self._fault("sent a malformed reply")
-        return Reply(
-            ok=raw["ok"],
-            value=raw.get("value"),
-            args_after=raw.get("args_after") if isinstance(raw.get("args_after"), list) else [],
-            kwargs_after=raw.get("kwargs_after") if isinstance(raw.get("kwargs_after"), dict) else {},
-            warnings=[str(w) for w in raw.get("warnings") or []][:20],
-            values=raw.get("values") if isinstance(raw.get("values"), list) else [],
-            stacked=raw.get("stacked") if isinstance(raw.get("stacked"), list) else [],
-            error_type=str(raw.get("error_type", ""))[:100],
-            error=str(raw.get("error", ""))[:500],
-            traceback=str(raw.get("traceback", ""))[:3000],
-        )
+        return Reply.from_raw(raw)
 
     def _fault(self, reason: str) -> Reply:
         self.faults += 1

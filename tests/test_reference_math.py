@@ -9,40 +9,19 @@ itself shown to accept correct and reject wrong gradients.
 from __future__ import annotations
 
 import copy
-import importlib.util
-import sys
 import warnings
 
 import numpy as np
 import pytest
-from conftest import SOLUTIONS
+from conftest import CONFIG
 
 from autograder import gradcheck
 from autograder.child import evaluate_many
+from autograder.cli import _config
+from autograder.grader import load_reference
 from autograder.homework import FUNCTIONS, GRADIENTS, forward_inputs, named_outputs, upstream_gradients
 
-
-def _load_all(names=("rnn_layers", "lstm_layers", "char_rnn", "sequence_models")):
-    """The reference modules; they import each other by plain name, which points at them while loading."""
-    saved = {name: sys.modules.get(name) for name in names}
-    modules = {}
-    try:
-        for name in names:
-            spec = importlib.util.spec_from_file_location(f"_refmath_{name}", SOLUTIONS / f"{name}.py")
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[name] = module
-            spec.loader.exec_module(module)
-            modules[name] = module
-    finally:
-        for name, previous in saved.items():
-            if previous is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = previous
-    return modules
-
-
-REF = _load_all()
+REF = load_reference(_config(str(CONFIG)))
 H_STEP = 1e-6
 
 
