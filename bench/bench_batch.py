@@ -37,7 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions" / "hw_rnn"
 TEMPLATES = ROOT / "student_templates" / "hw_rnn"
 VARIANTS = sorted(p.parent for p in (ROOT / "tests" / "submissions" / "variants").glob("*/rnn_layers.py"))
-FILES = ("rnn_layers.py", "lstm_layers.py")
+CONFIG = ROOT / "assignments" / "hw_rnn" / "assignment.yaml"
+FILES = tuple(yaml.safe_load(CONFIG.read_text())["submission"]["files"])
 TARGET_PER_MINUTE = 1000 / 5
 TARGET_WORKER_MB = 150
 
@@ -73,7 +74,8 @@ def generate(root: Path, n: int, seed: int = 0) -> dict[str, int]:
         elif roll < 0.25:
             kind = "variant"
             variant = rng.choice(VARIANTS)
-            _write(folder, {f: variant / f for f in FILES})
+            # A variant holds the files it writes differently; the rest is the reference's.
+            _write(folder, {f: variant / f if (variant / f).exists() else reference[f] for f in FILES})
         elif roll < 0.85:
             kind = "mutant"
             _write(folder, reference, rng.choice(corpus)["edits"])
@@ -82,8 +84,7 @@ def generate(root: Path, n: int, seed: int = 0) -> dict[str, int]:
             _write(folder, {f: TEMPLATES / f for f in FILES})
         else:
             kind = "half done"
-            _write(folder, {"rnn_layers.py": SOLUTIONS / "rnn_layers.py",
-                            "lstm_layers.py": TEMPLATES / "lstm_layers.py"})
+            _write(folder, {**{f: TEMPLATES / f for f in FILES}, "rnn_layers.py": SOLUTIONS / "rnn_layers.py"})
         if k % 10 == 3:  # some students hand in a zip of their folder
             with zipfile.ZipFile(root / f"{student}.zip", "w", zipfile.ZIP_DEFLATED) as zf:
                 for name in FILES:

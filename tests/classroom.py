@@ -13,10 +13,9 @@ import zipfile
 from pathlib import Path
 
 import yaml
-from conftest import FILES, ROOT, SOLUTIONS, TEMPLATES, make_submission
+from conftest import FILES, ROOT, SOLUTIONS, TEMPLATES, VARIANTS, make_submission
 
 CORPUS = yaml.safe_load((ROOT / "tests" / "corpus" / "mutants.yaml").read_text())
-VARIANTS = sorted(p.parent for p in (ROOT / "tests" / "submissions" / "variants").glob("*/rnn_layers.py"))
 
 
 def build_class(folder: Path) -> dict[str, dict]:

@@ -46,10 +46,14 @@ def with_callers(broken: set[str]) -> set[str]:
 
 
 def make_submission(folder: Path, edits: list[dict] = (), base: Path = SOLUTIONS) -> Path:
-    """Copy a submission (the reference by default) and apply text edits {file, find, replace}."""
+    """Copy a submission (the reference by default) and apply text edits {file, find, replace}.
+
+    A file the base folder does not hold comes from the reference: the correct variants keep only
+    the files they write differently.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     for name in FILES:
-        shutil.copyfile(base / name, folder / name)
+        shutil.copyfile(base / name if (base / name).exists() else SOLUTIONS / name, folder / name)
     for edit in edits:
         path = folder / edit["file"]
         text = path.read_text()

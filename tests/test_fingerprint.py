@@ -44,9 +44,9 @@ def test_changed_signature_and_docstring_are_reported_and_cost_nothing(tmp_path,
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=lambda p: p.name)
-def test_variants_written_from_scratch_keep_every_signature(variant, config):
+def test_variants_written_from_scratch_keep_every_signature(variant, config, tmp_path):
     """They rewrote docstrings (reported) and added helpers and imports (allowed), and lose nothing."""
-    report = grade(variant, config)
+    report = grade(make_submission(tmp_path / variant.name, base=variant), config)
     assert report.score == report.max_score
     warnings = " ".join(n for n in report.notes if WARNING in n)
     assert "docstring" in warnings

@@ -6,9 +6,7 @@ import json
 import re
 
 import pytest
-from conftest import ROOT, SOLUTIONS, TEMPLATES, grade_cli, make_submission, run_cli
-
-VARIANTS = sorted(p.parent for p in (ROOT / "tests" / "submissions" / "variants").glob("*/rnn_layers.py"))
+from conftest import SOLUTIONS, TEMPLATES, VARIANTS, grade_cli, make_submission, run_cli
 
 
 def test_reference_scores_full_marks(tmp_path, validate_results):
@@ -53,7 +51,7 @@ def test_visibility_follows_the_config(tmp_path, config):
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=lambda p: p.name)
 def test_correct_variants_score_full_marks(variant, tmp_path):
-    _, results = grade_cli(variant, tmp_path)
+    _, results = grade_cli(make_submission(tmp_path / variant.name, base=variant), tmp_path)
     failed = [(t["name"], t["output"]) for t in results["tests"] if t["status"] != "passed"]
     assert not failed
     assert len(VARIANTS) >= 4

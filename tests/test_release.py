@@ -160,7 +160,8 @@ def _case_label(output: str) -> str:
 
 def test_self_check_agrees_with_the_grader(unzipped, numpy_only_python, config, tmp_path):
     mutants = [make_submission(tmp_path / m["name"], m["edits"]) for m in CORPUS]
-    folders = [SOLUTIONS, TEMPLATES, *VARIANTS, *mutants]
+    variants = [make_submission(tmp_path / v.name, base=v) for v in VARIANTS]
+    folders = [SOLUTIONS, TEMPLATES, *variants, *mutants]
     ours: dict = {}
 
     def grade_all() -> None:
