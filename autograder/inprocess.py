@@ -33,7 +33,7 @@ import numpy as np
 from autograder import wire
 from autograder.child import Child, _student_traceback
 from autograder.config import Limits
-from autograder.sandbox import OUTPUT_KEEP, Reply
+from autograder.sandbox import OUTPUT_KEEP, Operations, Reply
 
 _NUMPY_DEFAULTS = np.geterr()  # what a fresh child starts with
 
@@ -108,7 +108,7 @@ class _Done:
         return self.reply
 
 
-class InProcessBox:
+class InProcessBox(Operations):
     """The student's files, imported and called in this process."""
 
     def __init__(self, submission: Path, files: list[str], limits: Limits) -> None:
@@ -169,7 +169,10 @@ class InProcessBox:
             os._exit = saved_exit
             sys.path[:] = saved_path
 
-    def request(self, message: dict, seconds: float) -> Reply:
+    def submit(self, message: dict, seconds: float) -> _Done:
+        return _Done(self._answer(message, seconds))
+
+    def _answer(self, message: dict, seconds: float) -> Reply:
         """Run one request of the child protocol here and return what the grader would get."""
         self.start()
         assert self.child is not None
@@ -197,25 +200,6 @@ class InProcessBox:
         self.faults += 1
         self.kill()
         return Reply(ok=False, error_type="Fault", fault=reason)
-
-    # -- the operations the grader uses ---------------------------------
-    def load(self, module: str) -> Reply:
-        return self.request({"op": "import", "module": module}, self.limits.import_seconds)
-
-    def call(self, module: str, function: str, args: list, kwargs: dict | None = None, keep: tuple = ()) -> Reply:
-        return self.submit_call(module, function, args, kwargs, keep).result()
-
-    def submit_call(self, module: str, function: str, args: list, kwargs: dict | None = None,
-                    keep: tuple = ()) -> _Done:
-        message = {"op": "call", "module": module, "function": function, "args": list(args),
-                   "kwargs": kwargs or {}, "keep": list(keep)}
-        return _Done(self.request(message, self.limits.call_seconds))
-
-    def call_many(self, module: str, function: str, args: list, kwargs: dict, evals: list,
-                  outputs: list[int]) -> Reply:
-        message = {"op": "call_many", "module": module, "function": function, "args": list(args),
-                   "kwargs": kwargs, "evals": evals, "outputs": outputs}
-        return self.request(message, self.limits.batch_seconds)
 
     def mark(self) -> tuple[int, int]:
         return len(self._stdout.getvalue()), len(self._stderr.getvalue())

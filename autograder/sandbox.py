@@ -151,6 +151,44 @@ def open_sandbox(submission: Path, config: Config) -> Sandbox:
     return box
 
 
+class Operations:
+    """The requests the grader makes, on top of a runner's ``submit(message, seconds)``.
+
+    ``submit`` returns something whose ``.result()`` is the Reply: the sandbox
+    sends to its child and collects later; the student bundle's in-process
+    runner answers at once.
+    """
+
+    limits: Limits
+
+    def submit(self, message: dict, seconds: float):
+        raise NotImplementedError
+
+    def request(self, message: dict, seconds: float) -> Reply:
+        """Send one request and wait for its reply until the deadline."""
+        return self.submit(message, seconds).result()
+
+    def load(self, module: str) -> Reply:
+        return self.request({"op": "import", "module": module}, self.limits.import_seconds)
+
+    def call(self, module: str, function: str, args: list, kwargs: dict | None = None, keep: tuple = ()) -> Reply:
+        return self.submit_call(module, function, args, kwargs, keep).result()
+
+    def submit_call(self, module: str, function: str, args: list, kwargs: dict | None = None,
+                    keep: tuple = ()):
+        """Call a student function; outputs at positions ``keep`` stay in the child behind handles."""
+        message = {"op": "call", "module": module, "function": function, "args": list(args),
+                   "kwargs": kwargs or {}, "keep": list(keep)}
+        return self.submit(message, self.limits.call_seconds)
+
+    def call_many(self, module: str, function: str, args: list, kwargs: dict, evals: list,
+                  outputs: list[int]) -> Reply:
+        """Evaluate a function at perturbed arguments (see child.evaluate_many)."""
+        message = {"op": "call_many", "module": module, "function": function, "args": list(args),
+                   "kwargs": kwargs, "evals": evals, "outputs": outputs}
+        return self.request(message, self.limits.batch_seconds)
+
+
 class Pending:
     """A request sent to the child whose reply is not collected yet."""
 
@@ -164,7 +202,7 @@ class Pending:
         return self.reply
 
 
-class Sandbox:
+class Sandbox(Operations):
     """One child per submission, replaced only after a fault."""
 
     def __init__(self, submission: Path, files: list[str], limits: Limits, identity: Identity | None = None,
@@ -250,10 +288,6 @@ class Sandbox:
         self.close()
 
     # -- requests --------------------------------------------------------
-    def request(self, message: dict, seconds: float) -> Reply:
-        """Send one request and wait for its reply until the deadline."""
-        return self.submit(message, seconds).result()
-
     def submit(self, message: dict, seconds: float) -> Pending:
         """Send one request; collect its reply later with ``.result()``.
 
@@ -330,27 +364,6 @@ class Sandbox:
                     raise EOFError
                 reader.feed(chunk)
         return reader.message()
-
-    # -- the operations the grader uses ---------------------------------
-    def load(self, module: str) -> Reply:
-        return self.request({"op": "import", "module": module}, self.limits.import_seconds)
-
-    def call(self, module: str, function: str, args: list, kwargs: dict | None = None, keep: tuple = ()) -> Reply:
-        return self.submit_call(module, function, args, kwargs, keep).result()
-
-    def submit_call(self, module: str, function: str, args: list, kwargs: dict | None = None,
-                    keep: tuple = ()) -> Pending:
-        """Call a student function; outputs at positions ``keep`` stay in the child behind handles."""
-        message = {"op": "call", "module": module, "function": function, "args": list(args),
-                   "kwargs": kwargs or {}, "keep": list(keep)}
-        return self.submit(message, self.limits.call_seconds)
-
-    def call_many(self, module: str, function: str, args: list, kwargs: dict, evals: list,
-                  outputs: list[int]) -> Reply:
-        """Evaluate a function at perturbed arguments (see child.evaluate_many)."""
-        message = {"op": "call_many", "module": module, "function": function, "args": list(args),
-                   "kwargs": kwargs, "evals": evals, "outputs": outputs}
-        return self.request(message, self.limits.batch_seconds)
 
     def mark(self) -> tuple[int, int]:
         """The sizes of the captured stdout and stderr so far."""
