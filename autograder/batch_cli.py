@@ -41,33 +41,35 @@ def _jobs(value: str) -> int:
 
 
 def cmd_grade_all(args: argparse.Namespace) -> int:
-    from autograder.batch import BatchError, Options, describe, grade_all
+    from autograder.batch import Options, grade_all
 
     options = Options(jobs=args.jobs or 0, regrade=args.regrade, published=True if args.published else None,
                       after_due_date=True if args.after_due_date else None, assignment=args.assignment,
                       timeout=args.timeout, progress=False if args.no_progress else None, quiet=args.quiet)
+    return _run_batch(lambda: grade_all(Path(args.submissions), Path(args.out), _config_path(args), options),
+                      Path(args.out))
+
+
+def _run_batch(run, outdir: Path) -> int:
+    """Run a batch; report it, or why it could not run, or that it was interrupted."""
+    from autograder.batch import BatchError, describe
+
     try:
-        outcome = grade_all(Path(args.submissions), Path(args.out), _config_path(args), options)
+        outcome = run()
     except BatchError as exc:
         return _fail(exc)
     except KeyboardInterrupt:
         return _interrupted()
-    print(describe(outcome, Path(args.out)), file=sys.stderr)
+    print(describe(outcome, outdir), file=sys.stderr)
     return outcome.exit_code
 
 
 def cmd_regrade(args: argparse.Namespace) -> int:
-    from autograder.batch import BatchError, Options, describe, regrade
+    from autograder.batch import Options, regrade
 
     options = Options(jobs=args.jobs or 0, progress=False if args.no_progress else None)
-    try:
-        outcome = regrade(Path(args.outdir), args.student, options, Path(args.config) if args.config else None)
-    except BatchError as exc:
-        return _fail(exc)
-    except KeyboardInterrupt:
-        return _interrupted()
-    print(describe(outcome, Path(args.outdir)), file=sys.stderr)
-    return outcome.exit_code
+    config = Path(args.config) if args.config else None
+    return _run_batch(lambda: regrade(Path(args.outdir), args.student, options, config), Path(args.outdir))
 
 
 def cmd_override(args: argparse.Namespace) -> int:
