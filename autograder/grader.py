@@ -29,6 +29,7 @@ import numpy as np
 from autograder import gradcheck
 from autograder.compare import Mismatch, Tolerance, check_array, check_value, describe_type, unchanged
 from autograder.config import Config, TestSpec
+from autograder.extract import prepare as prepare_submission
 from autograder.homework import FUNCTIONS, GRADIENTS, Function, forward_inputs, named_outputs, upstream_gradients
 from autograder.sandbox import Pending, Reply, Sandbox
 from autograder.submission import find_files
@@ -364,13 +365,15 @@ def open_sandbox(submission: Path, config: Config) -> Sandbox:
 
 
 def grade(submission: Path, config: Config, public_only: bool = False, box: Sandbox | None = None) -> GradeReport:
-    """Grade one submission folder against the config; never raises for anything the submission does.
+    """Grade one submission (a folder or a filled notebook); never raises for anything the submission does.
 
     ``box`` may be a sandbox already started on this submission (see cli.py).
     """
     start = time.perf_counter()
-    submission = Path(submission)
+    # A filled notebook is graded as the .py files its marked cells make (see extract.py).
+    submission, extract_notes = prepare_submission(Path(submission), config.files)
     found, notes = find_files(submission, config.files)
+    notes = extract_notes + notes
     box = box or open_sandbox(submission, config)
     reference = load_reference(config)
     tests = [t for t in config.tests if not (public_only and t.hidden)]
