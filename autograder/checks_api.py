@@ -61,12 +61,6 @@ def _checks(folder: Path) -> tuple:
     return _LOADED[folder]
 
 
-def test_names(function: str) -> list[str]:
-    """The names of the tests of one function that this environment can run."""
-    config, _ = _checks(checks_folder())
-    return [t.name for t in config.tests if t.function == function]
-
-
 def run_test(function: str, name: str, namespace: Mapping[str, object] | None = None) -> None:
     """Run one test of the homework on the functions in ``namespace`` (the caller's globals by default).
 

@@ -19,10 +19,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
-MARKER = re.compile(r"#\s*file:\s*(\S+)\s*$")
+MARKER = re.compile(r"#\s*file:\s*([\w-]+\.py)\s*$")  # a plain file name: nothing can be written elsewhere
 # IPython syntax cannot be imported from a .py file; such lines are kept as comments.
 _MAGIC = re.compile(r"^(\s*)([%!].*)$")
-_EXTRACTED: dict[Path, list[str]] = {}  # extracted folder -> notes for the student
+_EXTRACTED: dict[Path, Path] = {}  # extracted folder -> the notebook it was made from
 
 
 class NotebookError(Exception):
@@ -61,13 +61,17 @@ def _uncomment_magics(source: str) -> str:
     return "\n".join(_MAGIC.sub(r"\1# \2", line) for line in source.splitlines())
 
 
-def extract(notebook: Path, files: tuple[str, ...]) -> tuple[dict[str, str], list[str]]:
-    """The text of each expected file found in the notebook, and notes on what was (not) found."""
+def extract(notebook: Path, files: tuple[str, ...] | None) -> tuple[dict[str, str], list[str]]:
+    """The text of each file the notebook's marked cells make, and notes on what was (not) found.
+
+    ``files`` are the expected files (None: every file some cell is marked with).
+    """
     cells = read_cells(notebook)
-    parts: dict[str, list[tuple[int, str]]] = {name: [] for name in files}
+    marked = [(number, cell_file(cell), cell) for number, cell in enumerate(cells, 1)]
+    names = files if files is not None else tuple(dict.fromkeys(name for _, name, _ in marked if name))
+    parts: dict[str, list[tuple[int, str]]] = {name: [] for name in names}
     unknown: set[str] = set()
-    for number, cell in enumerate(cells, 1):
-        name = cell_file(cell)
+    for number, name, cell in marked:
         if name in parts:
             parts[name].append((number, _uncomment_magics(cell_source(cell))))
         elif name is not None:
@@ -82,31 +86,40 @@ def extract(notebook: Path, files: tuple[str, ...]) -> tuple[dict[str, str], lis
         header = f"# {name}: the cells of {notebook.name} marked `# file: {name}` (cells {numbers})\n\n"
         texts[name] = header + "\n\n".join(text for _, text in found) + "\n"
     for name in sorted(unknown):
-        notes.append(f"cells marked `# file: {name}` were ignored: only {', '.join(files)} are graded")
+        notes.append(f"cells marked `# file: {name}` were ignored: only {', '.join(names)} are graded")
     return texts, notes
 
 
-def prepare(submission: Path, files: tuple[str, ...]) -> tuple[Path, list[str]]:
-    """A folder holding the submission's files, and notes for the student.
+def _notes(notebook: Path, files: tuple[str, ...] | None) -> list[str]:
+    try:
+        texts, notes = extract(notebook, files)
+    except NotebookError as exc:
+        return [str(exc)]
+    if texts:
+        notes.insert(0, f"graded the code cells of {notebook.name} marked `# file: ...`: {', '.join(texts)}")
+    return notes
+
+
+def prepare(submission: Path, files: tuple[str, ...] | None = None) -> tuple[Path, list[str]]:
+    """A folder holding the submission's files, and notes for the student about the expected ``files``.
 
     A folder is returned as it is; a notebook is extracted into a temporary
-    folder (removed when this process exits).  A notebook that cannot be read
-    gives an empty folder and a note saying why, so grading still finishes.
+    folder (removed when this process exits), and that folder may be passed
+    here again.  A notebook that cannot be read gives an empty folder and a
+    note saying why, so grading still finishes.
     """
     submission = Path(submission)
-    if submission in _EXTRACTED:
-        return submission, list(_EXTRACTED[submission])
-    if submission.is_dir() or submission.suffix != ".ipynb":
-        return submission, []
-    folder = Path(tempfile.mkdtemp(prefix="hw_rnn_notebook_"))
-    atexit.register(shutil.rmtree, folder, True)
-    try:
-        texts, notes = extract(submission, files)
-    except NotebookError as exc:
-        texts, notes = {}, [str(exc)]
-    for name, text in texts.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    if texts:
-        notes.insert(0, f"graded the code cells of {submission.name} marked `# file: ...`: {', '.join(texts)}")
-    _EXTRACTED[folder] = notes
-    return folder, list(notes)
+    notebook = _EXTRACTED.get(submission)
+    if notebook is None:
+        if submission.is_dir() or submission.suffix != ".ipynb":
+            return submission, []
+        notebook, submission = submission, Path(tempfile.mkdtemp(prefix="hw_rnn_notebook_"))
+        atexit.register(shutil.rmtree, submission, True)
+        _EXTRACTED[submission] = notebook
+        try:
+            texts = extract(notebook, None)[0]
+        except NotebookError:
+            texts = {}
+        for name, text in texts.items():
+            (submission / name).write_text(text, encoding="utf-8")
+    return submission, _notes(notebook, files)

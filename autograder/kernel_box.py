@@ -79,9 +79,6 @@ class KernelBox:
                    "kwargs": kwargs or {}, "keep": list(keep)}
         return _Done(self._request(message))
 
-    def call(self, module: str, function: str, args: list, kwargs: dict | None = None, keep: tuple = ()) -> Reply:
-        return self.submit_call(module, function, args, kwargs, keep).result()
-
     def call_many(self, module: str, function: str, args: list, kwargs: dict, evals: list,
                   outputs: list[int]) -> Reply:
         message = {"op": "call_many", "module": module, "function": function, "args": list(args),

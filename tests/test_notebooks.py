@@ -15,7 +15,7 @@ import yaml
 from conftest import ROOT, SOLUTIONS, TEMPLATES, grade_cli, make_submission, run_cli
 
 from autograder import checks_api, notebooks, recorded
-from autograder.extract import cell_file, cell_source, extract
+from autograder.extract import cell_file, cell_source, extract, prepare
 from autograder.grader import grade
 from autograder.notebooks import NBGRADER_SOURCE, OTTER_MASTER, grade_id, split_module
 
@@ -137,6 +137,7 @@ def test_extraction_follows_the_marker_convention(tmp_path, config):
         "\n# file: lstm_layers.py\n%time x = 1\ndef sigmoid(z):\n    !echo hi\n    return z",
         "# file: rnn_layers.py\ndef rnn_forward(x, s0, U, W, b):\n    return x",
         "# file: helpers.py\ndef helper():\n    pass",
+        "# file: ../escape.py\nx = 1",
     ])
     texts, notes = extract(path, config.files)
     rnn = texts["rnn_layers.py"]
@@ -145,6 +146,9 @@ def test_extraction_follows_the_marker_convention(tmp_path, config):
     assert "# %time x = 1" in texts["lstm_layers.py"] and "    # !echo hi" in texts["lstm_layers.py"]
     compile(texts["lstm_layers.py"], "lstm_layers.py", "exec")
     assert any("`# file: helpers.py` were ignored" in n for n in notes)
+    folder, _ = prepare(path, config.files)
+    assert sorted(p.name for p in folder.iterdir()) == ["helpers.py", "lstm_layers.py", "rnn_layers.py"]
+    assert not list(tmp_path.rglob("escape.py")) and not list(folder.parent.glob("escape.py"))
 
 
 @pytest.mark.parametrize("content,reason", [

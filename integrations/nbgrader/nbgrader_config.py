@@ -1,6 +1,6 @@
 """nbgrader settings of the RNN homework's course folder (see the README's nbgrader section).
 
-`make nbgrader-course` copies this file into build/nbgrader/ with source/hw_rnn/
+`make nbgrader` copies this file into build/nbgrader/ with source/hw_rnn/
 (the notebook, the `autograder` package and the public checks) and grading/
 (the checks with hidden tests, which must never be released).
 """
