@@ -10,7 +10,7 @@ the number the native grader gives the same function.
 
 import csv
 
-from nbgrader.api import MissingEntry
+from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins import ExportPlugin
 
 COLUMNS = ("assignment", "student_id", "function", "score", "max_score")
@@ -24,7 +24,7 @@ def function_of(grade_id: str) -> str:
 class FunctionScoresExport(ExportPlugin):
     """Per-function scores, summed over each function's test cells."""
 
-    def export(self, gradebook) -> None:
+    def export(self, gradebook: Gradebook) -> None:
         dest = self.to or "function_scores.csv"
         students, assignments = {str(s) for s in self.student}, {str(a) for a in self.assignment}
         rows = []
