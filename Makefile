@@ -19,11 +19,12 @@ export AUTOGRADER_CHILD_PYTHON ?= $(CHILD_VENV)/bin/python
 endif
 
 .PHONY: setup templates release demo class-demo test lint bench py310 clean child-python root-mode gradescope \
-	bench-gradescope
+	bench-gradescope notebooks otter nbgrader bench-tools
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-batch.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-batch.txt \
+		requirements-notebooks.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
@@ -84,6 +85,31 @@ gradescope: setup
 
 bench-gradescope: setup $(ROOT_MODE)
 	$(PYTHON) bench/bench_gradescope.py
+
+# The otter-grader master notebook and the nbgrader source notebook, from the solutions,
+# assignment.yaml and assignments/hw_rnn/notebook.md (a test fails when they are stale).
+notebooks: setup
+	$(PYTHON) -m autograder.notebooks write
+
+# nbgrader runs `alembic` by name: the venv's bin goes first on PATH.
+TOOLS_PATH := PATH=$(abspath $(BIN)):$$PATH
+
+# otter-grader: the student folder and Gradescope's autograder zip, in build/otter/dist.
+otter: setup
+	rm -rf build/otter
+	$(PYTHON) -m autograder.notebooks stage-otter build/otter/src
+	cd build/otter && $(TOOLS_PATH) otter assign src/hw_rnn.ipynb dist
+	@echo "students get build/otter/dist/student/; the Gradescope zip is build/otter/dist/autograder/*.zip"
+
+# nbgrader: a course folder, build/nbgrader, with the assignment generated (release/hw_rnn).
+nbgrader: setup
+	rm -rf build/nbgrader
+	$(PYTHON) -m autograder.notebooks stage-nbgrader build/nbgrader
+	cd build/nbgrader && $(TOOLS_PATH) nbgrader generate_assignment hw_rnn
+	@echo "course folder: build/nbgrader; students get build/nbgrader/release/hw_rnn/"
+
+bench-tools: setup
+	$(PYTHON) bench/bench_tools.py
 
 clean:
 	rm -rf build dist .pytest_cache

@@ -34,9 +34,15 @@ def _check_cases(config: Config) -> None:
 
 
 def _submission(path: str) -> Path:
+    """The folder to grade: the one given, or the files extracted from a filled notebook."""
     submission = Path(path)
+    if submission.is_file() and submission.suffix == ".ipynb":
+        from autograder.extract import prepare
+
+        return prepare(submission)[0]
     if not submission.is_dir():
-        raise ConfigError(f"submission folder {path!r} does not exist (give the folder holding your .py files)")
+        raise ConfigError(f"submission folder {path!r} does not exist (give the folder holding your .py files, "
+                          "or your filled .ipynb notebook)")
     return submission
 
 

@@ -29,6 +29,7 @@ import numpy as np
 from autograder import fingerprint, gradcheck
 from autograder.compare import Mismatch, Tolerance, check_array, check_value, describe_type, unchanged
 from autograder.config import Config, TestSpec
+from autograder.extract import prepare as prepare_submission
 from autograder.homework import FUNCTIONS, GRADIENTS, Function, forward_inputs, named_outputs, upstream_gradients
 from autograder.sandbox import Pending, Reply, Sandbox, open_sandbox
 from autograder.submission import find_files
@@ -432,15 +433,17 @@ def add_hints(results: list[TestResult]) -> None:
 
 def grade(submission: Path, config: Config, public_only: bool = False, box: Sandbox | None = None,
           grading_class: type[Grading] = Grading) -> GradeReport:
-    """Grade one submission folder against the config; never raises for anything the submission does.
+    """Grade a submission folder or filled notebook; never raises for anything the submission does.
 
     ``box`` may be a sandbox already started on this submission (see cli.py), or
     anything with its interface (the student bundle runs code in-process);
     ``grading_class`` may be a subclass that gets reference values elsewhere.
     """
     start = time.perf_counter()
-    submission = Path(submission)
+    # A filled notebook is graded as the .py files its marked cells make (see extract.py).
+    submission, extract_notes = prepare_submission(Path(submission), config.files)
     found, notes = find_files(submission, config.files)
+    notes = extract_notes + notes
     box = box or open_sandbox(submission, config)
     reference = load_reference(config) if grading_class.uses_reference else {}
     tests = [t for t in config.tests if not (public_only and t.hidden)]

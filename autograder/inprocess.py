@@ -129,8 +129,15 @@ class InProcessBox(Operations):
     # -- lifecycle -------------------------------------------------------
     def start(self) -> None:
         if self.child is None:
-            self.child = Child(str(self.workdir))
+            self.child = self._new_child()
             self._numpy_state = dict(_NUMPY_DEFAULTS)
+
+    def _new_child(self) -> Child:
+        return Child(str(self.workdir))
+
+    def _traceback(self, exc: BaseException) -> str:
+        """The failing call's traceback, student frames only."""
+        return _student_traceback(exc, str(self.workdir))
 
     def kill(self) -> None:
         """Forget the student's modules and cached objects, as the grader forgets a faulty child."""
@@ -189,7 +196,7 @@ class InProcessBox(Operations):
             raise
         except BaseException as exc:  # noqa: BLE001 -- student code may raise anything, SystemExit included
             raw = {"ok": False, "error_type": type(exc).__name__, "error": str(exc)[:500],
-                   "traceback": _student_traceback(exc, str(self.workdir))}
+                   "traceback": self._traceback(exc)}
         try:
             raw = _roundtrip(raw)
         except Exception as exc:  # noqa: BLE001 -- e.g. a value that cannot be encoded

@@ -60,13 +60,14 @@ def module_closure(entry: str = ENTRY) -> list[str]:
     return sorted(f"{name}.py" for name in seen)
 
 
-def public_mapping(config: Config) -> dict:
-    """The config's public part, in assignment.yaml's layout (config.from_mapping reads it back)."""
+def config_mapping(config: Config, public_only: bool = True) -> dict:
+    """The config (its public part by default) in assignment.yaml's layout; config.from_mapping reads it back."""
     tol, questions = config.tolerances, []
     for function in config.functions:
         tests = [{"kind": t.kind, "name": t.name, "points": t.points, "visibility": t.visibility,
-                  "cases": list(t.cases), **({"stability": True} if t.stability else {})}
-                 for t in config.tests if t.function == function and not t.hidden]
+                  "cases": list(t.cases), **({"stability": True} if t.stability else {}),
+                  **({"tolerance": {"rtol": t.tolerance[0], "atol": t.tolerance[1]}} if t.tolerance else {})}
+                 for t in config.tests if t.function == function and not (public_only and t.hidden)]
         if tests:
             questions.append({"function": function, "module": config.module_of(function), "tests": tests})
     return {
@@ -88,24 +89,25 @@ def _case_ids(config: Config, hidden: bool) -> set[str]:
     return {json.dumps(c, sort_keys=True) for t in config.tests if t.hidden == hidden for c in t.cases}
 
 
-def record(config: Config) -> dict:
-    """Grade the reference on the public tests, recording every reference value used."""
+def record(config: Config, public_only: bool = True) -> dict:
+    """Grade the reference on the public tests (or all), recording every reference value used."""
     from autograder.grader import grade
     from autograder.inprocess import InProcessBox
     from autograder.recorded import Recorder
 
     recorder = Recorder()
     box = InProcessBox(config.reference, list(config.files), config.limits)
-    report = grade(config.reference, config, public_only=True, box=box, grading_class=recorder.grading_class())
+    report = grade(config.reference, config, public_only=public_only, box=box,
+                   grading_class=recorder.grading_class())
     failed = [f"{r.spec.full_name}: {r.output}" for r in report.tests if not r.passed] + report.grader_errors
     if failed:
-        raise ReleaseError("the reference solution fails public tests, so nothing can be recorded:\n  "
+        raise ReleaseError("the reference solution fails its own tests, so nothing can be recorded:\n  "
                            + "\n  ".join(failed))
     public = _case_ids(config, hidden=False)
     strays = [r["case"] for r in recorder.records.values() if json.dumps(r["case"], sort_keys=True) not in public]
-    if strays:
+    if public_only and strays:
         raise ReleaseError(f"recorded cases that are not public: {strays}")
-    return recorder.document()
+    return recorder.document(public_only)
 
 
 def solution_lines(config: Config, given_text: str = "") -> list[str]:
@@ -212,10 +214,10 @@ def collect(config: Config) -> dict[str, bytes]:
     for name in module_closure():
         files[f"autograder/{name}"] = (PACKAGE / name).read_bytes()
     data = "autograder/public/"
-    files[data + "assignment.json"] = (json.dumps(public_mapping(config), indent=1) + "\n").encode()
+    files[data + "assignment.json"] = (json.dumps(config_mapping(config), indent=1) + "\n").encode()
     files[data + "expected.json"] = (json.dumps(record(config), allow_nan=False) + "\n").encode()
     files[data + fingerprint.FILE_NAME] = fingerprint.path_for(config.path).read_bytes()
-    _refuse_leaks(config, files, handout.read_text())
+    refuse_leaks(config, files, handout.read_text())
     return files
 
 
@@ -230,8 +232,12 @@ def _text(path: str, content: bytes) -> str:
     return text
 
 
-def _refuse_leaks(config: Config, files: dict[str, bytes], handout: str) -> None:
-    """Stop when any file holds solution code or markers, or a hidden test's name or case."""
+def refuse_leaks(config: Config, files: dict[str, bytes], handout: str) -> None:
+    """Stop when any file holds solution code or markers, or a hidden test's name or case.
+
+    ``files`` maps paths to contents (a whole folder for students); recorded
+    reference values are the files named ``expected.json``.
+    """
     code = solution_lines(config, handout)
     hidden_names = {t.name for t in config.tests if t.hidden} - {t.name for t in config.tests if not t.hidden}
     for path, content in files.items():
@@ -241,10 +247,10 @@ def _refuse_leaks(config: Config, files: dict[str, bytes], handout: str) -> None
         found += [name for name in hidden_names if name in text]
         if found:
             raise ReleaseError(f"{path} would reveal {found[0]!r} (and {len(found) - 1} more); nothing was written")
-    record_cases = {json.dumps(r["case"], sort_keys=True)
-                    for r in json.loads(files["autograder/public/expected.json"])["records"]}
-    if record_cases & _case_ids(config, hidden=True):
-        raise ReleaseError("the record holds a hidden case; nothing was written")
+    for path in (p for p in files if Path(p).name == "expected.json"):
+        record_cases = {json.dumps(r["case"], sort_keys=True) for r in json.loads(files[path])["records"]}
+        if record_cases & _case_ids(config, hidden=True):
+            raise ReleaseError(f"{path} holds a hidden case; nothing was written")
 
 
 # -- writing ---------------------------------------------------------------------

@@ -22,6 +22,11 @@ class TemplateError(Exception):
     """The solution's markers are unbalanced or outside a function."""
 
 
+def stub(function: str, indent: str) -> list[str]:
+    """The lines that replace a solution region (the otter notebook's prompt uses them too)."""
+    return [f"{indent}# YOUR CODE HERE", f'{indent}raise NotImplementedError("{function} is not implemented yet")']
+
+
 def strip_solution(source: str, filename: str = "<solution>") -> str:
     """The template text of one solution file."""
     out: list[str] = []
@@ -36,9 +41,7 @@ def strip_solution(source: str, filename: str = "<solution>") -> str:
             if inside or function is None:
                 raise TemplateError(f"{filename}:{number}: {BEGIN} without a matching {END} or outside a function")
             inside = True
-            indent = line[: len(line) - len(line.lstrip())]
-            out.append(f"{indent}# YOUR CODE HERE")
-            out.append(f'{indent}raise NotImplementedError("{function} is not implemented yet")')
+            out += stub(function, line[: len(line) - len(line.lstrip())])
         elif stripped == END:
             if not inside:
                 raise TemplateError(f"{filename}:{number}: {END} without {BEGIN}")

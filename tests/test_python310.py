@@ -51,3 +51,34 @@ def test_grade_all_under_python310(tmp_path):
     assert rows["good"][-4:-2] == [full, full] and rows["blank"][-4:-2] == ["0", full]
     assert rows["broken"][-2] == "error"
     assert (out / "charts" / "score_histogram.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.skipif(not PY310, reason="HW_PY310 is not set (make test sets it when a Python 3.10 exists)")
+def test_notebook_grading_and_kernel_checks_under_python310(tmp_path, config):
+    """The native grader on a filled notebook, and the checks a notebook kernel runs, both on 3.10."""
+    from autograder.notebooks import NBGRADER_SOURCE
+
+    results = tmp_path / "r.json"
+    proc = subprocess.run([PY310, "-m", "autograder", "grade", str(NBGRADER_SOURCE), "--results", str(results),
+                           "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(results.read_text())["score"] == config.max_score
+    script = f"""
+import os
+from pathlib import Path
+from autograder import checks_api, notebooks
+from autograder.cli import _config
+config = _config(None)
+notebooks.write_checks(Path({str(tmp_path / "checks")!r}), config, public_only=False)
+os.environ["HW_RNN_CHECKS"] = {str(tmp_path / "checks")!r}
+namespace = {{}}
+checks_api.link_files(namespace)
+for name in config.files:
+    exec((Path({str(SOLUTIONS)!r}) / name).read_text(), namespace)
+for test in config.tests:
+    checks_api.run_test(test.function, test.name, namespace)
+print("ran", len(config.tests))
+"""
+    proc = subprocess.run([PY310, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"ran {len(config.tests)}"

@@ -1,0 +1,128 @@
+"""The checks a notebook's test cells call, under otter-grader and nbgrader alike.
+
+    from autograder.checks_api import run_test
+    run_test("rnn_forward", "matches the reference", globals())
+
+runs one test of the assignment config (by function and test name) on the
+functions defined in the notebook's namespace, with the native grader's own
+test code (``grader.Grading``: reference comparisons, numerical gradient
+checks, in-place modification checks, stability, behaviours, quiz answers),
+and raises ``CheckFailed`` (an AssertionError) with the grader's message when it
+does not pass.  Both tools count a test cell or test case that raises as
+failed and one that returns as passed, so a test earns its config points
+exactly when the native grader would give them.
+
+Reference values come from a checks folder: the tests as JSON and the
+reference's recorded outputs on their cases, in the student bundle's format
+(``selfcheck.load``, ``recorded.py``), never the reference solution itself.
+The folder is the first found of: the one named by the environment variable
+HW_RNN_CHECKS, then ``hw_rnn_checks_full`` (every test: graders only) and
+``hw_rnn_checks`` (the public tests: given to students), each looked for next
+to this package and in the working directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import types
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+
+ENV_VAR = "HW_RNN_CHECKS"
+FOLDERS = ("hw_rnn_checks_full", "hw_rnn_checks")
+_LOADED: dict[Path, tuple] = {}
+
+
+class CheckFailed(AssertionError):
+    """A test of the homework did not pass; the message says why."""
+
+
+def checks_folder() -> Path:
+    """Where the tests and reference values are read from."""
+    from autograder.selfcheck import CONFIG_FILE
+
+    named = os.environ.get(ENV_VAR)
+    if named:
+        if not (Path(named) / CONFIG_FILE).is_file():
+            raise FileNotFoundError(f"{ENV_VAR}={named} is not a checks folder (no {CONFIG_FILE} in it)")
+        return Path(named).resolve()
+    for base in (Path(__file__).resolve().parent.parent, Path.cwd()):
+        for name in FOLDERS:
+            if (base / name / CONFIG_FILE).is_file():
+                return (base / name).resolve()
+    raise FileNotFoundError(f"no checks folder found: keep the folder {FOLDERS[1]} that came with the notebook "
+                            "next to it (or set HW_RNN_CHECKS)")
+
+
+def _checks(folder: Path) -> tuple:
+    from autograder.selfcheck import load
+
+    if folder not in _LOADED:
+        _LOADED[folder] = load(folder)
+    return _LOADED[folder]
+
+
+class _NotebookFile(types.ModuleType):
+    """A submission file as seen from the notebook: its names are the notebook's globals."""
+
+    def __init__(self, name: str, namespace: Mapping[str, object]) -> None:
+        super().__init__(name, f"the notebook's cells marked `# file: {name}.py`")
+        self._namespace = namespace
+
+    def __getattr__(self, attr: str):
+        try:
+            return self._namespace[attr]
+        except KeyError:
+            raise AttributeError(f"no {attr!r} is defined in the notebook yet (run the cell that defines it, "
+                                 f"marked `# file: {self.__name__}.py`)") from None
+
+
+def link_files(namespace: Mapping[str, object] | None = None) -> None:
+    """Make ``import rnn_layers`` (and every other submission file) in the notebook find its own functions.
+
+    In the .py files, ``char_rnn.py`` imports ``rnn_forward`` from ``rnn_layers``;
+    in the notebook both are cells of one namespace, so each file name becomes a
+    module whose attributes are that namespace's names.  Only the notebook's
+    kernel is affected: the native grader runs the extracted files as they are.
+    """
+    from autograder.selfcheck import CONFIG_FILE
+
+    if namespace is None:
+        namespace = sys._getframe(1).f_globals
+    config = json.loads((checks_folder() / CONFIG_FILE).read_text())
+    for file in config["submission"]["files"]:
+        name = file.removesuffix(".py")
+        sys.modules[name] = _NotebookFile(name, namespace)
+
+
+def run_test(function: str, name: str, namespace: Mapping[str, object] | None = None) -> None:
+    """Run one test of the homework on the functions in ``namespace`` (the caller's globals by default).
+
+    Returns quietly when the test passes; raises CheckFailed with the grader's
+    feedback when it fails.
+    """
+    from autograder.grader import Failed
+    from autograder.kernel_box import KernelBox
+    from autograder.recorded import replaying
+
+    if namespace is None:
+        namespace = sys._getframe(1).f_globals
+    folder = checks_folder()
+    config, recorded = _checks(folder)
+    test = next((t for t in config.tests if t.function == function and t.name == name), None)
+    if test is None:
+        raise LookupError(f"no test {function}: {name!r} in {folder} (hidden tests run only when graded)")
+    with KernelBox(namespace, config.limits) as box, warnings.catch_warnings():
+        # Student calls record their own warnings; nothing else may print (nbgrader zeroes a cell with stderr).
+        warnings.simplefilter("ignore")
+        try:
+            replaying(recorded)(config, box, {}, {}).run(test)
+        except Failed as exc:
+            message = f"{test.full_name}: {exc}"
+            printed = box.output()
+            if printed and not test.hidden:
+                message += f"\nOutput printed by your code:\n{printed}"
+            raise CheckFailed(message) from None

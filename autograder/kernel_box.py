@@ -1,0 +1,59 @@
+"""Calls functions defined in a notebook's kernel the way the grader calls a child.
+
+``KernelBox`` is the student bundle's in-process runner (``inprocess.py``) with
+one change: the student's functions are looked up by name in a namespace (the
+notebook's globals) instead of imported from copied files.  Everything else is
+the same code: requests and replies go through ``wire``'s encoding, the child's
+own handlers (``child.Child``) make each call, printed output and warnings are
+captured, and a call past its time limit fails only that check.  So the same
+functions get the same verdicts in a notebook as in the native grader.
+
+What it cannot give is the child's isolation: student code shares the kernel
+(and its memory) with the checks.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Mapping
+from pathlib import Path
+
+from autograder.child import Child
+from autograder.config import Limits
+from autograder.inprocess import InProcessBox
+
+_PACKAGE = str(Path(__file__).resolve().parent)
+
+
+class _NamespaceChild(Child):
+    """The child's request handlers, finding functions in a namespace instead of importing modules."""
+
+    def __init__(self, namespace: Mapping[str, object]) -> None:
+        super().__init__(workdir="")
+        self.namespace = namespace
+
+    def function(self, module: str, name: str):
+        fn = self.namespace.get(name)
+        if not callable(fn):
+            raise AttributeError(f"no function named {name!r} is defined (it belongs in a cell marked "
+                                 f"`# file: {module}.py`; run that cell first)")
+        return fn
+
+
+class KernelBox(InProcessBox):
+    """The grader's call interface, run in this process on the functions of a namespace."""
+
+    def __init__(self, namespace: Mapping[str, object], limits: Limits) -> None:
+        self.namespace = namespace
+        super().__init__(Path.cwd(), [], limits)
+
+    def kill(self) -> None:
+        self.child = None  # no modules of the student's to forget: the functions live in the namespace
+
+    def _new_child(self) -> Child:
+        return _NamespaceChild(self.namespace)
+
+    def _traceback(self, exc: BaseException) -> str:
+        # Notebook cells have no file of their own: keep every frame outside this package.
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(_PACKAGE)]
+        return "".join(traceback.format_list(frames[-6:]) + traceback.format_exception_only(type(exc), exc))[-3000:]

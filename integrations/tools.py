@@ -1,0 +1,95 @@
+"""Drives the real otter-grader and nbgrader command lines on the homework (for tests and benchmarks).
+
+Every function runs the tools' own commands in subprocesses, with this
+interpreter's environment (its bin folder first on PATH: nbgrader runs
+``alembic`` by name), and reads their own outputs back: otter's results.json,
+nbgrader's gradebook through ``nbgrader export``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from autograder.config import Config
+from autograder.notebooks import NOTEBOOK_NAME, dumps, stage_nbgrader, stage_otter
+
+ASSIGNMENT = "hw_rnn"
+
+
+class ToolError(Exception):
+    """A tool's command failed; the message holds its output."""
+
+
+def tool_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.pop("HW_RNN_CHECKS", None)  # each tool finds its own checks folder
+    return env
+
+
+def run(args: list[str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", *args], cwd=cwd, env=tool_env(), capture_output=True, text=True,
+                          timeout=timeout)
+    if proc.returncode != 0:
+        raise ToolError(f"{' '.join(args)} exited {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+    return proc
+
+
+# -- otter-grader ------------------------------------------------------------------
+def otter_assign(build: Path, config: Config) -> tuple[Path, Path]:
+    """`otter assign` on the staged master notebook: (the autograder zip, the student folder)."""
+    master = stage_otter(build / "src", config)
+    run(["otter", "assign", str(master.relative_to(build)), "dist"], cwd=build)
+    zips = sorted((build / "dist" / "autograder").glob("*.zip"))
+    if len(zips) != 1:
+        raise ToolError(f"otter assign made {len(zips)} autograder zips")
+    return zips[0], build / "dist" / "student"
+
+
+def otter_run(autograder_zip: Path, notebook: Path, out: Path) -> dict[str, float]:
+    """`otter run` on one notebook: the score of each question (one question per function)."""
+    out.mkdir(parents=True, exist_ok=True)
+    run(["otter", "run", "--no-logo", "-a", str(autograder_zip), "-o", str(out), str(notebook)], cwd=out)
+    results = json.loads((out / "results.json").read_text())
+    return {t["name"]: float(t["score"]) for t in results["tests"] if "score" in t}
+
+
+# -- nbgrader ------------------------------------------------------------------------
+def nbgrader_course(course: Path, config: Config) -> Path:
+    """A course folder with the assignment generated: release/hw_rnn is what students get."""
+    stage_nbgrader(course, config)
+    run(["nbgrader", "generate_assignment", ASSIGNMENT], cwd=course)
+    return course / "release" / ASSIGNMENT / NOTEBOOK_NAME
+
+
+def nbgrader_submit(course: Path, student: str, notebook: dict) -> None:
+    folder = course / "submitted" / student / ASSIGNMENT
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / NOTEBOOK_NAME).write_text(dumps(notebook))
+
+
+def nbgrader_grade(course: Path) -> tuple[dict, dict]:
+    """`nbgrader autograde` of every submission, then `nbgrader export`: per-function scores and totals."""
+    run(["nbgrader", "autograde", ASSIGNMENT], cwd=course)
+    run(["nbgrader", "export", "--exporter=hw_rnn_export.FunctionScoresExport", "--to=function_scores.csv"],
+        cwd=course)
+    run(["nbgrader", "export", "--to=grades.csv"], cwd=course)
+    by_function: dict[str, dict[str, float]] = {}
+    with open(course / "function_scores.csv", newline="") as f:
+        for row in csv.DictReader(f):
+            by_function.setdefault(row["student_id"], {})[row["function"]] = float(row["score"])
+    with open(course / "grades.csv", newline="") as f:
+        totals = {row["student_id"]: float(row["score"]) for row in csv.DictReader(f)}
+    return by_function, totals
+
+
+def copy_tree(source: Path, dest: Path) -> Path:
+    """A copy of a folder (a tool's student folder, say), without Python's caches."""
+    shutil.copytree(source, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest

@@ -1,0 +1,242 @@
+"""The same code gets the same score per function from the native grader, otter-grader and nbgrader.
+
+Round trips through the real tools: `otter assign` then `otter run` on each
+filled notebook, `nbgrader generate_assignment` then `nbgrader autograde` and
+`nbgrader export` on all of them, and the native grader on the very notebooks
+each tool graded. Otter's questions and nbgrader's test cells map to functions
+(a question is named after its function; a cell's grade id is `<function>-t<k>`).
+Each submission is graded once per tool. The same build also shows what each
+tool hands to students, and what the notebook tools cannot guarantee.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import json
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import TEMPLATES, make_submission
+
+from autograder.extract import cell_file, cell_source
+from autograder.grader import grade
+from autograder.notebooks import dumps, fill, split_module
+from autograder.release import refuse_leaks
+from integrations import tools
+
+pytestmark = pytest.mark.skipif(sys.version_info < (3, 11), reason="nbgrader 0.9.6 needs Python 3.11 or newer")
+
+CORPUS = {m["name"]: m for m in yaml.safe_load((Path(__file__).parent / "corpus" / "mutants.yaml").read_text())}
+# One or more per kind of bug: wrong values, an exception, an in-place change, warnings on extreme inputs,
+# a bug only over time, a backward bug, a bug in a function that others call (in other files too: char_rnn.py
+# and sequence_models.py import rnn_layers.py), and one in each of the other files (quiz: hidden tests only).
+MUTANTS = ["rnn_step_forward_u_untransposed", "rnn_step_backward_modifies_ds_next",
+           "rnn_backward_no_recurrent_gradient", "softmax_unstable_no_max_shift", "clip_gradients_in_place",
+           "sigmoid_unstable", "lstm_gates_concat_order_swapped", "lstm_backward_no_cell_carry",
+           "char_rnn_loss_targets_are_inputs", "state_gradient_norms_without_tanh_derivative",
+           "quiz_s_t_plus_2_off_by_one"]
+# Correct code that warns and writes to stderr while it runs (nbgrader zeroes a cell that prints to stderr).
+NOISY = [
+    {"file": "rnn_layers.py", "find": "    N, T, _ = x.shape\n    s = np.empty",
+     "replace": "    import sys\n    import warnings\n    warnings.warn('rnn_forward: this loop could be vectorized')\n"
+                "    print('rnn_forward: starting', file=sys.stderr)\n    N, T, _ = x.shape\n    s = np.empty"},
+    {"file": "lstm_layers.py", "find": "import numpy as np",
+     "replace": "import sys\n\nimport numpy as np\n\nprint('lstm_layers: loaded', file=sys.stderr)"},
+]
+SUBMISSIONS = ["reference", "template", "noisy", *MUTANTS]
+# The untouched template plus one unmarked cell that swaps the checks for a function that passes everything.
+CHEAT = "import autograder.checks_api\n\nautograder.checks_api.run_test = lambda *args, **kwargs: None"
+OTTER_CHECKED = "rnn_backward_no_recurrent_gradient"  # the submission a student checks with `otter check`
+
+
+def _folders(root: Path) -> dict[str, Path]:
+    folders = {"reference": make_submission(root / "reference"), "noisy": make_submission(root / "noisy", NOISY)}
+    for name in MUTANTS:
+        folders[name] = make_submission(root / name, CORPUS[name]["edits"])
+    return folders
+
+
+def _notebooks(student_notebook: Path, folders: dict[str, Path], config) -> dict[str, dict]:
+    """Each submission as a filled copy of a tool's student notebook; the template is that notebook untouched."""
+    template = json.loads(student_notebook.read_text())
+    notebooks = {"template": template}
+    for name, folder in folders.items():
+        notebooks[name] = fill(student_notebook, folder, config.files)
+    cheat = copy.deepcopy(template)
+    imports = next(i for i, c in enumerate(cheat["cells"]) if cell_source(c).startswith("import matplotlib"))
+    cheat["cells"].insert(imports + 1, {"cell_type": "code", "id": "cheat", "metadata": {}, "source": CHEAT,
+                                        "execution_count": None, "outputs": []})
+    notebooks["cheat"] = cheat
+    return notebooks
+
+
+def _write(notebooks: dict[str, dict], folder: Path) -> dict[str, Path]:
+    paths = {}
+    for name, notebook in notebooks.items():
+        paths[name] = folder / name / "hw_rnn.ipynb"
+        paths[name].parent.mkdir(parents=True)
+        paths[name].write_text(dumps(notebook))
+    return paths
+
+
+def _through_otter(root: Path, folders: dict[str, Path], config, pool: ThreadPoolExecutor) -> dict:
+    autograder_zip, student = tools.otter_assign(root / "otter", config)
+    paths = _write(_notebooks(student / "hw_rnn.ipynb", folders, config), root / "otter_submissions")
+    futures = {name: pool.submit(tools.otter_run, autograder_zip, path, path.parent / "out")
+               for name, path in paths.items()}
+    # A student's own check: `otter check` in a copy of the student folder, with their notebook in it.
+    checking = root / "otter_student"
+    tools.copy_tree(student, checking)
+    (checking / "hw_rnn.ipynb").write_text(paths[OTTER_CHECKED].read_text())
+    check = pool.submit(tools.run, ["otter", "check", "hw_rnn.ipynb"], checking)
+    return {"scores": {name: f.result() for name, f in futures.items()}, "paths": paths, "student": student,
+            "zip": autograder_zip, "check": check.result().stdout}
+
+
+def _through_nbgrader(root: Path, folders: dict[str, Path], config) -> dict:
+    course = root / "nbgrader"
+    release = tools.nbgrader_course(course, config)
+    notebooks = _notebooks(release, folders, config)
+    for name, notebook in notebooks.items():
+        tools.nbgrader_submit(course, name, notebook)
+    # The template, handed in with the released checks package changed to pass everything.
+    tools.nbgrader_submit(course, "tampered", notebooks["template"])
+    submitted = course / "submitted" / "tampered" / "hw_rnn"
+    tampered = tools.copy_tree(release.parent / "autograder", submitted / "autograder")
+    (tampered / "checks_api.py").write_text("def run_test(*args, **kwargs):\n    return None\n")
+    scores, totals = tools.nbgrader_grade(course)
+    paths = {name: course / "submitted" / name / "hw_rnn" / "hw_rnn.ipynb" for name in notebooks}
+    return {"scores": scores, "totals": totals, "paths": paths, "release": release.parent}
+
+
+def _native(path: Path, config) -> dict[str, float]:
+    scores: dict[str, float] = {}
+    for r in grade(path, config).tests:
+        scores[r.spec.function] = scores.get(r.spec.function, 0.0) + r.score
+    return scores
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, config):
+    """Each tool's build and per-function scores, and the native grader's on each tool's notebooks."""
+    root = tmp_path_factory.mktemp("parity")
+    folders = _folders(root / "folders")
+    # Both tools at once, and two otter runs at a time: the work is mostly starting Python processes.
+    with ThreadPoolExecutor(max_workers=2) as runs, ThreadPoolExecutor(max_workers=1) as side:
+        nbgrader_job = side.submit(_through_nbgrader, root, folders, config)
+        otter = _through_otter(root, folders, config, runs)
+        nbgrader = nbgrader_job.result()
+    native = {(tool, name): _native(path, config)
+              for tool, run in (("otter", otter), ("nbgrader", nbgrader)) for name, path in run["paths"].items()}
+    return {"otter": otter, "nbgrader": nbgrader, "native": native}
+
+
+def _maxima(config) -> dict[str, float]:
+    return {f: sum(t.points for t in config.tests if t.function == f) for f in config.functions}
+
+
+@pytest.mark.parametrize("name", SUBMISSIONS)
+def test_same_score_per_function_in_every_tool(name, graded, config):
+    native_otter, native_nbgrader = graded["native"]["otter", name], graded["native"]["nbgrader", name]
+    assert set(native_otter) == set(config.functions)
+    assert graded["otter"]["scores"][name] == native_otter
+    assert graded["nbgrader"]["scores"][name] == native_nbgrader
+    assert native_otter == native_nbgrader
+    assert graded["nbgrader"]["totals"][name] == sum(native_nbgrader.values())
+    maxima = _maxima(config)
+    lost = {f for f, score in native_otter.items() if score < maxima[f]}
+    if name in ("reference", "noisy"):
+        assert not lost
+    elif name == "template":
+        assert all(score == 0 for score in native_otter.values())
+    else:
+        assert lost == set(CORPUS[name]["breaks"]), CORPUS[name]["why"]
+
+
+def test_replacing_the_released_checks_package_changes_nothing_in_nbgrader(graded):
+    # autograde copies source/hw_rnn's files over the student's: the instructor's checks run.
+    assert graded["nbgrader"]["totals"]["tampered"] == 0
+
+
+def test_code_in_the_kernel_can_fool_both_notebook_tools_but_not_the_native_grader(graded, config):
+    # The README says so: otter and nbgrader run the checks in the student's kernel, next to the student's code.
+    assert graded["otter"]["scores"]["cheat"] == _maxima(config)
+    assert graded["nbgrader"]["totals"]["cheat"] == config.max_score
+    assert sum(graded["native"]["otter", "cheat"].values()) == 0
+    assert sum(graded["native"]["nbgrader", "cheat"].values()) == 0
+
+
+def test_otter_check_shows_a_student_the_grader_feedback(graded):
+    out = graded["otter"]["check"]
+    assert "rnn_forward results: All test cases passed!" in out
+    assert "lstm_backward results: All test cases passed!" in out
+    assert "rnn_backward - 2 result:" in out and "Test case failed" in out
+    assert "wrong at time steps [0, 1, 2] but right at [3]" in out  # the native grader's own message
+
+
+def _called_tests(sources: list[str]) -> set[str]:
+    """The tests that otter test files run: the full names in their run_test(...) calls."""
+    called = set()
+    for source in sources:
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "run_test":
+                called.add(f"{node.args[0].value}: {node.args[1].value}")
+    return called
+
+
+def _no_leaks(folder: Path, config) -> None:
+    """The release's own scan: no solution line or marker, hidden test name or hidden case in any file."""
+    files = {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    assert files
+    handout = (config.path.parent / "README.md").read_text() + (config.path.parent / "notebook.md").read_text()
+    refuse_leaks(config, files, handout)
+
+
+def test_otter_student_folder_has_no_solution_or_hidden_test(graded, config):
+    student = graded["otter"]["student"]
+    assert not (student / "hw_rnn_checks_full").exists()
+    _no_leaks(student, config)
+    called = _called_tests([p.read_text() for p in (student / "tests").rglob("*.py")])
+    assert called == {t.full_name for t in config.tests if not t.hidden}
+
+
+def test_otter_autograder_zip_holds_every_test(graded, config):
+    import zipfile
+
+    with zipfile.ZipFile(graded["otter"]["zip"]) as z:
+        names = z.namelist()
+        called = _called_tests([z.read(n).decode() for n in names if n.startswith("tests/")])
+    assert "files/hw_rnn_checks_full/expected.json" in names
+    assert called == {t.full_name for t in config.tests}
+
+
+def test_nbgrader_release_has_no_solution_or_hidden_test(graded, config):
+    release = graded["nbgrader"]["release"]
+    assert not (release / "hw_rnn_checks_full").exists()
+    _no_leaks(release, config)
+    notebook = json.loads((release / "hw_rnn.ipynb").read_text())
+    code = "\n".join(cell_source(c) for c in notebook["cells"] if c["cell_type"] == "code")
+    for test in config.tests:
+        called = f"run_test({json.dumps(test.function)}, {json.dumps(test.name)}" in code
+        assert called == (not test.hidden), test.full_name
+
+
+@pytest.mark.parametrize("tool", ["otter", "nbgrader"])
+def test_student_notebook_functions_are_the_native_templates(tool, graded, config):
+    run = graded[tool]
+    notebook = run["paths"]["template"] if tool == "otter" else run["release"] / "hw_rnn.ipynb"
+    cells = json.loads(notebook.read_text())["cells"]
+    for file in config.files:
+        native = split_module(file, (TEMPLATES / file).read_text()).functions
+        text = "\n\n".join(cell_source(c).split("\n", 1)[1] for c in cells if cell_file(c) == file)
+        ours = split_module(file, text).functions
+        assert ours.keys() == native.keys()
+        for name in native:
+            if tool == "otter":
+                assert ours[name] == native[name]
+            else:  # nbgrader's own stub: the same lines, without the function's name in the message
+                assert ours[name] == native[name].replace(f'"{name} is not implemented yet"', "")
