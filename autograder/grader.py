@@ -19,6 +19,7 @@ import copy
 import importlib.util
 import json
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,6 +94,7 @@ def _call_failed(reply: Reply, fn: Function, prefix: str = "") -> Failed:
 
 
 _REFERENCE_CACHE: dict[Path, dict[str, ModuleType]] = {}
+_REFERENCE_LOCK = threading.Lock()
 
 
 def load_reference(config: Config) -> dict[str, ModuleType]:
@@ -101,6 +103,11 @@ def load_reference(config: Config) -> dict[str, ModuleType]:
     Reference modules import each other by plain name (``from rnn_layers import
     ...``), as students' do; while loading, those names point at the reference.
     """
+    with _REFERENCE_LOCK:  # the plain names in sys.modules are shared by every thread
+        return _load_reference(config)
+
+
+def _load_reference(config: Config) -> dict[str, ModuleType]:
     if config.reference not in _REFERENCE_CACHE:
         modules: dict[str, ModuleType] = {}
         saved = {f[:-3]: sys.modules.get(f[:-3]) for f in config.files}

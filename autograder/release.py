@@ -24,6 +24,7 @@ import ast
 import json
 import shutil
 import tempfile
+import threading
 import zipfile
 from pathlib import Path
 
@@ -34,6 +35,10 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = Path(__file__).resolve().parent
 ENTRY = "selfcheck"  # the bundle's modules are this one and everything it imports
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so the same sources make the same zip
+
+
+# In-process grading changes sys.path and sys.modules for the student's imports: one run at a time.
+_IN_PROCESS = threading.Lock()
 
 
 class ReleaseError(Exception):
@@ -96,9 +101,10 @@ def record(config: Config, public_only: bool = True) -> dict:
     from autograder.recorded import Recorder
 
     recorder = Recorder()
-    box = InProcessBox(config.reference, list(config.files), config.limits)
-    report = grade(config.reference, config, public_only=public_only, box=box,
-                   grading_class=recorder.grading_class())
+    with _IN_PROCESS:
+        box = InProcessBox(config.reference, list(config.files), config.limits)
+        report = grade(config.reference, config, public_only=public_only, box=box,
+                       grading_class=recorder.grading_class())
     failed = [f"{r.spec.full_name}: {r.output}" for r in report.tests if not r.passed] + report.grader_errors
     if failed:
         raise ReleaseError("the reference solution fails its own tests, so nothing can be recorded:\n  "

@@ -52,6 +52,7 @@ def checks_in_process(config, folder: Path, checks: Path) -> None:
 
     os.environ[checks_api.ENV_VAR] = str(checks)
     namespace: dict = {}
+    checks_api.link_files(namespace)  # as the notebook's setup cell does
     for name in config.files:
         exec(compile((folder / name).read_text(), name, "exec"), namespace)
     for test in config.tests:

@@ -119,3 +119,28 @@ def test_results_file_is_complete_json(tmp_path):
     _, results = grade_cli(TEMPLATES, tmp_path)
     text = json.dumps(results)
     assert "NaN" not in text and "Infinity" not in text
+
+
+def test_reference_loads_safely_from_several_threads(config, monkeypatch):
+    """Loading points plain module names (`rnn_layers`) at the reference: threads must not undo each other's."""
+    import threading
+
+    from autograder import grader
+
+    for _ in range(10):
+        monkeypatch.setattr(grader, "_REFERENCE_CACHE", {})
+        start, errors = threading.Barrier(6), []
+
+        def load(start: threading.Barrier, errors: list) -> None:
+            start.wait()
+            try:
+                grader.load_reference(config)
+            except Exception as exc:  # noqa: BLE001 -- collected for the assertion
+                errors.append(exc)
+
+        threads = [threading.Thread(target=load, args=(start, errors)) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not errors

@@ -47,14 +47,17 @@ NOISY = [
     {"file": "lstm_layers.py", "find": "import numpy as np",
      "replace": "import sys\n\nimport numpy as np\n\nprint('lstm_layers: loaded', file=sys.stderr)"},
 ]
-SUBMISSIONS = ["reference", "template", "noisy", *MUTANTS]
+# Correct code but for a function that never returns: only its tests fail, each after the call time limit.
+HANG = [{"file": "quiz.py", "find": "    return {\n", "replace": "    while True:\n        pass\n    return {\n"}]
+SUBMISSIONS = ["reference", "template", "noisy", "hang", *MUTANTS]
 # The untouched template plus one unmarked cell that swaps the checks for a function that passes everything.
 CHEAT = "import autograder.checks_api\n\nautograder.checks_api.run_test = lambda *args, **kwargs: None"
 OTTER_CHECKED = "rnn_backward_no_recurrent_gradient"  # the submission a student checks with `otter check`
 
 
 def _folders(root: Path) -> dict[str, Path]:
-    folders = {"reference": make_submission(root / "reference"), "noisy": make_submission(root / "noisy", NOISY)}
+    folders = {"reference": make_submission(root / "reference"), "noisy": make_submission(root / "noisy", NOISY),
+               "hang": make_submission(root / "hang", HANG)}
     for name in MUTANTS:
         folders[name] = make_submission(root / name, CORPUS[name]["edits"])
     return folders
@@ -153,6 +156,8 @@ def test_same_score_per_function_in_every_tool(name, graded, config):
         assert not lost
     elif name == "template":
         assert all(score == 0 for score in native_otter.values())
+    elif name == "hang":
+        assert lost == {"answers"} and native_otter["answers"] == 0
     else:
         assert lost == set(CORPUS[name]["breaks"]), CORPUS[name]["why"]
 
