@@ -62,7 +62,7 @@ lint: setup
 py310:
 	@if [ -n "$(PY310)" ]; then \
 	  [ -x $(VENV310)/bin/python ] || $(PY310) -m venv $(VENV310); \
-	  $(VENV310)/bin/pip install -q --disable-pip-version-check -r requirements.txt -r requirements-batch.txt; \
+	  $(VENV310)/bin/pip install -q --disable-pip-version-check -r requirements.txt -r requirements-notebooks.txt; \
 	else echo "no Python 3.10 found: the 3.10 compatibility test will be skipped"; fi
 
 test: setup lint py310 $(ROOT_MODE)

@@ -26,15 +26,16 @@ class ToolError(Exception):
     """A tool's command failed; the message holds its output."""
 
 
-def tool_env() -> dict[str, str]:
+def tool_env(python: str = sys.executable) -> dict[str, str]:
     env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["PATH"] = f"{Path(python).parent}{os.pathsep}{env.get('PATH', '')}"
     env.pop("HW_RNN_CHECKS", None)  # each tool finds its own checks folder
     return env
 
 
-def run(args: list[str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", *args], cwd=cwd, env=tool_env(), capture_output=True, text=True,
+def run(args: list[str], cwd: Path, timeout: float = 600, python: str = sys.executable) -> subprocess.CompletedProcess:
+    """``python -m ARGS`` (this interpreter's by default), which must exit 0."""
+    proc = subprocess.run([python, "-m", *args], cwd=cwd, env=tool_env(python), capture_output=True, text=True,
                           timeout=timeout)
     if proc.returncode != 0:
         raise ToolError(f"{' '.join(args)} exited {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
@@ -52,10 +53,11 @@ def otter_assign(build: Path, config: Config) -> tuple[Path, Path]:
     return zips[0], build / "dist" / "student"
 
 
-def otter_run(autograder_zip: Path, notebook: Path, out: Path) -> dict[str, float]:
+def otter_run(autograder_zip: Path, notebook: Path, out: Path, python: str = sys.executable) -> dict[str, float]:
     """`otter run` on one notebook: the score of each question (one question per function)."""
     out.mkdir(parents=True, exist_ok=True)
-    run(["otter", "run", "--no-logo", "-a", str(autograder_zip), "-o", str(out), str(notebook)], cwd=out)
+    run(["otter", "run", "--no-logo", "-a", str(autograder_zip), "-o", str(out), str(notebook)], cwd=out,
+        python=python)
     results = json.loads((out / "results.json").read_text())
     return {t["name"]: float(t["score"]) for t in results["tests"] if "score" in t}
 

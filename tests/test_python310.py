@@ -82,3 +82,18 @@ print("ran", len(config.tests))
     proc = subprocess.run([PY310, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f"ran {len(config.tests)}"
+
+
+@pytest.mark.skipif(not PY310, reason="HW_PY310 is not set (make test sets it when a Python 3.10 exists)")
+def test_otter_run_under_python310(tmp_path, config):
+    """otter-grader 7.0.0 grades the notebook on 3.10 too (nbgrader 0.9.6 needs 3.11: not here)."""
+    from autograder.notebooks import dumps, fill
+    from integrations import tools
+
+    autograder_zip, student = tools.otter_assign(tmp_path / "otter", config)  # built on this Python
+    notebook = tmp_path / "submission" / "hw_rnn.ipynb"
+    notebook.parent.mkdir()
+    notebook.write_text(dumps(fill(student / "hw_rnn.ipynb", SOLUTIONS, config.files)))
+    scores = tools.otter_run(autograder_zip, notebook, tmp_path / "out", python=PY310)
+    maxima = {f: sum(t.points for t in config.tests if t.function == f) for f in config.functions}
+    assert scores == maxima
