@@ -7,7 +7,9 @@ records every reference call: the function, the case it belongs to, a summary
 of its inputs and its outputs (caches are left out: only the reference's own
 backward would read them, and that call is recorded too).  The self-check grades
 with a subclass that answers the same calls from the record, so every check,
-message and hint is the grader's own code.
+message and hint is the grader's own code.  The notebook's test cells replay
+the same kind of record (``checks_api.py``): the public tests' for students,
+every test's for the graders of otter-grader and nbgrader (``notebooks.py``).
 
 The input summary (count, sum, sum of squares) catches a numpy that draws
 different random inputs from the one the record was made with, which would
