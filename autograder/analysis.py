@@ -116,9 +116,9 @@ def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: 
         lines += [f"| {count} | {_cell(note[:200])} |" for note, count in noted.most_common(10)]
         lines.append("")
     lines += ["## Per function", "", "| function | points | full marks | pass rate |", "|---|---|---|---|"]
+    points = config.function_points
     for function, v in stats["functions"].items():
-        points = sum(t.points for t in config.tests if t.function == function)
-        lines.append(f"| {function} | {points:g} | {v['full_marks']} | {100 * v['pass_rate']:.0f}% |")
+        lines.append(f"| {function} | {points[function]:g} | {v['full_marks']} | {100 * v['pass_rate']:.0f}% |")
     lines += ["", "## Per test", "", "Failures are counted on the grader's own verdicts (before overrides); "
               "messages are grouped with numbers replaced by #.", "",
               "| test | visibility | points | failed | most common failure messages |", "|---|---|---|---|---|"]

@@ -23,7 +23,6 @@ to this package and in the working directory.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import types
@@ -88,12 +87,9 @@ def link_files(namespace: Mapping[str, object] | None = None) -> None:
     module whose attributes are that namespace's names.  Only the notebook's
     kernel is affected: the native grader runs the extracted files as they are.
     """
-    from autograder.selfcheck import CONFIG_FILE
-
     if namespace is None:
         namespace = sys._getframe(1).f_globals
-    config = json.loads((checks_folder() / CONFIG_FILE).read_text())
-    for file in config["submission"]["files"]:
+    for file in _checks(checks_folder())[0].files:
         name = file.removesuffix(".py")
         sys.modules[name] = _NotebookFile(name, namespace)
 

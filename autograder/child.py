@@ -15,6 +15,7 @@ import sys
 import time
 import traceback
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 
@@ -77,8 +78,9 @@ def evaluate_many(fn, args: list, kwargs: dict, evals: list, outputs: list[int])
     return values
 
 
-def _student_traceback(exc: BaseException, workdir: str) -> str:
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(workdir)]
+def _student_traceback(exc: BaseException, is_student: Callable[[str], bool]) -> str:
+    """The last frames of the failing call that ``is_student`` keeps (by file name), and the exception."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if is_student(f.filename)]
     lines = traceback.format_list(frames[-6:])
     lines += traceback.format_exception_only(type(exc), exc)
     return "".join(lines)[-3000:]
@@ -161,7 +163,7 @@ class Child:
                     "ok": False,
                     "error_type": type(exc).__name__,
                     "error": str(exc)[:500],
-                    "traceback": _student_traceback(exc, self.workdir),
+                    "traceback": _student_traceback(exc, lambda name: name.startswith(self.workdir)),
                 }
             # Printed output reaches its capture file before the grader reads it or kills this process.
             for stream in (sys.stdout, sys.stderr):

@@ -33,13 +33,11 @@ def _check_cases(config: Config) -> None:
     check_cases(config, required_case_keys())
 
 
-def _submission(path: str) -> Path:
+def _submission(path: str, config: Config) -> Path:
     """The folder to grade: the one given, or the files extracted from a filled notebook."""
-    submission = Path(path)
-    if submission.is_file() and submission.suffix == ".ipynb":
-        from autograder.extract import prepare
+    from autograder.extract import prepare
 
-        return prepare(submission)[0]
+    submission = prepare(Path(path), config.files)[0]
     if not submission.is_dir():
         raise ConfigError(f"submission folder {path!r} does not exist (give the folder holding your .py files, "
                           "or your filled .ipynb notebook)")
@@ -55,7 +53,7 @@ def _start_early(config: Config, submission: Path):
 
 def cmd_grade(args: argparse.Namespace) -> int:
     config = _config(args.config, cases=False)
-    submission = _submission(args.submission)
+    submission = _submission(args.submission, config)
     box = _start_early(config, submission)
     _check_cases(config)
     from autograder.grader import grade
@@ -71,7 +69,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     config = _config(args.config, cases=False)
-    submission = _submission(args.submission)
+    submission = _submission(args.submission, config)
     box = _start_early(config, submission)
     _check_cases(config)
     from autograder.grader import grade

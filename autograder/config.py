@@ -88,6 +88,11 @@ class Config:
     def max_score(self) -> float:
         return sum(t.points for t in self.tests)
 
+    @property
+    def function_points(self) -> dict[str, float]:
+        """The points of each graded function, in the config's order."""
+        return {f: sum(t.points for t in self.tests if t.function == f) for f in self.functions}
+
     def module_of(self, function: str) -> str:
         return next(t.module for t in self.tests if t.function == function)
 

@@ -22,7 +22,7 @@ from pathlib import Path
 MARKER = re.compile(r"#\s*file:\s*([\w-]+\.py)\s*$")  # a plain file name: nothing can be written elsewhere
 # IPython syntax cannot be imported from a .py file; such lines are kept as comments.
 _MAGIC = re.compile(r"^(\s*)([%!].*)$")
-_EXTRACTED: dict[Path, Path] = {}  # extracted folder -> the notebook it was made from
+_EXTRACTED: dict[Path, list[str]] = {}  # extracted folder -> the notes on its notebook
 
 
 class NotebookError(Exception):
@@ -65,17 +65,16 @@ def extract(notebook: Path, files: tuple[str, ...] | None) -> tuple[dict[str, st
     """The text of each file the notebook's marked cells make, and notes on what was (not) found.
 
     ``files`` are the expected files (None: every file some cell is marked with).
+    Files marked but not expected get a text too (so that the grader can point
+    out a misnamed file) and a note that they are not graded.
     """
     cells = read_cells(notebook)
-    marked = [(number, cell_file(cell), cell) for number, cell in enumerate(cells, 1)]
-    names = files if files is not None else tuple(dict.fromkeys(name for _, name, _ in marked if name))
+    names = tuple(files or ())
     parts: dict[str, list[tuple[int, str]]] = {name: [] for name in names}
-    unknown: set[str] = set()
-    for number, name, cell in marked:
-        if name in parts:
-            parts[name].append((number, _uncomment_magics(cell_source(cell))))
-        elif name is not None:
-            unknown.add(name)
+    for number, cell in enumerate(cells, 1):
+        name = cell_file(cell)
+        if name is not None:
+            parts.setdefault(name, []).append((number, _uncomment_magics(cell_source(cell))))
     texts, notes = {}, []
     for name, found in parts.items():
         if not found:
@@ -85,41 +84,52 @@ def extract(notebook: Path, files: tuple[str, ...] | None) -> tuple[dict[str, st
         numbers = ", ".join(str(n) for n, _ in found)
         header = f"# {name}: the cells of {notebook.name} marked `# file: {name}` (cells {numbers})\n\n"
         texts[name] = header + "\n\n".join(text for _, text in found) + "\n"
-    for name in sorted(unknown):
-        notes.append(f"cells marked `# file: {name}` were ignored: only {', '.join(names)} are graded")
+    if files is not None:
+        for name in sorted(set(texts) - set(files)):
+            notes.append(f"cells marked `# file: {name}` were ignored: only {', '.join(files)} are graded")
     return texts, notes
 
 
-def _notes(notebook: Path, files: tuple[str, ...] | None) -> list[str]:
+def notebook_of(submission: Path, files: tuple[str, ...]) -> Path | None:
+    """The notebook to grade: the submission itself, or the one notebook of a folder without the expected files.
+
+    The second case is a notebook handed in through a course tool (nbgrader's
+    ``submitted/STUDENT/hw_rnn/``, a Gradescope export of otter's), where the
+    folder holds nothing else to grade.
+    """
+    if submission.suffix == ".ipynb" and submission.is_file():
+        return submission
+    if submission.is_dir() and not any((submission / name).exists() for name in files):
+        notebooks = sorted(p for p in submission.glob("*.ipynb") if p.is_file() and not p.is_symlink())
+        if len(notebooks) == 1:
+            return notebooks[0]
+    return None
+
+
+def prepare(submission: Path, files: tuple[str, ...]) -> tuple[Path, list[str]]:
+    """A folder holding the submission's files, and notes for the student about the expected ``files``.
+
+    A folder of .py files is returned as it is; a notebook (see ``notebook_of``)
+    is read once and extracted into a temporary folder (removed when this
+    process exits), and that folder may be passed here again for its notes.  A
+    notebook that cannot be read gives an empty folder and a note saying why, so
+    grading still finishes.
+    """
+    submission = Path(submission)
+    if submission in _EXTRACTED:
+        return submission, _EXTRACTED[submission]
+    notebook = notebook_of(submission, files)
+    if notebook is None:
+        return submission, []
+    folder = Path(tempfile.mkdtemp(prefix="hw_rnn_notebook_"))
+    atexit.register(shutil.rmtree, folder, True)
     try:
         texts, notes = extract(notebook, files)
     except NotebookError as exc:
-        return [str(exc)]
+        texts, notes = {}, [str(exc)]
     if texts:
         notes.insert(0, f"graded the code cells of {notebook.name} marked `# file: ...`: {', '.join(texts)}")
-    return notes
-
-
-def prepare(submission: Path, files: tuple[str, ...] | None = None) -> tuple[Path, list[str]]:
-    """A folder holding the submission's files, and notes for the student about the expected ``files``.
-
-    A folder is returned as it is; a notebook is extracted into a temporary
-    folder (removed when this process exits), and that folder may be passed
-    here again.  A notebook that cannot be read gives an empty folder and a
-    note saying why, so grading still finishes.
-    """
-    submission = Path(submission)
-    notebook = _EXTRACTED.get(submission)
-    if notebook is None:
-        if submission.is_dir() or submission.suffix != ".ipynb":
-            return submission, []
-        notebook, submission = submission, Path(tempfile.mkdtemp(prefix="hw_rnn_notebook_"))
-        atexit.register(shutil.rmtree, submission, True)
-        _EXTRACTED[submission] = notebook
-        try:
-            texts = extract(notebook, None)[0]
-        except NotebookError:
-            texts = {}
-        for name, text in texts.items():
-            (submission / name).write_text(text, encoding="utf-8")
-    return submission, _notes(notebook, files)
+    for name, text in texts.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    _EXTRACTED[folder] = notes
+    return folder, notes

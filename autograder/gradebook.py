@@ -181,7 +181,6 @@ def grades_csv(records: dict[str, dict], docs: dict[str, dict], config: Config) 
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["student_id", *config.functions, "total", "max", "status", "note"])
-    points = {f: sum(t.points for t in config.tests if t.function == f) for f in config.functions}
     for student in sorted(records):
         record, doc = records[student], docs[student]
         if record["status"] == "graded":
@@ -192,5 +191,5 @@ def grades_csv(records: dict[str, dict], docs: dict[str, dict], config: Config) 
         note = row_note(record)
         if doc.get("extra_data", {}).get("overrides"):
             note = "; ".join(filter(None, [note, f"{len(doc['extra_data']['overrides'])} score(s) changed by staff"]))
-        writer.writerow([student, *cells, f"{sum(points.values()):g}", record["status"], note])
+        writer.writerow([student, *cells, f"{config.max_score:g}", record["status"], note])
     return buf.getvalue()

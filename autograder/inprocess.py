@@ -137,7 +137,7 @@ class InProcessBox(Operations):
 
     def _traceback(self, exc: BaseException) -> str:
         """The failing call's traceback, student frames only."""
-        return _student_traceback(exc, str(self.workdir))
+        return _student_traceback(exc, lambda name: name.startswith(str(self.workdir)))
 
     def kill(self) -> None:
         """Forget the student's modules and cached objects, as the grader forgets a faulty child."""

@@ -14,11 +14,10 @@ What it cannot give is the child's isolation: student code shares the kernel
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Mapping
 from pathlib import Path
 
-from autograder.child import Child
+from autograder.child import Child, _student_traceback
 from autograder.config import Limits
 from autograder.inprocess import InProcessBox
 
@@ -55,5 +54,4 @@ class KernelBox(InProcessBox):
 
     def _traceback(self, exc: BaseException) -> str:
         # Notebook cells have no file of their own: keep every frame outside this package.
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(_PACKAGE)]
-        return "".join(traceback.format_list(frames[-6:]) + traceback.format_exception_only(type(exc), exc))[-3000:]
+        return _student_traceback(exc, lambda name: not name.startswith(_PACKAGE))

@@ -373,6 +373,21 @@ def fill(notebook: Path, folder: Path, files: tuple[str, ...]) -> dict:
     return notebook
 
 
+def run_as_cells(folder: Path, files: tuple[str, ...]) -> dict:
+    """The files' code run one after the other in one namespace, as the notebook's cells are after its setup cell.
+
+    Needs a checks folder (see checks_api.checks_folder) for ``link_files``.
+    """
+    from autograder.checks_api import link_files
+
+    namespace: dict = {"__name__": "__main__"}
+    link_files(namespace)
+    for name in files:
+        path = Path(folder) / name
+        exec(compile(path.read_text(), str(path), "exec"), namespace)
+    return namespace
+
+
 def main(argv: list[str] | None = None) -> int:
     from autograder.cli import _config
 

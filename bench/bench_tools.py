@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from autograder.cli import _config  # noqa: E402 -- after the path is set
-from autograder.notebooks import dumps, fill  # noqa: E402
+from autograder.notebooks import dumps, fill, run_as_cells  # noqa: E402
 from integrations import tools  # noqa: E402
 
 
@@ -51,10 +51,7 @@ def checks_in_process(config, folder: Path, checks: Path) -> None:
     from autograder import checks_api
 
     os.environ[checks_api.ENV_VAR] = str(checks)
-    namespace: dict = {}
-    checks_api.link_files(namespace)  # as the notebook's setup cell does
-    for name in config.files:
-        exec(compile((folder / name).read_text(), name, "exec"), namespace)
+    namespace = run_as_cells(folder, config.files)
     for test in config.tests:
         checks_api.run_test(test.function, test.name, namespace)
     del os.environ[checks_api.ENV_VAR]

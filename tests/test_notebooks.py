@@ -38,19 +38,11 @@ def _notebook(tmp_path: Path, cells: list[str | tuple[str, str]]) -> Path:
 
 
 def _namespace(folder: Path, monkeypatch) -> dict:
-    """The student files run one after the other in one namespace, as a notebook's cells are.
-
-    As in the notebook's setup cell, ``link_files`` first makes ``from rnn_layers import ...``
-    find the namespace's functions (sys.modules is restored after the test).
-    """
-    namespace: dict = {"__name__": "__main__"}
-    files = json.loads((checks_api.checks_folder() / selfcheck.CONFIG_FILE).read_text())["submission"]["files"]
+    """The student files as a notebook's cells (sys.modules, which link_files changes, is restored after the test)."""
+    files = selfcheck.load(checks_api.checks_folder())[0].files
     for name in files:
         monkeypatch.setitem(sys.modules, name[:-3], None)
-    checks_api.link_files(namespace)
-    for name in files:
-        exec(compile((folder / name).read_text(), str(folder / name), "exec"), namespace)
-    return namespace
+    return notebooks.run_as_cells(folder, files)
 
 
 # -- the generated notebooks ---------------------------------------------------------
@@ -157,6 +149,23 @@ def test_extraction_follows_the_marker_convention(tmp_path, config):
     folder, _ = prepare(path, config.files)
     assert sorted(p.name for p in folder.iterdir()) == ["helpers.py", "lstm_layers.py", "rnn_layers.py"]
     assert not list(tmp_path.rglob("escape.py")) and not list(folder.parent.glob("escape.py"))
+
+
+def test_grade_all_grades_the_notebooks_of_an_nbgrader_course(tmp_path, config):
+    """A submission folder holding only a notebook (nbgrader's submitted/STUDENT/hw_rnn/) is graded natively."""
+    import csv
+
+    for student, notebook in (("alice", json.loads(NBGRADER_SOURCE.read_text())),
+                              ("bob", notebooks.fill(NBGRADER_SOURCE, TEMPLATES, config.files))):
+        folder = tmp_path / "course" / "submitted" / student / "hw_rnn"
+        folder.mkdir(parents=True)
+        (folder / "hw_rnn.ipynb").write_text(notebooks.dumps(notebook))
+    proc = run_cli("grade-all", str(tmp_path / "course"), "--out", str(tmp_path / "out"), "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    with open(tmp_path / "out" / "grades.csv", newline="") as f:
+        rows = {row["student_id"]: row for row in csv.DictReader(f)}
+    assert rows["alice"]["total"] == f"{config.max_score:g}" and rows["bob"]["total"] == "0"
+    assert "graded the code cells of hw_rnn.ipynb" in rows["bob"]["note"]
 
 
 @pytest.mark.parametrize("content,reason", [

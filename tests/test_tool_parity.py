@@ -138,10 +138,6 @@ def graded(tmp_path_factory, config):
     return {"otter": otter, "nbgrader": nbgrader, "native": native}
 
 
-def _maxima(config) -> dict[str, float]:
-    return {f: sum(t.points for t in config.tests if t.function == f) for f in config.functions}
-
-
 @pytest.mark.parametrize("name", SUBMISSIONS)
 def test_same_score_per_function_in_every_tool(name, graded, config):
     native_otter, native_nbgrader = graded["native"]["otter", name], graded["native"]["nbgrader", name]
@@ -150,7 +146,7 @@ def test_same_score_per_function_in_every_tool(name, graded, config):
     assert graded["nbgrader"]["scores"][name] == native_nbgrader
     assert native_otter == native_nbgrader
     assert graded["nbgrader"]["totals"][name] == sum(native_nbgrader.values())
-    maxima = _maxima(config)
+    maxima = config.function_points
     lost = {f for f, score in native_otter.items() if score < maxima[f]}
     if name in ("reference", "noisy"):
         assert not lost
@@ -169,7 +165,7 @@ def test_replacing_the_released_checks_package_changes_nothing_in_nbgrader(grade
 
 def test_code_in_the_kernel_can_fool_both_notebook_tools_but_not_the_native_grader(graded, config):
     # The README says so: otter and nbgrader run the checks in the student's kernel, next to the student's code.
-    assert graded["otter"]["scores"]["cheat"] == _maxima(config)
+    assert graded["otter"]["scores"]["cheat"] == config.function_points
     assert graded["nbgrader"]["totals"]["cheat"] == config.max_score
     assert sum(graded["native"]["otter", "cheat"].values()) == 0
     assert sum(graded["native"]["nbgrader", "cheat"].values()) == 0
