@@ -87,7 +87,7 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: Config, charts: bool = True) -> str:
+def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: Config) -> str:
     """The instructor's summary.md (charts are written beside it under charts/)."""
     stats = item_analysis(records, config)
     graded = [s for s, r in records.items() if r["status"] == "graded"]
@@ -101,10 +101,10 @@ def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: 
                   f"{sum(t >= config.max_score for t in totals)} with full marks, "
                   f"{sum(t == 0 for t in totals)} with zero.", ""]
     drawn = draw_charts(out / "charts", totals, config.max_score,
-                        {f: v["pass_rate"] for f, v in stats["functions"].items()}) if charts and totals else []
+                        {f: v["pass_rate"] for f, v in stats["functions"].items()}) if totals else []
     for path in drawn:
         lines += [f"![{path.stem.replace('_', ' ')}](charts/{path.name})", ""]
-    if charts and totals and not drawn:
+    if totals and not drawn:
         lines += ["(charts not drawn: matplotlib is not installed)", ""]
     if errors:
         lines += ["## Could not be graded", "", "| student | reason |", "|---|---|"]

@@ -50,15 +50,15 @@ from autograder.gradebook import (
     now,
     read_json,
     results_document,
-    write_text_atomic,
+    set_override,
 )
 from autograder.gradebook import grades_csv as make_grades_csv
-from autograder.layouts import ArchiveLimits, Entry, Layout, discover, fingerprint, safe_names
-from autograder.results import write_json_atomic
+from autograder.layouts import ArchiveLimits, Entry, Layout, LayoutError, discover, fingerprint, safe_names
+from autograder.results import write_json_atomic, write_text_atomic
 
 MANIFEST = "batch.json"
 PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
-EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_SOME_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 DEAD_START_LIMIT = 3  # workers that die while starting: the setup is broken, stop
 
 
@@ -202,12 +202,14 @@ class Pool:
                     if pending and (w is None or w.job is None):
                         w = slots[i] = w or self._spawn(selector)
                         if not w.send(pending.popleft()):
-                            slots[i] = self._retire(w, selector, on_record, pending)
+                            self._retire(w, selector, on_record, pending)
+                            slots[i] = None
                 for key, _ in selector.select(timeout=1.0):
                     w = key.data
                     chunk = os.read(w.proc.stdout.fileno(), 1 << 20)
                     if not chunk:
-                        slots[slots.index(w)] = self._retire(w, selector, on_record, pending)
+                        self._retire(w, selector, on_record, pending)
+                        slots[slots.index(w)] = None
                         continue
                     w.buffer += chunk
                     while b"\n" in w.buffer:
@@ -223,9 +225,9 @@ class Pool:
                             on_record(job, message["record"])
                 for i, w in enumerate(slots):
                     if w and w.job is not None and time.monotonic() - w.started > self.timeout:
-                        w.proc.send_signal(signal.SIGTERM)
-                        slots[i] = self._retire(w, selector, on_record, pending,
-                                                f"grading took longer than {self.timeout:g} s; it was stopped")
+                        self._retire(w, selector, on_record, pending,
+                                     f"grading took longer than {self.timeout:g} s; it was stopped")
+                        slots[i] = None
         finally:
             for w in filter(None, slots):
                 try:
@@ -342,11 +344,13 @@ def _say(options: Options, text: str) -> None:
         print(text, file=sys.stderr)
 
 
-def run_batch(out: Path, config_path: Path, layout: Layout, entries: list[Entry], manifest: dict,
+def run_batch(out: Path, config_path: Path, config: Config, layout: Layout, entries: list[Entry], manifest: dict,
               options: Options, force: bool = False) -> Outcome:
-    """Grade ``entries`` (all of them when ``force``, else those without a current record) into OUTDIR."""
+    """Grade ``entries`` (all of them when ``force``, else those without a current record) into OUTDIR.
+
+    ``config`` is the config loaded from ``config_path`` (the workers load it again from the path).
+    """
     start = time.perf_counter()
-    config = _load_config(config_path)
     config_hash = config_fingerprint(config)
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / MANIFEST, manifest)
@@ -452,8 +456,6 @@ def grade_all(submissions: Path, out: Path, config_path: Path, options: Options)
     if old and Path(old.get("submissions", "")) != submissions.resolve():
         raise BatchError(f"{out} holds the grades of {old.get('submissions')}: choose another --out for "
                          f"{submissions}")
-    from autograder.layouts import LayoutError
-
     try:
         layout = discover(submissions, config.files, options.assignment, config.assignment)
     except LayoutError as exc:
@@ -461,7 +463,8 @@ def grade_all(submissions: Path, out: Path, config_path: Path, options: Options)
     for note in layout.notes:
         _say(options, f"note: {note}")
     manifest = _manifest(submissions, layout, config_path, options, old)
-    return run_batch(out, Path(config_path), layout, layout.entries, manifest, options, force=options.regrade)
+    return run_batch(out, Path(config_path), config, layout, layout.entries, manifest, options,
+                     force=options.regrade)
 
 
 def regrade(out: Path, students: list[str], options: Options, config_path: Path | None = None) -> Outcome:
@@ -470,8 +473,6 @@ def regrade(out: Path, students: list[str], options: Options, config_path: Path 
     manifest = read_manifest(out)
     config_path = Path(config_path or manifest["config"])
     config = _load_config(config_path)
-    from autograder.layouts import LayoutError
-
     try:
         layout = discover(Path(manifest["submissions"]), config.files, manifest.get("assignment"), config.assignment)
     except LayoutError as exc:
@@ -481,17 +482,15 @@ def regrade(out: Path, students: list[str], options: Options, config_path: Path 
     if unknown:
         import difflib
 
-        hints = [f"{s!r} (did you mean {', '.join(difflib.get_close_matches(s, list(by_id), n=3))}?)"
-                 if difflib.get_close_matches(s, list(by_id), n=3) else repr(s) for s in unknown]
+        close = {s: difflib.get_close_matches(s, list(by_id), n=3) for s in unknown}
+        hints = [f"{s!r} (did you mean {', '.join(close[s])}?)" if close[s] else repr(s) for s in unknown]
         raise BatchError(f"no submission in {manifest['submissions']} for {', '.join(hints)}")
     manifest.update(config=str(config_path.resolve()), updated=now())
-    return run_batch(out, config_path, layout, [by_id[s] for s in students], manifest, options, force=True)
+    return run_batch(out, config_path, config, layout, [by_id[s] for s in students], manifest, options, force=True)
 
 
 def override(out: Path, student: str, test: str, score: float | None, reason: str) -> tuple[str, float]:
     """Change one test's score for one student (score None: remove the change) and rewrite what depends on it."""
-    from autograder.gradebook import set_override
-
     out = Path(out)
     manifest = read_manifest(out)
     records = load_records(out)

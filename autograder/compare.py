@@ -116,7 +116,8 @@ def check_array(name: str, actual, expected: np.ndarray, tol: Tolerance, time_ax
 def check_indices(name: str, actual, expected: np.ndarray) -> Mismatch | None:
     """Integer outputs (class indices, sampled characters) must match exactly."""
     if not isinstance(actual, np.ndarray) or actual.dtype.kind not in "iu":
-        return _same(f"{name} should be an integer array of shape {expected.shape}, got {describe_type(actual)}")
+        return Mismatch(f"{name} should be an integer array of shape {expected.shape}, got {describe_type(actual)}",
+                        f"{name} should be an integer array, got {describe_type(actual).split(' of shape')[0]}")
     if actual.shape != expected.shape:
         return Mismatch(f"{name} has shape {actual.shape} but should have shape {expected.shape}",
                         f"{name} has the wrong shape")

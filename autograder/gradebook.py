@@ -12,14 +12,13 @@ import copy
 import csv
 import io
 import json
-import os
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
 import yaml
 
 from autograder.config import Config
+from autograder.results import top_output, write_text_atomic
 
 OVERRIDES = "overrides.yaml"
 OVERRIDES_HEADER = ("# Manual score changes, applied over the grader's results (raw/) in results/, feedback/ and\n"
@@ -33,19 +32,6 @@ class GradebookError(Exception):
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write to a temporary file beside the target, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def read_json(path: Path) -> dict | None:
@@ -151,8 +137,8 @@ def results_document(record: dict, overrides: dict[str, dict], config: Config) -
     doc["score"] = sum(t["score"] for t in doc["tests"])
     if applied:
         extra["overrides"] = applied
-        doc["output"] = doc.get("output", "").replace(f"Score: {record['results']['score']:g} /",
-                                                      f"Score: {doc['score']:g} /", 1)
+        doc["output"] = top_output(record.get("files_found", []), record.get("notes", []), doc["score"],
+                                   sum(t["max_score"] for t in doc["tests"]), record.get("student_output", ""))
     if unmatched:
         extra["unmatched_overrides"] = unmatched
     doc["extra_data"] = extra

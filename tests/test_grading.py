@@ -144,3 +144,30 @@ def test_reference_loads_safely_from_several_threads(config, monkeypatch):
         for thread in threads:
             thread.join()
         assert not errors
+
+
+def test_a_tests_own_tolerance_applies_to_every_kind(tmp_path):
+    """`tolerance` on a test replaces its kind's default: gradient checks too, not only forward tests."""
+    import yaml
+    from conftest import CONFIG, write_config
+
+    questions = yaml.safe_load(CONFIG.read_text())["questions"]
+    backward = next(q for q in questions if q["function"] == "rnn_step_backward")
+    for test in backward["tests"]:
+        if test["kind"] in ("gradcheck", "reference_gradient"):
+            test["tolerance"] = {"rtol": 0.01, "atol": 0.0}
+    (tmp_path / "loose").mkdir()
+    loose = write_config(tmp_path / "loose", questions=questions)
+    # dW off by one part in 1,000: beyond the default tolerances, within 1%.
+    edits = [{"file": "rnn_layers.py", "find": "    dW = da.T @ s_prev\n",
+              "replace": "    dW = 1.001 * (da.T @ s_prev)\n"}]
+    submission = make_submission(tmp_path / "sub", edits)
+    _, strict = grade_cli(submission, tmp_path)
+    _, relaxed = grade_cli(submission, tmp_path / "loose", "--config", str(loose))
+
+    def gradient_tests(results: dict) -> dict[str, bool]:
+        return {t["name"]: t["score"] == t["max_score"] for t in results["tests"]
+                if t["name"].startswith("rnn_step_backward:") and "modify" not in t["name"]}
+
+    assert len(gradient_tests(strict)) == 4 and not any(gradient_tests(strict).values())
+    assert all(gradient_tests(relaxed).values())

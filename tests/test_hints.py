@@ -69,7 +69,10 @@ def test_error_carried_forward_keeps_the_self_consistency_points(tmp_path):
 def test_hidden_feedback_reveals_no_inputs(tmp_path):
     edits = (CASES["recurrent_path_missing"][0] + CASES["dW_transposed"][0] + CASES["dU_transposed_shape"][0]
              + [{"file": "lstm_layers.py", "find": "    return dx, dh_carry, grads\n",
-                 "replace": "    return dx, dh_carry.T, grads\n"}])
+                 "replace": "    return dx, dh_carry.T, grads\n"},
+                # Floats where integers belong: the hidden sample test must not name the hidden length.
+                {"file": "char_rnn.py", "find": "        out[t] = index\n    return out\n",
+                 "replace": "        out[t] = index\n    return out.astype(float)\n"}])
     _, results = grade_cli(make_submission(tmp_path / "h", edits), tmp_path)
     hidden = [t for t in results["tests"] if t["visibility"] != "visible"]
     failed = [t for t in hidden if t["score"] == 0]
