@@ -17,26 +17,36 @@ from autograder.config import TestSpec
 
 # Imported by grader.kind_behaviour, once grader.py is loaded.
 from autograder.grader import Failed, _call_failed, _unpack
-from autograder.homework import FUNCTIONS, VOCAB, forward_inputs, text_indices
+from autograder.homework import FUNCTIONS, VOCAB, forward_inputs
+
+
+def _student(grading, name: str, args: list, kwargs: dict | None = None) -> dict:
+    """Call the student's function; its named outputs, or Failed when the call fails."""
+    fn = FUNCTIONS[name]
+    reply = grading.student_call(fn, args, kwargs or {}).result()
+    if not reply.ok:
+        raise _call_failed(reply, fn)
+    return _unpack(fn, reply.value)
 
 
 def _call(grading, name: str, case: dict) -> tuple[dict, list]:
     """Call the student's function on the case's inputs; its named outputs and the arguments."""
-    fn = FUNCTIONS[name]
     args, kwargs = forward_inputs(name, case).call_args()
-    reply = grading.student_call(fn, args, kwargs).result()
-    if not reply.ok:
-        raise _call_failed(reply, fn)
-    return _unpack(fn, reply.value), args
+    return _student(grading, name, args, kwargs), args
+
+
+def _float_vector(name: str, value, size: int) -> np.ndarray:
+    """The value when it is a float64 vector of ``size`` entries, else Failed."""
+    if not isinstance(value, np.ndarray) or value.shape != (size,) or value.dtype != np.float64:
+        raise Failed(f"{name} should be a float64 array of shape ({size},), got {describe_type(value)}")
+    return value
 
 
 def hello_training(grading, test: TestSpec, case: dict) -> None:
     """train_char_rnn on the case's text from the grader's initial parameters: the last loss is low enough."""
     got, _ = _call(grading, "train_char_rnn", case)
-    losses = got["losses"]
     steps = case["steps"]
-    if not isinstance(losses, np.ndarray) or losses.shape != (steps,) or losses.dtype != np.float64:
-        raise Failed(f"losses should be a float64 array of shape ({steps},), got {describe_type(losses)}")
+    losses = _float_vector("losses", got["losses"], steps)
     if not np.all(np.isfinite(losses)):
         raise Failed("the loss became NaN or inf during training (are the gradients clipped?)")
     if not losses[-1] < case["below"]:
@@ -46,16 +56,10 @@ def hello_training(grading, test: TestSpec, case: dict) -> None:
 
 def hello_sampling(grading, test: TestSpec, case: dict) -> None:
     """Greedy sampling from the first character, with parameters the reference trained on the text."""
-    init = forward_inputs("train_char_rnn", case).values
-    args = [init["params"], text_indices(case["text"][:-1]), text_indices(case["text"][1:]), case["steps"],
-            init["learning_rate"], init["max_norm"]]
-    trained = grading.reference_call(FUNCTIONS["train_char_rnn"], args, {})["params"]
+    args, kwargs = forward_inputs("train_char_rnn", case).call_args()
+    trained = grading.reference_call(FUNCTIONS["train_char_rnn"], args, kwargs)["params"]
     text = case["text"]
-    fn = FUNCTIONS["sample"]
-    reply = grading.student_call(fn, [trained, VOCAB.index(text[0]), len(text) - 1, None, 0]).result()
-    if not reply.ok:
-        raise _call_failed(reply, fn)
-    got = reply.value
+    got = _student(grading, "sample", [trained, VOCAB.index(text[0]), len(text) - 1, None, 0])["indices"]
     if not isinstance(got, np.ndarray) or got.dtype.kind not in "iu" or got.shape != (len(text) - 1,):
         raise Failed(f"sample should return an integer array of shape ({len(text) - 1},), got {describe_type(got)}")
     if np.any((got < 0) | (got >= len(VOCAB))):
@@ -69,10 +73,8 @@ def hello_sampling(grading, test: TestSpec, case: dict) -> None:
 def gradient_rate(grading, test: TestSpec, case: dict) -> None:
     """The per-step factor by which ||dL/ds(t)|| changes going back in time, against the reference's."""
     got, args = _call(grading, "state_gradient_norms", case)
-    norms = got["norms"]
     T = case["T"]
-    if not isinstance(norms, np.ndarray) or norms.shape != (T,) or norms.dtype != np.float64:
-        raise Failed(f"norms should be a float64 array of shape ({T},), got {describe_type(norms)}")
+    norms = _float_vector("norms", got["norms"], T)
     if not np.all(np.isfinite(norms)) or np.any(norms <= 0):
         raise Failed("norms should be positive and finite")
     expected = grading.reference_call(FUNCTIONS["state_gradient_norms"], args, {})["norms"]

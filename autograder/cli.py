@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from autograder import fingerprint, templates
+from autograder import templates
 from autograder.config import Config, ConfigError, check_cases, load_config
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "assignments" / "hw_rnn" / "assignment.yaml"
@@ -84,6 +84,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_templates(args: argparse.Namespace) -> int:
+    from autograder import fingerprint  # not at the top: `grade` starts its child before such imports
+
     config = _config(args.config)
     if args.check:
         stale = templates.stale(config.reference, config.templates, config.files)

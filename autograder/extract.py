@@ -113,7 +113,8 @@ def prepare(submission: Path, files: tuple[str, ...]) -> tuple[Path, list[str]]:
     is read once and extracted into a temporary folder (removed when this
     process exits), and that folder may be passed here again for its notes.  A
     notebook that cannot be read gives an empty folder and a note saying why, so
-    grading still finishes.
+    grading still finishes.  ``discard`` removes the folder (at the latest when
+    this process exits).
     """
     submission = Path(submission)
     if submission in _EXTRACTED:
@@ -122,7 +123,6 @@ def prepare(submission: Path, files: tuple[str, ...]) -> tuple[Path, list[str]]:
     if notebook is None:
         return submission, []
     folder = Path(tempfile.mkdtemp(prefix="hw_rnn_notebook_"))
-    atexit.register(shutil.rmtree, folder, True)
     try:
         texts, notes = extract(notebook, files)
     except NotebookError as exc:
@@ -133,3 +133,15 @@ def prepare(submission: Path, files: tuple[str, ...]) -> tuple[Path, list[str]]:
         (folder / name).write_text(text, encoding="utf-8")
     _EXTRACTED[folder] = notes
     return folder, notes
+
+
+def discard(folder: Path) -> None:
+    """Remove a folder that ``prepare`` extracted; any other folder is left alone."""
+    if _EXTRACTED.pop(Path(folder), None) is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@atexit.register
+def _discard_all() -> None:
+    for folder in list(_EXTRACTED):
+        discard(folder)

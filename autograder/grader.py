@@ -30,6 +30,7 @@ import numpy as np
 from autograder import fingerprint, gradcheck
 from autograder.compare import Mismatch, Tolerance, check_array, check_value, describe_type, unchanged
 from autograder.config import Config, TestSpec
+from autograder.extract import discard as discard_extracted
 from autograder.extract import prepare as prepare_submission
 from autograder.homework import FUNCTIONS, GRADIENTS, Function, forward_inputs, named_outputs, upstream_gradients
 from autograder.sandbox import Pending, Reply, Sandbox, open_sandbox
@@ -164,7 +165,7 @@ class Grading:
         self.reference_tol = Tolerance(tol.reference_rtol, tol.reference_atol)
         self.numeric_tol = Tolerance(tol.numeric_rtol, tol.numeric_atol)
         self._gradients: dict[tuple, dict] = {}
-        self._answers: dict | Failed | None = None  # answers() of the quiz, called once
+        self._answers: dict[str, dict | Failed] = {}  # each quiz function's answers, called once
 
     # -- calls -----------------------------------------------------------
     def reference_call(self, fn: Function, args: list, kwargs: dict) -> dict:
@@ -354,23 +355,25 @@ class Grading:
 
 
     def kind_quiz(self, test: TestSpec, case: dict) -> None:
-        """One answer of answers(): right or wrong, without revealing the right one."""
-        if self._answers is None:
-            fn = FUNCTIONS["answers"]
+        """One answer of a quiz function (answers()): right or wrong, without revealing the right one."""
+        fn = FUNCTIONS[test.function]
+        if fn.name not in self._answers:  # called once per grading, whatever the number of questions
             reply = self.student_call(fn, []).result()
             if not reply.ok:
-                self._answers = _call_failed(reply, fn)
+                self._answers[fn.name] = _call_failed(reply, fn)
             elif not isinstance(reply.value, dict):
-                self._answers = Failed(f"answers() should return a dict, got {describe_type(reply.value)}", True)
+                self._answers[fn.name] = Failed(f"{fn.name}() should return a dict, got {describe_type(reply.value)}",
+                                                True)
             else:
-                self._answers = reply.value
-        if isinstance(self._answers, Failed):
-            raise self._answers
+                self._answers[fn.name] = reply.value
+        answers = self._answers[fn.name]
+        if isinstance(answers, Failed):
+            raise answers
         key = case["question"]
-        expected = self.reference_call(FUNCTIONS["answers"], [], {})["answers"][key]
-        if key not in self._answers:
-            raise Failed(f"no answer for {key!r} in the dict answers() returns", general=True)
-        value = self._answers[key]
+        expected = self.reference_call(fn, [], {})[fn.outputs[0]][key]
+        if key not in answers:
+            raise Failed(f"no answer for {key!r} in the dict {fn.name}() returns", general=True)
+        value = answers[key]
         if type(value) is not type(expected) or value != expected:
             raise Failed(f"incorrect (you answered {value!r})", general=True)
 
@@ -495,4 +498,5 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
         grader_errors.append(f"template fingerprints: {type(exc).__name__}: {exc}")
     for err in grader_errors:
         print(f"grader error: {err}", file=sys.stderr)
+    discard_extracted(submission)  # a long-lived worker grades many notebooks
     return GradeReport(ordered, found, notes, student_output, time.perf_counter() - start, grader_errors)

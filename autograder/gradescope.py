@@ -30,7 +30,8 @@ import traceback
 import zipfile
 from pathlib import Path
 
-from autograder.privileges import UID_BASE, kill_strays
+from autograder.privileges import kill_strays, student_identity
+from autograder.results import write_json_atomic
 from autograder.submission import Upload, stage_upload
 
 REPO = Path(__file__).resolve().parent.parent
@@ -128,10 +129,6 @@ def unpack(zip_path: Path, root: Path) -> Path:
 
 
 # -- grading one upload ------------------------------------------------------------------------------------------------
-def _drops_privileges() -> bool:
-    return os.geteuid() == 0 and os.environ.get("AUTOGRADER_DROP_PRIVILEGES", "1") != "0"
-
-
 def secure_layout(root: Path) -> None:
     """Nothing of the grader is readable by student code, and only root writes results.
 
@@ -151,20 +148,6 @@ def secure_layout(root: Path) -> None:
         os.chmod(metadata, 0o600)
 
 
-def write_results(path: Path, document: dict) -> None:
-    """Write results.json atomically (a crash leaves the old file or none, never half of one)."""
-    fd, tmp = tempfile.mkstemp(prefix=".results.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(document, f, indent=2, allow_nan=False)
-            f.write("\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def failure(student: str, staff: str) -> dict:
     """A results.json for a submission that could not be graded: score 0, and why."""
     return {"score": 0, "output": f"{student}\nCourse staff: {staff}", "visibility": "visible",
@@ -182,9 +165,10 @@ def _sweep(grader_pid: int) -> None:
     what is re-parented here (this process is a subreaper): a process comes back
     only when its parent dies, so sweep until a pass finds nothing.
     """
-    uid = UID_BASE + grader_pid if _drops_privileges() else None
+    identity = student_identity(grader_pid)
+    uid = identity.uid if identity else None
     for _ in range(5):
-        killed = kill_strays(grader_pid, uid, keep=set())
+        killed = kill_strays(grader_pid, uid)
         time.sleep(0.05)
         try:  # reap what was re-parented here, so that it is not seen again
             while os.waitpid(-1, os.WNOHANG)[0] > 0:
@@ -264,7 +248,8 @@ def run(root: Path, timeout: float) -> int:
     """run_autograder's work: grade root/submission into root/results/results.json."""
     secure_layout(root)
     document, log = grade_upload(root / "source", root / "submission", timeout)
-    write_results(root / "results" / "results.json", document)
+    # Atomic: a crash leaves the old file or none, never half of one.  Readable by Gradescope's harness.
+    write_json_atomic(root / "results" / "results.json", document, mode=0o644)
     print("\n".join(log))
     print(f"score: {document['score']:g} of {sum(t.get('max_score', 0) for t in document['tests']):g}")
     return 0

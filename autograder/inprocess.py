@@ -36,6 +36,9 @@ from autograder.config import Limits
 from autograder.sandbox import OUTPUT_KEEP, Operations, Reply
 
 _NUMPY_DEFAULTS = np.geterr()  # what a fresh child starts with
+# Student calls change sys.path, sys.modules, os._exit and the printed streams of the whole process, and the
+# student's modules stay imported between calls: one box at a time, from entering it until it is closed.
+_PROCESS_STATE = threading.RLock()
 
 
 class _TimeUp(BaseException):
@@ -119,7 +122,6 @@ class InProcessBox(Operations):
         for name in files:
             shutil.copyfile(Path(submission) / name, self.workdir / name)
         self.child: Child | None = None
-        self.faults = 0
         self._stdout, self._stderr = io.StringIO(), io.StringIO()
         self._numpy_state = dict(_NUMPY_DEFAULTS)
         # Like the grader's child, student code sees only its own copied files, not the folders around it.
@@ -153,11 +155,15 @@ class InProcessBox(Operations):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def __enter__(self) -> InProcessBox:
+        _PROCESS_STATE.acquire()
         self.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.close()
+        try:
+            self.close()
+        finally:
+            _PROCESS_STATE.release()
 
     # -- requests --------------------------------------------------------
     @contextlib.contextmanager
@@ -204,7 +210,6 @@ class InProcessBox(Operations):
         return _reply(raw)
 
     def _fault(self, reason: str) -> Reply:
-        self.faults += 1
         self.kill()
         return Reply(ok=False, error_type="Fault", fault=reason)
 

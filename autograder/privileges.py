@@ -38,15 +38,15 @@ class Identity:
     gid: int
 
 
-def student_identity() -> Identity | None:
-    """A fresh identity for student code when running as root; None otherwise.
+def student_identity(grader_pid: int | None = None) -> Identity | None:
+    """The identity of student code graded by ``grader_pid`` (this process) when running as root; None otherwise.
 
     ``AUTOGRADER_DROP_PRIVILEGES=0`` keeps root for the child (unsafe; only for
     a machine where no other Python is runnable by an unprivileged user).
     """
     if os.geteuid() != 0 or os.environ.get("AUTOGRADER_DROP_PRIVILEGES", "1") == "0":
         return None
-    ident = UID_BASE + os.getpid()
+    ident = UID_BASE + (os.getpid() if grader_pid is None else grader_pid)
     return Identity(ident, ident)
 
 
@@ -132,17 +132,17 @@ def _processes() -> list[tuple[int, int, int, int]]:
     return found
 
 
-def kill_strays(child_pgid: int, uid: int | None, keep: set[int]) -> int:
+def kill_strays(child_pgid: int, uid: int | None) -> int:
     """Kill what student code left running; return how many processes were killed.
 
     Targets: the child's process group; with a dedicated uid, every process of
     that uid; and processes re-parented to this grader (escaped with setsid)
-    that are in no process group of ours and not in ``keep``.
+    that are in no process group of ours.
     """
     me, my_pgid = os.getpid(), os.getpgid(0)
     killed = 0
     for pid, ppid, pgid, puid in _processes():
-        if pid == me or pid in keep:
+        if pid == me:
             continue
         stray = pgid == child_pgid or (uid is not None and puid == uid) or (ppid == me and pgid != my_pgid)
         if stray:

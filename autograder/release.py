@@ -24,7 +24,6 @@ import ast
 import json
 import shutil
 import tempfile
-import threading
 import zipfile
 from pathlib import Path
 
@@ -35,10 +34,6 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = Path(__file__).resolve().parent
 ENTRY = "selfcheck"  # the bundle's modules are this one and everything it imports
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so the same sources make the same zip
-
-
-# In-process grading changes sys.path and sys.modules for the student's imports: one run at a time.
-_IN_PROCESS = threading.Lock()
 
 
 class ReleaseError(Exception):
@@ -101,10 +96,9 @@ def record(config: Config, public_only: bool = True) -> dict:
     from autograder.recorded import Recorder
 
     recorder = Recorder()
-    with _IN_PROCESS:
-        box = InProcessBox(config.reference, list(config.files), config.limits)
-        report = grade(config.reference, config, public_only=public_only, box=box,
-                       grading_class=recorder.grading_class())
+    box = InProcessBox(config.reference, list(config.files), config.limits)
+    report = grade(config.reference, config, public_only=public_only, box=box,
+                   grading_class=recorder.grading_class())
     failed = [f"{r.spec.full_name}: {r.output}" for r in report.tests if not r.passed] + report.grader_errors
     if failed:
         raise ReleaseError("the reference solution fails its own tests, so nothing can be recorded:\n  "
@@ -223,7 +217,7 @@ def collect(config: Config) -> dict[str, bytes]:
     files[data + "assignment.json"] = (json.dumps(config_mapping(config), indent=1) + "\n").encode()
     files[data + "expected.json"] = (json.dumps(record(config), allow_nan=False) + "\n").encode()
     files[data + fingerprint.FILE_NAME] = fingerprint.path_for(config.path).read_bytes()
-    refuse_leaks(config, files, handout.read_text())
+    refuse_leaks(config, files, files["README.md"].decode())
     return files
 
 

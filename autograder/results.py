@@ -8,9 +8,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from autograder.config import Config
-
-if TYPE_CHECKING:  # the writers below serve callers that never grade (grade-all's parent)
+if TYPE_CHECKING:  # type hints only: the writers below serve callers that never grade (grade-all's parent)
+    from autograder.config import Config
     from autograder.grader import GradeReport
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "schema" / "gradescope_results.schema.json"
@@ -48,20 +47,22 @@ def to_gradescope(report: GradeReport, config: Config) -> dict:
     }
 
 
-def write_text_atomic(path: str | Path, text: str) -> None:
-    """Write to a temporary file beside the target, then rename it into place."""
+def write_text_atomic(path: str | Path, text: str, mode: int | None = None) -> None:
+    """Write to a temporary file beside the target (with ``mode``, if given), then rename it into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", newline="") as f:
             f.write(text)
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
         raise
 
 
-def write_json_atomic(path: str | Path, document: dict) -> None:
+def write_json_atomic(path: str | Path, document: dict, mode: int | None = None) -> None:
     """Write JSON atomically (see write_text_atomic)."""
-    write_text_atomic(path, json.dumps(document, indent=2, allow_nan=False) + "\n")
+    write_text_atomic(path, json.dumps(document, indent=2, allow_nan=False) + "\n", mode)

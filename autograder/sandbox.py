@@ -228,7 +228,6 @@ class Sandbox(Operations):
         self.program = _child_program()
         self.proc: subprocess.Popen | None = None
         self.generation = 0  # increases with every new child; handles die with theirs
-        self.faults = 0
         # Append mode: the child shares the file offset, so reading here never moves its writes.
         self._out = open(self.tmp / "stdout.txt", "a+b")
         self._err = open(self.tmp / "stderr.txt", "a+b")
@@ -266,7 +265,7 @@ class Sandbox(Operations):
         except (ProcessLookupError, PermissionError):
             pass
         self.proc.wait()
-        kill_strays(self.proc.pid, self.identity.uid if self.identity else None, keep=set())
+        kill_strays(self.proc.pid, self.identity.uid if self.identity else None)
         for fd in (self._req_w, self._resp_r):
             try:
                 os.close(fd)
@@ -322,7 +321,6 @@ class Sandbox(Operations):
         return Reply.from_raw(raw)
 
     def _fault(self, reason: str) -> Reply:
-        self.faults += 1
         self.kill()
         return Reply(ok=False, error_type="Fault", fault=reason)
 

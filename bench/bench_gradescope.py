@@ -37,7 +37,8 @@ sys.path.insert(0, str(ROOT))
 from autograder.gradescope import build, unpack  # noqa: E402
 
 SOLUTIONS = ROOT / "solutions" / "hw_rnn"
-FILES = ("rnn_layers.py", "lstm_layers.py")
+CONFIG = ROOT / "assignments" / "hw_rnn" / "assignment.yaml"
+FILES = tuple(yaml.safe_load(CONFIG.read_text())["submission"]["files"])  # every file students upload
 MUTANTS = ("rnn_backward_no_recurrent_gradient", "lstm_gates_concat_order_swapped", "softmax_unstable_no_max_shift")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 CPU_SHARE = 0.5  # Gradescope's default

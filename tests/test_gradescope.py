@@ -112,6 +112,7 @@ def test_zip_holds_the_grader_config_and_reference_only(autograder_zip, tmp_path
 # -- grading through run_autograder -----------------------------------------------------------------------------------
 def test_reference_gets_full_marks_with_the_configs_visibility(gs_root, config, validate_results):
     upload(gs_root, {f: SOLUTIONS / f for f in FILES})
+    os.chmod(gs_root / "results", 0o777)  # as a careless image might leave it: run_autograder must close it
     proc, results = run_autograder(gs_root)
     validate_results(results)
     assert results["score"] == total(results) >= 100

@@ -29,3 +29,12 @@ def test_mutant_loses_points_exactly_where_it_breaks(mutant, tmp_path, validate_
     for test in results["tests"]:
         if test["score"] < test["max_score"]:
             assert test["output"] and test["output"] != "passed"
+
+
+def test_behaviour_tests_catch_what_the_forward_tests_miss(tmp_path, config):
+    """Training that stops after three steps passes the three-step forward tests; learning "hello" fails it."""
+    mutant = next(m for m in CORPUS if m["name"] == "train_char_rnn_stops_after_three_steps")
+    _, results = grade_cli(make_submission(tmp_path / mutant["name"], mutant["edits"]), tmp_path)
+    lost = {t["name"] for t in results["tests"] if t["score"] < t["max_score"]}
+    behaviour = {t.full_name for t in config.tests if t.function == "train_char_rnn" and t.kind == "behaviour"}
+    assert len(behaviour) == 2 and lost == behaviour

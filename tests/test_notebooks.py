@@ -15,6 +15,7 @@ import yaml
 from conftest import ROOT, SOLUTIONS, TEMPLATES, grade_cli, make_submission, run_cli
 
 from autograder import checks_api, notebooks, release, selfcheck
+from autograder import extract as extract_module
 from autograder.extract import cell_file, cell_source, extract, prepare
 from autograder.grader import grade
 from autograder.notebooks import NBGRADER_SOURCE, OTTER_MASTER, grade_id, split_module
@@ -125,6 +126,7 @@ def test_the_notebook_runs_only_in_the_sandbox_child(tmp_path, config):
     ])
     report = grade(path, config)
     assert report.score == 0 and not witness.exists()
+    assert not extract_module._EXTRACTED  # the extracted files are gone once graded
     loaded = [r.output for r in report.tests if "imported in process" in r.output]
     assert loaded and f"imported in process {os.getpid()}" not in loaded[0]
 
