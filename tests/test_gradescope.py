@@ -299,6 +299,13 @@ def test_setup_sh_installs_the_pins_secures_source_and_passes_its_self_test(gs_r
     results = json.loads((gs_root / "results" / "results.json").read_text())
     validate_results(results)
     assert lost_functions(results) == set(CORPUS["softmax_unstable_no_max_shift"]["breaks"])
+    # A reference that does not get full marks stops the image build (setup.sh's last command fails).
+    for edit in CORPUS["softmax_unstable_no_max_shift"]["edits"]:
+        reference = gs_root / "source" / "solutions" / "hw_rnn" / edit["file"]
+        reference.write_text(reference.read_text().replace(edit["find"], edit["replace"]))
+    selftest = subprocess.run([python, "-m", "autograder.gradescope", "selftest"], cwd=gs_root / "source", env=env,
+                              capture_output=True, text=True, timeout=240)
+    assert selftest.returncode == 1 and "self-test FAILED" in selftest.stderr
 
 
 # -- staging the upload (no grading) -----------------------------------------------------------------------------

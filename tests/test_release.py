@@ -151,6 +151,15 @@ def test_self_check_usage_errors(unzipped, numpy_only_python, tmp_path):
     (damaged / "autograder" / "public" / "expected.json").write_text("{")
     proc = subprocess.run([numpy_only_python, "check.py"], cwd=damaged, capture_output=True, text=True)
     assert proc.returncode == 2 and "download the bundle again" in proc.stderr
+    # A numpy that draws other test inputs than the one the record was made with is named, not graded.
+    other = tmp_path / "other_numpy"
+    shutil.copytree(unzipped, other)
+    record = json.loads((other / "autograder" / "public" / "expected.json").read_text())
+    forward = next(r for r in record["records"] if r["function"] == "rnn_forward")
+    forward["inputs"][1] += 1.0  # the sum of the inputs this numpy would draw
+    (other / "autograder" / "public" / "expected.json").write_text(json.dumps(record))
+    proc = subprocess.run([numpy_only_python, "check.py"], cwd=other, capture_output=True, text=True)
+    assert proc.returncode == 2 and "draws different test inputs" in proc.stderr and "rnn_forward" in proc.stderr
 
 
 def _case_label(output: str) -> str:
