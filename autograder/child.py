@@ -101,7 +101,9 @@ class Child:
 
     def op_import(self, msg: dict) -> dict:
         importlib.import_module(msg["module"])
-        return {"ok": True}
+        # A notebook's modules run its cells (notebook_kernel.py) and keep what failed, for the student.
+        notes = getattr(sys.modules.get("_notebook_run"), "notes", None)
+        return {"ok": True, "value": [str(n)[:500] for n in notes[:20]] if isinstance(notes, list) else []}
 
     def op_call(self, msg: dict) -> dict:
         fn = self.function(msg["module"], msg["function"])

@@ -37,7 +37,7 @@ def _submission(path: str, config: Config) -> Path:
     """The folder to grade: the one given, or the files extracted from a filled notebook."""
     from autograder.extract import prepare
 
-    submission = prepare(Path(path), config.files)[0]
+    submission = prepare(Path(path), config.files, config.functions, budget=0.7 * config.limits.import_seconds)[0]
     if not submission.is_dir():
         raise ConfigError(f"submission folder {path!r} does not exist (give the folder holding your .py files, "
                           "or your filled .ipynb notebook)")

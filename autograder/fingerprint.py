@@ -94,13 +94,17 @@ def load(config_path: Path) -> dict | None:
     return json.loads(path.read_text())
 
 
-def changes(expected: dict, source: str) -> list[str]:
-    """What the submitted source changed among the protected parts (empty when nothing)."""
-    tree = ast.parse(source)
+def changes(expected: dict, source: str | ast.Module, notebook: bool = False) -> list[str]:
+    """What the submitted source changed among the protected parts (empty when nothing).
+
+    ``notebook``: the source is a notebook's code, which has no module
+    docstring, and whose missing functions have notes of their own.
+    """
+    tree = source if isinstance(source, ast.Module) else ast.parse(source)
     found: list[str] = []
     functions = _functions(tree)
     missing = [name for name in expected["functions"] if name not in functions]
-    if missing:
+    if missing and not notebook:
         found.append(f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing")
     for name, want in expected["functions"].items():
         node = functions.get(name)
@@ -111,7 +115,7 @@ def changes(expected: dict, source: str) -> list[str]:
     if docs:
         found.append(f"the docstring of {docs[0]} was changed" if len(docs) == 1
                      else f"the docstrings of {', '.join(docs)} were changed")
-    if _doc_digest(tree) != expected["module_docstring"]:
+    if not notebook and _doc_digest(tree) != expected["module_docstring"]:
         found.append("the module docstring was changed")
     present = {_digest(ast.dump(s)) for s in _given_statements(tree)}
     for digest, code in expected["statements"].items():
@@ -137,3 +141,21 @@ def notes(submission: Path, found: list[str], config_path: Path) -> list[str]:
             out.append(f"{name} changes parts of the template that are not meant to be edited (this costs no "
                        f"points, but please keep them as given): {'; '.join(changed)}")
     return out
+
+
+def notebook_notes(notebook: str, sources: list[str], config_path: Path) -> list[str]:
+    """The same notes for a notebook: its code cells (those that run) stand for every file at once."""
+    stored = load(config_path)
+    if stored is None:
+        return []
+    tree = ast.Module(body=[], type_ignores=[])
+    for source in sources:
+        try:
+            tree.body += ast.parse(source).body  # in notebook order: a later definition wins, as when it runs
+        except (SyntaxError, ValueError, RecursionError):
+            continue  # a cell that does not compile has its own note
+    changed = [c for expected in stored["files"].values() for c in changes(expected, tree, notebook=True)]
+    if not changed:
+        return []
+    return [f"{notebook} changes parts of the template that are not meant to be edited (this costs no points, but "
+            f"please keep them as given): {'; '.join(changed)}"]

@@ -31,6 +31,7 @@ from autograder import fingerprint, gradcheck
 from autograder.compare import Mismatch, Tolerance, check_array, check_value, describe_type, unchanged
 from autograder.config import Config, TestSpec
 from autograder.extract import discard as discard_extracted
+from autograder.extract import extracted_from
 from autograder.extract import prepare as prepare_submission
 from autograder.homework import FUNCTIONS, GRADIENTS, Function, forward_inputs, named_outputs, upstream_gradients
 from autograder.sandbox import Pending, Reply, Sandbox, open_sandbox
@@ -451,8 +452,9 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
     ``grading_class`` may be a subclass that gets reference values elsewhere.
     """
     start = time.perf_counter()
-    # A filled notebook is graded as the .py files its marked cells make (see extract.py).
-    submission, extract_notes = prepare_submission(Path(submission), config.files)
+    # A filled notebook is graded as a kernel runs its cells, in the child (see extract.py).
+    submission, extract_notes = prepare_submission(Path(submission), config.files, config.functions,
+                                                   budget=0.7 * config.limits.import_seconds)
     found, notes = find_files(submission, config.files)
     notes = extract_notes + notes
     box = box or open_sandbox(submission, config)
@@ -468,6 +470,8 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
                 module_errors[module] = f"{file} was not found in the submission"
                 continue
             reply = box.load(module)
+            if reply.ok and isinstance(reply.value, list):  # what a notebook's cells raised (extract.py)
+                notes += [str(n) for n in reply.value if str(n) not in notes]
             if not reply.ok:
                 problem = reply.fault or f"{reply.error_type}: {reply.error}"
                 module_errors[module] = f"{file} could not be imported: {problem}"
@@ -493,7 +497,9 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
     ordered = [results[i] for i in range(len(tests))]
     add_hints(ordered)
     try:
-        notes += fingerprint.notes(submission, found, config.path)
+        notebook = extracted_from(submission)
+        notes += (fingerprint.notebook_notes(notebook.notebook, notebook.sources, config.path) if notebook
+                  else fingerprint.notes(submission, found, config.path))
     except Exception as exc:  # noqa: BLE001 -- a warning that costs no points must not stop grading
         grader_errors.append(f"template fingerprints: {type(exc).__name__}: {exc}")
     for err in grader_errors:

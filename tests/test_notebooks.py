@@ -118,17 +118,19 @@ def test_grade_command_takes_a_filled_notebook(tmp_path, validate_results, confi
     assert "graded the code cells of hw_rnn.ipynb" in results["output"]
 
 
-def test_the_notebook_runs_only_in_the_sandbox_child(tmp_path, config):
-    witness = tmp_path / "ran.txt"
+@pytest.mark.parametrize("marker", ["# file: rnn_layers.py\n", ""])
+def test_the_notebook_runs_only_in_the_sandbox_child(marker, tmp_path, config):
+    """Marked cells, or every cell as a kernel runs them: either way in the child, never in the grader."""
     path = _notebook(tmp_path, [
-        f"open({str(witness)!r}, 'w').write('an unmarked cell ran')",
-        "# file: rnn_layers.py\nimport os\nraise RuntimeError(f'imported in process {os.getpid()}')",
+        f"{marker}import os\ndef rnn_step_forward(*args):\n    pass\nraise RuntimeError(f'ran in process {{os.getpid()}}')",
+        f"{marker}import os\nprint('printed by', os.getpid())",
     ])
     report = grade(path, config)
-    assert report.score == 0 and not witness.exists()
+    assert report.score < config.max_score
     assert not extract_module._EXTRACTED  # the extracted files are gone once graded
-    loaded = [r.output for r in report.tests if "imported in process" in r.output]
-    assert loaded and f"imported in process {os.getpid()}" not in loaded[0]
+    ran = [n for n in report.notes if "ran in process" in n]
+    assert ran and f"ran in process {os.getpid()}" not in ran[0]
+    assert "printed by" in report.student_output and f"printed by {os.getpid()}" not in report.student_output
 
 
 def test_extraction_follows_the_marker_convention(tmp_path, config):
@@ -144,12 +146,12 @@ def test_extraction_follows_the_marker_convention(tmp_path, config):
     texts, notes = extract(path, config.files)
     rnn = texts["rnn_layers.py"]
     assert rnn.index("import numpy as np") < rnn.index("def rnn_forward") and "scratch" not in rnn
-    assert "not code" not in rnn and "(cells 2, 5)" in rnn
-    assert "# %time x = 1" in texts["lstm_layers.py"] and "    # !echo hi" in texts["lstm_layers.py"]
+    assert "not code" not in rnn and "(cells 2 and 5)" in rnn
+    assert "pass  # %time x = 1" in texts["lstm_layers.py"] and "    pass  # !echo hi" in texts["lstm_layers.py"]
     compile(texts["lstm_layers.py"], "lstm_layers.py", "exec")
-    assert any("`# file: helpers.py` were ignored" in n for n in notes)
+    assert any("`# file: helpers.py` are not a graded file" in n for n in notes)
     folder, _ = prepare(path, config.files)
-    assert sorted(p.name for p in folder.iterdir()) == ["helpers.py", "lstm_layers.py", "rnn_layers.py"]
+    assert sorted(p.name for p in folder.iterdir()) == sorted(config.files)  # each runs the cells (in the child)
     assert not list(tmp_path.rglob("escape.py")) and not list(folder.parent.glob("escape.py"))
 
 
@@ -172,8 +174,8 @@ def test_grade_all_grades_the_notebooks_of_an_nbgrader_course(tmp_path, config):
 
 @pytest.mark.parametrize("content,reason", [
     ("{not json", "could not be read as a notebook"),
-    ('{"cells": 3}', "is not a Jupyter notebook in nbformat 4"),
-    ('{"cells": [{"cell_type": "code", "source": "def rnn_forward(): pass"}]}', "has no code cell marked"),
+    ('{"cells": 3}', "is not a Jupyter notebook"),
+    ('{"cells": [{"cell_type": "code", "source": "def rnn_forward(): pass"}]}', "no code cell of hw_rnn.ipynb defines"),
 ])
 def test_broken_notebooks_score_zero_and_say_why(content, reason, tmp_path):
     path = tmp_path / "hw_rnn.ipynb"
