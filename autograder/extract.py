@@ -312,8 +312,8 @@ def plan(cells: list[Cell], functions: tuple[str, ...], notebook: str, files: tu
     for name in functions:
         where = defined_in.get(name, [])
         if len(where) > 1:
-            note = f"{name} is defined in cells {_numbers(where)}: run top to bottom, the last one (cell {where[-1]}) " \
-                   "is graded"
+            note = (f"{name} is defined in cells {_numbers(where)}: run top to bottom, the last one "
+                    f"(cell {where[-1]}) is graded")
             if _stub_definition(by_number[where[-1]].source, name):
                 note += (" and it is still the template's `raise NotImplementedError`: delete that definition or move "
                          "yours below it")

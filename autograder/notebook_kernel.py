@@ -20,6 +20,7 @@ the student's code, and must never import the grader.
 """
 
 import __future__
+
 import ast
 import linecache
 import os

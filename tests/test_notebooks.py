@@ -122,7 +122,8 @@ def test_grade_command_takes_a_filled_notebook(tmp_path, validate_results, confi
 def test_the_notebook_runs_only_in_the_sandbox_child(marker, tmp_path, config):
     """Marked cells, or every cell as a kernel runs them: either way in the child, never in the grader."""
     path = _notebook(tmp_path, [
-        f"{marker}import os\ndef rnn_step_forward(*args):\n    pass\nraise RuntimeError(f'ran in process {{os.getpid()}}')",
+        f"{marker}import os\ndef rnn_step_forward(*args):\n    pass\n"
+        "raise RuntimeError(f'ran in process {os.getpid()}')",
         f"{marker}import os\nprint('printed by', os.getpid())",
     ])
     report = grade(path, config)
