@@ -140,7 +140,8 @@ def vscode(nb: Notebook) -> Notebook:
 
 
 USE_EARLY = ("# file: rnn_layers.py\n"
-             "h = rnn_step_forward(np.zeros((1, 2)), np.zeros((1, 3)), np.zeros((3, 2)), np.zeros((3, 3)), np.zeros(3))\n")
+             "h = rnn_step_forward(np.zeros((1, 2)), np.zeros((1, 3)), np.zeros((3, 2)), np.zeros((3, 3)), "
+             "np.zeros(3))\n")
 STUB = "    raise NotImplementedError(\"rnn_forward\")\n"
 
 # name -> (the change, the functions it costs in a kernel, before callers are counted)
