@@ -19,7 +19,7 @@ export AUTOGRADER_CHILD_PYTHON ?= $(CHILD_VENV)/bin/python
 endif
 
 .PHONY: setup templates release demo class-demo test lint bench py310 clean child-python root-mode gradescope \
-	bench-gradescope notebooks otter nbgrader bench-tools
+	bench-gradescope notebooks otter nbgrader bench-tools parity
 
 setup: $(VENV)/.installed
 
@@ -110,6 +110,10 @@ nbgrader: setup
 
 bench-tools: setup
 	$(PYTHON) bench/bench_tools.py
+
+# Every notebook shape of tests/notebook_shapes.py through otter-grader and nbgrader too (make test takes a few).
+parity: setup $(ROOT_MODE)
+	HW_PARITY_ALL=1 $(PYTHON) -m pytest tests/test_tool_parity.py tests/test_notebook_shapes.py
 
 clean:
 	rm -rf build dist .pytest_cache

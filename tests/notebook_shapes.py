@@ -180,7 +180,7 @@ SHAPES: dict[str, tuple[Shape, set[str]]] = {
         lambda m: m.group(0) + "import torch\n", s, 1)), set()),
     # Magics and shell lines.
     "line_magics": (_edit("rnn_forward", lambda s: MARK.sub(lambda m: m.group(0) + "%load_ext autoreload\n"
-                                                            "!pip install numpy\n", s, 1)), set()),
+                                                            "!echo installing\n", s, 1)), set()),
     "cell_magic_time": (_edit("sample", lambda s: "%%time\n" + s), set()),
     "bash_cell": (_insert("sample", "%%bash\necho hello\n"), set()),
     # Several definitions, cells out of order.

@@ -14,13 +14,15 @@ from __future__ import annotations
 import ast
 import copy
 import json
+import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import notebook_shapes
 import pytest
 import yaml
-from conftest import TEMPLATES, make_submission
+from conftest import TEMPLATES, make_submission, with_callers
 
 from autograder.extract import cell_file, cell_source
 from autograder.grader import grade
@@ -49,7 +51,9 @@ NOISY = [
 ]
 # Correct code but for a function that never returns: only its tests fail, each after the call time limit.
 HANG = [{"file": "quiz.py", "find": "    return {\n", "replace": "    while True:\n        pass\n    return {\n"}]
-SUBMISSIONS = ["reference", "template", "noisy", "hang", *MUTANTS]
+# Notebooks saved in other shapes (tests/notebook_shapes.py): one or more per kind here, all with `make parity`.
+SHAPES = list(notebook_shapes.SHAPES) if os.environ.get("HW_PARITY_ALL") else notebook_shapes.TOOL_SHAPES
+SUBMISSIONS = ["reference", "template", "noisy", "hang", *MUTANTS, *(f"shape-{s}" for s in SHAPES)]
 # The untouched template plus one unmarked cell that swaps the checks for a function that passes everything.
 CHEAT = "import autograder.checks_api\n\nautograder.checks_api.run_test = lambda *args, **kwargs: None"
 OTTER_CHECKED = "rnn_backward_no_recurrent_gradient"  # the submission a student checks with `otter check`
@@ -74,6 +78,8 @@ def _notebooks(student_notebook: Path, folders: dict[str, Path], config) -> dict
     cheat["cells"].insert(imports + 1, {"cell_type": "code", "id": "cheat", "metadata": {}, "source": CHEAT,
                                         "execution_count": None, "outputs": []})
     notebooks["cheat"] = cheat
+    for shape in SHAPES:
+        notebooks[f"shape-{shape}"] = notebook_shapes.SHAPES[shape][0](notebooks["reference"])
     return notebooks
 
 
@@ -154,6 +160,8 @@ def test_same_score_per_function_in_every_tool(name, graded, config):
         assert all(score == 0 for score in native_otter.values())
     elif name == "hang":
         assert lost == {"answers"} and native_otter["answers"] == 0
+    elif name.startswith("shape-"):
+        assert lost == with_callers(notebook_shapes.SHAPES[name[6:]][1])
     else:
         assert lost == set(CORPUS[name]["breaks"]), CORPUS[name]["why"]
 
