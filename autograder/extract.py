@@ -42,6 +42,7 @@ _SCRIPT_CELL = re.compile(r"^# In\[[\d ]*\]:\s*$")  # jupyter nbconvert --to scr
 _PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug"}  # their body is Python
 _BUILTINS = set(dir(builtins)) | {"__name__", "__file__", "__doc__", "__builtins__", "get_ipython", "display"}
 KERNEL_SOURCE = Path(__file__).with_name("notebook_kernel.py")
+MAX_NOTEBOOK_MB = 50  # outputs (plots) make notebooks large; code alone is far smaller
 DEFAULT_BUDGET = 7.0  # seconds for all cells; below the config's import limit (10 s) of the module that runs them
 
 
@@ -154,8 +155,17 @@ def _script_cells(text: str) -> list[tuple[str, str]]:
 
 
 def read(path: Path) -> list[Cell]:
-    """The cells of a notebook or of its script export, with magics removed from code cells."""
+    """The cells of a notebook or of its script export, with magics removed from code cells.
+
+    Raises NotebookError for a link (as root, it could point at the grader's own
+    files), a file over ``MAX_NOTEBOOK_MB`` or one that is not a notebook.
+    """
     path = Path(path)
+    if path.is_symlink() or not path.is_file():
+        raise NotebookError(f"{path.name} is not a regular file (a link is never followed): submit the file itself")
+    if path.stat().st_size > MAX_NOTEBOOK_MB << 20:
+        raise NotebookError(f"{path.name} is larger than {MAX_NOTEBOOK_MB} MB: clear its outputs (in Jupyter: Kernel, "
+                            "Restart Kernel and Clear All Outputs), save and submit it again")
     if path.suffix == ".py":
         try:
             raw = _script_cells(path.read_text(encoding="utf-8", errors="replace"))

@@ -179,3 +179,20 @@ def test_gradescope_agrees_with_the_native_grader(corpus, native, gradescope_sou
         shutil.copyfile(path, upload / path.name)
         results, log = gradescope.grade_upload(gradescope_source, upload)
         assert results["score"] == pytest.approx(sum(native[name][0].values())), (name, "\n".join(log))
+
+
+def test_a_linked_or_huge_notebook_is_refused_with_a_reason(tmp_path, config):
+    """A link could point at the instructors' own notebook, which holds the solution."""
+    link = tmp_path / "linked" / "hw_rnn.ipynb"
+    link.parent.mkdir()
+    link.symlink_to(NBGRADER_SOURCE)
+    report = grade(link, config)
+    assert report.score == 0 and any("a link is never followed" in n for n in report.notes)
+    huge = tmp_path / "huge" / "hw_rnn.ipynb"
+    huge.parent.mkdir()
+    with open(huge, "w") as f:
+        f.write('{"cells": [], "pad": "')
+        f.seek(51 << 20)
+        f.write('"}')
+    report = grade(huge, config)
+    assert report.score == 0 and any("clear its outputs" in n for n in report.notes)
