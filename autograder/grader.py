@@ -217,32 +217,69 @@ class Grading:
         if not reply.ok:
             raise _call_failed(reply, fn)
         got = _unpack(fn, reply.value)
-        for name in fn.outputs:
-            if name != "cache":
-                self._verdict(check_value(name, got[name], expected[name], tol, self.time_axis(fn)), test)
+        mismatches = [m for name in fn.outputs if name != "cache"
+                      and (m := check_value(name, got[name], expected[name], tol, self.time_axis(fn)))]
+        if (mismatches and test.stability and _finite(got) and not reply.warnings
+                and self._wrong_on_ordinary_inputs(test)):
+            # Finite, silent and as wrong as on ordinary inputs: a bug the ordinary tests score, not instability.
+            mismatches = []
+        if mismatches:
+            self._verdict(mismatches[0], test)
         if test.stability and reply.warnings:
             # The warning's text is the student's to choose: hidden tests get its category only.
             raise Failed(f"correct values, but it emitted a warning: {reply.warnings[0]}",
                          brief=f"correct values, but it emitted a {reply.warnings[0].split(':')[0]}")
         return reply, args + list(kwargs.values())
 
+    def _wrong_on_ordinary_inputs(self, test: TestSpec) -> bool:
+        """Whether the function also fails the first case of its first ordinary (not stability) public test."""
+        fn = FUNCTIONS[test.function]
+        ordinary = next((t for t in self.config.tests if t.function == test.function and t.kind == "forward"
+                         and not t.stability and not t.hidden), None)
+        if ordinary is None:
+            return False
+        saved, self.case = self.case, ordinary.cases[0]
+        try:
+            args, kwargs = forward_inputs(fn.name, self.case).call_args()
+            pending = self.student_call(fn, args, kwargs)
+            expected = self.reference_call(fn, args, kwargs)
+            reply = pending.result()
+            if not reply.ok:
+                return True
+            got = _unpack(fn, reply.value)
+            tol = self.tolerance(ordinary, self.forward_tol)
+            return any(check_value(n, got[n], expected[n], tol) for n in fn.outputs if n != "cache")
+        except Failed:
+            return True
+        finally:
+            self.case = saved
+
     def kind_inputs_unchanged(self, test: TestSpec, case: dict) -> None:
-        """Inputs come back as they went in; only a call that computes the right values counts."""
+        """Inputs come back as they went in; this scores only that, not the values returned.
+
+        A call that raises (a stub's NotImplementedError included) cannot show what it does to its
+        inputs, so it earns nothing; wrong values, already failed by the value tests, cost nothing here.
+        """
         fn = FUNCTIONS[test.function]
         gradient = GRADIENTS.get(fn.name)
-        try:
-            if gradient is not None and gradient.forward != fn.name:
-                self.kind_reference_gradient(test, case)
-                grads = self.student_gradients(fn.name, case)
-                names, before, reply = list(gradient.upstream), grads["backward_args"], grads["backward_reply"]
-            else:
-                reply, before = self._forward_reply(test, case)
-                names = [n for n in fn.args if n not in fn.optional_args or n in reply.kwargs_after]
-        except Failed as exc:
-            if exc.general:
-                raise
-            prefix = "could not be checked, since the values it returns are wrong: "
-            raise Failed(prefix + str(exc), brief=prefix + exc.text(True)) from None
+        if gradient is not None and gradient.forward != fn.name:
+            # A backward function: called on the upstream gradients and its own forward's cache.
+            grads = self.student_gradients(fn.name, case)
+            if grads["error"]:  # no backward reply to look at
+                exc = grads["error"]
+                if exc.general:
+                    raise exc
+                prefix = "could not be checked, since the call failed: "
+                raise Failed(prefix + str(exc), brief=prefix + exc.text(True)) from None
+            names, before, reply = list(gradient.upstream), grads["backward_args"], grads["backward_reply"]
+        else:
+            args, kwargs = forward_inputs(fn.name, case).call_args()
+            reply = self.student_call(fn, args, kwargs).result()
+            if not reply.ok:
+                prefix = "" if reply.not_implemented else "could not be checked, since the call failed: "
+                raise _call_failed(reply, fn, prefix)
+            before = args + list(kwargs.values())
+            names = [n for n in fn.args if n not in fn.optional_args or n in reply.kwargs_after]
         after = list(reply.args_after) + list(reply.kwargs_after.values())
         changed = [n for n, b, a in zip(names, before, after) if not unchanged(b, a)]
         if changed:
@@ -382,6 +419,17 @@ class Grading:
         from autograder.behaviours import BEHAVIOURS
 
         BEHAVIOURS[case["check"]](self, test, case)
+
+
+def _finite(value) -> bool:
+    """Whether every number in an output (array, float, dict of those) is finite; other types count as finite."""
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, np.ndarray) and value.dtype.kind in "fc":
+        return bool(np.all(np.isfinite(value)))
+    if isinstance(value, float):
+        return bool(np.isfinite(value))
+    return True
 
 
 def _stacked_outputs(reply: Reply, shapes: list[tuple], count: int) -> list[np.ndarray] | None:
