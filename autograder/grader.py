@@ -27,7 +27,7 @@ from types import ModuleType
 
 import numpy as np
 
-from autograder import fingerprint, gradcheck
+from autograder import compare, fingerprint, gradcheck
 from autograder.compare import Mismatch, Tolerance, check_array, check_value, describe_type, unchanged
 from autograder.config import Config, TestSpec
 from autograder.extract import discard as discard_extracted
@@ -314,8 +314,11 @@ class Grading:
                 # No expected shape here: hidden tests share this message.
                 raise Failed(f"{needs}returned {name} of the wrong type or shape ({describe_type(got[name])})"
                              .replace(f" of shape {np.shape(got[name])}", ""))
+        # A forward computed in float32 spoils central differences (its ~1e-7 error over a step of 1e-5).
+        imprecise_forward = any(compare.imprecise(got[n], expected[n])
+                                for n in (*g.upstream, *((g.scalar, *g.grads) if g.scalar else ())))
         result = {"g": g, "fwd": fwd, "args": args, "kwargs": kwargs, "expected": expected, "upstream": upstream,
-                  "error": "", "backward_reply": reply, "backward_args": []}
+                  "error": "", "backward_reply": reply, "backward_args": [], "imprecise_forward": imprecise_forward}
         if g.scalar:
             result["grads"] = {name: got[name] for name in g.grads}
             return result
@@ -355,8 +358,10 @@ class Grading:
             got = _lookup(r["grads"], p["target"].label)
             if not isinstance(got, np.ndarray) or got.shape != p["target"].value.shape or got.dtype != np.float64:
                 shape = "" if test.hidden else f" of shape {p['target'].value.shape}"
+                extra = f": {compare.FLOAT32_HINT}" if isinstance(got, np.ndarray) and got.dtype == np.float32 else ""
                 raise Failed(f"{p['target'].label} should be a float64 array{shape}, got "
-                             + (describe_type(got).split(" of shape")[0] if test.hidden else describe_type(got)))
+                             + (describe_type(got).split(" of shape")[0] if test.hidden else describe_type(got))
+                             + extra)
         outputs = [fwd.outputs.index(g.scalar)] if g.scalar else [fwd.outputs.index(n) for n in g.upstream]
         evals = [e for p in plans for e in p["evals"]]
         reply = self.box.call_many(fwd.module, fwd.name, r["args"], r["kwargs"], evals, outputs)
@@ -388,7 +393,13 @@ class Grading:
                 mismatch = check_array(f"{label} (directional derivatives)", gradcheck.analytic_directional(p, got),
                                        numeric, numeric_tol)
             if mismatch is not None:
-                raise Failed(f"does not match {against}: {mismatch.text(test.hidden)}")
+                spoiled = ""
+                if r["imprecise_forward"]:
+                    spoiled = (f"; but your {fwd.name} is not precise enough for this check (its outputs are float32 "
+                               f"or carry about 1e-7 relative error): the numerical gradient divides differences of "
+                               f"its outputs by {2 * tol.step:g}, which magnifies that error, so this cannot tell "
+                               f"whether {g.backward} is wrong. Compute {fwd.name} in float64 and check again")
+                raise Failed(f"does not match {against}: {mismatch.text(test.hidden)}{spoiled}")
 
 
     def kind_quiz(self, test: TestSpec, case: dict) -> None:
