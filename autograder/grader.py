@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
+import re
 import sys
 import threading
 import time
@@ -27,7 +28,7 @@ from types import ModuleType
 
 import numpy as np
 
-from autograder import compare, fingerprint, gradcheck
+from autograder import compare, environment, fingerprint, gradcheck
 from autograder.compare import Mismatch, Tolerance, check_array, check_value, describe_type, unchanged
 from autograder.config import Config, TestSpec
 from autograder.extract import discard as discard_extracted
@@ -89,9 +90,23 @@ class Failed(Exception):
         return self.brief if hidden and self.brief is not None else str(self)
 
 
-def _call_failed(reply: Reply, fn: Function, prefix: str = "") -> Failed:
-    return Failed(prefix + reply.describe(fn.name, fn.module), general=reply.not_implemented,
-                  brief=prefix + reply.describe(fn.name, fn.module, hidden=True))
+def _call_failed(reply: Reply, fn: Function, prefix: str = "", config: Config | None = None) -> Failed:
+    missing = _missing_module(reply, config) if config is not None else ""
+    return Failed(prefix + reply.describe(fn.name, fn.module) + missing, general=reply.not_implemented,
+                  brief=prefix + reply.describe(fn.name, fn.module, hidden=True) + missing)
+
+
+def _missing_module(reply: Reply, config: Config) -> str:
+    """For an import that failed: that the grader's Python lacks the module, and what graded code may import."""
+    if reply.error_type not in ("ModuleNotFoundError", "ImportError"):
+        return ""
+    found = re.search(r"No module named '([\w.]+)'", reply.error)
+    if not found:
+        return ""
+    module = found.group(1)
+    if not config.environment.allows(module, [f[:-3] for f in config.files]):
+        return f" ({environment.not_allowed(module, config.environment)})"
+    return f" (the grader's Python does not have {module})"
 
 
 _REFERENCE_CACHE: dict[Path, dict[str, ModuleType]] = {}
@@ -215,7 +230,7 @@ class Grading:
         expected = self.reference_call(fn, args, kwargs)
         reply = pending.result()
         if not reply.ok:
-            raise _call_failed(reply, fn)
+            raise _call_failed(reply, fn, config=self.config)
         got = _unpack(fn, reply.value)
         mismatches = [m for name in fn.outputs if name != "cache"
                       and (m := check_value(name, got[name], expected[name], tol, self.time_axis(fn)))]
@@ -277,7 +292,7 @@ class Grading:
             reply = self.student_call(fn, args, kwargs).result()
             if not reply.ok:
                 prefix = "" if reply.not_implemented else "could not be checked, since the call failed: "
-                raise _call_failed(reply, fn, prefix)
+                raise _call_failed(reply, fn, prefix, config=self.config)
             before = args + list(kwargs.values())
             names = [n for n in fn.args if n not in fn.optional_args or n in reply.kwargs_after]
         after = list(reply.args_after) + list(reply.kwargs_after.values())
@@ -307,7 +322,7 @@ class Grading:
         reply = pending.result()
         needs = "" if fwd.name == backward else f"needs your {fwd.name} first: "
         if not reply.ok:
-            raise _call_failed(reply, fwd, needs)
+            raise _call_failed(reply, fwd, needs, config=self.config)
         got = _unpack(fwd, reply.value)
         for name in g.upstream:
             if not isinstance(got[name], np.ndarray) or got[name].shape != np.shape(expected[name]):
@@ -329,7 +344,7 @@ class Grading:
         result["reference_grads"] = self.reference_call(bwd, bargs + [expected["cache"]], {})
         breply = result["backward_reply"] = pending.result()
         if not breply.ok:
-            raise _call_failed(breply, bwd)
+            raise _call_failed(breply, bwd, config=self.config)
         result["grads"] = _unpack(bwd, breply.value)
         return result
 
@@ -366,7 +381,8 @@ class Grading:
         evals = [e for p in plans for e in p["evals"]]
         reply = self.box.call_many(fwd.module, fwd.name, r["args"], r["kwargs"], evals, outputs)
         if not reply.ok:
-            raise _call_failed(reply, fwd, f"evaluating your {fwd.name} for the numerical gradient: ")
+            raise _call_failed(reply, fwd, f"evaluating your {fwd.name} for the numerical gradient: ",
+                               config=self.config)
         shapes = [()] if g.scalar else [np.shape(r["expected"][n]) for n in g.upstream]
         stacked = _stacked_outputs(reply, shapes, len(evals))
         if stacked is None:
@@ -408,7 +424,7 @@ class Grading:
         if fn.name not in self._answers:  # called once per grading, whatever the number of questions
             reply = self.student_call(fn, []).result()
             if not reply.ok:
-                self._answers[fn.name] = _call_failed(reply, fn)
+                self._answers[fn.name] = _call_failed(reply, fn, config=self.config)
             elif not isinstance(reply.value, dict):
                 self._answers[fn.name] = Failed(f"{fn.name}() should return a dict, got {describe_type(reply.value)}",
                                                 True)
@@ -528,9 +544,16 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
                 continue
             reply = box.load(module)
             if not reply.ok:
-                problem = reply.fault or f"{reply.error_type}: {reply.error}"
+                problem = reply.fault or f"{reply.error_type}: {reply.error}" + _missing_module(reply, config)
                 module_errors[module] = f"{file} could not be imported: {problem}"
                 notes.append(f"{file} could not be imported: {problem}\n{reply.traceback}".rstrip())
+        own = [f[:-3] for f in config.files]
+        for file in found:
+            try:
+                source = (submission / file).read_text(errors="replace")
+                notes += environment.source_notes(file, source, config.environment, own)
+            except Exception as exc:  # noqa: BLE001 -- a warning that costs no points must not stop grading
+                grader_errors.append(f"environment notes for {file}: {type(exc).__name__}: {exc}")
         grading = grading_class(config, box, reference, module_errors)
         # Public tests first, so the printed output shown to students stops before any hidden input.
         order = sorted(range(len(tests)), key=lambda i: tests[i].hidden)

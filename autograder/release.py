@@ -82,7 +82,17 @@ def config_mapping(config: Config, public_only: bool = True) -> dict:
                                    "directions": tol.directions, "full_check_max_size": tol.full_check_max_size},
         },
         "questions": questions,
+        **_environment_mapping(config),
     }
+
+
+def _environment_mapping(config: Config) -> dict:
+    """The ``grader`` and ``allowed_imports`` sections: the self-check warns from them."""
+    env = config.environment
+    mapping: dict = {"grader": {"python": list(env.pythons), "numpy": list(env.numpys)}}
+    if env.allowed_modules is not None:
+        mapping["allowed_imports"] = {"modules": list(env.allowed_modules), "standard_library": env.standard_library}
+    return mapping
 
 
 def _case_ids(config: Config, hidden: bool) -> set[str]:
