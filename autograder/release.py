@@ -159,7 +159,7 @@ def _how_to(config: Config) -> str:
 You need Python 3.10 or newer and numpy, nothing else:
 
     python -m pip install -r requirements.txt
-
+{_versions_line(config)}
 ## 2. Write your code
 
 Fill in {files}:
@@ -197,6 +197,14 @@ Upload exactly {files}
 (not this folder, not the zip). Only numpy is available to your code when it
 is graded.
 """
+
+
+def _versions_line(config: Config) -> str:
+    env = config.environment
+    if not (env.pythons and env.numpys):
+        return ""
+    return (f"\nThe grader runs Python {' or '.join(env.pythons)} with numpy {' or '.join(env.numpys)}; the check "
+            "warns when yours differ, and names code that only a newer Python or an older numpy accepts.\n")
 
 
 def collect(config: Config) -> dict[str, bytes]:
