@@ -25,7 +25,7 @@ def _student(grading, name: str, args: list, kwargs: dict | None = None) -> dict
     fn = FUNCTIONS[name]
     reply = grading.student_call(fn, args, kwargs or {}).result()
     if not reply.ok:
-        raise _call_failed(reply, fn)
+        raise _call_failed(reply, fn, config=grading.config)
     return _unpack(fn, reply.value)
 
 

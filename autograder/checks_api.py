@@ -100,9 +100,11 @@ def run_test(function: str, name: str, namespace: Mapping[str, object] | None = 
     Returns quietly when the test passes; raises CheckFailed with the grader's
     feedback when it fails.
     """
+    from autograder.environment import function_notes
     from autograder.grader import Failed
     from autograder.kernel_box import KernelBox
     from autograder.recorded import replaying
+    from autograder.selfcheck import running_notes
 
     if namespace is None:
         namespace = sys._getframe(1).f_globals
@@ -111,6 +113,12 @@ def run_test(function: str, name: str, namespace: Mapping[str, object] | None = 
     test = next((t for t in config.tests if t.function == function and t.name == name), None)
     if test is None:
         raise LookupError(f"no test {function}: {name!r} in {folder} (hidden tests run only when graded)")
+    # What fails only in the grader (a module it lacks, a numpy name it no longer has) fails here first.
+    own = [f.removesuffix(".py") for f in config.files]
+    used = [namespace[n] for n in dict.fromkeys((function, *_helpers(function))) if n in namespace]
+    blocking = [note for fn in used for note in function_notes(fn, namespace, config.environment, own)]
+    if blocking:
+        raise CheckFailed(f"{test.full_name}: " + "\n".join(dict.fromkeys(blocking)))
     with KernelBox(namespace, config.limits) as box, warnings.catch_warnings():
         # Student calls record their own warnings; nothing else may print (nbgrader zeroes a cell with stderr).
         warnings.simplefilter("ignore")
@@ -118,7 +126,17 @@ def run_test(function: str, name: str, namespace: Mapping[str, object] | None = 
             replaying(recorded)(config, box, {}, {}).run(test)
         except Failed as exc:
             message = f"{test.full_name}: {exc}"
+            for note in running_notes(config):
+                message += f"\nNote: {note}"
             printed = box.output()
             if printed and not test.hidden:
                 message += f"\nOutput printed by your code:\n{printed}"
             raise CheckFailed(message) from None
+
+
+def _helpers(function: str) -> tuple[str, ...]:
+    """The graded functions a test of ``function`` also calls: its forward, for a backward's gradient checks."""
+    from autograder.homework import GRADIENTS
+
+    gradient = GRADIENTS.get(function)
+    return (gradient.forward,) if gradient is not None else ()

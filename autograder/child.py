@@ -100,7 +100,14 @@ class Child:
         return fn
 
     def op_import(self, msg: dict) -> dict:
-        importlib.import_module(msg["module"])
+        try:
+            importlib.import_module(msg["module"])
+        except SyntaxError as exc:
+            # Valid code for the student's newer Python can be an error for this one: say which one this is.
+            version = ".".join(map(str, sys.version_info[:3]))
+            exc.msg = (f"{exc.msg} [Python {version} runs this code; syntax that only a newer Python accepts, "
+                       "such as an f-string reusing its quotes inside (3.12), is an error here]")
+            raise
         # A notebook's modules run its cells (notebook_kernel.py) and keep what failed, for the student.
         notes = getattr(sys.modules.get("_notebook_run"), "notes", None)
         return {"ok": True, "value": [str(n)[:500] for n in notes[:20]] if isinstance(notes, list) else []}

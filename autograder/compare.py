@@ -47,8 +47,46 @@ def _same(msg: str) -> Mismatch:
     return Mismatch(msg, msg)
 
 
+# Float32 arithmetic keeps 24 bits: about 6e-8 relative error per operation, a few times that after a
+# chain of them; correct float64 code differs from the reference by summation order only (~1e-15).
+# A worst error, relative to the largest magnitude, in this band says "computed in float32" rather than "a bug".
+FLOAT32_BAND = (1e-9, 1e-5)
+FLOAT32_HINT = ("float32 arithmetic leaves about 1e-7 relative error: compute in float64 (no np.float32 arrays or "
+                "scalars, no .astype(np.float32))")
+
+
+def relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
+    """max |actual - expected| / max(|expected|): one number for the precision of a whole array."""
+    actual, expected = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    scale = float(np.max(np.abs(expected), initial=0.0))
+    return float(np.max(np.abs(actual - expected), initial=0.0)) / scale if scale > 0 else float("inf")
+
+
+def imprecise(actual, expected) -> bool:
+    """Whether an output looks computed in float32: float32 dtype, or right only to about 1e-7 relative."""
+    if isinstance(actual, dict) and isinstance(expected, dict):
+        return any(imprecise(actual.get(k), v) for k, v in expected.items())
+    if isinstance(actual, np.ndarray) and actual.dtype in (np.float32, np.float16):
+        return True
+    try:
+        err = relative_error(actual, expected)
+    except (TypeError, ValueError):
+        return False
+    return np.shape(actual) == np.shape(expected) and FLOAT32_BAND[0] <= err <= FLOAT32_BAND[1]
+
+
+def pair(actual: float, expected: float) -> str:
+    """"got A, expected B" with enough significant digits (6 to 17) that A and B differ when they do."""
+    digits = 6
+    while digits < 17 and actual != expected and f"{actual:.{digits}g}" == f"{expected:.{digits}g}":
+        digits += 1
+    return f"got {actual:.{digits}g}, expected {expected:.{digits}g}"
+
+
 def _hint(actual: np.ndarray, expected: np.ndarray, tol: Tolerance) -> str:
     """A guess at the bug from the shape of the error (empty when nothing fits)."""
+    if imprecise(actual, expected):
+        return FLOAT32_HINT
     if not np.any(expected):
         return ""
     if not np.any(actual):
@@ -85,7 +123,8 @@ def check_array(name: str, actual, expected: np.ndarray, tol: Tolerance, time_ax
         return Mismatch(f"{name} should be a float64 array of shape {expected.shape}, got {describe_type(actual)}",
                         f"{name} should be a float64 array, got {describe_type(actual).split(' of shape')[0]}")
     if actual.dtype != np.float64:
-        return _same(f"{name} has dtype {actual.dtype}; it should be float64")
+        extra = f": {FLOAT32_HINT}" if actual.dtype in (np.float32, np.float16) else ""
+        return _same(f"{name} has dtype {actual.dtype}; it should be float64{extra}")
     if actual.shape != expected.shape:
         hint = " (transposed?)" if actual.shape == expected.shape[::-1] else ""
         return Mismatch(f"{name} has shape {actual.shape} but should have shape {expected.shape}{hint}",
@@ -104,7 +143,7 @@ def check_array(name: str, actual, expected: np.ndarray, tol: Tolerance, time_ax
     if time_axis and actual.ndim >= 2:
         where += f", time step {int(worst[1])}; {_time_steps(bad)}"
     message = (f"{name} is wrong in {int(bad.sum())} of {bad.size} entries: worst relative error {rel:.2e} "
-               f"at {where} (got {actual[worst]:.6g}, expected {expected[worst]:.6g})")
+               f"at {where} ({pair(float(actual[worst]), float(expected[worst]))})")
     brief = f"{name} is wrong (worst relative error {rel:.2e})"
     hint = _hint(actual, expected, tol)
     if hint:
@@ -133,6 +172,8 @@ def check_scalar(name: str, actual, expected: float, tol: Tolerance) -> Mismatch
         actual = float(actual)
     if type(actual) is int:
         actual = float(actual)
+    if isinstance(actual, (np.float32, np.float16)):
+        return _same(f"{name} is a {type(actual).__name__}; it should be a float64: {FLOAT32_HINT}")
     if type(actual) is not float:
         return _same(f"{name} should be a float, got {describe_type(actual)}")
     if not np.isfinite(actual):
@@ -143,7 +184,10 @@ def check_scalar(name: str, actual, expected: float, tol: Tolerance) -> Mismatch
     hint = ""
     if expected != 0 and abs(actual / expected - 1) > 1e-3:
         hint = f"; it is {actual / expected:.4g} times the expected value"
-    return Mismatch(f"{name} is {actual:.8g} but should be {expected:.8g} (relative error {rel:.2e}){hint}",
+    elif FLOAT32_BAND[0] <= rel <= FLOAT32_BAND[1]:
+        hint = f"; {FLOAT32_HINT}"
+    got, want = pair(actual, expected).removeprefix("got ").split(", expected ")
+    return Mismatch(f"{name} is {got} but should be {want} (relative error {rel:.2e}){hint}",
                     f"{name} is wrong (relative error {rel:.2e}){hint}")
 
 

@@ -9,8 +9,11 @@ so yaml is imported only where YAML is read).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from autograder.environment import Environment
 
 TEST_KINDS = ("forward", "inputs_unchanged", "gradcheck", "reference_gradient", "quiz", "behaviour")
 VISIBILITIES = ("public", "hidden")
@@ -83,6 +86,7 @@ class Config:
     tolerances: Tolerances
     functions: tuple[str, ...]  # graded functions, in the order of the config
     tests: tuple[TestSpec, ...] = field(default_factory=tuple)
+    environment: Environment = field(default_factory=Environment)  # ``grader`` and ``allowed_imports``
 
     @property
     def max_score(self) -> float:
@@ -147,6 +151,29 @@ def _limits(raw: dict) -> Limits:
     if unknown:
         raise ConfigError(f"limits: unknown keys {sorted(unknown)}")
     return Limits(**values)
+
+
+def _environment(grader: dict, allowed: dict | None) -> Environment:
+    """``grader: {python: [...], numpy: [...]}`` (major.minor strings) and ``allowed_imports``."""
+    versions = {}
+    for key in ("python", "numpy"):
+        values = _get(grader, key, list, "grader", [])
+        if not all(isinstance(v, str) and re.fullmatch(r"\d+\.\d+", v) for v in values):
+            raise ConfigError(f"grader.{key}: a list of major.minor versions such as \"3.10\", got {values!r}")
+        versions[key] = tuple(values)
+    unknown = set(grader) - {"python", "numpy"}
+    if unknown:
+        raise ConfigError(f"grader: unknown keys {sorted(unknown)}")
+    if allowed is None:
+        return Environment(versions["python"], versions["numpy"])
+    modules = _get(allowed, "modules", list, "allowed_imports")
+    if not all(isinstance(m, str) and re.fullmatch(r"[A-Za-z_]\w*", m) for m in modules):
+        raise ConfigError(f"allowed_imports.modules: a list of top-level module names, got {modules!r}")
+    unknown = set(allowed) - {"modules", "standard_library"}
+    if unknown:
+        raise ConfigError(f"allowed_imports: unknown keys {sorted(unknown)}")
+    return Environment(versions["python"], versions["numpy"], tuple(modules),
+                       _get(allowed, "standard_library", bool, "allowed_imports", True))
 
 
 def _tests(questions: list, files: tuple[str, ...], known_functions) -> tuple[TestSpec, ...]:
@@ -260,6 +287,8 @@ def from_mapping(raw: dict, path: Path, known_functions: dict | None = None) -> 
         tolerances=_tolerances(_get(raw, "tolerances", dict, "top level")),
         functions=functions,
         tests=tests,
+        environment=_environment(_get(raw, "grader", dict, "top level", {}),
+                                 _get(raw, "allowed_imports", dict, "top level", None)),
     )
     if known_functions is not None:
         check_cases(config, known_functions)

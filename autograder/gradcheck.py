@@ -5,7 +5,10 @@
 The error of a central difference is O(h^2) from truncation plus O(eps |L| / h)
 from round-off; with h = 1e-5 and the O(1) losses built by the grader both are
 about 1e-10, far below the tolerance (see assignment.yaml), while a real bug
-changes a gradient by a relative amount near 1.
+changes a gradient by a relative amount near 1.  A forward computed in float32
+carries ~1e-7 relative error, which the division by 2h magnifies to ~1e-2: the
+grader then says the forward spoils the check (``compare.imprecise``) rather
+than blame the backward.
 
 Small inputs are checked coordinate by coordinate (every entry of every
 gradient); larger ones along random unit directions d, comparing

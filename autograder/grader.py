@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
+import re
 import sys
 import threading
 import time
@@ -27,7 +28,7 @@ from types import ModuleType
 
 import numpy as np
 
-from autograder import fingerprint, gradcheck
+from autograder import compare, environment, fingerprint, gradcheck
 from autograder.compare import Mismatch, Tolerance, check_array, check_value, describe_type, unchanged
 from autograder.config import Config, TestSpec
 from autograder.extract import discard as discard_extracted
@@ -90,9 +91,23 @@ class Failed(Exception):
         return self.brief if hidden and self.brief is not None else str(self)
 
 
-def _call_failed(reply: Reply, fn: Function, prefix: str = "") -> Failed:
-    return Failed(prefix + reply.describe(fn.name, fn.module), general=reply.not_implemented,
-                  brief=prefix + reply.describe(fn.name, fn.module, hidden=True))
+def _call_failed(reply: Reply, fn: Function, prefix: str = "", config: Config | None = None) -> Failed:
+    missing = _missing_module(reply, config) if config is not None else ""
+    return Failed(prefix + reply.describe(fn.name, fn.module) + missing, general=reply.not_implemented,
+                  brief=prefix + reply.describe(fn.name, fn.module, hidden=True) + missing)
+
+
+def _missing_module(reply: Reply, config: Config) -> str:
+    """For an import that failed: that the grader's Python lacks the module, and what graded code may import."""
+    if reply.error_type not in ("ModuleNotFoundError", "ImportError"):
+        return ""
+    found = re.search(r"No module named '([\w.]+)'", reply.error)
+    if not found:
+        return ""
+    module = found.group(1)
+    if not config.environment.allows(module, [f[:-3] for f in config.files]):
+        return f" ({environment.not_allowed(module, config.environment)})"
+    return f" (the grader's Python does not have {module})"
 
 
 _REFERENCE_CACHE: dict[Path, dict[str, ModuleType]] = {}
@@ -216,34 +231,71 @@ class Grading:
         expected = self.reference_call(fn, args, kwargs)
         reply = pending.result()
         if not reply.ok:
-            raise _call_failed(reply, fn)
+            raise _call_failed(reply, fn, config=self.config)
         got = _unpack(fn, reply.value)
-        for name in fn.outputs:
-            if name != "cache":
-                self._verdict(check_value(name, got[name], expected[name], tol, self.time_axis(fn)), test)
+        mismatches = [m for name in fn.outputs if name != "cache"
+                      and (m := check_value(name, got[name], expected[name], tol, self.time_axis(fn)))]
+        if (mismatches and test.stability and _finite(got) and not reply.warnings
+                and self._wrong_on_ordinary_inputs(test)):
+            # Finite, silent and as wrong as on ordinary inputs: a bug the ordinary tests score, not instability.
+            mismatches = []
+        if mismatches:
+            self._verdict(mismatches[0], test)
         if test.stability and reply.warnings:
             # The warning's text is the student's to choose: hidden tests get its category only.
             raise Failed(f"correct values, but it emitted a warning: {reply.warnings[0]}",
                          brief=f"correct values, but it emitted a {reply.warnings[0].split(':')[0]}")
         return reply, args + list(kwargs.values())
 
+    def _wrong_on_ordinary_inputs(self, test: TestSpec) -> bool:
+        """Whether the function also fails the first case of its first ordinary (not stability) public test."""
+        fn = FUNCTIONS[test.function]
+        ordinary = next((t for t in self.config.tests if t.function == test.function and t.kind == "forward"
+                         and not t.stability and not t.hidden), None)
+        if ordinary is None:
+            return False
+        saved, self.case = self.case, ordinary.cases[0]
+        try:
+            args, kwargs = forward_inputs(fn.name, self.case).call_args()
+            pending = self.student_call(fn, args, kwargs)
+            expected = self.reference_call(fn, args, kwargs)
+            reply = pending.result()
+            if not reply.ok:
+                return True
+            got = _unpack(fn, reply.value)
+            tol = self.tolerance(ordinary, self.forward_tol)
+            return any(check_value(n, got[n], expected[n], tol) for n in fn.outputs if n != "cache")
+        except Failed:
+            return True
+        finally:
+            self.case = saved
+
     def kind_inputs_unchanged(self, test: TestSpec, case: dict) -> None:
-        """Inputs come back as they went in; only a call that computes the right values counts."""
+        """Inputs come back as they went in; this scores only that, not the values returned.
+
+        A call that raises (a stub's NotImplementedError included) cannot show what it does to its
+        inputs, so it earns nothing; wrong values, already failed by the value tests, cost nothing here.
+        """
         fn = FUNCTIONS[test.function]
         gradient = GRADIENTS.get(fn.name)
-        try:
-            if gradient is not None and gradient.forward != fn.name:
-                self.kind_reference_gradient(test, case)
-                grads = self.student_gradients(fn.name, case)
-                names, before, reply = list(gradient.upstream), grads["backward_args"], grads["backward_reply"]
-            else:
-                reply, before = self._forward_reply(test, case)
-                names = [n for n in fn.args if n not in fn.optional_args or n in reply.kwargs_after]
-        except Failed as exc:
-            if exc.general:
-                raise
-            prefix = "could not be checked, since the values it returns are wrong: "
-            raise Failed(prefix + str(exc), brief=prefix + exc.text(True)) from None
+        if gradient is not None and gradient.forward != fn.name:
+            # A backward function: called on the upstream gradients and its own forward's cache.
+            grads = self.student_gradients(fn.name, case)
+            if grads["error"]:  # no backward reply to look at
+                exc = grads["error"]
+                if exc.general:
+                    raise exc
+                prefix = "could not be checked, since the call failed: "
+                raise Failed(prefix + str(exc), brief=prefix + exc.text(True)) from None
+            names, before, reply = list(gradient.upstream), grads["backward_args"], grads["backward_reply"]
+        else:
+            args, kwargs = forward_inputs(fn.name, case).call_args()
+            reply = self.student_call(fn, args, kwargs).result()
+            if not reply.ok:
+                prefix = "" if reply.not_implemented else "could not be checked, since the call failed: "
+                raise _call_failed(reply, fn, prefix, config=self.config)
+            before = args + list(kwargs.values())
+            names = [n for n in fn.args if n not in fn.optional_args or n in reply.kwargs_after]
         after = list(reply.args_after) + list(reply.kwargs_after.values())
         changed = [n for n, b, a in zip(names, before, after) if not unchanged(b, a)]
         if changed:
@@ -271,15 +323,18 @@ class Grading:
         reply = pending.result()
         needs = "" if fwd.name == backward else f"needs your {fwd.name} first: "
         if not reply.ok:
-            raise _call_failed(reply, fwd, needs)
+            raise _call_failed(reply, fwd, needs, config=self.config)
         got = _unpack(fwd, reply.value)
         for name in g.upstream:
             if not isinstance(got[name], np.ndarray) or got[name].shape != np.shape(expected[name]):
                 # No expected shape here: hidden tests share this message.
                 raise Failed(f"{needs}returned {name} of the wrong type or shape ({describe_type(got[name])})"
                              .replace(f" of shape {np.shape(got[name])}", ""))
+        # A forward computed in float32 spoils central differences (its ~1e-7 error over a step of 1e-5).
+        imprecise_forward = any(compare.imprecise(got[n], expected[n])
+                                for n in (*g.upstream, *((g.scalar, *g.grads) if g.scalar else ())))
         result = {"g": g, "fwd": fwd, "args": args, "kwargs": kwargs, "expected": expected, "upstream": upstream,
-                  "error": "", "backward_reply": reply, "backward_args": []}
+                  "error": "", "backward_reply": reply, "backward_args": [], "imprecise_forward": imprecise_forward}
         if g.scalar:
             result["grads"] = {name: got[name] for name in g.grads}
             return result
@@ -290,7 +345,7 @@ class Grading:
         result["reference_grads"] = self.reference_call(bwd, bargs + [expected["cache"]], {})
         breply = result["backward_reply"] = pending.result()
         if not breply.ok:
-            raise _call_failed(breply, bwd)
+            raise _call_failed(breply, bwd, config=self.config)
         result["grads"] = _unpack(bwd, breply.value)
         return result
 
@@ -319,13 +374,16 @@ class Grading:
             got = _lookup(r["grads"], p["target"].label)
             if not isinstance(got, np.ndarray) or got.shape != p["target"].value.shape or got.dtype != np.float64:
                 shape = "" if test.hidden else f" of shape {p['target'].value.shape}"
+                extra = f": {compare.FLOAT32_HINT}" if isinstance(got, np.ndarray) and got.dtype == np.float32 else ""
                 raise Failed(f"{p['target'].label} should be a float64 array{shape}, got "
-                             + (describe_type(got).split(" of shape")[0] if test.hidden else describe_type(got)))
+                             + (describe_type(got).split(" of shape")[0] if test.hidden else describe_type(got))
+                             + extra)
         outputs = [fwd.outputs.index(g.scalar)] if g.scalar else [fwd.outputs.index(n) for n in g.upstream]
         evals = [e for p in plans for e in p["evals"]]
         reply = self.box.call_many(fwd.module, fwd.name, r["args"], r["kwargs"], evals, outputs)
         if not reply.ok:
-            raise _call_failed(reply, fwd, f"evaluating your {fwd.name} for the numerical gradient: ")
+            raise _call_failed(reply, fwd, f"evaluating your {fwd.name} for the numerical gradient: ",
+                               config=self.config)
         shapes = [()] if g.scalar else [np.shape(r["expected"][n]) for n in g.upstream]
         stacked = _stacked_outputs(reply, shapes, len(evals))
         if stacked is None:
@@ -352,7 +410,13 @@ class Grading:
                 mismatch = check_array(f"{label} (directional derivatives)", gradcheck.analytic_directional(p, got),
                                        numeric, numeric_tol)
             if mismatch is not None:
-                raise Failed(f"does not match {against}: {mismatch.text(test.hidden)}")
+                spoiled = ""
+                if r["imprecise_forward"]:
+                    spoiled = (f"; but your {fwd.name} is not precise enough for this check (its outputs are float32 "
+                               f"or carry about 1e-7 relative error): the numerical gradient divides differences of "
+                               f"its outputs by {2 * tol.step:g}, which magnifies that error, so this cannot tell "
+                               f"whether {g.backward} is wrong. Compute {fwd.name} in float64 and check again")
+                raise Failed(f"does not match {against}: {mismatch.text(test.hidden)}{spoiled}")
 
 
     def kind_quiz(self, test: TestSpec, case: dict) -> None:
@@ -361,7 +425,7 @@ class Grading:
         if fn.name not in self._answers:  # called once per grading, whatever the number of questions
             reply = self.student_call(fn, []).result()
             if not reply.ok:
-                self._answers[fn.name] = _call_failed(reply, fn)
+                self._answers[fn.name] = _call_failed(reply, fn, config=self.config)
             elif not isinstance(reply.value, dict):
                 self._answers[fn.name] = Failed(f"{fn.name}() should return a dict, got {describe_type(reply.value)}",
                                                 True)
@@ -383,6 +447,17 @@ class Grading:
         from autograder.behaviours import BEHAVIOURS
 
         BEHAVIOURS[case["check"]](self, test, case)
+
+
+def _finite(value) -> bool:
+    """Whether every number in an output (array, float, dict of those) is finite; other types count as finite."""
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, np.ndarray) and value.dtype.kind in "fc":
+        return bool(np.all(np.isfinite(value)))
+    if isinstance(value, float):
+        return bool(np.isfinite(value))
+    return True
 
 
 def _stacked_outputs(reply: Reply, shapes: list[tuple], count: int) -> list[np.ndarray] | None:
@@ -473,9 +548,16 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
             if reply.ok and isinstance(reply.value, list):  # what a notebook's cells raised (extract.py)
                 notes += [str(n) for n in reply.value if str(n) not in notes]
             if not reply.ok:
-                problem = reply.fault or f"{reply.error_type}: {reply.error}"
+                problem = reply.fault or f"{reply.error_type}: {reply.error}" + _missing_module(reply, config)
                 module_errors[module] = f"{file} could not be imported: {problem}"
                 notes.append(f"{file} could not be imported: {problem}\n{reply.traceback}".rstrip())
+        own = [f[:-3] for f in config.files]
+        for file in found:
+            try:
+                source = (submission / file).read_text(errors="replace")
+                notes += environment.source_notes(file, source, config.environment, own)
+            except Exception as exc:  # noqa: BLE001 -- a warning that costs no points must not stop grading
+                grader_errors.append(f"environment notes for {file}: {type(exc).__name__}: {exc}")
         grading = grading_class(config, box, reference, module_errors)
         # Public tests first, so the printed output shown to students stops before any hidden input.
         order = sorted(range(len(tests)), key=lambda i: tests[i].hidden)

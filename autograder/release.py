@@ -82,7 +82,17 @@ def config_mapping(config: Config, public_only: bool = True) -> dict:
                                    "directions": tol.directions, "full_check_max_size": tol.full_check_max_size},
         },
         "questions": questions,
+        **_environment_mapping(config),
     }
+
+
+def _environment_mapping(config: Config) -> dict:
+    """The ``grader`` and ``allowed_imports`` sections: the self-check warns from them."""
+    env = config.environment
+    mapping: dict = {"grader": {"python": list(env.pythons), "numpy": list(env.numpys)}}
+    if env.allowed_modules is not None:
+        mapping["allowed_imports"] = {"modules": list(env.allowed_modules), "standard_library": env.standard_library}
+    return mapping
 
 
 def _case_ids(config: Config, hidden: bool) -> set[str]:
@@ -149,7 +159,7 @@ def _how_to(config: Config) -> str:
 You need Python 3.10 or newer and numpy, nothing else:
 
     python -m pip install -r requirements.txt
-
+{_versions_line(config)}
 ## 2. Write your code
 
 Fill in {files}:
@@ -187,6 +197,14 @@ Upload exactly {files}
 (not this folder, not the zip). Only numpy is available to your code when it
 is graded.
 """
+
+
+def _versions_line(config: Config) -> str:
+    env = config.environment
+    if not (env.pythons and env.numpys):
+        return ""
+    return (f"\nThe grader runs Python {' or '.join(env.pythons)} with numpy {' or '.join(env.numpys)}; the check "
+            "warns when yours differ, and names code that only a newer Python or an older numpy accepts.\n")
 
 
 def collect(config: Config) -> dict[str, bytes]:

@@ -72,7 +72,18 @@ def run(submission: Path, data: Path = DATA):
                          f"made with ({recorded.numpy}), e.g. for {mismatched[0]}; install the numpy version in "
                          "requirements.txt (pip install -r requirements.txt)")
     box = InProcessBox(submission, find_files(submission, config.files)[0], config.limits)
-    return grade(submission, config, public_only=True, box=box, grading_class=replaying(recorded))
+    report = grade(submission, config, public_only=True, box=box, grading_class=replaying(recorded))
+    report.notes[:0] = running_notes(config)
+    return report
+
+
+def running_notes(config) -> list[str]:
+    """Warnings when this Python or numpy is not one the grader runs (results here may then differ)."""
+    import numpy as np
+
+    from autograder.environment import numpy_notes, python_notes
+
+    return python_notes(config.environment) + numpy_notes(config.environment, np.__version__)
 
 
 def _requirements() -> None:

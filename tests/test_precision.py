@@ -1,0 +1,75 @@
+"""Float32 arithmetic inside a forward: named as such, never blamed on a correct backward, and no message
+prints two numbers that look equal."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from conftest import grade_cli, make_submission
+
+from autograder.compare import Tolerance, check_array, check_scalar, imprecise, pair
+
+# Each computes one forward in float32 somewhere; every backward stays the reference's (correct).
+VARIANTS = {
+    "rnn_step_forward_casts_output": (
+        [{"file": "rnn_layers.py", "find": "    s_next = np.tanh(a)\n",
+          "replace": "    s_next = np.tanh(a).astype(np.float32)\n"}], "rnn_step_forward", "rnn_step_backward"),
+    "rnn_step_forward_float32_weights": (
+        [{"file": "rnn_layers.py", "find": "    a = x_t @ U.T + s_prev @ W.T + b\n",
+          "replace": "    a = x_t @ U.astype(np.float32).T + s_prev @ W.astype(np.float32).T + b\n"}],
+        "rnn_step_forward", "rnn_step_backward"),
+    "lstm_step_forward_float32_cell": (
+        [{"file": "lstm_layers.py", "find": "    c_next = f * c_prev + i * c_tilde\n",
+          "replace": "    c_next = (f * c_prev + i * c_tilde).astype(np.float32).astype(np.float64)\n"}],
+        "lstm_step_forward", "lstm_step_backward"),
+    "output_forward_float32_weights": (
+        [{"file": "rnn_layers.py", "find": "    o = s @ V.T + c\n",
+          "replace": "    o = s @ V.T.astype(np.float32) + c\n"}],
+        "output_forward", "output_backward"),
+}
+
+NUMBERS = re.compile(r"got (\S+?),? (?:but )?expected (\S+?)\)")
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_float32_forward_is_named_and_does_not_blame_the_backward(name, tmp_path):
+    edits, forward, backward = VARIANTS[name]
+    _, results = grade_cli(make_submission(tmp_path / name, edits), tmp_path)
+    tests = {t["name"]: t for t in results["tests"]}
+    numerical = [t for n, t in tests.items() if n.startswith(f"{backward}:") and "numerical" in n]
+    assert numerical and all(t["score"] == 0 for t in numerical)  # no tolerance was loosened
+    for t in numerical:
+        assert f"your {forward} is not precise enough for this check" in t["output"], t["output"]
+        assert f"Compute {forward} in float64" in t["output"]
+    for t in results["tests"]:
+        if t["score"] < t["max_score"] and not t["name"].startswith(f"{backward}:"):
+            # Forward values off by ~1e-7 (or float32 arrays) say float32, whichever function shows them.
+            if "relative error" in t["output"] and "numerical" not in t["name"]:
+                assert "float32" in t["output"], (t["name"], t["output"])
+        for got, want in NUMBERS.findall(t["output"]):
+            assert got != want, t["output"]
+
+
+def test_pair_shows_the_difference():
+    assert pair(-0.4125871, -0.4125873) == "got -0.4125871, expected -0.4125873"
+    assert pair(1.0, 1.0 + 2**-52) != "got 1, expected 1"
+    assert pair(0.5, 0.25) == "got 0.5, expected 0.25"
+
+
+def test_array_and_scalar_messages_show_distinct_numbers_and_name_float32():
+    tol = Tolerance(1e-7, 1e-9)
+    expected = np.random.default_rng(0).standard_normal((3, 4))
+    rounded = expected * (1 + 4e-7)  # float32 arithmetic over a few operations
+    found = check_array("s", rounded, expected, tol)
+    assert found is not None and "float32" in found.message and "float32" in found.brief
+    got, want = NUMBERS.findall(found.message)[0]
+    assert got != want
+    assert "float32" in check_array("s", expected.astype(np.float32), expected, tol).message
+    scalar = check_scalar("loss", 1.2345678 * (1 + 3e-7), 1.2345678, tol)
+    assert scalar is not None and "float32" in scalar.message
+    assert "float32" in check_scalar("loss", np.float32(1.5), 1.5, tol).message
+    # A real bug (a relative error near 1) is not called float32.
+    assert not imprecise(expected * 1.5, expected) and imprecise(rounded, expected)
+    assert not imprecise(expected + 1e-15, expected)
