@@ -16,9 +16,11 @@ Which cells run (``plan``), decided from the source alone, never by running it:
 
 How they run: in the sandbox's child only, by ``notebook_kernel.run`` (a
 failing statement does not stop the rest; magics and shell lines are dropped;
-time-bounded).  The grader's process only parses.  Several definitions of a
-function, code in a Markdown or Raw cell and out-of-order cells are named in
-the notes, with the cell number and the fix.
+time-bounded).  The grader's process only parses.  A Markdown or Raw cell
+whose first line is ``# file: ...`` (or that nbgrader's metadata marks as a
+solution) runs as code, as nbgrader's autograde restores its type; other code in
+such cells, several definitions of a function and out-of-order cells are named
+in the notes, with the cell number and the fix.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ _SCRIPT_CELL = re.compile(r"^# In\[[\d ]*\]:\s*$")  # jupyter nbconvert --to scr
 _PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug"}  # their body is Python
 _BUILTINS = set(dir(builtins)) | {"__name__", "__file__", "__doc__", "__builtins__", "get_ipython", "display"}
 KERNEL_SOURCE = Path(__file__).with_name("notebook_kernel.py")
+MAX_CELLS = 5000  # cells read from one notebook
 MAX_NOTEBOOK_MB = 50  # outputs (plots) make notebooks large; code alone is far smaller
 DEFAULT_BUDGET = 7.0  # seconds for all cells; below the config's import limit (10 s) of the module that runs them
 
@@ -59,6 +62,7 @@ class Cell:
     source: str | None
     file: str | None = None
     magic: str = ""  # the cell magic of a code cell that is not Python (%%bash), when there is one
+    was: str = ""  # "markdown" or "raw": a graded cell whose type was changed, run as code
 
 
 @dataclass
@@ -168,19 +172,30 @@ def read(path: Path) -> list[Cell]:
                             "Restart Kernel and Clear All Outputs), save and submit it again")
     if path.suffix == ".py":
         try:
-            raw = _script_cells(path.read_text(encoding="utf-8", errors="replace"))
+            raw = [(kind, source, False) for kind, source in _script_cells(path.read_text(encoding="utf-8",
+                                                                                          errors="replace"))]
         except OSError as exc:
             raise NotebookError(f"{path.name} could not be read: {exc.strerror}") from None
     else:
-        raw = [(str(c.get("cell_type", "")), cell_source(c)) for c in read_cells(path)]
+        raw = [(str(c.get("cell_type", "")), cell_source(c), _nbgrader_solution(c)) for c in read_cells(path)]
     cells = []
-    for number, (kind, source) in enumerate(raw, 1):
+    for number, (kind, source, solution) in enumerate(raw[:MAX_CELLS], 1):
+        was = ""
+        if kind in ("markdown", "raw") and (marker_of(source) or solution) and _parse(source) is not None:
+            kind, was = "code", kind  # a graded cell retyped by a key press: nbgrader restores it too
         if kind != "code":
             cells.append(Cell(number, kind, source))
             continue
         python, magic = python_source(source)
-        cells.append(Cell(number, "code", python, marker_of(source) if python is not None else None, magic))
+        cells.append(Cell(number, "code", python, marker_of(source) if python is not None else None, magic, was))
     return cells
+
+
+def _nbgrader_solution(cell: dict) -> bool:
+    """Whether nbgrader's metadata marks the cell as a solution cell (whose type nbgrader's autograde restores)."""
+    meta = cell.get("metadata")
+    meta = meta.get("nbgrader") if isinstance(meta, dict) else None
+    return isinstance(meta, dict) and meta.get("solution") is True
 
 
 def python_source(source: str) -> tuple[str | None, str]:
@@ -315,6 +330,11 @@ def plan(cells: list[Cell], functions: tuple[str, ...], notebook: str, files: tu
     for c in run:
         for name in bound[c.number]:
             defined_in.setdefault(name, []).append(c.number)
+    for c in run:
+        if c.was:
+            notes.append(f"cell {c.number} is a {c.was.capitalize()} cell holding graded code: it was graded as code "
+                         "(nbgrader's autograde restores it too), but otter-grader and your own kernel do not run "
+                         "it; make it a Code cell again (in Jupyter: select it, press Esc, then Y)")
     for c in cells:
         if c.kind == "code" and c.source is None:
             notes.append(f"cell {c.number} ({c.magic}) was not run: the grader runs Python cells only")

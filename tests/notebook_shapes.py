@@ -77,6 +77,17 @@ def _retype(name: str, kind: str) -> Shape:
     return shape
 
 
+def _plain(shape: Shape, name: str) -> Shape:
+    """The shape, then the cell defining ``name`` without its marker line and nbgrader's metadata."""
+    def plain(nb: Notebook) -> Notebook:
+        nb = shape(nb)
+        cell = next(c for c in nb["cells"] if f"def {name}(" in _src(c))
+        cell["source"] = MARK.sub("", _src(cell))
+        cell["metadata"] = {}
+        return nb
+    return plain
+
+
 def no_markers(nb: Notebook) -> Notebook:
     nb = copy.deepcopy(nb)
     for cell in _code(nb):
@@ -165,10 +176,13 @@ SHAPES: dict[str, tuple[Shape, set[str]]] = {
     "future_with_annotations": (_edit("sigmoid", lambda s: MARK.sub(
         lambda m: m.group(0) + "from __future__ import annotations\n", s, 1).replace(
         "def sigmoid(z)", "def sigmoid(z: np.ndarray | None) -> np.ndarray", 1)), set()),
-    # A graded cell turned into Markdown or Raw: a kernel does not run it.
-    "markdown_cell": (_retype("rnn_backward", "markdown"), {"rnn_backward"}),
-    "raw_cell": (_retype("output_backward", "raw"), {"output_backward"}),
-    "markdown_quiz": (_retype("answers", "markdown"), {"answers"}),
+    # A graded cell turned into Markdown or Raw: graded as code when its first line or nbgrader's metadata says it is
+    # graded code (nbgrader restores it too; otter runs the notebook as saved: OTTER_LOSES), else lost as in a kernel.
+    "markdown_cell": (_retype("rnn_backward", "markdown"), set()),
+    "raw_cell": (_retype("output_backward", "raw"), set()),
+    "markdown_quiz": (_retype("answers", "markdown"), set()),
+    "markdown_cell_plain": (_plain(_retype("rnn_step_backward", "markdown"), "rnn_step_backward"),
+                            {"rnn_step_backward"}),
     # Imports the grader's Python does not have, in graded cells.
     "matplotlib_in_graded_cell": (_edit("rnn_step_forward", lambda s: MARK.sub(
         lambda m: m.group(0) + "import matplotlib.pyplot as plt\n", s, 1)), set()),
@@ -197,6 +211,8 @@ SHAPES: dict[str, tuple[Shape, set[str]]] = {
     "nbformat_3": (nbformat3, set()),
     "vscode": (vscode, set()),
 }
+# What otter-grader loses besides: it runs the notebook as saved, Markdown cells included.
+OTTER_LOSES = {"markdown_cell": {"rnn_backward"}, "raw_cell": {"output_backward"}, "markdown_quiz": {"answers"}}
 # One or more per kind, through otter and nbgrader in `make test` (all of them with `make parity`).
 TOOL_SHAPES = ["no_markers", "raise_after_def", "future_later_cell", "markdown_cell", "matplotlib_in_graded_cell",
                "line_magics", "stub_below_solution"]

@@ -105,9 +105,11 @@ def _notes(native, name) -> str:
 
 
 def test_notes_name_the_cell_and_the_fix(native):
-    assert "is a Markdown cell holding the code of rnn_backward" in _notes(native, "markdown_cell")
+    assert "is a Markdown cell holding graded code: it was graded as code" in _notes(native, "markdown_cell")
     assert "make it a Code cell again" in _notes(native, "markdown_cell")
-    assert "is a Raw cell holding the code of output_backward" in _notes(native, "raw_cell")
+    assert "is a Raw cell holding graded code" in _notes(native, "raw_cell")
+    assert "is a Markdown cell holding the code of rnn_step_backward: a kernel does not run it" in _notes(
+        native, "markdown_cell_plain")
     stub = _notes(native, "stub_below_solution")
     assert "rnn_forward is defined in cells" in stub and "still the template's `raise NotImplementedError`" in stub
     assert "the template's" not in _notes(native, "solution_below_stub")

@@ -148,7 +148,14 @@ def graded(tmp_path_factory, config):
 def test_same_score_per_function_in_every_tool(name, graded, config):
     native_otter, native_nbgrader = graded["native"]["otter", name], graded["native"]["nbgrader", name]
     assert set(native_otter) == set(config.functions)
-    assert graded["otter"]["scores"][name] == native_otter
+    otter_loses = with_callers(notebook_shapes.OTTER_LOSES.get(name[6:], set())) if name.startswith("shape-") else set()
+    if otter_loses:  # otter runs a retyped cell as saved; the notebook's own checks fail there first
+        otter = graded["otter"]["scores"][name]
+        assert {f for f in config.functions if otter[f] < config.function_points[f]} == otter_loses
+        assert {f: s for f, s in otter.items() if f not in otter_loses} == {
+            f: s for f, s in native_otter.items() if f not in otter_loses}
+    else:
+        assert graded["otter"]["scores"][name] == native_otter
     assert graded["nbgrader"]["scores"][name] == native_nbgrader
     assert native_otter == native_nbgrader
     assert graded["nbgrader"]["totals"][name] == sum(native_nbgrader.values())
