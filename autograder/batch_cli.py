@@ -123,9 +123,9 @@ def _override(args: argparse.Namespace) -> int:
     from autograder.batch import override
     from autograder.results import clean_text
 
-    # An id typed under a non-UTF-8 locale arrives with surrogates; records hold it cleaned.
-    args.student = clean_text(args.student)
-    name, max_score = override(Path(args.outdir), args.student, args.test, args.score, args.reason or "")
+    # Text typed under a non-UTF-8 locale arrives with surrogates; records hold it cleaned.
+    args.student, args.test = clean_text(args.student), clean_text(args.test)
+    name, max_score = override(Path(args.outdir), args.student, args.test, args.score, clean_text(args.reason or ""))
     if args.remove:
         print(f"{args.student}: removed the override on {name!r}")
     else:

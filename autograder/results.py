@@ -162,7 +162,8 @@ def write_text_atomic(path: str | Path, text: str, mode: int | None = None) -> N
     data = clean_text(text).encode("utf-8")
     target, atomic = output_target(path)
     if not atomic:
-        fd = os.open(target, os.O_WRONLY | os.O_TRUNC | os.O_NOCTTY)
+        # Appended, never truncated: a file behind /dev/stdout was opened by the shell, maybe with >>.
+        fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_NOCTTY)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         return

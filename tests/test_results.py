@@ -134,6 +134,7 @@ def test_grade_all_under_a_non_utf8_locale_writes_utf8_and_resumes(tmp_path, val
     override = cli("override", str(out), "--student", "müller", "--test", "sigmoid: matches the reference",
                    "--score", "1", "--reason", "größe: accepted", env=C_LOCALE)
     assert override.returncode == 0, text(override.stderr)
+    assert "größe: accepted" in (out / "overrides.yaml").read_bytes().decode("utf-8")  # readable, not escaped
     assert "größe: accepted" in next(t for t in (p.read_bytes().decode("utf-8") for p in (out / "feedback")
                                                  .iterdir()) if "müller" in t)
 
@@ -261,10 +262,12 @@ def test_results_onto_stdout_follow_its_redirection(tmp_path, target, reference_
         target = str(tmp_path / "stdout")
         os.symlink("/proc/self/fd/1", target)
     out = tmp_path / "stdout.json"
-    with open(out, "wb") as f:  # stdout is a regular file here: still written where the shell opened it
+    out.write_text("an earlier line\n")
+    with open(out, "ab") as f:  # stdout is a regular file here (>>): written where the shell opened it
         proc = grade_into(target, stdout=f, stderr=subprocess.PIPE)
     assert proc.returncode == 0, text(proc.stderr)
-    assert json.loads(out.read_bytes())["score"] == json.loads(reference_json)["score"]
+    first, rest = out.read_text().split("\n", 1)
+    assert first == "an earlier line" and json.loads(rest)["score"] == json.loads(reference_json)["score"]
     piped = grade_into(target, capture_output=True)  # and a pipe
     assert piped.returncode == 0 and json.loads(piped.stdout)["score"] == json.loads(reference_json)["score"]
     if target.startswith(str(tmp_path)):
