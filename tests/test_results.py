@@ -89,8 +89,8 @@ LOCALE_CASES = {
 
 @pytest.mark.parametrize("case", sorted(LOCALE_CASES))
 def test_grade_and_check_survive_a_non_utf8_locale(case, tmp_path, validate_results):
-    sub = make_submission(tmp_path / "sub", LOCALE_CASES[case])
-    results = tmp_path / "results.json"
+    sub = make_submission(tmp_path / "abgabe_größe", LOCALE_CASES[case])  # non-ASCII paths too
+    results = tmp_path / "ergebnis_ü.json"
     proc = cli("grade", str(sub), "--results", str(results), env=C_LOCALE)
     assert proc.returncode == 0, text(proc.stderr)
     document = assert_clean_json(results, validate_results)
