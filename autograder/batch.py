@@ -26,6 +26,7 @@ OUTDIR layout::
 from __future__ import annotations
 
 import collections
+import contextlib
 import hashlib
 import json
 import os
@@ -79,6 +80,8 @@ class Options:
     grade_fn: str = "autograder.grader:grade"
     archive_limits: ArchiveLimits = field(default_factory=ArchiveLimits)
     quiet: bool = False
+    # grade-all: OUTDIR's writer lock, taken once the inputs are checked (it creates OUTDIR); None: no lock
+    lock: Callable[[Path], contextlib.AbstractContextManager] | None = None
 
 
 @dataclass
@@ -472,9 +475,16 @@ def grade_all(submissions: Path, out: Path, config_path: Path, options: Options)
         raise BatchError(str(exc)) from None
     for note in layout.notes:
         _say(options, f"note: {note}")
-    manifest = _manifest(submissions, layout, config_path, options, old)
-    return run_batch(out, Path(config_path), config, layout, layout.entries, manifest, options,
-                     force=options.regrade)
+    # OUTDIR is made and locked only now, when the inputs are known to be good; batch.json is read again
+    # under the lock (a `feedback --published` that ran meanwhile changed it).
+    with options.lock(out) if options.lock else contextlib.nullcontext():
+        old = read_json(out / MANIFEST) if (out / MANIFEST).exists() else None
+        if old and Path(old.get("submissions", "")) != submissions.resolve():
+            raise BatchError(f"{out} holds the grades of {old.get('submissions')}: choose another --out for "
+                             f"{submissions}")
+        manifest = _manifest(submissions, layout, config_path, options, old)
+        return run_batch(out, Path(config_path), config, layout, layout.entries, manifest, options,
+                         force=options.regrade)
 
 
 def regrade(out: Path, students: list[str], options: Options, config_path: Path | None = None) -> Outcome:

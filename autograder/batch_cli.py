@@ -28,29 +28,17 @@ def _fail(exc: Exception) -> int:
     return EXIT_USAGE
 
 
-def _locked(out: Path, args: argparse.Namespace, run: Callable[[], int], new: bool = False) -> int:
+def _locked(out: Path, args: argparse.Namespace, run: Callable[[], int], lock: bool = True) -> int:
     """``run()`` while holding OUTDIR's writer lock (see gradebook.outdir_lock); its exit status.
 
-    ``new``: grade-all, which may create OUTDIR.  A folder that is not a grade-all OUTDIR gets no lock
-    file: the command itself refuses it.
+    A folder that is not a grade-all OUTDIR gets no lock file: the command itself refuses it.  With
+    lock=False (grade-all, which takes the lock itself once its inputs are checked) only the errors.
     """
     from autograder.batch import MANIFEST, BatchError
-    from autograder.gradebook import EXIT_BUSY, LOCK, GradebookError, OutdirBusy, outdir_lock
+    from autograder.gradebook import EXIT_BUSY, GradebookError, OutdirBusy
 
-    if (out / MANIFEST).is_file():
-        lock = True
-    elif new:
-        lock = not out.exists() or (out.is_dir() and all(p.name == LOCK for p in out.iterdir()))
-    else:
-        lock = False
-    if lock:
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            return _fail(BatchError(f"cannot create {out}: {exc}"))
-    command = f"python -m autograder {shlex.join(sys.argv[1:])}"
     try:
-        with outdir_lock(out, command, wait=not args.no_wait) if lock else contextlib.nullcontext():
+        with _lock(out, args) if lock and (out / MANIFEST).is_file() else contextlib.nullcontext():
             return run()
     except OutdirBusy as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -59,6 +47,20 @@ def _locked(out: Path, args: argparse.Namespace, run: Callable[[], int], new: bo
         return _fail(exc)
     except KeyboardInterrupt:
         return _interrupted()
+
+
+@contextlib.contextmanager
+def _lock(out: Path, args: argparse.Namespace):
+    """OUTDIR's writer lock (OUTDIR is created if need be), naming this command for whoever waits."""
+    from autograder.batch import BatchError
+    from autograder.gradebook import outdir_lock
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BatchError(f"cannot create {out}: {exc}") from None
+    with outdir_lock(out, f"python -m autograder {shlex.join(sys.argv[1:])}", wait=not args.no_wait):
+        yield
 
 
 def _interrupted() -> int:
@@ -84,10 +86,11 @@ def cmd_grade_all(args: argparse.Namespace) -> int:
 
     options = Options(jobs=args.jobs or 0, regrade=args.regrade, published=True if args.published else None,
                       after_due_date=True if args.after_due_date else None, assignment=args.assignment,
-                      timeout=args.timeout, progress=False if args.no_progress else None, quiet=args.quiet)
+                      timeout=args.timeout, progress=False if args.no_progress else None, quiet=args.quiet,
+                      lock=lambda out: _lock(out, args))
     out = Path(args.out)
     return _locked(out, args, lambda: _run_batch(
-        lambda: grade_all(Path(args.submissions), out, _config_path(args), options), out), new=True)
+        lambda: grade_all(Path(args.submissions), out, _config_path(args), options), out), lock=False)
 
 
 def _run_batch(run, outdir: Path) -> int:

@@ -449,7 +449,7 @@ def test_no_wait_refuses_naming_the_holder(graded, tmp_path):
         for command in (["feedback", str(graded)], ["regrade", str(graded), "--student", "good"],
                         ["override", str(graded), "--student", "good", "--test", TEST, "--score", "1", "--reason",
                          "x"],
-                        ["grade-all", str(tmp_path / "elsewhere"), "--out", str(graded)]):
+                        ["grade-all", str(graded.parent / "class"), "--out", str(graded)]):
             before = snapshot(graded)
             proc = run_cli(*command, "--no-wait")
             assert proc.returncode == EXIT_BUSY, (command, proc.stderr)
