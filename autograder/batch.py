@@ -26,6 +26,7 @@ OUTDIR layout::
 from __future__ import annotations
 
 import collections
+import contextlib
 import hashlib
 import json
 import os
@@ -38,12 +39,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from autograder import analysis, feedback
 from autograder.config import Config
 from autograder.gradebook import (
+    LOCK,
     GradebookError,
     load_overrides,
     load_records,
@@ -54,7 +56,7 @@ from autograder.gradebook import (
 )
 from autograder.gradebook import grades_csv as make_grades_csv
 from autograder.layouts import ArchiveLimits, Entry, Layout, LayoutError, discover, fingerprint, safe_names
-from autograder.results import write_json_atomic, write_text_atomic
+from autograder.results import clean_text, write_json_atomic, write_text_atomic
 
 MANIFEST = "batch.json"
 PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
@@ -78,6 +80,8 @@ class Options:
     grade_fn: str = "autograder.grader:grade"
     archive_limits: ArchiveLimits = field(default_factory=ArchiveLimits)
     quiet: bool = False
+    # grade-all: OUTDIR's writer lock, taken once the inputs are checked (it creates OUTDIR); None: no lock
+    lock: Callable[[Path], contextlib.AbstractContextManager] | None = None
 
 
 @dataclass
@@ -282,10 +286,11 @@ def _job(index: int, entry: Entry, name: str, limits: ArchiveLimits) -> dict:
 class _Writer:
     """Writes one student's record and derived files as soon as they are done."""
 
-    def __init__(self, out: Path, config: Config, manifest: dict, config_hash: str, fingerprints: dict) -> None:
+    def __init__(self, out: Path, config: Config, manifest: dict, config_hash: str, fingerprints: dict,
+                 overrides: dict) -> None:
         self.out, self.config, self.manifest = out, config, manifest
         self.config_hash, self.fingerprints = config_hash, fingerprints
-        self.overrides = load_overrides(out)
+        self.overrides = overrides
         self.errors = 0
         self.seconds: list[float] = []
         self.worker_peak_kb = self.child_peak_kb = 0
@@ -315,10 +320,13 @@ def render_student(out: Path, record: dict, overrides: dict, config: Config, man
 
 
 def render_all(out: Path, config: Config, manifest: dict, only: set[str] | None = None,
-               records: dict[str, dict] | None = None) -> dict[str, dict]:
-    """Rewrite results/ and feedback/ (of ``only`` the given students), grades.csv and summary.md."""
+               records: dict[str, dict] | None = None, overrides: dict | None = None) -> dict[str, dict]:
+    """Rewrite results/ and feedback/ (of ``only`` the given students), grades.csv and summary.md.
+
+    GradebookError (before anything is written) when overrides.yaml has a bad entry.
+    """
     records = load_records(out) if records is None else records
-    overrides = load_overrides(out)
+    overrides = load_overrides(out, records) if overrides is None else overrides
     docs = {}
     for student, record in records.items():
         if only is None or student in only:
@@ -351,11 +359,16 @@ def run_batch(out: Path, config_path: Path, config: Config, layout: Layout, entr
     ``config`` is the config loaded from ``config_path`` (the workers load it again from the path).
     """
     start = time.perf_counter()
+    # Ids as the records store them (clean_text): a folder name read under the C locale matches its record.
+    entries = [replace(e, student=clean_text(e.student)) for e in entries]
+    layout = replace(layout, entries=[replace(e, student=clean_text(e.student)) for e in layout.entries])
     config_hash = config_fingerprint(config)
     out.mkdir(parents=True, exist_ok=True)
+    existing = load_records(out)
+    # Checked before anything is written; applied as read now even if this run renames a test.
+    overrides = load_overrides(out, existing)
     write_json_atomic(out / MANIFEST, manifest)
     _remove_partial_writes(out)
-    existing = load_records(out)
     names = safe_names(sorted({e.student for e in layout.entries} | set(existing)))
     for student, record in existing.items():
         names[student] = record.get("file", names[student])
@@ -369,7 +382,7 @@ def run_batch(out: Path, config_path: Path, config: Config, layout: Layout, entr
             continue
         todo.append(_job(len(todo), entry, names[entry.student], options.archive_limits))
     jobs = min(options.jobs or default_jobs(), max(1, len(todo)))
-    writer = _Writer(out, config, manifest, config_hash, fingerprints)
+    writer = _Writer(out, config, manifest, config_hash, fingerprints, overrides)
     outcome = Outcome(students=len(entries), skipped=skipped, jobs=jobs)
     if skipped:
         _say(options, f"{skipped} of {len(entries)} students already graded (same submission and config): skipped; "
@@ -402,7 +415,7 @@ def run_batch(out: Path, config_path: Path, config: Config, layout: Layout, entr
     # Students graded now are rendered already; others only when a crash left their files unwritten.
     unwritten = {s for s, r in records.items() if not all(
         (out / d / f"{r['file']}{ext}").exists() for d, ext in (("results", ".json"), ("feedback", ".md")))}
-    render_all(out, config, manifest, only=unwritten, records=records)
+    render_all(out, config, manifest, only=unwritten, records=records, overrides=overrides)
     current = [records[e.student] for e in entries if e.student in records]
     outcome.graded = sum(r["status"] == "graded" for r in current)
     outcome.errors = sum(r["status"] != "graded" for r in current)
@@ -451,7 +464,7 @@ def grade_all(submissions: Path, out: Path, config_path: Path, options: Options)
     submissions, out = Path(submissions), Path(out)
     config = _load_config(config_path)
     old = read_json(out / MANIFEST) if (out / MANIFEST).exists() else None
-    if old is None and out.exists() and any(out.iterdir()):
+    if old is None and out.exists() and any(p.name != LOCK for p in out.iterdir()):
         raise BatchError(f"{out} exists and is not a grade-all output folder: choose an empty or new --out")
     if old and Path(old.get("submissions", "")) != submissions.resolve():
         raise BatchError(f"{out} holds the grades of {old.get('submissions')}: choose another --out for "
@@ -462,9 +475,16 @@ def grade_all(submissions: Path, out: Path, config_path: Path, options: Options)
         raise BatchError(str(exc)) from None
     for note in layout.notes:
         _say(options, f"note: {note}")
-    manifest = _manifest(submissions, layout, config_path, options, old)
-    return run_batch(out, Path(config_path), config, layout, layout.entries, manifest, options,
-                     force=options.regrade)
+    # OUTDIR is made and locked only now, when the inputs are known to be good; batch.json is read again
+    # under the lock (a `feedback --published` that ran meanwhile changed it).
+    with options.lock(out) if options.lock else contextlib.nullcontext():
+        old = read_json(out / MANIFEST) if (out / MANIFEST).exists() else None
+        if old and Path(old.get("submissions", "")) != submissions.resolve():
+            raise BatchError(f"{out} holds the grades of {old.get('submissions')}: choose another --out for "
+                             f"{submissions}")
+        manifest = _manifest(submissions, layout, config_path, options, old)
+        return run_batch(out, Path(config_path), config, layout, layout.entries, manifest, options,
+                         force=options.regrade)
 
 
 def regrade(out: Path, students: list[str], options: Options, config_path: Path | None = None) -> Outcome:
@@ -497,7 +517,7 @@ def override(out: Path, student: str, test: str, score: float | None, reason: st
     if student not in records:
         raise BatchError(f"no graded student {student!r} in {out}")
     try:
-        name, max_score = set_override(out, records[student], test, score, reason)
+        name, max_score = set_override(out, records, student, test, score, reason)
     except GradebookError as exc:
         raise BatchError(str(exc)) from None
     render_all(out, _load_config(Path(manifest["config"])), manifest, only={student})
@@ -513,8 +533,11 @@ def rerender(out: Path, published: bool | None, after_due_date: bool | None) -> 
     if after_due_date is not None:
         manifest["after_due_date"] = after_due_date
     manifest["updated"] = now()
+    config = _load_config(Path(manifest["config"]))
+    records = load_records(out)
+    overrides = load_overrides(out, records)  # a bad overrides.yaml stops us before batch.json changes
     write_json_atomic(out / MANIFEST, manifest)
-    render_all(out, _load_config(Path(manifest["config"])), manifest)
+    render_all(out, config, manifest, records=records, overrides=overrides)
     return manifest
 
 

@@ -1,16 +1,22 @@
 """Command line for grading a class: ``grade-all``, ``regrade``, ``override`` and ``feedback``.
 
 grade-all  grade every submission of a class folder into OUTDIR (exit 0: all graded; 1: some could not be
-           graded, see summary.md; 2: cannot run; 130: interrupted, rerun to resume)
+           graded, see summary.md; 2: cannot run; 75: OUTDIR busy and --no-wait; 130: interrupted, rerun to resume)
 regrade    grade some students of OUTDIR again (after fixing their submission or the config)
 override   change one test's score for one student, with a reason; survives regrades
 feedback   rewrite every student's feedback, e.g. once grades are published (--published)
+
+Each of them holds OUTDIR's lock (OUTDIR/.lock) while it runs: a second one waits for the first, naming
+it, or with --no-wait exits with status 75.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 # The batch modules are imported inside the commands: `grade` and `check` must not pay for them.
@@ -20,6 +26,41 @@ EXIT_USAGE = 2
 def _fail(exc: Exception) -> int:
     print(f"error: {exc}", file=sys.stderr)
     return EXIT_USAGE
+
+
+def _locked(out: Path, args: argparse.Namespace, run: Callable[[], int], lock: bool = True) -> int:
+    """``run()`` while holding OUTDIR's writer lock (see gradebook.outdir_lock); its exit status.
+
+    A folder that is not a grade-all OUTDIR gets no lock file: the command itself refuses it.  With
+    lock=False (grade-all, which takes the lock itself once its inputs are checked) only the errors.
+    """
+    from autograder.batch import MANIFEST, BatchError
+    from autograder.gradebook import EXIT_BUSY, GradebookError, OutdirBusy
+
+    try:
+        with _lock(out, args) if lock and (out / MANIFEST).is_file() else contextlib.nullcontext():
+            return run()
+    except OutdirBusy as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BUSY
+    except (BatchError, GradebookError) as exc:
+        return _fail(exc)
+    except KeyboardInterrupt:
+        return _interrupted()
+
+
+@contextlib.contextmanager
+def _lock(out: Path, args: argparse.Namespace):
+    """OUTDIR's writer lock (OUTDIR is created if need be), naming this command for whoever waits."""
+    from autograder.batch import BatchError
+    from autograder.gradebook import outdir_lock
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BatchError(f"cannot create {out}: {exc}") from None
+    with outdir_lock(out, f"python -m autograder {shlex.join(sys.argv[1:])}", wait=not args.no_wait):
+        yield
 
 
 def _interrupted() -> int:
@@ -45,9 +86,11 @@ def cmd_grade_all(args: argparse.Namespace) -> int:
 
     options = Options(jobs=args.jobs or 0, regrade=args.regrade, published=True if args.published else None,
                       after_due_date=True if args.after_due_date else None, assignment=args.assignment,
-                      timeout=args.timeout, progress=False if args.no_progress else None, quiet=args.quiet)
-    return _run_batch(lambda: grade_all(Path(args.submissions), Path(args.out), _config_path(args), options),
-                      Path(args.out))
+                      timeout=args.timeout, progress=False if args.no_progress else None, quiet=args.quiet,
+                      lock=lambda out: _lock(out, args))
+    out = Path(args.out)
+    return _locked(out, args, lambda: _run_batch(
+        lambda: grade_all(Path(args.submissions), out, _config_path(args), options), out), lock=False)
 
 
 def _run_batch(run, outdir: Path) -> int:
@@ -69,18 +112,23 @@ def cmd_regrade(args: argparse.Namespace) -> int:
 
     options = Options(jobs=args.jobs or 0, progress=False if args.no_progress else None)
     config = Path(args.config) if args.config else None
-    return _run_batch(lambda: regrade(Path(args.outdir), args.student, options, config), Path(args.outdir))
+    out = Path(args.outdir)
+    return _locked(out, args, lambda: _run_batch(lambda: regrade(out, args.student, options, config), out))
 
 
 def cmd_override(args: argparse.Namespace) -> int:
     if args.remove == (args.score is not None):
         return _fail(ValueError("give either --score X --reason TEXT, or --remove"))
-    from autograder.batch import BatchError, override
+    return _locked(Path(args.outdir), args, lambda: _override(args))
 
-    try:
-        name, max_score = override(Path(args.outdir), args.student, args.test, args.score, args.reason or "")
-    except BatchError as exc:
-        return _fail(exc)
+
+def _override(args: argparse.Namespace) -> int:
+    from autograder.batch import override
+    from autograder.results import clean_text
+
+    # Text typed under a non-UTF-8 locale arrives with surrogates; records hold it cleaned.
+    args.student, args.test = clean_text(args.student), clean_text(args.test)
+    name, max_score = override(Path(args.outdir), args.student, args.test, args.score, clean_text(args.reason or ""))
     if args.remove:
         print(f"{args.student}: removed the override on {name!r}")
     else:
@@ -90,12 +138,13 @@ def cmd_override(args: argparse.Namespace) -> int:
 
 
 def cmd_feedback(args: argparse.Namespace) -> int:
-    from autograder.batch import BatchError, rerender
+    return _locked(Path(args.outdir), args, lambda: _feedback(args))
 
-    try:
-        manifest = rerender(Path(args.outdir), args.published, args.after_due_date)
-    except BatchError as exc:
-        return _fail(exc)
+
+def _feedback(args: argparse.Namespace) -> int:
+    from autograder.batch import rerender
+
+    manifest = rerender(Path(args.outdir), args.published, args.after_due_date)
     state = "published" if manifest["published"] else "not published"
     print(f"feedback rewritten in {Path(args.outdir) / 'feedback'} (grades {state}; due date "
           f"{'passed' if manifest['after_due_date'] else 'not passed'})")
@@ -119,6 +168,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                                                                 "stopped (default 900)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no notes")
+    _no_wait(p)
     p.set_defaults(run=cmd_grade_all)
 
     p = sub.add_parser("regrade", parents=[common], help="grade some students of a grade-all folder again")
@@ -126,6 +176,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--student", action="append", required=True, help="student id (repeat for several)")
     p.add_argument("--jobs", type=_jobs)
     p.add_argument("--no-progress", action="store_true")
+    _no_wait(p)
     p.set_defaults(run=cmd_regrade)
 
     p = sub.add_parser("override", help="change one test's score for one student")
@@ -135,6 +186,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--score", type=float)
     p.add_argument("--reason", help="why (the student sees it with the new score)")
     p.add_argument("--remove", action="store_true", help="remove this student's override on this test")
+    _no_wait(p)
     p.set_defaults(run=cmd_override)
 
     p = sub.add_parser("feedback", help="rewrite the students' feedback (e.g. once grades are published)")
@@ -145,4 +197,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     group = p.add_mutually_exclusive_group()
     group.add_argument("--after-due-date", dest="after_due_date", action="store_true", default=None)
     group.add_argument("--before-due-date", dest="after_due_date", action="store_false")
+    _no_wait(p)
     p.set_defaults(run=cmd_feedback)
+
+
+def _no_wait(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-wait", action="store_true",
+                   help="when another command is writing OUTDIR, exit with status 75 instead of waiting for it")

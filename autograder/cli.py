@@ -52,6 +52,12 @@ def _start_early(config: Config, submission: Path):
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
+    from autograder.results import ResultsPathError, output_target
+
+    try:  # before grading: a results path that cannot be written stops us now, not after the work
+        output_target(args.results)
+    except ResultsPathError as exc:
+        raise ConfigError(str(exc)) from None
     config = _config(args.config, cases=False)
     submission = _submission(args.submission, config)
     box = _start_early(config, submission)
@@ -61,7 +67,11 @@ def cmd_grade(args: argparse.Namespace) -> int:
     from autograder.results import to_gradescope, write_json_atomic
 
     report = grade(submission, config, box=box)
-    write_json_atomic(args.results, to_gradescope(report, config))
+    # results.json first: whatever happens while printing, the grade is on disk.
+    try:
+        write_json_atomic(args.results, to_gradescope(report, config))
+    except OSError as exc:
+        raise ConfigError(f"cannot write the results to {args.results}: {exc}") from None
     if not args.quiet:
         print(table(report))
     return 0
@@ -74,11 +84,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     _check_cases(config)
     from autograder.grader import grade
     from autograder.report import table
+    from autograder.results import clean_text
 
     report = grade(submission, config, public_only=True, box=box)
     print(table(report))
     if report.student_output:
-        print("\nOutput printed by your code:\n" + report.student_output)
+        print("\nOutput printed by your code:\n" + clean_text(report.student_output))
     print("\nThese are the public tests only; hidden tests use other inputs and shapes.")
     return 0
 
@@ -149,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
 
     batch_cli.register(sub, common)
     args = parser.parse_args(argv)
+    from autograder.results import tolerant_stdio
+
+    tolerant_stdio()
     from autograder.privileges import PrivilegeError, harden_grader
 
     harden_grader()

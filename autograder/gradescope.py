@@ -31,7 +31,7 @@ import zipfile
 from pathlib import Path
 
 from autograder.privileges import kill_strays, student_identity
-from autograder.results import write_json_atomic
+from autograder.results import tolerant_stdio, write_json_atomic
 from autograder.submission import Upload, stage_upload
 
 REPO = Path(__file__).resolve().parent.parent
@@ -184,7 +184,7 @@ def grade_upload(source: Path, upload: Path, timeout: float = DEFAULT_TIMEOUT) -
     log: list[str] = []
     work = Path(tempfile.mkdtemp(prefix="hw_rnn_gradescope_"))  # mode 0700: the grader's own
     try:
-        manifest = json.loads((source / MANIFEST).read_text())
+        manifest = json.loads((source / MANIFEST).read_text(encoding="utf-8"))
         log.append(f"autograder for {manifest['assignment']} built from commit {manifest['commit']}")
         staged = work / "submission"
         staged.mkdir()
@@ -204,10 +204,12 @@ def _grade(source: Path, manifest: dict, staged: Path, upload_info: Upload, work
     results = work / "results.json"
     cmd = [sys.executable, "-m", "autograder", "grade", str(staged), "--results", str(results),
            "--config", str(source / manifest["config"])]
+    # Its output is read back as UTF-8 whatever the machine's locale.
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8:backslashreplace"}
     with open(work / "grader.out", "w+b") as out, open(work / "grader.err", "w+b") as err:
         start = time.monotonic()
         proc = subprocess.Popen(cmd, cwd=source, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                start_new_session=True)
+                                start_new_session=True, env=env)
         try:
             code: int | None = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -223,6 +225,11 @@ def _grade(source: Path, manifest: dict, staged: Path, upload_info: Upload, work
             f.seek(0)
             log.append(f.read().decode(errors="replace").rstrip())
     log.append(f"grader exit status {code} after {time.monotonic() - start:.1f} s")
+    document = _document(results, log)
+    if code not in (0, None) and document is not None:
+        # The grader writes results.json before it prints: a crash after it (printing, cleanup) costs no grade.
+        log.append("the grader failed after writing a complete results.json: that result is used")
+        code = 0
     if code is None:
         return failure(
             f"Grading did not finish within {timeout:g} seconds, so it was stopped and no test was scored. Code "
@@ -233,14 +240,23 @@ def _grade(source: Path, manifest: dict, staged: Path, upload_info: Upload, work
         what = ("refused to start (a setup problem: the config, the reference, or a Python that student code cannot "
                 "run)") if code == 2 else "crashed"
         return failure(NOT_YOUR_CODE, f"the grader {what} with exit status {code}; the reason is in {STAFF_LOG}.")
+    if document is None:
+        return failure(NOT_YOUR_CODE, f"the grader finished without a usable results.json; see {STAFF_LOG}.")
+    document["output"] = upload_info.summary() + "\n" + str(document.get("output", ""))
+    return document
+
+
+def _document(results: Path, log: list[str]) -> dict | None:
+    """The grader's results.json when it is complete (a score and a list of tests), else None (and why, in log)."""
+    if not results.exists():
+        return None
     try:
-        document = json.loads(results.read_text())
+        document = json.loads(results.read_text(encoding="utf-8"))
         if not isinstance(document.get("tests"), list) or not isinstance(document.get("score"), (int, float)):
             raise ValueError("no score or tests")
     except (OSError, ValueError, AttributeError) as exc:
         log.append(f"unusable results.json from the grader: {exc}")
-        return failure(NOT_YOUR_CODE, f"the grader finished without a usable results.json; see {STAFF_LOG}.")
-    document["output"] = upload_info.summary() + "\n" + str(document.get("output", ""))
+        return None
     return document
 
 
@@ -257,7 +273,7 @@ def run(root: Path, timeout: float) -> int:
 
 def selftest(source: Path, timeout: float) -> int:
     """Grade the reference solution as a student submission: 0 when it gets full marks."""
-    manifest = json.loads((source / MANIFEST).read_text())
+    manifest = json.loads((source / MANIFEST).read_text(encoding="utf-8"))
     document, log = grade_upload(source, source / manifest["reference"], timeout)
     print("\n".join(log))
     tests = document["tests"]
@@ -283,7 +299,7 @@ def try_zip(zip_path: Path, submission: Path, keep: bool) -> int:
             shutil.copy2(submission, root / "submission")
         env = {**os.environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": sys.executable}
         proc = subprocess.run([str(root / "run_autograder")], cwd=root, env=env, capture_output=True, text=True)
-        document = json.loads((root / "results" / "results.json").read_text())
+        document = json.loads((root / "results" / "results.json").read_text(encoding="utf-8"))
     finally:
         if not keep:
             shutil.rmtree(root, ignore_errors=True)
@@ -313,6 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--root", type=Path, default=DEFAULT_ROOT)
     sub.add_parser("selftest", help="grade the reference solution; fail unless full marks (setup.sh)")
     args = parser.parse_args(argv)
+    tolerant_stdio()  # run_autograder prints the grader's output: under any locale, that must not fail
     if args.command in ("run", "selftest"):
         from autograder.privileges import harden_grader
 

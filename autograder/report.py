@@ -5,12 +5,16 @@ from __future__ import annotations
 import textwrap
 
 from autograder.grader import GradeReport
+from autograder.results import clean_text
 
 WIDTH = 88
 
 
 def table(report: GradeReport) -> str:
-    """Per function: points earned, then each test with PASS/FAIL and its message."""
+    """Per function: points earned, then each test with PASS/FAIL and its message.
+
+    Student text is cleaned (clean_text): no control character reaches the terminal.
+    """
     lines = []
     for note in report.notes:
         lines.append(f"! {note}")
@@ -33,4 +37,4 @@ def table(report: GradeReport) -> str:
                     lines += textwrap.wrap(para, WIDTH, initial_indent=" " * 11, subsequent_indent=" " * 11)
     lines.append("-" * WIDTH)
     lines.append(f"{'total':<{name_width}}  {report.score:>6g} / {report.max_score:<4g}  ({report.seconds:.2f} s)")
-    return "\n".join(lines)
+    return clean_text("\n".join(lines))

@@ -1,18 +1,85 @@
-"""Turns a grade report into Gradescope's results.json, written atomically."""
+"""Turns a grade report into Gradescope's results.json, and writes every file the grader produces.
+
+Whatever a student's code prints or raises ends up in these files, and
+platforms store them in databases that refuse some text (PostgreSQL rejects
+``\\u0000`` and lone surrogates).  So every string is cleaned on its way out
+(``clean_text``): control characters other than newline and tab become visible
+escapes (``\\x00``), bytes that were not UTF-8 become ``\\xNN``.  Files are
+always UTF-8 whatever the locale.  A results path that is not a regular file
+(``/dev/null``, a FIFO, ``/dev/stdout``) is written through, never replaced.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import stat
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # type hints only: the writers below serve callers that never grade (grade-all's parent)
     from autograder.config import Config
     from autograder.grader import GradeReport
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "schema" / "gradescope_results.schema.json"
+
+# C0 and C1 control characters and DEL, except newline and tab; then any surrogate (never valid in UTF-8).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SURROGATES = re.compile(r"[\ud800-\udfff]+")
+_ESCAPED_BYTES = re.compile(r"[\udc80-\udcff]+")
+
+
+class ResultsPathError(OSError):
+    """The output path is something that can be neither replaced nor written (a directory, a socket, a disk)."""
+
+
+def tolerant_stdio() -> None:
+    """Make printing unable to crash: characters the terminal's encoding lacks are shown as escapes.
+
+    Under a non-UTF-8 locale (LC_ALL=C), printing a student's "größe" would raise UnicodeEncodeError
+    after grading; with backslashreplace it prints ``gr\\xf6\\xdfe`` instead.
+    """
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError):  # replaced by something that is not a TextIOWrapper, or closed
+            pass
+
+
+def _bytes_back(match: re.Match) -> str:
+    """A run of surrogate-escaped bytes (os.fsdecode, errors="surrogateescape"): UTF-8 when it is, else \\xNN."""
+    raw = bytes(ord(c) - 0xDC00 for c in match.group())
+    return raw.decode("utf-8", errors="backslashreplace")
+
+
+def clean_text(text: str) -> str:
+    """``text`` made safe for any JSON store and terminal: valid UTF-8, no control characters but \\n and \\t.
+
+    Undecodable bytes (lone surrogates from ``surrogateescape``) are decoded as UTF-8 when they are
+    UTF-8 (a file name read under the C locale) and otherwise shown as ``\\xNN``; any other lone
+    surrogate becomes U+FFFD.  Control characters become ``\\xNN`` text, visibly.
+    """
+    if _SURROGATES.search(text):
+        text = _ESCAPED_BYTES.sub(_bytes_back, text)
+        text = _SURROGATES.sub(lambda m: "\ufffd" * len(m.group()), text)
+    if _CONTROL.search(text):
+        text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return text
+
+
+def clean(value: Any) -> Any:
+    """``value`` (JSON-like: dicts, lists, strings, numbers) with every string, keys included, cleaned."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {clean(k): clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean(v) for v in value]
+    return value
 
 
 def top_output(files_found: list[str], notes: list[str], score: float, max_score: float,
@@ -25,7 +92,7 @@ def top_output(files_found: list[str], notes: list[str], score: float, max_score
 
 
 def to_gradescope(report: GradeReport, config: Config) -> dict:
-    """The results.json document: top-level score, output and one entry per test."""
+    """The results.json document: top-level score, output and one entry per test (strings cleaned)."""
     tests = []
     for r in report.tests:
         tests.append({
@@ -36,7 +103,7 @@ def to_gradescope(report: GradeReport, config: Config) -> dict:
             "output": r.output,
             "visibility": config.hidden_visibility if r.spec.hidden else "visible",
         })
-    return {
+    return clean({
         "score": report.score,
         "execution_time": round(report.seconds, 3),
         "output": top_output(report.files_found, report.notes, report.score, report.max_score,
@@ -44,25 +111,79 @@ def to_gradescope(report: GradeReport, config: Config) -> dict:
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,
-    }
+    })
+
+
+def _through_proc(path: Path) -> bool:
+    """Whether ``path`` is, or is a link chain through, /proc (/dev/stdout -> /proc/self/fd/1 -> ...)."""
+    p = os.path.abspath(path)
+    for _ in range(40):  # the kernel's own limit on nested links
+        p = os.path.join(os.path.realpath(os.path.dirname(p)), os.path.basename(p))
+        if p.startswith("/proc/"):
+            return True
+        if not os.path.islink(p):
+            return False
+        p = os.path.normpath(os.path.join(os.path.dirname(p), os.readlink(p)))
+    return False
+
+
+def output_target(path: str | Path) -> tuple[Path, bool]:
+    """Where to write ``path``, and whether to replace it atomically (True) or write through it (False).
+
+    A regular file, or a path that does not exist yet, is replaced atomically; through a symlink, the
+    file it points to is (the link stays).  Anything else is written through, never replaced: a
+    character device (/dev/null, a terminal), a FIFO, and whatever /dev/stdout or /proc/self/fd/N
+    stand for (a terminal, a pipe, or the file the shell opened).  Raises ResultsPathError for a
+    directory, a socket or a block device.
+    """
+    path = Path(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return path, True  # a new file (a dangling link is replaced by the file)
+    if stat.S_ISREG(st.st_mode):
+        if _through_proc(path):
+            return path, False  # e.g. /dev/stdout redirected to a file: write where the shell opened it
+        return Path(os.path.realpath(path)), True
+    if stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode):
+        return path, False
+    kind = ("a directory" if stat.S_ISDIR(st.st_mode) else "a block device" if stat.S_ISBLK(st.st_mode)
+            else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
+    raise ResultsPathError(f"{path} is {kind}: give the name of a file to write")
 
 
 def write_text_atomic(path: str | Path, text: str, mode: int | None = None) -> None:
-    """Write to a temporary file beside the target (with ``mode``, if given), then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    """Write ``text`` (cleaned, UTF-8) to ``path``: atomically when it is a regular file, else through it.
+
+    Atomically: a temporary file beside the target (with ``mode``, if given) renamed into place, so
+    a crash leaves the old file or the new one.  Special files (see output_target) are opened and
+    written, so ``/dev/null`` stays a device and a FIFO's reader gets the text; ``mode`` is ignored.
+    """
+    data = clean_text(text).encode("utf-8")
+    target, atomic = output_target(path)
+    if not atomic:
+        # Appended, never truncated: a file behind /dev/stdout was opened by the shell, maybe with >>.
+        fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_NOCTTY)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
-        with os.fdopen(fd, "w", newline="") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         if mode is not None:
             os.chmod(tmp, mode)
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         os.unlink(tmp)
         raise
 
 
 def write_json_atomic(path: str | Path, document: dict, mode: int | None = None) -> None:
-    """Write JSON atomically (see write_text_atomic)."""
-    write_text_atomic(path, json.dumps(document, indent=2, allow_nan=False) + "\n", mode)
+    """Write JSON with every string cleaned (see clean_text), as write_text_atomic does.
+
+    ASCII-only JSON (non-ASCII as ``\\uXXXX`` escapes of valid characters), hence UTF-8 for any reader.
+    Raises ValueError on NaN or infinity: a score must be a number.
+    """
+    write_text_atomic(path, json.dumps(clean(document), indent=2, allow_nan=False) + "\n", mode)
