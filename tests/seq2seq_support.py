@@ -143,3 +143,107 @@ def _same_inputs(a, b) -> bool:
     if isinstance(a, np.ndarray):
         return isinstance(b, np.ndarray) and a.shape == b.shape and bool(np.array_equal(a, b))
     return a == b
+
+
+STEP = 1e-5
+
+
+def consistent(modules: dict, backward: str, case: dict, directions: int = 2) -> bool:
+    """Whether a submission's gradients agree with central differences of its own forward (as gradcheck asks),
+    along random directions, with the config's numerical tolerance (rtol 1e-5, atol 1e-7)."""
+    g = GRADIENTS[backward]
+    fwd = FUNCTIONS[g.forward]
+    args, kwargs = inputs(g.forward, case)
+    out = call(modules, g.forward, args, kwargs)
+    up = upstream(g, out, case["seed"])
+    if g.scalar:
+        analytic = {g.grads[0]: out[g.grads[0]]}
+    else:
+        analytic = call(modules, backward, [up[n] for n in g.upstream] + [out["cache"]])
+
+    def loss(a: list) -> float:
+        o = call(modules, g.forward, a, kwargs)
+        return float(o[g.scalar]) if g.scalar else sum(float(np.sum(o[n] * up[n])) for n in g.upstream)
+
+    rng = np.random.default_rng([case["seed"], 11])
+    positional = [n for n in fwd.args if n not in fwd.optional_args]
+    for grad_name, arg_name in zip(g.grads, g.wrt):
+        index = positional.index(arg_name)
+        value = args[index]
+        for key in (list(value) if isinstance(value, dict) else [None]):
+            x = value if key is None else value[key]
+            dx = analytic[grad_name] if key is None else analytic[grad_name].get(key) if isinstance(
+                analytic[grad_name], dict) else None
+            if not isinstance(dx, np.ndarray) or dx.shape != x.shape:
+                return False
+            for _ in range(directions):
+                d = rng.standard_normal(x.shape)
+                shifted = []
+                for sign in (1, -1):
+                    a = copy.deepcopy(args)
+                    if key is None:
+                        a[index] = x + sign * STEP * d
+                    else:
+                        a[index][key] = x + sign * STEP * d
+                    shifted.append(loss(a))
+                numeric = (shifted[0] - shifted[1]) / (2 * STEP)
+                exact = float(np.sum(dx * d))
+                if not abs(numeric - exact) <= 1e-7 + 1e-5 * max(abs(numeric), abs(exact)):
+                    return False
+    return True
+
+
+_TRAINED: dict = {}
+
+
+def behaviour_passes(modules: dict, reference: dict, case: dict) -> bool:
+    """The behaviour check of assignments/hw_seq2seq/behaviours.py, run in-process on a submission's modules."""
+    args, _ = inputs("train_seq2seq", case)
+    if case["check"] == "reverse_training":
+        losses = call(modules, "train_seq2seq", args)["losses"]
+        return bool(losses.shape == (case["steps"],) and np.all(np.isfinite(losses)) and losses[-1] < case["below"])
+    key = case["seed"]
+    if key not in _TRAINED:
+        _TRAINED[key] = call(reference, "train_seq2seq", args)["params"]
+    _, held_out = homework.reverse_task(case["seed"], case["train_size"])
+    right = sum(np.array_equal(call(modules, "greedy_decode", [_TRAINED[key], s, homework.START, homework.END,
+                                                                case["max_length"]])["tokens"], s[::-1])
+                for s in held_out)
+    return bool(right >= case["accuracy"] * len(held_out))
+
+
+def observe(modules: dict, reference: dict, function: str, case: dict) -> dict:
+    """Everything the grader's tests of ``function`` look at on one case: outputs or gradients, whether the
+    inputs were left alone, whether the gradients agree with the submission's own forward, behaviours."""
+    if "check" in case:
+        try:
+            return {"behaviour": behaviour_passes(modules, reference, case)}
+        except Exception as exc:
+            return {"error": type(exc).__name__}
+    seen = observed(modules, function, case)
+    gradient = GRADIENTS.get(function)
+    if gradient is not None and "error" not in seen:
+        try:
+            seen["consistent"] = consistent(modules, function, case)
+        except Exception as exc:
+            seen["consistent"] = type(exc).__name__
+    return seen
+
+
+def same(a: dict, b: dict, rtol: float = 1e-7, atol: float = 1e-9) -> bool:
+    """Two observations agree: the same keys, equal flags and errors, values within the forward tolerance."""
+    if set(a) != set(b):
+        return False
+    for key in a:
+        if isinstance(b[key], (bool, str)) or isinstance(a[key], (bool, str)):
+            if a[key] != b[key]:
+                return False
+        elif not close(a[key], b[key], rtol, atol):
+            return False
+    return True
+
+
+def config_cases(function: str) -> list[dict]:
+    """Every case of every test of ``function`` in assignment.yaml, public and hidden."""
+    question = next(q for q in CONFIG["questions"] if q["function"] == function)
+    return [c for t in question["tests"] for c in t["cases"]]
