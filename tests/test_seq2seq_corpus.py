@@ -11,16 +11,21 @@ from __future__ import annotations
 
 import pytest
 from seq2seq_support import (
+    FILES,
     FUNCTIONS,
     MUTANTS,
+    ROOT,
     SOLUTIONS,
     VARIANTS,
     config_cases,
+    inputs,
     load_submission,
     make_submission,
     observe,
     same,
 )
+
+from autograder import templates
 
 REF = load_submission(SOLUTIONS)
 EXPECTED = {name: [observe(REF, REF, name, c) for c in config_cases(name)] for name in FUNCTIONS}
@@ -80,3 +85,14 @@ def test_the_corpus_check_can_fail(tmp_path):
     mutant = next(m for m in MUTANTS if m["name"] == "masked_cross_entropy_mean_over_batch")
     modules = load_submission(make_submission(tmp_path / "m", mutant["edits"]))
     assert "masked_cross_entropy" in changed_functions(modules)
+
+
+def test_templates_are_made_from_the_reference_and_implement_nothing():
+    """student_templates/hw_seq2seq is the reference with every solution region stubbed (autograder.templates)."""
+    folder = ROOT / "student_templates" / "hw_seq2seq"
+    assert templates.stale(SOLUTIONS, folder, FILES) == []
+    modules = load_submission(folder)
+    assert set(changed_functions(modules)) == set(FUNCTIONS)
+    with pytest.raises(NotImplementedError, match="encoder_forward"):
+        modules["encoder"].encoder_forward(*inputs("encoder_forward", {"seed": 1, "N": 2, "T_src": 3, "D": 4,
+                                                                         "H": 5})[0])

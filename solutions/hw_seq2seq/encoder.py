@@ -136,8 +136,9 @@ def encoder_forward(x: np.ndarray, s0: np.ndarray, U: np.ndarray, W: np.ndarray,
     _check_shape("x", x, (None, None, U.shape[1]))
     N, T, _ = x.shape
     _check_shape("s0", s0, (N, U.shape[0]))
-    lengths = source_lengths(mask, N, T)
+    source_lengths(mask, N, T)  # ValueError for a bad mask
     ### BEGIN SOLUTION
+    lengths = source_lengths(mask, N, T)
     s = np.empty((N, T, s0.shape[1]))
     steps = []
     s_prev = s0
