@@ -26,17 +26,6 @@ from encoder import rnn_step_backward, rnn_step_forward
 DECODER_KEYS = ("E", "U", "W", "b", "V", "c")
 
 
-def _check_tokens(name: str, tokens: np.ndarray, K: int, ndim: int) -> None:
-    """Raise ValueError unless tokens is an integer array of ``ndim`` dimensions with values in [0, K)."""
-    tokens = np.asarray(tokens)
-    if tokens.ndim != ndim or tokens.dtype.kind not in "iu":
-        raise ValueError(f"{name} should be an integer array with {ndim} dimensions, got {tokens.dtype} "
-                         f"of shape {tokens.shape}")
-    if tokens.size and (tokens.min() < 0 or tokens.max() >= K):
-        raise ValueError(f"{name} should hold token indices in [0, {K}), got values in "
-                         f"[{tokens.min()}, {tokens.max()}]")
-
-
 def embed_forward(tokens: np.ndarray, E: np.ndarray) -> tuple[np.ndarray, object]:
     """Look up the embedding of every token: x[n, t] = E[tokens[n, t]].
 
@@ -54,7 +43,8 @@ def embed_forward(tokens: np.ndarray, E: np.ndarray) -> tuple[np.ndarray, object
         ValueError: a token is outside [0, K) or tokens are not integers.
     """
     tokens = np.asarray(tokens)
-    _check_tokens("tokens", tokens, E.shape[0], tokens.ndim)
+    if tokens.dtype.kind not in "iu" or (tokens.size and (tokens.min() < 0 or tokens.max() >= E.shape[0])):
+        raise ValueError(f"tokens should be integers in [0, {E.shape[0]})")
     ### BEGIN SOLUTION
     x = E[tokens]
     return x, (tokens, E.shape)
@@ -100,7 +90,9 @@ def decoder_step_forward(y_prev: np.ndarray, s_prev: np.ndarray, params: dict) -
     Raises:
         ValueError: the shapes do not agree or a token is outside [0, K).
     """
-    _check_tokens("y_prev", y_prev, params["E"].shape[0], 1)
+    if np.ndim(y_prev) != 1 or np.shape(s_prev) != (len(y_prev), params["W"].shape[0]):
+        raise ValueError(f"y_prev should be (N,) and s_prev (N, {params['W'].shape[0]}); got {np.shape(y_prev)} and "
+                         f"{np.shape(s_prev)}")
     ### BEGIN SOLUTION
     x, embed_cache = embed_forward(y_prev, params["E"])
     s_next, rnn_cache = rnn_step_forward(x, s_prev, params["U"], params["W"], params["b"])
@@ -155,9 +147,9 @@ def decoder_forward(y_in: np.ndarray, context: np.ndarray, params: dict) -> tupl
         ValueError: the shapes do not agree or a token is outside [0, K).
     """
     K, H = params["V"].shape
-    _check_tokens("y_in", y_in, K, 2)
-    if np.shape(context) != (y_in.shape[0], H):
-        raise ValueError(f"context should have shape ({y_in.shape[0]}, {H}), got {np.shape(context)}")
+    if np.ndim(y_in) != 2 or np.shape(context) != (np.shape(y_in)[0], H):
+        raise ValueError(f"y_in should be (N, T_tgt) and context (N, {H}); got {np.shape(y_in)} and "
+                         f"{np.shape(context)}")
     ### BEGIN SOLUTION
     N, T = y_in.shape
     o = np.empty((N, T, K))
@@ -227,7 +219,8 @@ def masked_cross_entropy(o: np.ndarray, y: np.ndarray, mask: np.ndarray | None =
     keep = np.ones((N, T), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
     if not keep.any():
         raise ValueError("the mask keeps no token: the mean over real tokens is undefined")
-    _check_tokens("y", np.where(keep, y, 0), K, 2)
+    if np.any(keep & ((y < 0) | (y >= K))):
+        raise ValueError(f"y should hold classes in [0, {K}) where the mask is on")
     ### BEGIN SOLUTION
     M = keep.sum()
     y_safe = np.where(keep, y, 0)

@@ -32,12 +32,6 @@ from encoder import encoder_backward, encoder_forward
 PARAM_KEYS = ("E", "U_enc", "W_enc", "b_enc", "U_dec", "W_dec", "b_dec", "V", "c")
 
 
-def decoder_params(params: dict) -> dict:
-    """The decoder's own parameter dict (keys of decoder.DECODER_KEYS) taken from the model's params."""
-    return {"E": params["E"], "U": params["U_dec"], "W": params["W_dec"], "b": params["b_dec"], "V": params["V"],
-            "c": params["c"]}
-
-
 def shift_targets(y: np.ndarray, lengths: np.ndarray, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
     """Decoder inputs and outputs for teacher forcing.
 
@@ -107,7 +101,9 @@ def seq2seq_loss(params: dict, src: np.ndarray, src_mask: np.ndarray, y_in: np.n
     x, embed_cache = embed_forward(src, params["E"])
     s, context, enc_cache = encoder_forward(x, np.zeros((N, H)), params["U_enc"], params["W_enc"], params["b_enc"],
                                             src_mask)
-    o, dec_cache = decoder_forward(y_in, context, decoder_params(params))
+    dec = {"E": params["E"], "U": params["U_dec"], "W": params["W_dec"], "b": params["b_dec"], "V": params["V"],
+           "c": params["c"]}
+    o, dec_cache = decoder_forward(y_in, context, dec)
     loss, do = masked_cross_entropy(o, y_out, out_mask)
     dcontext, dec_grads = decoder_backward(do, dec_cache)
     dx, _, dU, dW, db = encoder_backward(np.zeros_like(s), dcontext, enc_cache)
@@ -214,7 +210,8 @@ def greedy_decode(params: dict, src: np.ndarray, start: int, end: int, max_lengt
     H = params["W_enc"].shape[0]
     x, _ = embed_forward(src[None, :], params["E"])
     _, context, _ = encoder_forward(x, np.zeros((1, H)), params["U_enc"], params["W_enc"], params["b_enc"])
-    dec = decoder_params(params)
+    dec = {"E": params["E"], "U": params["U_dec"], "W": params["W_dec"], "b": params["b_dec"], "V": params["V"],
+           "c": params["c"]}
     s, token, out = context, start, []
     for _ in range(max_length):
         s, o, _ = decoder_step_forward(np.array([token]), s, dec)

@@ -24,39 +24,6 @@ from __future__ import annotations
 import numpy as np
 
 
-def _check_shape(name: str, array: np.ndarray, shape: tuple) -> None:
-    """Raise ValueError unless ``array`` has ``shape`` (None in ``shape`` matches any size)."""
-    got = np.shape(array)
-    if len(got) != len(shape) or any(want is not None and g != want for g, want in zip(got, shape)):
-        raise ValueError(f"{name} should have shape {tuple('?' if s is None else s for s in shape)}, got {got}")
-
-
-def source_lengths(mask: np.ndarray | None, N: int, T: int) -> np.ndarray:
-    """The length of each source sequence from its mask (every row a prefix of True, at least one).
-
-    Args:
-        mask: (N, T) bool, True at the real steps of each sequence, or None for all True.
-        N, T: batch size and padded length.
-
-    Returns:
-        (N,) int64 lengths, each in [1, T].
-
-    Raises:
-        ValueError: the mask has the wrong shape, a row with no True, or a True after a False.
-    """
-    if mask is None:
-        return np.full(N, T, dtype=np.int64)
-    _check_shape("mask", mask, (N, T))
-    mask = np.asarray(mask, dtype=bool)
-    lengths = mask.sum(axis=1).astype(np.int64)
-    if np.any(lengths == 0):
-        raise ValueError("every source sequence needs at least one valid step (a mask row is all False)")
-    if np.any(mask != (np.arange(T)[None, :] < lengths[:, None])):
-        raise ValueError("the mask must be True for the first steps of each sequence and False after (padding at "
-                         "the end)")
-    return lengths
-
-
 def rnn_step_forward(x_t: np.ndarray, s_prev: np.ndarray, U: np.ndarray, W: np.ndarray,
                      b: np.ndarray) -> tuple[np.ndarray, object]:
     """One step of the vanilla RNN: a = b + W s_prev + U x_t, s_next = tanh(a).
@@ -76,10 +43,10 @@ def rnn_step_forward(x_t: np.ndarray, s_prev: np.ndarray, U: np.ndarray, W: np.n
         ValueError: the shapes do not agree.
     """
     H, D = U.shape
-    _check_shape("x_t", x_t, (None, D))
-    _check_shape("s_prev", s_prev, (x_t.shape[0], H))
-    _check_shape("W", W, (H, H))
-    _check_shape("b", b, (H,))
+    if np.ndim(x_t) != 2 or x_t.shape[1] != D or np.shape(s_prev) != (x_t.shape[0], H) or np.shape(W) != (H, H) \
+            or np.shape(b) != (H,):
+        raise ValueError(f"with U of shape {U.shape}, x_t should be (N, {D}), s_prev (N, {H}), W ({H}, {H}) and "
+                         f"b ({H},); got {np.shape(x_t)}, {np.shape(s_prev)}, {np.shape(W)} and {np.shape(b)}")
     # YOUR CODE HERE
     raise NotImplementedError("rnn_step_forward is not implemented yet")
 
@@ -123,10 +90,19 @@ def encoder_forward(x: np.ndarray, s0: np.ndarray, U: np.ndarray, W: np.ndarray,
         ValueError: the shapes do not agree, or the mask is not a prefix mask with
             at least one real step per row.
     """
-    _check_shape("x", x, (None, None, U.shape[1]))
-    N, T, _ = x.shape
-    _check_shape("s0", s0, (N, U.shape[0]))
-    source_lengths(mask, N, T)  # ValueError for a bad mask
+    H, D = U.shape
+    if np.ndim(x) != 3 or x.shape[2] != D or np.shape(s0) != (x.shape[0], H):
+        raise ValueError(f"with U of shape {U.shape}, x should be (N, T_src, {D}) and s0 (N, {H}); got "
+                         f"{np.shape(x)} and {np.shape(s0)}")
+    if mask is not None:
+        if np.shape(mask) != x.shape[:2]:
+            raise ValueError(f"mask should have shape {x.shape[:2]}, got {np.shape(mask)}")
+        mask = np.asarray(mask, dtype=bool)
+        if not np.all(mask[:, 0]):
+            raise ValueError("every source sequence needs at least one valid step (a mask row starts with False)")
+        if np.any(mask[:, 1:] & ~mask[:, :-1]):
+            raise ValueError("the mask must be True for the first steps of each sequence and False after (padding "
+                             "at the end)")
     # YOUR CODE HERE
     raise NotImplementedError("encoder_forward is not implemented yet")
 

@@ -34,12 +34,6 @@ from encoder import encoder_backward, encoder_forward
 PARAM_KEYS = ("E", "U_enc", "W_enc", "b_enc", "U_dec", "W_dec", "b_dec", "V", "c")
 
 
-def decoder_params(params: dict) -> dict:
-    """The decoder's own parameter dict (keys of decoder.DECODER_KEYS) taken from the model's params."""
-    return {"E": params["E"], "U": params["U_dec"], "W": params["W_dec"], "b": params["b_dec"], "V": params["V"],
-            "c": params["c"]}
-
-
 def shift_targets(y: np.ndarray, lengths: np.ndarray, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
     """Decoder inputs and outputs for teacher forcing.
 
