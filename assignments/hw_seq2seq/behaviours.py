@@ -1,0 +1,106 @@
+"""hw_seq2seq's checks of what a function achieves rather than of its exact values.
+
+The same form as autograder/behaviours.py: each check runs the student's
+function in the child, computes what it needs from the reference in the
+grader's process (always through ``grading.reference_call``), and raises
+``Failed`` with a message when the behaviour is wrong.  A test of kind
+``behaviour`` names its check in each case (``check: reverse_training``).
+
+The task is homework.reverse_task: reverse strings of 1 to 3 digits.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from autograder.compare import describe_type
+from autograder.config import TestSpec
+from autograder.grader import Failed, _call_failed, _unpack
+from autograder.homework import Inputs
+
+
+def _sibling(name: str):
+    """This assignment's own module ``name``.py, loaded once by path (the folder is not a package)."""
+    module_name = f"_assignment_hw_seq2seq_{name}"
+    if module_name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(module_name, Path(__file__).with_name(f"{name}.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[module_name]
+
+
+homework = _sibling("homework")
+FUNCTIONS = homework.FUNCTIONS
+
+
+def _student(grading, name: str, args: list, kwargs: dict | None = None) -> dict:
+    """Call the student's function; its named outputs, or Failed when the call fails."""
+    fn = FUNCTIONS[name]
+    reply = grading.student_call(fn, args, kwargs or {}).result()
+    if not reply.ok:
+        raise _call_failed(reply, fn)
+    return _unpack(fn, reply.value)
+
+
+def _train_args(case: dict) -> tuple[list, dict]:
+    return Inputs(FUNCTIONS["train_seq2seq"], homework_inputs("train_seq2seq", case)).call_args()
+
+
+def homework_inputs(name: str, case: dict) -> dict:
+    """The inputs homework.py builds for one case of function ``name``."""
+    return FUNCTIONS[name].build(case, np.random.default_rng(case["seed"]))
+
+
+def _accuracy(grading, params: dict, held_out: list[np.ndarray], max_length: int) -> tuple[int, list]:
+    """How many held-out strings the student's greedy_decode reverses exactly; and the first few it gets wrong."""
+    right, wrong = 0, []
+    for src in held_out:
+        got = _student(grading, "greedy_decode", [params, src, homework.START, homework.END, max_length])["tokens"]
+        if not isinstance(got, np.ndarray) or got.ndim != 1 or got.dtype.kind not in "iu":
+            raise Failed(f"greedy_decode should return a 1-D integer array, got {describe_type(got)}")
+        if np.array_equal(got, src[::-1]):
+            right += 1
+        elif len(wrong) < 3:
+            wrong.append(f"{''.join(map(str, src))} -> {' '.join(map(str, got.tolist()))}")
+    return right, wrong
+
+
+def reverse_training(grading, test: TestSpec, case: dict) -> None:
+    """train_seq2seq on the reversal task from the grader's initial parameters.
+
+    The losses must stay finite and the last one must fall below ``below``.
+    (Every reference call of a check depends on the case alone, so that the
+    student bundle can replay it from a record: the student's trained
+    parameters are therefore not decoded here; reverse_decoding tests decoding.)
+    """
+    args, kwargs = _train_args(case)
+    got = _student(grading, "train_seq2seq", args, kwargs)
+    steps = case["steps"]
+    losses = got["losses"]
+    if not isinstance(losses, np.ndarray) or losses.shape != (steps,) or losses.dtype != np.float64:
+        raise Failed(f"losses should be a float64 array of shape ({steps},), got {describe_type(losses)}")
+    if not np.all(np.isfinite(losses)):
+        raise Failed("the loss became NaN or inf during training (are the gradients clipped?)")
+    if not losses[-1] < case["below"]:
+        raise Failed(f"after {steps} steps the loss is {losses[-1]:.4g}, but it should fall below {case['below']:g} "
+                     f"(it started at {losses[0]:.4g})")
+
+
+def reverse_decoding(grading, test: TestSpec, case: dict) -> None:
+    """The student's greedy_decode, with parameters the reference trained, reverses held-out strings."""
+    args, kwargs = _train_args(case)
+    trained = grading.reference_call(FUNCTIONS["train_seq2seq"], args, kwargs)["params"]
+    _, held_out = homework.reverse_task(case["seed"], case["train_size"])
+    right, wrong = _accuracy(grading, trained, held_out, case["max_length"])
+    if right < case["accuracy"] * len(held_out):
+        summary = (f"your greedy_decode reverses {right} of {len(held_out)} held-out strings with parameters the "
+                   f"reference trained; at least {case['accuracy']:.0%} should be right")
+        raise Failed(f"{summary} (e.g. {'; '.join(wrong)})", brief=summary)
+
+
+BEHAVIOURS = {"reverse_training": reverse_training, "reverse_decoding": reverse_decoding}
