@@ -45,8 +45,30 @@ def cell_file(cell: dict) -> str | None:
     return None
 
 
+_SCRIPT_CELL = re.compile(r"^# (?:In\[[\d ]*\]:|%%)")  # `jupyter nbconvert --to script`; VS Code and Spyder cells
+
+
+def _script_cells(text: str) -> list[dict]:
+    """A notebook exported as a script (nbconvert, Colab "Download .py") as code cells: one starts at each
+    ``# In[ ]:`` or ``# %%`` line and at each ``# file: X.py`` marker line."""
+    cells: list[list[str]] = [[]]
+    for line in text.splitlines():
+        if _SCRIPT_CELL.match(line):
+            cells.append([])
+            continue
+        if MARKER.fullmatch(line.strip()):
+            cells.append([])
+        cells[-1].append(line)
+    return [{"cell_type": "code", "source": "\n".join(c)} for c in cells if any(x.strip() for x in c)]
+
+
 def read_cells(path: Path) -> list[dict]:
-    """The cells of an nbformat 4 notebook file."""
+    """The cells of an nbformat 4 notebook file (or of a notebook exported as a ``.py`` script)."""
+    if Path(path).suffix.lower() == ".py":
+        try:
+            return _script_cells(Path(path).read_text(encoding="utf-8", errors="replace"))
+        except OSError as exc:
+            raise NotebookError(f"{Path(path).name} could not be read: {exc}") from None
     try:
         notebook = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
@@ -91,18 +113,15 @@ def extract(notebook: Path, files: tuple[str, ...] | None) -> tuple[dict[str, st
 
 
 def notebook_of(submission: Path, files: tuple[str, ...]) -> Path | None:
-    """The notebook to grade: the submission itself, or the one notebook of a folder without the expected files.
+    """The notebook to grade: the submission itself (a notebook, or one exported as a script), or the notebook
+    that ``submission.locate``'s rule picks in a folder without the expected files (None: grade the folder)."""
+    from autograder.submission import notebook_in, script_notebook
 
-    The second case is a notebook handed in through a course tool (nbgrader's
-    ``submitted/STUDENT/hw_rnn/``, a Gradescope export of otter's), where the
-    folder holds nothing else to grade.
-    """
-    if submission.suffix == ".ipynb" and submission.is_file():
+    if submission.is_file() and (submission.suffix == ".ipynb" or
+                                 (submission.suffix == ".py" and script_notebook(submission))):
         return submission
-    if submission.is_dir() and not any((submission / name).exists() for name in files):
-        notebooks = sorted(p for p in submission.glob("*.ipynb") if p.is_file() and not p.is_symlink())
-        if len(notebooks) == 1:
-            return notebooks[0]
+    if submission.is_dir():
+        return notebook_in(submission, files)
     return None
 
 
