@@ -431,7 +431,7 @@ def _choose(scan: _Scan, files: tuple[str, ...], assignment: str, functions: tup
                 continue
             result.chosen[name] = rel
             fixes = ([f"name it {name}"] if Path(rel).name != name else []) + (
-                ["put it at the top level (not inside a folder)"] if "/" in rel else [])
+                ["upload it at the top level (not inside a folder)"] if "/" in rel else [])
             if fixes:
                 result.notes.append(f"Graded {rel!r} as {name}. Next time, {' and '.join(fixes)}.")
             others = [o for o in others if o != rel]

@@ -18,10 +18,10 @@ from autograder.layouts import (
     discover,
     extract_zip,
     fingerprint,
-    locate,
     prepare,
     safe_names,
 )
+from autograder.submission import locate
 
 
 def write_zip(path: Path, members: dict[str, bytes], encrypted: bool = False) -> Path:
@@ -86,8 +86,10 @@ def test_a_zipped_folder_is_found_inside_the_zip(tmp_path):
     work = tmp_path / "work"
     work.mkdir()
     folder = prepare(Entry("alice", archive, "zip", "alice.zip"), work, FILES)
-    assert folder.name == "hw_rnn" and sorted(p.name for p in folder.iterdir()) == sorted(FILES)
     assert not list(work.rglob("__MACOSX"))
+    located = locate(folder, FILES, dest=tmp_path / "located")
+    assert located.chosen == {f: f"alice/hw_rnn/{f}" for f in FILES}
+    assert sorted(p.name for p in located.folder.iterdir()) == sorted(FILES)
 
 
 def test_locate_prefers_the_expected_files_and_tolerates_case(tmp_path):
@@ -95,9 +97,9 @@ def test_locate_prefers_the_expected_files_and_tolerates_case(tmp_path):
     (tmp_path / "a" / "scratch" / "test.py").write_text("")
     (tmp_path / "a" / "deep" / "hw").mkdir(parents=True)
     (tmp_path / "a" / "deep" / "hw" / "RNN_Layers.py").write_text("")
-    assert locate(tmp_path / "a", FILES) == tmp_path / "a" / "deep" / "hw"
+    assert locate(tmp_path / "a", FILES, dest=tmp_path / "la").chosen == {"rnn_layers.py": "deep/hw/RNN_Layers.py"}
     (tmp_path / "b").mkdir()
-    assert locate(tmp_path / "b", FILES) == tmp_path / "b"
+    assert locate(tmp_path / "b", FILES, dest=tmp_path / "lb").chosen == {}
 
 
 def test_a_linked_file_in_a_folder_is_refused(tmp_path):
