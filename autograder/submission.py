@@ -464,12 +464,13 @@ def _choose(scan: _Scan, files: tuple[str, ...], assignment: str, functions: tup
                     (staged / base).write_bytes(read_regular(p))
                 except UnsafeFile:
                     pass
-    unused_notebooks = [rel for rel, _ in notebooks if rel not in taken]
+    unused_notebooks = [rel for rel, p in scan.files if rel not in taken and (
+        rel.lower().endswith(".ipynb") or (rel, p) in notebooks)]
     if unused_notebooks:
         why = "the .py files were graded" if result.chosen else (
-            "only the notebook named like the assignment, or the one whose cells are marked `# file: ...`, is "
-            "graded" if result.notebook else "none is named like the assignment "
-            f"({assignment}.ipynb) or has cells marked `# file: ...`")
+            "only the notebook named like the assignment, else the one whose cells are marked `# file: ...`, is "
+            "graded; Untitled notebooks never are" if result.notebook else "none is named like the assignment "
+            f"({assignment}.ipynb) or has cells marked `# file: ...`; Untitled notebooks never are")
         result.notes.append(f"Notebooks not graded: {shown_names(unused_notebooks)} ({why}).")
     unused = [rel for rel in result.uploaded if rel not in taken and rel not in unused_notebooks]
     if unused and (result.chosen or result.notebook):
