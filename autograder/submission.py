@@ -403,10 +403,10 @@ def locate(path: Path, files: tuple[str, ...], assignment: str = "", functions: 
 def _best(scan: _Scan, name: str, among=None) -> list[tuple[tuple, str, Path]]:
     """The files that could be ``name``, best first: shallowest, then exact over rewritten, then newest copy."""
     ranked = []
-    for rel, p in (among if among is not None else scan.files):
-        how = name_match(p.name if rel.endswith(p.name) else rel.rsplit("/", 1)[-1], name)
+    for rel, path in (among if among is not None else scan.files):
+        how = name_match(rel.rpartition("/")[2], name)
         if how is not None:
-            ranked.append(((_depth(rel), how[0], -how[1], rel), rel, p))
+            ranked.append(((_depth(rel), how[0], -how[1], rel), rel, path))
     return sorted(ranked)
 
 
