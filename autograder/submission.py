@@ -430,10 +430,8 @@ def _choose(scan: _Scan, files: tuple[str, ...], assignment: str, functions: tup
                                     "not graded.")
                 continue
             result.chosen[name] = rel
-            fixes = ([f"name it {name}"] if Path(rel).name != name else []) + (
-                ["upload it at the top level (not inside a folder)"] if "/" in rel else [])
-            if fixes:
-                result.notes.append(f"Graded {rel!r} as {name}. Next time, {' and '.join(fixes)}.")
+            if Path(rel).name != name:  # a folder is fine (students zip folders), a different name is not
+                result.notes.append(f"Graded {rel!r} as {name}. Next time, name it {name}.")
             others = [o for o in others if o != rel]
             break
         if others:

@@ -166,8 +166,7 @@ def test_misnamed_and_nested_files_are_named_in_the_output(gs_root, validate_res
     _, results = run_autograder(gs_root)
     validate_results(results)
     output = results["output"]
-    assert "Graded 'hw4/RNN_Layers (1).py' as rnn_layers.py. Next time, name it rnn_layers.py and upload it at " \
-           "the top level" in output
+    assert "Graded 'hw4/RNN_Layers (1).py' as rnn_layers.py. Next time, name it rnn_layers.py." in output
     assert "lstm_layers.py is missing; found 'lstm_layer.py' instead: rename it to 'lstm_layers.py'" in output
     assert "Not graded: lstm_layer.py, notes.txt" in output
     assert lost_functions(results) == LSTM
