@@ -297,3 +297,23 @@ def test_gradescope_gives_the_same_scores(corpus, expected, autograder_zip):
         finally:
             shutil.rmtree(root, ignore_errors=True)
     assert {n: s for n, s in got.items() if s != expected[inputs[n][1]]} == {}
+
+
+def _total(table: str) -> str:
+    return next(line.split()[1] for line in table.splitlines() if line.startswith("total "))
+
+
+def test_the_bundles_self_check_finds_the_same_work(corpus):
+    """`python check.py SUBMISSION` in the student bundle runs the bundle's own copy of the rule."""
+    base, works, inputs = corpus
+    bundle = base / "bundle" / CONFIG.assignment
+
+    def check(path: Path) -> str:
+        proc = subprocess.run([sys.executable, "check.py", str(path)], cwd=bundle, capture_output=True, text=True,
+                              timeout=240)
+        assert proc.returncode == 0, proc.stderr
+        return _total(proc.stdout)
+
+    want = {work: check(folder) for work, folder in works.items()}
+    names = ("zip_flat", "nbgrader_collected", "browser_copy", "untitled", "nbconvert_script")
+    assert {name: check(inputs[name][0]) for name in names} == {name: want[inputs[name][1]] for name in names}
