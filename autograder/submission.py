@@ -446,7 +446,7 @@ def _choose(scan: _Scan, files: tuple[str, ...], assignment: str, functions: tup
                                 f"not graded: {shown_names(others)}.")
     for rel in scan.links:
         result.notes.append(f"{rel} is a symbolic link: not graded (submit the file itself).")
-    notebooks = _notebooks(scan, files, taken)
+    notebooks = _notebooks(scan, taken)
     if not result.chosen and notebooks:
         best = _pick_notebook(notebooks, assignment, functions)
         if best is not None:
@@ -458,9 +458,13 @@ def _choose(scan: _Scan, files: tuple[str, ...], assignment: str, functions: tup
             taken.add(rel)
             kind = "the notebook" if rel.lower().endswith(".ipynb") else "the notebook exported as a script"
             result.notes.append(f"Graded {kind} {rel}.")
-    elif result.chosen:
-        # Helper modules the student's files may import: the other .py files beside them.
+    if result.notebook is None:
+        # Helper modules the student's files may import: the other .py files beside them (beside nothing: the
+        # shallowest .py files, so that the grader can point out a near-miss name such as rnn_layer.py).
+        py = [rel for rel, _ in scan.files if rel.endswith(".py") and rel not in taken]
         folders = {rel.rpartition("/")[0] for rel in result.chosen.values()}
+        if not folders and py:
+            folders = {min(py, key=_depth).rpartition("/")[0]}
         for rel, p in scan.files:
             base = Path(rel).name
             if (rel not in taken and rel.rpartition("/")[0] in folders and base.endswith(".py")
@@ -480,10 +484,13 @@ def _choose(scan: _Scan, files: tuple[str, ...], assignment: str, functions: tup
     unused = [rel for rel in result.uploaded if rel not in taken and rel not in unused_notebooks]
     if unused and (result.chosen or result.notebook):
         result.notes.append(f"Not graded: {shown_names(unused)}.")
+    elif unused:
+        result.notes.append(f"Nothing here is named like the expected files or is a notebook of the assignment; "
+                            f"the submission holds: {shown_names(unused)}.")
     return result
 
 
-def _notebooks(scan: _Scan, files: tuple[str, ...], taken: set[str]) -> list[tuple[str, Path]]:
+def _notebooks(scan: _Scan, taken: set[str]) -> list[tuple[str, Path]]:
     """Notebooks and exported scripts that could be the work; scratch notebooks and checkpoint copies are not."""
     out = []
     for rel, p in scan.files:
@@ -525,5 +532,5 @@ def notebook_in(folder: Path, files: tuple[str, ...], assignment: str = "",
     _scan(Path(folder), scan, "", None, None)
     if any(_best(scan, name) for name in files):
         return None
-    best = _pick_notebook(_notebooks(scan, files, set()), assignment, functions)
+    best = _pick_notebook(_notebooks(scan, set()), assignment, functions)
     return best[1] if best else None

@@ -236,3 +236,14 @@ def test_a_notebook_exported_as_a_script_is_not_a_misnamed_file(tmp_path):
     assert located.notebook == "my_homework.py" and located.chosen == {}
     assert (located.folder / "quiz.py").read_text().rstrip().endswith("A = 1")
     assert "Notebooks not graded: Untitled.ipynb" in "\n".join(located.notes)
+
+
+def test_near_misses_alone_still_get_a_rename_hint(tmp_path):
+    from autograder.submission import find_files
+
+    up = _tree(tmp_path / "up", {"hw/rnn_layer.py": "x", "hw/deeper/lstm_layer.py": "y", "readme.txt": "z"})
+    located = locate(up, FILES, "hw_rnn", dest=tmp_path / "d")
+    assert located.chosen == {} and located.notebook is None
+    assert "the submission holds: readme.txt, hw/rnn_layer.py, hw/deeper/lstm_layer.py" in "\n".join(located.notes)
+    notes = find_files(located.folder, FILES)[1]
+    assert "rnn_layers.py is missing; found 'rnn_layer.py' instead: rename it to 'rnn_layers.py'" in notes
