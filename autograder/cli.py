@@ -33,15 +33,15 @@ def _check_cases(config: Config) -> None:
     check_cases(config, required_case_keys())
 
 
-def _submission(path: str, config: Config) -> Path:
-    """The folder to grade: the one given, or the files extracted from a filled notebook."""
-    from autograder.extract import prepare
+def _submission(path: str, config: Config):
+    """Where the work is in a folder, zip, .py or .ipynb file (``submission.locate``): a ``Located``."""
+    from autograder.submission import SubmissionProblem, locate
 
-    submission = prepare(Path(path), config.files, config.functions, budget=0.7 * config.limits.import_seconds)[0]
-    if not submission.is_dir():
-        raise ConfigError(f"submission folder {path!r} does not exist (give the folder holding your .py files, "
-                          "or your filled .ipynb notebook)")
-    return submission
+    try:
+        return locate(Path(path), config.files, config.assignment, config.functions,
+                      budget=0.7 * config.limits.import_seconds)
+    except SubmissionProblem as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _start_early(config: Config, submission: Path):
@@ -59,14 +59,15 @@ def cmd_grade(args: argparse.Namespace) -> int:
     except ResultsPathError as exc:
         raise ConfigError(str(exc)) from None
     config = _config(args.config, cases=False)
-    submission = _submission(args.submission, config)
-    box = _start_early(config, submission)
+    located = _submission(args.submission, config)
+    box = _start_early(config, located.folder)
     _check_cases(config)
     from autograder.grader import grade
     from autograder.report import table
     from autograder.results import to_gradescope, write_json_atomic
 
-    report = grade(submission, config, box=box)
+    report = grade(located.folder, config, box=box)
+    report.notes[:0] = located.notes
     # results.json first: whatever happens while printing, the grade is on disk.
     try:
         write_json_atomic(args.results, to_gradescope(report, config))
@@ -79,14 +80,15 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     config = _config(args.config, cases=False)
-    submission = _submission(args.submission, config)
-    box = _start_early(config, submission)
+    located = _submission(args.submission, config)
+    box = _start_early(config, located.folder)
     _check_cases(config)
     from autograder.grader import grade
     from autograder.report import table
     from autograder.results import clean_text
 
-    report = grade(submission, config, public_only=True, box=box)
+    report = grade(located.folder, config, public_only=True, box=box)
+    report.notes[:0] = located.notes
     print(table(report))
     if report.student_output:
         print("\nOutput printed by your code:\n" + clean_text(report.student_output))
@@ -141,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", help="assignment.yaml (default: the RNN homework's)")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("grade", parents=[common], help="grade a submission folder into results.json")
+    p = sub.add_parser("grade", parents=[common],
+                       help="grade a submission (folder, zip, .py or .ipynb) into results.json")
     p.add_argument("submission")
     p.add_argument("--results", default="results.json")
     p.add_argument("--quiet", action="store_true", help="do not print the table")

@@ -7,9 +7,9 @@
 
 The zip holds setup.sh and run_autograder at its root, the grader package, the
 config, the reference solution and ``gradescope.json`` (which config, which
-files, which commit).  ``run`` copies the student's files out of the upload
-(``submission.stage_upload``), grades them with ``python -m autograder grade``
-in a separate process and writes ``results/results.json``; whatever goes wrong,
+files, which commit).  ``run`` grades the upload with ``python -m autograder
+grade`` in a separate process, which finds the work in it by the rule every
+path shares (``submission.locate``), and writes ``results/results.json``; whatever goes wrong,
 it still writes a results.json that says so.  This module imports only the
 standard library, so that holds even when numpy or the config is broken.
 """
@@ -32,7 +32,7 @@ from pathlib import Path
 
 from autograder.privileges import kill_strays, student_identity
 from autograder.results import tolerant_stdio, write_json_atomic
-from autograder.submission import Upload, stage_upload
+from autograder.submission import shown_names, uploaded_files
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPTS = REPO / "gradescope"
@@ -186,11 +186,9 @@ def grade_upload(source: Path, upload: Path, timeout: float = DEFAULT_TIMEOUT) -
     try:
         manifest = json.loads((source / MANIFEST).read_text(encoding="utf-8"))
         log.append(f"autograder for {manifest['assignment']} built from commit {manifest['commit']}")
-        staged = work / "submission"
-        staged.mkdir()
-        upload_info = stage_upload(upload, tuple(manifest["files"]), staged)
-        log.append(upload_info.summary())
-        return _grade(source, manifest, staged, upload_info, work, timeout, log), log
+        uploaded = f"Files uploaded: {shown_names(uploaded_files(upload))}"
+        log.append(uploaded)
+        return _grade(source, manifest, upload, uploaded, work, timeout, log), log
     except Exception:  # noqa: BLE001 -- whatever it is, the student gets an answer and the staff the traceback
         log.append(traceback.format_exc())
         return failure(NOT_YOUR_CODE, f"the Gradescope wrapper failed before grading; the traceback is in "
@@ -199,10 +197,10 @@ def grade_upload(source: Path, upload: Path, timeout: float = DEFAULT_TIMEOUT) -
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _grade(source: Path, manifest: dict, staged: Path, upload_info: Upload, work: Path, timeout: float,
+def _grade(source: Path, manifest: dict, upload: Path, uploaded: str, work: Path, timeout: float,
            log: list[str]) -> dict:
     results = work / "results.json"
-    cmd = [sys.executable, "-m", "autograder", "grade", str(staged), "--results", str(results),
+    cmd = [sys.executable, "-m", "autograder", "grade", str(upload), "--results", str(results),
            "--config", str(source / manifest["config"])]
     # Its output is read back as UTF-8 whatever the machine's locale.
     env = {**os.environ, "PYTHONIOENCODING": "utf-8:backslashreplace"}
@@ -242,7 +240,7 @@ def _grade(source: Path, manifest: dict, staged: Path, upload_info: Upload, work
         return failure(NOT_YOUR_CODE, f"the grader {what} with exit status {code}; the reason is in {STAFF_LOG}.")
     if document is None:
         return failure(NOT_YOUR_CODE, f"the grader finished without a usable results.json; see {STAFF_LOG}.")
-    document["output"] = upload_info.summary() + "\n" + str(document.get("output", ""))
+    document["output"] = uploaded + "\n" + str(document.get("output", ""))
     return document
 
 

@@ -19,34 +19,19 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import stat
-import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import yaml
 
+from autograder.submission import ArchiveLimits, SubmissionProblem, extract_zip  # noqa: F401 -- re-exported
+
 SKIPPED_NAMES = {"__MACOSX", "__pycache__", ".DS_Store", "Thumbs.db"}
-SEARCH_DEPTH = 4  # how deep inside a student's folder or zip the expected files are looked for
 
 
 class LayoutError(Exception):
     """The input is not a class folder this module understands."""
-
-
-class SubmissionProblem(Exception):
-    """One submission cannot be graded (bad zip, unsafe content); the message says why."""
-
-
-@dataclass(frozen=True)
-class ArchiveLimits:
-    """Limits on one student's zip, checked on the declared sizes and again while writing."""
-
-    max_members: int = 2000
-    max_file_mb: float = 20.0
-    max_total_mb: float = 100.0
-    max_ratio: float = 200.0  # uncompressed / compressed, for members over 1 MB
 
 
 @dataclass(frozen=True)
@@ -239,113 +224,24 @@ def safe_names(students: list[str]) -> dict[str, str]:
     return names
 
 
-# -- unpacking -------------------------------------------------------------------
-def _member_path(name: str) -> PurePosixPath:
-    """The member's relative path; SubmissionProblem when it would land outside the folder."""
-    normalized = name.replace("\\", "/")
-    path = PurePosixPath(normalized)
-    if path.is_absolute() or re.match(r"^[A-Za-z]:", normalized) or ".." in path.parts or "\0" in normalized:
-        raise SubmissionProblem(f"zip refused: member {name!r} points outside the submission folder")
-    return path
+def prepare(entry: Entry, workdir: Path, files: tuple[str, ...], limits: ArchiveLimits | None = None) -> Path:
+    """The submission of one entry, for ``submission.locate``: its folder, or its zip unpacked into ``workdir``.
 
-
-def extract_zip(archive: Path, dest: Path, limits: ArchiveLimits = ArchiveLimits()) -> None:
-    """Unpack a student's zip into ``dest`` (an empty folder), or raise SubmissionProblem."""
-    max_file, max_total = int(limits.max_file_mb * 2**20), int(limits.max_total_mb * 2**20)
-    try:
-        zf = zipfile.ZipFile(archive)
-    except zipfile.BadZipFile:
-        raise SubmissionProblem(f"{archive.name} is not a valid zip file") from None
-    except OSError as exc:
-        raise SubmissionProblem(f"{archive.name} cannot be read: {exc.strerror}") from None
-    with zf:
-        members = zf.infolist()
-        if len(members) > limits.max_members:
-            raise SubmissionProblem(f"zip refused: {len(members)} members (at most {limits.max_members})")
-        declared = 0
-        for info in members:
-            _member_path(info.filename)
-            mode = info.external_attr >> 16
-            if stat.S_ISLNK(mode):
-                raise SubmissionProblem(f"zip refused: {info.filename!r} is a symbolic link")
-            if info.flag_bits & 0x1:
-                raise SubmissionProblem(f"zip refused: {info.filename!r} is password-protected")
-            if info.file_size > max_file:
-                raise SubmissionProblem(f"zip refused: {info.filename!r} unpacks to {info.file_size >> 20} MB "
-                                        f"(at most {limits.max_file_mb:g} MB per file)")
-            if info.file_size > 2**20 and info.file_size > limits.max_ratio * max(info.compress_size, 1):
-                raise SubmissionProblem(f"zip refused: {info.filename!r} is compressed more than "
-                                        f"{limits.max_ratio:g} to 1 (a zip bomb?)")
-            declared += info.file_size
-        if declared > max_total:
-            raise SubmissionProblem(f"zip refused: it unpacks to {declared >> 20} MB "
-                                    f"(at most {limits.max_total_mb:g} MB)")
-        root = dest.resolve()
-        written = 0
-        for info in members:
-            rel = _member_path(info.filename)
-            if not rel.parts or any(p in SKIPPED_NAMES for p in rel.parts) or info.is_dir():
-                continue
-            target = (root / rel).resolve()
-            if root not in target.parents:
-                raise SubmissionProblem(f"zip refused: member {info.filename!r} points outside the submission folder")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            size = 0
-            try:
-                with zf.open(info) as src, open(target, "wb") as out:
-                    # The declared sizes may lie: count what is actually written.
-                    while chunk := src.read(1 << 16):
-                        size += len(chunk)
-                        written += len(chunk)
-                        if size > max_file or written > max_total:
-                            raise SubmissionProblem(f"zip refused: it unpacks to more than its declared size "
-                                                    f"and the limits ({limits.max_total_mb:g} MB)")
-                        out.write(chunk)
-            except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, ValueError) as exc:
-                raise SubmissionProblem(f"{archive.name} is damaged: {info.filename}: {exc}") from None
-
-
-def locate(folder: Path, files: tuple[str, ...]) -> Path:
-    """The folder inside a submission that holds its files (students often zip a folder).
-
-    The shallowest folder with an expected file (any case), else the shallowest
-    with a .py file, else the submission's own folder.  Links are not followed.
+    Raises SubmissionProblem for an entry that cannot be graded.
     """
-    wanted = {f.lower() for f in files}
-    level, fallback = [folder], None
-    for _ in range(SEARCH_DEPTH + 1):
-        next_level = []
-        for d in level:
-            try:
-                children = sorted(d.iterdir())
-            except OSError:
-                continue
-            names = [c.name.lower() for c in children if c.is_file() and not c.is_symlink()]
-            if any(n in wanted for n in names) or any(c.is_symlink() and c.name.lower() in wanted for c in children):
-                return d
-            if fallback is None and any(n.endswith(".py") for n in names):
-                fallback = d
-            next_level += [c for c in children if c.is_dir() and not c.is_symlink() and _visible(c)]
-        level = next_level
-    return fallback or folder
-
-
-def prepare(entry: Entry, workdir: Path, files: tuple[str, ...], limits: ArchiveLimits = ArchiveLimits()) -> Path:
-    """The folder to grade for one entry (a zip is unpacked into ``workdir``), or SubmissionProblem."""
     if entry.problem:
         raise SubmissionProblem(entry.problem)
     if entry.kind == "zip":
         unpacked = workdir / "unpacked"
         unpacked.mkdir()
-        extract_zip(entry.source, unpacked, limits)
-        return locate(unpacked, files)
+        extract_zip(entry.source, unpacked, limits or ArchiveLimits())
+        return unpacked
     if not entry.source.is_dir():
         raise SubmissionProblem(f"{entry.label} is no longer there")
-    folder = locate(entry.source, files)
     for name in files:
-        if (folder / name).is_symlink():
+        if (entry.source / name).is_symlink():
             raise SubmissionProblem(f"{name} is a symbolic link; the submission must hold the file itself")
-    return folder
+    return entry.source
 
 
 def fingerprint(entry: Entry) -> str:

@@ -54,16 +54,18 @@ def load(data: Path = DATA):
 
 
 def run(submission: Path, data: Path = DATA):
-    """Grade a folder on the public tests; return the grader's GradeReport."""
+    """Grade a submission (folder, zip, .py or .ipynb; see ``submission.locate``) on the public tests; return the
+    grader's GradeReport."""
     from autograder.grader import grade
     from autograder.inprocess import InProcessBox
     from autograder.recorded import replaying
-    from autograder.submission import find_files
+    from autograder.submission import SubmissionProblem, find_files, locate
 
-    submission = Path(submission)
-    if not submission.is_dir():
-        raise CheckError(f"folder {str(submission)!r} does not exist (give the folder holding your .py files)")
     config, recorded = load(data)
+    try:
+        located = locate(Path(submission), config.files, config.assignment, config.functions)
+    except SubmissionProblem as exc:
+        raise CheckError(str(exc)) from None
     mismatched = recorded.mismatched_inputs()
     if mismatched:
         import numpy as np
@@ -71,9 +73,9 @@ def run(submission: Path, data: Path = DATA):
         raise CheckError(f"this numpy ({np.__version__}) draws different test inputs from the one the checker was "
                          f"made with ({recorded.numpy}), e.g. for {mismatched[0]}; install the numpy version in "
                          "requirements.txt (pip install -r requirements.txt)")
-    box = InProcessBox(submission, find_files(submission, config.files)[0], config.limits)
-    report = grade(submission, config, public_only=True, box=box, grading_class=replaying(recorded))
-    report.notes[:0] = running_notes(config)
+    box = InProcessBox(located.folder, find_files(located.folder, config.files)[0], config.limits)
+    report = grade(located.folder, config, public_only=True, box=box, grading_class=replaying(recorded))
+    report.notes[:0] = running_notes(config) + located.notes
     return report
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import atexit
 import difflib
 import os
 import re
+import shutil
 import stat
+import tempfile
+import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 MAX_FILE_BYTES = 5 << 20  # far above any honest solution file
 
@@ -60,31 +64,108 @@ def find_files(submission: Path, expected: tuple[str, ...]) -> tuple[list[str], 
     return found, notes
 
 
-# -- uploads (Gradescope): find the expected files wherever and however the student uploaded them -------------------
-_JUNK_DIRS = {"__MACOSX", "__pycache__", ".ipynb_checkpoints"}
-_DUPLICATE = re.compile(r"^(?P<stem>.+?)\s*\(\d+\)(?P<suffix>\.[^.]+)$")  # "rnn_layers (1).py" from a browser
-MAX_ENTRIES = 2000  # files and folders looked at in one upload
+_ZIP_SKIPPED = {"__MACOSX", "__pycache__", ".DS_Store", "Thumbs.db"}
+
+
+class SubmissionProblem(Exception):
+    """One submission cannot be graded (bad zip, unsafe content); the message says why."""
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """Limits on one student's zip, checked on the declared sizes and again while writing."""
+
+    max_members: int = 2000
+    max_file_mb: float = 20.0
+    max_total_mb: float = 100.0
+    max_ratio: float = 200.0  # uncompressed / compressed, for members over 1 MB
+
+
+# -- zips: unpacked under limits (grade-all's student zips, zips given to `grade`, zips inside a submission) --------
+def _member_path(name: str) -> PurePosixPath:
+    """The member's relative path; SubmissionProblem when it would land outside the folder."""
+    normalized = name.replace("\\", "/")
+    path = PurePosixPath(normalized)
+    if path.is_absolute() or re.match(r"^[A-Za-z]:", normalized) or ".." in path.parts or "\0" in normalized:
+        raise SubmissionProblem(f"zip refused: member {name!r} points outside the submission folder")
+    return path
+
+
+def extract_zip(archive: Path, dest: Path, limits: ArchiveLimits = ArchiveLimits()) -> None:
+    """Unpack a student's zip into ``dest`` (an empty folder), or raise SubmissionProblem."""
+    max_file, max_total = int(limits.max_file_mb * 2**20), int(limits.max_total_mb * 2**20)
+    try:
+        zf = zipfile.ZipFile(archive)
+    except zipfile.BadZipFile:
+        raise SubmissionProblem(f"{archive.name} is not a valid zip file") from None
+    except OSError as exc:
+        raise SubmissionProblem(f"{archive.name} cannot be read: {exc.strerror}") from None
+    with zf:
+        members = zf.infolist()
+        if len(members) > limits.max_members:
+            raise SubmissionProblem(f"zip refused: {len(members)} members (at most {limits.max_members})")
+        declared = 0
+        for info in members:
+            _member_path(info.filename)
+            mode = info.external_attr >> 16
+            if stat.S_ISLNK(mode):
+                raise SubmissionProblem(f"zip refused: {info.filename!r} is a symbolic link")
+            if info.flag_bits & 0x1:
+                raise SubmissionProblem(f"zip refused: {info.filename!r} is password-protected")
+            if info.file_size > max_file:
+                raise SubmissionProblem(f"zip refused: {info.filename!r} unpacks to {info.file_size >> 20} MB "
+                                        f"(at most {limits.max_file_mb:g} MB per file)")
+            if info.file_size > 2**20 and info.file_size > limits.max_ratio * max(info.compress_size, 1):
+                raise SubmissionProblem(f"zip refused: {info.filename!r} is compressed more than "
+                                        f"{limits.max_ratio:g} to 1 (a zip bomb?)")
+            declared += info.file_size
+        if declared > max_total:
+            raise SubmissionProblem(f"zip refused: it unpacks to {declared >> 20} MB "
+                                    f"(at most {limits.max_total_mb:g} MB)")
+        root = dest.resolve()
+        written = 0
+        for info in members:
+            rel = _member_path(info.filename)
+            if not rel.parts or any(p in _ZIP_SKIPPED for p in rel.parts) or info.is_dir():
+                continue
+            target = (root / rel).resolve()
+            if root not in target.parents:
+                raise SubmissionProblem(f"zip refused: member {info.filename!r} points outside the submission folder")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            size = 0
+            try:
+                with zf.open(info) as src, open(target, "wb") as out:
+                    # The declared sizes may lie: count what is actually written.
+                    while chunk := src.read(1 << 16):
+                        size += len(chunk)
+                        written += len(chunk)
+                        if size > max_file or written > max_total:
+                            raise SubmissionProblem(f"zip refused: it unpacks to more than its declared size "
+                                                    f"and the limits ({limits.max_total_mb:g} MB)")
+                        out.write(chunk)
+            except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, ValueError) as exc:
+                raise SubmissionProblem(f"{archive.name} is damaged: {info.filename}: {exc}") from None
+
+
+# -- one student's submission: where their work is, whatever the path, zip or upload -------------------------------
+# The rule (README "Where the grader finds your work") lives here and only here: `grade`, `check`, `grade-all`,
+# the Gradescope run and the student's `check.py` all call ``locate``.
+_JUNK_DIRS = {"__MACOSX", "__pycache__", ".ipynb_checkpoints", ".git", "node_modules"}
+_QUIET_FILES = {"thumbs.db", "desktop.ini", "timestamp.txt"}  # the OS's and nbgrader collect's own records
+_RECEIPT = re.compile(r"receipt", re.IGNORECASE)  # an LMS's submission receipt
+# How browsers, LMSs and file managers rename a file: "x (1).py" (Chrome, Edge), "x(1).py" (Firefox),
+# "x-1.py" (Canvas resubmissions, Safari), "x - Copy.py" / "x - Copy (2).py" (Windows), "x copy.py" /
+# "x copy 2.py" / "x 2.py" (macOS).  The number orders copies: the highest is the newest.
+_REWRITE = re.compile(r"^(?P<stem>.+?)(?:\s*\((?P<a>\d{1,3})\)|-(?P<b>\d{1,3})|\s+-\s+copy(?:\s*\((?P<c>\d{1,3})\))?"
+                      r"|\s+copy(?:\s+(?P<d>\d{1,3}))?|\s+(?P<e>\d{1,2}))$", re.IGNORECASE)
+MAX_ENTRIES = 2000  # files and folders looked at in one submission
+MAX_NESTED_ZIPS = 5  # zips inside a submission that are opened
 SHOWN = 20  # names listed in feedback
 
 
-@dataclass
-class Upload:
-    """What was uploaded and which file is graded as each expected name."""
-
-    uploaded: list[str] = field(default_factory=list)  # relative paths, as shown to the student
-    chosen: dict[str, str] = field(default_factory=dict)  # expected name -> relative path graded as it
-    notes: list[str] = field(default_factory=list)
-
-    def summary(self) -> str:
-        lines = [f"Files uploaded: {_names(self.uploaded)}"]
-        lines += self.notes
-        unused = [p for p in self.uploaded if p not in self.chosen.values()]
-        if unused:
-            lines.append(f"Not graded: {_names(unused)}")
-        return "\n".join(lines)
-
-
-def _names(paths: list[str]) -> str:
+def shown_names(paths) -> str:
+    """Paths for feedback: the first ``SHOWN``, then how many more."""
+    paths = list(paths)
     if not paths:
         return "none"
     shown = ", ".join(paths[:SHOWN])
@@ -95,103 +176,360 @@ def _printable(name: str) -> str:
     return os.fsencode(name).decode("utf-8", "replace")
 
 
+def name_match(found: str, expected: str) -> tuple[int, int] | None:
+    """How ``found`` is a name for ``expected``: (0 exact, 1 letter case, 2 rewritten; copy number), or None.
+
+    Rewritten: a browser's, LMS's or file manager's copy suffix (see ``_REWRITE``),
+    in any letter case.  The copy number is 0 for the name itself.
+    """
+    if found == expected:
+        return 0, 0
+    if found.lower() == expected.lower():
+        return 1, 0
+    stem, dot, suffix = found.rpartition(".")
+    match = _REWRITE.match(stem) if dot else None
+    if match and f"{match['stem']}.{suffix}".lower() == expected.lower():
+        number = next((int(match[g]) for g in "abcde" if match[g]), 1)
+        return 2, number
+    return None
+
+
 def canonical_name(name: str) -> str:
-    """The name a file was meant to have: letter case and a browser's " (1)" dropped."""
-    match = _DUPLICATE.match(name)
-    if match:
-        name = match["stem"] + match["suffix"]
-    return name.lower()
+    """The name a file was meant to have, in lower case: without a copy suffix (see ``name_match``)."""
+    stem, dot, suffix = name.rpartition(".")
+    match = _REWRITE.match(stem) if dot else None
+    return (f"{match['stem']}.{suffix}" if match else name).lower()
 
 
-def _walk(upload: Path) -> tuple[list[tuple[str, Path]], list[str], bool]:
-    """Regular files under upload as (relative path, path) without following links, the links, and whether the
-    upload was too large to look at whole."""
-    files, links, seen, truncated = [], [], 0, False
-    for dirpath, dirnames, filenames in os.walk(upload, followlinks=False):
+def released_folder(folder: Path) -> bool:
+    """A folder this toolkit releases beside the student's work (never the work itself).
+
+    The ``autograder/`` package (student bundle, nbgrader and otter releases:
+    it holds ``checks_api.py``) and a checks folder (``hw_rnn_checks/``,
+    the bundle's ``public/``: the tests and the recorded reference values).
+    """
+    from autograder.selfcheck import CONFIG_FILE, RECORD_FILE  # standard library at import time
+
+    return (folder / "checks_api.py").is_file() or (
+        (folder / CONFIG_FILE).is_file() and (folder / RECORD_FILE).is_file())
+
+
+def _head(path: Path, size: int = 4096) -> bytes:
+    """The first bytes of a regular file (links not followed); empty when it cannot be read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return b""
+    with os.fdopen(fd, "rb") as f:
+        return f.read(size) if stat.S_ISREG(os.fstat(f.fileno()).st_mode) else b""
+
+
+def _released_file(path: Path) -> bool:
+    """The student bundle's ``check.py``, an otter test file, or an LMS or nbgrader record: not the student's work."""
+    name = path.name.lower()
+    if name in _QUIET_FILES or (_RECEIPT.search(name) and not name.endswith((".py", ".ipynb"))):
+        return True
+    if name.endswith(".py"):
+        head = _head(path)
+        return (name == "check.py" and b"from autograder.selfcheck import main" in head) or \
+            b"from otter.test_files import test_case" in head
+    return False
+
+
+@dataclass
+class _Scan:
+    files: list[tuple[str, Path]] = field(default_factory=list)  # (relative path, path): regular files
+    links: list[str] = field(default_factory=list)
+    released: list[str] = field(default_factory=list)  # the toolkit's own folders and files
+    notes: list[str] = field(default_factory=list)
+    seen: int = 0
+    zips: int = 0
+
+
+def _scan(root: Path, scan: _Scan, prefix: str, unpack_to: Path | None, limits) -> None:
+    """Walk ``root`` without following links; open the zips found in it (into ``unpack_to``)."""
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         here = Path(dirpath)
+        rel_here = prefix + _printable(str(here.relative_to(root))).removeprefix(".").lstrip("/")
+        rel_here = rel_here + "/" if rel_here and not rel_here.endswith("/") else rel_here
         kept = []
         for d in sorted(dirnames):
             if (here / d).is_symlink():
-                links.append(_printable(str((here / d).relative_to(upload))))
-            elif d not in _JUNK_DIRS and not d.startswith("."):
+                scan.links.append(rel_here + _printable(d))
+            elif d in _JUNK_DIRS or d.startswith("."):
+                continue
+            elif released_folder(here / d):
+                scan.released.append(rel_here + _printable(d) + "/")
+            else:
                 kept.append(d)
-        seen += len(kept) + len(filenames)
-        if seen > MAX_ENTRIES:
+        scan.seen += len(kept) + len(filenames)
+        if scan.seen > MAX_ENTRIES:
             dirnames[:] = []
-            truncated = True
+            if not any("more than" in n for n in scan.notes):
+                scan.notes.append(f"The submission holds more than {MAX_ENTRIES} files and folders: only part of "
+                                  "it was looked at.")
             continue
         dirnames[:] = kept
         for f in sorted(filenames):
-            if f.startswith(".") or f == "Thumbs.db":
+            if f.startswith(".") or f.startswith("._"):
                 continue
             path = here / f
-            rel = _printable(str(path.relative_to(upload)))
+            rel = rel_here + _printable(f)
             mode = os.lstat(path).st_mode
             if stat.S_ISLNK(mode):
-                links.append(rel)
-            elif stat.S_ISREG(mode):
-                files.append((rel, path))
-    return files, links, truncated
-
-
-def _copy_regular(source: Path, target: Path) -> bool:
-    """Copy a regular file without following a link; False when it is not one or is too large."""
-    try:
-        target.write_bytes(read_regular(source))
-    except UnsafeFile:
-        return False
-    return True
-
-
-def stage_upload(upload: Path, expected: tuple[str, ...], dest: Path) -> Upload:
-    """Copy the files to grade from a student's upload into ``dest`` under their expected names.
-
-    Accepted as an expected file: that exact name anywhere in the upload (nested
-    in a folder), or the same name up to letter case and a browser's " (1)"
-    suffix, when exactly one file fits.  Links are never followed (the grader
-    runs as root; a link could point at its own files).  Other ``.py`` files are
-    copied under their own names, so that ``find_files`` suggests a rename for a
-    near miss.  A notebook is recognized, but only the ``.py`` files are graded.
-    """
-    files, links, truncated = _walk(upload)
-    result = Upload(uploaded=[rel for rel, _ in files])
-    if truncated:
-        result.notes.append(f"The upload holds more than {MAX_ENTRIES} files and folders: only part of it was "
-                            "looked at.")
-    depth = {rel: rel.count("/") for rel, _ in files}
-    by_rel = dict(files)
-    for name in expected:
-        exact = [rel for rel, _ in files if Path(rel).name == name]
-        near = [rel for rel, _ in files if canonical_name(Path(rel).name) == canonical_name(name)]
-        for candidates in (exact, near):
-            if not candidates:
+                scan.links.append(rel)
+            elif not stat.S_ISREG(mode):
                 continue
-            top = min(depth[r] for r in candidates)
-            best = [r for r in candidates if depth[r] == top]
-            if len(best) > 1:
-                result.notes.append(f"Several files could be {name}: {_names(best)}; none was graded as {name}. "
-                                    f"Upload just one file named {name}.")
-            elif not _copy_regular(by_rel[best[0]], dest / name):
-                result.notes.append(f"{best[0]} is not a readable file of at most {MAX_FILE_BYTES >> 20} MB: "
-                                    "not graded.")
+            elif _released_file(path):
+                scan.released.append(rel)
+            elif f.lower().endswith(".zip") and unpack_to is not None:
+                _open_zip(path, rel, scan, unpack_to, limits)
             else:
-                result.chosen[name] = best[0]
-                fixes = ([f"name it {name}"] if Path(best[0]).name != name else []) + (
-                    ["upload it at the top level (not inside a folder)"] if "/" in best[0] else [])
-                if fixes:
-                    result.notes.append(f"Graded {best[0]!r} as {name}. Next time, {' and '.join(fixes)}.")
+                scan.files.append((rel, path))
+
+
+def _open_zip(path: Path, rel: str, scan: _Scan, unpack_to: Path, limits) -> None:
+    """A zip inside a submission is looked into like a folder, under the limits of ``extract_zip``."""
+    if scan.zips >= MAX_NESTED_ZIPS:
+        scan.files.append((rel, path))
+        scan.notes.append(f"{rel} was not opened: only {MAX_NESTED_ZIPS} zips in one submission are.")
+        return
+    scan.zips += 1
+    folder = unpack_to / f"zip{scan.zips}"
+    folder.mkdir(parents=True)
+    try:
+        extract_zip(path, folder, limits)
+    except SubmissionProblem as exc:
+        scan.files.append((rel, path))
+        scan.notes.append(f"{rel} was not opened: {exc}")
+        return
+    _scan(folder, scan, rel + "/", unpack_to, limits)
+
+
+def _depth(rel: str) -> int:
+    return rel.count("/")
+
+
+def _text(path: Path) -> str:
+    try:
+        return read_regular(path).decode("utf-8", "replace")
+    except UnsafeFile:
+        return ""
+
+
+def script_notebook(path: Path) -> bool:
+    """A .py file that is a notebook exported as a script (``extract.exported_script``)."""
+    from autograder.extract import exported_script
+
+    return exported_script(_text(path))
+
+
+def _graded_notebook(path: Path, functions: tuple[str, ...]) -> bool:
+    """A notebook (or exported script) whose code is marked for the expected files or defines a graded function."""
+    from autograder.extract import NotebookError, cell_file, cell_source, read_cells
+
+    names = "|".join(map(re.escape, functions))
+    defines = re.compile(rf"^\s*def\s+({names})\s*\(", re.MULTILINE) if functions else None
+    if path.suffix.lower() == ".py":
+        return script_notebook(path) or bool(defines and defines.search(_text(path)))
+    try:
+        cells = read_cells(path)
+    except NotebookError:
+        return False
+    return any(cell_file(c) or (defines and c.get("cell_type") == "code" and defines.search(cell_source(c)))
+               for c in cells)
+
+
+@dataclass
+class Located:
+    """Where one submission's work was found, and what the student and the TA are told about it."""
+
+    folder: Path  # holds the expected files under their names (or a notebook's extracted files): grade this
+    chosen: dict[str, str] = field(default_factory=dict)  # expected name -> relative path graded as it
+    notebook: str | None = None  # relative path of the notebook (or exported script) graded, if any
+    uploaded: list[str] = field(default_factory=list)  # every file of the submission, relative paths
+    released: list[str] = field(default_factory=list)  # the toolkit's own folders and files, left out
+    notes: list[str] = field(default_factory=list)  # for the student and the TA
+
+    def summary(self) -> str:
+        """The files seen, then the notes (Gradescope shows this above the tests)."""
+        return "\n".join([f"Files uploaded: {shown_names(self.uploaded)}", *self.notes])
+
+
+_TEMPORARY: list[Path] = []
+
+
+@atexit.register
+def _remove_temporary() -> None:
+    for folder in _TEMPORARY:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def locate(path: Path, files: tuple[str, ...], assignment: str = "", functions: tuple[str, ...] = (),
+           dest: Path | None = None, limits: ArchiveLimits | None = None, budget: float | None = None) -> Located:
+    """Find a student's work in one submission and lay it out to grade.
+
+    ``path`` is a folder, a zip, a single ``.py`` or ``.ipynb`` file, or a
+    Gradescope upload.  ``files`` are the expected file names (``config.files``),
+    ``assignment`` the config's assignment name (its notebook is
+    ``<assignment>.ipynb``), ``functions`` the graded functions (a notebook that
+    defines one is the student's).  The expected files are copied into a folder
+    under ``dest`` (a temporary folder removed when this process exits if None);
+    a notebook is turned into files by ``extract.prepare``.  The rule is
+    documented in README.md ("Where the grader finds your work").
+
+    Raises SubmissionProblem when ``path`` does not exist or a zip given as the
+    submission cannot be opened safely; everything else becomes a note.
+    """
+    path = Path(path)
+    limits = limits or ArchiveLimits()
+    if dest is None:
+        dest = Path(tempfile.mkdtemp(prefix="hw_rnn_submission_"))
+        _TEMPORARY.append(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    scan = _Scan()
+    if path.is_symlink():
+        raise SubmissionProblem(f"{path} is a symbolic link: give the file or folder itself")
+    if path.is_dir():
+        _scan(path, scan, "", dest / "unpacked", limits)
+    elif path.is_file() and (path.suffix.lower() == ".zip" or zipfile.is_zipfile(path)):
+        root = dest / "unpacked" / "zip0"
+        root.mkdir(parents=True)
+        extract_zip(path, root, limits)
+        _scan(root, scan, "", dest / "unpacked", limits)
+    elif path.is_file():
+        scan.files.append((_printable(path.name), path))
+    else:
+        raise SubmissionProblem(f"submission {str(path)!r} does not exist (give the folder holding your .py files, "
+                                "a zip of it, or your filled .ipynb notebook)")
+    return _choose(scan, files, assignment, functions, dest / "submission", budget)
+
+
+def _best(scan: _Scan, name: str, among=None) -> list[tuple[tuple, str, Path]]:
+    """The files that could be ``name``, best first: shallowest, then exact over rewritten, then newest copy."""
+    ranked = []
+    for rel, path in (among if among is not None else scan.files):
+        how = name_match(rel.rpartition("/")[2], name)
+        if how is not None:
+            ranked.append(((_depth(rel), how[0], -how[1], rel), rel, path))
+    return sorted(ranked)
+
+
+def _choose(scan: _Scan, files: tuple[str, ...], assignment: str, functions: tuple[str, ...],
+            staged: Path, budget: float | None = None) -> Located:
+    staged.mkdir(parents=True, exist_ok=True)
+    result = Located(staged, uploaded=[rel for rel, _ in scan.files], released=scan.released,
+                     notes=list(scan.notes))
+    taken: set[str] = set()  # relative paths claimed by an expected name
+    for name in files:
+        ranked = [r for r in _best(scan, name) if r[1] not in taken]
+        if not ranked:
+            continue
+        others = [rel for _, rel, _ in ranked[1:]]
+        taken.update(rel for _, rel, _ in ranked)
+        for _, rel, p in ranked:  # the best one that can be read
+            try:
+                (staged / name).write_bytes(read_regular(p))
+            except UnsafeFile:
+                result.notes.append(f"{rel} is not a readable file of at most {MAX_FILE_BYTES >> 20} MB: "
+                                    "not graded.")
+                continue
+            result.chosen[name] = rel
+            if Path(rel).name != name:  # a folder is fine (students zip folders), a different name is not
+                result.notes.append(f"Graded {rel!r} as {name}. Next time, name it {name}.")
+            others = [o for o in others if o != rel]
             break
-    copied = set(expected)
-    for rel, path in files:
-        base = Path(rel).name
-        if rel not in result.chosen.values() and base.endswith(".py") and base not in copied:
-            copied.add(base)
-            _copy_regular(path, dest / base)
-    for rel in links:
-        result.notes.append(f"{rel} is a symbolic link: not graded (upload the file itself).")
-    missing = [n for n in expected if n not in result.chosen]
-    notebooks = [rel for rel in result.uploaded if rel.endswith(".ipynb")]
-    if missing and notebooks:
-        result.notes.append(f"Found the notebook {_names(notebooks)}: only .py files are graded here; upload "
-                            f"{', '.join(missing)} as .py files.")
+        if others:
+            result.notes.append(f"Several files could be {name}: graded {result.chosen.get(name, 'none')!r}; "
+                                f"not graded: {shown_names(others)}.")
+    for rel in scan.links:
+        result.notes.append(f"{rel} is a symbolic link: not graded (submit the file itself).")
+    notebooks = _notebooks(scan, taken)
+    if not result.chosen and notebooks:
+        best = _pick_notebook(notebooks, assignment, functions)
+        if best is not None:
+            rel, p = best
+            from autograder.extract import prepare
+
+            # The cells run in the child within ``budget`` seconds (extract.prepare's default when None).
+            result.folder = prepare(p, files, functions, **({"budget": budget} if budget else {}))[0]
+            result.notebook = rel
+            taken.add(rel)
+            kind = "the notebook" if rel.lower().endswith(".ipynb") else "the notebook exported as a script"
+            result.notes.append(f"Graded {kind} {rel}.")
+    if result.notebook is None:
+        # Helper modules the student's files may import: the other .py files beside them (beside nothing: the
+        # shallowest .py files, so that the grader can point out a near-miss name such as rnn_layer.py).
+        py = [rel for rel, _ in scan.files if rel.endswith(".py") and rel not in taken]
+        folders = {rel.rpartition("/")[0] for rel in result.chosen.values()}
+        if not folders and py:
+            folders = {min(py, key=_depth).rpartition("/")[0]}
+        for rel, p in scan.files:
+            base = Path(rel).name
+            if (rel not in taken and rel.rpartition("/")[0] in folders and base.endswith(".py")
+                    and not (staged / base).exists() and not script_notebook(p)):
+                try:
+                    (staged / base).write_bytes(read_regular(p))
+                except UnsafeFile:
+                    pass
+    unused_notebooks = [rel for rel, p in scan.files if rel not in taken and (
+        rel.lower().endswith(".ipynb") or (rel, p) in notebooks)]
+    if unused_notebooks:
+        why = "the .py files were graded" if result.chosen else (
+            "only the notebook named like the assignment, else the one whose cells are marked `# file: ...`, is "
+            "graded; Untitled notebooks never are" if result.notebook else "none is named like the assignment "
+            f"({assignment}.ipynb) or has cells marked `# file: ...`; Untitled notebooks never are")
+        result.notes.append(f"Notebooks not graded: {shown_names(unused_notebooks)} ({why}).")
+    unused = [rel for rel in result.uploaded if rel not in taken and rel not in unused_notebooks]
+    if unused and (result.chosen or result.notebook):
+        result.notes.append(f"Not graded: {shown_names(unused)}.")
+    elif unused:
+        result.notes.append(f"Nothing here is named like the expected files or is a notebook of the assignment; "
+                            f"the submission holds: {shown_names(unused)}.")
     return result
+
+
+def _notebooks(scan: _Scan, taken: set[str]) -> list[tuple[str, Path]]:
+    """Notebooks and exported scripts that could be the work; scratch notebooks and checkpoint copies are not."""
+    out = []
+    for rel, p in scan.files:
+        low = p.name.lower()
+        if rel in taken or low.startswith("untitled") or low.endswith("-checkpoint.ipynb"):
+            continue
+        if low.endswith(".ipynb") or (low.endswith(".py") and script_notebook(p)):
+            out.append((rel, p))
+    return out
+
+
+def _pick_notebook(notebooks: list[tuple[str, Path]], assignment: str,
+                   functions: tuple[str, ...]) -> tuple[str, Path] | None:
+    """The notebook named like the assignment, else the one that holds the work (marked cells, graded functions)."""
+    if assignment:
+        for ext in (".ipynb", ".py"):
+            ranked = _best(_Scan(), f"{assignment}{ext}", among=notebooks)
+            if ranked:
+                return ranked[0][1], ranked[0][2]
+    holding = [(rel, p) for rel, p in notebooks if _graded_notebook(p, functions)]
+    holding.sort(key=lambda rp: (_depth(rp[0]), not rp[0].lower().endswith(".ipynb"), rp[0]))
+    return holding[0] if holding else None
+
+
+def uploaded_files(path: Path) -> list[str]:
+    """The files of a submission as ``locate`` lists them (relative paths; zips inside it are not opened)."""
+    path = Path(path)
+    if not path.is_dir():
+        return [_printable(path.name)] if path.is_file() else []
+    scan = _Scan()
+    _scan(path, scan, "", None, None)
+    return [rel for rel, _ in scan.files]
+
+
+def notebook_in(folder: Path, files: tuple[str, ...], assignment: str = "",
+                functions: tuple[str, ...] = ()) -> Path | None:
+    """The notebook ``locate`` would grade in ``folder`` (None when an expected file is there), copying nothing."""
+    scan = _Scan()
+    _scan(Path(folder), scan, "", None, None)
+    if any(_best(scan, name) for name in files):
+        return None
+    best = _pick_notebook(_notebooks(scan, set()), assignment, functions)
+    return best[1] if best else None

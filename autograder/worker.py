@@ -37,6 +37,7 @@ def grade_job(job: dict, config, grade_fn) -> dict:
     """Grade one submission; never raises for anything the submission or the grader does."""
     from autograder.layouts import ArchiveLimits, Entry, SubmissionProblem, prepare
     from autograder.results import to_gradescope
+    from autograder.submission import locate
 
     entry = Entry(job["student"], Path(job["source"]), job["kind"], job["label"], job.get("problem", ""))
     start = time.perf_counter()
@@ -46,7 +47,10 @@ def grade_job(job: dict, config, grade_fn) -> dict:
         with tempfile.TemporaryDirectory(prefix="hw_job_") as tmp:
             limits = ArchiveLimits(**job["archive_limits"]) if job.get("archive_limits") else ArchiveLimits()
             folder = prepare(entry, Path(tmp), config.files, limits)
-            report = grade_fn(folder, config)
+            located = locate(folder, config.files, config.assignment, config.functions, Path(tmp) / "located", limits,
+                             budget=0.7 * config.limits.import_seconds)
+            report = grade_fn(located.folder, config)
+            report.notes[:0] = located.notes
             record.update(results=to_gradescope(report, config), notes=list(report.notes),
                           files_found=list(report.files_found), student_output=report.student_output)
             if report.grader_errors:

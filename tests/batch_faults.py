@@ -1,7 +1,8 @@
 """A grading function for grade-all's workers that breaks on purpose (``Options.grade_fn``).
 
-A submission folder holding a marker file makes the grader process itself fail:
-CRASH_GRADER kills it, RAISE_GRADER raises, HANG_GRADER never returns.  Anything
+A submission folder holding a marker file (a .py file, which is staged with the
+student's files) makes the grader process itself fail:
+CRASH_GRADER.py kills it, RAISE_GRADER.py raises, HANG_GRADER.py never returns.  Anything
 else is graded by the real grader.
 """
 
@@ -16,10 +17,10 @@ from autograder.grader import grade as real_grade
 
 
 def grade(folder: Path, config):
-    if (folder / "CRASH_GRADER").exists():
+    if (folder / "CRASH_GRADER.py").exists():
         os.kill(os.getpid(), signal.SIGKILL)
-    if (folder / "RAISE_GRADER").exists():
+    if (folder / "RAISE_GRADER.py").exists():
         raise RuntimeError("planted grader bug")
-    if (folder / "HANG_GRADER").exists():
+    if (folder / "HANG_GRADER.py").exists():
         time.sleep(600)
     return real_grade(folder, config)

@@ -39,7 +39,8 @@ def build_class(folder: Path) -> dict[str, dict]:
         add(f"mut_{mutant['name']}", "mutant", SOLUTIONS, mutant["edits"], set(mutant["breaks"]))
     add("empty", "empty")
     add("misnamed", "misnamed", SOLUTIONS)
-    (students["misnamed"]["path"] / "lstm_layers.py").rename(students["misnamed"]["path"] / "LSTM_Layers.py")
+    # A near miss, not a name a browser or an LMS makes (those are graded: see test_locate.py).
+    (students["misnamed"]["path"] / "lstm_layers.py").rename(students["misnamed"]["path"] / "lstm_layer.py")
     assert len(students) == 30, len(students)
     return students
 

@@ -431,9 +431,9 @@ def test_grader_crash_raise_and_hang_become_error_rows(tmp_path, monkeypatch):
     src = tmp_path / "class"
     for name in ("ok1", "crash", "ok2", "raise", "hang", "ok3"):
         make_submission(src / name)
-    (src / "crash" / "CRASH_GRADER").touch()
-    (src / "raise" / "RAISE_GRADER").touch()
-    (src / "hang" / "HANG_GRADER").touch()
+    (src / "crash" / "CRASH_GRADER.py").touch()
+    (src / "raise" / "RAISE_GRADER.py").touch()
+    (src / "hang" / "HANG_GRADER.py").touch()
     out = tmp_path / "out"
     outcome = api_grade_all(src, out, ROOT / "assignments" / "hw_rnn" / "assignment.yaml",
                             Options(jobs=2, timeout=6, quiet=True, grade_fn="batch_faults:grade"))

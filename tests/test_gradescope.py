@@ -26,7 +26,7 @@ import yaml
 from conftest import FILES, ROOT, SOLUTIONS, TEMPLATES, lost_functions, make_submission
 
 from autograder.gradescope import MANIFEST, unpack
-from autograder.submission import MAX_FILE_BYTES, stage_upload
+from autograder.submission import MAX_FILE_BYTES, locate
 
 ROOT_MODE = os.geteuid() == 0 and os.environ.get("AUTOGRADER_DROP_PRIVILEGES", "1") != "0"
 needs_root = pytest.mark.skipif(not ROOT_MODE, reason="needs the root mode: student code under its own uid")
@@ -166,8 +166,7 @@ def test_misnamed_and_nested_files_are_named_in_the_output(gs_root, validate_res
     _, results = run_autograder(gs_root)
     validate_results(results)
     output = results["output"]
-    assert "Graded 'hw4/RNN_Layers (1).py' as rnn_layers.py. Next time, name it rnn_layers.py and upload it at " \
-           "the top level" in output
+    assert "Graded 'hw4/RNN_Layers (1).py' as rnn_layers.py. Next time, name it rnn_layers.py." in output
     assert "lstm_layers.py is missing; found 'lstm_layer.py' instead: rename it to 'lstm_layers.py'" in output
     assert "Not graded: lstm_layer.py, notes.txt" in output
     assert lost_functions(results) == LSTM
@@ -315,7 +314,8 @@ def _stage(tmp_path: Path, files: dict[str, str]) -> tuple:
     for name, text in files.items():
         (up / name).parent.mkdir(parents=True, exist_ok=True)
         (up / name).write_text(text)
-    return stage_upload(up, FILES, dest), dest
+    info = locate(up, FILES, "hw_rnn", dest=dest)
+    return info, info.folder
 
 
 def test_stage_prefers_the_exact_name_and_ignores_junk(tmp_path):
@@ -327,10 +327,11 @@ def test_stage_prefers_the_exact_name_and_ignores_junk(tmp_path):
     assert "__MACOSX" not in info.summary() and ".git" not in info.summary()
 
 
-def test_stage_refuses_to_guess_between_two_candidates(tmp_path):
+def test_stage_takes_the_newest_copy_and_names_the_other(tmp_path):
     info, dest = _stage(tmp_path, {"rnn_layers (1).py": "a", "rnn_layers (2).py": "b", "lstm_layers.py": "c"})
-    assert "rnn_layers.py" not in info.chosen and not (dest / "rnn_layers.py").exists()
-    assert "Several files could be rnn_layers.py: rnn_layers (1).py, rnn_layers (2).py" in info.summary()
+    assert info.chosen["rnn_layers.py"] == "rnn_layers (2).py" and (dest / "rnn_layers.py").read_text() == "b"
+    assert "Several files could be rnn_layers.py: graded 'rnn_layers (2).py'; not graded: rnn_layers (1).py." \
+        in info.summary()
 
 
 def test_stage_never_follows_links_and_refuses_huge_files(tmp_path):
@@ -342,16 +343,14 @@ def test_stage_never_follows_links_and_refuses_huge_files(tmp_path):
     (up / "linked").symlink_to(tmp_path)  # a link to a folder holding a lstm_layers.py
     (tmp_path / "lstm_layers.py").write_text("SECRET = 2\n")
     (up / "folder" / "lstm_layers.py").write_bytes(b"#" * (MAX_FILE_BYTES + 1))
-    dest = tmp_path / "dest"
-    dest.mkdir()
-    info = stage_upload(up, FILES, dest)
-    assert info.chosen == {} and list(dest.iterdir()) == []
+    info = locate(up, FILES, "hw_rnn", dest=tmp_path / "dest")
+    assert info.chosen == {} and list(info.folder.iterdir()) == []
     text = info.summary()
     assert "rnn_layers.py is a symbolic link" in text and "linked is a symbolic link" in text
     assert "folder/lstm_layers.py is not a readable file of at most 5 MB" in text
 
 
-def test_stage_points_a_notebook_to_the_py_files(tmp_path):
+def test_stage_names_a_notebook_it_did_not_grade(tmp_path):
     info, _ = _stage(tmp_path, {"hw_rnn.ipynb": "{}", "lstm_layers.py": "x"})
-    assert "Found the notebook hw_rnn.ipynb: only .py files are graded here; upload rnn_layers.py" in info.summary()
+    assert "Notebooks not graded: hw_rnn.ipynb (the .py files were graded)" in info.summary()
 

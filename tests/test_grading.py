@@ -92,7 +92,7 @@ def test_bad_config_exits_nonzero_with_reason(tmp_path):
 
 def test_missing_and_misnamed_files(tmp_path, validate_results):
     sub = make_submission(tmp_path / "sub")
-    (sub / "lstm_layers.py").rename(sub / "LSTM_Layers.py")
+    (sub / "lstm_layers.py").rename(sub / "lstm_layer.py")  # a near miss: letter case alone is graded
     _, results = grade_cli(sub, tmp_path)
     validate_results(results)
     assert "rename it to 'lstm_layers.py'" in results["output"]

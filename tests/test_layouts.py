@@ -18,10 +18,10 @@ from autograder.layouts import (
     discover,
     extract_zip,
     fingerprint,
-    locate,
     prepare,
     safe_names,
 )
+from autograder.submission import locate
 
 
 def write_zip(path: Path, members: dict[str, bytes], encrypted: bool = False) -> Path:
@@ -86,8 +86,10 @@ def test_a_zipped_folder_is_found_inside_the_zip(tmp_path):
     work = tmp_path / "work"
     work.mkdir()
     folder = prepare(Entry("alice", archive, "zip", "alice.zip"), work, FILES)
-    assert folder.name == "hw_rnn" and sorted(p.name for p in folder.iterdir()) == sorted(FILES)
     assert not list(work.rglob("__MACOSX"))
+    located = locate(folder, FILES, dest=tmp_path / "located")
+    assert located.chosen == {f: f"alice/hw_rnn/{f}" for f in FILES}
+    assert sorted(p.name for p in located.folder.iterdir()) == sorted(FILES)
 
 
 def test_locate_prefers_the_expected_files_and_tolerates_case(tmp_path):
@@ -95,9 +97,9 @@ def test_locate_prefers_the_expected_files_and_tolerates_case(tmp_path):
     (tmp_path / "a" / "scratch" / "test.py").write_text("")
     (tmp_path / "a" / "deep" / "hw").mkdir(parents=True)
     (tmp_path / "a" / "deep" / "hw" / "RNN_Layers.py").write_text("")
-    assert locate(tmp_path / "a", FILES) == tmp_path / "a" / "deep" / "hw"
+    assert locate(tmp_path / "a", FILES, dest=tmp_path / "la").chosen == {"rnn_layers.py": "deep/hw/RNN_Layers.py"}
     (tmp_path / "b").mkdir()
-    assert locate(tmp_path / "b", FILES) == tmp_path / "b"
+    assert locate(tmp_path / "b", FILES, dest=tmp_path / "lb").chosen == {}
 
 
 def test_a_linked_file_in_a_folder_is_refused(tmp_path):
@@ -168,3 +170,80 @@ def test_fingerprint_follows_content(tmp_path):
     assert fingerprint(entry) == before
     (sub / "rnn_layers.py").write_text((sub / "rnn_layers.py").read_text() + "\n# edited\n")
     assert fingerprint(entry) != before
+
+
+# -- the one rule for a student's work (submission.locate); graded end to end in test_locate.py ----------------------
+def _tree(root: Path, files: dict[str, str | bytes]) -> Path:
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return root
+
+
+@pytest.mark.parametrize("found, expected, how", [
+    ("rnn_layers.py", "rnn_layers.py", (0, 0)), ("RNN_Layers.py", "rnn_layers.py", (1, 0)),
+    ("rnn_layers (1).py", "rnn_layers.py", (2, 1)), ("rnn_layers(3).py", "rnn_layers.py", (2, 3)),
+    ("rnn_layers-2.py", "rnn_layers.py", (2, 2)), ("rnn_layers - Copy.py", "rnn_layers.py", (2, 1)),
+    ("rnn_layers - Copy (2).py", "rnn_layers.py", (2, 2)), ("rnn_layers copy 2.py", "rnn_layers.py", (2, 2)),
+    ("hw_rnn (1).ipynb", "hw_rnn.ipynb", (2, 1)), ("rnn_layer.py", "rnn_layers.py", None),
+    ("rnn_layers.py.txt", "rnn_layers.py", None), ("lstm_layers (1).py", "rnn_layers.py", None)])
+def test_names_as_browsers_lms_and_file_managers_rewrite_them(found, expected, how):
+    from autograder.submission import name_match
+
+    assert name_match(found, expected) == how
+
+
+def test_candidates_resolve_shallowest_then_exact_then_newest(tmp_path):
+    up = _tree(tmp_path / "up", {"rnn_layers (1).py": "copy1", "rnn_layers (2).py": "copy2", "RNN_layers.py": "case",
+                                 "hw/rnn_layers.py": "deep exact", "hw/lstm_layers.py": "lstm",
+                                 "lstm_layers-3.py": "canvas"})
+    located = locate(up, FILES, "hw_rnn", dest=tmp_path / "d")
+    assert located.chosen == {"rnn_layers.py": "RNN_layers.py", "lstm_layers.py": "lstm_layers-3.py"}
+    assert (located.folder / "rnn_layers.py").read_text() == "case"
+    text = "\n".join(located.notes)
+    assert "not graded: rnn_layers (2).py, rnn_layers (1).py, hw/rnn_layers.py" in text  # in rank order
+    assert "not graded: hw/lstm_layers.py" in text
+
+
+def test_toolkit_folders_are_known_by_what_they_hold_not_their_name(tmp_path):
+    up = _tree(tmp_path / "up", {"support/checks_api.py": "", "support/rnn_layers.py": "toolkit copy",
+                                 "data/assignment.json": "{}", "data/expected.json": "{}", "data/quiz.py": "x",
+                                 "autograder/rnn_layers.py": "the student's own folder",
+                                 "check.py": "from autograder.selfcheck import main  # noqa: E402\n",
+                                 "timestamp.txt": "2026-01-01"})
+    located = locate(up, FILES, "hw_rnn", dest=tmp_path / "d")
+    assert located.chosen == {"rnn_layers.py": "autograder/rnn_layers.py"}
+    assert sorted(located.released) == ["check.py", "data/", "support/", "timestamp.txt"]
+    assert not any("check.py" in n or "timestamp" in n for n in located.notes)
+
+
+def test_a_bad_zip_inside_a_submission_is_named_and_the_rest_is_graded(tmp_path):
+    sub = make_submission(tmp_path / "sub")
+    with zipfile.ZipFile(sub / "old.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("huge.bin", b"\0" * (4 << 20))
+    write_zip(sub / "more.zip", {"notes/quiz (1).py": b"older quiz"})
+    located = locate(sub, FILES, "hw_rnn", dest=tmp_path / "d", limits=ArchiveLimits(max_ratio=50))
+    assert located.chosen == {f: f for f in FILES}
+    assert any(n.startswith("old.zip was not opened: zip refused") and "zip bomb" in n for n in located.notes)
+    assert "not graded: more.zip/notes/quiz (1).py" in "\n".join(located.notes)
+
+
+def test_a_notebook_exported_as_a_script_is_not_a_misnamed_file(tmp_path):
+    up = _tree(tmp_path / "up", {"my_homework.py": "#!/usr/bin/env python\n# In[1]:\n\n\n# file: quiz.py\nA = 1\n",
+                                 "helpers.py": "def f():\n    pass\n", "Untitled.ipynb": "{}"})
+    located = locate(up, FILES, "hw_rnn", dest=tmp_path / "d")
+    assert located.notebook == "my_homework.py" and located.chosen == {}
+    assert (located.folder / "quiz.py").read_text().rstrip().endswith("A = 1")
+    assert "Notebooks not graded: Untitled.ipynb" in "\n".join(located.notes)
+
+
+def test_near_misses_alone_still_get_a_rename_hint(tmp_path):
+    from autograder.submission import find_files
+
+    up = _tree(tmp_path / "up", {"hw/rnn_layer.py": "x", "hw/deeper/lstm_layer.py": "y", "readme.txt": "z"})
+    located = locate(up, FILES, "hw_rnn", dest=tmp_path / "d")
+    assert located.chosen == {} and located.notebook is None
+    assert "the submission holds: readme.txt, hw/rnn_layer.py, hw/deeper/lstm_layer.py" in "\n".join(located.notes)
+    notes = find_files(located.folder, FILES)[1]
+    assert "rnn_layers.py is missing; found 'rnn_layer.py' instead: rename it to 'rnn_layers.py'" in notes

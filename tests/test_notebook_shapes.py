@@ -22,9 +22,9 @@ import yaml
 from conftest import ROOT, make_submission, run_cli, with_callers
 
 from autograder import gradescope
-from autograder.extract import is_script_export
 from autograder.grader import grade
 from autograder.notebooks import NBGRADER_SOURCE, fill
+from autograder.submission import script_notebook
 
 CORPUS = {m["name"]: m for m in yaml.safe_load((Path(__file__).parent / "corpus" / "mutants.yaml").read_text())}
 MUTANT = "rnn_backward_no_recurrent_gradient"  # a bug graded in a notebook without markers
@@ -137,8 +137,8 @@ def test_a_changed_signature_in_a_notebook_is_still_noticed(tmp_path, config):
 
 def test_script_exports_are_recognised(corpus, config):
     for name in SCRIPTS:
-        assert is_script_export(corpus[name][0], config.files), name
-    assert not is_script_export(ROOT / "solutions" / "hw_rnn" / "rnn_layers.py", config.files)
+        assert script_notebook(corpus[name][0]), name
+    assert not script_notebook(ROOT / "solutions" / "hw_rnn" / "rnn_layers.py")
 
 
 def test_a_cell_that_never_ends_costs_nothing_graded(tmp_path, config):
