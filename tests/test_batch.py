@@ -87,7 +87,7 @@ def test_folder_layout_grades_every_student(folder_batch, klass, config, validat
     _, out, proc = folder_batch
     assert proc.returncode == 0, proc.stderr  # the empty folder is a graded zero, not an error
     header, rows = read_grades(out)
-    assert header == ["student_id", *config.functions, "total", "max", "status", "note"]
+    assert header == ["student_id", *config.functions, "total", "max", "status", "note", "name"]
     assert set(rows) == set(students)
     for student, info in students.items():
         doc = results(out, student)
