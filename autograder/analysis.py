@@ -144,7 +144,9 @@ def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: 
         lines += [f"| {_cell(s)} | {_cell(records[s].get('reason', ''))} |" for s in errors]
         lines += ["", "Fix the cause, then `python -m autograder regrade OUTDIR --student ID`.", ""]
     lines += mapping_section(mapping)
-    noted = Counter(n.splitlines()[0] for s in graded for n in records[s].get("notes", []))
+    # The mapping's own notes (the attempt graded) are listed above, once per student.
+    decided = {n for s in (mapping or {}).get("students", []) for n in s.get("notes", [])}
+    noted = Counter(n.splitlines()[0] for s in graded for n in records[s].get("notes", []) if n not in decided)
     if noted:
         lines += ["## Problems with the submitted files", "", "| students | note |", "|---|---|"]
         lines += [f"| {count} | {_cell(note[:200])} |" for note, count in noted.most_common(10)]

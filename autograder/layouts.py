@@ -301,10 +301,8 @@ def _nbgrader(submitted: Path, assignment: str | None, default_assignment: str) 
     for student in students:
         folder = student / assignment
         if folder.is_dir():
-            stamp = folder / "timestamp.txt"  # written by `nbgrader collect`: when the student submitted
-            submitted_at = stamp.read_text(errors="replace").strip()[:40] if stamp.is_file() else ""
-            entries.append(Entry(student.name, folder, "folder", f"{student.name}/{assignment}",
-                                 notes=(f"submitted {submitted_at}",) if submitted_at else ()))
+            # `nbgrader collect` already kept one submission per student (its timestamp.txt says which).
+            entries.append(Entry(student.name, folder, "folder", f"{student.name}/{assignment}"))
         else:
             notes.append(f"{student.name}: no submission of {assignment}")
         for other in sorted(student.iterdir()):
@@ -638,10 +636,13 @@ def locate(folder: Path, files: tuple[str, ...]) -> Path:
     """The folder inside a submission that holds its files (students often zip a folder).
 
     The shallowest folder with an expected file (any case), else the shallowest
-    with a .py file, else the submission's own folder.  Links are not followed.
+    with a notebook, else the shallowest with a .py file, else the submission's own
+    folder.  Links are not followed.  (A folder collected by nbgrader holds the
+    notebook beside the released ``autograder/`` package, whose .py files are not
+    the student's.)
     """
     wanted = {f.lower() for f in files}
-    level, fallback = [folder], None
+    level, fallback, notebook = [folder], None, None
     for _ in range(SEARCH_DEPTH + 1):
         next_level = []
         for d in level:
@@ -652,11 +653,13 @@ def locate(folder: Path, files: tuple[str, ...]) -> Path:
             names = [c.name.lower() for c in children if c.is_file() and not c.is_symlink()]
             if any(n in wanted for n in names) or any(c.is_symlink() and c.name.lower() in wanted for c in children):
                 return d
+            if notebook is None and any(n.endswith(".ipynb") for n in names):
+                notebook = d
             if fallback is None and any(n.endswith(".py") for n in names):
                 fallback = d
             next_level += [c for c in children if c.is_dir() and not c.is_symlink() and _visible(c)]
         level = next_level
-    return fallback or folder
+    return notebook or fallback or folder
 
 
 def stage_files(entry: Entry, dest: Path, files: tuple[str, ...], limits: ArchiveLimits = ArchiveLimits()) -> None:
