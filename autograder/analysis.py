@@ -95,6 +95,9 @@ def mapping_section(mapping: dict | None) -> list[str]:
              f"Layout: {mapping.get('layout', '?')}; {len(mapping.get('students', []))} students found."
              + (f" When a student made several attempts, the {mapping['attempt']} is graded (`--attempt`)."
                 if mapping.get("layout") == "blackboard" else ""), ""]
+    lines += [f"- {_cell(n)}" for n in mapping.get("notes", [])]
+    if mapping.get("notes"):
+        lines.append("")
     decided = [(s, n) for s in mapping.get("students", []) for n in s.get("notes", [])]
     if decided:
         lines += ["| student | name | note |", "|---|---|---|"]
