@@ -380,10 +380,11 @@ def _canvas(root: Path, files: tuple[str, ...]) -> Layout:
             unplaced.append({"path": path.name, "reason": "its original name is not a safe file name"})
             continue
         uploads.setdefault(user, []).append((safe, path.name, f"{int(match['attachment']):020d}"))
+    for user in sorted(set(names) - set(uploads)):
+        ignored.append({"path": f"{names[user]}_{user}_*", "student": user,
+                        "reason": "only an online text or URL entry: nothing to grade (no row in grades.csv)"})
     entries = []
-    for user in sorted(set(uploads) | {i["student"] for i in ignored}):
-        if user not in uploads:
-            continue  # only an online entry: listed as ignored, nothing to grade
+    for user in sorted(uploads):
         chosen = _pick(user, uploads[user], ignored)
         entries.append(Entry(user, root, "files", f"{names[user]}_{user}_*", name=names[user],
                              files=tuple((o, str(root / p)) for o, p in chosen),
@@ -479,7 +480,12 @@ def _blackboard(root: Path, attempt: str) -> Layout:
     entries = []
     for user, prefixes in sorted(users.items()):
         prefixes.sort(key=lambda p: (attempts[p]["stamp"], p))
-        chosen = prefixes[-1] if attempt == "latest" else prefixes[0]
+        with_files = [p for p in prefixes if attempts[p]["files"]]
+        if not with_files:  # only receipts (text typed into Blackboard): listed, nothing to grade
+            ignored.append({"path": f"{prefixes[-1]}*", "student": user,
+                            "reason": "no file in any attempt: nothing to grade (no row in grades.csv)"})
+            continue
+        chosen = with_files[-1] if attempt == "latest" else with_files[0]
         when = _bb_time(attempts[chosen]["stamp"])
         notes: tuple[str, ...] = ()
         if len(prefixes) > 1:

@@ -216,9 +216,10 @@ def test_canvas_lists_what_it_does_not_grade_and_what_belongs_to_no_one(tmp_path
     assert smith.name == "smithjohn" and "late" in smith.notes[0].lower()
     assert dict(_mapping(layout)["1234"]) == {"rnn_layers.py": "smithjohn_LATE_1234_5678_rnn_layers.py"}
     ignored = {i["path"]: i for i in layout.ignored}
-    assert set(ignored) == {"smithjohn_LATE_1234_text.html", "doejane_77_link.html",
+    assert set(ignored) == {"smithjohn_LATE_1234_text.html", "doejane_77_link.html", "doejane_77_*",
                             "smithjohn_LATE_1234_5600_rnn_layers.py"}
     assert ignored["doejane_77_link.html"]["student"] == "77"  # only a link: listed, no row
+    assert any(i["student"] == "77" and "nothing to grade" in i["reason"] for i in layout.ignored)
     assert [u["path"] for u in layout.unplaced] == ["roster.csv"]
     assert layout.mapping()["unplaced"] == layout.unplaced
 
@@ -283,8 +284,8 @@ def test_blackboard_files_without_a_receipt_and_strays(tmp_path):
     folder = _flat(tmp_path / "bb", {f"HW_ann_{stamp}_quiz.py": "a", f"HW_ann_{stamp}_hw.zip": b"PK",
                                      f"HW_bo_{stamp}.txt": _receipt("bo", "Bo", []), "notes.docx": "x"})
     layout = discover(folder, FILES)
-    assert _mapping(layout) == {"ann": {"quiz.py": f"HW_ann_{stamp}_quiz.py", "hw.zip": f"HW_ann_{stamp}_hw.zip"},
-                                "bo": {}}
+    assert _mapping(layout) == {"ann": {"quiz.py": f"HW_ann_{stamp}_quiz.py", "hw.zip": f"HW_ann_{stamp}_hw.zip"}}
+    assert any(i["student"] == "bo" and "nothing to grade" in i["reason"] for i in layout.ignored)
     assert [u["path"] for u in layout.unplaced] == ["notes.docx"]
     with pytest.raises(LayoutError, match="unknown attempt"):
         discover(folder, FILES, attempt="best")
