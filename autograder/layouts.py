@@ -356,8 +356,9 @@ def _canvas(root: Path, files: tuple[str, ...]) -> Layout:
     for path in sorted(root.iterdir()):
         if not _visible(path):
             continue
-        text = _CANVAS_TEXT.match(path.name) if path.is_file() else None
-        match = _CANVAS.match(path.name) if path.is_file() and not text else None
+        # An upload has two ids (user, attachment); an online entry only the user's.
+        match = _CANVAS.match(path.name) if path.is_file() else None
+        text = _CANVAS_TEXT.match(path.name) if path.is_file() and not match else None
         if text:
             names.setdefault(text["user"], text["name"])
             ignored.append({"path": path.name, "student": text["user"],

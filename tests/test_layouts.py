@@ -196,6 +196,7 @@ def _mapping(layout) -> dict[str, dict[str, str]]:
     ({"o_brien_ann_77_100_sequence_models.py": "a"}, {"77": {"sequence_models.py":
                                                              "o_brien_ann_77_100_sequence_models.py"}}),
     ({"lee_9_10_rnn_layers (1).py": "a"}, {"9": {"rnn_layers (1).py": "lee_9_10_rnn_layers (1).py"}}),
+    ({"lee_9_10_text.html": "a"}, {"9": {"text.html": "lee_9_10_text.html"}}),  # an upload, not the online text
     ({"lee_9_10_notes-2.txt": "a", "lee_9_11_char_rnn-3.py": "b"},
      {"9": {"notes-2.txt": "lee_9_10_notes-2.txt", "char_rnn.py": "lee_9_11_char_rnn-3.py"}}),
 ])
