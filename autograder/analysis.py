@@ -87,8 +87,44 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: Config) -> str:
-    """The instructor's summary.md (charts are written beside it under charts/)."""
+def mapping_section(mapping: dict | None) -> list[str]:
+    """summary.md's lines on how the class folder was read: attempts chosen, files not graded, files not placed."""
+    if not mapping:
+        return []
+    lines = ["## How the class folder was read", "",
+             f"Layout: {mapping.get('layout', '?')}; {len(mapping.get('students', []))} students found."
+             + (f" When a student made several attempts, the {mapping['attempt']} is graded (`--attempt`)."
+                if mapping.get("layout") == "blackboard" else ""), ""]
+    lines += [f"- {_cell(n)}" for n in mapping.get("notes", [])]
+    if mapping.get("notes"):
+        lines.append("")
+    decided = [(s, n) for s in mapping.get("students", []) for n in s.get("notes", [])]
+    if decided:
+        lines += ["| student | name | note |", "|---|---|---|"]
+        lines += [f"| {_cell(s['id'])} | {_cell(s.get('name', ''))} | {_cell(n)} |" for s, n in decided]
+        lines.append("")
+    unplaced = mapping.get("unplaced", [])
+    if unplaced:
+        lines += [f"### Not placed to any student ({len(unplaced)})", "",
+                  "These were not graded and belong to no row of grades.csv; grade-all exits with status 3 while "
+                  "this list is not empty. Rename or move them and run grade-all again.", "",
+                  "| path | why |", "|---|---|"]
+        lines += [f"| {_cell(u['path'])} | {_cell(u['reason'])} |" for u in unplaced]
+        lines.append("")
+    ignored = mapping.get("ignored", [])
+    if ignored:
+        lines += [f"### Not graded ({len(ignored)})", "", "| path | student | why |", "|---|---|---|"]
+        lines += [f"| {_cell(i['path'])} | {_cell(i.get('student', ''))} | {_cell(i['reason'])} |" for i in ignored]
+        lines.append("")
+    return lines
+
+
+def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: Config,
+            mapping: dict | None = None) -> str:
+    """The instructor's summary.md (charts are written beside it under charts/).
+
+    ``mapping`` is batch.json's "mapping" (``layouts.Layout.mapping``): what was not graded or placed.
+    """
     stats = item_analysis(records, config)
     graded = [s for s, r in records.items() if r["status"] == "graded"]
     errors = sorted(s for s, r in records.items() if r["status"] != "graded")
@@ -110,7 +146,10 @@ def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: 
         lines += ["## Could not be graded", "", "| student | reason |", "|---|---|"]
         lines += [f"| {_cell(s)} | {_cell(records[s].get('reason', ''))} |" for s in errors]
         lines += ["", "Fix the cause, then `python -m autograder regrade OUTDIR --student ID`.", ""]
-    noted = Counter(n.splitlines()[0] for s in graded for n in records[s].get("notes", []))
+    lines += mapping_section(mapping)
+    # The mapping's own notes (the attempt graded) are listed above, once per student.
+    decided = {n for s in (mapping or {}).get("students", []) for n in s.get("notes", [])}
+    noted = Counter(n.splitlines()[0] for s in graded for n in records[s].get("notes", []) if n not in decided)
     if noted:
         lines += ["## Problems with the submitted files", "", "| students | note |", "|---|---|"]
         lines += [f"| {count} | {_cell(note[:200])} |" for note, count in noted.most_common(10)]

@@ -13,7 +13,8 @@ and the charts.
 
 OUTDIR layout::
 
-    batch.json        what was graded (input folder, layout, config, feedback visibility)
+    batch.json        what was graded (input folder, layout, config, feedback visibility) and the
+                      mapping: each student's id, name and files, what was not graded, what was not placed
     raw/<id>.json     the grader's record per student (never edited)
     overrides.yaml    the staff's manual score changes
     results/<id>.json Gradescope results.json, overrides applied
@@ -55,12 +56,22 @@ from autograder.gradebook import (
     set_override,
 )
 from autograder.gradebook import grades_csv as make_grades_csv
-from autograder.layouts import ArchiveLimits, Entry, Layout, LayoutError, discover, fingerprint, safe_names
+from autograder.layouts import (
+    ArchiveLimits,
+    Entry,
+    Layout,
+    LayoutError,
+    describe_mapping,
+    discover,
+    fingerprint,
+    safe_names,
+)
 from autograder.results import clean_text, write_json_atomic, write_text_atomic
 
 MANIFEST = "batch.json"
 PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
-EXIT_OK, EXIT_SOME_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+# 3: every student found was graded or not, but some files or folders belong to no student (see summary.md).
+EXIT_OK, EXIT_SOME_FAILED, EXIT_UNPLACED, EXIT_INTERRUPTED = 0, 1, 3, 130
 DEAD_START_LIMIT = 3  # workers that die while starting: the setup is broken, stop
 
 
@@ -75,6 +86,9 @@ class Options:
     published: bool | None = None  # None: keep what OUTDIR's batch.json says
     after_due_date: bool | None = None
     assignment: str | None = None  # nbgrader: which assignment folder
+    layout: str | None = None  # one of layouts.LAYOUTS; None: recognise it
+    attempt: str = "latest"  # which of several attempts of one student is graded
+    dry_run: bool = False  # print the student <-> files mapping; grade and write nothing
     timeout: float = 900.0  # one submission, end to end; the sandbox's own limits normally act first
     progress: bool | None = None  # None: a progress bar when stderr is a terminal
     grade_fn: str = "autograder.grader:grade"
@@ -91,6 +105,8 @@ class Outcome:
     errors: int = 0
     skipped: int = 0
     interrupted: bool = False
+    unplaced: int = 0  # files or folders of the input that belong to no student
+    ignored: int = 0  # files placed to a student but not graded (online text, receipts, other attempts)
     seconds: float = 0.0
     jobs: int = 0
     seconds_per_submission: list[float] = field(default_factory=list)
@@ -101,6 +117,8 @@ class Outcome:
     def exit_code(self) -> int:
         if self.interrupted:
             return EXIT_INTERRUPTED
+        if self.unplaced:
+            return EXIT_UNPLACED
         return EXIT_SOME_FAILED if self.errors else EXIT_OK
 
 
@@ -279,8 +297,7 @@ def read_manifest(out: Path) -> dict:
 
 
 def _job(index: int, entry: Entry, name: str, limits: ArchiveLimits) -> dict:
-    return {"job": index, "student": entry.student, "source": str(entry.source), "kind": entry.kind,
-            "label": entry.label, "problem": entry.problem, "file": name, "archive_limits": asdict(limits)}
+    return {"job": index, **entry.to_job(), "file": name, "archive_limits": asdict(limits)}
 
 
 class _Writer:
@@ -297,9 +314,12 @@ class _Writer:
         self.records: dict[str, dict] = {}
 
     def __call__(self, job: dict, result: dict) -> None:
-        record = {"student": job["student"], "file": job["file"], "source": job["source"], "label": job["label"],
-                  "kind": job["kind"], "fingerprint": self.fingerprints[job["student"]], "config": self.config_hash,
+        record = {"student": job["student"], "name": job.get("name", ""), "file": job["file"],
+                  "source": job["source"], "label": job["label"], "kind": job["kind"],
+                  "fingerprint": self.fingerprints[job["student"]], "config": self.config_hash,
                   "graded_at": now(), "notes": [], "files_found": [], "student_output": "", **result}
+        # What the mapping decided (the attempt graded, a late submission) comes first in the student's note.
+        record["notes"] = list(job.get("entry_notes", [])) + list(record.get("notes") or [])
         write_json_atomic(self.out / "raw" / f"{job['file']}.json", record)
         self.records[record["student"]] = record
         render_student(self.out, record, self.overrides.get(record["student"], {}), self.config, self.manifest)
@@ -334,7 +354,7 @@ def render_all(out: Path, config: Config, manifest: dict, only: set[str] | None 
         else:
             docs[student] = results_document(record, overrides.get(student, {}), config)
     write_text_atomic(out / "grades.csv", make_grades_csv(records, docs, config))
-    write_text_atomic(out / "summary.md", analysis.summary(out, records, docs, config))
+    write_text_atomic(out / "summary.md", analysis.summary(out, records, docs, config, manifest.get("mapping")))
     return records
 
 
@@ -383,7 +403,9 @@ def run_batch(out: Path, config_path: Path, config: Config, layout: Layout, entr
         todo.append(_job(len(todo), entry, names[entry.student], options.archive_limits))
     jobs = min(options.jobs or default_jobs(), max(1, len(todo)))
     writer = _Writer(out, config, manifest, config_hash, fingerprints, overrides)
-    outcome = Outcome(students=len(entries), skipped=skipped, jobs=jobs)
+    mapping = manifest.get("mapping") or {}
+    outcome = Outcome(students=len(entries), skipped=skipped, jobs=jobs, unplaced=len(mapping.get("unplaced", [])),
+                      ignored=len(mapping.get("ignored", [])))
     if skipped:
         _say(options, f"{skipped} of {len(entries)} students already graded (same submission and config): skipped; "
                       "--regrade grades them again")
@@ -449,6 +471,9 @@ def _manifest(submissions: Path, layout: Layout, config_path: Path, options: Opt
         "submissions": str(submissions.resolve()),
         "layout": layout.kind,
         "layout_root": str(layout.root.resolve()),
+        "layout_option": options.layout if options.layout is not None else old.get("layout_option"),
+        "attempt": layout.attempt,
+        "mapping": layout.mapping(),
         "assignment": options.assignment if options.assignment is not None else old.get("assignment"),
         "config": str(Path(config_path).resolve()),
         "published": options.published if options.published is not None else old.get("published", False),
@@ -470,11 +495,17 @@ def grade_all(submissions: Path, out: Path, config_path: Path, options: Options)
         raise BatchError(f"{out} holds the grades of {old.get('submissions')}: choose another --out for "
                          f"{submissions}")
     try:
-        layout = discover(submissions, config.files, options.assignment, config.assignment)
+        layout = discover(submissions, config.files, options.assignment, config.assignment, options.layout,
+                          options.attempt)
     except LayoutError as exc:
         raise BatchError(str(exc)) from None
+    if options.dry_run:  # nothing is graded and nothing is written
+        print(describe_mapping(layout))
+        return Outcome(students=len(layout.entries), unplaced=len(layout.unplaced), ignored=len(layout.ignored))
     for note in layout.notes:
         _say(options, f"note: {note}")
+    for item in layout.unplaced:
+        _say(options, f"not placed to any student: {item['path']}: {item['reason']}")
     # OUTDIR is made and locked only now, when the inputs are known to be good; batch.json is read again
     # under the lock (a `feedback --published` that ran meanwhile changed it).
     with options.lock(out) if options.lock else contextlib.nullcontext():
@@ -494,9 +525,11 @@ def regrade(out: Path, students: list[str], options: Options, config_path: Path 
     config_path = Path(config_path or manifest["config"])
     config = _load_config(config_path)
     try:
-        layout = discover(Path(manifest["submissions"]), config.files, manifest.get("assignment"), config.assignment)
+        layout = discover(Path(manifest["submissions"]), config.files, manifest.get("assignment"), config.assignment,
+                          manifest.get("layout_option"), manifest.get("attempt", "latest"))
     except LayoutError as exc:
         raise BatchError(f"cannot read the submissions again: {exc}") from None
+    manifest["mapping"] = layout.mapping()
     by_id = {e.student: e for e in layout.entries}
     unknown = [s for s in students if s not in by_id]
     if unknown:
@@ -563,5 +596,11 @@ def describe(outcome: Outcome, out: Path) -> str:
                      f"student process, {_own_peak_kb() / 1024:.0f} MB for this process")
     lines.append(f"{outcome.graded} of {outcome.students} graded, {outcome.errors} could not be graded"
                  + (f", {outcome.skipped} already graded before" if outcome.skipped else ""))
+    if outcome.ignored:
+        lines.append(f"{outcome.ignored} files or folders were not graded (online text, receipts, other attempts): "
+                     "listed in summary.md")
+    if outcome.unplaced:
+        lines.append(f"{outcome.unplaced} files or folders belong to no student and were not graded: listed in "
+                     f"summary.md (exit status {EXIT_UNPLACED})")
     lines.append(f"grades: {out / 'grades.csv'}   summary: {out / 'summary.md'}   feedback: {out / 'feedback'}/")
     return "\n".join(lines)

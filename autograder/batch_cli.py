@@ -1,7 +1,9 @@
 """Command line for grading a class: ``grade-all``, ``regrade``, ``override`` and ``feedback``.
 
 grade-all  grade every submission of a class folder into OUTDIR (exit 0: all graded; 1: some could not be
-           graded, see summary.md; 2: cannot run; 75: OUTDIR busy and --no-wait; 130: interrupted, rerun to resume)
+           graded, see summary.md; 2: cannot run; 3: some files or folders belong to no student, listed in
+           summary.md and batch.json; 75: OUTDIR busy and --no-wait; 130: interrupted, rerun to resume).
+           --dry-run prints which files each student gets and what is not graded, and grades nothing
 regrade    grade some students of OUTDIR again (after fixing their submission or the config)
 override   change one test's score for one student, with a reason; survives regrades
 feedback   rewrite every student's feedback, e.g. once grades are published (--published)
@@ -87,14 +89,16 @@ def cmd_grade_all(args: argparse.Namespace) -> int:
     options = Options(jobs=args.jobs or 0, regrade=args.regrade, published=True if args.published else None,
                       after_due_date=True if args.after_due_date else None, assignment=args.assignment,
                       timeout=args.timeout, progress=False if args.no_progress else None, quiet=args.quiet,
-                      lock=lambda out: _lock(out, args))
+                      lock=lambda out: _lock(out, args), layout=args.layout, attempt=args.attempt,
+                      dry_run=args.dry_run)
     out = Path(args.out)
     return _locked(out, args, lambda: _run_batch(
-        lambda: grade_all(Path(args.submissions), out, _config_path(args), options), out), lock=False)
+        lambda: grade_all(Path(args.submissions), out, _config_path(args), options), out,
+        report=not args.dry_run), lock=False)
 
 
-def _run_batch(run, outdir: Path) -> int:
-    """Run a batch; report it, or why it could not run, or that it was interrupted."""
+def _run_batch(run, outdir: Path, report: bool = True) -> int:
+    """Run a batch; report it (when ``report``), or why it could not run, or that it was interrupted."""
     from autograder.batch import BatchError, describe
 
     try:
@@ -103,7 +107,8 @@ def _run_batch(run, outdir: Path) -> int:
         return _fail(exc)
     except KeyboardInterrupt:
         return _interrupted()
-    print(describe(outcome, outdir), file=sys.stderr)
+    if report:
+        print(describe(outcome, outdir), file=sys.stderr)
     return outcome.exit_code
 
 
@@ -155,8 +160,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     """Add the class-grading commands to ``python -m autograder``."""
     p = sub.add_parser("grade-all", parents=[common], help="grade a whole class in parallel",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("submissions", help="a folder of per-student folders or zips, a Gradescope export, or "
-                                       "nbgrader's submitted/ (or its course folder)")
+    from autograder.layouts import ATTEMPTS, LAYOUTS
+
+    p.add_argument("submissions", help="a folder of per-student folders or zips, a Gradescope export, "
+                                       "nbgrader's submitted/ (or its course folder), or the unzipped download "
+                                       "of Canvas, Moodle or Blackboard")
     p.add_argument("--out", required=True, help="output folder (rerun with the same one to resume)")
     p.add_argument("--jobs", type=_jobs, help="worker processes (default: one per core)")
     p.add_argument("--regrade", action="store_true", help="grade everyone again, even students already graded")
@@ -164,6 +172,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="grades are published: feedback shows hidden tests' names and scores (never their inputs)")
     p.add_argument("--after-due-date", action="store_true", help="show tests whose visibility is after_due_date")
     p.add_argument("--assignment", help="nbgrader: the assignment folder to grade (default: the config's)")
+    p.add_argument("--layout", choices=LAYOUTS, help="how the class folder is laid out (default: recognised)")
+    p.add_argument("--attempt", choices=ATTEMPTS, default="latest",
+                   help="which of a student's several attempts is graded (Blackboard; default: latest)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print which files each student gets and what is not graded; grade and write nothing")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds per submission before its worker is "
                                                                 "stopped (default 900)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -270,10 +270,13 @@ def row_note(record: dict) -> str:
 
 
 def grades_csv(records: dict[str, dict], docs: dict[str, dict], config: Config) -> str:
-    """One row per student: id, points per function, total, max, status, note.  Error rows leave scores empty."""
+    """One row per student: id, points per function, total, max, status, note, display name (from the LMS).
+
+    Error rows leave scores empty.  The id is the LMS's (stable across downloads); the name may be empty.
+    """
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["student_id", *config.functions, "total", "max", "status", "note"])
+    writer.writerow(["student_id", *config.functions, "total", "max", "status", "note", "name"])
     for student in sorted(records):
         record, doc = records[student], docs[student]
         if record["status"] == "graded":
@@ -284,5 +287,5 @@ def grades_csv(records: dict[str, dict], docs: dict[str, dict], config: Config) 
         note = row_note(record)
         if doc.get("extra_data", {}).get("overrides"):
             note = "; ".join(filter(None, [note, f"{len(doc['extra_data']['overrides'])} score(s) changed by staff"]))
-        writer.writerow([student, *cells, f"{config.max_score:g}", record["status"], note])
+        writer.writerow([student, *cells, f"{config.max_score:g}", record["status"], note, record.get("name", "")])
     return buf.getvalue()

@@ -1,17 +1,36 @@
 """Finds the students' submissions in a class folder, and unpacks each one safely.
 
-Layouts understood (``discover``):
+Layouts understood (``discover``; ``LAYOUTS`` names them for ``--layout``):
 
 * ``folders``: one entry per student, a folder or a ``.zip`` named after the student;
 * ``gradescope``: Gradescope's "Export Submissions" (``submission_metadata.yml`` beside
   one ``submission_<id>/`` folder per submission; ids come from the metadata);
-* ``nbgrader``: nbgrader's ``submitted/<student>/<assignment>/`` tree.
+* ``nbgrader``: nbgrader's ``submitted/<student>/<assignment>/`` tree (as ``nbgrader collect``
+  writes it, with a ``timestamp.txt``);
+* ``canvas``: Canvas's "Download Submissions", one flat folder where every uploaded file is
+  renamed ``<name>[_LATE]_<user id>_<attachment id>_<original name>`` (a file uploaded again
+  under a name the student already used gets ``-1``, ``-2`` before its extension); online text
+  and URL entries are ``<name>[_LATE]_<user id>_text.html`` / ``_link.html``;
+* ``moodle``: Moodle's "Download all submissions", in folders
+  (``<Full name>_<participant id>_assignsubmission_file/`` holding the uploaded files, and
+  ``..._assignsubmission_onlinetext/``) or flat (``<Full name>_<id>_assignsubmission_file_<name>``);
+* ``blackboard``: Blackboard Learn's Grade Centre "Assignment File Download", flat files
+  ``<assignment>_<user>_attempt_<YYYY-MM-DD-HH-MM-SS>_<original name>`` plus one receipt
+  ``<assignment>_<user>_attempt_<timestamp>.txt`` per attempt (``Name: Full Name (user)`` and
+  ``Original filename:`` / ``Filename:`` pairs, which are preferred to cutting the prefix).
 
-An entry that cannot be graded (two submissions for one id, a folder named in the
-metadata but absent) keeps a ``problem`` and becomes an error row; only an input
-that is not a class folder at all raises ``LayoutError``.  Zips are untrusted:
-``extract_zip`` refuses path traversal, links, password protection and archives
-that would unpack beyond the size limits, counting the bytes actually written.
+Every student becomes one ``Entry`` keyed by the LMS's id (user id, participant id, user name,
+SID), with the display name where the layout has one.  The flat layouts give an entry of kind
+``files``: original name -> downloaded file, staged under the original names by ``prepare``.
+When a layout holds several attempts of one student (Blackboard), one is chosen (``attempt``:
+latest or first) and the entry's notes say so; the other attempts' files are ``ignored``.
+Whatever is not graded is listed: ``Layout.ignored`` (online text, receipts, other attempts)
+and ``Layout.unplaced`` (files and folders that belong to no student).  An entry that cannot
+be graded (two submissions for one id, a folder named in the metadata but absent) keeps a
+``problem`` and becomes an error row; only an input that is not a class folder at all raises
+``LayoutError``.  Zips are untrusted: ``extract_zip`` refuses path traversal, links, password
+protection and archives that would unpack beyond the size limits, counting the bytes actually
+written.
 """
 
 from __future__ import annotations
@@ -19,15 +38,23 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from autograder.submission import ArchiveLimits, SubmissionProblem, extract_zip  # noqa: F401 -- re-exported
+from autograder.submission import (  # noqa: F401 -- ArchiveLimits and SubmissionProblem are re-exported
+    ArchiveLimits,
+    SubmissionProblem,
+    extract_zip,
+    member_path,
+)
 
 SKIPPED_NAMES = {"__MACOSX", "__pycache__", ".DS_Store", "Thumbs.db"}
+LAYOUTS = ("folders", "gradescope", "nbgrader", "canvas", "moodle", "blackboard")
+ATTEMPTS = ("latest", "first")
 
 
 class LayoutError(Exception):
@@ -36,21 +63,55 @@ class LayoutError(Exception):
 
 @dataclass(frozen=True)
 class Entry:
-    """One student's submission, before grading."""
+    """One student's submission, before grading.
+
+    ``kind`` is "folder", "zip" or "files"; for "files" (the flat LMS downloads) ``files``
+    holds (original name, downloaded path) pairs and ``source`` is the class folder.
+    """
 
     student: str
     source: Path
-    kind: str  # "folder" or "zip"
+    kind: str
     label: str  # where it came from, relative to the class folder, for messages
     problem: str = ""  # why it cannot be graded, when it cannot
+    name: str = ""  # the student's display name, when the layout has one
+    files: tuple[tuple[str, str], ...] = ()
+    notes: tuple[str, ...] = ()  # what the mapping decided for this student (attempt chosen, late)
+
+    def to_job(self) -> dict:
+        """The fields a grading worker needs, as JSON-ready data (``from_job`` reads them back)."""
+        return {"student": self.student, "source": str(self.source), "kind": self.kind, "label": self.label,
+                "problem": self.problem, "name": self.name, "files": [list(f) for f in self.files],
+                "entry_notes": list(self.notes)}
+
+    @classmethod
+    def from_job(cls, job: dict) -> Entry:
+        return cls(job["student"], Path(job["source"]), job["kind"], job["label"], job.get("problem", ""),
+                   job.get("name", ""), tuple((str(a), str(b)) for a, b in job.get("files", ())),
+                   tuple(job.get("entry_notes", ())))
 
 
 @dataclass
 class Layout:
+    """What ``discover`` found: one entry per student, and every path it did not grade."""
+
     kind: str
     root: Path
     entries: list[Entry]
     notes: list[str] = field(default_factory=list)  # what was skipped, for the instructor
+    # Paths (relative to root) not graded though placed: {"path", "student", "reason"}.
+    ignored: list[dict] = field(default_factory=list)
+    # Paths that belong to no student: {"path", "reason"}.  Any makes grade-all exit non-zero.
+    unplaced: list[dict] = field(default_factory=list)
+    attempt: str = "latest"
+
+    def mapping(self) -> dict:
+        """The student <-> files mapping as JSON-ready data (batch.json's "mapping")."""
+        return {"layout": self.kind, "attempt": self.attempt,
+                "students": [{"id": e.student, "name": e.name, "from": e.label,
+                              "files": [orig for orig, _ in e.files], "notes": list(e.notes),
+                              "problem": e.problem} for e in self.entries],
+                "ignored": list(self.ignored), "unplaced": list(self.unplaced), "notes": list(self.notes)}
 
 
 # -- discovery ---------------------------------------------------------------
@@ -58,10 +119,23 @@ def _visible(path: Path) -> bool:
     return not path.name.startswith(".") and path.name not in SKIPPED_NAMES
 
 
+def _rel(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
 def discover(root: Path, files: tuple[str, ...], assignment: str | None = None,
-             default_assignment: str = "") -> Layout:
-    """The submissions under ``root``, in a stable order (by student id)."""
+             default_assignment: str = "", layout: str | None = None, attempt: str = "latest") -> Layout:
+    """The submissions under ``root``, in a stable order (by student id).
+
+    ``layout`` names one of ``LAYOUTS`` (None: recognise it); ``attempt`` chooses among several
+    attempts of one student ("latest" or "first").  Raises LayoutError when ``root`` is not a
+    class folder of that layout.
+    """
     root = Path(root)
+    if layout is not None and layout not in LAYOUTS:
+        raise LayoutError(f"unknown layout {layout!r}: choose one of {', '.join(LAYOUTS)}")
+    if attempt not in ATTEMPTS:
+        raise LayoutError(f"unknown attempt choice {attempt!r}: choose one of {', '.join(ATTEMPTS)}")
     if root.is_file() and root.suffix.lower() == ".zip":
         raise LayoutError(f"{root} is a zip file: unzip it first (unzip {root.name} -d {root.stem}) "
                           "and give the folder")
@@ -71,18 +145,49 @@ def discover(root: Path, files: tuple[str, ...], assignment: str | None = None,
         raise LayoutError(f"{root} holds {', '.join(f for f in files if (root / f).is_file())} itself: it looks "
                           "like one submission; grade it with `python -m autograder grade`, or give the folder "
                           "that holds one folder or zip per student")
-    gradescope = _gradescope_root(root)
-    if gradescope is not None:
-        layout = _gradescope(gradescope)
-    elif root.name == "submitted" or (root / "submitted").is_dir():
-        layout = _nbgrader(root if root.name == "submitted" else root / "submitted", assignment, default_assignment)
+    kind = layout or _recognise(root)
+    if kind == "gradescope":
+        gradescope = _gradescope_root(root)
+        if gradescope is None:
+            raise LayoutError(f"{root} holds no submission_metadata.yml: it is not a Gradescope export")
+        found = _gradescope(gradescope)
+    elif kind == "nbgrader":
+        if not (root.name == "submitted" or (root / "submitted").is_dir()):
+            raise LayoutError(f"{root} is neither nbgrader's submitted/ folder nor a course folder holding one")
+        found = _nbgrader(root if root.name == "submitted" else root / "submitted", assignment, default_assignment)
+    elif kind == "canvas":
+        found = _canvas(root, files)
+    elif kind == "moodle":
+        found = _moodle(root)
+    elif kind == "blackboard":
+        found = _blackboard(root, attempt)
     else:
-        layout = _folders(root)
-    if not layout.entries:
+        found = _folders(root)
+    found.attempt = attempt
+    if not found.entries:
         raise LayoutError(f"no submissions found in {root} (expected one folder or .zip per student, a Gradescope "
-                          "export with submission_metadata.yml, or nbgrader's submitted/<student>/<assignment>/)")
-    layout.entries = _mark_duplicates(layout.entries)
-    return layout
+                          "export with submission_metadata.yml, nbgrader's submitted/<student>/<assignment>/, or "
+                          "a Canvas, Moodle or Blackboard download)")
+    found.entries = _mark_duplicates(found.entries)
+    return found
+
+
+def _recognise(root: Path) -> str:
+    """The layout of ``root``: by its marker files, else by how most of its entries are named."""
+    if _gradescope_root(root) is not None:
+        return "gradescope"
+    if root.name == "submitted" or (root / "submitted").is_dir():
+        return "nbgrader"
+    children = [p for p in root.iterdir() if _visible(p)]
+    votes = {
+        "blackboard": sum(p.is_file() and _BB_PREFIX.match(p.name) is not None for p in children),
+        "moodle": sum(_MOODLE.match(p.name) is not None for p in children),
+        "canvas": sum(p.is_file() and (_CANVAS.match(p.name) or _CANVAS_TEXT.match(p.name)) is not None
+                      for p in children),
+    }
+    best = max(votes, key=votes.get)
+    # A few oddly named files among per-student folders do not make an LMS download.
+    return best if votes[best] and 2 * votes[best] >= len(children) else "folders"
 
 
 def _gradescope_root(root: Path) -> Path | None:
@@ -96,7 +201,7 @@ def _gradescope_root(root: Path) -> Path | None:
 
 
 def _folders(root: Path) -> Layout:
-    entries, notes = [], []
+    entries, unplaced = [], []
     for path in sorted(root.iterdir()):
         if not _visible(path):
             continue
@@ -105,8 +210,9 @@ def _folders(root: Path) -> Layout:
         elif path.is_file() and path.suffix.lower() == ".zip":
             entries.append(Entry(path.stem, path, "zip", path.name))
         else:
-            notes.append(f"skipped {path.name}: neither a folder nor a .zip")
-    return Layout("folders", root, entries, notes)
+            unplaced.append({"path": path.name, "reason": "neither a folder nor a .zip, so no student's: move it "
+                                                          "into its student's folder, or out of the class folder"})
+    return Layout("folders", root, entries, unplaced=unplaced)
 
 
 class _MetadataLoader(yaml.SafeLoader):
@@ -139,7 +245,7 @@ def _gradescope(root: Path) -> Layout:
         raise LayoutError(f"{path} is not valid YAML: {exc}") from None
     if not isinstance(metadata, dict):
         raise LayoutError(f"{path}: expected a mapping of submission folders to their submitters")
-    entries, notes = [], []
+    entries, notes, unplaced = [], [], []
     listed = set()
     for folder_name, record in sorted(metadata.items(), key=lambda kv: str(kv[0])):
         folder_name = str(folder_name)
@@ -151,19 +257,21 @@ def _gradescope(root: Path) -> Layout:
             sid = next((str(v).strip() for v in (_key(s, "sid"), _key(s, "email"), _key(s, "name"))
                         if v is not None and str(v).strip()), "")
             if sid:
-                ids.append(sid)
+                ids.append((sid, str(_key(s, "name") or "").strip()))
         if not ids:
-            ids = [folder_name]
+            ids = [(folder_name, "")]
             notes.append(f"{folder_name}: no submitter id in the metadata; using the folder name")
         problem = "" if folder.is_dir() else f"{folder_name} is listed in submission_metadata.yml but its folder " \
                                              "is missing from the export"
         # A group submission gives each member the same grade.
-        entries += [Entry(sid, folder, "folder", folder_name, problem) for sid in ids]
+        entries += [Entry(sid, folder, "folder", folder_name, problem, name) for sid, name in ids]
     for path in sorted(root.iterdir()):
         if path.is_dir() and _visible(path) and path.name not in listed:
             entries.append(Entry(path.name, path, "folder", path.name))
             notes.append(f"{path.name}: not in submission_metadata.yml; using the folder name as the id")
-    return Layout("gradescope", root, entries, notes)
+        elif path.is_file() and _visible(path) and path.name != "submission_metadata.yml":
+            unplaced.append({"path": path.name, "reason": "a file beside the submission folders of the export"})
+    return Layout("gradescope", root, entries, notes, unplaced=unplaced)
 
 
 def _nbgrader(submitted: Path, assignment: str | None, default_assignment: str) -> Layout:
@@ -180,21 +288,228 @@ def _nbgrader(submitted: Path, assignment: str | None, default_assignment: str) 
     elif assignment not in names:
         raise LayoutError(f"no student in {submitted} has a folder for assignment {assignment!r} "
                           f"(found: {', '.join(sorted(names)) or 'none'})")
-    entries, notes = [], []
+    entries, notes, ignored, unplaced = [], [], [], []
     for student in students:
         folder = student / assignment
         if folder.is_dir():
+            # `nbgrader collect` already kept one submission per student (its timestamp.txt says which).
             entries.append(Entry(student.name, folder, "folder", f"{student.name}/{assignment}"))
         else:
             notes.append(f"{student.name}: no submission of {assignment}")
-    return Layout("nbgrader", submitted, entries, notes)
+        for other in sorted(student.iterdir()):
+            if _visible(other) and other.name != assignment:
+                ignored.append({"path": f"{student.name}/{other.name}", "student": student.name,
+                                "reason": f"not the assignment graded ({assignment})"})
+    for path in sorted(submitted.iterdir()):
+        if path.is_file() and _visible(path):
+            unplaced.append({"path": path.name, "reason": "a file beside the students' folders"})
+    return Layout("nbgrader", submitted, entries, notes, ignored, unplaced)
+
+
+# -- the flat downloads of learning management systems ------------------------------------------------
+_CANVAS = re.compile(r"^(?P<name>.+?)_(?:(?P<late>LATE)_)?(?P<user>\d+)_(?P<attachment>\d+)_(?P<original>.+)$")
+_CANVAS_TEXT = re.compile(r"^(?P<name>.+?)_(?:(?P<late>LATE)_)?(?P<user>\d+)_(?P<what>text|link)\.html?$")
+_RENUMBERED = re.compile(r"^(?P<stem>.+)-(?P<n>\d+)(?P<suffix>\.[^.]+)$")  # "rnn_layers-1.py" from Canvas
+_MOODLE = re.compile(
+    r"^(?P<name>.+)_(?P<id>\d+)_(?P<plugin>assign(?:submission|feedback)_[a-z]+)(?:_(?P<original>.+))?$")
+_BB_PREFIX = re.compile(r"^(?P<prefix>.+_attempt_(?P<stamp>\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}))(?P<rest>.*)$")
+_BB_USER = re.compile(r"^.+_(?P<user>[^_]+)_attempt_")
+_BB_NAME = re.compile(r"^Name:\s*(?P<name>.*?)\s*\((?P<user>[^()]+)\)\s*$", re.MULTILINE)
+_BB_FILES = re.compile(r"Original filename:\s*(?P<original>.+?)\s*\n\s*Filename:\s*(?P<file>.+?)\s*$", re.MULTILINE)
+
+
+def _safe_original(name: str) -> str | None:
+    """The original name as a relative path inside the student's folder, or None when it would escape."""
+    try:
+        path = member_path(name)
+    except SubmissionProblem:
+        return None
+    return path.as_posix() if path.parts and not any(p in SKIPPED_NAMES for p in path.parts) else None
+
+
+def _pick(student: str, candidates: list[tuple[str, str, str]], ignored: list[dict]) -> tuple[tuple[str, str], ...]:
+    """One file per original name: (original, path, order key) -> the last in order; the others are ignored."""
+    chosen: dict[str, tuple[str, str, str]] = {}
+    for original, path, order in sorted(candidates, key=lambda c: c[2]):
+        if original in chosen:
+            ignored.append({"path": chosen[original][1], "student": student,
+                            "reason": f"an older upload of {original} (a newer one is graded)"})
+        chosen[original] = (original, path, order)
+    return tuple(sorted((o, p) for o, p, _ in chosen.values()))
+
+
+def _canvas(root: Path, files: tuple[str, ...]) -> Layout:
+    expected = {f.lower(): f for f in files}
+    uploads: dict[str, list[tuple[str, str, str]]] = {}
+    names: dict[str, str] = {}
+    late: set[str] = set()
+    ignored, unplaced = [], []
+    for path in sorted(root.iterdir()):
+        if not _visible(path):
+            continue
+        # An upload has two ids (user, attachment); an online entry only the user's.
+        match = _CANVAS.match(path.name) if path.is_file() else None
+        text = _CANVAS_TEXT.match(path.name) if path.is_file() and not match else None
+        if text:
+            names.setdefault(text["user"], text["name"])
+            ignored.append({"path": path.name, "student": text["user"],
+                            "reason": f"the online {'text' if text['what'] == 'text' else 'URL'} entry is not graded"})
+            continue
+        if not match:
+            unplaced.append({"path": path.name, "reason": "not named as Canvas names submitted files "
+                                                          "(<name>[_LATE]_<user id>_<attachment id>_<file>)"})
+            continue
+        user, original = match["user"], match["original"]
+        names.setdefault(user, match["name"])
+        if match["late"]:
+            late.add(user)
+        # Canvas numbers a file uploaded again under a name already used: undo it for the expected names.
+        renumbered = _RENUMBERED.match(original)
+        if renumbered and (renumbered["stem"] + renumbered["suffix"]).lower() in expected:
+            original = expected[(renumbered["stem"] + renumbered["suffix"]).lower()]
+        safe = _safe_original(original)
+        if safe is None:
+            unplaced.append({"path": path.name, "reason": "its original name is not a safe file name"})
+            continue
+        uploads.setdefault(user, []).append((safe, path.name, f"{int(match['attachment']):020d}"))
+    for user in sorted(set(names) - set(uploads)):
+        ignored.append({"path": f"{names[user]}_{user}_*", "student": user,
+                        "reason": "only an online text or URL entry: nothing to grade (no row in grades.csv)"})
+    entries = []
+    for user in sorted(uploads):
+        chosen = _pick(user, uploads[user], ignored)
+        entries.append(Entry(user, root, "files", f"{names[user]}_{user}_*", name=names[user],
+                             files=tuple((o, str(root / p)) for o, p in chosen),
+                             notes=("submitted late (Canvas marked it LATE)",) if user in late else ()))
+    return Layout("canvas", root, entries, ignored=ignored, unplaced=unplaced)
+
+
+def _files_under(folder: Path) -> list[Path]:
+    out = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_NAMES)
+        out += [Path(dirpath) / n for n in sorted(filenames) if n not in SKIPPED_NAMES]
+    return out
+
+
+def _moodle(root: Path) -> Layout:
+    uploads: dict[str, list[tuple[str, str, str]]] = {}
+    names: dict[str, str] = {}
+    ignored, unplaced = [], []
+    for path in sorted(root.iterdir()):
+        if not _visible(path):
+            continue
+        match = _MOODLE.match(path.name)
+        if not match or (path.is_dir() and match["original"]) or (path.is_file() and not match["original"]):
+            unplaced.append({"path": path.name, "reason": "not named as Moodle names submissions "
+                                                          "(<Full name>_<id>_assignsubmission_<type>)"})
+            continue
+        student = match["id"]
+        names.setdefault(student, match["name"])
+        if match["plugin"] != "assignsubmission_file":
+            what = {"assignsubmission_onlinetext": "the online text", "assignsubmission_comments": "comments"}.get(
+                match["plugin"], match["plugin"])
+            ignored.append({"path": path.name + ("/" if path.is_dir() else ""), "student": student,
+                            "reason": f"{what} is not graded"})
+            continue
+        found = [(f.relative_to(path).as_posix(), f) for f in _files_under(path)] if path.is_dir() else \
+            [(match["original"], path)]
+        for original, file in found:
+            safe = _safe_original(original)
+            if safe is None:
+                unplaced.append({"path": _rel(file, root), "reason": "its original name is not a safe file name"})
+            else:
+                uploads.setdefault(student, []).append((safe, _rel(file, root), ""))
+        if path.is_dir() and not found:
+            uploads.setdefault(student, [])
+    entries = []
+    for student, files in sorted(uploads.items()):
+        chosen = _pick(student, files, ignored)
+        label = f"{names[student]}_{student}_assignsubmission_file"
+        entries.append(Entry(student, root, "files", label, name=names[student],
+                             files=tuple((o, str(root / p)) for o, p in chosen)))
+    for student in sorted(set(names) - set(uploads)):
+        ignored.append({"path": f"{names[student]}_{student}_*", "student": student,
+                        "reason": "no file submission: nothing to grade (no row in grades.csv)"})
+    return Layout("moodle", root, entries, ignored=ignored, unplaced=unplaced)
+
+
+def _blackboard(root: Path, attempt: str) -> Layout:
+    attempts: dict[str, dict] = {}  # prefix -> {"stamp", "files": [(original, name)], "receipt"}
+    ignored, unplaced = [], []
+    for path in sorted(root.iterdir()):
+        if not _visible(path):
+            continue
+        match = _BB_PREFIX.match(path.name) if path.is_file() else None
+        if not match or not (match["rest"] == ".txt" or match["rest"].startswith("_")):
+            unplaced.append({"path": path.name, "reason": "not named as Blackboard names submitted files "
+                                                          "(<assignment>_<user>_attempt_<timestamp>_<file>)"})
+            continue
+        at = attempts.setdefault(match["prefix"], {"stamp": match["stamp"], "files": [], "receipt": None})
+        if match["rest"] == ".txt":
+            at["receipt"] = path
+        else:
+            at["files"].append((match["rest"][1:], path.name))
+    users: dict[str, list[str]] = {}
+    names: dict[str, str] = {}
+    for prefix, at in attempts.items():
+        user, originals = None, {}
+        if at["receipt"] is not None:
+            text = at["receipt"].read_text(errors="replace")
+            who = _BB_NAME.search(text)
+            if who:
+                user = who["user"].strip()
+                names[user] = who["name"]
+            originals = {m["file"]: m["original"] for m in _BB_FILES.finditer(text)}
+        if user is None:
+            guess = _BB_USER.match(prefix + "_")
+            user = guess["user"] if guess else prefix
+        if at["receipt"] is not None:
+            ignored.append({"path": at["receipt"].name, "student": user,
+                            "reason": "Blackboard's receipt of an attempt"})
+        at["files"] = [(originals.get(name, original), name) for original, name in at["files"]]
+        users.setdefault(user, []).append(prefix)
+    entries = []
+    for user, prefixes in sorted(users.items()):
+        prefixes.sort(key=lambda p: (attempts[p]["stamp"], p))
+        with_files = [p for p in prefixes if attempts[p]["files"]]
+        if not with_files:  # only receipts (text typed into Blackboard): listed, nothing to grade
+            ignored.append({"path": f"{prefixes[-1]}*", "student": user,
+                            "reason": "no file in any attempt: nothing to grade (no row in grades.csv)"})
+            continue
+        chosen = with_files[-1] if attempt == "latest" else with_files[0]
+        when = _bb_time(attempts[chosen]["stamp"])
+        notes: tuple[str, ...] = ()
+        if len(prefixes) > 1:
+            stamps = ", ".join(_bb_time(attempts[p]["stamp"]) for p in prefixes)
+            notes = (f"{len(prefixes)} attempts ({stamps}): graded the {attempt} ({when})",)
+            for p in prefixes:
+                if p != chosen:
+                    reason = f"another attempt ({_bb_time(attempts[p]['stamp'])}): the {attempt} ({when}) is graded"
+                    ignored += [{"path": name, "student": user, "reason": reason} for _, name in attempts[p]["files"]]
+        candidates = []
+        for original, name in attempts[chosen]["files"]:
+            safe = _safe_original(original)
+            if safe is None:
+                unplaced.append({"path": name, "reason": "its original name is not a safe file name"})
+            else:
+                candidates.append((safe, name, name))
+        picked = _pick(user, candidates, ignored)
+        entries.append(Entry(user, root, "files", chosen, name=names.get(user, ""),
+                             files=tuple((o, str(root / p)) for o, p in picked), notes=notes))
+    return Layout("blackboard", root, entries, ignored=ignored, unplaced=unplaced)
+
+
+def _bb_time(stamp: str) -> str:
+    """2024-03-01-10-00-00 -> 2024-03-01 10:00:00."""
+    return f"{stamp[:10]} {stamp[11:].replace('-', ':')}"
 
 
 def _mark_duplicates(entries: list[Entry]) -> list[Entry]:
     """Two different submissions under one id cannot be graded as one: both become error rows."""
     sources: dict[str, set] = {}
     for e in entries:
-        sources.setdefault(e.student, set()).add(e.source)
+        sources.setdefault(e.student, set()).add((e.source, e.files))
     out, seen = [], set()
     for e in sorted(entries, key=lambda e: e.student):
         if e.student in seen:
@@ -203,9 +518,34 @@ def _mark_duplicates(entries: list[Entry]) -> list[Entry]:
         if len(sources[e.student]) > 1:
             labels = sorted(x.label for x in entries if x.student == e.student)
             e = Entry(e.student, e.source, e.kind, e.label,
-                      f"several submissions for this id ({', '.join(labels)}): keep one and regrade")
+                      f"several submissions for this id ({', '.join(labels)}): keep one and regrade", e.name,
+                      e.files, e.notes)
         out.append(e)
     return out
+
+
+def describe_mapping(layout: Layout) -> str:
+    """The student <-> files mapping as text, for ``grade-all --dry-run``."""
+    lines = [f"layout: {layout.kind} ({layout.root}); {len(layout.entries)} students"
+             + (f"; several attempts: the {layout.attempt} is graded" if layout.kind == "blackboard" else "")]
+    for e in layout.entries:
+        who = f"{e.student} ({e.name})" if e.name else e.student
+        what = ", ".join(f"{orig} <- {Path(path).name}" if Path(path).name != orig else orig
+                         for orig, path in e.files) if e.kind == "files" else f"{e.kind} {e.label}"
+        lines.append(f"  {who}: {what or 'no files'}")
+        lines += [f"      note: {n}" for n in e.notes]
+        if e.problem:
+            lines.append(f"      cannot be graded: {e.problem}")
+    for note in layout.notes:
+        lines.append(f"note: {note}")
+    if layout.ignored:
+        lines.append(f"not graded ({len(layout.ignored)}):")
+        lines += [f"  {i['path']}" + (f" [{i['student']}]" if i.get("student") else "") + f": {i['reason']}"
+                  for i in layout.ignored]
+    if layout.unplaced:
+        lines.append(f"NOT PLACED to any student ({len(layout.unplaced)}):")
+        lines += [f"  {u['path']}: {u['reason']}" for u in layout.unplaced]
+    return "\n".join(lines)
 
 
 # -- file names ----------------------------------------------------------------
@@ -224,13 +564,47 @@ def safe_names(students: list[str]) -> dict[str, str]:
     return names
 
 
+def stage_files(entry: Entry, dest: Path, limits: ArchiveLimits | None = None) -> None:
+    """Copy a "files" entry into ``dest`` (an empty folder) under the original names, or SubmissionProblem.
+
+    The LMS's renaming is undone here; a zip the student uploaded is opened by
+    ``submission.locate`` like any zip inside a submission.  Links and
+    non-regular files are refused.
+    """
+    limits = limits or ArchiveLimits()
+    root, max_file = dest.resolve(), int(limits.max_file_mb * 2**20)
+    for original, source in entry.files:
+        target = (root / member_path(original)).resolve()
+        if root not in target.parents:
+            raise SubmissionProblem(f"{original!r} points outside the submission folder")
+        try:
+            fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+        except OSError as exc:
+            raise SubmissionProblem(f"{Path(source).name} cannot be read ({exc.strerror})") from None
+        with os.fdopen(fd, "rb") as src:
+            info = os.fstat(src.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise SubmissionProblem(f"{Path(source).name} is not a regular file")
+            if info.st_size > max_file:
+                raise SubmissionProblem(f"{original} is larger than {limits.max_file_mb:g} MB")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(target, "wb") as out:
+                out.write(src.read(max_file + 1))
+
+
 def prepare(entry: Entry, workdir: Path, files: tuple[str, ...], limits: ArchiveLimits | None = None) -> Path:
-    """The submission of one entry, for ``submission.locate``: its folder, or its zip unpacked into ``workdir``.
+    """The submission of one entry, for ``submission.locate``: its folder, its zip unpacked into ``workdir``, or its
+    loose files (flat LMS downloads) staged there under their original names.
 
     Raises SubmissionProblem for an entry that cannot be graded.
     """
     if entry.problem:
         raise SubmissionProblem(entry.problem)
+    if entry.kind == "files":
+        staged = workdir / "staged"
+        staged.mkdir()
+        stage_files(entry, staged, limits)
+        return staged
     if entry.kind == "zip":
         unpacked = workdir / "unpacked"
         unpacked.mkdir()
@@ -247,7 +621,9 @@ def prepare(entry: Entry, workdir: Path, files: tuple[str, ...], limits: Archive
 def fingerprint(entry: Entry) -> str:
     """A hash of the submission's content: a changed submission is graded again on resume."""
     h = hashlib.sha256(f"{entry.kind}\0{entry.problem}\0".encode())
-    if entry.kind == "zip" and entry.source.is_file():
+    if entry.kind == "files":
+        paths = [(original, Path(path)) for original, path in entry.files]
+    elif entry.kind == "zip" and entry.source.is_file():
         paths = [(entry.source.name, entry.source)]
     elif entry.source.is_dir():
         paths = []

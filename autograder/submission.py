@@ -82,7 +82,7 @@ class ArchiveLimits:
 
 
 # -- zips: unpacked under limits (grade-all's student zips, zips given to `grade`, zips inside a submission) --------
-def _member_path(name: str) -> PurePosixPath:
+def member_path(name: str) -> PurePosixPath:
     """The member's relative path; SubmissionProblem when it would land outside the folder."""
     normalized = name.replace("\\", "/")
     path = PurePosixPath(normalized)
@@ -106,7 +106,7 @@ def extract_zip(archive: Path, dest: Path, limits: ArchiveLimits = ArchiveLimits
             raise SubmissionProblem(f"zip refused: {len(members)} members (at most {limits.max_members})")
         declared = 0
         for info in members:
-            _member_path(info.filename)
+            member_path(info.filename)
             mode = info.external_attr >> 16
             if stat.S_ISLNK(mode):
                 raise SubmissionProblem(f"zip refused: {info.filename!r} is a symbolic link")
@@ -125,7 +125,7 @@ def extract_zip(archive: Path, dest: Path, limits: ArchiveLimits = ArchiveLimits
         root = dest.resolve()
         written = 0
         for info in members:
-            rel = _member_path(info.filename)
+            rel = member_path(info.filename)
             if not rel.parts or any(p in _ZIP_SKIPPED for p in rel.parts) or info.is_dir():
                 continue
             target = (root / rel).resolve()

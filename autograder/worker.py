@@ -39,7 +39,7 @@ def grade_job(job: dict, config, grade_fn) -> dict:
     from autograder.results import to_gradescope
     from autograder.submission import locate
 
-    entry = Entry(job["student"], Path(job["source"]), job["kind"], job["label"], job.get("problem", ""))
+    entry = Entry.from_job(job)
     start = time.perf_counter()
     record = {"status": "error", "error_kind": "", "reason": "", "results": None, "notes": [], "files_found": [],
               "student_output": ""}

@@ -8,6 +8,7 @@ must agree whatever the layout.
 
 from __future__ import annotations
 
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -98,5 +99,119 @@ def as_nbgrader(students: dict[str, dict], root: Path, assignment: str = "hw_rnn
     return root
 
 
+# -- learning management systems' downloads ---------------------------------------------------------------
+# Laid out as each system writes them (see layouts.py's docstring for the naming and its sources).
+def lms_people(students: dict[str, dict]) -> dict[str, dict]:
+    """Student folder name -> the ids and names an LMS gives them."""
+    return {student: {"canvas_id": str(200100 + k), "canvas_name": re.sub(r"[^a-z]", "", student.lower()),
+                      "moodle_id": str(5000 + k), "moodle_name": f"Étudiant {student.replace('_', ' ').title()}",
+                      "user": f"s{31000 + k}.x", "full_name": f"Student {k} O'Neil"}
+            for k, student in enumerate(students)}
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file())
+
+
+def as_canvas(students: dict[str, dict], root: Path, zipped: tuple[str, ...] = (), late: tuple[str, ...] = (),
+              reuploaded: dict[str, Path] | None = None, text: tuple[str, ...] = ()) -> Path:
+    """Canvas's "Download Submissions": <name>[_LATE]_<user id>_<attachment id>_<original name>, one flat folder.
+
+    ``zipped`` students uploaded one zip of their folder; for a ``reuploaded`` student an earlier upload
+    (the given folder's files) keeps the plain names and the latest carries Canvas's ``-1``; ``text``
+    students also typed an online text entry (``_text.html``).
+    """
+    root.mkdir(parents=True)
+    people, attachment = lms_people(students), 900000
+    for student, info in students.items():
+        who = people[student]
+        prefix = f"{who['canvas_name']}{'_LATE' if student in late else ''}_{who['canvas_id']}"
+        uploads: list[tuple[str, bytes]] = []
+        if student in zipped:
+            archive = zip_folder(info["path"], root.parent / f"{student}_upload.zip", prefix="hw_rnn/")
+            uploads.append(("my homework.zip", archive.read_bytes()))
+            archive.unlink()
+        else:
+            if reuploaded and student in reuploaded:
+                uploads += [(p.name, p.read_bytes()) for p in _files(reuploaded[student])]
+                uploads += [(re.sub(r"\.py$", "-1.py", p.name), p.read_bytes()) for p in _files(info["path"])]
+            else:
+                uploads += [(p.relative_to(info["path"]).as_posix().replace("/", "_"), p.read_bytes())
+                            for p in _files(info["path"])]
+        for original, data in uploads:
+            attachment += 1
+            (root / f"{prefix}_{attachment}_{original}").write_bytes(data)
+        if student in text:
+            (root / f"{prefix}_text.html").write_text("<p>I also wrote some notes.</p>")
+    return root
+
+
+def as_moodle(students: dict[str, dict], root: Path, zipped: tuple[str, ...] = (), text: tuple[str, ...] = (),
+              flat: bool = False) -> Path:
+    """Moodle's "Download all submissions": <Full name>_<id>_assignsubmission_file/ (or flat names).
+
+    ``zipped`` students uploaded one zip; ``text`` students also filled the online text
+    (``..._assignsubmission_onlinetext/onlinetext.html``).
+    """
+    root.mkdir(parents=True)
+    people = lms_people(students)
+    for student, info in students.items():
+        prefix = f"{people[student]['moodle_name']}_{people[student]['moodle_id']}_assignsubmission"
+        if student in zipped:
+            uploads = [("hw_rnn.zip", zip_folder(info["path"], root.parent / f"{student}_m.zip").read_bytes())]
+        else:
+            uploads = [(p.relative_to(info["path"]).as_posix(), p.read_bytes()) for p in _files(info["path"])]
+        for original, data in uploads:
+            target = root / f"{prefix}_file_{original}" if flat else root / f"{prefix}_file" / original
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        if student in text:
+            target = root / f"{prefix}_onlinetext_onlinetext.html" if flat else \
+                root / f"{prefix}_onlinetext" / "onlinetext.html"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text("<p>Notes about my homework</p>")
+    return root
+
+
+def blackboard_receipt(full_name: str, user: str, assignment: str, files: list[tuple[str, str]]) -> str:
+    """The .txt Blackboard writes beside each attempt's files: who, when, and original -> downloaded names."""
+    lines = [f"Name: {full_name} ({user})", f"Assignment: {assignment}",
+             "Date Submitted: Friday, 1 March 2024 10:00:00 o'clock GMT", "Current Mark: Needs Marking", "",
+             "Submission Field:", "There is no student submission text data for this assignment.", "",
+             "Comments:", "There are no student comments for this assignment.", "", "Files:"]
+    for original, name in files:
+        lines += [f"\tOriginal filename: {original}", f"\tFilename: {name}"]
+    return "\n".join(lines) + "\n"
+
+
+def as_blackboard(students: dict[str, dict], root: Path, assignment: str = "HW_RNN 2024", zipped: tuple[str, ...] = (),
+                  earlier: dict[str, Path] | None = None, no_receipt: tuple[str, ...] = ()) -> Path:
+    """Blackboard's Grade Centre "Assignment File Download": <assignment>_<user>_attempt_<time>_<file> + receipts.
+
+    ``earlier`` students made a first attempt (that folder's files) a day before their last;
+    ``no_receipt`` students' receipts are missing (as when a download is cut short).
+    """
+    root.mkdir(parents=True)
+    people = lms_people(students)
+    for student, info in students.items():
+        who = people[student]
+        attempts = [(earlier[student], "2024-02-29-09-15-00")] if earlier and student in earlier else []
+        attempts.append((info["path"], "2024-03-01-10-00-00"))
+        for folder, stamp in attempts:
+            prefix = f"{assignment}_{who['user']}_attempt_{stamp}"
+            if student in zipped:
+                uploads = [("hw.zip", zip_folder(folder, root.parent / f"{student}_b.zip").read_bytes())]
+            else:
+                uploads = [(p.relative_to(folder).as_posix().replace("/", "_"), p.read_bytes()) for p in _files(folder)]
+            written = []
+            for original, data in uploads:
+                (root / f"{prefix}_{original}").write_bytes(data)
+                written.append((original, f"{prefix}_{original}"))
+            if student not in no_receipt:
+                (root / f"{prefix}.txt").write_text(blackboard_receipt(who["full_name"], who["user"], assignment,
+                                                                       written))
+    return root
+
+
 __all__ = ["FILES", "build_class", "as_folders", "as_zips", "as_gradescope", "as_nbgrader", "gradescope_ids",
-           "zip_folder"]
+           "zip_folder", "lms_people", "as_canvas", "as_moodle", "as_blackboard", "blackboard_receipt"]

@@ -16,6 +16,7 @@ import re
 import shutil
 import signal
 import stat
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,7 +25,19 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from classroom import as_folders, as_gradescope, as_nbgrader, as_zips, build_class, gradescope_ids
+from classroom import (
+    CORPUS,
+    as_blackboard,
+    as_canvas,
+    as_folders,
+    as_gradescope,
+    as_moodle,
+    as_nbgrader,
+    as_zips,
+    build_class,
+    gradescope_ids,
+    lms_people,
+)
 from conftest import (
     CONFIG,
     ROOT,
@@ -63,7 +76,7 @@ def comparable(test: dict) -> dict:
 
 
 def scores_only(row: dict) -> dict:
-    return {k: v for k, v in row.items() if k != "student_id"}
+    return {k: v for k, v in row.items() if k not in ("student_id", "name")}
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +100,7 @@ def test_folder_layout_grades_every_student(folder_batch, klass, config, validat
     _, out, proc = folder_batch
     assert proc.returncode == 0, proc.stderr  # the empty folder is a graded zero, not an error
     header, rows = read_grades(out)
-    assert header == ["student_id", *config.functions, "total", "max", "status", "note"]
+    assert header == ["student_id", *config.functions, "total", "max", "status", "note", "name"]
     assert set(rows) == set(students)
     for student, info in students.items():
         doc = results(out, student)
@@ -271,6 +284,7 @@ def test_gradescope_export(folder_batch, klass):
     for student, sid in ids.items():
         assert scores_only(rows[sid]) == scores_only(expected[student]), student
     assert rows["G1"]["total"] == rows["G2"]["total"] == expected["ref0"]["total"]
+    assert (rows["G1"]["name"], rows[ids["ref0"]]["name"]) == ("A", "Student 0")  # Gradescope's :name:
     assert rows["GONE"]["status"] == "error" and "missing from the export" in rows["GONE"]["note"]
 
 
@@ -289,6 +303,174 @@ def test_nbgrader_submitted_tree(folder_batch, klass):
     for student in students:
         assert scores_only(rows[student]) == scores_only(expected[student]), student
     assert json.loads((out / "batch.json").read_text())["layout"] == "nbgrader"
+
+
+# -- learning management systems' downloads ----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def lms_class(tmp_path_factory):
+    """Five students: two references, the template and two single-bug mutants (scores known in advance)."""
+    base = tmp_path_factory.mktemp("lms")
+    students: dict[str, dict] = {}
+    for name, kind, source in (("ref0", "reference", SOLUTIONS), ("ref1", "reference", SOLUTIONS),
+                               ("tpl0", "template", TEMPLATES)):
+        students[name] = {"path": make_submission(base / "src" / name, base=source), "kind": kind, "breaks": None}
+    for mutant in (CORPUS[1], CORPUS[4]):
+        students[f"mut_{mutant['name']}"] = {"path": make_submission(base / "src" / mutant["name"], mutant["edits"]),
+                                             "kind": "mutant", "breaks": set(mutant["breaks"])}
+    return base, students
+
+
+def check_class(out: Path, students: dict[str, dict], ids: dict[str, str], config) -> dict[str, dict]:
+    """Every student has exactly one row under their LMS id, scored as their kind says; the rows by id."""
+    _, rows = read_grades(out)
+    assert set(rows) == {ids[s] for s in students}, rows.keys()
+    for student, info in students.items():
+        doc, row = results(out, ids[student]), rows[ids[student]]
+        assert row["status"] == "graded" and float(row["total"]) == doc["score"], (student, row)
+        if info["kind"] == "reference":
+            assert doc["score"] == config.max_score, student
+        elif info["kind"] == "template":
+            assert doc["score"] == 0, student
+        else:
+            assert lost_functions(doc) == info["breaks"], student
+    return rows
+
+
+def mapping_of(out: Path) -> dict:
+    return json.loads((out / "batch.json").read_text())["mapping"]
+
+
+def test_canvas_download_gives_every_student_a_row(lms_class, config):
+    base, students = lms_class
+    mutant = [s for s in students if s.startswith("mut_")][0]
+    # ref1 uploaded a zip; the mutant first uploaded the template's files, then its own (Canvas adds "-1").
+    src = as_canvas(students, base / "canvas", zipped=("ref1",), late=("ref0",),
+                    reuploaded={mutant: students["tpl0"]["path"]}, text=("tpl0",))
+    people = lms_people(students)
+    ids = {s: people[s]["canvas_id"] for s in students}
+    out = base / "out_canvas"
+    proc = grade_all(src, out)
+    assert proc.returncode == 0, proc.stderr
+    assert f"{len(students)} of {len(students)} graded" in proc.stderr
+    rows = check_class(out, students, ids, config)
+    assert "late" in rows[ids["ref0"]]["note"].lower()
+    assert all(rows[ids[s]]["name"] == people[s]["canvas_name"] for s in students)
+    mapping = mapping_of(out)
+    assert mapping["layout"] == "canvas" and not mapping["unplaced"]
+    ignored = {i["path"]: i["student"] for i in mapping["ignored"]}
+    text = f"{people['tpl0']['canvas_name']}_{ids['tpl0']}_text.html"
+    assert ignored[text] == ids["tpl0"] and sum(v == ids[mutant] for v in ignored.values()) == 5
+    summary = (out / "summary.md").read_text()
+    assert "### Not graded (6)" in summary and text in summary
+    # A file that belongs to no one: the rerun keeps every row and id, lists the file and exits 3.
+    (src / "gradebook_export.csv").write_text("id\n")
+    proc = grade_all(src, out)
+    assert proc.returncode == 3, proc.stderr
+    assert read_grades(out)[1] == rows
+    assert [u["path"] for u in mapping_of(out)["unplaced"]] == ["gradebook_export.csv"]
+    assert "### Not placed to any student (1)" in (out / "summary.md").read_text()
+    assert "gradebook_export.csv" in proc.stderr
+
+
+@pytest.mark.parametrize("flat", [False, True])
+def test_moodle_download_opens_zips_and_online_text_is_no_student(lms_class, config, flat):
+    base, students = lms_class
+    src = as_moodle(students, base / f"moodle_{flat}", zipped=("ref1",), text=("tpl0", "ref0"), flat=flat)
+    (src / "Solo Text_6000_assignsubmission_onlinetext").mkdir()  # typed text only: nothing to grade
+    (src / "Solo Text_6000_assignsubmission_onlinetext" / "onlinetext.html").write_text("<p>my answer</p>")
+    people = lms_people(students)
+    ids = {s: people[s]["moodle_id"] for s in students}
+    out = base / f"out_moodle_{flat}"
+    proc = grade_all(src, out)
+    assert proc.returncode == 0, proc.stderr
+    rows = check_class(out, students, ids, config)  # no row for 6000, nor for the online text folders
+    assert rows[ids["ref1"]]["total"] == f"{config.max_score:g}"  # the zip it uploaded was opened
+    assert all(rows[ids[s]]["name"] == people[s]["moodle_name"] for s in students)
+    totals = [float(r["total"]) for r in rows.values()]
+    summary = (out / "summary.md").read_text()
+    assert f"mean {statistics.mean(totals):.1f}" in summary and f"{len(students)} submissions" in summary
+    ignored = {i["student"] for i in mapping_of(out)["ignored"]}
+    assert ignored == {"6000", ids["tpl0"], ids["ref0"]} and "onlinetext" in summary
+
+
+def test_blackboard_attempts_are_one_row_and_loose_files_are_placed(lms_class, config):
+    base, students = lms_class
+    mutant, other = [s for s in students if s.startswith("mut_")]
+    # ref0 first submitted the mutant's files, then the reference; `other` has no receipts at all.
+    src = as_blackboard(students, base / "blackboard", zipped=("ref1",), earlier={"ref0": students[mutant]["path"]},
+                        no_receipt=(other,))
+    people = lms_people(students)
+    ids = {s: people[s]["user"] for s in students}
+    out = base / "out_blackboard"
+    proc = grade_all(src, out)
+    assert proc.returncode == 0, proc.stderr
+    rows = check_class(out, students, ids, config)
+    note = rows[ids["ref0"]]["note"]
+    assert "2 attempts" in note and "graded the latest (2024-03-01 10:00:00)" in note
+    assert rows[ids["ref0"]]["name"] == people["ref0"]["full_name"] and rows[ids[other]]["name"] == ""
+    summary = (out / "summary.md").read_text()
+    assert "the latest is graded" in summary and "graded the latest" in summary
+    # One receipt per attempt: ref0 made two, `other` has none.
+    assert sum("receipt" in i["reason"] for i in mapping_of(out)["ignored"]) == len(students)
+    # --attempt first grades ref0's first attempt: the mutant's scores, under the same id.
+    first = base / "out_blackboard_first"
+    proc = grade_all(src, first, "--attempt", "first")
+    assert proc.returncode == 0, proc.stderr
+    _, again = read_grades(first)
+    assert set(again) == set(rows) and "graded the first" in again[ids["ref0"]]["note"]
+    assert lost_functions(results(first, ids["ref0"])) == students[mutant]["breaks"]
+
+
+def test_dry_run_prints_the_mapping_and_writes_nothing(lms_class):
+    base, students = lms_class
+    src = as_blackboard(students, base / "blackboard_dry", earlier={"ref0": students["tpl0"]["path"]})
+    (src / "stray.py").write_text("x = 1\n")
+    out = base / "out_dry"
+    proc = grade_all(src, out, "--dry-run")
+    assert proc.returncode == 3, proc.stderr  # stray.py belongs to no one
+    assert not out.exists()
+    people = lms_people(students)
+    for student in students:
+        assert f"  {people[student]['user']} ({people[student]['full_name']}): " in proc.stdout
+    assert "rnn_layers.py <- HW_RNN 2024_s31000.x_attempt_2024-03-01-10-00-00_rnn_layers.py" in proc.stdout
+    assert "graded the latest" in proc.stdout and "NOT PLACED to any student (1):\n  stray.py" in proc.stdout
+    (src / "stray.py").unlink()
+    proc = grade_all(src, out, "--dry-run", "--layout", "blackboard")
+    assert proc.returncode == 0 and not out.exists()
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="nbgrader 0.9.6 needs Python 3.11 or newer")
+def test_a_course_collected_by_nbgrader(tmp_path, config):
+    """Students submit through nbgrader's exchange and `nbgrader collect` writes submitted/ (latest per student)."""
+    from autograder.notebooks import NOTEBOOK_NAME, dumps, fill
+    from integrations import tools
+
+    course, exchange = tmp_path / "course", tmp_path / "exchange"
+    exchange.mkdir()
+    released = tools.nbgrader_course(course, config)
+    options = [f"--Exchange.root={exchange}", f"--Exchange.cache={tmp_path / 'cache'}"]
+    tools.run(["nbgrader", "release_assignment", tools.ASSIGNMENT, *options], cwd=course)
+    mutant = CORPUS[1]
+    buggy = make_submission(tmp_path / "buggy", mutant["edits"])
+    # alice submits the template, then the reference: collect keeps her latest.
+    for student, folder in (("alice", TEMPLATES), ("alice", SOLUTIONS), ("bob", buggy), ("carol", TEMPLATES)):
+        home = tmp_path / f"home_{student}"
+        shutil.rmtree(home, ignore_errors=True)
+        tools.copy_tree(released.parent, home / tools.ASSIGNMENT)
+        (home / tools.ASSIGNMENT / NOTEBOOK_NAME).write_text(dumps(fill(released, folder, config.files)))
+        tools.run(["nbgrader", "submit", tools.ASSIGNMENT, "--course", "hw_rnn", f"--student={student}", *options],
+                  cwd=home)
+    tools.run(["nbgrader", "collect", tools.ASSIGNMENT, *options], cwd=course)
+    assert (course / "submitted" / "alice" / tools.ASSIGNMENT / "timestamp.txt").is_file()
+    out = tmp_path / "out"
+    proc = grade_all(course, out)
+    assert proc.returncode == 0, proc.stderr
+    _, rows = read_grades(out)
+    assert set(rows) == {"alice", "bob", "carol"}
+    # Graded as the notebook, not as the released autograder package nbgrader copies beside it.
+    assert float(rows["alice"]["total"]) == config.max_score and float(rows["carol"]["total"]) == 0
+    assert lost_functions(results(out, "bob")) == set(mutant["breaks"])
+    assert mapping_of(out)["layout"] == "nbgrader"
 
 
 # -- interruptions ----------------------------------------------------------------------------

@@ -124,7 +124,8 @@ def test_folders_and_zips_with_one_id_become_an_error_entry(tmp_path):
     assert set(entries) == {"alice", "bob"}
     assert "several submissions for this id (alice, alice.zip)" in entries["alice"].problem
     assert not entries["bob"].problem
-    assert layout.notes == ["skipped roster.csv: neither a folder nor a .zip"]
+    assert [u["path"] for u in layout.unplaced] == ["roster.csv"] and "neither a folder nor a .zip" in \
+        layout.unplaced[0]["reason"]
 
 
 def test_gradescope_ids_fall_back_to_email_and_folder(tmp_path):
@@ -247,3 +248,162 @@ def test_near_misses_alone_still_get_a_rename_hint(tmp_path):
     assert "the submission holds: readme.txt, hw/rnn_layer.py, hw/deeper/lstm_layer.py" in "\n".join(located.notes)
     notes = find_files(located.folder, FILES)[1]
     assert "rnn_layers.py is missing; found 'rnn_layer.py' instead: rename it to 'rnn_layers.py'" in notes
+# -- learning management systems' downloads (naming: see layouts.py's docstring) ---------------------------------
+def _flat(folder: Path, names: dict[str, bytes | str]) -> Path:
+    folder.mkdir(parents=True)
+    for name, data in names.items():
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data if isinstance(data, bytes) else data.encode())
+    return folder
+
+
+def _mapping(layout) -> dict[str, dict[str, str]]:
+    """student id -> {original name: downloaded file's name}."""
+    return {e.student: {o: Path(p).name for o, p in e.files} for e in layout.entries}
+
+
+@pytest.mark.parametrize("download, expected", [
+    # The plain case, then LATE, then Canvas's "-1" on a file uploaded again, a name holding underscores,
+    # a browser's "(1)" (kept: the per-student finder reads it), and a "-2" on a file that is not expected (kept).
+    ({"smithjohn_1234_5678_rnn_layers.py": "a"}, {"1234": {"rnn_layers.py": "smithjohn_1234_5678_rnn_layers.py"}}),
+    ({"smithjohn_LATE_1234_5679_quiz.py": "a"}, {"1234": {"quiz.py": "smithjohn_LATE_1234_5679_quiz.py"}}),
+    ({"doejane_77_100_lstm_layers.py": "old", "doejane_77_101_lstm_layers-1.py": "new"},
+     {"77": {"lstm_layers.py": "doejane_77_101_lstm_layers-1.py"}}),
+    ({"o_brien_ann_77_100_sequence_models.py": "a"}, {"77": {"sequence_models.py":
+                                                             "o_brien_ann_77_100_sequence_models.py"}}),
+    ({"lee_9_10_rnn_layers (1).py": "a"}, {"9": {"rnn_layers (1).py": "lee_9_10_rnn_layers (1).py"}}),
+    ({"lee_9_10_text.html": "a"}, {"9": {"text.html": "lee_9_10_text.html"}}),  # an upload, not the online text
+    ({"lee_9_10_notes-2.txt": "a", "lee_9_11_char_rnn-3.py": "b"},
+     {"9": {"notes-2.txt": "lee_9_10_notes-2.txt", "char_rnn.py": "lee_9_11_char_rnn-3.py"}}),
+])
+def test_canvas_download_is_one_entry_per_user_id_with_the_original_names(tmp_path, download, expected):
+    layout = discover(_flat(tmp_path / "canvas", download), FILES)
+    assert layout.kind == "canvas" and _mapping(layout) == expected
+    assert all(e.kind == "files" for e in layout.entries) and not layout.unplaced
+
+
+def test_canvas_lists_what_it_does_not_grade_and_what_belongs_to_no_one(tmp_path):
+    folder = _flat(tmp_path / "canvas", {
+        "smithjohn_LATE_1234_5678_rnn_layers.py": "new", "smithjohn_LATE_1234_5600_rnn_layers.py": "old",
+        "smithjohn_LATE_1234_text.html": "<p>hi</p>", "doejane_77_link.html": "<a>", "roster.csv": "id\n",
+        "ab_12_34_x.py": "x"})
+    layout = discover(folder, FILES)
+    assert layout.kind == "canvas" and [e.student for e in layout.entries] == ["12", "1234"]
+    smith = layout.entries[1]
+    assert smith.name == "smithjohn" and "late" in smith.notes[0].lower()
+    assert dict(_mapping(layout)["1234"]) == {"rnn_layers.py": "smithjohn_LATE_1234_5678_rnn_layers.py"}
+    ignored = {i["path"]: i for i in layout.ignored}
+    assert set(ignored) == {"smithjohn_LATE_1234_text.html", "doejane_77_link.html", "doejane_77_*",
+                            "smithjohn_LATE_1234_5600_rnn_layers.py"}
+    assert ignored["doejane_77_link.html"]["student"] == "77"  # only a link: listed, no row
+    assert any(i["student"] == "77" and "nothing to grade" in i["reason"] for i in layout.ignored)
+    assert [u["path"] for u in layout.unplaced] == ["roster.csv"]
+    assert layout.mapping()["unplaced"] == layout.unplaced
+
+
+@pytest.mark.parametrize("download, expected", [
+    # In folders; a name with digits, underscores and accents; a nested folder; Moodle's flat download.
+    ({"Ann Lee_41_assignsubmission_file/rnn_layers.py": "a"}, {"41": ("Ann Lee", {"rnn_layers.py"})}),
+    ({"Anna_Maria 2_7_assignsubmission_file/quiz.py": "a"}, {"7": ("Anna_Maria 2", {"quiz.py"})}),
+    ({"Zoë Ørsted_8_assignsubmission_file/hw/char_rnn.py": "a"}, {"8": ("Zoë Ørsted", {"hw/char_rnn.py"})}),
+    ({"Ann Lee_41_assignsubmission_file_rnn_layers.py": "a", "Ann Lee_41_assignsubmission_file_quiz.py": "b"},
+     {"41": ("Ann Lee", {"rnn_layers.py", "quiz.py"})}),
+])
+def test_moodle_download_is_one_entry_per_participant(tmp_path, download, expected):
+    layout = discover(_flat(tmp_path / "moodle", download), FILES)
+    assert layout.kind == "moodle"
+    assert {e.student: (e.name, set(dict(e.files))) for e in layout.entries} == expected
+
+
+def test_moodle_online_text_is_listed_not_a_student(tmp_path):
+    folder = _flat(tmp_path / "moodle", {
+        "Ann Lee_41_assignsubmission_file/hw.zip": b"PK", "Ann Lee_41_assignsubmission_onlinetext/onlinetext.html": "t",
+        "Bo Li_42_assignsubmission_onlinetext/onlinetext.html": "t",
+        "Cy Do_43_assignsubmission_file_onlinetext.html": "",
+        "Cy Do_43_assignsubmission_onlinetext_onlinetext.html": "",
+        "misc/readme.txt": "x"})
+    layout = discover(folder, FILES)
+    assert [e.student for e in layout.entries] == ["41", "43"]  # 42 typed text only: nothing to grade
+    assert {i["student"] for i in layout.ignored} == {"41", "42", "43"}
+    assert any("no file submission" in i["reason"] for i in layout.ignored if i["student"] == "42")
+    assert [u["path"] for u in layout.unplaced] == ["misc"]
+
+
+def _receipt(user: str, name: str, files: list[tuple[str, str]]) -> str:
+    from classroom import blackboard_receipt
+
+    return blackboard_receipt(name, user, "HW", files)
+
+
+@pytest.mark.parametrize("assignment, user", [("HW1", "jsmith"), ("HW_RNN 2024", "s123.x"), ("A b_c", "ann"),
+                                              ("RNN", "jo_smith")])
+def test_blackboard_attempts_of_one_user_become_one_entry(tmp_path, assignment, user):
+    first, last = f"{assignment}_{user}_attempt_2024-02-29-09-15-00", f"{assignment}_{user}_attempt_2024-03-01-10-00-00"
+    folder = _flat(tmp_path / "bb", {
+        f"{first}_rnn_layers.py": "first", f"{first}.txt": _receipt(user, "J S", [("rnn_layers.py",
+                                                                                  f"{first}_rnn_layers.py")]),
+        f"{last}_rnn layers.py": "last", f"{last}.txt": _receipt(user, "J S", [("rnn_layers.py",
+                                                                               f"{last}_rnn layers.py")])})
+    layout = discover(folder, FILES)
+    assert layout.kind == "blackboard" and [e.student for e in layout.entries] == [user]
+    entry = layout.entries[0]
+    # The receipt's original name wins over cutting the prefix (Blackboard replaced the underscore here).
+    assert _mapping(layout) == {user: {"rnn_layers.py": f"{last}_rnn layers.py"}} and entry.name == "J S"
+    assert "2 attempts" in entry.notes[0] and "graded the latest (2024-03-01 10:00:00)" in entry.notes[0]
+    assert {i["path"] for i in layout.ignored} == {f"{first}_rnn_layers.py", f"{first}.txt", f"{last}.txt"}
+    layout = discover(folder, FILES, attempt="first")
+    assert _mapping(layout) == {user: {"rnn_layers.py": f"{first}_rnn_layers.py"}}
+    assert "graded the first" in layout.entries[0].notes[0]
+
+
+def test_blackboard_files_without_a_receipt_and_strays(tmp_path):
+    stamp = "attempt_2024-03-01-10-00-00"
+    folder = _flat(tmp_path / "bb", {f"HW_ann_{stamp}_quiz.py": "a", f"HW_ann_{stamp}_hw.zip": b"PK",
+                                     f"HW_bo_{stamp}.txt": _receipt("bo", "Bo", []), "notes.docx": "x"})
+    layout = discover(folder, FILES)
+    assert _mapping(layout) == {"ann": {"quiz.py": f"HW_ann_{stamp}_quiz.py", "hw.zip": f"HW_ann_{stamp}_hw.zip"}}
+    assert any(i["student"] == "bo" and "nothing to grade" in i["reason"] for i in layout.ignored)
+    assert [u["path"] for u in layout.unplaced] == ["notes.docx"]
+    with pytest.raises(LayoutError, match="unknown attempt"):
+        discover(folder, FILES, attempt="best")
+
+
+def test_a_few_odd_names_do_not_make_a_folder_class_an_lms_download(tmp_path):
+    for student in ("alice", "bob", "carol"):
+        make_submission(tmp_path / "class" / student)
+    (tmp_path / "class" / "smith_1_2_rnn_layers.py").write_text("")
+    layout = discover(tmp_path / "class", FILES)
+    assert layout.kind == "folders" and [e.student for e in layout.entries] == ["alice", "bob", "carol"]
+    assert [u["path"] for u in layout.unplaced] == ["smith_1_2_rnn_layers.py"]
+    forced = discover(tmp_path / "class", FILES, layout="canvas")
+    assert [e.student for e in forced.entries] == ["1"] and len(forced.unplaced) == 3
+    with pytest.raises(LayoutError, match="not a Gradescope export"):
+        discover(tmp_path / "class", FILES, layout="gradescope")
+
+
+def test_loose_files_are_staged_under_their_names_and_an_uploaded_zip_is_opened(tmp_path):
+    sub = make_submission(tmp_path / "sub")
+    archive = write_zip(tmp_path / "up.zip", {f"hw_rnn/{f}": (sub / f).read_bytes() for f in FILES})
+    folder = _flat(tmp_path / "canvas", {"lee_9_10_my hw.zip": archive.read_bytes(), "lee_9_11_notes.txt": "n"})
+    entry = discover(folder, FILES).entries[0]
+    work = tmp_path / "work"
+    work.mkdir()
+    graded = prepare(entry, work, FILES)
+    assert sorted(p.name for p in graded.iterdir()) == sorted(FILES)
+    assert all((graded / f).read_bytes() == (sub / f).read_bytes() for f in FILES)
+    assert (work / "staged" / "notes.txt").read_text() == "n" and not (work / "staged" / "my hw.zip").exists()
+    before = fingerprint(entry)
+    (folder / "lee_9_11_notes.txt").write_text("changed")
+    assert fingerprint(entry) != before
+    # A linked file is refused, not followed.
+    (folder / "lee_9_12_quiz.py").symlink_to("/etc/passwd")
+    work2 = tmp_path / "work2"
+    work2.mkdir()
+    with pytest.raises(SubmissionProblem, match="cannot be read"):
+        prepare(discover(folder, FILES).entries[0], work2, FILES)
+
+
+def test_an_entry_survives_the_trip_to_a_worker(tmp_path):
+    entry = Entry("9", tmp_path, "files", "lee_9_*", "", "lee", (("quiz.py", str(tmp_path / "x")),), ("late",))
+    assert Entry.from_job(__import__("json").loads(__import__("json").dumps(entry.to_job()))) == entry
