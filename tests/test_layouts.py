@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import FILES, make_submission
 
+from autograder.extract import extracted_from
 from autograder.layouts import (
     ArchiveLimits,
     Entry,
@@ -235,7 +236,7 @@ def test_a_notebook_exported_as_a_script_is_not_a_misnamed_file(tmp_path):
                                  "helpers.py": "def f():\n    pass\n", "Untitled.ipynb": "{}"})
     located = locate(up, FILES, "hw_rnn", dest=tmp_path / "d")
     assert located.notebook == "my_homework.py" and located.chosen == {}
-    assert (located.folder / "quiz.py").read_text().rstrip().endswith("A = 1")
+    assert extracted_from(located.folder).sources == ["# file: quiz.py\nA = 1"]  # the cell that runs in the child
     assert "Notebooks not graded: Untitled.ipynb" in "\n".join(located.notes)
 
 
@@ -389,10 +390,12 @@ def test_loose_files_are_staged_under_their_names_and_an_uploaded_zip_is_opened(
     entry = discover(folder, FILES).entries[0]
     work = tmp_path / "work"
     work.mkdir()
-    graded = prepare(entry, work, FILES)
+    staged = prepare(entry, work, FILES)
+    assert sorted(p.name for p in staged.iterdir()) == ["my hw.zip", "notes.txt"]  # the LMS's renaming undone
+    assert (staged / "notes.txt").read_text() == "n"
+    graded = locate(staged, FILES, dest=tmp_path / "located").folder  # the one rule opens the zip
     assert sorted(p.name for p in graded.iterdir()) == sorted(FILES)
     assert all((graded / f).read_bytes() == (sub / f).read_bytes() for f in FILES)
-    assert (work / "staged" / "notes.txt").read_text() == "n" and not (work / "staged" / "my hw.zip").exists()
     before = fingerprint(entry)
     (folder / "lee_9_11_notes.txt").write_text("changed")
     assert fingerprint(entry) != before
