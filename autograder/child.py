@@ -193,7 +193,9 @@ def _seal(workdir: str) -> str:
 
 
 def main(argv: list[str]) -> None:
-    """Serve requests: argv is the request fd, the reply fd, the work folder and (optional) a status fd.
+    """Serve requests: argv is the request fd, the reply fd, the work folder, a status fd and "no-landlock".
+
+    The last two are optional; "no-landlock" leaves Landlock off (for tests that show what it stops).
 
     The status fd receives one line saying whether Landlock confines this
     process, then is closed; this happens before any student module is imported.
@@ -201,7 +203,7 @@ def main(argv: list[str]) -> None:
     req_fd, resp_fd, workdir = int(argv[0]), int(argv[1]), argv[2]
     # Only the submission's folder, never the grader's, is importable.
     sys.path[:] = [workdir] + [p for p in sys.path if p and not p.startswith(workdir)]
-    status = _seal(workdir)
+    status = _seal(workdir) if "no-landlock" not in argv[4:] else "not sealed: turned off (AUTOGRADER_LANDLOCK=0)"
     if len(argv) > 3:
         try:
             os.write(int(argv[3]), status.encode()[:4000] + b"\n")

@@ -250,7 +250,8 @@ class Sandbox(Operations):
         # Temporary files go to the work folder: under Landlock it is the only place the child may write.
         env.update(_ENV_SET, HOME=str(self.workdir), TMPDIR=str(self.workdir))
         self.proc = subprocess.Popen(
-            [self.python, "-I", "-c", self.program, str(req_r), str(resp_w), str(self.workdir), str(status_w)],
+            [self.python, "-I", "-c", self.program, str(req_r), str(resp_w), str(self.workdir), str(status_w),
+             *(["no-landlock"] if os.environ.get("AUTOGRADER_LANDLOCK", "1") == "0" else [])],
             stdin=subprocess.DEVNULL,
             stdout=self._out,
             stderr=self._err,
