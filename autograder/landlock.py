@@ -151,6 +151,8 @@ def seal(read: list[str], write: list[str], devices: tuple[str, ...] = DEVICES) 
         for path in devices:
             if os.path.exists(path):
                 _add_rule(libc, add_rule, ruleset, path, READ_FILE | WRITE_FILE)
+        # Its own /proc entry (limits, status, oom_score_adj), read only; not its children's, nor anyone else's.
+        _add_rule(libc, add_rule, ruleset, f"/proc/{os.getpid()}", READ_FILE | READ_DIR)
         if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
             err = ctypes.get_errno()
             raise LandlockError(err, f"prctl(PR_SET_NO_NEW_PRIVS): {os.strerror(err)}")
@@ -159,4 +161,4 @@ def seal(read: list[str], write: list[str], devices: tuple[str, ...] = DEVICES) 
             raise LandlockError(err, f"landlock_restrict_self: {os.strerror(err)}")
     finally:
         os.close(ruleset)
-    return f"Landlock ABI {abi}: reads {', '.join(read)}; writes {', '.join(write)}"
+    return f"Landlock ABI {abi}: reads {', '.join(read)} and its own /proc entry; writes {', '.join(write)}"
