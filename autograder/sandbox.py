@@ -50,6 +50,9 @@ _ENV_PASSED = ("PATH", "LANG", "LC_ALL", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"
 _ENV_SET = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
 OUTPUT_KEEP = 2000  # characters kept from each end of the student's printed output
 _LOGGED: set[bool] = set()  # whether this process has logged a sealed / an unsealed child yet
+# How long a new child may take to start Python and numpy (not student code: the limits count from its
+# status line on).  A safety net for a machine under heavy load, not a limit students meet.
+START_SECONDS = 300.0
 
 
 @dataclass
@@ -308,6 +311,7 @@ class Sandbox(Operations):
         from autograder import wire  # imported late: see _start_early in cli.py
 
         self.start()
+        self._await_start()
         pending = Pending(self, time.monotonic() + seconds, seconds)
         try:
             self._send(wire.encode(message), pending.deadline)
@@ -330,7 +334,6 @@ class Sandbox(Operations):
             return self._fault(f"sent a malformed reply ({exc})")
         if type(raw.get("ok")) is not bool:
             return self._fault("sent a malformed reply")
-        self._read_status()
         return Reply.from_raw(raw)
 
     def _close_status(self) -> None:
@@ -338,12 +341,20 @@ class Sandbox(Operations):
             os.close(self._status_r)
             self._status_r = None
 
-    def _read_status(self) -> None:
-        """Read the child's line about Landlock (written before it served anything) and log it once."""
+    def _await_start(self) -> None:
+        """Wait until a new child has started Python and numpy and sealed itself: its status line (then EOF)
+        arrives just before it serves, so time limits count student code only, however loaded the machine.
+
+        The line says whether Landlock confines the child; it is logged once per process.  A child that
+        dies first sends nothing: the request that follows reports why.
+        """
         if self._status_r is None:
             return
-        data = b""
-        while len(data) < 8000 and select.select([self._status_r], [], [], 0)[0]:
+        data, deadline = b"", time.monotonic() + START_SECONDS
+        while len(data) < 8000:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([self._status_r], [], [], remaining)[0]:
+                break
             chunk = os.read(self._status_r, 8000)
             if not chunk:
                 break
