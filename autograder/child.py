@@ -11,6 +11,7 @@ back only plain data.  It decides nothing about scores.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import time
 import traceback
@@ -187,10 +188,35 @@ class Child:
                                         "traceback": ""})
 
 
+def _seal(workdir: str) -> str:
+    """Confine this process with Landlock (see landlock.py); a line saying what holds, for the grader's log."""
+    try:
+        from autograder import landlock
+
+        read, write = landlock.child_paths(workdir)
+        return "sealed: " + landlock.seal(read, write)
+    except Exception as exc:  # noqa: BLE001 -- any failure leaves the other defences, and is reported
+        return f"not sealed: {exc}"
+
+
 def main(argv: list[str]) -> None:
+    """Serve requests: argv is the request fd, the reply fd, the work folder, a status fd and "no-landlock".
+
+    The last two are optional; "no-landlock" leaves Landlock off (for tests that show what it stops).
+
+    The status fd receives one line saying whether Landlock confines this
+    process, then is closed; this happens before any student module is imported.
+    """
     req_fd, resp_fd, workdir = int(argv[0]), int(argv[1]), argv[2]
     # Only the submission's folder, never the grader's, is importable.
     sys.path[:] = [workdir] + [p for p in sys.path if p and not p.startswith(workdir)]
+    status = _seal(workdir) if "no-landlock" not in argv[4:] else "not sealed: turned off (AUTOGRADER_LANDLOCK=0)"
+    if len(argv) > 3:
+        try:
+            os.write(int(argv[3]), status.encode()[:4000] + b"\n")
+            os.close(int(argv[3]))
+        except OSError:
+            pass
     Child(workdir).serve(req_fd, resp_fd)
 
 
