@@ -37,6 +37,8 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder import notebook_kernel
+
 # `# file: rnn_layers.py`, in any letter case, the .py optional; a plain name: nothing can be written elsewhere.
 MARKER = re.compile(r"#\s*file\s*:\s*([\w-]+?)(?:\.py)?\s*$", re.IGNORECASE)
 _LINE_MAGIC = re.compile(r"^(\s*)(?:[\w.\[\], ]+=\s*)?([%!].*)$")  # %time f(), !pip ..., files = !ls
@@ -44,7 +46,7 @@ _HELP = re.compile(r"^(\s*)([\w.]+\?{1,2})\s*$")  # np.dot?  shows help in a ker
 _SCRIPT_CELL = re.compile(r"^# (?:In\[[\d ]*\]:|%%)")  # nbconvert --to script; VS Code's and Spyder's # %%
 _PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug"}  # their body is Python
 _BUILTINS = set(dir(builtins)) | {"__name__", "__file__", "__doc__", "__builtins__", "get_ipython", "display"}
-KERNEL_SOURCE = Path(__file__).with_name("notebook_kernel.py")
+KERNEL_SOURCE = Path(notebook_kernel.__file__)  # imported (not only read) so that the student bundle ships it
 MAX_CELLS = 5000  # cells read from one notebook
 MAX_NOTEBOOK_MB = 50  # outputs (plots) make notebooks large; code alone is far smaller
 DEFAULT_BUDGET = 7.0  # seconds for all cells; below the config's import limit (10 s) of the module that runs them
