@@ -529,7 +529,7 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
     start = time.perf_counter()
     # A filled notebook is graded as a kernel runs its cells, in the child (see extract.py).
     submission, extract_notes = prepare_submission(Path(submission), config.files, config.functions,
-                                                   budget=0.7 * config.limits.import_seconds)
+                                                   budget=config.limits.notebook_seconds)
     found, notes = find_files(submission, config.files)
     notes = extract_notes + notes
     box = box or open_sandbox(submission, config)
@@ -544,7 +544,8 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
             if file not in found:
                 module_errors[module] = f"{file} was not found in the submission"
                 continue
-            reply = box.load(module)
+            # A notebook's first import runs its cells within their own budget (extract.py).
+            reply = box.load(module, config.limits.notebook_import_seconds if extracted_from(submission) else None)
             if reply.ok and isinstance(reply.value, list):  # what a notebook's cells raised (extract.py)
                 notes += [str(n) for n in reply.value if str(n) not in notes]
             if not reply.ok:

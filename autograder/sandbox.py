@@ -174,8 +174,9 @@ class Operations:
         """Send one request and wait for its reply until the deadline."""
         return self.submit(message, seconds).result()
 
-    def load(self, module: str) -> Reply:
-        return self.request({"op": "import", "module": module}, self.limits.import_seconds)
+    def load(self, module: str, seconds: float | None = None) -> Reply:
+        """Import a student module (within ``seconds``, the config's import limit by default)."""
+        return self.request({"op": "import", "module": module}, seconds or self.limits.import_seconds)
 
     def call(self, module: str, function: str, args: list, kwargs: dict | None = None, keep: tuple = ()) -> Reply:
         return self.submit_call(module, function, args, kwargs, keep).result()
