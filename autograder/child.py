@@ -48,34 +48,39 @@ def _copy(value):
     return value
 
 
-def _perturb(args: list, path: list, index, delta) -> None:
-    """Add delta to one coordinate (index) or to a whole array (index None) of args[path]."""
+def _edited(args: list, path: list) -> tuple[object, object, np.ndarray]:
+    """The container holding args[path] (a list or dict), the key in it, and the array there."""
     container = args
     for key in path[:-1]:
         container = container[key]
-    target = container[path[-1]]
-    if index is None:
-        container[path[-1]] = target + delta
-    else:
-        target.reshape(-1)[index] += delta
+    return container, path[-1], container[path[-1]]
 
 
-def evaluate_many(fn, args: list, kwargs: dict, evals: list, outputs: list[int]) -> list[tuple]:
+def evaluate_many(fn, args: list, kwargs: dict, plans: list[dict], outputs: list[int]) -> list[tuple]:
     """Call fn at many perturbed copies of the same arguments.
 
-    Each evaluation is a list of edits [path, flat index or None, delta] on the
-    positional arguments; only the outputs at positions ``outputs`` are kept.
-    The grader uses the same function on the reference, in its own process.
+    Each plan edits one positional argument, at ``path`` (an argument index, then
+    a dict key for a dict argument): with ``index`` an int array of shape (m,),
+    evaluation j adds ``delta[j]`` to the flat coordinate ``index[j]``; with
+    ``index`` None, it adds the array ``delta[j]`` to the whole argument.  The
+    evaluations of all plans run in order; only the outputs at positions
+    ``outputs`` are kept.  The grader uses the same function on the reference,
+    in its own process.
     """
     values = []
-    for edits in evals:
-        call_args = _copy(args)
-        for path, index, delta in edits:
-            _perturb(call_args, list(path), index, delta)
-        result = fn(*call_args, **_copy(kwargs))
-        if type(result) not in (tuple, list):
-            result = (result,)
-        values.append(tuple(result[k] if k < len(result) else None for k in outputs))
+    for p in plans:
+        path, index, delta = list(p["path"]), p["index"], np.asarray(p["delta"])
+        for j in range(len(delta)):
+            call_args = _copy(args)
+            container, key, target = _edited(call_args, path)
+            if index is None:
+                container[key] = target + delta[j]
+            else:
+                target.reshape(-1)[int(index[j])] += delta[j]
+            result = fn(*call_args, **_copy(kwargs))
+            if type(result) not in (tuple, list):
+                result = (result,)
+            values.append(tuple(result[k] if k < len(result) else None for k in outputs))
     return values
 
 
@@ -145,7 +150,7 @@ class Child:
         fn = self.function(msg["module"], msg["function"])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            values = evaluate_many(fn, list(msg["args"]), dict(msg.get("kwargs") or {}), msg["evals"], msg["outputs"])
+            values = evaluate_many(fn, list(msg["args"]), dict(msg.get("kwargs") or {}), msg["plans"], msg["outputs"])
         # One (evaluations, ...) array per output is far cheaper to send than thousands of small ones.
         try:
             stacked = [np.stack([np.asarray(v[k], dtype=np.float64) for v in values])
