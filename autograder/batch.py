@@ -66,7 +66,8 @@ from autograder.layouts import (
     fingerprint,
     safe_names,
 )
-from autograder.results import clean_text, write_json_atomic, write_text_atomic
+from autograder.results import write_json_atomic, write_text_atomic
+from autograder.text import clean_text
 
 MANIFEST = "batch.json"
 PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)

@@ -129,7 +129,7 @@ def cmd_override(args: argparse.Namespace) -> int:
 
 def _override(args: argparse.Namespace) -> int:
     from autograder.batch import override
-    from autograder.results import clean_text
+    from autograder.text import clean_text
 
     # Text typed under a non-UTF-8 locale arrives with surrogates; records hold it cleaned.
     args.student, args.test = clean_text(args.student), clean_text(args.test)

@@ -85,7 +85,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     _check_cases(config)
     from autograder.grader import grade
     from autograder.report import table
-    from autograder.results import clean_text
+    from autograder.text import clean_text
 
     report = grade(located.folder, config, public_only=True, box=box)
     report.notes[:0] = located.notes

@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 
 from autograder.grader import GradeReport
-from autograder.results import clean_text
+from autograder.text import clean_text
 
 WIDTH = 88
 

@@ -13,23 +13,18 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import stat
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from autograder.text import clean, clean_text  # noqa: F401 -- re-exported for the writers' callers
 
 if TYPE_CHECKING:  # type hints only: the writers below serve callers that never grade (grade-all's parent)
     from autograder.config import Config
     from autograder.grader import GradeReport
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "schema" / "gradescope_results.schema.json"
-
-# C0 and C1 control characters and DEL, except newline and tab; then any surrogate (never valid in UTF-8).
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_SURROGATES = re.compile(r"[\ud800-\udfff]+")
-_ESCAPED_BYTES = re.compile(r"[\udc80-\udcff]+")
-
 
 class ResultsPathError(OSError):
     """The output path is something that can be neither replaced nor written (a directory, a socket, a disk)."""
@@ -48,38 +43,6 @@ def tolerant_stdio() -> None:
             stream.reconfigure(errors="backslashreplace")
         except (AttributeError, ValueError):  # replaced by something that is not a TextIOWrapper, or closed
             pass
-
-
-def _bytes_back(match: re.Match) -> str:
-    """A run of surrogate-escaped bytes (os.fsdecode, errors="surrogateescape"): UTF-8 when it is, else \\xNN."""
-    raw = bytes(ord(c) - 0xDC00 for c in match.group())
-    return raw.decode("utf-8", errors="backslashreplace")
-
-
-def clean_text(text: str) -> str:
-    """``text`` made safe for any JSON store and terminal: valid UTF-8, no control characters but \\n and \\t.
-
-    Undecodable bytes (lone surrogates from ``surrogateescape``) are decoded as UTF-8 when they are
-    UTF-8 (a file name read under the C locale) and otherwise shown as ``\\xNN``; any other lone
-    surrogate becomes U+FFFD.  Control characters become ``\\xNN`` text, visibly.
-    """
-    if _SURROGATES.search(text):
-        text = _ESCAPED_BYTES.sub(_bytes_back, text)
-        text = _SURROGATES.sub(lambda m: "\ufffd" * len(m.group()), text)
-    if _CONTROL.search(text):
-        text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
-    return text
-
-
-def clean(value: Any) -> Any:
-    """``value`` (JSON-like: dicts, lists, strings, numbers) with every string, keys included, cleaned."""
-    if isinstance(value, str):
-        return clean_text(value)
-    if isinstance(value, dict):
-        return {clean(k): clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [clean(v) for v in value]
-    return value
 
 
 def top_output(files_found: list[str], notes: list[str], score: float, max_score: float,

@@ -449,7 +449,7 @@ def _choose(scan: _Scan, files: tuple[str, ...], assignment: str, functions: tup
     if result.chosen and notebooks and functions and _stub_files(staged, result.chosen, functions):
         # Untouched templates beside a filled notebook: the notebook is the work.
         best = _pick_notebook(notebooks, assignment, functions)
-        if best is not None and not _stub_notebook(best[1], functions):
+        if best is not None and _filled_notebook(best[1], functions):
             result.notes.append(f"The .py files ({shown_names(sorted(result.chosen.values()))}) are the untouched "
                                 f"templates: the notebook {best[0]} was graded instead.")
             for name in result.chosen:
@@ -518,14 +518,16 @@ def _stub_files(staged: Path, chosen: dict[str, str], functions: tuple[str, ...]
     return stub_only([_text(staged / name) for name in chosen], functions)
 
 
-def _stub_notebook(path: Path, functions: tuple[str, ...]) -> bool:
-    """Whether a notebook's graded functions are all still template stubs (an unreadable one counts as such)."""
+def _filled_notebook(path: Path, functions: tuple[str, ...]) -> bool:
+    """Whether a notebook defines graded functions and not all of them are template stubs (readable ones only)."""
     from autograder.extract import NotebookError, read, stub_only
 
     try:
-        return stub_only([c.source for c in read(path) if c.kind == "code"], functions)
+        sources = [c.source for c in read(path) if c.kind == "code"]
     except NotebookError:
-        return True
+        return False
+    defined = re.compile(rf"^\s*def\s+({'|'.join(map(re.escape, functions))})\s*\(", re.MULTILINE)
+    return any(s and defined.search(s) for s in sources) and not stub_only(sources, functions)
 
 
 def _pick_notebook(notebooks: list[tuple[str, Path]], assignment: str,
@@ -533,7 +535,7 @@ def _pick_notebook(notebooks: list[tuple[str, Path]], assignment: str,
     """The notebook named like the assignment, else the one that holds the work (marked cells, graded functions);
     an untouched copy of the template loses to a filled notebook of any name."""
     if len(notebooks) > 1 and functions:
-        filled = [(rel, p) for rel, p in notebooks if not _stub_notebook(p, functions)]
+        filled = [(rel, p) for rel, p in notebooks if _filled_notebook(p, functions)]
         if filled and len(filled) < len(notebooks):
             notebooks = filled
     if assignment:

@@ -30,7 +30,7 @@ from conftest import CONFIG, ROOT, SOLUTIONS, TEMPLATES, make_submission, run_cl
 from test_gradescope import autograder_zip, gs_root, run_autograder, upload  # noqa: F401 -- fixtures
 
 from autograder.gradebook import EXIT_BUSY, LOCK, outdir_lock
-from autograder.results import clean, clean_text
+from autograder.text import clean, clean_text
 
 # A non-UTF-8 locale, as on a bare server or in a minimal container.
 C_LOCALE = {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": ""}
