@@ -15,7 +15,8 @@ OUTDIR layout::
 
     batch.json        what was graded (input folder, layout, config, feedback visibility) and the
                       mapping: each student's id, name and files, what was not graded, what was not placed
-    raw/<id>.json     the grader's record per student (never edited)
+    raw/<id>.json     the grader's record per student (never edited); "digests" hash failing tests' values
+    code/<id>/        the student's graded source (.py files, or a notebook's graded cells), for similarity
     overrides.yaml    the staff's manual score changes
     results/<id>.json Gradescope results.json, overrides applied
     feedback/<id>.md  what the student sees
@@ -96,6 +97,7 @@ class Options:
     quiet: bool = False
     # grade-all: OUTDIR's writer lock, taken once the inputs are checked (it creates OUTDIR); None: no lock
     lock: Callable[[Path], contextlib.AbstractContextManager] | None = None
+    similarity: bool = True  # grade-all: write similarity/report.html once the class is graded
 
 
 @dataclass
@@ -320,6 +322,7 @@ class _Writer:
                   "graded_at": now(), "notes": [], "files_found": [], "student_output": "", **result}
         # What the mapping decided (the attempt graded, a late submission) comes first in the student's note.
         record["notes"] = list(job.get("entry_notes", [])) + list(record.get("notes") or [])
+        write_code(self.out, job["file"], record.pop("code", None) or {})
         write_json_atomic(self.out / "raw" / f"{job['file']}.json", record)
         self.records[record["student"]] = record
         render_student(self.out, record, self.overrides.get(record["student"], {}), self.config, self.manifest)
@@ -329,6 +332,20 @@ class _Writer:
             self.seconds.append(record["seconds"])
         self.worker_peak_kb = max(self.worker_peak_kb, record.get("worker_peak_kb", 0))
         self.child_peak_kb = max(self.child_peak_kb, record.get("child_peak_kb", 0))
+
+
+def write_code(out: Path, file: str, code: dict[str, str]) -> None:
+    """Keep the student's graded source under OUTDIR/code/<file>/ (the similarity report reads it).
+
+    Only what the worker read from the submission (worker.graded_code): never the reference.  A
+    regrade replaces the folder, so files the student no longer submits do not linger.
+    """
+    folder = out / "code" / file
+    if folder.exists():
+        shutil.rmtree(folder)
+    for name, text in code.items():
+        if Path(name).name == name and name.endswith(".py"):  # plain file names only, as extract makes them
+            write_text_atomic(folder / name, text)
 
 
 def render_student(out: Path, record: dict, overrides: dict, config: Config, manifest: dict) -> dict:
@@ -514,8 +531,23 @@ def grade_all(submissions: Path, out: Path, config_path: Path, options: Options)
             raise BatchError(f"{out} holds the grades of {old.get('submissions')}: choose another --out for "
                              f"{submissions}")
         manifest = _manifest(submissions, layout, config_path, options, old)
-        return run_batch(out, Path(config_path), config, layout, layout.entries, manifest, options,
-                         force=options.regrade)
+        outcome = run_batch(out, Path(config_path), config, layout, layout.entries, manifest, options,
+                            force=options.regrade)
+        if options.similarity and not outcome.interrupted:
+            similarity_report(out, config, options)
+        return outcome
+
+
+def similarity_report(out: Path, config: Config, options: Options) -> None:
+    """similarity/report.html over the graded class; a failure here is said and costs no grade."""
+    try:
+        from autograder import similarity
+
+        pairs, path = similarity.report(out, config)
+    except Exception as exc:  # noqa: BLE001 -- the grades are written; the report is an extra
+        _say(options, f"note: no similarity report: {type(exc).__name__}: {exc}")
+        return
+    _say(options, similarity.describe(pairs, path))
 
 
 def regrade(out: Path, students: list[str], options: Options, config_path: Path | None = None) -> Outcome:

@@ -7,6 +7,7 @@ grade-all  grade every submission of a class folder into OUTDIR (exit 0: all gra
 regrade    grade some students of OUTDIR again (after fixing their submission or the config)
 override   change one test's score for one student, with a reason; survives regrades
 feedback   rewrite every student's feedback, e.g. once grades are published (--published)
+similarity rank pairs of students by code similarity (templates excluded) and identical wrong values
 
 Each of them holds OUTDIR's lock (OUTDIR/.lock) while it runs: a second one waits for the first, naming
 it, or with --no-wait exits with status 75.
@@ -90,7 +91,7 @@ def cmd_grade_all(args: argparse.Namespace) -> int:
                       after_due_date=True if args.after_due_date else None, assignment=args.assignment,
                       timeout=args.timeout, progress=False if args.no_progress else None, quiet=args.quiet,
                       lock=lambda out: _lock(out, args), layout=args.layout, attempt=args.attempt,
-                      dry_run=args.dry_run)
+                      dry_run=args.dry_run, similarity=not args.no_similarity)
     out = Path(args.out)
     return _locked(out, args, lambda: _run_batch(
         lambda: grade_all(Path(args.submissions), out, _config_path(args), options), out,
@@ -142,6 +143,28 @@ def _override(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_similarity(args: argparse.Namespace) -> int:
+    return _locked(Path(args.outdir), args, lambda: _similarity(args))
+
+
+def _similarity(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from autograder import similarity
+    from autograder.batch import _load_config, read_manifest
+
+    out = Path(args.outdir)
+    config = _load_config(Path(read_manifest(out)["config"]))
+    thresholds = similarity.Thresholds()
+    if args.threshold is not None:
+        thresholds = replace(thresholds, code=args.threshold)
+    if args.min_overlap is not None:
+        thresholds = replace(thresholds, min_overlap=args.min_overlap)
+    pairs, path = similarity.report(out, config, thresholds)
+    print(similarity.describe(pairs, path))
+    return 0
+
+
 def cmd_feedback(args: argparse.Namespace) -> int:
     return _locked(Path(args.outdir), args, lambda: _feedback(args))
 
@@ -181,8 +204,19 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                                                                 "stopped (default 900)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no notes")
+    p.add_argument("--no-similarity", action="store_true",
+                   help="do not write similarity/report.html (pairs of students with alike code or wrong values)")
     _no_wait(p)
     p.set_defaults(run=cmd_grade_all)
+
+    p = sub.add_parser("similarity", help="rank pairs of students by code similarity (templates excluded) and "
+                                          "identical wrong values: OUTDIR/similarity/report.html")
+    p.add_argument("outdir")
+    p.add_argument("--threshold", type=float, help="flag a pair when this share of either student's own code "
+                                                   "matches (default 0.5)")
+    p.add_argument("--min-overlap", type=int, help="... and at least this many matched characters (default 150)")
+    _no_wait(p)
+    p.set_defaults(run=cmd_similarity)
 
     p = sub.add_parser("regrade", parents=[common], help="grade some students of a grade-all folder again")
     p.add_argument("outdir")

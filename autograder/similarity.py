@@ -1,0 +1,226 @@
+"""Pairs of students whose work is suspiciously alike: ``OUTDIR/similarity/report.html`` and ``similarity.csv``.
+
+Two independent signals over a graded class (``grade-all``'s OUTDIR):
+
+* code similarity: copydetect's MOSS-style winnowing (Schleimer, Wilkerson and Aiken, SIGMOD 2003) over
+  each student's graded source as kept in ``code/<id>/`` (the .py files graded, or a notebook's graded
+  cells).  copydetect tokenises with Pygments and replaces names by placeholders, so renamed variables
+  and changed comments or spacing do not hide a copy.  Every k-gram of the released templates
+  (``config.templates``: the stubs and the given code) is boilerplate: removed from every student's
+  fingerprints before comparing, so code everyone got is never evidence.
+* identical wrong values: the grader records a hash of the value each failing test saw
+  (``compare.value_digest``, ``digests`` in ``raw/<id>.json``).  Bit-identical wrong floats mean the
+  same operations in the same order; a wrong value shared by many students is a common bug and is not
+  counted (see ``Thresholds.rare``).
+
+Thresholds are documented in README.md ("Similarity between students") and are defaults of
+``Thresholds``.  Nothing here decides misconduct: the report ranks pairs for a person to read.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import itertools
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder.config import Config
+from autograder.gradebook import load_records
+from autograder.results import write_text_atomic
+
+FOLDER = "similarity"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When a pair is flagged.  Lengths count characters of copydetect's filtered code (a name is one)."""
+
+    noise: int = 25  # copydetect noise_t: matches shorter than this are never seen (k-gram length)
+    guarantee: int = 30  # copydetect guarantee_t: matches this long are always seen (window = 30 - 25 + 1)
+    code: float = 0.5  # flag: share of either student's own (non-template) code found in the other's
+    min_overlap: int = 150  # ... and at least this much matched code: one short function is not enough
+    listed: float = 0.2  # pairs listed in similarity.csv (flagged or not)
+    rare: int = 2  # a wrong value counts when at most this many students of the class returned it
+    wrong_values: int = 2  # flag: at least this many rare identical wrong values in common
+
+
+@dataclass
+class Pair:
+    a: str
+    b: str
+    similarity: tuple[float, float] = (0.0, 0.0)  # share of a's and of b's own code matched
+    overlap: int = 0  # filtered characters in common
+    slices: tuple = ()  # copydetect's matched character spans in a's and b's text
+    shared_values: list[tuple[str, int]] = field(default_factory=list)  # (test, students sharing the value)
+    code_flag: bool = False
+    values_flag: bool = False
+
+    @property
+    def score(self) -> float:
+        return max(self.similarity)
+
+    def rare_values(self, limit: int) -> list[str]:
+        return [t for t, k in self.shared_values if k <= limit]
+
+
+def student_text(folder: Path, files: tuple[str, ...]) -> str:
+    """One student's graded files as one text, in the config's order, each under a comment naming it."""
+    paths = sorted(folder.glob("*.py"), key=lambda p: (files.index(p.name) if p.name in files else len(files),
+                                                      p.name))
+    return "".join(f"# ===== {p.name} =====\n{p.read_text(encoding='utf-8', errors='replace')}\n" for p in paths)
+
+
+def _fingerprint(text: str, name: str, thresholds: Thresholds, boilerplate=None, window: int | None = None):
+    from copydetect import CodeFingerprint
+
+    return CodeFingerprint(name, thresholds.noise, window or thresholds.guarantee - thresholds.noise + 1,
+                           boilerplate, fp=io.StringIO(text))
+
+
+def boilerplate_hashes(templates: Path | None, files: tuple[str, ...], thresholds: Thresholds):
+    """Every k-gram hash of the released templates (as copydetect's own boilerplate option computes them).
+
+    Of each template file and of all of them joined as ``student_text`` joins a student's files, so that
+    k-grams across the end of one file and the start of the next are template code too.
+    """
+    import numpy as np
+
+    if not templates or not templates.is_dir():
+        return np.array([], dtype=np.int64)
+    texts = [p.read_text(encoding="utf-8") for p in sorted(templates.glob("*.py"))]
+    hashes: list = []
+    for k, text in enumerate([*texts, student_text(templates, files)]):
+        hashes.extend(_fingerprint(text, f"t{k}.py", thresholds, window=1).hashes)
+    return np.unique(np.array(hashes, dtype=np.int64))
+
+
+def compare(texts: dict[str, str], digests: dict[str, dict[str, str]], templates: Path | None,
+            files: tuple[str, ...] = (), thresholds: Thresholds = Thresholds()) -> list[Pair]:
+    """Every pair of students with any evidence, most similar first.
+
+    ``texts``: student -> graded source (``student_text``); ``digests``: student -> test -> value hash.
+    """
+    from copydetect import compare_files
+
+    boilerplate = boilerplate_hashes(templates, files, thresholds)
+    prints = {s: _fingerprint(t, f"{s}.py", thresholds, boilerplate) for s, t in texts.items() if t.strip()}
+    pairs: dict[tuple[str, str], Pair] = {}
+    for a, b in itertools.combinations(sorted(prints), 2):
+        overlap, sims, slices = compare_files(prints[a], prints[b])
+        if overlap:
+            pairs[a, b] = Pair(a, b, (float(sims[0]), float(sims[1])), int(overlap), slices)
+    holders: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for student, tests in digests.items():
+        for test, digest in tests.items():
+            holders[test, digest].append(student)
+    for (test, _), group in holders.items():
+        for a, b in itertools.combinations(sorted(group), 2):
+            pairs.setdefault((a, b), Pair(a, b)).shared_values.append((test, len(group)))
+    for p in pairs.values():
+        p.code_flag = p.score >= thresholds.code and p.overlap >= thresholds.min_overlap
+        p.values_flag = len(p.rare_values(thresholds.rare)) >= thresholds.wrong_values
+    return sorted(pairs.values(), key=lambda p: (-(p.code_flag or p.values_flag), -p.score,
+                                                 -len(p.rare_values(thresholds.rare)), p.a, p.b))
+
+
+def load_class(out: Path, config: Config) -> tuple[dict[str, str], dict[str, dict[str, str]], dict[str, str]]:
+    """From OUTDIR: student -> graded source text, student -> failing test -> value hash, student -> code folder."""
+    records = load_records(out)
+    texts, digests, folders = {}, {}, {}
+    for student, record in records.items():
+        folder = out / "code" / record.get("file", student)
+        if folder.is_dir():
+            texts[student] = student_text(folder, config.files)
+            folders[student] = str(folder.relative_to(out))
+        if record.get("status") == "graded" and isinstance(record.get("digests"), dict):
+            digests[student] = {str(k): str(v) for k, v in record["digests"].items() if v}
+    return texts, digests, folders
+
+
+def report(out: Path, config: Config, thresholds: Thresholds = Thresholds()) -> tuple[list[Pair], Path]:
+    """Compare the class in OUTDIR; write similarity/report.html and similarity/similarity.csv.
+
+    Returns the pairs (flagged first) and the HTML's path.  Students graded before the graded source was
+    kept (no ``code/<id>/``) take part through their wrong values only; a regrade brings their code in.
+    """
+    out = Path(out)
+    texts, digests, folders = load_class(out, config)
+    pairs = compare(texts, digests, config.templates, config.files, thresholds)
+    listed = [p for p in pairs if p.code_flag or p.values_flag or p.score >= thresholds.listed]
+    write_text_atomic(out / FOLDER / "similarity.csv", _csv(listed, thresholds))
+    path = out / FOLDER / "report.html"
+    write_text_atomic(path, _html(listed, texts, thresholds, config, len(texts), len(digests)))
+    return pairs, path
+
+
+def _csv(pairs: list[Pair], t: Thresholds) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["student_a", "student_b", "flagged", "code_similarity_a", "code_similarity_b", "matched_chars",
+                "identical_wrong_values", "rare_identical_wrong_values", "tests"])
+    for p in pairs:
+        why = "+".join(k for k, on in (("code", p.code_flag), ("wrong_values", p.values_flag)) if on)
+        w.writerow([p.a, p.b, why, f"{p.similarity[0]:.3f}", f"{p.similarity[1]:.3f}", p.overlap,
+                    len(p.shared_values), len(p.rare_values(t.rare)), "; ".join(t for t, _ in p.shared_values)])
+    return buf.getvalue()
+
+
+def _marked(text: str, spans) -> str:
+    from copydetect.utils import highlight_overlap
+
+    if len(spans) == 0 or len(spans[0]) == 0:
+        return html.escape(text)
+    return highlight_overlap(text, spans, "<mark>", "</mark>", escape_html=True)[0]
+
+
+STYLE = """body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}td,th{border:1px solid #ccc;
+padding:3px 8px;text-align:left}.flag{color:#b00;font-weight:bold}.pair{margin:2em 0;border-top:2px solid #444}
+.side{display:flex;gap:1em}.side>div{flex:1;min-width:0}pre{background:#f6f6f6;padding:6px;overflow-x:auto;
+font-size:12px;max-height:40em}mark{background:#ffd54f}"""
+
+
+def _html(pairs: list[Pair], texts: dict[str, str], t: Thresholds, config: Config, coded: int, valued: int) -> str:
+    e = html.escape
+    flagged = [p for p in pairs if p.code_flag or p.values_flag]
+    rows = []
+    for k, p in enumerate(pairs):
+        why = " + ".join(w for w, on in (("code", p.code_flag), ("wrong values", p.values_flag)) if on)
+        rows.append(f"<tr><td><a href='#p{k}'>{e(p.a)} / {e(p.b)}</a></td><td class='flag'>{e(why)}</td>"
+                    f"<td>{100 * p.similarity[0]:.0f}% / {100 * p.similarity[1]:.0f}%</td><td>{p.overlap}</td>"
+                    f"<td>{len(p.rare_values(t.rare))} of {len(p.shared_values)}</td></tr>")
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{e(config.title)}: similarity</title>"
+             f"<style>{STYLE}</style></head><body><h1>{e(config.title)}: similar submissions</h1>",
+             f"<p>{coded} submissions with graded code, {valued} with the grader's wrong-value hashes. "
+             f"{len(flagged)} pairs flagged, {len(pairs)} listed. Code released to students "
+             f"(<code>{e(str(config.templates))}</code>) is excluded before comparing. A pair is flagged for "
+             f"<b>code</b> when at least {100 * t.code:.0f}% of either student's own code (template excluded, "
+             f"names and comments ignored) matches the other's in runs of at least {t.noise} characters, "
+             f"{t.min_overlap} characters in all; for <b>wrong values</b> when at least {t.wrong_values} failing "
+             f"tests returned bit-identical wrong values that at most {t.rare} students of the class returned. "
+             "This ranks pairs for a person to read; it decides nothing.</p>",
+             "<table><tr><th>pair</th><th>flagged</th><th>code matched (of each)</th><th>matched chars</th>"
+             "<th>identical wrong values (rare of all)</th></tr>", *rows, "</table>"]
+    for k, p in enumerate(pairs):
+        spans = p.slices or ((), ())
+        values = "".join(f"<li>{e(test)} (the same value for {n} students)</li>" for test, n in p.shared_values)
+        parts.append(f"<div class='pair' id='p{k}'><h2>{e(p.a)} and {e(p.b)}</h2>"
+                     f"<p>Code matched: {100 * p.similarity[0]:.0f}% of {e(p.a)}'s, {100 * p.similarity[1]:.0f}% "
+                     f"of {e(p.b)}'s (highlighted).</p>"
+                     + (f"<p>Identical wrong values:</p><ul>{values}</ul>" if values else "")
+                     + "<div class='side'>"
+                     + "".join(f"<div><h3>{e(s)}</h3><pre>{_marked(texts.get(s, ''), spans[i])}</pre></div>"
+                               for i, s in enumerate((p.a, p.b)))
+                     + "</div></div>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def describe(pairs: list[Pair], path: Path) -> str:
+    """One line for the terminal."""
+    flagged = [p for p in pairs if p.code_flag or p.values_flag]
+    top = ", ".join(f"{p.a}/{p.b}" for p in flagged[:5])
+    return (f"similarity: {len(flagged)} pairs flagged" + (f" ({top}{' ...' if len(flagged) > 5 else ''})" if top
+                                                          else "") + f"; report: {path}")
