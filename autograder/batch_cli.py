@@ -7,6 +7,7 @@ grade-all  grade every submission of a class folder into OUTDIR (exit 0: all gra
 regrade    grade some students of OUTDIR again (after fixing their submission or the config)
 override   change one test's score for one student, with a reason; survives regrades
 feedback   rewrite every student's feedback, e.g. once grades are published (--published)
+comment    attach one staff comment to every student of a bug cluster (summary.md) or to one student
 similarity rank pairs of students by code similarity (templates excluded) and identical wrong values
 
 Each of them holds OUTDIR's lock (OUTDIR/.lock) while it runs: a second one waits for the first, naming
@@ -143,6 +144,26 @@ def _override(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_comment(args: argparse.Namespace) -> int:
+    if (args.cluster is None) == (args.student is None):
+        return _fail(ValueError("give either --cluster ID or --student ID"))
+    if args.remove == (args.text is not None):
+        return _fail(ValueError("give either --text TEXT, or --remove"))
+    return _locked(Path(args.outdir), args, lambda: _comment(args))
+
+
+def _comment(args: argparse.Namespace) -> int:
+    from autograder.batch import comment
+    from autograder.results import clean_text
+
+    members = comment(Path(args.outdir), clean_text(args.text or ""), cluster=args.cluster,
+                      student=clean_text(args.student) if args.student else None, remove=args.remove)
+    verb = "removed from" if args.remove else "attached to"
+    print(f"comment {verb} {len(members)} student{'s' * (len(members) != 1)}: {', '.join(members)}; feedback, "
+          "results, grades.csv and summary.md updated")
+    return 0
+
+
 def cmd_similarity(args: argparse.Namespace) -> int:
     return _locked(Path(args.outdir), args, lambda: _similarity(args))
 
@@ -208,6 +229,16 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="do not write similarity/report.html (pairs of students with alike code or wrong values)")
     _no_wait(p)
     p.set_defaults(run=cmd_grade_all)
+
+    p = sub.add_parser("comment", help="attach a staff comment to every student of a bug cluster (or to one "
+                                       "student); survives regrades")
+    p.add_argument("outdir")
+    p.add_argument("--cluster", help="a cluster id from summary.md's bug clusters")
+    p.add_argument("--student", help="one student id")
+    p.add_argument("--text", help="the comment (the students see it)")
+    p.add_argument("--remove", action="store_true", help="remove the cluster's comment (or the student's comments)")
+    _no_wait(p)
+    p.set_defaults(run=cmd_comment)
 
     p = sub.add_parser("similarity", help="rank pairs of students by code similarity (templates excluded) and "
                                           "identical wrong values: OUTDIR/similarity/report.html")
