@@ -559,8 +559,8 @@ def similarity_report(out: Path, config: Config, options: Options) -> None:
     _say(options, similarity.describe(pairs, path))
 
 
-def regrade(out: Path, students: list[str], options: Options, config_path: Path | None = None) -> Outcome:
-    """Grade the named students of OUTDIR again from their current submissions."""
+def regrade(out: Path, students: list[str] | None, options: Options, config_path: Path | None = None) -> Outcome:
+    """Grade the named students of OUTDIR (None: everyone) again from their current submissions."""
     out = Path(out)
     manifest = read_manifest(out)
     config_path = Path(config_path or manifest["config"])
@@ -572,6 +572,7 @@ def regrade(out: Path, students: list[str], options: Options, config_path: Path 
         raise BatchError(f"cannot read the submissions again: {exc}") from None
     manifest["mapping"] = layout.mapping()
     by_id = {e.student: e for e in layout.entries}
+    students = list(by_id) if students is None else students
     unknown = [s for s in students if s not in by_id]
     if unknown:
         import difflib

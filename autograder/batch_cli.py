@@ -4,7 +4,8 @@ grade-all  grade every submission of a class folder into OUTDIR (exit 0: all gra
            graded, see summary.md; 2: cannot run; 3: some files or folders belong to no student, listed in
            summary.md and batch.json; 75: OUTDIR busy and --no-wait; 130: interrupted, rerun to resume).
            --dry-run prints which files each student gets and what is not graded, and grades nothing
-regrade    grade some students of OUTDIR again (after fixing their submission or the config)
+regrade    grade some students of OUTDIR again (after fixing their submission or the config); --all for
+           everyone; --dry-run prints every score that would change and writes nothing
 override   change one test's score for one student, with a reason; survives regrades
 feedback   rewrite every student's feedback, e.g. once grades are published (--published)
 comment    attach one staff comment to every student of a bug cluster (summary.md) or to one student
@@ -117,10 +118,23 @@ def _run_batch(run, outdir: Path, report: bool = True) -> int:
 def cmd_regrade(args: argparse.Namespace) -> int:
     from autograder.batch import Options, regrade
 
+    if not args.dry_run and bool(args.student) == bool(args.all):
+        return _fail(ValueError("give --student ID (repeatable) or --all; or --dry-run to preview a regrade of "
+                                "everyone"))
     options = Options(jobs=args.jobs or 0, progress=False if args.no_progress else None)
     config = Path(args.config) if args.config else None
     out = Path(args.outdir)
-    return _locked(out, args, lambda: _run_batch(lambda: regrade(out, args.student, options, config), out))
+    if args.dry_run:
+        return _locked(out, args, lambda: _preview(out, options, config))
+    students = None if args.all else args.student
+    return _locked(out, args, lambda: _run_batch(lambda: regrade(out, students, options, config), out))
+
+
+def _preview(out: Path, options, config: Path | None) -> int:
+    from autograder.preview import describe, preview
+
+    print(describe(preview(out, options, config), out))
+    return 0
 
 
 def cmd_override(args: argparse.Namespace) -> int:
@@ -251,7 +265,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     p = sub.add_parser("regrade", parents=[common], help="grade some students of a grade-all folder again")
     p.add_argument("outdir")
-    p.add_argument("--student", action="append", required=True, help="student id (repeat for several)")
+    p.add_argument("--student", action="append", help="student id (repeat for several)")
+    p.add_argument("--all", action="store_true", help="every student (after a change of the config or the tests)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="grade everyone in a scratch folder and print every score that would change, with the "
+                        "old and new score and why; write nothing to OUTDIR")
     p.add_argument("--jobs", type=_jobs)
     p.add_argument("--no-progress", action="store_true")
     _no_wait(p)
