@@ -132,9 +132,11 @@ def cluster_section(records: dict[str, dict], docs: dict[str, dict]) -> list[str
              "\"...\"`.", "", "| cluster | students | members | what they got wrong | staff comment |",
              "|---|---|---|---|---|"]
     for c in found:
-        wrong = "<br>".join(f"{_cell(test)}: `{_cell(msg).replace('`', '')}`" for test, msg in c.signature[:6])
-        if len(c.signature) > 6:
-            wrong += f"<br>... and {len(c.signature) - 6} more tests"
+        functions = list(dict.fromkeys(test.split(":", 1)[0] for test, _ in c.signature))
+        wrong = f"functions: {', '.join(functions)}<br>" + "<br>".join(
+            f"{_cell(test)}: `{_cell(msg).replace('`', '')}`" for test, msg in c.signature[:3])
+        if len(c.signature) > 3:
+            wrong += f"<br>... and {len(c.signature) - 3} more failed tests"
         said = {e["text"] for m in c.members for e in docs.get(m, {}).get("extra_data", {}).get("comments", [])
                 if e.get("cluster") == c.id}
         members = ", ".join(c.members[:12]) + (" ..." if len(c.members) > 12 else "")

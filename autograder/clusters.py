@@ -33,7 +33,7 @@ HEADER = ("# Comments from the course staff, shown in each student's feedback an
 @dataclass
 class Cluster:
     id: str
-    signature: tuple[tuple[str, str], ...]  # (test name, normalised message), sorted
+    signature: tuple[tuple[str, str], ...]  # (test name, normalised message), in the config's order
     members: list[str]
 
 
@@ -46,7 +46,7 @@ def signature(record: dict) -> tuple[tuple[str, str], ...]:
         if t["score"] < t["max_score"]:
             hints = [normalise(line) for line in t["output"].splitlines()[1:] if line.startswith("Hint:")]
             found.append((t["name"], " / ".join([normalise(t["output"]), *hints])))
-    return tuple(sorted(found))
+    return tuple(found)  # the config's order: a bug's own function comes before the functions that call it
 
 
 def cluster_id(sig: tuple[tuple[str, str], ...]) -> str:

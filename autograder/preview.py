@@ -73,8 +73,8 @@ def diff(old_records: dict[str, dict], new_records: dict[str, dict], old_config,
         new_tests = {t["name"]: t for t in docs[1]["tests"]} if docs[1] else {}
         for name in list(old_tests) + [n for n in new_tests if n not in old_tests]:
             a, b = old_tests.get(name), new_tests.get(name)
-            if a and b and a["score"] == b["score"] and a["max_score"] == b["max_score"]:
-                continue
+            if a and b and a["score"] == b["score"]:
+                continue  # a changed max_score alone changes no grade (e.g. a score pinned by an override)
             if b is None:
                 why = "the test is no longer in the config"
             elif a is None:

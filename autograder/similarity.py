@@ -26,6 +26,7 @@ import itertools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 from autograder.config import Config
 from autograder.gradebook import load_records
@@ -73,11 +74,42 @@ def student_text(folder: Path, files: tuple[str, ...]) -> str:
     return "".join(f"# ===== {p.name} =====\n{p.read_text(encoding='utf-8', errors='replace')}\n" for p in paths)
 
 
-def _fingerprint(text: str, name: str, thresholds: Thresholds, boilerplate=None, window: int | None = None):
-    from copydetect import CodeFingerprint
+def kgram_hashes(filtered: str, k: int):
+    """A deterministic hash of every k-character substring (a polynomial rolling hash, as MOSS uses).
 
-    return CodeFingerprint(name, thresholds.noise, window or thresholds.guarantee - thresholds.noise + 1,
-                           boilerplate, fp=io.StringIO(text))
+    copydetect hashes k-grams with Python's ``hash``, which differs from one process to the next: the
+    winnowed fingerprints, hence the scores, would change between two runs on the same class.
+    """
+    import numpy as np
+
+    codes = np.frombuffer(filtered.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    n = len(codes) - k + 1
+    if n <= 0:
+        return np.array([], dtype=np.int64)
+    h = np.zeros(n, dtype=np.uint64)
+    for j in range(k):  # arithmetic modulo 2**64
+        h = h * np.uint64(1_000_003) + codes[j:j + n]
+    return h.view(np.int64)
+
+
+def _fingerprint(text: str, thresholds: Thresholds, boilerplate=None, window: int | None = None):
+    """copydetect's CodeFingerprint of a text, from its own steps (filter_code, winnow) with kgram_hashes."""
+    import numpy as np
+    from copydetect.utils import filter_code, get_token_coverage, winnow
+
+    k = thresholds.noise
+    filtered, offsets = filter_code(text, "submission.py")
+    hashes, idx = winnow(kgram_hashes(filtered, k), window or thresholds.guarantee - thresholds.noise + 1,
+                         remove_duplicates=False)
+    if boilerplate is not None and len(boilerplate):
+        keep = ~np.isin(hashes, boilerplate)
+        hashes, idx = hashes[keep], idx[keep]
+    hash_idx: dict[int, list[int]] = {}
+    for value, i in zip(hashes.tolist(), idx.tolist()):
+        hash_idx.setdefault(value, []).append(i)
+    # The attributes copydetect.compare_files reads.
+    return SimpleNamespace(k=k, raw_code=text, filtered_code=filtered, offsets=offsets, hashes=set(hash_idx),
+                           hash_idx=hash_idx, token_coverage=get_token_coverage(hash_idx, k, len(filtered)))
 
 
 def boilerplate_hashes(templates: Path | None, files: tuple[str, ...], thresholds: Thresholds):
@@ -92,8 +124,8 @@ def boilerplate_hashes(templates: Path | None, files: tuple[str, ...], threshold
         return np.array([], dtype=np.int64)
     texts = [p.read_text(encoding="utf-8") for p in sorted(templates.glob("*.py"))]
     hashes: list = []
-    for k, text in enumerate([*texts, student_text(templates, files)]):
-        hashes.extend(_fingerprint(text, f"t{k}.py", thresholds, window=1).hashes)
+    for text in [*texts, student_text(templates, files)]:
+        hashes.extend(_fingerprint(text, thresholds, window=1).hashes)
     return np.unique(np.array(hashes, dtype=np.int64))
 
 
@@ -106,7 +138,7 @@ def compare(texts: dict[str, str], digests: dict[str, dict[str, str]], templates
     from copydetect import compare_files
 
     boilerplate = boilerplate_hashes(templates, files, thresholds)
-    prints = {s: _fingerprint(t, f"{s}.py", thresholds, boilerplate) for s, t in texts.items() if t.strip()}
+    prints = {s: _fingerprint(t, thresholds, boilerplate) for s, t in texts.items() if t.strip()}
     pairs: dict[tuple[str, str], Pair] = {}
     for a, b in itertools.combinations(sorted(prints), 2):
         overlap, sims, slices = compare_files(prints[a], prints[b])
