@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -303,3 +306,32 @@ def test_preview_lists_exactly_what_the_regrade_changes(small_class, tmp_path):
     assert new_rows["blank"]["total"] == old_rows["blank"]["total"]
     again = run_cli("regrade", str(out), "--dry-run", "--config", str(config), "--no-progress", timeout=900)
     assert again.returncode == 0 and "no score would change" in again.stdout
+
+
+def test_vectorised_matching_equals_copydetects_compare_files():
+    """similarity.match_spans is copydetect.compare_files without its per-hash loop: the same numbers and spans."""
+    import itertools
+
+    import numpy as np
+    from copydetect import compare_files
+
+    from autograder import similarity
+
+    t = similarity.Thresholds()
+    texts = [similarity.student_text(folder, FILES) for folder in (SOLUTIONS, TEMPLATES, LOOPS)]
+    texts += [texts[0].replace("s_prev", "h_before"), texts[2][: len(texts[2]) // 3], "x = 1\n", ""]
+    boilerplate = similarity.boilerplate_hashes(TEMPLATES, FILES, t)
+    prints = [similarity._fingerprint(text, t, boilerplate) for text in texts]
+    compared = 0
+    for a, b in itertools.combinations(prints, 2):
+        want, got = compare_files(a, b), similarity.match_spans(a, b)
+        assert want[0] == got[0] and np.allclose(want[1], got[1])
+        assert all(np.array_equal(w, g) for w, g in zip(want[2], got[2]))
+        compared += bool(want[0])
+    assert compared >= 4  # pairs with matches were compared, not only empty ones
+    # The fingerprints do not depend on the process (copydetect's own hash() does).
+    code = "from autograder.similarity import kgram_hashes; print(kgram_hashes('V=V.V(V)+1', 5).tolist())"
+    runs = {subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "random")}
+    assert len(runs) == 1 and len(json.loads(runs.pop())) == 6
+    assert len(set(similarity.kgram_hashes("abcdefgh", 3).tolist())) == 6
