@@ -18,8 +18,18 @@ ROOT_MODE := root-mode
 export AUTOGRADER_CHILD_PYTHON ?= $(CHILD_VENV)/bin/python
 endif
 
-.PHONY: setup templates release demo class-demo test lint bench py310 clean child-python root-mode gradescope \
+.PHONY: setup setup-grading templates release demo class-demo test lint bench py310 clean child-python root-mode gradescope \
 	bench-gradescope notebooks otter nbgrader bench-tools parity
+
+# Two set-ups: what grading needs (requirements.txt: numpy, PyYAML, nbformat) for `demo`, `templates`,
+# `release` and `gradescope`; everything (requirements-dev.txt: the tests, otter-grader, nbgrader, Jupyter,
+# ruff, the batch tools) for `test`, the notebook tools and the benches.
+setup-grading: $(VENV)/.grading
+
+$(VENV)/.grading: requirements.txt
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
 
 setup: $(VENV)/.installed
 
@@ -27,7 +37,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-batch.txt
 		requirements-notebooks.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
-	touch $@
+	touch $(VENV)/.grading $@
 
 child-python: $(CHILD_VENV)/.installed
 
@@ -40,14 +50,14 @@ $(CHILD_VENV)/.installed: requirements.txt
 root-mode: child-python
 	chmod go-rwx .
 
-templates: setup
+templates: setup-grading
 	$(PYTHON) -m autograder templates
 
 # The student download: templates, handout and the public self-check (dist/student/hw_rnn.zip and hw_rnn/).
 release: templates
 	$(PYTHON) -m autograder release --out dist/student
 
-demo: setup $(ROOT_MODE)
+demo: setup-grading $(ROOT_MODE)
 	@echo "== grading the reference solution (solutions/hw_rnn) =="
 	$(PYTHON) -m autograder grade solutions/hw_rnn --results build/demo/reference.json
 	@echo
@@ -65,8 +75,12 @@ py310:
 	  $(VENV310)/bin/pip install -q --disable-pip-version-check -r requirements.txt -r requirements-notebooks.txt; \
 	else echo "no Python 3.10 found: the 3.10 compatibility test will be skipped"; fi
 
+# Two workers (--dist loadgroup: a module's tests marked with one xdist_group share a worker and its
+# module fixtures); the 15 slowest tests are listed.  pytest's "no tests ran" (exit 5) fails like any error.
+PYTEST_WORKERS ?= 2
 test: setup lint py310 $(ROOT_MODE)
-	HW_PY310=$$( [ -x $(VENV310)/bin/python ] && echo $(abspath $(VENV310))/bin/python ) $(PYTHON) -m pytest
+	HW_PY310=$$( [ -x $(VENV310)/bin/python ] && echo $(abspath $(VENV310))/bin/python ) $(PYTHON) -m pytest \
+	  -n $(PYTEST_WORKERS) --dist loadgroup --durations=15 $(PYTEST_ARGS)
 
 # BENCH_QUICK=1: a few repeats and a class of 60 instead of 1,000.
 bench: setup $(ROOT_MODE)
@@ -80,7 +94,7 @@ class-demo: setup $(ROOT_MODE)
 	$(PYTHON) -m autograder grade-all build/class-demo/submissions --out build/class-demo/graded
 
 # The zip to upload to Gradescope (README: "Gradescope").
-gradescope: setup
+gradescope: setup-grading
 	$(PYTHON) -m autograder.gradescope build --out dist/autograder.zip
 
 bench-gradescope: setup $(ROOT_MODE)

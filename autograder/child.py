@@ -11,6 +11,7 @@ back only plain data.  It decides nothing about scores.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import time
 import traceback
@@ -47,34 +48,39 @@ def _copy(value):
     return value
 
 
-def _perturb(args: list, path: list, index, delta) -> None:
-    """Add delta to one coordinate (index) or to a whole array (index None) of args[path]."""
+def _edited(args: list, path: list) -> tuple[object, object, np.ndarray]:
+    """The container holding args[path] (a list or dict), the key in it, and the array there."""
     container = args
     for key in path[:-1]:
         container = container[key]
-    target = container[path[-1]]
-    if index is None:
-        container[path[-1]] = target + delta
-    else:
-        target.reshape(-1)[index] += delta
+    return container, path[-1], container[path[-1]]
 
 
-def evaluate_many(fn, args: list, kwargs: dict, evals: list, outputs: list[int]) -> list[tuple]:
+def evaluate_many(fn, args: list, kwargs: dict, plans: list[dict], outputs: list[int]) -> list[tuple]:
     """Call fn at many perturbed copies of the same arguments.
 
-    Each evaluation is a list of edits [path, flat index or None, delta] on the
-    positional arguments; only the outputs at positions ``outputs`` are kept.
-    The grader uses the same function on the reference, in its own process.
+    Each plan edits one positional argument, at ``path`` (an argument index, then
+    a dict key for a dict argument): with ``index`` an int array of shape (m,),
+    evaluation j adds ``delta[j]`` to the flat coordinate ``index[j]``; with
+    ``index`` None, it adds the array ``delta[j]`` to the whole argument.  The
+    evaluations of all plans run in order; only the outputs at positions
+    ``outputs`` are kept.  The grader uses the same function on the reference,
+    in its own process.
     """
     values = []
-    for edits in evals:
-        call_args = _copy(args)
-        for path, index, delta in edits:
-            _perturb(call_args, list(path), index, delta)
-        result = fn(*call_args, **_copy(kwargs))
-        if type(result) not in (tuple, list):
-            result = (result,)
-        values.append(tuple(result[k] if k < len(result) else None for k in outputs))
+    for p in plans:
+        path, index, delta = list(p["path"]), p["index"], np.asarray(p["delta"])
+        for j in range(len(delta)):
+            call_args = _copy(args)
+            container, key, target = _edited(call_args, path)
+            if index is None:
+                container[key] = target + delta[j]
+            else:
+                target.reshape(-1)[int(index[j])] += delta[j]
+            result = fn(*call_args, **_copy(kwargs))
+            if type(result) not in (tuple, list):
+                result = (result,)
+            values.append(tuple(result[k] if k < len(result) else None for k in outputs))
     return values
 
 
@@ -144,7 +150,7 @@ class Child:
         fn = self.function(msg["module"], msg["function"])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            values = evaluate_many(fn, list(msg["args"]), dict(msg.get("kwargs") or {}), msg["evals"], msg["outputs"])
+            values = evaluate_many(fn, list(msg["args"]), dict(msg.get("kwargs") or {}), msg["plans"], msg["outputs"])
         # One (evaluations, ...) array per output is far cheaper to send than thousands of small ones.
         try:
             stacked = [np.stack([np.asarray(v[k], dtype=np.float64) for v in values])
@@ -187,10 +193,35 @@ class Child:
                                         "traceback": ""})
 
 
+def _seal(workdir: str) -> str:
+    """Confine this process with Landlock (see landlock.py); a line saying what holds, for the grader's log."""
+    try:
+        from autograder import landlock
+
+        read, write = landlock.child_paths(workdir)
+        return "sealed: " + landlock.seal(read, write)
+    except Exception as exc:  # noqa: BLE001 -- any failure leaves the other defences, and is reported
+        return f"not sealed: {exc}"
+
+
 def main(argv: list[str]) -> None:
+    """Serve requests: argv is the request fd, the reply fd, the work folder, a status fd and "no-landlock".
+
+    The last two are optional; "no-landlock" leaves Landlock off (for tests that show what it stops).
+
+    The status fd receives one line saying whether Landlock confines this
+    process, then is closed; this happens before any student module is imported.
+    """
     req_fd, resp_fd, workdir = int(argv[0]), int(argv[1]), argv[2]
     # Only the submission's folder, never the grader's, is importable.
     sys.path[:] = [workdir] + [p for p in sys.path if p and not p.startswith(workdir)]
+    status = _seal(workdir) if "no-landlock" not in argv[4:] else "not sealed: turned off (AUTOGRADER_LANDLOCK=0)"
+    if len(argv) > 3:
+        try:
+            os.write(int(argv[3]), status.encode()[:4000] + b"\n")
+            os.close(int(argv[3]))
+        except OSError:
+            pass
     Child(workdir).serve(req_fd, resp_fd)
 
 

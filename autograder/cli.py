@@ -39,7 +39,7 @@ def _submission(path: str, config: Config):
 
     try:
         return locate(Path(path), config.files, config.assignment, config.functions,
-                      budget=0.7 * config.limits.import_seconds)
+                      budget=config.limits.notebook_seconds)
     except SubmissionProblem as exc:
         raise ConfigError(str(exc)) from None
 

@@ -33,6 +33,16 @@ class Limits:
     file_mb: int = 64
     processes: int = 32  # processes and threads of the child's dedicated uid (root mode only)
 
+    @property
+    def notebook_seconds(self) -> float:
+        """The time budget of a notebook's cells, run on the first import (extract.py, notebook_kernel.py)."""
+        return 0.7 * self.import_seconds
+
+    @property
+    def notebook_import_seconds(self) -> float:
+        """The limit on that first import: the budget, its grace period and the usual import limit on top."""
+        return self.notebook_seconds + 2 + self.import_seconds
+
 
 
 class ConfigError(Exception):

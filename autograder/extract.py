@@ -37,13 +37,16 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-MARKER = re.compile(r"#\s*file:\s*([\w-]+\.py)\s*$")  # a plain file name: nothing can be written elsewhere
+from autograder import notebook_kernel
+
+# `# file: rnn_layers.py`, in any letter case, the .py optional; a plain name: nothing can be written elsewhere.
+MARKER = re.compile(r"#\s*file\s*:\s*([\w-]+?)(?:\.py)?\s*$", re.IGNORECASE)
 _LINE_MAGIC = re.compile(r"^(\s*)(?:[\w.\[\], ]+=\s*)?([%!].*)$")  # %time f(), !pip ..., files = !ls
 _HELP = re.compile(r"^(\s*)([\w.]+\?{1,2})\s*$")  # np.dot?  shows help in a kernel
 _SCRIPT_CELL = re.compile(r"^# (?:In\[[\d ]*\]:|%%)")  # nbconvert --to script; VS Code's and Spyder's # %%
 _PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug"}  # their body is Python
 _BUILTINS = set(dir(builtins)) | {"__name__", "__file__", "__doc__", "__builtins__", "get_ipython", "display"}
-KERNEL_SOURCE = Path(__file__).with_name("notebook_kernel.py")
+KERNEL_SOURCE = Path(notebook_kernel.__file__)  # imported (not only read) so that the student bundle ships it
 MAX_CELLS = 5000  # cells read from one notebook
 MAX_NOTEBOOK_MB = 50  # outputs (plots) make notebooks large; code alone is far smaller
 DEFAULT_BUDGET = 7.0  # seconds for all cells; below the config's import limit (10 s) of the module that runs them
@@ -87,7 +90,7 @@ def marker_of(source: str) -> str | None:
     for line in source.splitlines():
         if line.strip():
             match = MARKER.fullmatch(line.strip())
-            return match.group(1) if match else None
+            return match.group(1) + ".py" if match else None
     return None
 
 
@@ -114,7 +117,7 @@ def read_cells(path: Path) -> list[dict]:
             raise NotebookError(f"{path.name} could not be read: {exc.strerror}") from None
         return [{"cell_type": kind, "source": source} for kind, source in _script_cells(text)]
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # some editors write a byte-order mark
         raw = json.loads(text)
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise NotebookError(f"{path.name} could not be read as a notebook: {exc}") from None
@@ -205,6 +208,7 @@ def python_source(source: str) -> tuple[str | None, str]:
     their indentation, so that blocks and line numbers stay as they were; only
     when the cell does not compile as it is (a docstring line may begin with %).
     """
+    source = source.replace("\ufeff", "")  # a byte-order mark pasted into a cell is not code
     first = next((line.strip() for line in source.splitlines() if line.strip()), "")
     if first.startswith("%%"):
         name = first[2:].split()[0] if first[2:].split() else ""
@@ -283,12 +287,26 @@ def used_globals(source: str | None) -> set[str]:
     return used
 
 
+def stub_only(sources: list[str | None], functions: tuple[str, ...]) -> bool:
+    """Whether the code defines graded functions and every one of them (its last definition) is a template stub."""
+    last: dict[str, str | None] = {}
+    for source in sources:
+        tree = _parse(source)
+        for node in tree.body if tree else []:
+            if isinstance(node, ast.FunctionDef) and node.name in functions:
+                last[node.name] = source
+    return bool(last) and all(_stub_definition(source, name) for name, source in last.items())
+
+
 def _stub_definition(source: str | None, name: str) -> bool:
     """Whether the cell's last definition of ``name`` is still a template stub (raises NotImplementedError)."""
     tree = _parse(source)
     nodes = [n for n in (tree.body if tree else []) if isinstance(n, ast.FunctionDef) and n.name == name]
-    return bool(nodes) and any(isinstance(s, ast.Raise) and "NotImplementedError" in ast.unparse(s)
-                               for s in ast.walk(nodes[-1]))
+    if not nodes:
+        return False
+    body = nodes[-1].body[1:] if ast.get_docstring(nodes[-1]) is not None else nodes[-1].body
+    body = [s for s in body if not isinstance(s, ast.Pass)]
+    return len(body) == 1 and isinstance(body[0], ast.Raise) and "NotImplementedError" in ast.unparse(body[0])
 
 
 # -- which cells run ---------------------------------------------------------------------------------------
@@ -313,7 +331,10 @@ def plan(cells: list[Cell], functions: tuple[str, ...], notebook: str, files: tu
     bound = {c.number: bound_names(c.source, own) for c in code}
     marked_bound = set().union(*(bound[c.number] for c in marked))
     need = set(functions) | set().union(*(used_globals(c.source) for c in marked))
-    elsewhere = {name for c in code if not c.file for name in bound[c.number]} & (need - marked_bound - _BUILTINS)
+    # Run everything when other cells define what the marked ones need, or (re)define a graded function: run top
+    # to bottom, a kernel grades the last definition (a stub left in a marked cell, a debugging copy below it).
+    elsewhere = {name for c in code if not c.file for name in bound[c.number]} & (
+        (need - marked_bound - _BUILTINS) | set(functions))
     notes = []
     if marked and not elsewhere:
         run = marked

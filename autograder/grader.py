@@ -366,6 +366,11 @@ class Grading:
                                       self.time_axis(FUNCTIONS[g.backward])), test)
 
     def kind_gradcheck(self, test: TestSpec, case: dict) -> None:
+        """The student's gradients against central differences of their own forward (see gradcheck.py).
+
+        On small inputs a few random directional derivatives per array are tried first; only when they
+        do not confirm the gradients is every coordinate checked, which decides and words the verdict.
+        """
         r = self._gradient_case(test, case)
         g, fwd, tol = r["g"], r["fwd"], self.config.tolerances
         positional = [n for n in fwd.args if n not in fwd.optional_args]
@@ -373,40 +378,42 @@ class Grading:
         plans = gradcheck.plan(items, tol.step, tol.full_check_max_size, tol.directions, case["seed"])
         # Check every gradient's type and shape before spending any evaluations.
         for p in plans:
-            got = _lookup(r["grads"], p["target"].label)
-            if not isinstance(got, np.ndarray) or got.shape != p["target"].value.shape or got.dtype != np.float64:
-                shape = "" if test.hidden else f" of shape {p['target'].value.shape}"
+            got = _lookup(r["grads"], p.target.label)
+            if not isinstance(got, np.ndarray) or got.shape != p.target.value.shape or got.dtype != np.float64:
+                shape = "" if test.hidden else f" of shape {p.target.value.shape}"
                 extra = f": {compare.FLOAT32_HINT}" if isinstance(got, np.ndarray) and got.dtype == np.float32 else ""
-                raise Failed(f"{p['target'].label} should be a float64 array{shape}, got "
+                raise Failed(f"{p.target.label} should be a float64 array{shape}, got "
                              + (describe_type(got).split(" of shape")[0] if test.hidden else describe_type(got))
                              + extra)
-        outputs = [fwd.outputs.index(g.scalar)] if g.scalar else [fwd.outputs.index(n) for n in g.upstream]
-        evals = [e for p in plans for e in p["evals"]]
-        reply = self.box.call_many(fwd.module, fwd.name, r["args"], r["kwargs"], evals, outputs)
+        numeric_tol = self.tolerance(test, self.numeric_tol)
+        # A float32 forward's noise, not the gradient, would decide a quick check: it gets every coordinate.
+        if (any(p.mode == "full" for p in plans) and not r["imprecise_forward"]
+                and all(t.value.size for t in items) and not gradcheck.full_check_forced()):
+            quick = gradcheck.quick_plan(items, tol.step, tol.directions, case["seed"])
+            if self._quick_gradients_pass(r, quick, numeric_tol):
+                return
+        reply, losses = self._numerical_losses(r, plans)
         if not reply.ok:
             raise _call_failed(reply, fwd, f"evaluating your {fwd.name} for the numerical gradient: ",
                                config=self.config)
-        shapes = [()] if g.scalar else [np.shape(r["expected"][n]) for n in g.upstream]
-        stacked = _stacked_outputs(reply, shapes, len(evals))
-        if stacked is None:
+        if losses is None:
             raise Failed(f"your {fwd.name} returned outputs of the wrong type or shape during the numerical check")
-        losses = gradcheck.losses(stacked, [r["upstream"][n] for n in g.upstream], bool(g.scalar))
         if not np.all(np.isfinite(losses)):
             raise Failed(f"your {fwd.name} gave NaN or inf near these inputs, so its gradient cannot be checked")
         numerics, start = [], 0
         for p in plans:
-            numerics.append(gradcheck.numerical(p, losses[start : start + len(p["evals"])], tol.step))
-            start += len(p["evals"])
+            numerics.append(gradcheck.numerical(p, losses[start : start + p.evaluations], tol.step))
+            start += p.evaluations
         # A forward that ignores all its inputs (a stub returning constants) is trivially "consistent" with a zero
         # gradient: that earns nothing.
         if max(float(np.max(np.abs(n))) for n in numerics) <= tol.numeric_atol:
             raise Failed(f"your {fwd.name} does not change when its inputs change (a constant or a stub?), "
                          "so there is no gradient to check")
-        against, numeric_tol = f"the numerical gradient of your {fwd.name}", self.tolerance(test, self.numeric_tol)
+        against = f"the numerical gradient of your {fwd.name}"
         for p, numeric in zip(plans, numerics):
-            got = _lookup(r["grads"], p["target"].label)
-            label = p["target"].label
-            if p["mode"] == "full":
+            got = _lookup(r["grads"], p.target.label)
+            label = p.target.label
+            if p.mode == "full":
                 mismatch = check_array(label, got, numeric, numeric_tol, self.time_axis(FUNCTIONS[g.backward]))
             else:
                 mismatch = check_array(f"{label} (directional derivatives)", gradcheck.analytic_directional(p, got),
@@ -420,6 +427,46 @@ class Grading:
                                f"whether {g.backward} is wrong. Compute {fwd.name} in float64 and check again")
                 raise Failed(f"does not match {against}: {mismatch.text(test.hidden)}{spoiled}")
 
+    def _numerical_losses(self, r: dict, plans: list[gradcheck.Plan]) -> tuple[Reply, np.ndarray | None]:
+        """Run every evaluation of ``plans`` in the child in one batch: its reply, and L per evaluation
+        (shape (evaluations,)) or None when the forward's outputs came back malformed."""
+        g, fwd = r["g"], r["fwd"]
+        outputs = [fwd.outputs.index(g.scalar)] if g.scalar else [fwd.outputs.index(n) for n in g.upstream]
+        reply = self.box.call_many(fwd.module, fwd.name, r["args"], r["kwargs"], [p.wire() for p in plans], outputs)
+        if not reply.ok:
+            return reply, None
+        shapes = [()] if g.scalar else [np.shape(r["expected"][n]) for n in g.upstream]
+        stacked = _stacked_outputs(reply, shapes, sum(p.evaluations for p in plans))
+        if stacked is None:
+            return reply, None
+        return reply, gradcheck.losses(stacked, [r["upstream"][n] for n in g.upstream], bool(g.scalar))
+
+    def _quick_gradients_pass(self, r: dict, quick: list[gradcheck.Plan], numeric_tol: Tolerance) -> bool:
+        """Whether random directional derivatives confirm every gradient (gradcheck.quick_plan).
+
+        False means "not confirmed", never "wrong": the caller then checks every coordinate.  A fault
+        (the child hung or died) is final, though, since the full check would only meet it again.
+        """
+        tol = self.config.tolerances
+        strict = Tolerance(gradcheck.QUICK_TOLERANCE * numeric_tol.rtol, gradcheck.QUICK_TOLERANCE * numeric_tol.atol)
+        reply, losses = self._numerical_losses(r, quick)
+        if reply.fault:
+            fwd = r["fwd"]
+            raise _call_failed(reply, fwd, f"evaluating your {fwd.name} for the numerical gradient: ",
+                               config=self.config)
+        if losses is None or not np.all(np.isfinite(losses)):
+            return False
+        moved, start = False, 0
+        for p in quick:
+            numeric = gradcheck.numerical(p, losses[start : start + p.evaluations], tol.step)
+            start += p.evaluations
+            # |<n, d>| <= sqrt(size) max|n_i| for a unit d: past this, some coordinate moves by more than atol,
+            # so the full check would not call the forward constant.
+            moved = moved or float(np.max(np.abs(numeric))) > np.sqrt(p.target.value.size) * tol.numeric_atol
+            got = _lookup(r["grads"], p.target.label)
+            if check_array(p.target.label, gradcheck.analytic_directional(p, got), numeric, strict) is not None:
+                return False
+        return moved
 
     def kind_quiz(self, test: TestSpec, case: dict) -> None:
         """One answer of a quiz function (answers()): right or wrong, without revealing the right one."""
@@ -531,7 +578,7 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
     start = time.perf_counter()
     # A filled notebook is graded as a kernel runs its cells, in the child (see extract.py).
     submission, extract_notes = prepare_submission(Path(submission), config.files, config.functions,
-                                                   budget=0.7 * config.limits.import_seconds)
+                                                   budget=config.limits.notebook_seconds)
     found, notes = find_files(submission, config.files)
     notes = extract_notes + notes
     box = box or open_sandbox(submission, config)
@@ -546,7 +593,8 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
             if file not in found:
                 module_errors[module] = f"{file} was not found in the submission"
                 continue
-            reply = box.load(module)
+            # A notebook's first import runs its cells within their own budget (extract.py).
+            reply = box.load(module, config.limits.notebook_import_seconds if extracted_from(submission) else None)
             if reply.ok and isinstance(reply.value, list):  # what a notebook's cells raised (extract.py)
                 notes += [str(n) for n in reply.value if str(n) not in notes]
             if not reply.ok:

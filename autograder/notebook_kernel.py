@@ -13,7 +13,10 @@ kernel.  Kernel semantics, statement by statement:
   reported and skipped;
 * a statement that runs past its share of the time budget is interrupted
   (``CellTimeout``, a BaseException so that ``except Exception`` does not stop
-  it); once the budget is spent only definitions run (def, class, import).
+  it); once the budget is spent, statements still run for ``GRACE_SECONDS``,
+  each stopped after ``GRACE_STATEMENT`` (a constant still gets defined, a
+  training loop does not), and after that only definitions run (def, class,
+  import).
 
 Standard library only: this runs in the student's process, before and beside
 the student's code, and must never import the grader.
@@ -30,6 +33,11 @@ import time
 import types
 
 MAX_NOTES = 12  # failures reported one by one; the rest are counted
+GRACE_SECONDS = 1.5  # after the budget: more time for statements, each stopped after GRACE_STATEMENT
+GRACE_STATEMENT = 0.05
+# The toolkit's own check lines (checks_api's run_test, otter's grader.check) need the student's kernel.
+_CHECKS_MODULES = ("autograder", "otter")
+_CHECKS_NAMES = ("run_test", "link_files", "grader")
 _FUTURE_FLAGS = {name: getattr(__future__, name).compiler_flag for name in __future__.all_feature_names}
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
 
@@ -40,6 +48,13 @@ class CellTimeout(BaseException):
 
 def _alarm(signum, frame):
     raise CellTimeout()
+
+
+def _own_check(exc: BaseException) -> bool:
+    """Whether the failure is one of the notebook's own check lines failing outside the student's kernel."""
+    if isinstance(exc, ImportError) and str(getattr(exc, "name", "") or "").split(".")[0] in _CHECKS_MODULES:
+        return True
+    return isinstance(exc, NameError) and getattr(exc, "name", None) in _CHECKS_NAMES
 
 
 def _describe(exc: BaseException) -> str:
@@ -97,23 +112,30 @@ def run(spec: dict, module_name: str) -> types.ModuleType:
                     for alias in node.names:
                         flags |= _FUTURE_FLAGS.get(alias.name, 0)
                     continue
-                left = deadline - time.monotonic()
-                if left <= 0 and not isinstance(node, _DEFINITIONS):
-                    failures.append((number, f"cell {number}, line {node.lineno}: not run (the notebook's time "
-                                             f"budget of {spec['budget']:g} s was spent)"))
+                now = time.monotonic()
+                if now < deadline:
+                    seconds = deadline - now
+                elif now < deadline + GRACE_SECONDS or isinstance(node, _DEFINITIONS):
+                    # Budget spent: a constant (PARAM_KEYS = ...) still gets defined; a slow statement stops at once.
+                    seconds = GRACE_STATEMENT
+                else:
+                    failures.append((-1, f"cell {number}, line {node.lineno}: not run (the notebook's time "
+                                         f"budget of {spec['budget']:g} s was spent)"))
                     continue
                 try:
                     code = compile(ast.Module([node], []), filename, "exec", flags, dont_inherit=True)
                     # Repeats, so that a student's `except BaseException` inside a loop cannot outlast it.
-                    signal.setitimer(signal.ITIMER_REAL, max(left, 0.5), 0.25)
+                    signal.setitimer(signal.ITIMER_REAL, seconds, 0.25)
                     try:
                         exec(code, namespace.__dict__)
                     finally:
                         signal.setitimer(signal.ITIMER_REAL, 0)
-                except CellTimeout:
-                    failures.append((number, f"cell {number}, line {node.lineno}: interrupted after the notebook's "
-                                             f"time budget of {spec['budget']:g} s"))
+                except CellTimeout:  # listed wherever it is: it explains what did not run after it
+                    failures.append((-1, f"cell {number}, line {node.lineno}: interrupted when the notebook's time "
+                                         f"budget of {spec['budget']:g} s ran out"))
                 except BaseException as exc:  # noqa: BLE001 -- as a kernel: report, go on with the next statement
+                    if _own_check(exc):
+                        continue  # the notebook's own check lines need the student's kernel: not the student's code
                     line = _line_of(exc, filename) or node.lineno
                     message = f"cell {number}, line {line}: {_describe(exc)}"
                     if isinstance(exc, NameError) and getattr(exc, "name", None) in spec["defined_in"]:
@@ -126,11 +148,11 @@ def run(spec: dict, module_name: str) -> types.ModuleType:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     # Checks, plots and scratch cells often fail without the student's kernel: counted, not listed.
-    listed = [m for n, m in failures if n in spec["graded_cells"]]
+    listed = [m for n, m in failures if n == -1 or n in spec["graded_cells"]]
     report.notes.extend(listed[:MAX_NOTES])
     if len(listed) > MAX_NOTES:
         report.notes.append(f"and {len(listed) - MAX_NOTES} more statements that raised")
-    others = sorted({n for n, _ in failures if n not in spec["graded_cells"]})
+    others = sorted({n for n, _ in failures if n != -1 and n not in spec["graded_cells"]})
     if others:
         shown = ", ".join(map(str, others[:8])) + (f" and {len(others) - 8} more" if len(others) > 8 else "")
         report.notes.append(f"statements also raised in cells {shown}, which define no graded function (checks, "

@@ -260,7 +260,8 @@ def build(tool: str, config: Config, outline: str | None = None) -> dict:
         "cells": cells,
         "metadata": {
             "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-            "language_info": {"name": "python"},
+            # file_extension: `jupyter nbconvert --to script` names the export .py (else .txt).
+            "language_info": {"name": "python", "file_extension": ".py", "mimetype": "text/x-python"},
         },
         "nbformat": 4,
         "nbformat_minor": 5,

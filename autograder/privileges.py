@@ -50,11 +50,34 @@ def student_identity(grader_pid: int | None = None) -> Identity | None:
     return Identity(ident, ident)
 
 
+# Where `make child-python` builds a Python (with numpy) that every user can run.
+BUILT_CHILD_PYTHONS = ("/opt/hw_rnn_child/bin/python",)
+
+
 def child_python() -> str:
-    """The interpreter for student code: ``AUTOGRADER_CHILD_PYTHON`` or the grader's own."""
+    """The interpreter for student code.
+
+    ``AUTOGRADER_CHILD_PYTHON`` when set; otherwise the grader's own, unless
+    student code runs under its own uid (root mode) and that uid cannot run it:
+    then the first of ``BUILT_CHILD_PYTHONS`` it can run.  When none can,
+    the grader's own is returned and ``check_separation`` says what to do.
+    """
     import sys
 
-    return os.environ.get("AUTOGRADER_CHILD_PYTHON") or sys.executable
+    explicit = os.environ.get("AUTOGRADER_CHILD_PYTHON")
+    if explicit:
+        return explicit
+    if student_identity() is None or runnable_by_others(sys.executable):
+        return sys.executable
+    return next((p for p in BUILT_CHILD_PYTHONS if runnable_by_others(p)), sys.executable)
+
+
+def runnable_by_others(python: str) -> bool:
+    """Whether an unprivileged user can run ``python`` (links followed, every parent folder entered)."""
+    try:
+        return _others_can(Path(os.path.realpath(python)), stat.S_IXOTH)
+    except OSError:
+        return False
 
 
 def _others_can(path: Path, bits: int) -> bool:
@@ -84,15 +107,13 @@ def readable_by_others(path: Path) -> bool:
 def check_separation(python: str, secrets: list[Path]) -> None:
     """Raise PrivilegeError unless the child can run and cannot read the secrets."""
     real = Path(os.path.realpath(python))
-    try:
-        runnable = _others_can(real, stat.S_IXOTH)
-    except OSError:
-        runnable = False
-    if not runnable:
+    if not runnable_by_others(python):
+        tried = "" if os.environ.get("AUTOGRADER_CHILD_PYTHON") else (
+            " (nor any of " + ", ".join(BUILT_CHILD_PYTHONS) + ", which are missing or closed to other users)")
         raise PrivilegeError(
-            f"student code would run as an unprivileged user, who cannot run {real}; set AUTOGRADER_CHILD_PYTHON "
-            "to a Python (with numpy) that other users can run, e.g. a venv made from /usr/bin/python3 "
-            "(`make child-python`)")
+            f"student code would run as an unprivileged user, who cannot run {real}{tried}; set "
+            "AUTOGRADER_CHILD_PYTHON to a Python (with numpy) that other users can run, e.g. a venv made from "
+            "/usr/bin/python3 (`make child-python` builds one in /opt/hw_rnn_child)")
     readable = [str(p) for p in secrets if readable_by_others(p)]
     if readable:
         raise PrivilegeError(

@@ -36,9 +36,10 @@ _HERE = Path(__file__).resolve().parent
 _BOOT = """
 import sys, types
 pkg = types.ModuleType("autograder"); pkg.__path__ = []
-wire = types.ModuleType("autograder.wire")
-sys.modules["autograder"] = pkg; sys.modules["autograder.wire"] = wire
-exec(compile({wire!r}, "wire.py", "exec"), wire.__dict__)
+sys.modules["autograder"] = pkg
+for name, source in (("wire", {wire!r}), ("landlock", {landlock!r})):
+    mod = types.ModuleType("autograder." + name); sys.modules[mod.__name__] = mod; setattr(pkg, name, mod)
+    exec(compile(source, name + ".py", "exec"), mod.__dict__)
 child = {{"__name__": "autograder_child"}}
 exec(compile({child!r}, "child.py", "exec"), child)
 child["main"](sys.argv[1:])
@@ -48,6 +49,10 @@ child["main"](sys.argv[1:])
 _ENV_PASSED = ("PATH", "LANG", "LC_ALL", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 _ENV_SET = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
 OUTPUT_KEEP = 2000  # characters kept from each end of the student's printed output
+_LOGGED: set[bool] = set()  # whether this process has logged a sealed / an unsealed child yet
+# How long a new child may take to start Python and numpy (not student code: the limits count from its
+# status line on).  A safety net for a machine under heavy load, not a limit students meet.
+START_SECONDS = 300.0
 
 
 @dataclass
@@ -107,7 +112,8 @@ class Reply:
 
 
 def _child_program() -> str:
-    return _BOOT.format(wire=(_HERE / "wire.py").read_text(), child=(_HERE / "child.py").read_text())
+    return _BOOT.format(wire=(_HERE / "wire.py").read_text(), landlock=(_HERE / "landlock.py").read_text(),
+                        child=(_HERE / "child.py").read_text())
 
 
 def _prepare_child(limits: Limits, identity: Identity | None):
@@ -168,8 +174,9 @@ class Operations:
         """Send one request and wait for its reply until the deadline."""
         return self.submit(message, seconds).result()
 
-    def load(self, module: str) -> Reply:
-        return self.request({"op": "import", "module": module}, self.limits.import_seconds)
+    def load(self, module: str, seconds: float | None = None) -> Reply:
+        """Import a student module (within ``seconds``, the config's import limit by default)."""
+        return self.request({"op": "import", "module": module}, seconds or self.limits.import_seconds)
 
     def call(self, module: str, function: str, args: list, kwargs: dict | None = None, keep: tuple = ()) -> Reply:
         return self.submit_call(module, function, args, kwargs, keep).result()
@@ -181,11 +188,13 @@ class Operations:
                    "kwargs": kwargs or {}, "keep": list(keep)}
         return self.submit(message, self.limits.call_seconds)
 
-    def call_many(self, module: str, function: str, args: list, kwargs: dict, evals: list,
+    def call_many(self, module: str, function: str, args: list, kwargs: dict, plans: list[dict],
                   outputs: list[int]) -> Reply:
-        """Evaluate a function at perturbed arguments (see child.evaluate_many)."""
+        """Evaluate a function at perturbed arguments: ``plans`` as ``gradcheck.Plan.wire`` makes them, each
+        {"path", "index": int64 array (m,) or None, "delta": float64 array (m,) or (m, *shape)}
+        (see child.evaluate_many); the reply's ``stacked`` holds one (evaluations, ...) array per output."""
         message = {"op": "call_many", "module": module, "function": function, "args": list(args),
-                   "kwargs": kwargs, "evals": evals, "outputs": outputs}
+                   "kwargs": kwargs, "plans": plans, "outputs": outputs}
         return self.request(message, self.limits.batch_seconds)
 
 
@@ -228,6 +237,9 @@ class Sandbox(Operations):
         self.program = _child_program()
         self.proc: subprocess.Popen | None = None
         self.generation = 0  # increases with every new child; handles die with theirs
+        # What the child said about its Landlock confinement ("sealed: ..." or "not sealed: why"), once known.
+        self.confinement: str | None = None
+        self._status_r: int | None = None
         # Append mode: the child shares the file offset, so reading here never moves its writes.
         self._out = open(self.tmp / "stdout.txt", "a+b")
         self._err = open(self.tmp / "stderr.txt", "a+b")
@@ -238,21 +250,26 @@ class Sandbox(Operations):
             return
         req_r, self._req_w = os.pipe()
         self._resp_r, resp_w = os.pipe()
+        self._close_status()
+        self._status_r, status_w = os.pipe()
         env = {k: os.environ[k] for k in _ENV_PASSED if k in os.environ}
-        env.update(_ENV_SET, HOME=str(self.workdir))
+        # Temporary files go to the work folder: under Landlock it is the only place the child may write.
+        env.update(_ENV_SET, HOME=str(self.workdir), TMPDIR=str(self.workdir))
         self.proc = subprocess.Popen(
-            [self.python, "-I", "-c", self.program, str(req_r), str(resp_w), str(self.workdir)],
+            [self.python, "-I", "-c", self.program, str(req_r), str(resp_w), str(self.workdir), str(status_w),
+             *(["no-landlock"] if os.environ.get("AUTOGRADER_LANDLOCK", "1") == "0" else [])],
             stdin=subprocess.DEVNULL,
             stdout=self._out,
             stderr=self._err,
             cwd=self.workdir,
             env=env,
-            pass_fds=(req_r, resp_w),
+            pass_fds=(req_r, resp_w, status_w),
             start_new_session=True,
             preexec_fn=_prepare_child(self.limits, self.identity),
         )
         os.close(req_r)
         os.close(resp_w)
+        os.close(status_w)
         os.set_blocking(self._req_w, False)
         self.generation += 1
 
@@ -275,6 +292,7 @@ class Sandbox(Operations):
 
     def close(self) -> None:
         self.kill()
+        self._close_status()
         self._out.close()
         self._err.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -296,6 +314,7 @@ class Sandbox(Operations):
         from autograder import wire  # imported late: see _start_early in cli.py
 
         self.start()
+        self._await_start()
         pending = Pending(self, time.monotonic() + seconds, seconds)
         try:
             self._send(wire.encode(message), pending.deadline)
@@ -319,6 +338,41 @@ class Sandbox(Operations):
         if type(raw.get("ok")) is not bool:
             return self._fault("sent a malformed reply")
         return Reply.from_raw(raw)
+
+    def _close_status(self) -> None:
+        if self._status_r is not None:
+            os.close(self._status_r)
+            self._status_r = None
+
+    def _await_start(self) -> None:
+        """Wait until a new child has started Python and numpy and sealed itself: its status line (then EOF)
+        arrives just before it serves, so time limits count student code only, however loaded the machine.
+
+        The line says whether Landlock confines the child; it is logged once per process.  A child that
+        dies first sends nothing: the request that follows reports why.
+        """
+        if self._status_r is None:
+            return
+        data, deadline = b"", time.monotonic() + START_SECONDS
+        while len(data) < 8000:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([self._status_r], [], [], remaining)[0]:
+                break
+            chunk = os.read(self._status_r, 8000)
+            if not chunk:
+                break
+            data += chunk
+        self._close_status()
+        line = data.decode(errors="replace").strip().splitlines()
+        self.confinement = line[0][:4000] if line else "not sealed: the child said nothing about Landlock"
+        sealed = self.confinement.startswith("sealed:")
+        if sealed not in _LOGGED:
+            _LOGGED.add(sealed)
+            if sealed:
+                print(f"grader: student code is confined by {self.confinement[len('sealed: '):]}", file=sys.stderr)
+            else:
+                print(f"grader: Landlock does not confine student code ({self.confinement[len('not sealed: '):]}); "
+                      "the other defences hold (docs/security.md)", file=sys.stderr)
 
     def _fault(self, reason: str) -> Reply:
         self.kill()

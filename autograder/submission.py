@@ -151,7 +151,8 @@ def extract_zip(archive: Path, dest: Path, limits: ArchiveLimits = ArchiveLimits
 # The rule (README "Where the grader finds your work") lives here and only here: `grade`, `check`, `grade-all`,
 # the Gradescope run and the student's `check.py` all call ``locate``.
 _JUNK_DIRS = {"__MACOSX", "__pycache__", ".ipynb_checkpoints", ".git", "node_modules"}
-_QUIET_FILES = {"thumbs.db", "desktop.ini", "timestamp.txt"}  # the OS's and nbgrader collect's own records
+# The OS's and nbgrader's own records (collect writes timestamp.txt, submit submission_secret.txt).
+_QUIET_FILES = {"thumbs.db", "desktop.ini", "timestamp.txt", "submission_secret.txt"}
 _RECEIPT = re.compile(r"receipt", re.IGNORECASE)  # an LMS's submission receipt
 # How browsers, LMSs and file managers rename a file: "x (1).py" (Chrome, Edge), "x(1).py" (Firefox),
 # "x-1.py" (Canvas resubmissions, Safari), "x - Copy.py" / "x - Copy (2).py" (Windows), "x copy.py" /
@@ -446,6 +447,15 @@ def _choose(scan: _Scan, files: tuple[str, ...], assignment: str, functions: tup
     for rel in scan.links:
         result.notes.append(f"{rel} is a symbolic link: not graded (submit the file itself).")
     notebooks = _notebooks(scan, taken)
+    if result.chosen and notebooks and functions and _stub_files(staged, result.chosen, functions):
+        # Untouched templates beside a filled notebook: the notebook is the work.
+        best = _pick_notebook(notebooks, assignment, functions)
+        if best is not None and not _stub_notebook(best[1], functions):
+            result.notes.append(f"The .py files ({shown_names(sorted(result.chosen.values()))}) are the untouched "
+                                f"templates: the notebook {best[0]} was graded instead.")
+            for name in result.chosen:
+                (staged / name).unlink()
+            result.chosen.clear()
     if not result.chosen and notebooks:
         best = _pick_notebook(notebooks, assignment, functions)
         if best is not None:
@@ -502,9 +512,31 @@ def _notebooks(scan: _Scan, taken: set[str]) -> list[tuple[str, Path]]:
     return out
 
 
+def _stub_files(staged: Path, chosen: dict[str, str], functions: tuple[str, ...]) -> bool:
+    """Whether the chosen .py files define graded functions and all of them are still template stubs."""
+    from autograder.extract import stub_only
+
+    return stub_only([_text(staged / name) for name in chosen], functions)
+
+
+def _stub_notebook(path: Path, functions: tuple[str, ...]) -> bool:
+    """Whether a notebook's graded functions are all still template stubs (an unreadable one counts as such)."""
+    from autograder.extract import NotebookError, read, stub_only
+
+    try:
+        return stub_only([c.source for c in read(path) if c.kind == "code"], functions)
+    except NotebookError:
+        return True
+
+
 def _pick_notebook(notebooks: list[tuple[str, Path]], assignment: str,
                    functions: tuple[str, ...]) -> tuple[str, Path] | None:
-    """The notebook named like the assignment, else the one that holds the work (marked cells, graded functions)."""
+    """The notebook named like the assignment, else the one that holds the work (marked cells, graded functions);
+    an untouched copy of the template loses to a filled notebook of any name."""
+    if len(notebooks) > 1 and functions:
+        filled = [(rel, p) for rel, p in notebooks if not _stub_notebook(p, functions)]
+        if filled and len(filled) < len(notebooks):
+            notebooks = filled
     if assignment:
         for ext in (".ipynb", ".py"):
             ranked = _best(_Scan(), f"{assignment}{ext}", among=notebooks)

@@ -75,7 +75,7 @@ def grade_job(job: dict, config, grade_fn) -> dict:
             limits = ArchiveLimits(**job["archive_limits"]) if job.get("archive_limits") else ArchiveLimits()
             folder = prepare(entry, Path(tmp), config.files, limits)
             located = locate(folder, config.files, config.assignment, config.functions, Path(tmp) / "located", limits,
-                             budget=0.7 * config.limits.import_seconds)
+                             budget=config.limits.notebook_seconds)
             record["code"] = graded_code(located, config.files)  # read before grading: the student's own text
             report = grade_fn(located.folder, config)
             report.notes[:0] = located.notes

@@ -1,16 +1,29 @@
 """How long grading one submission takes, end to end (`python -m autograder grade`).
 
 Prints the median and 90th percentile wall time per submission for the
-reference, the untouched templates and a few single-bug mutants, plus the
-floor: starting Python and importing numpy.  Not a test: these machines are
-shared, so the figures are for reading, not for asserting.
+reference, the untouched templates and the whole mutant corpus
+(tests/corpus/mutants.yaml, each mutant graded once per mode), plus the floor:
+starting Python and importing numpy.  Each is measured twice in the same run,
+interleaved so that the machine's load weighs on both alike:
 
-    python bench/bench_grade.py [--repeat 15]
+* before: every small gradient checked coordinate by coordinate
+  (``AUTOGRADER_FULL_GRADCHECK=1``, see autograder/gradcheck.py);
+* after: a few strict random directional derivatives first, the coordinates
+  only when those do not confirm the gradients.
+
+The summary gives grading the reference, and the median over the corpus, as
+multiples of the floor (targets: 3x and 4x), with the load average.  The
+grader's modules are byte-compiled first, as numpy's are.  Not a
+test: these machines are shared, so the figures are for reading, not for
+asserting.
+
+    python bench/bench_grade.py [--repeat 15] [--mutants 0]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -22,60 +35,87 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from autograder.gradcheck import FULL_CHECK_ENV  # noqa: E402 -- needs ROOT on the path
+
 SOLUTIONS = ROOT / "solutions" / "hw_rnn"
-MUTANTS = ("rnn_backward_no_recurrent_gradient", "lstm_gates_concat_order_swapped", "softmax_unstable_no_max_shift")
+CORPUS = ROOT / "tests" / "corpus" / "mutants.yaml"
+MODES = (("before", "1"), ("after", "0"))  # the value of FULL_CHECK_ENV
+TARGETS = {"reference": 3.0, "mutant corpus (median)": 4.0}
 
 
-def mutant(folder: Path, name: str) -> Path | None:
-    corpus = yaml.safe_load((ROOT / "tests" / "corpus" / "mutants.yaml").read_text())
-    entry = next((m for m in corpus if m["name"] == name), None)
-    if entry is None:
-        print(f"(mutant {name} not in the corpus: skipped)")
-        return None
-    folder.mkdir()
-    for f in ("rnn_layers.py", "lstm_layers.py"):
-        shutil.copyfile(SOLUTIONS / f, folder / f)
-    for edit in entry["edits"]:
-        path = folder / edit["file"]
-        path.write_text(path.read_text().replace(edit["find"], edit["replace"]))
-    return folder
+def mutants(folder: Path, limit: int) -> list[tuple[str, Path]]:
+    """The corpus's submissions, built as tests/conftest.make_submission does; ``limit`` > 0 keeps that many,
+    evenly spread over the corpus."""
+    corpus = yaml.safe_load(CORPUS.read_text())
+    if 0 < limit < len(corpus):
+        corpus = corpus[:: len(corpus) // limit][:limit]
+    built = []
+    for entry in corpus:
+        target = folder / entry["name"]
+        shutil.copytree(SOLUTIONS, target, ignore=shutil.ignore_patterns("__pycache__"))
+        for edit in entry["edits"]:
+            path = target / edit["file"]
+            path.write_text(path.read_text().replace(edit["find"], edit["replace"], 1))
+        built.append((entry["name"], target))
+    return built
 
 
-def timed(cmd: list[str], repeat: int) -> list[float]:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-        times.append(time.perf_counter() - start)
-    return times
+def run_once(cmd: list[str], env: dict | None = None) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, env=env)
+    return time.perf_counter() - start
 
 
 def row(label: str, times: list[float]) -> str:
     times = sorted(times)
     p90 = times[min(len(times) - 1, int(0.9 * len(times)))]
-    return f"{label:<45} median {statistics.median(times):6.3f} s   p90 {p90:6.3f} s   (n={len(times)})"
+    return f"{label:<48} median {statistics.median(times):6.3f} s   p90 {p90:6.3f} s   (n={len(times)})"
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--repeat", type=int, default=15, help="gradings of the reference and the templates")
+    parser.add_argument("--mutants", type=int, default=0, help="how many mutants of the corpus (0: all)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench_grade_"))
+    envs = {mode: {**os.environ, FULL_CHECK_ENV: value} for mode, value in MODES}
+
+    def grade(folder: Path, mode: str) -> float:
+        cmd = [sys.executable, "-m", "autograder", "grade", str(folder), "--results", str(tmp / "r.json"), "--quiet"]
+        return run_once(cmd, envs[mode])
+
     try:
-        subjects = [("reference", SOLUTIONS), ("templates", ROOT / "student_templates" / "hw_rnn")]
-        for name in MUTANTS:
-            folder = mutant(tmp / name, name)
-            if folder is not None:
-                subjects.append((f"mutant {name}", folder))
-        print(row("floor: python -c 'import numpy'", timed([sys.executable, "-c", "import numpy"], args.repeat)))
-        every = []
-        for label, folder in subjects:
-            cmd = [sys.executable, "-m", "autograder", "grade", str(folder), "--results", str(tmp / "r.json"),
-                   "--quiet"]
-            times = timed(cmd, args.repeat)
-            every += times
-            print(row(f"grade {label}", times))
-        print(row("grade, all submissions above", every))
+        # The floor imports numpy from its bytecode: the grader starts from bytecode too, as an installed tool
+        # does, even where PYTHONDONTWRITEBYTECODE would have it compile every module on every run.
+        subprocess.run([sys.executable, "-m", "compileall", "-q", "autograder", "solutions"], cwd=ROOT, check=True,
+                       stdout=subprocess.DEVNULL)
+        print(f"load average at the start: {load()}")
+        singles = {"reference": SOLUTIONS, "templates": ROOT / "student_templates" / "hw_rnn"}
+        floor: list[float] = []
+        times: dict[tuple[str, str], list[float]] = {}
+        for _ in range(args.repeat):
+            floor.append(run_once([sys.executable, "-c", "import numpy"]))
+            for label, folder in singles.items():
+                for mode, _ in MODES:
+                    times.setdefault((label, mode), []).append(grade(folder, mode))
+        for _, folder in mutants(tmp / "corpus", args.mutants):
+            for mode, _ in MODES:
+                times.setdefault(("mutant corpus (median)", mode), []).append(grade(folder, mode))
+        print(row("floor: python -c 'import numpy'", floor))
+        for (label, mode), values in times.items():
+            print(row(f"grade {label}, {mode}", values))
+        base = statistics.median(floor)
+        print(f"\nas multiples of the floor ({base:.3f} s); before = every coordinate, after = quick check first")
+        for label, target in TARGETS.items():
+            before, after = (statistics.median(times[(label, mode)]) / base for mode, _ in MODES)
+            print(f"  {label:<26} before {before:5.2f}x   after {after:5.2f}x   (target <= {target:g}x)")
+        print(f"load average at the end: {load()}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -91,6 +91,23 @@ def write_config(tmp_path: Path, **changes) -> Path:
     return path
 
 
+# Modules whose module-scoped fixtures are cheap (a config file) and whose tests are many: their tests spread
+# over the pytest-xdist workers, each worker making its own fixtures.
+SPREAD_MODULES = {"test_hostile.py", "test_faults.py"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist's --dist loadgroup, keep each module whose tests share a module-scoped fixture on
+    one worker, so that fixture (a graded class, a tool's build) is made once."""
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        if Path(module).name in SPREAD_MODULES:
+            continue
+        defs = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+        if any(d and d[-1].scope == "module" for d in defs.values()):
+            item.add_marker(pytest.mark.xdist_group(module))
+
+
 def lost_functions(results: dict) -> set[str]:
     """The functions that lost any points."""
     return {t["name"].split(":", 1)[0] for t in results["tests"] if t["score"] < t["max_score"]}
@@ -132,6 +149,7 @@ def numpy_only_python(release_bundle) -> str:
     Python 3.10 when HW_PY310 names one (make test sets it), else this interpreter.  The
     venv lives in build/ and is made once, then reused while the pins stay the same.
     """
+    import fcntl
     import os
     import zipfile
 
@@ -143,16 +161,26 @@ def numpy_only_python(release_bundle) -> str:
     venv = ROOT / "build" / f"venv-numpy-only-{tag}"
     python = venv / "bin" / "python"
     stamp = venv / "requirements.txt"
+    venv.parent.mkdir(exist_ok=True)
+    # pytest-xdist workers (and other runs) share build/: one makes the venv while the others wait for it.
+    with open(venv.parent / f"venv-numpy-only-{tag}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _make_numpy_only(base, venv, python, stamp, requirements)
+    return str(python)
+
+
+def _make_numpy_only(base: str, venv: Path, python: Path, stamp: Path, requirements: str) -> None:
     if not (python.exists() and stamp.exists() and stamp.read_text() == requirements):
         shutil.rmtree(venv, ignore_errors=True)
         subprocess.run([base, "-m", "venv", str(venv)], check=True, capture_output=True)
-        stamp.write_text(requirements)
+        wanted = venv / "requirements.in"
+        wanted.write_text(requirements)
         proc = subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r",
-                               str(stamp)], capture_output=True, text=True)
+                               str(wanted)], capture_output=True, text=True)
         if proc.returncode != 0:
             shutil.rmtree(venv, ignore_errors=True)
             pytest.fail(f"could not make the numpy-only venv: {proc.stderr[-2000:]}")
-    return str(python)
+        stamp.write_text(requirements)  # last: an interrupted install is made again next time
 
 
 def bundle_verdicts(python: str, bundle: Path, folders: list[Path], tmp_path: Path, data: Path | None = None,

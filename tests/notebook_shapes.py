@@ -66,6 +66,27 @@ def _insert(before: str | None, source: str, kind: str = "code") -> Shape:
     return shape
 
 
+def _insert_after(name: str, source: str) -> Shape:
+    """A new unmarked cell right after the cell defining ``name``."""
+    def shape(nb: Notebook) -> Notebook:
+        nb = copy.deepcopy(nb)
+        nb["cells"].insert(nb["cells"].index(_defining(nb, name)) + 1, _new_cell(source))
+        return nb
+    return shape
+
+
+def _stubbed(name: str) -> Callable[[str], str]:
+    """The cell with ``name``'s body replaced by the template's stub (its docstring kept)."""
+    def change(source: str) -> str:
+        start = source.index(f"def {name}(")
+        doc_end = source.index('"""', source.index('"""', start) + 3) + 3
+        rest = source[doc_end:]
+        nxt = re.search(r"^\S", rest, re.M)  # the next top-level statement, if any
+        tail = rest[nxt.start():] if nxt else ""
+        return source[:doc_end] + f"\n    raise NotImplementedError(\"{name}\")\n\n\n" + tail
+    return change
+
+
 def _retype(name: str, kind: str) -> Shape:
     def shape(nb: Notebook) -> Notebook:
         nb = copy.deepcopy(nb)
@@ -204,6 +225,16 @@ SHAPES: dict[str, tuple[Shape, set[str]]] = {
     "solution_below_stub": (_insert("rnn_forward", "# file: rnn_layers.py\ndef rnn_forward(x, s0, U, W, b):\n" + STUB),
                             set()),
     "use_before_definition": (_insert("rnn_step_forward", USE_EARLY), set()),
+    # Redefinitions outside the marked cells: run top to bottom, the last one is graded, as in a kernel.
+    "stub_marked_real_in_scratch": (lambda nb: _insert_after("lstm_gates", MARK.sub("", _src(_defining(
+        nb, "lstm_gates"))))(_edit("lstm_gates", _stubbed("lstm_gates"))(nb)), set()),
+    "stub_redefinition_in_scratch": (_insert(None, "def rnn_forward(x, s0, U, W, b):\n" + STUB),
+                                     {"rnn_forward", "rnn_backward"}),
+    # A byte-order mark pasted into a cell; marker lines spelled loosely.
+    "bom_in_cell": (_edit("rnn_forward", lambda s: "\ufeff" + s), set()),
+    "marker_spellings": (lambda nb: _edit("sigmoid", lambda s: s.replace(
+        "# file: lstm_layers.py", "# File: lstm_layers", 1))(_edit("one_hot", lambda s: s.replace(
+            "# file: char_rnn.py", "#FILE:char_rnn.py  ", 1))(nb)), set()),
     # Front ends and format versions.
     "nbformat_4_0": (nbformat_minor(0), set()),
     "nbformat_4_2": (nbformat_minor(2), set()),

@@ -16,15 +16,19 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 from conftest import CONFIG, FILES, ROOT, SOLUTIONS, TEMPLATES, make_submission, with_callers, write_config
 
+from autograder.landlock import abi_version
+
 ROOT_MODE = os.geteuid() == 0 and os.environ.get("AUTOGRADER_DROP_PRIVILEGES", "1") != "0"
 SECRET_ENV = "HW_RNN_GRADER_TOKEN"
 SECRET_VALUE = "tok-5f3a9c-do-not-leak"
+LANDLOCK_ABI = abi_version()
+NO_LANDLOCK = "needs Landlock (Linux 5.13 or later): student code confined to its folder"
+PRIVATE_NOTE = "hw-rnn-private-note-7c1e"
 RNN = ["rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward", "output_forward", "output_backward",
        "softmax_cross_entropy", "clip_gradients"]
 LSTM = ["sigmoid", "lstm_gates", "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward"]
@@ -263,6 +267,72 @@ def _deep(n):
 def output_forward(s, V, c):
     _deep(0)
 """),
+    # -- Landlock: world-readable files elsewhere on the machine (a copy planted by the `planted` fixture) --------
+    "read_reference_copied_to_tmp": dict(base="templates", landlock=True, file="rnn_layers.py", code="""
+import glob, os
+for _p in [PLANTED + "/rnn_layers.py", *glob.glob("/tmp/*/rnn_layers.py"), *glob.glob("/tmp/*/*/rnn_layers.py")]:
+    if os.path.dirname(_p) == os.getcwd():
+        continue
+    try:
+        _text = open(_p).read()
+    except OSError:
+        continue
+    if "def rnn_step_forward" in _text and "NotImplementedError" not in _text:
+        print("FOUND", _p)
+        exec(_text, globals())
+        break
+"""),
+    "read_grader_proc_files": dict(base="templates", landlock=True, file="rnn_layers.py", code="""
+import os
+for _pid in (os.getppid(), 1):
+    for _what in ("cmdline", "environ", "status", "maps"):
+        try:
+            print("PROCREAD", _pid, _what, open(f"/proc/{_pid}/{_what}", "rb").read()[:3000])
+        except OSError as exc:
+            print("no", _pid, _what, type(exc).__name__)
+"""),
+    "list_and_read_tmp": dict(base="templates", landlock=True, file="rnn_layers.py", code="""
+import glob, os
+try:
+    print("LISTED", os.listdir("/tmp"), os.listdir(PLANTED))
+except OSError as exc:
+    print("no listing", type(exc).__name__)
+for _path in glob.glob("/tmp/*/*.txt") + glob.glob("/var/tmp/*/*.txt"):
+    try:
+        print("READ", _path, open(_path, errors="replace").read(200))
+    except OSError:
+        pass
+try:
+    print("READ", open(PLANTED + "/notes.txt").read())
+except OSError as exc:
+    print("no notes", type(exc).__name__)
+"""),
+    "write_outside_work_folder": dict(base="reference", landlock=True, file="rnn_layers.py", code="""
+import os
+_up = os.path.dirname(os.getcwd())
+for _t in [PLANTED + "/drop/OUTSIDE", "/var/tmp/OUTSIDE", "/dev/shm/OUTSIDE", _up + "/OUTSIDE"]:
+    try:
+        open(_t, "w").write("escaped")
+        print("ESCAPED", _t)
+    except OSError as exc:
+        print("no", _t, type(exc).__name__)
+    try:
+        os.mkdir(_t + ".d")
+        print("ESCAPED", _t + ".d")
+    except OSError:
+        pass
+"""),
+    "signal_the_grader": dict(base="reference", landlock=True, file="rnn_layers.py", code="""
+import os, signal
+def output_forward(s, V, c):
+    for _sig in (signal.SIGSTOP, signal.SIGTERM):
+        try:
+            os.kill(os.getppid(), _sig)
+        except OSError:
+            pass
+    o = s @ V.T + c
+    return o, (s, V)
+"""),
 }
 
 # The functions an attack replaced or disabled: with the reference as base, everything else keeps full marks.
@@ -278,6 +348,8 @@ ATTACKED = {
     "print_flood": OUTPUT_LAYER,
     "close_the_channel": {"lstm_gates", "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward"},
     "garbage_on_the_channel": set(LSTM), "giant_return_value": OUTPUT_LAYER, "c_stack_overflow": OUTPUT_LAYER,
+    "read_reference_copied_to_tmp": set(RNN), "read_grader_proc_files": set(RNN), "list_and_read_tmp": set(RNN),
+    "write_outside_work_folder": set(), "signal_the_grader": set(),
 }
 
 
@@ -303,32 +375,91 @@ def _stray_sleepers() -> list[str]:
     return [line for line in out.splitlines() if line in (f"sleep {SLEEPS[0]}", f"sleep {SLEEPS[1]}")]
 
 
-@pytest.mark.parametrize("name", sorted(ATTACKS))
-def test_attack_is_harmless(name, tmp_path, fast_config, validate_results):
+@pytest.fixture(scope="module")
+def planted():
+    """A world-readable copy of the reference and the config in /tmp, as a careless copy would leave them.
+
+    Planted only where Landlock is on: without it, student code could read such a copy (the root mode
+    keeps only the checkout private), which is what ``test_without_landlock_the_attacks_work`` shows.
+    Also a world-readable note and a world-writable folder; all removed afterwards.
+    """
+    import shutil
+    import tempfile
+
+    if not LANDLOCK_ABI:
+        yield None
+        return
+    folder = Path(tempfile.mkdtemp(prefix="hw_rnn_copy_", dir="/tmp"))
+    escapes = [Path(d) / f"hw_rnn_escape_{os.getpid()}" for d in ("/var/tmp", "/dev/shm")]
+    try:
+        for f in [*SOLUTIONS.glob("*.py"), CONFIG]:
+            shutil.copyfile(f, folder / f.name)
+            os.chmod(folder / f.name, 0o644)
+        (folder / "notes.txt").write_text(PRIVATE_NOTE + "\n")
+        os.chmod(folder / "notes.txt", 0o644)
+        (folder / "drop").mkdir()
+        os.chmod(folder / "drop", 0o777)
+        os.chmod(folder, 0o755)
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        for path in escapes:
+            for leftover in (path, path.with_name(path.name + ".d")):
+                if leftover.is_dir():
+                    leftover.rmdir()
+                elif leftover.exists():
+                    leftover.unlink()
+
+
+def _escapes(planted: Path) -> list[Path]:
+    """Where write_outside_work_folder tries to write (its OUTSIDE placeholder), outside the work folder."""
+    names = [planted / "drop" / f"hw_rnn_escape_{os.getpid()}",
+             *(Path(d) / f"hw_rnn_escape_{os.getpid()}" for d in ("/var/tmp", "/dev/shm"))]
+    return names + [n.with_name(n.name + ".d") for n in names]
+
+
+def _writer_alive() -> bool:
+    """Whether plant_results_everywhere's delayed writer (its arguments hold the fake result) still runs."""
+    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    return any("rnn_forward: planted" in line for line in out.splitlines())
+
+
+def _attack(name: str, tmp_path: Path, config: Path, planted: Path | None, env: dict | None = None):
+    """Grade the attack's submission with the real grader; return the process and the parsed results."""
     attack = ATTACKS[name]
-    if attack.get("root") and not ROOT_MODE:
-        pytest.skip("needs the root mode: student code under its own uid (docs/security.md)")
     base = TEMPLATES if attack["base"] == "templates" else SOLUTIONS
     sub = make_submission(tmp_path / "sub", base=base)
     path = sub / attack["file"]
     code = (textwrap.dedent(attack["code"]).replace("GRADER_ROOT", repr(str(ROOT)))
-            .replace("SLEEP_A", SLEEPS[0]).replace("SLEEP_B", SLEEPS[1]))
+            .replace("SLEEP_A", SLEEPS[0]).replace("SLEEP_B", SLEEPS[1])
+            .replace("PLANTED", repr(str(planted))).replace("OUTSIDE", f"hw_rnn_escape_{os.getpid()}"))
     path.write_text(path.read_text() + "\n" + code)
+    results_path = tmp_path / "results.json"
+    env = {**os.environ, SECRET_ENV: SECRET_VALUE, "PYTHONPATH": str(ROOT), **(env or {})}
+    # The timeout is a safety net only: the grader bounds every call itself.
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(sub), "--results", str(results_path),
+                           "--quiet", "--config", str(config)], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr
+    return proc, sub, json.loads(results_path.read_text())
+
+
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+def test_attack_is_harmless(name, tmp_path, fast_config, validate_results, planted):
+    attack = ATTACKS[name]
+    if attack.get("landlock") and not LANDLOCK_ABI:
+        pytest.skip(NO_LANDLOCK)
+    if attack.get("root") and not (ROOT_MODE or LANDLOCK_ABI):
+        pytest.skip("needs the root mode (student code under its own uid) or Landlock (docs/security.md)")
     grader_files = [*SOLUTIONS.glob("*.py"), CONFIG, *(ROOT / "autograder").glob("*.py")]
     before = _digest(grader_files)
     victim = Path("/tmp/hw_rnn_sub_victim/work")
     victim.mkdir(parents=True, exist_ok=True)
     (victim / "rnn_layers.py").write_text("ok\n")
-    results_path = tmp_path / "results.json"
-    env = {**os.environ, SECRET_ENV: SECRET_VALUE, "PYTHONPATH": str(ROOT)}
-    start = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(sub), "--results", str(results_path),
-                           "--quiet", "--config", str(fast_config)], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=240, env=env)
-    elapsed = time.monotonic() - start
-    assert proc.returncode == 0, proc.stderr
-    time.sleep(2.5 if name == "plant_results_everywhere" else 0)  # outlast the attacker's delayed write
-    results = json.loads(results_path.read_text())
+    proc, sub, results = _attack(name, tmp_path, fast_config, planted)
+    if name == "plant_results_everywhere":
+        # The grader killed the attacker's delayed writer: nothing is left that could write later.
+        assert not _writer_alive()
     validate_results(results)
     text = json.dumps(results)
     # No points beyond the honest part: templates earn nothing; the reference loses exactly what was attacked.
@@ -342,18 +473,63 @@ def test_attack_is_harmless(name, tmp_path, fast_config, validate_results):
     assert "planted" not in text and results["score"] <= sum(t["max_score"] for t in results["tests"])
     # No secret in what students see.
     for secret in ("BEGIN SOLUTION", SECRET_VALUE, "seed: 101", "hidden_visibility", "FOUND", "IMPORTED",
-                   "TAMPERED", "SABOTAGED"):
+                   "TAMPERED", "SABOTAGED", "PROCREAD", "LISTED", PRIVATE_NOTE, "ESCAPED", "--config"):
         assert secret not in text, secret
     assert _digest(grader_files) == before
     assert (victim / "rnn_layers.py").read_text() == "ok\n"
     assert not (tmp_path / "results.json.planted").exists()
     assert not _stray_sleepers()
-    assert elapsed < 200
+    if planted is not None:
+        assert not [p for p in _escapes(planted) if p.exists()]
+        assert "student code is confined by Landlock" in proc.stderr
     if name == "print_flood":
         assert "bytes cut" in results["output"] or "SIGXFSZ" in text
     for f in FILES:
         assert (sub / f).exists()
 
+
+# The attacks Landlock alone must stop, with student code under the grader's own identity (no separate uid).
+READERS = ["exec_reference_found_on_disk", "print_hidden_config", "read_reference_copied_to_tmp",
+           "read_grader_proc_files", "list_and_read_tmp", "write_outside_work_folder"]
+
+
+@pytest.mark.skipif(not LANDLOCK_ABI, reason=NO_LANDLOCK)
+@pytest.mark.parametrize("name", READERS)
+def test_landlock_alone_closes_the_machine(name, tmp_path, fast_config, planted):
+    """AUTOGRADER_DROP_PRIVILEGES=0: no separate uid (as root, the child is root); Landlock still closes
+    the checkout, /tmp, /proc and every write outside the work folder."""
+    proc, _, results = _attack(name, tmp_path, fast_config, planted, {"AUTOGRADER_DROP_PRIVILEGES": "0"})
+    text = json.dumps(results)
+    assert "student code is confined by Landlock" in proc.stderr
+    if ATTACKS[name]["base"] == "templates":
+        assert results["score"] == 0
+    for secret in ("BEGIN SOLUTION", "seed: 101", "FOUND", "CONFIG", "PROCREAD", "LISTED", PRIVATE_NOTE,
+                   "ESCAPED", "--config", SECRET_VALUE):
+        assert secret not in text, secret
+    assert not [p for p in _escapes(planted) if p.exists()]
+
+
+# What each attack shows when it works: the same submissions with Landlock turned off.
+WORKS_WITHOUT_LANDLOCK = {"read_reference_copied_to_tmp": "FOUND", "list_and_read_tmp": PRIVATE_NOTE,
+                          "write_outside_work_folder": "ESCAPED", "read_grader_proc_files": "PROCREAD 1 cmdline"}
+
+
+@pytest.mark.skipif(not LANDLOCK_ABI, reason=NO_LANDLOCK)
+@pytest.mark.parametrize("name", sorted(WORKS_WITHOUT_LANDLOCK))
+def test_without_landlock_the_attacks_work(name, tmp_path, fast_config, planted):
+    """The attacks are real: with AUTOGRADER_LANDLOCK=0 each reaches the planted files (so the tests above can fail)."""
+    proc, _, results = _attack(name, tmp_path, fast_config, planted, {"AUTOGRADER_LANDLOCK": "0"})
+    assert "Landlock does not confine student code (turned off" in proc.stderr
+    assert WORKS_WITHOUT_LANDLOCK[name] in results["output"]
+    if name == "read_reference_copied_to_tmp":
+        assert results["score"] > 0
+    if name == "write_outside_work_folder":
+        assert [p for p in _escapes(planted) if p.exists()]
+        for p in _escapes(planted):
+            if p.is_dir():
+                p.rmdir()
+            elif p.exists():
+                p.unlink()
 
 ZEROS = """
 import numpy as np
@@ -471,3 +647,49 @@ def test_symbolic_links_are_not_followed(tmp_path):
     results = json.loads((tmp_path / "r.json").read_text())
     assert results["score"] == 0
     assert "lstm_layers.py is a symbolic link" in results["output"]
+
+
+
+@pytest.mark.skipif(not ROOT_MODE, reason="needs the root mode: student code under its own uid (docs/security.md)")
+def test_root_mode_finds_the_built_child_python(tmp_path):
+    """Without AUTOGRADER_CHILD_PYTHON, as root, the grader runs student code with `make child-python`'s Python."""
+    from autograder.privileges import BUILT_CHILD_PYTHONS, runnable_by_others
+
+    built = next((p for p in BUILT_CHILD_PYTHONS if runnable_by_others(p)), None)
+    if built is None or runnable_by_others(sys.executable):
+        pytest.skip("needs `make child-python` and a grader Python other users cannot run")
+    sub = make_submission(tmp_path / "which")
+    path = sub / "rnn_layers.py"
+    path.write_text(path.read_text() + "\nimport os, sys\nprint('CHILD', sys.executable, os.getuid())\n")
+    env = {k: v for k, v in os.environ.items() if k != "AUTOGRADER_CHILD_PYTHON"}
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(sub), "--results", str(tmp_path / "r.json"),
+                           "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads((tmp_path / "r.json").read_text())
+    line = next(ln for ln in results["output"].splitlines() if ln.startswith("CHILD"))
+    assert line.split()[1] == built and int(line.split()[2]) >= 1_000_000
+    assert results["score"] == sum(t["max_score"] for t in results["tests"])
+
+
+@pytest.mark.skipif(not ROOT_MODE, reason="needs the root mode: student code under its own uid (docs/security.md)")
+@pytest.mark.parametrize("built", [["/nonexistent/bin/python"], [], ["PRIVATE"]])
+def test_root_mode_without_a_runnable_child_python_says_so(built, tmp_path):
+    """No AUTOGRADER_CHILD_PYTHON and no built child Python the student uid can run: exit 2, saying what to do."""
+    from autograder.privileges import runnable_by_others
+
+    if runnable_by_others(sys.executable):
+        pytest.skip("the grader's own Python can be run by other users")
+    private = tmp_path / "private"  # a Python behind a folder other users cannot enter
+    private.mkdir(mode=0o700)
+    (private / "python").symlink_to(sys.executable)
+    built = [str(private / "python") if b == "PRIVATE" else b for b in built]
+    code = (f"import runpy, sys, autograder.privileges as p; p.BUILT_CHILD_PYTHONS = tuple({built!r}); "
+            "sys.argv = ['autograder', *sys.argv[2:]]; runpy.run_module('autograder', run_name='__main__')")
+    env = {k: v for k, v in os.environ.items() if k != "AUTOGRADER_CHILD_PYTHON"}
+    proc = subprocess.run([sys.executable, "-c", code, "x", "grade", str(SOLUTIONS), "--results",
+                           str(tmp_path / "r.json")], cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 2, proc.stderr
+    assert "make child-python" in proc.stderr and "AUTOGRADER_CHILD_PYTHON" in proc.stderr
+    for path in built:
+        assert path in proc.stderr
+    assert not (tmp_path / "r.json").exists()

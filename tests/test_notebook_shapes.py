@@ -19,7 +19,7 @@ from pathlib import Path
 import notebook_shapes as shapes
 import pytest
 import yaml
-from conftest import ROOT, make_submission, run_cli, with_callers
+from conftest import ROOT, grade_cli, make_submission, run_cli, with_callers
 
 from autograder import gradescope
 from autograder.grader import grade
@@ -146,11 +146,15 @@ def test_a_cell_that_never_ends_costs_nothing_graded(tmp_path, config):
     base = json.loads(NBGRADER_SOURCE.read_text())
     looping = shapes._insert("rnn_forward", "# file: rnn_layers.py\nwhile True:\n    try:\n        pass\n"
                                             "    except BaseException:\n        pass\n")(base)
+    # A constant defined after the budget ran out is still defined (a graded function uses it).
+    looping = shapes._edit("rnn_forward", lambda s: s.replace(
+        "def rnn_forward(x, s0, U, W, b):",
+        "SCALE = 1.0\n\n\ndef rnn_forward(x, s0, U, W, b):\n    assert SCALE == 1.0", 1))(looping)
     path = tmp_path / "hw_rnn.ipynb"
     shapes.write(looping, path)
     report = grade(path, config)
     assert report.score == config.max_score, report.notes
-    assert any("interrupted after the notebook's time budget" in n for n in report.notes)
+    assert any("interrupted when the notebook's time budget" in n for n in report.notes)
 
 
 def test_grade_all_agrees_with_the_native_grader(corpus, native, tmp_path, config):
@@ -198,3 +202,25 @@ def test_a_linked_or_huge_notebook_is_refused_with_a_reason(tmp_path, config):
         f.write('"}')
     report = grade(huge, config)
     assert report.score == 0 and any("clear its outputs" in n for n in report.notes)
+
+
+def test_a_filled_notebook_wins_over_untouched_templates(tmp_path, config):
+    """Templates left beside the notebook, or the untouched notebook beside a filled copy: the work is graded."""
+    filled = json.loads(NBGRADER_SOURCE.read_text())
+    beside_templates = tmp_path / "carol"
+    shutil.copytree(ROOT / "student_templates" / "hw_rnn", beside_templates)
+    shapes.write(filled, beside_templates / "hw_rnn.ipynb")
+    two_notebooks = tmp_path / "frank"
+    two_notebooks.mkdir()
+    template = fill(NBGRADER_SOURCE, ROOT / "student_templates" / "hw_rnn", config.files)
+    shapes.write(template, two_notebooks / "hw_rnn.ipynb")
+    shapes.write(filled, two_notebooks / "hw_rnn_final.ipynb")
+    for folder, note in ((beside_templates, "are the untouched templates"), (two_notebooks, "hw_rnn_final.ipynb")):
+        proc, results = grade_cli(folder, tmp_path)
+        assert results["score"] == config.max_score and note in results["output"], results["output"]
+
+
+def test_a_notebook_file_with_a_byte_order_mark_is_read(tmp_path, config):
+    path = tmp_path / "hw_rnn.ipynb"
+    path.write_bytes(b"\xef\xbb\xbf" + NBGRADER_SOURCE.read_bytes())
+    assert grade(path, config).score == config.max_score
