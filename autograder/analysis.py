@@ -119,6 +119,32 @@ def mapping_section(mapping: dict | None) -> list[str]:
     return lines
 
 
+def cluster_section(records: dict[str, dict], docs: dict[str, dict]) -> list[str]:
+    """summary.md's bug clusters (clusters.py): students who failed the same tests the same way, largest first."""
+    from autograder.clusters import clusters
+
+    found = clusters(records)
+    if not found:
+        return []
+    lines = ["## Bug clusters", "",
+             "Students who failed the same tests with the same messages (numbers replaced by #): usually one bug. "
+             "Attach one comment to every member with `python -m autograder comment OUTDIR --cluster ID --text "
+             "\"...\"`.", "", "| cluster | students | members | what they got wrong | staff comment |",
+             "|---|---|---|---|---|"]
+    for c in found:
+        functions = list(dict.fromkeys(test.split(":", 1)[0] for test, _ in c.signature))
+        wrong = f"functions: {', '.join(functions)}<br>" + "<br>".join(
+            f"{_cell(test)}: `{_cell(msg).replace('`', '')}`" for test, msg in c.signature[:3])
+        if len(c.signature) > 3:
+            wrong += f"<br>... and {len(c.signature) - 3} more failed tests"
+        said = {e["text"] for m in c.members for e in docs.get(m, {}).get("extra_data", {}).get("comments", [])
+                if e.get("cluster") == c.id}
+        members = ", ".join(c.members[:12]) + (" ..." if len(c.members) > 12 else "")
+        lines.append(f"| {c.id} | {len(c.members)} | {_cell(members)} | {wrong} | "
+                     f"{_cell(' / '.join(sorted(said)))} |")
+    return lines + [""]
+
+
 def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: Config,
             mapping: dict | None = None) -> str:
     """The instructor's summary.md (charts are written beside it under charts/).
@@ -154,6 +180,7 @@ def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: 
         lines += ["## Problems with the submitted files", "", "| students | note |", "|---|---|"]
         lines += [f"| {count} | {_cell(note[:200])} |" for note, count in noted.most_common(10)]
         lines.append("")
+    lines += cluster_section(records, docs)
     lines += ["## Per function", "", "| function | points | full marks | pass rate |", "|---|---|---|---|"]
     points = config.function_points
     for function, v in stats["functions"].items():

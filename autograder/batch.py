@@ -15,8 +15,10 @@ OUTDIR layout::
 
     batch.json        what was graded (input folder, layout, config, feedback visibility) and the
                       mapping: each student's id, name and files, what was not graded, what was not placed
-    raw/<id>.json     the grader's record per student (never edited)
+    raw/<id>.json     the grader's record per student (never edited); "digests" hash failing tests' values
+    code/<id>/        the student's graded source (.py files, or a notebook's graded cells), for similarity
     overrides.yaml    the staff's manual score changes
+    comments.yaml     the staff's comments per student (clusters.py), shown in feedback and results
     results/<id>.json Gradescope results.json, overrides applied
     feedback/<id>.md  what the student sees
     grades.csv        one row per student, one column per function
@@ -44,6 +46,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from autograder import analysis, feedback
+from autograder.clusters import load_comments
 from autograder.config import Config
 from autograder.gradebook import (
     LOCK,
@@ -97,6 +100,7 @@ class Options:
     quiet: bool = False
     # grade-all: OUTDIR's writer lock, taken once the inputs are checked (it creates OUTDIR); None: no lock
     lock: Callable[[Path], contextlib.AbstractContextManager] | None = None
+    similarity: bool = True  # grade-all: write similarity/report.html once the class is graded
 
 
 @dataclass
@@ -305,10 +309,11 @@ class _Writer:
     """Writes one student's record and derived files as soon as they are done."""
 
     def __init__(self, out: Path, config: Config, manifest: dict, config_hash: str, fingerprints: dict,
-                 overrides: dict) -> None:
+                 overrides: dict, comments: dict | None = None) -> None:
         self.out, self.config, self.manifest = out, config, manifest
         self.config_hash, self.fingerprints = config_hash, fingerprints
         self.overrides = overrides
+        self.comments = comments or {}
         self.errors = 0
         self.seconds: list[float] = []
         self.worker_peak_kb = self.child_peak_kb = 0
@@ -321,9 +326,11 @@ class _Writer:
                   "graded_at": now(), "notes": [], "files_found": [], "student_output": "", **result}
         # What the mapping decided (the attempt graded, a late submission) comes first in the student's note.
         record["notes"] = list(job.get("entry_notes", [])) + list(record.get("notes") or [])
+        write_code(self.out, job["file"], record.pop("code", None) or {})
         write_json_atomic(self.out / "raw" / f"{job['file']}.json", record)
         self.records[record["student"]] = record
-        render_student(self.out, record, self.overrides.get(record["student"], {}), self.config, self.manifest)
+        render_student(self.out, record, self.overrides.get(record["student"], {}), self.config, self.manifest,
+                       self.comments.get(record["student"], []))
         if record["status"] != "graded":
             self.errors += 1
         if "seconds" in record:
@@ -332,8 +339,23 @@ class _Writer:
         self.child_peak_kb = max(self.child_peak_kb, record.get("child_peak_kb", 0))
 
 
-def render_student(out: Path, record: dict, overrides: dict, config: Config, manifest: dict) -> dict:
-    doc = results_document(record, overrides, config)
+def write_code(out: Path, file: str, code: dict[str, str]) -> None:
+    """Keep the student's graded source under OUTDIR/code/<file>/ (the similarity report reads it).
+
+    Only what the worker read from the submission (worker.graded_code): never the reference.  A
+    regrade replaces the folder, so files the student no longer submits do not linger.
+    """
+    folder = out / "code" / file
+    if folder.exists():
+        shutil.rmtree(folder)
+    for name, text in code.items():
+        if Path(name).name == name and name.endswith(".py"):  # plain file names only, as extract makes them
+            write_text_atomic(folder / name, text)
+
+
+def render_student(out: Path, record: dict, overrides: dict, config: Config, manifest: dict,
+                   comments: list[dict] | tuple = ()) -> dict:
+    doc = results_document(record, overrides, config, comments)
     write_json_atomic(out / "results" / f"{record['file']}.json", doc)
     text = feedback.render(record, doc, config, bool(manifest.get("published")), bool(manifest.get("after_due_date")))
     write_text_atomic(out / "feedback" / f"{record['file']}.md", text)
@@ -341,19 +363,22 @@ def render_student(out: Path, record: dict, overrides: dict, config: Config, man
 
 
 def render_all(out: Path, config: Config, manifest: dict, only: set[str] | None = None,
-               records: dict[str, dict] | None = None, overrides: dict | None = None) -> dict[str, dict]:
+               records: dict[str, dict] | None = None, overrides: dict | None = None,
+               comments: dict | None = None) -> dict[str, dict]:
     """Rewrite results/ and feedback/ (of ``only`` the given students), grades.csv and summary.md.
 
-    GradebookError (before anything is written) when overrides.yaml has a bad entry.
+    GradebookError (before anything is written) when overrides.yaml or comments.yaml has a bad entry.
     """
     records = load_records(out) if records is None else records
     overrides = load_overrides(out, records) if overrides is None else overrides
+    comments = load_comments(out, records) if comments is None else comments
     docs = {}
     for student, record in records.items():
         if only is None or student in only:
-            docs[student] = render_student(out, record, overrides.get(student, {}), config, manifest)
+            docs[student] = render_student(out, record, overrides.get(student, {}), config, manifest,
+                                           comments.get(student, []))
         else:
-            docs[student] = results_document(record, overrides.get(student, {}), config)
+            docs[student] = results_document(record, overrides.get(student, {}), config, comments.get(student, []))
     write_text_atomic(out / "grades.csv", make_grades_csv(records, docs, config))
     write_text_atomic(out / "summary.md", analysis.summary(out, records, docs, config, manifest.get("mapping")))
     return records
@@ -388,6 +413,7 @@ def run_batch(out: Path, config_path: Path, config: Config, layout: Layout, entr
     existing = load_records(out)
     # Checked before anything is written; applied as read now even if this run renames a test.
     overrides = load_overrides(out, existing)
+    comments = load_comments(out, existing)
     write_json_atomic(out / MANIFEST, manifest)
     _remove_partial_writes(out)
     names = safe_names(sorted({e.student for e in layout.entries} | set(existing)))
@@ -403,7 +429,7 @@ def run_batch(out: Path, config_path: Path, config: Config, layout: Layout, entr
             continue
         todo.append(_job(len(todo), entry, names[entry.student], options.archive_limits))
     jobs = min(options.jobs or default_jobs(), max(1, len(todo)))
-    writer = _Writer(out, config, manifest, config_hash, fingerprints, overrides)
+    writer = _Writer(out, config, manifest, config_hash, fingerprints, overrides, comments)
     mapping = manifest.get("mapping") or {}
     outcome = Outcome(students=len(entries), skipped=skipped, jobs=jobs, unplaced=len(mapping.get("unplaced", [])),
                       ignored=len(mapping.get("ignored", [])))
@@ -438,7 +464,7 @@ def run_batch(out: Path, config_path: Path, config: Config, layout: Layout, entr
     # Students graded now are rendered already; others only when a crash left their files unwritten.
     unwritten = {s for s, r in records.items() if not all(
         (out / d / f"{r['file']}{ext}").exists() for d, ext in (("results", ".json"), ("feedback", ".md")))}
-    render_all(out, config, manifest, only=unwritten, records=records, overrides=overrides)
+    render_all(out, config, manifest, only=unwritten, records=records, overrides=overrides, comments=comments)
     current = [records[e.student] for e in entries if e.student in records]
     outcome.graded = sum(r["status"] == "graded" for r in current)
     outcome.errors = sum(r["status"] != "graded" for r in current)
@@ -515,12 +541,27 @@ def grade_all(submissions: Path, out: Path, config_path: Path, options: Options)
             raise BatchError(f"{out} holds the grades of {old.get('submissions')}: choose another --out for "
                              f"{submissions}")
         manifest = _manifest(submissions, layout, config_path, options, old)
-        return run_batch(out, Path(config_path), config, layout, layout.entries, manifest, options,
-                         force=options.regrade)
+        outcome = run_batch(out, Path(config_path), config, layout, layout.entries, manifest, options,
+                            force=options.regrade)
+        if options.similarity and not outcome.interrupted:
+            similarity_report(out, config, options)
+        return outcome
 
 
-def regrade(out: Path, students: list[str], options: Options, config_path: Path | None = None) -> Outcome:
-    """Grade the named students of OUTDIR again from their current submissions."""
+def similarity_report(out: Path, config: Config, options: Options) -> None:
+    """similarity/report.html over the graded class; a failure here is said and costs no grade."""
+    try:
+        from autograder import similarity
+
+        pairs, path = similarity.report(out, config)
+    except Exception as exc:  # noqa: BLE001 -- the grades are written; the report is an extra
+        _say(options, f"note: no similarity report: {type(exc).__name__}: {exc}")
+        return
+    _say(options, similarity.describe(pairs, path))
+
+
+def regrade(out: Path, students: list[str] | None, options: Options, config_path: Path | None = None) -> Outcome:
+    """Grade the named students of OUTDIR (None: everyone) again from their current submissions."""
     out = Path(out)
     manifest = read_manifest(out)
     config_path = Path(config_path or manifest["config"])
@@ -532,6 +573,7 @@ def regrade(out: Path, students: list[str], options: Options, config_path: Path 
         raise BatchError(f"cannot read the submissions again: {exc}") from None
     manifest["mapping"] = layout.mapping()
     by_id = {e.student: e for e in layout.entries}
+    students = list(by_id) if students is None else students
     unknown = [s for s in students if s not in by_id]
     if unknown:
         import difflib
@@ -558,6 +600,22 @@ def override(out: Path, student: str, test: str, score: float | None, reason: st
     return name, max_score
 
 
+def comment(out: Path, text: str, cluster: str | None = None, student: str | None = None,
+            remove: bool = False) -> list[str]:
+    """Attach a staff comment to a cluster's members or one student (see clusters.py); rewrite their files."""
+    from autograder.clusters import add_comment
+
+    out = Path(out)
+    manifest = read_manifest(out)
+    records = load_records(out)
+    try:
+        members = add_comment(out, records, text, cluster=cluster, student=student, remove=remove)
+    except GradebookError as exc:
+        raise BatchError(str(exc)) from None
+    render_all(out, _load_config(Path(manifest["config"])), manifest, only=set(members), records=records)
+    return members
+
+
 def rerender(out: Path, published: bool | None, after_due_date: bool | None) -> dict:
     """Rewrite every student's feedback (e.g. after grades are published)."""
     out = Path(out)
@@ -570,8 +628,9 @@ def rerender(out: Path, published: bool | None, after_due_date: bool | None) -> 
     config = _load_config(Path(manifest["config"]))
     records = load_records(out)
     overrides = load_overrides(out, records)  # a bad overrides.yaml stops us before batch.json changes
+    comments = load_comments(out, records)
     write_json_atomic(out / MANIFEST, manifest)
-    render_all(out, config, manifest, records=records, overrides=overrides)
+    render_all(out, config, manifest, records=records, overrides=overrides, comments=comments)
     return manifest
 
 

@@ -4,9 +4,12 @@ grade-all  grade every submission of a class folder into OUTDIR (exit 0: all gra
            graded, see summary.md; 2: cannot run; 3: some files or folders belong to no student, listed in
            summary.md and batch.json; 75: OUTDIR busy and --no-wait; 130: interrupted, rerun to resume).
            --dry-run prints which files each student gets and what is not graded, and grades nothing
-regrade    grade some students of OUTDIR again (after fixing their submission or the config)
+regrade    grade some students of OUTDIR again (after fixing their submission or the config); --all for
+           everyone; --dry-run prints every score that would change and writes nothing
 override   change one test's score for one student, with a reason; survives regrades
 feedback   rewrite every student's feedback, e.g. once grades are published (--published)
+comment    attach one staff comment to every student of a bug cluster (summary.md) or to one student
+similarity rank pairs of students by code similarity (templates excluded) and identical wrong values
 
 Each of them holds OUTDIR's lock (OUTDIR/.lock) while it runs: a second one waits for the first, naming
 it, or with --no-wait exits with status 75.
@@ -90,7 +93,7 @@ def cmd_grade_all(args: argparse.Namespace) -> int:
                       after_due_date=True if args.after_due_date else None, assignment=args.assignment,
                       timeout=args.timeout, progress=False if args.no_progress else None, quiet=args.quiet,
                       lock=lambda out: _lock(out, args), layout=args.layout, attempt=args.attempt,
-                      dry_run=args.dry_run)
+                      dry_run=args.dry_run, similarity=not args.no_similarity)
     out = Path(args.out)
     return _locked(out, args, lambda: _run_batch(
         lambda: grade_all(Path(args.submissions), out, _config_path(args), options), out,
@@ -115,10 +118,23 @@ def _run_batch(run, outdir: Path, report: bool = True) -> int:
 def cmd_regrade(args: argparse.Namespace) -> int:
     from autograder.batch import Options, regrade
 
+    if not args.dry_run and bool(args.student) == bool(args.all):
+        return _fail(ValueError("give --student ID (repeatable) or --all; or --dry-run to preview a regrade of "
+                                "everyone"))
     options = Options(jobs=args.jobs or 0, progress=False if args.no_progress else None)
     config = Path(args.config) if args.config else None
     out = Path(args.outdir)
-    return _locked(out, args, lambda: _run_batch(lambda: regrade(out, args.student, options, config), out))
+    if args.dry_run:
+        return _locked(out, args, lambda: _preview(out, options, config))
+    students = None if args.all else args.student
+    return _locked(out, args, lambda: _run_batch(lambda: regrade(out, students, options, config), out))
+
+
+def _preview(out: Path, options, config: Path | None) -> int:
+    from autograder.preview import describe, preview
+
+    print(describe(preview(out, options, config), out))
+    return 0
 
 
 def cmd_override(args: argparse.Namespace) -> int:
@@ -139,6 +155,48 @@ def _override(args: argparse.Namespace) -> int:
     else:
         print(f"{args.student}: {name!r} now scores {args.score:g} / {max_score:g}; results, feedback, grades.csv "
               "and summary.md updated")
+    return 0
+
+
+def cmd_comment(args: argparse.Namespace) -> int:
+    if (args.cluster is None) == (args.student is None):
+        return _fail(ValueError("give either --cluster ID or --student ID"))
+    if args.remove == (args.text is not None):
+        return _fail(ValueError("give either --text TEXT, or --remove"))
+    return _locked(Path(args.outdir), args, lambda: _comment(args))
+
+
+def _comment(args: argparse.Namespace) -> int:
+    from autograder.batch import comment
+    from autograder.results import clean_text
+
+    members = comment(Path(args.outdir), clean_text(args.text or ""), cluster=args.cluster,
+                      student=clean_text(args.student) if args.student else None, remove=args.remove)
+    verb = "removed from" if args.remove else "attached to"
+    print(f"comment {verb} {len(members)} student{'s' * (len(members) != 1)}: {', '.join(members)}; feedback, "
+          "results, grades.csv and summary.md updated")
+    return 0
+
+
+def cmd_similarity(args: argparse.Namespace) -> int:
+    return _locked(Path(args.outdir), args, lambda: _similarity(args))
+
+
+def _similarity(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from autograder import similarity
+    from autograder.batch import _load_config, read_manifest
+
+    out = Path(args.outdir)
+    config = _load_config(Path(read_manifest(out)["config"]))
+    thresholds = similarity.Thresholds()
+    if args.threshold is not None:
+        thresholds = replace(thresholds, code=args.threshold)
+    if args.min_overlap is not None:
+        thresholds = replace(thresholds, min_overlap=args.min_overlap)
+    pairs, path = similarity.report(out, config, thresholds)
+    print(similarity.describe(pairs, path))
     return 0
 
 
@@ -181,12 +239,37 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                                                                 "stopped (default 900)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no notes")
+    p.add_argument("--no-similarity", action="store_true",
+                   help="do not write similarity/report.html (pairs of students with alike code or wrong values)")
     _no_wait(p)
     p.set_defaults(run=cmd_grade_all)
 
+    p = sub.add_parser("comment", help="attach a staff comment to every student of a bug cluster (or to one "
+                                       "student); survives regrades")
+    p.add_argument("outdir")
+    p.add_argument("--cluster", help="a cluster id from summary.md's bug clusters")
+    p.add_argument("--student", help="one student id")
+    p.add_argument("--text", help="the comment (the students see it)")
+    p.add_argument("--remove", action="store_true", help="remove the cluster's comment (or the student's comments)")
+    _no_wait(p)
+    p.set_defaults(run=cmd_comment)
+
+    p = sub.add_parser("similarity", help="rank pairs of students by code similarity (templates excluded) and "
+                                          "identical wrong values: OUTDIR/similarity/report.html")
+    p.add_argument("outdir")
+    p.add_argument("--threshold", type=float, help="flag a pair when this share of either student's own code "
+                                                   "matches (default 0.5)")
+    p.add_argument("--min-overlap", type=int, help="... and at least this many matched characters (default 150)")
+    _no_wait(p)
+    p.set_defaults(run=cmd_similarity)
+
     p = sub.add_parser("regrade", parents=[common], help="grade some students of a grade-all folder again")
     p.add_argument("outdir")
-    p.add_argument("--student", action="append", required=True, help="student id (repeat for several)")
+    p.add_argument("--student", action="append", help="student id (repeat for several)")
+    p.add_argument("--all", action="store_true", help="every student (after a change of the config or the tests)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="grade everyone in a scratch folder and print every score that would change, with the "
+                        "old and new score and why; write nothing to OUTDIR")
     p.add_argument("--jobs", type=_jobs)
     p.add_argument("--no-progress", action="store_true")
     _no_wait(p)

@@ -9,6 +9,7 @@ Hidden tests get the same verdict with no positions or values.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,9 +29,26 @@ class Tolerance:
 class Mismatch:
     message: str  # for public tests: may name positions and errors
     brief: str  # for hidden tests: what is wrong, nothing about the inputs
+    digest: str = ""  # value_digest of the wrong value (not shown to students; see similarity.py)
 
     def text(self, hidden: bool) -> str:
         return self.brief if hidden else self.message
+
+
+def value_digest(value) -> str:
+    """A short hash of a returned value's exact bits (dtype, shape, bytes); "" for values that are not numbers.
+
+    Two submissions returning a bit-identical wrong value on the same input almost always ran the
+    same operations in the same order: the class report's second signal of shared code.
+    """
+    h = hashlib.sha256()
+    if isinstance(value, np.ndarray) and value.dtype.kind in "biufc":
+        h.update(f"{value.dtype.str}{value.shape}".encode() + np.ascontiguousarray(value).tobytes())
+    elif isinstance(value, (float, int, np.floating, np.integer)) and not isinstance(value, bool):
+        h.update(repr((type(value).__name__, float(value))).encode())
+    else:
+        return ""
+    return h.hexdigest()[:16]
 
 
 def describe_type(value) -> str:
@@ -192,7 +210,17 @@ def check_scalar(name: str, actual, expected: float, tol: Tolerance) -> Mismatch
 
 
 def check_value(name: str, actual, expected, tol: Tolerance, time_axis: bool = False) -> Mismatch | None:
-    """Compare any output: arrays, floats, or dicts of arrays (the LSTM's grads)."""
+    """Compare any output: arrays, floats, or dicts of arrays (the LSTM's grads).
+
+    A mismatch carries the ``value_digest`` of the wrong value (of a dict's first wrong entry).
+    """
+    found = _check_value(name, actual, expected, tol, time_axis)
+    if found is not None and not found.digest and not isinstance(expected, dict):
+        found.digest = value_digest(actual)
+    return found
+
+
+def _check_value(name: str, actual, expected, tol: Tolerance, time_axis: bool = False) -> Mismatch | None:
     if isinstance(expected, dict):
         if not isinstance(actual, dict):
             return _same(f"{name} should be a dict with keys {sorted(expected)}, got {describe_type(actual)}")

@@ -38,6 +38,8 @@ def render(record: dict, doc: dict, config: Config, published: bool = False, aft
         lines += ["Your submission could not be graded automatically:", "", _fence(reason), "",
                   "The course staff have been told and will look at it."]
         return "\n".join(lines) + "\n"
+    for comment in doc.get("extra_data", {}).get("comments", []):
+        lines += ["## Comment from the course staff", "", _fence(comment["text"]), ""]
     tests = doc["tests"]
     visible = [t for t in tests if shown(t["visibility"], published, after_due_date)]
     withheld = [t for t in tests if t not in visible]

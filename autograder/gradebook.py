@@ -219,12 +219,22 @@ def _match_test(query: str, names: list[str]) -> str:
 
 
 # -- results.json ----------------------------------------------------------------------
-def results_document(record: dict, overrides: dict[str, dict], config: Config) -> dict:
-    """The student's results.json: the grader's, with the staff's overrides applied."""
+def results_document(record: dict, overrides: dict[str, dict], config: Config,
+                     comments: list[dict] | tuple = ()) -> dict:
+    """The student's results.json: the grader's, with the staff's overrides and comments applied.
+
+    ``comments`` are the student's entries of comments.yaml (clusters.load_comments): shown above the
+    grader's output and kept in ``extra_data.comments``.
+    """
     extra = {"student": record["student"], "status": record["status"], "graded_at": record.get("graded_at", "")}
+    if comments:
+        extra["comments"] = [{"text": c["text"], "cluster": c.get("cluster", ""), "when": c.get("when", "")}
+                             for c in comments]
+    staff = "".join(f"Comment from the course staff: {c['text']}\n\n" for c in comments)
     if record["status"] != "graded" or not record.get("results"):
         extra["reason"] = record.get("reason", "")
-        return {"score": 0, "output": f"This submission could not be graded automatically: {record.get('reason')}",
+        why = f"This submission could not be graded automatically: {record.get('reason')}"
+        return {"score": 0, "output": staff + why,
                 "visibility": "visible", "stdout_visibility": "hidden", "tests": [], "extra_data": extra}
     doc = copy.deepcopy(record["results"])
     applied, unmatched = [], []
@@ -248,6 +258,8 @@ def results_document(record: dict, overrides: dict[str, dict], config: Config) -
                                    sum(t["max_score"] for t in doc["tests"]), record.get("student_output", ""))
     if unmatched:
         extra["unmatched_overrides"] = unmatched
+    if staff:
+        doc["output"] = staff + doc.get("output", "")
     doc["extra_data"] = extra
     return doc
 
@@ -287,5 +299,7 @@ def grades_csv(records: dict[str, dict], docs: dict[str, dict], config: Config) 
         note = row_note(record)
         if doc.get("extra_data", {}).get("overrides"):
             note = "; ".join(filter(None, [note, f"{len(doc['extra_data']['overrides'])} score(s) changed by staff"]))
+        for c in doc.get("extra_data", {}).get("comments", []):
+            note = "; ".join(filter(None, [note, f"staff comment: {c['text'].splitlines()[0][:200]}"]))
         writer.writerow([student, *cells, f"{config.max_score:g}", record["status"], note, record.get("name", "")])
     return buf.getvalue()

@@ -48,6 +48,7 @@ class TestResult:
     spec: TestSpec
     passed: bool
     output: str
+    digest: str = ""  # of the wrong value a failed value check saw (compare.value_digest); never shown
 
     @property
     def score(self) -> float:
@@ -82,10 +83,11 @@ class Failed(Exception):
     text, which could print them).
     """
 
-    def __init__(self, message: str, general: bool = False, brief: str | None = None) -> None:
+    def __init__(self, message: str, general: bool = False, brief: str | None = None, digest: str = "") -> None:
         super().__init__(message)
         self.general = general
         self.brief = brief
+        self.digest = digest
 
     def text(self, hidden: bool) -> str:
         return self.brief if hidden and self.brief is not None else str(self)
@@ -208,12 +210,12 @@ class Grading:
                 kind(test, case)
             except Failed as exc:
                 if exc.general:
-                    raise Failed(exc.text(test.hidden)) from None
-                raise Failed(_case_label(test, k, case) + exc.text(test.hidden)) from None
+                    raise Failed(exc.text(test.hidden), digest=exc.digest) from None
+                raise Failed(_case_label(test, k, case) + exc.text(test.hidden), digest=exc.digest) from None
 
     def _verdict(self, mismatch: Mismatch | None, test: TestSpec) -> None:
         if mismatch is not None:
-            raise Failed(mismatch.message, brief=mismatch.brief)
+            raise Failed(mismatch.message, brief=mismatch.brief, digest=mismatch.digest)
 
     def kind_forward(self, test: TestSpec, case: dict) -> None:
         self._forward_reply(test, case)
@@ -618,7 +620,7 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
                 grading.run(test)
                 results[i] = TestResult(test, True, "passed")
             except Failed as exc:
-                results[i] = TestResult(test, False, str(exc))
+                results[i] = TestResult(test, False, str(exc), exc.digest)
             except Exception as exc:  # noqa: BLE001 -- a grader bug must not cost the other tests
                 grader_errors.append(f"{test.full_name}: {type(exc).__name__}: {exc}")
                 results[i] = TestResult(test, False, "the grader itself failed on this test (not your code's "

@@ -348,6 +348,7 @@ class Located:
     folder: Path  # holds the expected files under their names (or a notebook's extracted files): grade this
     chosen: dict[str, str] = field(default_factory=dict)  # expected name -> relative path graded as it
     notebook: str | None = None  # relative path of the notebook (or exported script) graded, if any
+    notebook_path: Path | None = None  # where that notebook is on disk (within the submission or ``dest``)
     uploaded: list[str] = field(default_factory=list)  # every file of the submission, relative paths
     released: list[str] = field(default_factory=list)  # the toolkit's own folders and files, left out
     notes: list[str] = field(default_factory=list)  # for the student and the TA
@@ -463,7 +464,7 @@ def _choose(scan: _Scan, files: tuple[str, ...], assignment: str, functions: tup
 
             # The cells run in the child within ``budget`` seconds (extract.prepare's default when None).
             result.folder = prepare(p, files, functions, **({"budget": budget} if budget else {}))[0]
-            result.notebook = rel
+            result.notebook, result.notebook_path = rel, p
             taken.add(rel)
             kind = "the notebook" if rel.lower().endswith(".ipynb") else "the notebook exported as a script"
             result.notes.append(f"Graded {kind} {rel}.")

@@ -33,6 +33,33 @@ def _terminate(signum, frame) -> None:
     raise SystemExit(128 + signum)
 
 
+MAX_CODE_CHARS = 200_000  # per file kept for the similarity report; graded files are far smaller
+
+
+def graded_code(located, files: tuple[str, ...]) -> dict[str, str]:
+    """The text of each graded file as the student wrote it: the .py files chosen, or a notebook's graded cells.
+
+    For a notebook, ``extract.extract``'s per-file text of the cells marked ``# file: <name>``; when no
+    cell is marked (every code cell runs), all its code cells as one text under the notebook's name.
+    Only the student's files: never the reference.  {} when nothing could be read.
+    """
+    from autograder import extract
+
+    texts: dict[str, str] = {}
+    try:
+        if located.notebook_path is not None:
+            texts, _ = extract.extract(Path(located.notebook_path), tuple(files))
+            if not texts:
+                code = [c.source for c in extract.read(Path(located.notebook_path)) if c.kind == "code" and c.source]
+                texts = {Path(located.notebook).stem + ".py": "\n\n".join(code) + "\n"} if code else {}
+        else:
+            for name in located.chosen:
+                texts[name] = (Path(located.folder) / name).read_text(encoding="utf-8", errors="replace")
+    except Exception as exc:  # noqa: BLE001 -- a file we cannot read again only lacks from the similarity report
+        print(f"graded code not kept: {type(exc).__name__}: {exc}", file=sys.stderr)
+    return {name: text[:MAX_CODE_CHARS] for name, text in texts.items()}
+
+
 def grade_job(job: dict, config, grade_fn) -> dict:
     """Grade one submission; never raises for anything the submission or the grader does."""
     from autograder.layouts import ArchiveLimits, Entry, SubmissionProblem, prepare
@@ -49,10 +76,14 @@ def grade_job(job: dict, config, grade_fn) -> dict:
             folder = prepare(entry, Path(tmp), config.files, limits)
             located = locate(folder, config.files, config.assignment, config.functions, Path(tmp) / "located", limits,
                              budget=config.limits.notebook_seconds)
+            record["code"] = graded_code(located, config.files)  # read before grading: the student's own text
             report = grade_fn(located.folder, config)
             report.notes[:0] = located.notes
             record.update(results=to_gradescope(report, config), notes=list(report.notes),
                           files_found=list(report.files_found), student_output=report.student_output)
+            # Hashes of wrong values (compare.value_digest) for the class's similarity report; never shown.
+            record["digests"] = {t.spec.full_name: t.digest for t in getattr(report, "tests", []) if
+                                 getattr(t, "digest", "")}
             if report.grader_errors:
                 record.update(error_kind="grader", reason="the grader failed on some tests: "
                               + "; ".join(report.grader_errors)[:1000])

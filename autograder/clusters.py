@@ -1,0 +1,133 @@
+"""Students grouped by what they got wrong, and the staff's comments (``comments.yaml``).
+
+A student's signature is the set of their failed tests, each with the grader's message normalised as
+the summary groups messages (``analysis.normalise``: paths cut, numbers replaced by #, so the output
+named, the location's kind and the hint remain) and any hint lines the grader added.  Students with the
+same signature are one cluster: usually one bug.  Its id is a hash of the signature, so it stays the
+same across regrades as long as the bug does.
+
+``comments.yaml`` holds the staff's comments, per student (so a comment survives any regrade, as
+overrides do): ``student -> [{text, cluster, when}]``.  ``python -m autograder comment OUTDIR --cluster
+ID --text ...`` writes one for each member of the cluster now.  Comments appear in the student's
+feedback, in results.json (its output and ``extra_data.comments``) and in grades.csv's note.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from autograder.analysis import normalise
+from autograder.gradebook import GradebookError, now
+from autograder.results import write_text_atomic
+
+COMMENTS = "comments.yaml"
+HEADER = ("# Comments from the course staff, shown in each student's feedback and results.json and listed in\n"
+          "# grades.csv.  Written by `python -m autograder comment OUTDIR --cluster ID (or --student ID) "
+          "--text ...`.\n")
+
+
+@dataclass
+class Cluster:
+    id: str
+    signature: tuple[tuple[str, str], ...]  # (test name, normalised message), in the config's order
+    members: list[str]
+
+
+def signature(record: dict) -> tuple[tuple[str, str], ...]:
+    """What a graded student got wrong, normalised; () when everything passed or the record has no tests."""
+    if record.get("status") != "graded" or not record.get("results"):
+        return ()
+    found = []
+    for t in record["results"]["tests"]:
+        if t["score"] < t["max_score"]:
+            hints = [normalise(line) for line in t["output"].splitlines()[1:] if line.startswith("Hint:")]
+            found.append((t["name"], " / ".join([normalise(t["output"]), *hints])))
+    return tuple(found)  # the config's order: a bug's own function comes before the functions that call it
+
+
+def cluster_id(sig: tuple[tuple[str, str], ...]) -> str:
+    return "c" + hashlib.sha256(repr(sig).encode()).hexdigest()[:6]
+
+
+def clusters(records: dict[str, dict]) -> list[Cluster]:
+    """Clusters of graded students who failed something, largest first (then by id)."""
+    groups: dict[tuple, list[str]] = {}
+    for student in sorted(records):
+        sig = signature(records[student])
+        if sig:
+            groups.setdefault(sig, []).append(student)
+    found = [Cluster(cluster_id(sig), sig, members) for sig, members in groups.items()]
+    return sorted(found, key=lambda c: (-len(c.members), c.id))
+
+
+# -- comments.yaml -----------------------------------------------------------------------
+def load_comments(out: Path, records: dict[str, dict] | None = None) -> dict[str, list[dict]]:
+    """comments.yaml as student -> [{text, cluster, when}], validated; GradebookError naming the entry.
+
+    With ``records`` (load_records) every student must be one of them.
+    """
+    path = Path(out) / COMMENTS
+    if not path.exists():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise GradebookError(f"{path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise GradebookError(f"{path}: expected student -> list of {{text, cluster}}, found a {type(data).__name__}")
+    comments: dict[str, list[dict]] = {}
+    for student, entries in data.items():
+        student = str(student)
+        if records is not None and student not in records:
+            raise GradebookError(f"{path}: {student}: no graded student {student!r} in {path.parent}")
+        if not isinstance(entries, list):
+            raise GradebookError(f"{path}: {student}: expected a list of {{text: ...}}, found {entries!r}")
+        for k, entry in enumerate(entries):
+            where = f"{path}: {student} / comment {k + 1}"
+            if not isinstance(entry, dict) or not isinstance(entry.get("text"), str) or not entry["text"].strip():
+                raise GradebookError(f"{where}: expected {{text: TEXT}} with a text that is not empty, found {entry!r}")
+            for key in ("cluster", "when"):
+                if not isinstance(entry.get(key, ""), str):
+                    raise GradebookError(f"{where}: {key} must be a text, found {entry[key]!r}")
+        comments[student] = [dict(e) for e in entries]
+    return comments
+
+
+def save_comments(out: Path, comments: dict[str, list[dict]]) -> None:
+    body = yaml.safe_dump({k: v for k, v in sorted(comments.items()) if v}, sort_keys=False, allow_unicode=True)
+    write_text_atomic(Path(out) / COMMENTS, HEADER + (body if body.strip() != "{}" else ""))
+
+
+def add_comment(out: Path, records: dict[str, dict], text: str, *, cluster: str | None = None,
+                student: str | None = None, remove: bool = False) -> list[str]:
+    """Attach ``text`` to each member of ``cluster`` (or to ``student``); with ``remove``, remove that cluster's
+    comments (or all of the student's).  Returns the students changed.  GradebookError on a bad request."""
+    comments = load_comments(out, records)
+    if cluster is not None:
+        found = {c.id: c for c in clusters(records)}
+        if cluster not in found and not remove:
+            raise GradebookError(f"no cluster {cluster!r}; summary.md lists them (ids like "
+                                 f"{next(iter(found), 'c123abc')!r})")
+        members = found[cluster].members if cluster in found else \
+            [s for s, entries in comments.items() if any(e.get("cluster") == cluster for e in entries)]
+    elif student is not None:
+        if student not in records:
+            raise GradebookError(f"no graded student {student!r} in {out}")
+        members = [student]
+    else:
+        raise GradebookError("give --cluster ID or --student ID")
+    if remove:
+        for s in members:
+            comments[s] = [e for e in comments.get(s, []) if cluster is not None and e.get("cluster") != cluster]
+    else:
+        if not text.strip():
+            raise GradebookError("give a --text: the students see it")
+        entry = {"text": text.strip(), **({"cluster": cluster} if cluster else {}), "when": now()}
+        for s in members:
+            comments.setdefault(s, []).append(dict(entry))
+    save_comments(out, comments)
+    return members

@@ -1,0 +1,293 @@
+"""Pairs of students whose work is suspiciously alike: ``OUTDIR/similarity/report.html`` and ``similarity.csv``.
+
+Two independent signals over a graded class (``grade-all``'s OUTDIR):
+
+* code similarity: copydetect's MOSS-style winnowing (Schleimer, Wilkerson and Aiken, SIGMOD 2003) over
+  each student's graded source as kept in ``code/<id>/`` (the .py files graded, or a notebook's graded
+  cells).  copydetect tokenises with Pygments and replaces names by placeholders, so renamed variables
+  and changed comments or spacing do not hide a copy.  Every k-gram of the released templates
+  (``config.templates``: the stubs and the given code) is boilerplate: removed from every student's
+  fingerprints before comparing, so code everyone got is never evidence.
+* identical wrong values: the grader records a hash of the value each failing test saw
+  (``compare.value_digest``, ``digests`` in ``raw/<id>.json``).  Bit-identical wrong floats mean the
+  same operations in the same order; a wrong value shared by many students is a common bug and is not
+  counted (see ``Thresholds.rare``).
+
+Thresholds are documented in README.md ("Similarity between students") and are defaults of
+``Thresholds``.  Nothing here decides misconduct: the report ranks pairs for a person to read.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import itertools
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+
+from autograder.config import Config
+from autograder.gradebook import load_records
+from autograder.results import write_text_atomic
+
+FOLDER = "similarity"
+SHOWN = 100  # pairs shown side by side in report.html (flagged first); similarity.csv lists every pair listed
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When a pair is flagged.  Lengths count characters of copydetect's filtered code (a name is one)."""
+
+    noise: int = 25  # copydetect noise_t: matches shorter than this are never seen (k-gram length)
+    guarantee: int = 30  # copydetect guarantee_t: matches this long are always seen (window = 30 - 25 + 1)
+    code: float = 0.5  # flag: share of either student's own (non-template) code found in the other's
+    min_overlap: int = 150  # ... and at least this much matched code: one short function is not enough
+    listed: float = 0.2  # pairs listed in similarity.csv (flagged or not)
+    rare: int = 2  # a wrong value counts when at most this many students of the class returned it
+    wrong_values: int = 2  # flag: at least this many rare identical wrong values in common
+
+
+@dataclass
+class Pair:
+    a: str
+    b: str
+    similarity: tuple[float, float] = (0.0, 0.0)  # share of a's and of b's own code matched
+    overlap: int = 0  # filtered characters in common
+    slices: tuple = ()  # copydetect's matched character spans in a's and b's text
+    shared_values: list[tuple[str, int]] = field(default_factory=list)  # (test, students sharing the value)
+    code_flag: bool = False
+    values_flag: bool = False
+
+    @property
+    def score(self) -> float:
+        return max(self.similarity)
+
+    def rare_values(self, limit: int) -> list[str]:
+        return [t for t, k in self.shared_values if k <= limit]
+
+
+def student_text(folder: Path, files: tuple[str, ...]) -> str:
+    """One student's graded files as one text, in the config's order, each under a comment naming it."""
+    paths = sorted(folder.glob("*.py"), key=lambda p: (files.index(p.name) if p.name in files else len(files),
+                                                      p.name))
+    return "".join(f"# ===== {p.name} =====\n{p.read_text(encoding='utf-8', errors='replace')}\n" for p in paths)
+
+
+def kgram_hashes(filtered: str, k: int):
+    """A deterministic hash of every k-character substring (a polynomial rolling hash, as MOSS uses).
+
+    copydetect hashes k-grams with Python's ``hash``, which differs from one process to the next: the
+    winnowed fingerprints, hence the scores, would change between two runs on the same class.
+    """
+    import numpy as np
+
+    codes = np.frombuffer(filtered.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    n = len(codes) - k + 1
+    if n <= 0:
+        return np.array([], dtype=np.int64)
+    h = np.zeros(n, dtype=np.uint64)
+    for j in range(k):  # arithmetic modulo 2**64
+        h = h * np.uint64(1_000_003) + codes[j:j + n]
+    return h.view(np.int64)
+
+
+def _fingerprint(text: str, thresholds: Thresholds, boilerplate=None, window: int | None = None):
+    """copydetect's CodeFingerprint of a text, from its own steps (filter_code, winnow) with kgram_hashes."""
+    import numpy as np
+    from copydetect.utils import filter_code, get_token_coverage, winnow
+
+    k = thresholds.noise
+    filtered, offsets = filter_code(text, "submission.py")
+    hashes, idx = winnow(kgram_hashes(filtered, k), window or thresholds.guarantee - thresholds.noise + 1,
+                         remove_duplicates=False)
+    if boilerplate is not None and len(boilerplate):
+        keep = ~np.isin(hashes, boilerplate)
+        hashes, idx = hashes[keep], idx[keep]
+    hash_idx: dict[int, list[int]] = {}
+    for value, i in zip(hashes.tolist(), idx.tolist()):
+        hash_idx.setdefault(value, []).append(i)
+    # The attributes copydetect.compare_files reads, and flat arrays for match_spans.
+    return SimpleNamespace(k=k, raw_code=text, filtered_code=filtered, offsets=offsets, hashes=set(hash_idx),
+                           hash_idx=hash_idx, token_coverage=get_token_coverage(hash_idx, k, len(filtered)),
+                           unique=np.array(sorted(hash_idx), dtype=np.int64), all_hashes=hashes, all_idx=idx)
+
+
+def match_spans(a: SimpleNamespace, b: SimpleNamespace) -> tuple[int, tuple[float, float], tuple]:
+    """copydetect.compare_files on two fingerprints, with its per-hash loop done by numpy.
+
+    The same result (matched characters of ``a``, each one's share of its own code, the matched spans
+    in each raw text), about ten times faster on pairs that share much: what a class of hundreds needs.
+    """
+    import numpy as np
+    from copydetect.utils import get_copied_slices
+
+    common = np.intersect1d(a.unique, b.unique, assume_unique=True)
+    if not len(common):
+        return 0, (0.0, 0.0), (np.array([]), np.array([]))
+    spans, shares = [], []
+    for fp in (a, b):
+        found = get_copied_slices(fp.all_idx[np.isin(fp.all_hashes, common)], fp.k)
+        tokens = int(np.sum(found[1] - found[0]))
+        shares.append(tokens / fp.token_coverage if len(fp.filtered_code) and fp.token_coverage else 0.0)
+        if len(fp.offsets) > 0:  # from filtered positions back to the raw text, as compare_files does
+            found = found + fp.offsets[:, 1][np.clip(np.searchsorted(fp.offsets[:, 0], found), 0,
+                                                     fp.offsets.shape[0] - 1)]
+        spans.append((found, tokens))
+    return spans[0][1], (shares[0], shares[1]), (spans[0][0], spans[1][0])
+
+
+def boilerplate_hashes(templates: Path | None, files: tuple[str, ...], thresholds: Thresholds):
+    """Every k-gram hash of the released templates (as copydetect's own boilerplate option computes them).
+
+    Of each template file and of all of them joined as ``student_text`` joins a student's files, so that
+    k-grams across the end of one file and the start of the next are template code too.
+    """
+    import numpy as np
+
+    if not templates or not templates.is_dir():
+        return np.array([], dtype=np.int64)
+    texts = [p.read_text(encoding="utf-8") for p in sorted(templates.glob("*.py"))]
+    hashes: list = []
+    for text in [*texts, student_text(templates, files)]:
+        hashes.extend(_fingerprint(text, thresholds, window=1).hashes)
+    return np.unique(np.array(hashes, dtype=np.int64))
+
+
+def compare(texts: dict[str, str], digests: dict[str, dict[str, str]], templates: Path | None,
+            files: tuple[str, ...] = (), thresholds: Thresholds = Thresholds()) -> list[Pair]:
+    """Every pair of students with any evidence, most similar first.
+
+    ``texts``: student -> graded source (``student_text``); ``digests``: student -> test -> value hash.
+    """
+    boilerplate = boilerplate_hashes(templates, files, thresholds)
+    prints = {s: _fingerprint(t, thresholds, boilerplate) for s, t in texts.items() if t.strip()}
+    pairs: dict[tuple[str, str], Pair] = {}
+    for a, b in itertools.combinations(sorted(prints), 2):
+        pa, pb = prints[a], prints[b]
+        # A cheap bound first: a pair sharing few fingerprints cannot reach the listed share, and the
+        # detailed comparison (matched spans) is what costs time in a class of hundreds.
+        shared = len(pa.hashes & pb.hashes)
+        if not shared or shared < thresholds.listed / 2 * min(len(pa.hashes), len(pb.hashes)):
+            continue
+        overlap, sims, slices = match_spans(pa, pb)
+        if overlap and max(sims) >= thresholds.listed:  # spans kept only for pairs the report shows
+            pairs[a, b] = Pair(a, b, (float(sims[0]), float(sims[1])), int(overlap), slices)
+    holders: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for student, tests in digests.items():
+        for test, digest in tests.items():
+            holders[test, digest].append(student)
+    for (test, _), group in holders.items():
+        for a, b in itertools.combinations(sorted(group), 2):
+            pairs.setdefault((a, b), Pair(a, b)).shared_values.append((test, len(group)))
+    for p in pairs.values():
+        p.code_flag = p.score >= thresholds.code and p.overlap >= thresholds.min_overlap
+        p.values_flag = len(p.rare_values(thresholds.rare)) >= thresholds.wrong_values
+    return sorted(pairs.values(), key=lambda p: (-(p.code_flag or p.values_flag), -p.score,
+                                                 -len(p.rare_values(thresholds.rare)), p.a, p.b))
+
+
+def load_class(out: Path, config: Config) -> tuple[dict[str, str], dict[str, dict[str, str]], dict[str, str]]:
+    """From OUTDIR: student -> graded source text, student -> failing test -> value hash, student -> code folder."""
+    records = load_records(out)
+    texts, digests, folders = {}, {}, {}
+    for student, record in records.items():
+        folder = out / "code" / record.get("file", student)
+        if folder.is_dir():
+            texts[student] = student_text(folder, config.files)
+            folders[student] = str(folder.relative_to(out))
+        if record.get("status") == "graded" and isinstance(record.get("digests"), dict):
+            digests[student] = {str(k): str(v) for k, v in record["digests"].items() if v}
+    return texts, digests, folders
+
+
+def report(out: Path, config: Config, thresholds: Thresholds = Thresholds()) -> tuple[list[Pair], Path]:
+    """Compare the class in OUTDIR; write similarity/report.html and similarity/similarity.csv.
+
+    Returns the pairs (flagged first) and the HTML's path.  Students graded before the graded source was
+    kept (no ``code/<id>/``) take part through their wrong values only; a regrade brings their code in.
+    """
+    out = Path(out)
+    texts, digests, folders = load_class(out, config)
+    pairs = compare(texts, digests, config.templates, config.files, thresholds)
+    listed = [p for p in pairs if p.code_flag or p.values_flag or p.score >= thresholds.listed
+              or p.rare_values(thresholds.rare)]
+    write_text_atomic(out / FOLDER / "similarity.csv", _csv(listed, thresholds))
+    path = out / FOLDER / "report.html"
+    write_text_atomic(path, _html(listed, texts, thresholds, config, len(texts), len(digests)))
+    return pairs, path
+
+
+def _csv(pairs: list[Pair], t: Thresholds) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["student_a", "student_b", "flagged", "code_similarity_a", "code_similarity_b", "matched_chars",
+                "identical_wrong_values", "rare_identical_wrong_values", "tests"])
+    for p in pairs:
+        why = "+".join(k for k, on in (("code", p.code_flag), ("wrong_values", p.values_flag)) if on)
+        w.writerow([p.a, p.b, why, f"{p.similarity[0]:.3f}", f"{p.similarity[1]:.3f}", p.overlap,
+                    len(p.shared_values), len(p.rare_values(t.rare)), "; ".join(t for t, _ in p.shared_values)])
+    return buf.getvalue()
+
+
+def _marked(text: str, spans) -> str:
+    from copydetect.utils import highlight_overlap
+
+    if len(spans) == 0 or len(spans[0]) == 0:
+        return html.escape(text)
+    return highlight_overlap(text, spans, "<mark>", "</mark>", escape_html=True)[0]
+
+
+STYLE = """body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}td,th{border:1px solid #ccc;
+padding:3px 8px;text-align:left}.flag{color:#b00;font-weight:bold}.pair{margin:2em 0;border-top:2px solid #444}
+.side{display:flex;gap:1em}.side>div{flex:1;min-width:0}pre{background:#f6f6f6;padding:6px;overflow-x:auto;
+font-size:12px;max-height:40em}mark{background:#ffd54f}"""
+
+
+def _html(pairs: list[Pair], texts: dict[str, str], t: Thresholds, config: Config, coded: int, valued: int) -> str:
+    e = html.escape
+    flagged = [p for p in pairs if p.code_flag or p.values_flag]
+    rows = []
+    for k, p in enumerate(pairs):
+        why = " + ".join(w for w, on in (("code", p.code_flag), ("wrong values", p.values_flag)) if on)
+        link = f"<a href='#p{k}'>{e(p.a)} / {e(p.b)}</a>" if k < SHOWN else f"{e(p.a)} / {e(p.b)}"
+        rows.append(f"<tr><td>{link}</td><td class='flag'>{e(why)}</td>"
+                    f"<td>{100 * p.similarity[0]:.0f}% / {100 * p.similarity[1]:.0f}%</td><td>{p.overlap}</td>"
+                    f"<td>{len(p.rare_values(t.rare))} of {len(p.shared_values)}</td></tr>")
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{e(config.title)}: similarity</title>"
+             f"<style>{STYLE}</style></head><body><h1>{e(config.title)}: similar submissions</h1>",
+             f"<p>{coded} submissions with graded code, {valued} with the grader's wrong-value hashes. "
+             f"{len(flagged)} pairs flagged, {len(pairs)} listed. Code released to students "
+             f"(<code>{e(str(config.templates))}</code>) is excluded before comparing. A pair is flagged for "
+             f"<b>code</b> when at least {100 * t.code:.0f}% of either student's own code (template excluded, "
+             f"names and comments ignored) matches the other's in runs of at least {t.noise} characters, "
+             f"{t.min_overlap} characters in all; for <b>wrong values</b> when at least {t.wrong_values} failing "
+             f"tests returned bit-identical wrong values that at most {t.rare} students of the class returned. "
+             "This ranks pairs for a person to read; it decides nothing.</p>",
+             "<table><tr><th>pair</th><th>flagged</th><th>code matched (of each)</th><th>matched chars</th>"
+             "<th>identical wrong values (rare of all)</th></tr>", *rows, "</table>"]
+    if len(pairs) > SHOWN:
+        parts.append(f"<p>The {SHOWN} first pairs are shown side by side below; similarity.csv lists all "
+                     f"{len(pairs)}.</p>")
+    for k, p in enumerate(pairs[:SHOWN]):
+        spans = p.slices or ((), ())
+        values = "".join(f"<li>{e(test)} (the same value for {n} students)</li>" for test, n in p.shared_values)
+        parts.append(f"<div class='pair' id='p{k}'><h2>{e(p.a)} and {e(p.b)}</h2>"
+                     f"<p>Code matched: {100 * p.similarity[0]:.0f}% of {e(p.a)}'s, {100 * p.similarity[1]:.0f}% "
+                     f"of {e(p.b)}'s (highlighted).</p>"
+                     + (f"<p>Identical wrong values:</p><ul>{values}</ul>" if values else "")
+                     + "<div class='side'>"
+                     + "".join(f"<div><h3>{e(s)}</h3><pre>{_marked(texts.get(s, ''), spans[i])}</pre></div>"
+                               for i, s in enumerate((p.a, p.b)))
+                     + "</div></div>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def describe(pairs: list[Pair], path: Path) -> str:
+    """One line for the terminal."""
+    flagged = [p for p in pairs if p.code_flag or p.values_flag]
+    top = ", ".join(f"{p.a}/{p.b}" for p in flagged[:5])
+    return (f"similarity: {len(flagged)} pairs flagged" + (f" ({top}{' ...' if len(flagged) > 5 else ''})" if top
+                                                          else "") + f"; report: {path}")

@@ -1,0 +1,337 @@
+"""Class tools over a graded class: similarity report, bug clusters with staff comments, regrade preview.
+
+Every class here is graded by the real ``grade-all``; the findings asserted are the ones the
+submissions were built to hold (a renamed copy, a notebook copy, shared single-bug mutants).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from classroom import CORPUS
+from conftest import ROOT, SOLUTIONS, TEMPLATES, make_submission, run_cli, write_config
+
+from autograder.notebooks import NBGRADER_SOURCE, dumps, fill
+
+LOOPS = ROOT / "tests" / "submissions" / "variants" / "loops"
+MUTANT_A = next(m for m in CORPUS if m["name"] == "rnn_step_backward_db_mean")
+MUTANT_B = next(m for m in CORPUS if m["name"] == "lstm_step_backward_bias_mean")
+FILES = ("rnn_layers.py", "lstm_layers.py", "char_rnn.py", "quiz.py", "sequence_models.py")
+# Local names only (never a parameter: the grader may pass arguments by name).
+RENAMES = {"a_n": "pre_activation", "da_n": "grad_pre", "N": "rows", "H": "width"}
+SHORT = {  # 3-line bodies two students could well write alike, on top of the template
+    "sigmoid": ('raise NotImplementedError("sigmoid is not implemented yet")',
+                "z = np.asarray(z, dtype=np.float64)\n    out = 1.0 / (1.0 + np.exp(-z))\n    return out",
+                "lstm_layers.py"),
+    "step": ('raise NotImplementedError("rnn_step_forward is not implemented yet")',
+             "a = b + s_prev @ W.T + x_t @ U.T\n    s_next = np.tanh(a)\n"
+             "    return s_next, (x_t, s_prev, s_next, U, W)",
+             "rnn_layers.py"),
+}
+
+
+def renamed_copy(folder: Path) -> Path:
+    """The loops variant with its local variables renamed and its comments reworded."""
+    make_submission(folder, base=LOOPS)
+    for name in FILES:
+        path = folder / name
+        text = path.read_text()
+        for old, new in RENAMES.items():
+            text = re.sub(rf"(?<![.\w]){old}\b", new, text)
+        path.write_text(re.sub(r"# (\w)", r"# note: \1", text))
+    return folder
+
+
+def short_function(folder: Path, which: str) -> Path:
+    make_submission(folder, base=TEMPLATES)
+    find, replace, file = SHORT[which]
+    path = folder / file
+    path.write_text(path.read_text().replace(find, replace))
+    return folder
+
+
+def grade_all(src: Path, out: Path, *extra: str):
+    return run_cli("grade-all", str(src), "--out", str(out), "--jobs", "2", "--no-progress", *extra, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    base = tmp_path_factory.mktemp("classtools")
+    src = base / "class"
+    make_submission(src / "copy_a", base=LOOPS)
+    renamed_copy(src / "copy_b")
+    notebook = src / "nb_copy" / "hw_rnn.ipynb"
+    notebook.parent.mkdir(parents=True)
+    notebook.write_text(dumps(fill(NBGRADER_SOURCE, renamed_copy(base / "nb_source"), FILES)))
+    make_submission(src / "ref", base=SOLUTIONS)
+    for k in (1, 2):
+        make_submission(src / f"tpl{k}", base=TEMPLATES)
+        short_function(src / f"sig{k}", "sigmoid")
+        short_function(src / f"step{k}", "step")
+    for k in (1, 2, 3):
+        make_submission(src / f"mut_a{k}", MUTANT_A["edits"])
+    for k in (1, 2):
+        make_submission(src / f"mut_b{k}", MUTANT_B["edits"])
+    out = base / "out"
+    proc = grade_all(src, out)
+    assert proc.returncode == 0, proc.stderr
+    return src, out, proc
+
+
+def similarity_rows(out: Path) -> dict[frozenset, dict]:
+    with open(out / "similarity" / "similarity.csv", newline="") as f:
+        return {frozenset((r["student_a"], r["student_b"])): r for r in csv.DictReader(f)}
+
+
+def grades(out: Path) -> dict[str, dict]:
+    with open(out / "grades.csv", newline="") as f:
+        return {r["student_id"]: r for r in csv.DictReader(f)}
+
+
+# -- similarity ----------------------------------------------------------------------------------
+def test_renamed_and_notebook_copies_are_flagged(graded):
+    _, out, proc = graded
+    rows = grades(out)
+    # The renamed copy is correct code: the rename changed nothing the grader sees.  (The notebook lacks the
+    # variant's private helper, which fill() does not carry into the marked cells: it loses the LSTM's points.)
+    assert rows["copy_b"]["total"] == rows["copy_a"]["total"] == rows["ref"]["total"]
+    assert "Graded the notebook hw_rnn.ipynb" in rows["nb_copy"]["note"]
+    pairs = similarity_rows(out)
+    for pair in (("copy_a", "copy_b"), ("copy_a", "nb_copy"), ("copy_b", "nb_copy")):
+        row = pairs[frozenset(pair)]
+        assert "code" in row["flagged"], row
+        assert min(float(row["code_similarity_a"]), float(row["code_similarity_b"])) > 0.8, row
+    # An independent correct solution (the reference) is not a copy of the loops variant.
+    assert "code" not in pairs.get(frozenset(("copy_a", "ref")), {}).get("flagged", "")
+    assert "similarity: " in proc.stderr and "copy_a/copy_b" in proc.stderr
+    # Only the student's own code is kept: the notebook's graded cells, never the reference.
+    kept = (out / "code" / "nb_copy" / "rnn_layers.py").read_text()
+    assert "pre_activation" in kept and "BEGIN SOLUTION" not in kept
+    assert not any("BEGIN SOLUTION" in p.read_text() for p in (out / "code" / "copy_a").glob("*.py"))
+
+
+def test_templates_and_short_functions_are_not_flagged(graded):
+    _, out, _ = graded
+    pairs = similarity_rows(out)
+    assert frozenset(("tpl1", "tpl2")) not in pairs  # nothing of their own to compare
+    for a, b in (("sig1", "sig2"), ("step1", "step2"), ("tpl1", "sig1"), ("tpl2", "step1")):
+        assert "code" not in pairs.get(frozenset((a, b)), {}).get("flagged", ""), (a, b)
+    # The short functions are kept and were compared: identical, yet too short to count.
+    assert "np.exp(-z)" in (out / "code" / "sig1" / "lstm_layers.py").read_text()
+
+
+def test_identical_wrong_values_are_a_second_signal(graded):
+    _, out, _ = graded
+    raw = {s: json.loads((out / "raw" / f"{s}.json").read_text()) for s in ("mut_a1", "mut_b1", "mut_b2", "ref")}
+    assert raw["ref"]["digests"] == {}
+    failed = {t["name"] for t in raw["mut_b1"]["results"]["tests"] if t["score"] < t["max_score"]}
+    assert raw["mut_b1"]["digests"] and set(raw["mut_b1"]["digests"]) <= failed
+    assert raw["mut_b1"]["digests"] == raw["mut_b2"]["digests"]  # the same bug, the same bits
+    assert not set(raw["mut_a1"]["digests"].values()) & set(raw["mut_b1"]["digests"].values())
+    # The digests never reach what the student sees.
+    doc = json.loads((out / "results" / "mut_b1.json").read_text())
+    assert not any(d in json.dumps(doc) for d in raw["mut_b1"]["digests"].values())
+    pairs = similarity_rows(out)
+    assert "wrong_values" in pairs[frozenset(("mut_b1", "mut_b2"))]["flagged"]
+    # Three students share mutant A's values: a common bug, not counted as evidence.
+    row = pairs[frozenset(("mut_a1", "mut_a2"))]
+    assert "wrong_values" not in row["flagged"] and int(row["identical_wrong_values"]) > 0
+    assert int(row["rare_identical_wrong_values"]) == 0
+
+
+def test_similarity_command_and_html_report(graded, tmp_path):
+    _, out, _ = graded
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    shutil.rmtree(copy / "similarity")
+    proc = run_cli("similarity", str(copy))
+    assert proc.returncode == 0, proc.stderr
+    assert similarity_rows(copy) == similarity_rows(out)
+    html = (copy / "similarity" / "report.html").read_text()
+    section = html[html.index("<h2>copy_a and copy_b</h2>"):]
+    section = section[:section.index("</div></div>")]
+    assert section.count("<mark>") >= 2 and "pre_activation" in section and "a_n" in section
+    strict = run_cli("similarity", str(copy), "--threshold", "1.01")
+    assert strict.returncode == 0, strict.stderr
+    assert "code" not in similarity_rows(copy)[frozenset(("copy_a", "copy_b"))]["flagged"]
+
+
+# -- bug clusters -------------------------------------------------------------------------------------------
+def test_clusters_hold_exactly_the_students_with_one_bug(graded):
+    from autograder.clusters import clusters
+    from autograder.gradebook import load_records
+
+    _, out, _ = graded
+    found = clusters(load_records(out))
+    by_member = {m: c for c in found for m in c.members}
+    assert by_member["mut_a1"].members == ["mut_a1", "mut_a2", "mut_a3"]
+    assert by_member["mut_b1"].members == ["mut_b1", "mut_b2"]
+    assert by_member["mut_a1"].id != by_member["mut_b1"].id
+    for student in ("copy_a", "copy_b", "ref"):  # every test passed
+        assert student not in by_member
+    assert by_member["nb_copy"].members == ["nb_copy"]  # its own failure (the missing LSTM helper)
+    assert by_member["tpl1"].members == ["tpl1", "tpl2"]
+    summary = (out / "summary.md").read_text()
+    section = summary[summary.index("## Bug clusters"):summary.index("## Per function")]
+    assert f"| {by_member['mut_a1'].id} | 3 | mut_a1, mut_a2, mut_a3 |" in section
+    assert f"| {by_member['mut_b1'].id} | 2 | mut_b1, mut_b2 |" in section
+    assert section.index(by_member["mut_a1"].id) < section.index(by_member["mut_b1"].id)  # largest first
+    assert "rnn_step_backward" in section.split(by_member["mut_a1"].id)[1].splitlines()[0]
+
+
+@pytest.fixture
+def small_class(tmp_path):
+    src = tmp_path / "class"
+    for k in (1, 2):
+        make_submission(src / f"bug{k}", MUTANT_A["edits"])
+    make_submission(src / "good")
+    make_submission(src / "blank", base=TEMPLATES)
+    return src
+
+
+def test_cluster_comment_reaches_members_and_survives_regrades(small_class, tmp_path):
+    from autograder.clusters import clusters
+    from autograder.gradebook import load_records
+
+    out = tmp_path / "out"
+    assert grade_all(small_class, out, "--no-similarity").returncode == 0
+    assert not (out / "similarity").exists()
+    cluster = next(c for c in clusters(load_records(out)) if "bug1" in c.members)
+    text = "You averaged db over the batch: a bias gradient sums over it (see lecture 7)."
+    proc = run_cli("comment", str(out), "--cluster", cluster.id, "--text", text)
+    assert proc.returncode == 0, proc.stderr
+    assert "attached to 2 students: bug1, bug2" in proc.stdout
+
+    def check() -> None:
+        rows = grades(out)
+        for student in ("bug1", "bug2"):
+            assert text in (out / "feedback" / f"{student}.md").read_text()
+            doc = json.loads((out / "results" / f"{student}.json").read_text())
+            assert text in doc["output"] and doc["extra_data"]["comments"][0]["cluster"] == cluster.id
+            assert f"staff comment: {text}" in rows[student]["note"]
+        for student in ("good", "blank"):
+            assert text not in (out / "feedback" / f"{student}.md").read_text()
+            assert "staff comment" not in rows[student]["note"]
+        assert text in (out / "summary.md").read_text()
+
+    check()
+    assert grade_all(small_class, out, "--regrade", "--no-similarity").returncode == 0
+    check()
+    assert run_cli("regrade", str(out), "--student", "bug1", "--no-progress").returncode == 0
+    check()
+    proc = run_cli("comment", str(out), "--student", "blank", "--text", "Nothing was implemented; see me.")
+    assert proc.returncode == 0 and "Nothing was implemented" in (out / "feedback" / "blank.md").read_text()
+
+    bad = run_cli("comment", str(out), "--cluster", "cffffff", "--text", "x")
+    assert bad.returncode == 2 and "no cluster 'cffffff'" in bad.stderr
+    bad = run_cli("comment", str(out), "--student", "nobody", "--text", "x")
+    assert bad.returncode == 2 and "no graded student 'nobody'" in bad.stderr
+    before = (out / "comments.yaml").read_text()
+    for broken, message in (({"bug1": [{"text": ""}]}, "not empty"), ({"bug1": "hello"}, "expected a list"),
+                            ({"ghost": [{"text": "hi"}]}, "no graded student 'ghost'"),
+                            ({"bug1": [{"text": "hi", "cluster": 7}]}, "cluster must be a text")):
+        (out / "comments.yaml").write_text(yaml.safe_dump(broken))
+        proc = run_cli("feedback", str(out))
+        assert proc.returncode == 2 and "comments.yaml" in proc.stderr and message in proc.stderr, proc.stderr
+    (out / "comments.yaml").write_text(before)
+    assert run_cli("comment", str(out), "--cluster", cluster.id, "--remove").returncode == 0
+    assert text not in (out / "feedback" / "bug1.md").read_text()
+    assert "Nothing was implemented" in (out / "feedback" / "blank.md").read_text()
+
+
+# -- regrade preview ------------------------------------------------------------------------------------------
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def preview_lines(stdout: str) -> dict[tuple[str, str], tuple[str, str]]:
+    found = {}
+    for line in stdout.splitlines():
+        m = re.fullmatch(r"(\S+) \| (.+?) \| ([-\d.e+]+) -> ([-\d.e+]+)(?: \| .*)?", line)
+        if m:
+            found[m.group(1), m.group(2)] = (m.group(3), m.group(4))
+    return found
+
+
+def test_preview_lists_exactly_what_the_regrade_changes(small_class, tmp_path):
+    cfg_dir = tmp_path / "cfg"
+    cfg_dir.mkdir()
+    config = write_config(cfg_dir)
+    out = tmp_path / "out"
+    assert grade_all(small_class, out, "--config", str(config), "--no-similarity").returncode == 0
+    run_cli("override", str(out), "--student", "blank", "--test", "rnn_step_forward: matches the reference",
+            "--score", "1", "--reason", "partial credit")
+    before = snapshot(out)
+    raw = yaml.safe_load(config.read_text())
+    # A test's points (every student who passes it gains), and a tolerance so loose that mutant A's
+    # wrong db passes rnn_step_backward's reference-gradient test.
+    changed_points, loosened = None, None
+    for q in raw["questions"]:
+        for t in q["tests"]:
+            if q["function"] == "rnn_step_forward" and t["kind"] == "forward" and changed_points is None:
+                changed_points, t["points"] = f"rnn_step_forward: {t['name']}", t["points"] + 1
+            if q["function"] == "rnn_step_backward" and t["kind"] == "reference_gradient" and loosened is None:
+                loosened, t["tolerance"] = f"rnn_step_backward: {t['name']}", {"rtol": 10.0, "atol": 10.0}
+    assert changed_points and loosened
+    config.write_text(yaml.safe_dump(raw, sort_keys=False))
+
+    proc = run_cli("regrade", str(out), "--dry-run", "--config", str(config), "--no-progress", timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    assert snapshot(out) == before  # nothing in OUTDIR was written
+    lines = preview_lines(proc.stdout)
+    old_rows = grades(out)
+    listed = {(s, t) for s, t in lines if t != "total"}
+    expected = {("good", changed_points), ("bug1", changed_points), ("bug2", changed_points),
+                ("bug1", loosened), ("bug2", loosened)}
+    assert listed == expected, proc.stdout  # blank's pinned override and failing tests do not move
+    assert lines["bug1", loosened] == ("0", lines["bug1", loosened][1]) and float(lines["bug1", loosened][1]) > 0
+    assert "the config or the reference solution differs" in proc.stdout
+    for student in ("good", "bug1", "bug2"):
+        assert lines[student, "total"][0] == old_rows[student]["total"]
+
+    proc = run_cli("regrade", str(out), "--all", "--config", str(config), "--no-progress", timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    new_rows = grades(out)
+    for student in ("good", "bug1", "bug2"):
+        assert new_rows[student]["total"] == lines[student, "total"][1]
+    assert new_rows["blank"]["total"] == old_rows["blank"]["total"]
+    again = run_cli("regrade", str(out), "--dry-run", "--config", str(config), "--no-progress", timeout=900)
+    assert again.returncode == 0 and "no score would change" in again.stdout
+
+
+def test_vectorised_matching_equals_copydetects_compare_files():
+    """similarity.match_spans is copydetect.compare_files without its per-hash loop: the same numbers and spans."""
+    import itertools
+
+    import numpy as np
+    from copydetect import compare_files
+
+    from autograder import similarity
+
+    t = similarity.Thresholds()
+    texts = [similarity.student_text(folder, FILES) for folder in (SOLUTIONS, TEMPLATES, LOOPS)]
+    texts += [texts[0].replace("s_prev", "h_before"), texts[2][: len(texts[2]) // 3], "x = 1\n", ""]
+    boilerplate = similarity.boilerplate_hashes(TEMPLATES, FILES, t)
+    prints = [similarity._fingerprint(text, t, boilerplate) for text in texts]
+    compared = 0
+    for a, b in itertools.combinations(prints, 2):
+        want, got = compare_files(a, b), similarity.match_spans(a, b)
+        assert want[0] == got[0] and np.allclose(want[1], got[1])
+        assert all(np.array_equal(w, g) for w, g in zip(want[2], got[2]))
+        compared += bool(want[0])
+    assert compared >= 4  # pairs with matches were compared, not only empty ones
+    # The fingerprints do not depend on the process (copydetect's own hash() does).
+    code = "from autograder.similarity import kgram_hashes; print(kgram_hashes('V=V.V(V)+1', 5).tolist())"
+    runs = {subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "random")}
+    assert len(runs) == 1 and len(json.loads(runs.pop())) == 6
+    assert len(set(similarity.kgram_hashes("abcdefgh", 3).tolist())) == 6
