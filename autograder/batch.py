@@ -560,17 +560,22 @@ def similarity_report(out: Path, config: Config, options: Options) -> None:
     _say(options, similarity.describe(pairs, path))
 
 
+def rediscover(manifest: dict, config: Config) -> Layout:
+    """The class folder of an OUTDIR read again, as batch.json says it was read (layout, attempt, assignment)."""
+    try:
+        return discover(Path(manifest["submissions"]), config.files, manifest.get("assignment"), config.assignment,
+                        manifest.get("layout_option"), manifest.get("attempt", "latest"))
+    except LayoutError as exc:
+        raise BatchError(f"cannot read the submissions again: {exc}") from None
+
+
 def regrade(out: Path, students: list[str] | None, options: Options, config_path: Path | None = None) -> Outcome:
     """Grade the named students of OUTDIR (None: everyone) again from their current submissions."""
     out = Path(out)
     manifest = read_manifest(out)
     config_path = Path(config_path or manifest["config"])
     config = _load_config(config_path)
-    try:
-        layout = discover(Path(manifest["submissions"]), config.files, manifest.get("assignment"), config.assignment,
-                          manifest.get("layout_option"), manifest.get("attempt", "latest"))
-    except LayoutError as exc:
-        raise BatchError(f"cannot read the submissions again: {exc}") from None
+    layout = rediscover(manifest, config)
     manifest["mapping"] = layout.mapping()
     by_id = {e.student: e for e in layout.entries}
     students = list(by_id) if students is None else students

@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 from autograder.analysis import normalise
-from autograder.gradebook import GradebookError, now
+from autograder.gradebook import GradebookError, now, read_edited_mapping
 from autograder.results import write_text_atomic
 
 COMMENTS = "comments.yaml"
@@ -71,14 +71,7 @@ def load_comments(out: Path, records: dict[str, dict] | None = None) -> dict[str
     With ``records`` (load_records) every student must be one of them.
     """
     path = Path(out) / COMMENTS
-    if not path.exists():
-        return {}
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise GradebookError(f"{path} is not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise GradebookError(f"{path}: expected student -> list of {{text, cluster}}, found a {type(data).__name__}")
+    data = read_edited_mapping(path, "student -> list of {text, cluster}")
     comments: dict[str, list[dict]] = {}
     for student, entries in data.items():
         student = str(student)

@@ -114,6 +114,19 @@ def outdir_lock(out: Path, command: str, wait: bool = True,
 
 
 # -- overrides -------------------------------------------------------------------
+def read_edited_mapping(path: Path, expected: str) -> dict:
+    """A YAML file people edit by hand, as a mapping ({} when absent); GradebookError naming the file otherwise."""
+    if not path.exists():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise GradebookError(f"{path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise GradebookError(f"{path}: expected {expected}, found a {type(data).__name__}")
+    return data
+
+
 def load_overrides(out: Path, records: dict[str, dict] | None = None) -> dict[str, dict[str, dict]]:
     """overrides.yaml as student -> test name -> {score, reason, when}, checked as the override command checks.
 
@@ -124,15 +137,7 @@ def load_overrides(out: Path, records: dict[str, dict] | None = None) -> dict[st
     naming the file, the entry and the reason; nothing is written by a caller before this passes.
     """
     path = out / OVERRIDES
-    if not path.exists():
-        return {}
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise GradebookError(f"{path} is not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise GradebookError(f"{path}: expected student -> test name -> {{score, reason}}, found a "
-                             f"{type(data).__name__}")
+    data = read_edited_mapping(path, "student -> test name -> {score, reason}")
     overrides: dict[str, dict[str, dict]] = {}
     for student, tests in data.items():
         student = str(student)  # an unquoted numeric id reads as a number

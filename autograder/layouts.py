@@ -38,7 +38,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import stat
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,8 +47,10 @@ import yaml
 from autograder.submission import (  # noqa: F401 -- ArchiveLimits and SubmissionProblem are re-exported
     ArchiveLimits,
     SubmissionProblem,
+    UnsafeFile,
     extract_zip,
     member_path,
+    read_regular,
 )
 
 SKIPPED_NAMES = {"__MACOSX", "__pycache__", ".DS_Store", "Thumbs.db"}
@@ -572,24 +573,17 @@ def stage_files(entry: Entry, dest: Path, limits: ArchiveLimits | None = None) -
     non-regular files are refused.
     """
     limits = limits or ArchiveLimits()
-    root, max_file = dest.resolve(), int(limits.max_file_mb * 2**20)
+    root = dest.resolve()
     for original, source in entry.files:
         target = (root / member_path(original)).resolve()
         if root not in target.parents:
             raise SubmissionProblem(f"{original!r} points outside the submission folder")
         try:
-            fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
-        except OSError as exc:
-            raise SubmissionProblem(f"{Path(source).name} cannot be read ({exc.strerror})") from None
-        with os.fdopen(fd, "rb") as src:
-            info = os.fstat(src.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                raise SubmissionProblem(f"{Path(source).name} is not a regular file")
-            if info.st_size > max_file:
-                raise SubmissionProblem(f"{original} is larger than {limits.max_file_mb:g} MB")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(target, "wb") as out:
-                out.write(src.read(max_file + 1))
+            data = read_regular(Path(source), int(limits.max_file_mb * 2**20))
+        except UnsafeFile as exc:
+            raise SubmissionProblem(f"{original}: {exc}") from None
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
 
 
 def prepare(entry: Entry, workdir: Path, files: tuple[str, ...], limits: ArchiveLimits | None = None) -> Path:

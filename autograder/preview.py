@@ -15,10 +15,17 @@ import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from autograder.batch import BatchError, Options, _load_config, config_fingerprint, read_manifest, run_batch
+from autograder.batch import (
+    BatchError,
+    Options,
+    _load_config,
+    config_fingerprint,
+    read_manifest,
+    rediscover,
+    run_batch,
+)
 from autograder.clusters import load_comments
 from autograder.gradebook import GradebookError, load_overrides, load_records, results_document
-from autograder.layouts import LayoutError, discover
 
 
 @dataclass
@@ -100,11 +107,7 @@ def preview(out: Path, options: Options, config_path: Path | None = None) -> Pre
     old_config = _load_config(Path(manifest["config"])) if Path(manifest["config"]).exists() else None
     config_path = Path(config_path or manifest["config"])
     config = _load_config(config_path)
-    try:
-        layout = discover(Path(manifest["submissions"]), config.files, manifest.get("assignment"), config.assignment,
-                          manifest.get("layout_option"), manifest.get("attempt", "latest"))
-    except LayoutError as exc:
-        raise BatchError(f"cannot read the submissions again: {exc}") from None
+    layout = rediscover(manifest, config)
     old_records = load_records(out)
     try:
         overrides, comments = load_overrides(out), load_comments(out)

@@ -20,8 +20,10 @@ class UnsafeFile(Exception):
     """Not a regular file of sane size (a link, a device, a huge file)."""
 
 
-def read_regular(path: Path) -> bytes:
-    """A file's bytes, refusing symbolic links and non-regular files even if one is swapped in meanwhile."""
+def read_regular(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """A file's bytes, refusing symbolic links, non-regular files (even if one is swapped in meanwhile) and files
+    over ``max_bytes``."""
+    path = Path(path)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
@@ -30,11 +32,11 @@ def read_regular(path: Path) -> bytes:
         info = os.fstat(f.fileno())
         if not stat.S_ISREG(info.st_mode):
             raise UnsafeFile(f"{path.name} is not a regular file")
-        if info.st_size > MAX_FILE_BYTES:
-            raise UnsafeFile(f"{path.name} is larger than {MAX_FILE_BYTES >> 20} MB")
-        data = f.read(MAX_FILE_BYTES + 1)
-    if len(data) > MAX_FILE_BYTES:  # it grew after fstat
-        raise UnsafeFile(f"{path.name} is larger than {MAX_FILE_BYTES >> 20} MB")
+        if info.st_size > max_bytes:
+            raise UnsafeFile(f"{path.name} is larger than {max_bytes / 2**20:g} MB")
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:  # it grew after fstat
+        raise UnsafeFile(f"{path.name} is larger than {max_bytes / 2**20:g} MB")
     return data
 
 

@@ -403,7 +403,7 @@ def test_loose_files_are_staged_under_their_names_and_an_uploaded_zip_is_opened(
     (folder / "lee_9_12_quiz.py").symlink_to("/etc/passwd")
     work2 = tmp_path / "work2"
     work2.mkdir()
-    with pytest.raises(SubmissionProblem, match="cannot be read"):
+    with pytest.raises(SubmissionProblem, match="cannot be opened as a plain file"):
         prepare(discover(folder, FILES).entries[0], work2, FILES)
 
 
