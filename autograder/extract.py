@@ -34,7 +34,7 @@ import shutil
 import symtable
 import tempfile
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from autograder import notebook_kernel
@@ -298,6 +298,17 @@ def stub_only(sources: list[str | None], functions: tuple[str, ...]) -> bool:
     return bool(last) and all(_stub_definition(source, name) for name, source in last.items())
 
 
+def _without_definition(source: str, name: str) -> str:
+    """The cell's source with its top-level definitions of ``name`` blanked out (line numbers kept)."""
+    lines = source.splitlines()
+    for node in _parse(source).body:
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+            for k in range(first - 1, node.end_lineno):
+                lines[k] = ""
+    return "\n".join(lines)
+
+
 def _stub_definition(source: str | None, name: str) -> bool:
     """Whether the cell's last definition of ``name`` is still a template stub (raises NotImplementedError)."""
     tree = _parse(source)
@@ -363,12 +374,19 @@ def plan(cells: list[Cell], functions: tuple[str, ...], notebook: str, files: tu
     for name in functions:
         where = defined_in.get(name, [])
         if len(where) > 1:
-            note = (f"{name} is defined in cells {_numbers(where)}: run top to bottom, the last one "
-                    f"(cell {where[-1]}) is graded")
-            if _stub_definition(by_number[where[-1]].source, name):
-                note += (" and it is still the template's `raise NotImplementedError`: delete that definition or move "
-                         "yours below it")
-            notes.append(note)
+            stubs = [n for n in where if _stub_definition(by_number[n].source, name)]
+            real = [n for n in where if n not in stubs]
+            if where[-1] in stubs and real:
+                # A template stub pasted below the work never replaces it: otter and nbgrader run each test
+                # right after its function, before such a stub, and the student's own checks passed there.
+                for n in (n for n in stubs if n > real[-1]):
+                    by_number[n] = replace(by_number[n], source=_without_definition(by_number[n].source, name))
+                notes.append(f"{name} is defined in cells {_numbers(where)}: the last one (cell {where[-1]}) is still "
+                             f"the template's `raise NotImplementedError`, so the one in cell {real[-1]} was graded; "
+                             "delete the stub")
+            else:
+                notes.append(f"{name} is defined in cells {_numbers(where)}: run top to bottom, the last one "
+                             f"(cell {where[-1]}) is graded")
         elif not where:
             holders = [c for c in cells if c.kind != "code" and name in bound_names(c.source, own)]
             if holders:
@@ -379,7 +397,7 @@ def plan(cells: list[Cell], functions: tuple[str, ...], notebook: str, files: tu
             elif code:
                 notes.append(f"no code cell of {notebook} defines {name}")
     graded = {n for name in functions for n in defined_in.get(name, [])} | {c.number for c in marked}
-    return Plan(run, notes, defined_in, graded)
+    return Plan([by_number[c.number] for c in run], notes, defined_in, graded)
 
 
 def extract(notebook: Path, files: tuple[str, ...] | None) -> tuple[dict[str, str], list[str]]:

@@ -219,17 +219,21 @@ SHAPES: dict[str, tuple[Shape, set[str]]] = {
     "cell_magic_time": (_edit("sample", lambda s: "%%time\n" + s), set()),
     "bash_cell": (_insert("sample", "%%bash\necho hello\n"), set()),
     # Several definitions, cells out of order.
-    # (rnn_backward's gradient check differentiates the student's own rnn_forward: it is lost with it.)
+    # A stub pasted below the work never replaces it (otter and nbgrader test each function right after it).
     "stub_below_solution": (_insert(None, "# file: rnn_layers.py\ndef rnn_forward(x, s0, U, W, b):\n" + STUB),
-                            {"rnn_forward", "rnn_backward"}),
+                            set()),
     "solution_below_stub": (_insert("rnn_forward", "# file: rnn_layers.py\ndef rnn_forward(x, s0, U, W, b):\n" + STUB),
                             set()),
     "use_before_definition": (_insert("rnn_step_forward", USE_EARLY), set()),
     # Redefinitions outside the marked cells: run top to bottom, the last one is graded, as in a kernel.
     "stub_marked_real_in_scratch": (lambda nb: _insert_after("lstm_gates", MARK.sub("", _src(_defining(
         nb, "lstm_gates"))))(_edit("lstm_gates", _stubbed("lstm_gates"))(nb)), set()),
-    "stub_redefinition_in_scratch": (_insert(None, "def rnn_forward(x, s0, U, W, b):\n" + STUB),
-                                     {"rnn_forward", "rnn_backward"}),
+    "stub_redefinition_in_scratch": (_insert(None, "def rnn_forward(x, s0, U, W, b):\n" + STUB), set()),
+    # A wrong redefinition in a scratch cell right below the work (before its tests) is what runs last
+    # (rnn_backward's gradient check differentiates the student's own rnn_forward, so it is lost with it).
+    "wrong_redefinition_below": (_insert_after("rnn_forward", "def rnn_forward(x, s0, U, W, b):\n"
+                                                              "    return np.zeros((x.shape[0], x.shape[1], "
+                                                              "W.shape[0])), None\n"), {"rnn_forward", "rnn_backward"}),
     # A byte-order mark pasted into a cell; marker lines spelled loosely.
     "bom_in_cell": (_edit("rnn_forward", lambda s: "\ufeff" + s), set()),
     "marker_spellings": (lambda nb: _edit("sigmoid", lambda s: s.replace(

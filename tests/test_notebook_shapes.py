@@ -111,7 +111,7 @@ def test_notes_name_the_cell_and_the_fix(native):
     assert "is a Markdown cell holding the code of rnn_step_backward: a kernel does not run it" in _notes(
         native, "markdown_cell_plain")
     stub = _notes(native, "stub_below_solution")
-    assert "rnn_forward is defined in cells" in stub and "still the template's `raise NotImplementedError`" in stub
+    assert "still the template's `raise NotImplementedError`, so the one in cell" in stub and "was graded" in stub
     assert "the template's" not in _notes(native, "solution_below_stub")
     assert "is defined further down, in cell" in _notes(native, "use_before_definition")
     assert "AssertionError: left over" in _notes(native, "raise_after_def")
