@@ -115,7 +115,7 @@ def run_test(function: str, name: str, namespace: Mapping[str, object] | None = 
         raise LookupError(f"no test {function}: {name!r} in {folder} (hidden tests run only when graded)")
     # What fails only in the grader (a module it lacks, a numpy name it no longer has) fails here first.
     own = [f.removesuffix(".py") for f in config.files]
-    used = [namespace[n] for n in dict.fromkeys((function, *_helpers(function))) if n in namespace]
+    used = [namespace[n] for n in dict.fromkeys((function, *_helpers(function, config.homework))) if n in namespace]
     blocking = [note for fn in used for note in function_notes(fn, namespace, config.environment, own)]
     if blocking:
         raise CheckFailed(f"{test.full_name}: " + "\n".join(dict.fromkeys(blocking)))
@@ -134,9 +134,7 @@ def run_test(function: str, name: str, namespace: Mapping[str, object] | None = 
             raise CheckFailed(message) from None
 
 
-def _helpers(function: str) -> tuple[str, ...]:
+def _helpers(function: str, homework) -> tuple[str, ...]:
     """The graded functions a test of ``function`` also calls: its forward, for a backward's gradient checks."""
-    from autograder.homework import GRADIENTS
-
-    gradient = GRADIENTS.get(function)
+    gradient = homework.gradients.get(function)
     return (gradient.forward,) if gradient is not None else ()

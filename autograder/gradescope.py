@@ -6,9 +6,9 @@
     python -m autograder.gradescope selftest                            setup.sh: grade the reference once
 
 The zip holds setup.sh and run_autograder at its root, the grader package, the
-config, the reference solution and ``gradescope.json`` (which config, which
-files, which commit).  ``run`` grades the upload with ``python -m autograder
-grade`` in a separate process, which finds the work in it by the rule every
+config, the assignment's homework and behaviours modules, the reference solution
+and ``gradescope.json`` (which config, which files, which commit).  ``run`` grades
+the upload with ``python -m autograder grade`` in a separate process, which finds the work in it by the rule every
 path shares (``submission.locate``), and writes ``results/results.json``; whatever goes wrong,
 it still writes a results.json that says so.  This module imports only the
 standard library, so that holds even when numpy or the config is broken.
@@ -76,6 +76,11 @@ def zip_members(config_path: Path) -> tuple[dict[str, Path], dict]:
         if path.is_file() and path.suffix in (".py", ".json") and "__pycache__" not in path.parts:
             members[_inside_repo(path, "grader file")] = path
     members[_inside_repo(config.path, "the config")] = config.path
+    # The assignment's homework module builds every test's inputs, hidden ones included, and its behaviours
+    # module runs the behaviour checks: instructor code the grader imports (not secret; the reference is).
+    for path in (config.homework_path, config.behaviours_path):
+        if path is not None and path.is_file():
+            members[_inside_repo(path, "an assignment module")] = path
     for name in config.files:
         members[_inside_repo(config.reference / name, "the reference solution")] = config.reference / name
     manifest = {

@@ -284,7 +284,7 @@ def _nbgrader(submitted: Path, assignment: str | None, default_assignment: str) 
             assignment = next(iter(names))
         else:
             raise LayoutError(f"{submitted} holds several assignments ({', '.join(sorted(names))}): choose one with "
-                              "--assignment")
+                              "--nbgrader-assignment")
     elif assignment not in names:
         raise LayoutError(f"no student in {submitted} has a folder for assignment {assignment!r} "
                           f"(found: {', '.join(sorted(names)) or 'none'})")

@@ -290,14 +290,14 @@ def write(config: Config) -> list[Path]:
 
 
 # -- what each tool needs next to the notebook ---------------------------------------
-def _copy_package(dest: Path) -> None:
+def _copy_package(dest: Path, config: Config) -> None:
     """The modules the test cells import (checks_api.py and its imports), as the student bundle copies them."""
-    from autograder.release import PACKAGE, module_closure
+    from autograder.release import PACKAGE, assignment_sources, module_closure
 
     package = dest / "autograder"
     package.mkdir(parents=True, exist_ok=True)
     (package / "__init__.py").write_text('"""The checks a notebook\'s test cells run (see checks_api.py)."""\n')
-    for name in module_closure("checks_api"):
+    for name in module_closure("checks_api", also=assignment_sources(config)):
         shutil.copyfile(PACKAGE / name, package / name)
 
 
@@ -307,13 +307,15 @@ def write_checks(dest: Path, config: Config, public_only: bool) -> Path:
     The outputs are recorded by grading the reference itself (``release.record``),
     which refuses to record a reference that fails a test.
     """
-    from autograder.release import config_mapping, record
+    from autograder.release import assignment_modules, config_mapping, record
     from autograder.selfcheck import CONFIG_FILE, RECORD_FILE
 
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     (dest / CONFIG_FILE).write_text(json.dumps(config_mapping(config, public_only), indent=1) + "\n")
     (dest / RECORD_FILE).write_text(json.dumps(record(config, public_only), allow_nan=False) + "\n")
+    for name, content in assignment_modules(config).items():  # they build the tests' inputs
+        (dest / name).write_bytes(content)
     return dest
 
 
@@ -329,7 +331,7 @@ def stage_otter(dest: Path, config: Config) -> Path:
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     (dest / NOTEBOOK_NAME).write_text(dumps(build("otter", config)))
-    _copy_package(dest)
+    _copy_package(dest, config)
     write_checks(dest / PUBLIC_CHECKS, config, public_only=True)
     write_checks(dest / FULL_CHECKS, config, public_only=False)
     (dest / "requirements.txt").write_text(runtime_requirements())
@@ -344,7 +346,7 @@ def stage_nbgrader(dest: Path, config: Config) -> Path:
     for name in ("nbgrader_config.py", "hw_rnn_export.py"):
         shutil.copyfile(NBGRADER_DIR / name, dest / name)
     (source / NOTEBOOK_NAME).write_text(dumps(build("nbgrader", config)))
-    _copy_package(source)
+    _copy_package(source, config)
     write_checks(source / PUBLIC_CHECKS, config, public_only=True)
     # Outside source/: generate_assignment releases everything in source/hw_rnn to students.
     write_checks(dest / "grading" / FULL_CHECKS, config, public_only=False)

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from conftest import CONFIG
+from conftest import CONFIG, HOMEWORK
 
 from autograder.config import ConfigError, load_config
-from autograder.homework import FUNCTIONS, required_case_keys
 
 
 def test_real_config_is_valid_and_covers_the_spec(config):
-    assert set(config.functions) == set(FUNCTIONS)
+    assert set(config.functions) == set(HOMEWORK.functions)
     kinds = {(t.function, t.kind) for t in config.tests}
-    for name in FUNCTIONS:
+    for name in HOMEWORK.functions:
         assert sum(t.points for t in config.tests if t.function == name) > 0
         assert (name, "inputs_unchanged") in kinds or name == "answers"
         assert any(t.function == name and t.hidden for t in config.tests)
@@ -46,7 +45,7 @@ def _broken(tmp_path, mutate) -> str:
     path = tmp_path / "a.yaml"
     path.write_text(yaml.safe_dump(raw))
     with pytest.raises(ConfigError) as info:
-        load_config(path, known_functions=required_case_keys())
+        load_config(path, known_functions=HOMEWORK.required_case_keys())
     return str(info.value)
 
 
