@@ -113,8 +113,8 @@ _REFERENCE_LOCK = threading.Lock()
 def load_reference(config: Config) -> dict[str, ModuleType]:
     """Import the reference solution's modules in this process, once.
 
-    Reference modules import each other by plain name (``from rnn_layers import
-    ...``), as students' do; while loading, those names point at the reference.
+    Reference modules import each other by plain name (``from NAME import ...``
+    for a submission file NAME.py), as students' do; while loading, those names point at the reference.
     """
     with _REFERENCE_LOCK:  # the plain names in sys.modules are shared by every thread
         return _load_reference(config)
@@ -518,9 +518,7 @@ def add_hints(results: list[TestResult], homework: Homework) -> None:
         if ordinary and all(r.passed for r in ordinary):
             for r in failed:
                 if r.spec.stability:
-                    r.output += ("\nHint: right on ordinary inputs but not on extreme ones: avoid exp of large "
-                                 "positive numbers (subtract the maximum score; use a sigmoid form that only "
-                                 "exponentiates negative numbers).")
+                    r.output += "\nHint: " + homework.stability_hint
 
 
 def grade(submission: Path, config: Config, public_only: bool = False, box: Sandbox | None = None,

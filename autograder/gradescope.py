@@ -1,6 +1,6 @@
 """Gradescope: the autograder zip, and what its two scripts run.
 
-    python -m autograder.gradescope build [--out dist/autograder.zip]   the zip to upload (``make gradescope``)
+    python -m autograder.gradescope build [--assignment NAME] [--out dist/autograder.zip]   the zip to upload
     python -m autograder.gradescope try SUBMISSION [--zip ZIP]          run the zip locally, as Gradescope would
     python -m autograder.gradescope run [--root /autograder]            run_autograder: grade one submission
     python -m autograder.gradescope selftest                            setup.sh: grade the reference once
@@ -187,7 +187,7 @@ def _sweep(grader_pid: int) -> None:
 def grade_upload(source: Path, upload: Path, timeout: float = DEFAULT_TIMEOUT) -> tuple[dict, list[str]]:
     """Grade a student's upload with the autograder in ``source``: (results.json document, log for the staff)."""
     log: list[str] = []
-    work = Path(tempfile.mkdtemp(prefix="hw_rnn_gradescope_"))  # mode 0700: the grader's own
+    work = Path(tempfile.mkdtemp(prefix="autograder_gradescope_"))  # mode 0700: the grader's own
     try:
         manifest = json.loads((source / MANIFEST).read_text(encoding="utf-8"))
         log.append(f"autograder for {manifest['assignment']} built from commit {manifest['commit']}")
@@ -323,7 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("build", help="build the zip to upload to Gradescope")
     p.add_argument("--out", type=Path, default=REPO / "dist" / "autograder.zip")
-    p.add_argument("--config", type=Path, default=REPO / "assignments" / "hw_rnn" / "assignment.yaml")
+    p.add_argument("--assignment", help="assignments/NAME/assignment.yaml (default: the default assignment)")
+    p.add_argument("--config", type=Path, help="an assignment.yaml by path, instead of --assignment")
     p = sub.add_parser("try", help="run the zip's run_autograder on a submission, locally")
     p.add_argument("submission", type=Path, help="a folder (or one file) as a student would upload it")
     p.add_argument("--zip", type=Path, default=REPO / "dist" / "autograder.zip")
@@ -339,7 +340,13 @@ def main(argv: list[str] | None = None) -> int:
         harden_grader()  # a subreaper: student processes that outlive the grader come back here to be killed
     timeout = float(os.environ.get("AUTOGRADER_TIMEOUT") or DEFAULT_TIMEOUT)
     if args.command == "build":
-        out = build(args.out, args.config)
+        from autograder.config import ConfigError, config_path
+
+        try:
+            out = build(args.out, config_path(args.assignment, args.config))
+        except ConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         print(f"wrote {out} ({out.stat().st_size} bytes)")
         return 0
     if args.command == "try":

@@ -1,12 +1,13 @@
 """Builds the student release bundle (``make release``): one folder and the same folder zipped.
 
-    dist/student/hw_rnn.zip  and  dist/student/hw_rnn/
-        rnn_layers.py, lstm_layers.py   the templates
+    dist/student/<assignment>.zip  and  dist/student/<assignment>/
+        the submission files            the templates
         README.md                       the handout (and any student notebooks *.ipynb beside it)
         CHECK_AND_SUBMIT.md             how to check and submit
         check.py, requirements.txt      the self-check and its one requirement, numpy
         autograder/                     the self-check: the grader's own modules, copied
-            public/                     the public tests (JSON), the recorded reference values, fingerprints
+            public/                     the public tests (JSON), the recorded reference values, fingerprints,
+                                        the assignment's homework.py and behaviours.py (they build the inputs)
 
 The self-check is the grader's code, not a second implementation: the modules
 ``selfcheck.py`` needs are copied as they are.  The reference's outputs on the
@@ -214,8 +215,8 @@ or a call that runs too long fails only the tests that needed it (time limits
 work on Linux and macOS; on Windows stop a stuck check with Ctrl-C).
 
 The grader runs these public tests and hidden ones on other inputs and shapes,
-so code that is correct for any N, T, D, H, K passes both; do not tune it to the
-public inputs.
+so code that is correct for any shapes and sizes passes both; do not tune it to
+the public inputs.
 
 ## 4. Submit
 

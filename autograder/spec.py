@@ -9,7 +9,9 @@ instructor modules, trusted code loaded by path (the folder is not a package):
     ``SEQUENCE_FUNCTIONS`` (optional): functions whose outputs are laid out (N, T, ...), so that
     feedback names the time step of a mismatch;
     ``TIME_KEYS`` (optional): the case keys that are sequence lengths, so that a backward of a
-    sequence function that is right for one step only gets a hint about the recurrent path.
+    sequence function that is right for one step only gets a hint about the recurrent path;
+    ``STABILITY_HINT`` (optional): the hint for a function right on ordinary inputs but not on
+    the extreme ones of its ``stability`` tests (what overflows in this assignment, and the fix).
 ``behaviours.py`` (optional)
     ``BEHAVIOURS``: check name -> ``check(grading, test, case)`` for tests of kind ``behaviour``;
     a check raises ``autograder.grader.Failed`` when the behaviour is wrong.
@@ -105,6 +107,10 @@ def named_outputs(function: Function, result) -> dict:
     return dict(zip(function.outputs, result))
 
 
+DEFAULT_STABILITY_HINT = ("right on ordinary inputs but not on extreme ones: look for exp of large positive numbers "
+                          "or other overflow.")
+
+
 # -- loading an assignment's modules -------------------------------------------------------------------
 _MODULES: dict[Path, ModuleType] = {}
 
@@ -148,6 +154,7 @@ class Homework:
         self.gradients: dict[str, Gradient] = dict(getattr(module, "GRADIENTS", {}))
         self.sequence_functions: frozenset[str] = frozenset(getattr(module, "SEQUENCE_FUNCTIONS", ()))
         self.time_keys: tuple[str, ...] = tuple(getattr(module, "TIME_KEYS", ()))
+        self.stability_hint: str = getattr(module, "STABILITY_HINT", DEFAULT_STABILITY_HINT)
         self.behaviours_path = behaviours_path
         self._behaviours: dict | None = None
 

@@ -27,6 +27,9 @@ HOMEWORK = load_config(CONFIG).homework
 # Which graded functions each function of the reference calls (directly or not): a fault in a callee
 # reaches every caller's tests.  A test compares it with the source.
 CALLS = HOMEWORK.module.CALLS
+# The generated notebooks (autograder/notebooks.py names them after the assignment).
+OTTER_MASTER = ROOT / "integrations" / "otter" / "hw_rnn.ipynb"
+NBGRADER_SOURCE = ROOT / "integrations" / "nbgrader" / "source" / "hw_rnn" / "hw_rnn.ipynb"
 
 
 def with_callers(broken: set[str]) -> set[str]:

@@ -203,6 +203,9 @@ SEQUENCE_FUNCTIONS = {"rnn_forward", "rnn_backward", "output_forward", "output_b
                       "lstm_forward", "lstm_backward"}
 # The case key that is a sequence length.
 TIME_KEYS = ("T",)
+# The hint for a function that fails only its stability tests (softmax_cross_entropy, sigmoid).
+STABILITY_HINT = ("right on ordinary inputs but not on extreme ones: avoid exp of large positive numbers (subtract "
+                  "the maximum score; use a sigmoid form that only exponentiates negative numbers).")
 
 
 # Which graded functions each graded function of the reference calls, directly or not: a bug in a callee

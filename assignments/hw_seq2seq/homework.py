@@ -261,6 +261,9 @@ SEQUENCE_FUNCTIONS = {"encoder_forward", "encoder_backward", "decoder_forward", 
                       "shift_targets"}
 # The case keys that are sequence lengths.
 TIME_KEYS = ("T_src", "T_tgt")
+# The hint for a function that fails only its stability tests (masked_cross_entropy).
+STABILITY_HINT = ("right on ordinary inputs but not on extreme ones: avoid exp of large positive numbers (subtract "
+                  "each row's maximum score before exp, and take the log of the sum, not of a softmax).")
 
 # Which graded functions each graded function of the reference calls, directly or not: a bug in a callee
 # reaches the caller's tests (tests/corpus/mutants_seq2seq.yaml's `breaks` follow it).
