@@ -103,7 +103,8 @@ def test_mutant_loses_points_exactly_where_it_breaks(mutant, untimed_config, tmp
 def test_feedback_follows_hw_seq2seqs_homework_module(s2s_config, tmp_path):
     """Time steps (its SEQUENCE_FUNCTIONS) and the stability hint (its STABILITY_HINT) come from hw_seq2seq's module."""
     by_name = {m["name"]: m for m in MUTANTS}
-    report = grade(make_submission(tmp_path / "a", by_name["encoder_backward_no_recurrent_gradient"]["edits"]), s2s_config)
+    edits = by_name["encoder_backward_no_recurrent_gradient"]["edits"]
+    report = grade(make_submission(tmp_path / "a", edits), s2s_config)
     failed = [r.output for r in report.tests if r.spec.function == "encoder_backward" and not r.passed]
     assert failed and any("time step" in output for output in failed), failed
     report = grade(make_submission(tmp_path / "b", by_name["masked_cross_entropy_unstable"]["edits"]), s2s_config)
