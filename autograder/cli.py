@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from autograder import templates
-from autograder.config import Config, ConfigError, check_cases, config_path, load_config
+from autograder.config import Config, ConfigError, check_behaviours, check_cases, config_path, load_config
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
@@ -30,6 +30,7 @@ def _config(path: str | None, cases: bool = True, assignment: str | None = None)
 
 def _check_cases(config: Config) -> None:
     check_cases(config, config.homework.required_case_keys())
+    check_behaviours(config)
 
 
 def _submission(path: str, config: Config):

@@ -155,8 +155,9 @@ class Config:
                 raise ConfigError(f"{self.path}: the assignment's homework module {self.homework_path} does not exist")
             try:
                 self._homework = load_homework(self.homework_path, self.behaviours_path)
-            except (AttributeError, ImportError, SyntaxError, OSError) as exc:
-                raise ConfigError(f"cannot load the homework module {self.homework_path}: {exc}") from None
+            except Exception as exc:  # instructor code: whatever it raises, say which file and what
+                raise ConfigError(f"cannot load the homework module {self.homework_path}: "
+                                  f"{type(exc).__name__}: {exc}") from None
         return self._homework
 
     @property
@@ -306,6 +307,18 @@ def check_cases(config: Config, required: dict[str, tuple[str, ...]]) -> None:
             missing = [k for k in required[t.function] if k not in c]
             if missing:
                 raise ConfigError(f"{t.full_name}: case {c} lacks {missing}")
+
+
+def check_behaviours(config: Config) -> None:
+    """Every case of a ``behaviour`` test names a check of the assignment's behaviours module (which this loads)."""
+    cases = [(t, c) for t in config.tests if t.kind == "behaviour" for c in t.cases]
+    if not cases:
+        return
+    checks = config.homework.behaviours
+    for test, case in cases:
+        if case.get("check") not in checks:
+            raise ConfigError(f"{test.full_name}: case {case} names no behaviour check of {config.behaviours_path} "
+                              f"(it has {sorted(checks) or 'none'})")
 
 
 def load_config(path: str | Path, known_functions: dict | None = None) -> Config:

@@ -40,12 +40,13 @@ def _load_json(path: Path) -> dict:
 
 def load(data: Path = DATA):
     """The public config and the recorded reference values."""
-    from autograder.config import ConfigError, check_cases, from_mapping
+    from autograder.config import ConfigError, check_behaviours, check_cases, from_mapping
     from autograder.recorded import Recorded
 
     try:
         config = from_mapping(_load_json(data / CONFIG_FILE), data / CONFIG_FILE)
         check_cases(config, config.homework.required_case_keys())
+        check_behaviours(config)
         recorded = Recorded(_load_json(data / RECORD_FILE))
     except (ConfigError, KeyError, TypeError) as exc:
         raise CheckError(f"the checker's data in {data} is damaged ({exc}); download the bundle again") from None
