@@ -9,6 +9,9 @@ PYTHON := $(BIN)/python
 PY310 ?= $(shell for p in $$HOME/.pyenv/versions/3.10*/bin/python3.10 $$(command -v python3.10); do \
   "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo "$$p"; break; }; done)
 VENV310 ?= .venv310
+# The assignment every target works on (assignments/$(ASSIGNMENT)/assignment.yaml): make release ASSIGNMENT=hw_seq2seq.
+ASSIGNMENT ?= $(shell head -n 1 assignments/DEFAULT)
+AS := --assignment $(ASSIGNMENT)
 
 # As root, student code runs as an unprivileged uid (docs/security.md): it needs a Python that
 # other users can run, and the checkout (which holds the reference solution) must be private.
@@ -51,18 +54,18 @@ root-mode: child-python
 	chmod go-rwx .
 
 templates: setup-grading
-	$(PYTHON) -m autograder templates
+	$(PYTHON) -m autograder templates $(AS)
 
-# The student download: templates, handout and the public self-check (dist/student/hw_rnn.zip and hw_rnn/).
+# The student download: templates, handout and the public self-check (dist/student/$(ASSIGNMENT).zip and folder).
 release: templates
-	$(PYTHON) -m autograder release --out dist/student
+	$(PYTHON) -m autograder release $(AS) --out dist/student
 
 demo: setup-grading $(ROOT_MODE)
-	@echo "== grading the reference solution (solutions/hw_rnn) =="
-	$(PYTHON) -m autograder grade solutions/hw_rnn --results build/demo/reference.json
+	@echo "== grading the reference solution (solutions/$(ASSIGNMENT)) =="
+	$(PYTHON) -m autograder grade solutions/$(ASSIGNMENT) $(AS) --results build/demo/reference.json
 	@echo
-	@echo "== grading the untouched student templates (student_templates/hw_rnn) =="
-	$(PYTHON) -m autograder grade student_templates/hw_rnn --results build/demo/templates.json --quiet
+	@echo "== grading the untouched student templates (student_templates/$(ASSIGNMENT)) =="
+	$(PYTHON) -m autograder grade student_templates/$(ASSIGNMENT) $(AS) --results build/demo/templates.json --quiet
 	@$(PYTHON) -c "import json; d = json.load(open('build/demo/templates.json')); print('templates score:', d['score'], 'of', sum(t['max_score'] for t in d['tests']))"
 	@echo "results.json files are in build/demo/"
 
@@ -95,15 +98,15 @@ class-demo: setup $(ROOT_MODE)
 
 # The zip to upload to Gradescope (README: "Gradescope").
 gradescope: setup-grading
-	$(PYTHON) -m autograder.gradescope build --out dist/autograder.zip
+	$(PYTHON) -m autograder.gradescope build $(AS) --out dist/autograder.zip
 
 bench-gradescope: setup $(ROOT_MODE)
 	$(PYTHON) bench/bench_gradescope.py
 
 # The otter-grader master notebook and the nbgrader source notebook, from the solutions,
-# assignment.yaml and assignments/hw_rnn/notebook.md (a test fails when they are stale).
+# assignment.yaml and assignments/$(ASSIGNMENT)/notebook.md (a test fails when they are stale).
 notebooks: setup
-	$(PYTHON) -m autograder.notebooks write
+	$(PYTHON) -m autograder.notebooks $(AS) write
 
 # nbgrader runs `alembic` by name: the venv's bin goes first on PATH.
 TOOLS_PATH := PATH=$(abspath $(BIN)):$$PATH
@@ -111,16 +114,16 @@ TOOLS_PATH := PATH=$(abspath $(BIN)):$$PATH
 # otter-grader: the student folder and Gradescope's autograder zip, in build/otter/dist.
 otter: setup
 	rm -rf build/otter
-	$(PYTHON) -m autograder.notebooks stage-otter build/otter/src
-	cd build/otter && $(TOOLS_PATH) otter assign src/hw_rnn.ipynb dist
+	$(PYTHON) -m autograder.notebooks $(AS) stage-otter build/otter/src
+	cd build/otter && $(TOOLS_PATH) otter assign src/$(ASSIGNMENT).ipynb dist
 	@echo "students get build/otter/dist/student/; the Gradescope zip is build/otter/dist/autograder/*.zip"
 
-# nbgrader: a course folder, build/nbgrader, with the assignment generated (release/hw_rnn).
+# nbgrader: a course folder, build/nbgrader, with the assignment generated (release/$(ASSIGNMENT)).
 nbgrader: setup
 	rm -rf build/nbgrader
-	$(PYTHON) -m autograder.notebooks stage-nbgrader build/nbgrader
-	cd build/nbgrader && $(TOOLS_PATH) nbgrader generate_assignment hw_rnn
-	@echo "course folder: build/nbgrader; students get build/nbgrader/release/hw_rnn/"
+	$(PYTHON) -m autograder.notebooks $(AS) stage-nbgrader build/nbgrader
+	cd build/nbgrader && $(TOOLS_PATH) nbgrader generate_assignment $(ASSIGNMENT)
+	@echo "course folder: build/nbgrader; students get build/nbgrader/release/$(ASSIGNMENT)/"
 
 bench-tools: setup
 	$(PYTHON) bench/bench_tools.py

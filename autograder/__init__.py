@@ -1,1 +1,1 @@
-"""Autograder for the recurrent-networks homework (see README.md)."""
+"""An autograder for numpy homework: the engine; each assignment lives in assignments/NAME/ (see README.md)."""

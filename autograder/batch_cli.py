@@ -74,9 +74,9 @@ def _interrupted() -> int:
 
 
 def _config_path(args: argparse.Namespace) -> Path:
-    from autograder.cli import DEFAULT_CONFIG
+    from autograder.config import config_path
 
-    return Path(args.config) if args.config else DEFAULT_CONFIG
+    return config_path(args.assignment, args.config)
 
 
 def _jobs(value: str) -> int:
@@ -90,7 +90,7 @@ def cmd_grade_all(args: argparse.Namespace) -> int:
     from autograder.batch import Options, grade_all
 
     options = Options(jobs=args.jobs or 0, regrade=args.regrade, published=True if args.published else None,
-                      after_due_date=True if args.after_due_date else None, assignment=args.assignment,
+                      after_due_date=True if args.after_due_date else None, assignment=args.nbgrader_assignment,
                       timeout=args.timeout, progress=False if args.no_progress else None, quiet=args.quiet,
                       lock=lambda out: _lock(out, args), layout=args.layout, attempt=args.attempt,
                       dry_run=args.dry_run, similarity=not args.no_similarity)
@@ -122,7 +122,10 @@ def cmd_regrade(args: argparse.Namespace) -> int:
         return _fail(ValueError("give --student ID (repeatable) or --all; or --dry-run to preview a regrade of "
                                 "everyone"))
     options = Options(jobs=args.jobs or 0, progress=False if args.no_progress else None)
-    config = Path(args.config) if args.config else None
+    from autograder.config import config_path
+
+    # Without --config or --assignment, the config OUTDIR was graded with.
+    config = config_path(args.assignment, args.config) if (args.config or args.assignment) else None
     out = Path(args.outdir)
     if args.dry_run:
         return _locked(out, args, lambda: _preview(out, options, config))
@@ -229,7 +232,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--published", action="store_true",
                    help="grades are published: feedback shows hidden tests' names and scores (never their inputs)")
     p.add_argument("--after-due-date", action="store_true", help="show tests whose visibility is after_due_date")
-    p.add_argument("--assignment", help="nbgrader: the assignment folder to grade (default: the config's)")
+    p.add_argument("--nbgrader-assignment", help="nbgrader: the assignment folder to grade, when its name is not the "
+                                                 "config's assignment")
     p.add_argument("--layout", choices=LAYOUTS, help="how the class folder is laid out (default: recognised)")
     p.add_argument("--attempt", choices=ATTEMPTS, default="latest",
                    help="which of a student's several attempts is graded (Blackboard; default: latest)")

@@ -1,7 +1,7 @@
 """The checks a notebook's test cells call, under otter-grader and nbgrader alike.
 
     from autograder.checks_api import run_test
-    run_test("rnn_forward", "matches the reference", globals())
+    run_test("FUNCTION", "TEST NAME", globals())
 
 runs one test of the assignment config (by function and test name) on the
 functions defined in the notebook's namespace, with the native grader's own
@@ -16,9 +16,9 @@ Reference values come from a checks folder: the tests as JSON and the
 reference's recorded outputs on their cases, in the student bundle's format
 (``selfcheck.load``, ``recorded.py``), never the reference solution itself.
 The folder is the first found of: the one named by the environment variable
-HW_RNN_CHECKS, then ``hw_rnn_checks_full`` (every test: graders only) and
-``hw_rnn_checks`` (the public tests: given to students), each looked for next
-to this package and in the working directory.
+AUTOGRADER_CHECKS, then ``<assignment>_checks_full`` (every test: graders only)
+and ``<assignment>_checks`` (the public tests: given to students), each looked
+for next to this package and in the working directory.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
-ENV_VAR = "HW_RNN_CHECKS"
-FOLDERS = ("hw_rnn_checks_full", "hw_rnn_checks")
+ENV_VAR = "AUTOGRADER_CHECKS"
+PUBLIC_SUFFIX, FULL_SUFFIX = "_checks", "_checks_full"  # after the assignment's name (notebooks.checks_names)
 _LOADED: dict[Path, tuple] = {}
 
 
@@ -49,11 +49,15 @@ def checks_folder() -> Path:
             raise FileNotFoundError(f"{ENV_VAR}={named} is not a checks folder (no {CONFIG_FILE} in it)")
         return Path(named).resolve()
     for base in (Path(__file__).resolve().parent.parent, Path.cwd()):
-        for name in FOLDERS:
-            if (base / name / CONFIG_FILE).is_file():
-                return (base / name).resolve()
-    raise FileNotFoundError(f"no checks folder found: keep the folder {FOLDERS[1]} that came with the notebook "
-                            "next to it (or set HW_RNN_CHECKS)")
+        for suffix in (FULL_SUFFIX, PUBLIC_SUFFIX):
+            found = sorted(p for p in base.glob(f"*{suffix}") if (p / CONFIG_FILE).is_file())
+            if len(found) > 1:
+                raise FileNotFoundError(f"several checks folders in {base} ({', '.join(p.name for p in found)}): "
+                                        f"set {ENV_VAR} to the one this notebook's tests use")
+            if found:
+                return found[0].resolve()
+    raise FileNotFoundError(f"no checks folder found: keep the folder <assignment>{PUBLIC_SUFFIX} that came with the "
+                            f"notebook next to it (or set {ENV_VAR})")
 
 
 def _checks(folder: Path) -> tuple:
@@ -80,10 +84,10 @@ class _NotebookFile(types.ModuleType):
 
 
 def link_files(namespace: Mapping[str, object] | None = None) -> None:
-    """Make ``import rnn_layers`` (and every other submission file) in the notebook find its own functions.
+    """Make ``import NAME`` of every submission file NAME.py in the notebook find the notebook's own functions.
 
-    In the .py files, ``char_rnn.py`` imports ``rnn_forward`` from ``rnn_layers``;
-    in the notebook both are cells of one namespace, so each file name becomes a
+    In the .py files, one file imports functions from another; in the notebook
+    both are cells of one namespace, so each file name becomes a
     module whose attributes are that namespace's names.  Only the notebook's
     kernel is affected: the native grader runs the extracted files as they are.
     """
@@ -115,7 +119,7 @@ def run_test(function: str, name: str, namespace: Mapping[str, object] | None = 
         raise LookupError(f"no test {function}: {name!r} in {folder} (hidden tests run only when graded)")
     # What fails only in the grader (a module it lacks, a numpy name it no longer has) fails here first.
     own = [f.removesuffix(".py") for f in config.files]
-    used = [namespace[n] for n in dict.fromkeys((function, *_helpers(function))) if n in namespace]
+    used = [namespace[n] for n in dict.fromkeys((function, *_helpers(function, config.homework))) if n in namespace]
     blocking = [note for fn in used for note in function_notes(fn, namespace, config.environment, own)]
     if blocking:
         raise CheckFailed(f"{test.full_name}: " + "\n".join(dict.fromkeys(blocking)))
@@ -134,9 +138,7 @@ def run_test(function: str, name: str, namespace: Mapping[str, object] | None = 
             raise CheckFailed(message) from None
 
 
-def _helpers(function: str) -> tuple[str, ...]:
+def _helpers(function: str, homework) -> tuple[str, ...]:
     """The graded functions a test of ``function`` also calls: its forward, for a backward's gradient checks."""
-    from autograder.homework import GRADIENTS
-
-    gradient = GRADIENTS.get(function)
+    gradient = homework.gradients.get(function)
     return (gradient.forward,) if gradient is not None else ()

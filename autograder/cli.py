@@ -14,23 +14,23 @@ import sys
 from pathlib import Path
 
 from autograder import templates
-from autograder.config import Config, ConfigError, check_cases, load_config
+from autograder.config import Config, ConfigError, check_behaviours, check_cases, config_path, load_config
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "assignments" / "hw_rnn" / "assignment.yaml"
+REPOSITORY = Path(__file__).resolve().parent.parent
 
 
-def _config(path: str | None, cases: bool = True) -> Config:
-    """The assignment config; cases=False leaves the case check (which imports numpy) to the caller."""
-    config = load_config(Path(path) if path else DEFAULT_CONFIG)
+def _config(path: str | None, cases: bool = True, assignment: str | None = None) -> Config:
+    """The assignment config (``--config`` path, else ``--assignment`` name, else the default assignment);
+    cases=False leaves the case check (which imports numpy) to the caller."""
+    config = load_config(config_path(assignment, path))
     if cases:
         _check_cases(config)
     return config
 
 
 def _check_cases(config: Config) -> None:
-    from autograder.homework import required_case_keys
-
-    check_cases(config, required_case_keys())
+    check_cases(config, config.homework.required_case_keys())
+    check_behaviours(config)
 
 
 def _submission(path: str, config: Config):
@@ -58,7 +58,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         output_target(args.results)
     except ResultsPathError as exc:
         raise ConfigError(str(exc)) from None
-    config = _config(args.config, cases=False)
+    config = _config(args.config, cases=False, assignment=args.assignment)
     located = _submission(args.submission, config)
     box = _start_early(config, located.folder)
     _check_cases(config)
@@ -79,7 +79,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    config = _config(args.config, cases=False)
+    config = _config(args.config, cases=False, assignment=args.assignment)
     located = _submission(args.submission, config)
     box = _start_early(config, located.folder)
     _check_cases(config)
@@ -99,7 +99,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_templates(args: argparse.Namespace) -> int:
     from autograder import fingerprint  # not at the top: `grade` starts its child before such imports
 
-    config = _config(args.config)
+    config = _config(args.config, assignment=args.assignment)
     if args.check:
         stale = templates.stale(config.reference, config.templates, config.files)
         if fingerprint.stale(config.templates, config.files, config.path):
@@ -120,7 +120,7 @@ def cmd_templates(args: argparse.Namespace) -> int:
 def cmd_release(args: argparse.Namespace) -> int:
     from autograder import release
 
-    config = _config(args.config)
+    config = _config(args.config, assignment=args.assignment)
     try:
         bundle = release.build(config, Path(args.out))
     except release.ReleaseError as exc:
@@ -141,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", help="assignment.yaml (default: the RNN homework's)")
+    common.add_argument("--assignment", help="the assignment to use: assignments/NAME/assignment.yaml "
+                                             "(default: $AUTOGRADER_ASSIGNMENT, else assignments/DEFAULT)")
+    common.add_argument("--config", help="an assignment.yaml by path, instead of --assignment")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("grade", parents=[common],
                        help="grade a submission (folder, zip, .py or .ipynb) into results.json")
@@ -156,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--check", action="store_true")
     p.set_defaults(run=cmd_templates)
     p = sub.add_parser("release", parents=[common], help="build the student bundle (templates, handout, self-check)")
-    p.add_argument("--out", default=str(DEFAULT_CONFIG.parents[2] / "dist" / "student"),
+    p.add_argument("--out", default=str(REPOSITORY / "dist" / "student"),
                    help="output folder (default: dist/student)")
     p.set_defaults(run=cmd_release)
     from autograder import batch_cli

@@ -12,8 +12,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from autograder.environment import Environment
+
+if TYPE_CHECKING:
+    from autograder.spec import Homework
 
 TEST_KINDS = ("forward", "inputs_unchanged", "gradcheck", "reference_gradient", "quiz", "behaviour")
 VISIBILITIES = ("public", "hidden")
@@ -47,6 +51,51 @@ class Limits:
 
 class ConfigError(Exception):
     """The assignment config is missing, malformed or inconsistent."""
+
+
+# Every command takes ``--assignment NAME`` (assignments/NAME/assignment.yaml) or ``--config PATH``; without either,
+# the assignment named by $AUTOGRADER_ASSIGNMENT or by the first line of assignments/DEFAULT.
+ASSIGNMENTS = Path(__file__).resolve().parent.parent / "assignments"
+DEFAULT_FILE = "DEFAULT"
+ASSIGNMENT_ENV = "AUTOGRADER_ASSIGNMENT"
+
+
+def available_assignments(root: Path = ASSIGNMENTS) -> list[str]:
+    """The names of the folders of ``root`` that hold an assignment.yaml, sorted."""
+    return sorted(p.parent.name for p in root.glob("*/assignment.yaml")) if root.is_dir() else []
+
+
+def default_assignment(root: Path = ASSIGNMENTS) -> str:
+    """$AUTOGRADER_ASSIGNMENT, else the first line of ``root``/DEFAULT; ConfigError when neither names one."""
+    import os
+
+    name = os.environ.get(ASSIGNMENT_ENV, "").strip()
+    if not name:
+        try:
+            name = (root / DEFAULT_FILE).read_text().strip().splitlines()[0].strip()
+        except (OSError, IndexError):
+            name = ""
+    if not name:
+        raise ConfigError(f"no assignment given: pass --assignment NAME (one of {available_assignments(root)}) or "
+                          f"--config PATH, or name the default in {root / DEFAULT_FILE}")
+    return name
+
+
+def config_path(assignment: str | None = None, config: str | Path | None = None, root: Path = ASSIGNMENTS) -> Path:
+    """The assignment.yaml to use: ``config`` as given, else ``root``/NAME/assignment.yaml for ``assignment`` (or
+    the default assignment).  ConfigError when both are given or the named assignment does not exist."""
+    if assignment and config:
+        raise ConfigError("give --assignment or --config, not both")
+    if config:
+        return Path(config)
+    name = assignment or default_assignment(root)
+    if not re.fullmatch(r"[A-Za-z0-9][\w.-]*", name):
+        raise ConfigError(f"{name!r} is not an assignment name (a folder name of {root})")
+    path = root / name / "assignment.yaml"
+    if not path.is_file():
+        raise ConfigError(f"no assignment {name!r}: {path} does not exist (assignments: "
+                          f"{', '.join(available_assignments(root)) or 'none'})")
+    return path
 
 
 @dataclass(frozen=True)
@@ -97,6 +146,29 @@ class Config:
     functions: tuple[str, ...]  # graded functions, in the order of the config
     tests: tuple[TestSpec, ...] = field(default_factory=tuple)
     environment: Environment = field(default_factory=Environment)  # ``grader`` and ``allowed_imports``
+    # The assignment's instructor modules (autograder/spec.py): ``homework.py`` and ``behaviours.py`` beside the
+    # config unless its ``homework`` / ``behaviours`` keys name other files (relative to its folder).
+    homework_path: Path | None = None
+    behaviours_path: Path | None = None
+    _homework: Homework | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def homework(self) -> Homework:
+        """The assignment's graded functions, gradients, time axes and behaviours (loaded on first use).
+
+        Raises ConfigError when the homework module is missing or fails to load.
+        """
+        if self._homework is None:
+            from autograder.spec import load_homework
+
+            if self.homework_path is None or not self.homework_path.is_file():
+                raise ConfigError(f"{self.path}: the assignment's homework module {self.homework_path} does not exist")
+            try:
+                self._homework = load_homework(self.homework_path, self.behaviours_path)
+            except Exception as exc:  # instructor code: whatever it raises, say which file and what
+                raise ConfigError(f"cannot load the homework module {self.homework_path}: "
+                                  f"{type(exc).__name__}: {exc}") from None
+        return self._homework
 
     @property
     def max_score(self) -> float:
@@ -247,6 +319,18 @@ def check_cases(config: Config, required: dict[str, tuple[str, ...]]) -> None:
                 raise ConfigError(f"{t.full_name}: case {c} lacks {missing}")
 
 
+def check_behaviours(config: Config) -> None:
+    """Every case of a ``behaviour`` test names a check of the assignment's behaviours module (which this loads)."""
+    cases = [(t, c) for t in config.tests if t.kind == "behaviour" for c in t.cases]
+    if not cases:
+        return
+    checks = config.homework.behaviours
+    for test, case in cases:
+        if case.get("check") not in checks:
+            raise ConfigError(f"{test.full_name}: case {case} names no behaviour check of {config.behaviours_path} "
+                              f"(it has {sorted(checks) or 'none'})")
+
+
 def load_config(path: str | Path, known_functions: dict | None = None) -> Config:
     """Load and validate an assignment config; raise ConfigError on any problem.
 
@@ -285,6 +369,10 @@ def from_mapping(raw: dict, path: Path, known_functions: dict | None = None) -> 
     functions = tuple(dict.fromkeys(t.function for t in tests))
     base = Path(path).parent
     folders = {key: _get(raw, key, str, "top level", None) for key in ("reference", "templates")}
+    modules = {key: _get(raw, key, str, "top level", f"{key}.py") for key in ("homework", "behaviours")}
+    for key, name in modules.items():
+        if not name.endswith(".py"):
+            raise ConfigError(f"{key}: a .py file (relative to {Path(path).name}'s folder), got {name!r}")
     config = Config(
         path=Path(path),
         assignment=_get(raw, "assignment", str, "top level"),
@@ -299,6 +387,8 @@ def from_mapping(raw: dict, path: Path, known_functions: dict | None = None) -> 
         tests=tests,
         environment=_environment(_get(raw, "grader", dict, "top level", {}),
                                  _get(raw, "allowed_imports", dict, "top level", None)),
+        homework_path=(base / modules["homework"]).resolve(),
+        behaviours_path=(base / modules["behaviours"]).resolve(),
     )
     if known_functions is not None:
         check_cases(config, known_functions)

@@ -463,7 +463,7 @@ def prepare(submission: Path, files: tuple[str, ...], functions: tuple[str, ...]
     notebook = notebook_of(submission, files)
     if notebook is None:
         return submission, []
-    folder = Path(tempfile.mkdtemp(prefix="hw_rnn_notebook_"))
+    folder = Path(tempfile.mkdtemp(prefix="autograder_notebook_"))
     extracted = Extracted([], notebook=notebook.name)
     try:
         steps = plan(read(notebook), tuple(functions), notebook.name, tuple(files))

@@ -2,7 +2,7 @@
 
 Protected, per template file: each function's name and argument list, each
 function's docstring, the module docstring, and the module-level statements
-given outside the functions other than imports (constants such as VOCAB).
+given outside the functions other than imports (constants such as a vocabulary).
 Function bodies are the student's; so are imports (which of their own
 functions a module uses is the student's choice) and added helpers and
 constants, which is how correct submissions written from scratch legitimately

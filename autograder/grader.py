@@ -34,13 +34,9 @@ from autograder.config import Config, TestSpec
 from autograder.extract import discard as discard_extracted
 from autograder.extract import extracted_from
 from autograder.extract import prepare as prepare_submission
-from autograder.homework import FUNCTIONS, GRADIENTS, Function, forward_inputs, named_outputs, upstream_gradients
 from autograder.sandbox import Pending, Reply, Sandbox, open_sandbox
+from autograder.spec import Function, Homework, named_outputs, upstream_gradients
 from autograder.submission import find_files
-
-# Names of outputs laid out as (N, T, ...), where feedback names the time step.
-SEQUENCE_FUNCTIONS = {"rnn_forward", "rnn_backward", "output_forward", "output_backward", "softmax_cross_entropy",
-                      "lstm_forward", "lstm_backward"}
 
 
 @dataclass
@@ -119,8 +115,8 @@ _REFERENCE_LOCK = threading.Lock()
 def load_reference(config: Config) -> dict[str, ModuleType]:
     """Import the reference solution's modules in this process, once.
 
-    Reference modules import each other by plain name (``from rnn_layers import
-    ...``), as students' do; while loading, those names point at the reference.
+    Reference modules import each other by plain name (``from NAME import ...``
+    for a submission file NAME.py), as students' do; while loading, those names point at the reference.
     """
     with _REFERENCE_LOCK:  # the plain names in sys.modules are shared by every thread
         return _load_reference(config)
@@ -174,6 +170,7 @@ class Grading:
 
     def __init__(self, config: Config, box: Sandbox, reference: dict[str, ModuleType], module_errors: dict) -> None:
         self.config = config
+        self.homework = config.homework  # the assignment's functions, gradients and behaviours
         self.case: dict = {}  # the case being checked: every reference call belongs to it
         self.box = box
         self.reference = reference
@@ -198,7 +195,7 @@ class Grading:
         return self.box.submit_call(fn.module, fn.name, args, kwargs or {}, keep=keep)
 
     def time_axis(self, fn: Function) -> bool:
-        return fn.name in SEQUENCE_FUNCTIONS
+        return fn.name in self.homework.sequence_functions
 
     # -- test kinds --------------------------------------------------------
     def run(self, test: TestSpec) -> None:
@@ -226,9 +223,9 @@ class Grading:
 
     def _forward_reply(self, test: TestSpec, case: dict) -> tuple[Reply, list]:
         """Call the student's forward function on a case and check its outputs; return the reply."""
-        fn = FUNCTIONS[test.function]
+        fn = self.homework.functions[test.function]
         tol = self.tolerance(test, self.forward_tol)
-        args, kwargs = forward_inputs(fn.name, case).call_args()
+        args, kwargs = self.homework.forward_inputs(fn.name, case).call_args()
         pending = self.student_call(fn, args, kwargs)
         expected = self.reference_call(fn, args, kwargs)
         reply = pending.result()
@@ -251,14 +248,14 @@ class Grading:
 
     def _wrong_on_ordinary_inputs(self, test: TestSpec) -> bool:
         """Whether the function also fails the first case of its first ordinary (not stability) public test."""
-        fn = FUNCTIONS[test.function]
+        fn = self.homework.functions[test.function]
         ordinary = next((t for t in self.config.tests if t.function == test.function and t.kind == "forward"
                          and not t.stability and not t.hidden), None)
         if ordinary is None:
             return False
         saved, self.case = self.case, ordinary.cases[0]
         try:
-            args, kwargs = forward_inputs(fn.name, self.case).call_args()
+            args, kwargs = self.homework.forward_inputs(fn.name, self.case).call_args()
             pending = self.student_call(fn, args, kwargs)
             expected = self.reference_call(fn, args, kwargs)
             reply = pending.result()
@@ -278,8 +275,8 @@ class Grading:
         A call that raises (a stub's NotImplementedError included) cannot show what it does to its
         inputs, so it earns nothing; wrong values, already failed by the value tests, cost nothing here.
         """
-        fn = FUNCTIONS[test.function]
-        gradient = GRADIENTS.get(fn.name)
+        fn = self.homework.functions[test.function]
+        gradient = self.homework.gradients.get(fn.name)
         if gradient is not None and gradient.forward != fn.name:
             # A backward function: called on the upstream gradients and its own forward's cache.
             grads = self.student_gradients(fn.name, case)
@@ -291,7 +288,7 @@ class Grading:
                 raise Failed(prefix + str(exc), brief=prefix + exc.text(True)) from None
             names, before, reply = list(gradient.upstream), grads["backward_args"], grads["backward_reply"]
         else:
-            args, kwargs = forward_inputs(fn.name, case).call_args()
+            args, kwargs = self.homework.forward_inputs(fn.name, case).call_args()
             reply = self.student_call(fn, args, kwargs).result()
             if not reply.ok:
                 prefix = "" if reply.not_implemented else "could not be checked, since the call failed: "
@@ -316,9 +313,9 @@ class Grading:
         return result
 
     def _student_gradients(self, backward: str, case: dict) -> dict:
-        g = GRADIENTS[backward]
-        fwd = FUNCTIONS[g.forward]
-        args, kwargs = forward_inputs(fwd.name, case).call_args()
+        g = self.homework.gradients[backward]
+        fwd = self.homework.functions[g.forward]
+        args, kwargs = self.homework.forward_inputs(fwd.name, case).call_args()
         pending = self.student_call(fwd, args, kwargs)
         expected = self.reference_call(fwd, args, kwargs)
         upstream = upstream_gradients(g, expected, case)
@@ -340,7 +337,7 @@ class Grading:
         if g.scalar:
             result["grads"] = {name: got[name] for name in g.grads}
             return result
-        bwd = FUNCTIONS[backward]
+        bwd = self.homework.functions[backward]
         bargs = [upstream[n] for n in g.upstream]
         result["backward_args"] = bargs
         pending = self.student_call(bwd, [*bargs, got["cache"]])
@@ -363,7 +360,7 @@ class Grading:
         want = {name: expected[name] for name in g.grads} if g.scalar else r["reference_grads"]
         for name in g.grads:
             self._verdict(check_value(name, r["grads"][name], want[name], self.tolerance(test, self.reference_tol),
-                                      self.time_axis(FUNCTIONS[g.backward])), test)
+                                      self.time_axis(self.homework.functions[g.backward])), test)
 
     def kind_gradcheck(self, test: TestSpec, case: dict) -> None:
         """The student's gradients against central differences of their own forward (see gradcheck.py).
@@ -414,7 +411,8 @@ class Grading:
             got = _lookup(r["grads"], p.target.label)
             label = p.target.label
             if p.mode == "full":
-                mismatch = check_array(label, got, numeric, numeric_tol, self.time_axis(FUNCTIONS[g.backward]))
+                mismatch = check_array(label, got, numeric, numeric_tol,
+                                       self.time_axis(self.homework.functions[g.backward]))
             else:
                 mismatch = check_array(f"{label} (directional derivatives)", gradcheck.analytic_directional(p, got),
                                        numeric, numeric_tol)
@@ -470,7 +468,7 @@ class Grading:
 
     def kind_quiz(self, test: TestSpec, case: dict) -> None:
         """One answer of a quiz function (answers()): right or wrong, without revealing the right one."""
-        fn = FUNCTIONS[test.function]
+        fn = self.homework.functions[test.function]
         if fn.name not in self._answers:  # called once per grading, whatever the number of questions
             reply = self.student_call(fn, []).result()
             if not reply.ok:
@@ -492,10 +490,12 @@ class Grading:
             raise Failed(f"incorrect (you answered {value!r})", general=True)
 
     def kind_behaviour(self, test: TestSpec, case: dict) -> None:
-        """A check of what a function does rather than of its values (see behaviours.py)."""
-        from autograder.behaviours import BEHAVIOURS
-
-        BEHAVIOURS[case["check"]](self, test, case)
+        """A check of what a function does rather than of its values (the assignment's behaviours module)."""
+        check = self.homework.behaviours.get(case["check"])
+        if check is None:
+            # The config's fault, not the submission's: a grader error, never lost points.
+            raise RuntimeError(f"the assignment has no behaviour check named {case['check']!r}")
+        check(self, test, case)
 
 
 def _finite(value) -> bool:
@@ -529,11 +529,14 @@ def _lookup(grads: dict, label: str):
 
 
 # -- hints that need several tests ---------------------------------------------
-def _all_single_step(test: TestSpec) -> bool:
-    return all(c.get("T", 1) == 1 for c in test.cases)
+def _all_single_step(test: TestSpec, time_keys: tuple[str, ...]) -> bool:
+    """Whether every case of the test has sequences of one step (time keys absent count as 1)."""
+    return bool(time_keys) and all(c.get(k, 1) == 1 for c in test.cases for k in time_keys)
 
 
-def add_hints(results: list[TestResult]) -> None:
+def add_hints(results: list[TestResult], homework: Homework) -> None:
+    """Hints that compare a function's tests with each other (or with its forward's)."""
+    time_keys = homework.time_keys
     by_function: dict[str, list[TestResult]] = {}
     for r in results:
         by_function.setdefault(r.spec.function, []).append(r)
@@ -542,14 +545,16 @@ def add_hints(results: list[TestResult]) -> None:
         if not failed:
             continue
         grad_kinds = ("gradcheck", "reference_gradient")
-        if function in ("rnn_backward", "lstm_backward") and any(
-                r.passed and r.spec.kind in grad_kinds and _all_single_step(r.spec) for r in group):
+        gradient = homework.gradients.get(function)
+        through_time = gradient is not None and gradient.forward != function and function in homework.sequence_functions
+        if through_time and any(
+                r.passed and r.spec.kind in grad_kinds and _all_single_step(r.spec, time_keys) for r in group):
             for r in failed:
-                if r.spec.kind in grad_kinds and not _all_single_step(r.spec):
+                if r.spec.kind in grad_kinds and not _all_single_step(r.spec, time_keys):
                     r.output += ("\nHint: right for a single time step (T = 1) but wrong for longer sequences: "
                                  "check the gradient carried back through time (the recurrent path) and that "
                                  "parameter gradients are summed over the time steps.")
-        forward = GRADIENTS[function].forward if function in GRADIENTS else None
+        forward = gradient.forward if gradient is not None else None
         self_check_ok = any(r.passed and r.spec.kind == "gradcheck" for r in group)
         forward_broken = forward and forward != function and any(
             not r.passed and r.spec.kind == "forward" for r in by_function.get(forward, []))
@@ -562,9 +567,7 @@ def add_hints(results: list[TestResult]) -> None:
         if ordinary and all(r.passed for r in ordinary):
             for r in failed:
                 if r.spec.stability:
-                    r.output += ("\nHint: right on ordinary inputs but not on extreme ones: avoid exp of large "
-                                 "positive numbers (subtract the maximum score; use a sigmoid form that only "
-                                 "exponentiates negative numbers).")
+                    r.output += "\nHint: " + homework.stability_hint
 
 
 def grade(submission: Path, config: Config, public_only: bool = False, box: Sandbox | None = None,
@@ -627,7 +630,7 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
                                         "fault); please tell the course staff")
         student_output = box.output(upto=public_mark)
     ordered = [results[i] for i in range(len(tests))]
-    add_hints(ordered)
+    add_hints(ordered, config.homework)
     try:
         notebook = extracted_from(submission)
         notes += (fingerprint.notebook_notes(notebook.notebook, notebook.sources, config.path) if notebook

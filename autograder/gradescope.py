@@ -1,14 +1,14 @@
 """Gradescope: the autograder zip, and what its two scripts run.
 
-    python -m autograder.gradescope build [--out dist/autograder.zip]   the zip to upload (``make gradescope``)
+    python -m autograder.gradescope build [--assignment NAME] [--out dist/autograder.zip]   the zip to upload
     python -m autograder.gradescope try SUBMISSION [--zip ZIP]          run the zip locally, as Gradescope would
     python -m autograder.gradescope run [--root /autograder]            run_autograder: grade one submission
     python -m autograder.gradescope selftest                            setup.sh: grade the reference once
 
 The zip holds setup.sh and run_autograder at its root, the grader package, the
-config, the reference solution and ``gradescope.json`` (which config, which
-files, which commit).  ``run`` grades the upload with ``python -m autograder
-grade`` in a separate process, which finds the work in it by the rule every
+config, the assignment's homework and behaviours modules, the reference solution
+and ``gradescope.json`` (which config, which files, which commit).  ``run`` grades
+the upload with ``python -m autograder grade`` in a separate process, which finds the work in it by the rule every
 path shares (``submission.locate``), and writes ``results/results.json``; whatever goes wrong,
 it still writes a results.json that says so.  This module imports only the
 standard library, so that holds even when numpy or the config is broken.
@@ -76,6 +76,11 @@ def zip_members(config_path: Path) -> tuple[dict[str, Path], dict]:
         if path.is_file() and path.suffix in (".py", ".json") and "__pycache__" not in path.parts:
             members[_inside_repo(path, "grader file")] = path
     members[_inside_repo(config.path, "the config")] = config.path
+    # The assignment's homework module builds every test's inputs, hidden ones included, and its behaviours
+    # module runs the behaviour checks: instructor code the grader imports (not secret; the reference is).
+    for path in (config.homework_path, config.behaviours_path):
+        if path is not None and path.is_file():
+            members[_inside_repo(path, "an assignment module")] = path
     for name in config.files:
         members[_inside_repo(config.reference / name, "the reference solution")] = config.reference / name
     manifest = {
@@ -182,7 +187,7 @@ def _sweep(grader_pid: int) -> None:
 def grade_upload(source: Path, upload: Path, timeout: float = DEFAULT_TIMEOUT) -> tuple[dict, list[str]]:
     """Grade a student's upload with the autograder in ``source``: (results.json document, log for the staff)."""
     log: list[str] = []
-    work = Path(tempfile.mkdtemp(prefix="hw_rnn_gradescope_"))  # mode 0700: the grader's own
+    work = Path(tempfile.mkdtemp(prefix="autograder_gradescope_"))  # mode 0700: the grader's own
     try:
         manifest = json.loads((source / MANIFEST).read_text(encoding="utf-8"))
         log.append(f"autograder for {manifest['assignment']} built from commit {manifest['commit']}")
@@ -318,7 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("build", help="build the zip to upload to Gradescope")
     p.add_argument("--out", type=Path, default=REPO / "dist" / "autograder.zip")
-    p.add_argument("--config", type=Path, default=REPO / "assignments" / "hw_rnn" / "assignment.yaml")
+    p.add_argument("--assignment", help="assignments/NAME/assignment.yaml (default: the default assignment)")
+    p.add_argument("--config", type=Path, help="an assignment.yaml by path, instead of --assignment")
     p = sub.add_parser("try", help="run the zip's run_autograder on a submission, locally")
     p.add_argument("submission", type=Path, help="a folder (or one file) as a student would upload it")
     p.add_argument("--zip", type=Path, default=REPO / "dist" / "autograder.zip")
@@ -334,7 +340,13 @@ def main(argv: list[str] | None = None) -> int:
         harden_grader()  # a subreaper: student processes that outlive the grader come back here to be killed
     timeout = float(os.environ.get("AUTOGRADER_TIMEOUT") or DEFAULT_TIMEOUT)
     if args.command == "build":
-        out = build(args.out, args.config)
+        from autograder.config import ConfigError, config_path
+
+        try:
+            out = build(args.out, config_path(args.assignment, args.config))
+        except ConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         print(f"wrote {out} ({out.stat().st_size} bytes)")
         return 0
     if args.command == "try":

@@ -116,7 +116,7 @@ class InProcessBox(Operations):
 
     def __init__(self, submission: Path, files: list[str], limits: Limits) -> None:
         self.limits = limits
-        self.tmp = Path(tempfile.mkdtemp(prefix="hw_rnn_check_"))
+        self.tmp = Path(tempfile.mkdtemp(prefix="autograder_check_"))
         self.workdir = self.tmp / "work"
         self.workdir.mkdir()
         for name in files:

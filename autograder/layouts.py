@@ -285,7 +285,7 @@ def _nbgrader(submitted: Path, assignment: str | None, default_assignment: str) 
             assignment = next(iter(names))
         else:
             raise LayoutError(f"{submitted} holds several assignments ({', '.join(sorted(names))}): choose one with "
-                              "--assignment")
+                              "--nbgrader-assignment")
     elif assignment not in names:
         raise LayoutError(f"no student in {submitted} has a folder for assignment {assignment!r} "
                           f"(found: {', '.join(sorted(names)) or 'none'})")
@@ -310,7 +310,7 @@ def _nbgrader(submitted: Path, assignment: str | None, default_assignment: str) 
 # -- the flat downloads of learning management systems ------------------------------------------------
 _CANVAS = re.compile(r"^(?P<name>.+?)_(?:(?P<late>LATE)_)?(?P<user>\d+)_(?P<attachment>\d+)_(?P<original>.+)$")
 _CANVAS_TEXT = re.compile(r"^(?P<name>.+?)_(?:(?P<late>LATE)_)?(?P<user>\d+)_(?P<what>text|link)\.html?$")
-_RENUMBERED = re.compile(r"^(?P<stem>.+)-(?P<n>\d+)(?P<suffix>\.[^.]+)$")  # "rnn_layers-1.py" from Canvas
+_RENUMBERED = re.compile(r"^(?P<stem>.+)-(?P<n>\d+)(?P<suffix>\.[^.]+)$")  # "layers-1.py" from Canvas
 _MOODLE = re.compile(
     r"^(?P<name>.+)_(?P<id>\d+)_(?P<plugin>assign(?:submission|feedback)_[a-z]+)(?:_(?P<original>.+))?$")
 _BB_PREFIX = re.compile(r"^(?P<prefix>.+_attempt_(?P<stamp>\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}))(?P<rest>.*)$")

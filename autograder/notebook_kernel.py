@@ -89,7 +89,8 @@ def run(spec: dict, module_name: str) -> types.ModuleType:
     report.namespace, report.notes = namespace, []
     sys.modules["_notebook_run"] = report
     for file in spec["files"]:
-        sys.modules[file[:-3]] = namespace  # `from rnn_layers import f` works in every cell, as in the kernel
+        # `from NAME import f` (NAME.py a submission file) works in every cell, as in the kernel.
+        sys.modules[file[:-3]] = namespace
     sys.modules[module_name] = namespace
     folder = os.path.dirname(os.path.abspath(__file__))
     failures = []

@@ -1,13 +1,13 @@
 """The homework notebook for otter-grader and nbgrader, generated from one source.
 
-Inputs: the outline ``assignments/hw_rnn/notebook.md`` (the prose, the plots
+Inputs: the outline ``assignments/<assignment>/notebook.md`` (the prose, the plots
 and where each function goes), the reference solutions (each function's code
 between ``### BEGIN SOLUTION`` and ``### END SOLUTION``) and ``assignment.yaml``
 (one test cell per test, calling ``checks_api.run_test``).  Outputs:
 
-- ``integrations/otter/hw_rnn.ipynb``: otter-grader's master notebook (one
+- ``integrations/otter/<assignment>.ipynb``: otter-grader's master notebook (one
   question per function, one exception-based test case per config test);
-- ``integrations/nbgrader/source/hw_rnn/hw_rnn.ipynb``: nbgrader's source
+- ``integrations/nbgrader/source/<assignment>/<assignment>.ipynb``: nbgrader's source
   notebook (one autograded test cell per config test, hidden ones inside
   ``### BEGIN HIDDEN TESTS``).
 
@@ -18,16 +18,19 @@ function's cell, then its test cells).  A fenced ```` ```python ```` block
 becomes a code cell as it is; text between ``<!-- only: otter -->`` (or
 nbgrader) and ``<!-- only: end -->`` goes into that tool's notebook only.
 
-Both keep student code in cells whose first line is ``# file: rnn_layers.py``
-(or another submission file), which is what ``extract.py`` grades natively.
+Both keep student code in cells whose first line is ``# file: NAME.py``
+(NAME.py one of the submission files), which is what ``extract.py`` grades natively.
 ``stage_*`` lay out what each tool needs next to the notebook: the modules the
 checks need (``checks_api.py`` and what it imports, never the reference) and
 the checks folders (the tests as JSON and the reference's recorded outputs,
 as in the student bundle: ``release.record``).
 
-    python -m autograder.notebooks write|check
-    python -m autograder.notebooks stage-otter DIR | stage-nbgrader DIR
-    python -m autograder.notebooks fill NOTEBOOK FOLDER OUT
+    python -m autograder.notebooks [--assignment NAME | --config PATH] write|check
+    python -m autograder.notebooks [...] stage-otter DIR | stage-nbgrader DIR
+    python -m autograder.notebooks [...] fill NOTEBOOK FOLDER OUT
+
+<assignment> is the config's ``assignment``: it names the notebook (``<assignment>.ipynb``),
+the checks folders (``<assignment>_checks``, ``<assignment>_checks_full``) and otter's assignment.
 """
 
 from __future__ import annotations
@@ -46,19 +49,38 @@ from autograder.config import Config, TestSpec
 from autograder.extract import cell_file, cell_source
 
 ROOT = Path(__file__).resolve().parent.parent
-OTTER_MASTER = ROOT / "integrations" / "otter" / "hw_rnn.ipynb"
+OTTER_DIR = ROOT / "integrations" / "otter"
 NBGRADER_DIR = ROOT / "integrations" / "nbgrader"
-NBGRADER_SOURCE = NBGRADER_DIR / "source" / "hw_rnn" / "hw_rnn.ipynb"
-NOTEBOOK_NAME = "hw_rnn.ipynb"
-PUBLIC_CHECKS, FULL_CHECKS = "hw_rnn_checks", "hw_rnn_checks_full"
 TOOLS = ("otter", "nbgrader")
 SETUP = """import matplotlib.pyplot as plt
 import numpy as np
 
 from autograder.checks_api import link_files
 
-# Lets `from rnn_layers import ...` in a later file's cells find the functions defined in this notebook.
+# Lets `from {module} import ...` in a later file's cells find the functions defined in this notebook.
 link_files(globals())"""
+
+
+def notebook_name(config: Config) -> str:
+    """The notebook's file name: ``<assignment>.ipynb``."""
+    return f"{config.assignment}.ipynb"
+
+
+def checks_names(config: Config) -> tuple[str, str]:
+    """The checks folders' names: the public tests' and every test's (``checks_api.checks_folder`` finds them)."""
+    from autograder.checks_api import FULL_SUFFIX, PUBLIC_SUFFIX
+
+    return config.assignment + PUBLIC_SUFFIX, config.assignment + FULL_SUFFIX
+
+
+def otter_master(config: Config) -> Path:
+    """Where the otter-grader master notebook is kept."""
+    return OTTER_DIR / notebook_name(config)
+
+
+def nbgrader_source(config: Config) -> Path:
+    """Where the nbgrader source notebook is kept (source/<assignment>/ of the course folder)."""
+    return NBGRADER_DIR / "source" / config.assignment / notebook_name(config)
 DIRECTIVE = re.compile(r"<!--\s*(cell|setup|only|module|function)\s*(?::\s*(\S+))?\s*-->")
 
 
@@ -172,15 +194,15 @@ def _function_cells(tool: str, module: Module, function: str, tests: list[TestSp
     return cells
 
 
-OTTER_CONFIG = f"""# ASSIGNMENT CONFIG
-name: hw_rnn
+OTTER_CONFIG = """# ASSIGNMENT CONFIG
+name: {name}
 requirements: requirements.txt
 python_version: "3.11"
 files:
   - autograder
-  - {PUBLIC_CHECKS}
+  - {public}
 autograder_files:
-  - {FULL_CHECKS}
+  - {full}
 tests:
   files: true
   ok_format: false
@@ -201,7 +223,9 @@ def build(tool: str, config: Config, outline: str | None = None) -> dict:
     where = {name: m for m in modules.values() for name in m.functions}
     cells: list[dict] = []
     if tool == "otter":
-        cells.append(_cell("raw", OTTER_CONFIG, "assignment-config"))
+        public, full = checks_names(config)
+        cells.append(_cell("raw", OTTER_CONFIG.format(name=config.assignment, public=public, full=full),
+                           "assignment-config"))
     text: list[str] = []
     only = None
     placed: list[str] = []
@@ -236,7 +260,7 @@ def build(tool: str, config: Config, outline: str | None = None) -> dict:
             flush()
         elif match.group(1) == "setup":
             flush()
-            cells.append(_cell("code", SETUP, "setup"))
+            cells.append(_cell("code", SETUP.format(module=config.files[0].removesuffix(".py")), "setup"))
         elif match.group(1) == "module":
             flush()
             file = f"{match.group(2)}.py"
@@ -273,7 +297,9 @@ def dumps(notebook: dict) -> str:
 
 
 def targets(config: Config) -> dict[Path, str]:
-    return {OTTER_MASTER: dumps(build("otter", config)), NBGRADER_SOURCE: dumps(build("nbgrader", config))}
+    """Each generated notebook's path and text."""
+    return {otter_master(config): dumps(build("otter", config)),
+            nbgrader_source(config): dumps(build("nbgrader", config))}
 
 
 def stale(config: Config) -> list[Path]:
@@ -291,14 +317,14 @@ def write(config: Config) -> list[Path]:
 
 
 # -- what each tool needs next to the notebook ---------------------------------------
-def _copy_package(dest: Path) -> None:
+def _copy_package(dest: Path, config: Config) -> None:
     """The modules the test cells import (checks_api.py and its imports), as the student bundle copies them."""
-    from autograder.release import PACKAGE, module_closure
+    from autograder.release import PACKAGE, assignment_sources, module_closure
 
     package = dest / "autograder"
     package.mkdir(parents=True, exist_ok=True)
     (package / "__init__.py").write_text('"""The checks a notebook\'s test cells run (see checks_api.py)."""\n')
-    for name in module_closure("checks_api"):
+    for name in module_closure("checks_api", also=assignment_sources(config)):
         shutil.copyfile(PACKAGE / name, package / name)
 
 
@@ -308,13 +334,15 @@ def write_checks(dest: Path, config: Config, public_only: bool) -> Path:
     The outputs are recorded by grading the reference itself (``release.record``),
     which refuses to record a reference that fails a test.
     """
-    from autograder.release import config_mapping, record
+    from autograder.release import assignment_modules, config_mapping, record
     from autograder.selfcheck import CONFIG_FILE, RECORD_FILE
 
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     (dest / CONFIG_FILE).write_text(json.dumps(config_mapping(config, public_only), indent=1) + "\n")
     (dest / RECORD_FILE).write_text(json.dumps(record(config, public_only), allow_nan=False) + "\n")
+    for name, content in assignment_modules(config).items():  # they build the tests' inputs
+        (dest / name).write_bytes(content)
     return dest
 
 
@@ -329,26 +357,29 @@ def stage_otter(dest: Path, config: Config) -> Path:
     """A folder for `otter assign`: the master notebook, this package, both checks folders, requirements."""
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    (dest / NOTEBOOK_NAME).write_text(dumps(build("otter", config)))
-    _copy_package(dest)
-    write_checks(dest / PUBLIC_CHECKS, config, public_only=True)
-    write_checks(dest / FULL_CHECKS, config, public_only=False)
+    (dest / notebook_name(config)).write_text(dumps(build("otter", config)))
+    _copy_package(dest, config)
+    public, full = checks_names(config)
+    write_checks(dest / public, config, public_only=True)
+    write_checks(dest / full, config, public_only=False)
     (dest / "requirements.txt").write_text(runtime_requirements())
-    return dest / NOTEBOOK_NAME
+    return dest / notebook_name(config)
 
 
 def stage_nbgrader(dest: Path, config: Config) -> Path:
-    """An nbgrader course folder: config, source/hw_rnn (notebook, package, public checks), grading/ (every test)."""
+    """An nbgrader course folder: its config and exporter, source/<assignment> (notebook, package, public checks),
+    grading/ (every test)."""
     dest = Path(dest)
-    source = dest / "source" / "hw_rnn"
+    source = dest / "source" / config.assignment
     source.mkdir(parents=True, exist_ok=True)
-    for name in ("nbgrader_config.py", "hw_rnn_export.py"):
-        shutil.copyfile(NBGRADER_DIR / name, dest / name)
-    (source / NOTEBOOK_NAME).write_text(dumps(build("nbgrader", config)))
-    _copy_package(source)
-    write_checks(source / PUBLIC_CHECKS, config, public_only=True)
-    # Outside source/: generate_assignment releases everything in source/hw_rnn to students.
-    write_checks(dest / "grading" / FULL_CHECKS, config, public_only=False)
+    for path in sorted(NBGRADER_DIR.glob("*.py")):  # nbgrader_config.py and the per-function export plugin
+        shutil.copyfile(path, dest / path.name)
+    (source / notebook_name(config)).write_text(dumps(build("nbgrader", config)))
+    _copy_package(source, config)
+    public, full = checks_names(config)
+    write_checks(source / public, config, public_only=True)
+    # Outside source/: generate_assignment releases everything in source/<assignment> to students.
+    write_checks(dest / "grading" / full, config, public_only=False)
     return dest
 
 
@@ -394,6 +425,8 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m autograder.notebooks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--assignment", help="assignments/NAME/assignment.yaml (default: the default assignment)")
+    parser.add_argument("--config", help="an assignment.yaml by path, instead of --assignment")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("write", help="regenerate the otter master and nbgrader source notebooks")
     sub.add_parser("check", help="fail when the committed notebooks are stale")
@@ -404,7 +437,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("folder")
     p.add_argument("out")
     args = parser.parse_args(argv)
-    config = _config(None)
+    from autograder.config import ConfigError
+
+    try:
+        config = _config(args.config, assignment=args.assignment)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.command == "write":
         changed = write(config)
         names = ", ".join(str(p.relative_to(ROOT)) for p in changed)

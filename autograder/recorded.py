@@ -23,7 +23,7 @@ import json
 import numpy as np
 
 from autograder.grader import Grading
-from autograder.homework import FUNCTIONS, Function, forward_inputs
+from autograder.spec import Function, Homework
 
 
 class RecordError(Exception):
@@ -134,14 +134,14 @@ class Recorded:
         values = {name: decode(v) for name, v in record["outputs"].items()}
         return {name: values.get(name) for name in fn.outputs}  # the cache stays None
 
-    def mismatched_inputs(self) -> list[str]:
+    def mismatched_inputs(self, homework: Homework) -> list[str]:
         """The recorded forward cases whose inputs this numpy builds differently."""
         bad = []
         for record in self.records.values():
-            fn = FUNCTIONS[record["function"]]
+            fn = homework.functions[record["function"]]
             if fn.build is None:
                 continue  # a backward call: its inputs come from its forward's
-            args, kwargs = forward_inputs(fn.name, record["case"]).call_args()
+            args, kwargs = homework.forward_inputs(fn.name, record["case"]).call_args()
             if not _same_summary(input_summary(fn, args, kwargs), record["inputs"]):
                 bad.append(f"{fn.name} {record['case']}")
         return bad

@@ -1,12 +1,13 @@
 """Builds the student release bundle (``make release``): one folder and the same folder zipped.
 
-    dist/student/hw_rnn.zip  and  dist/student/hw_rnn/
-        rnn_layers.py, lstm_layers.py   the templates
+    dist/student/<assignment>.zip  and  dist/student/<assignment>/
+        the submission files            the templates
         README.md                       the handout (and any student notebooks *.ipynb beside it)
         CHECK_AND_SUBMIT.md             how to check and submit
         check.py, requirements.txt      the self-check and its one requirement, numpy
         autograder/                     the self-check: the grader's own modules, copied
-            public/                     the public tests (JSON), the recorded reference values, fingerprints
+            public/                     the public tests (JSON), the recorded reference values, fingerprints,
+                                        the assignment's homework.py and behaviours.py (they build the inputs)
 
 The self-check is the grader's code, not a second implementation: the modules
 ``selfcheck.py`` needs are copied as they are.  The reference's outputs on the
@@ -41,23 +42,49 @@ class ReleaseError(Exception):
 
 
 # -- what goes in ---------------------------------------------------------------
-def module_closure(entry: str = ENTRY) -> list[str]:
-    """The autograder modules ``entry`` imports, directly or not (file names, sorted)."""
+def module_closure(entry: str = ENTRY, also: tuple[Path, ...] = ()) -> list[str]:
+    """The autograder modules ``entry`` imports, directly or not (file names, sorted).
+
+    ``also``: further source files (an assignment's homework and behaviours modules) whose
+    autograder imports the bundle must hold too.
+    """
     seen: set[str] = set()
     todo = [entry]
+    sources = {entry: None, **{str(p): p for p in also}}
+    todo += [str(p) for p in also]
     while todo:
         name = todo.pop()
         if name in seen:
             continue
         seen.add(name)
-        for node in ast.walk(ast.parse((PACKAGE / f"{name}.py").read_text())):
+        path = sources.get(name) or PACKAGE / f"{name}.py"
+        for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module == "autograder":
                 todo += [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("autograder."):
                 todo.append(node.module.split(".")[1])
             elif isinstance(node, ast.Import):
                 todo += [a.name.split(".")[1] for a in node.names if a.name.startswith("autograder.")]
-    return sorted(f"{name}.py" for name in seen)
+    return sorted(f"{name}.py" for name in seen if name not in sources or name == entry)
+
+
+def assignment_modules(config: Config) -> dict[str, bytes]:
+    """The assignment's own modules the self-check runs, by file name: the homework module (it builds every
+    test's inputs) and the behaviours module when there is one.  Neither holds the reference solution.
+
+    They go beside the shipped config (``public/``), where ``Config.homework`` finds them by convention.
+    """
+    homework = config.homework  # raises ConfigError when the module is missing
+    modules = {"homework.py": homework.path.read_bytes()}
+    if config.behaviours_path is not None and config.behaviours_path.is_file():
+        modules["behaviours.py"] = config.behaviours_path.read_bytes()
+    return modules
+
+
+def assignment_sources(config: Config) -> tuple[Path, ...]:
+    """The assignment's homework and behaviours modules that exist (their imports join the bundle's)."""
+    paths = (config.homework.path, config.behaviours_path)
+    return tuple(p for p in paths if p is not None and p.is_file())
 
 
 def config_mapping(config: Config, public_only: bool = True) -> dict:
@@ -188,8 +215,8 @@ or a call that runs too long fails only the tests that needed it (time limits
 work on Linux and macOS; on Windows stop a stuck check with Ctrl-C).
 
 The grader runs these public tests and hidden ones on other inputs and shapes,
-so code that is correct for any N, T, D, H, K passes both; do not tune it to the
-public inputs.
+so code that is correct for any shapes and sizes passes both; do not tune it to
+the public inputs.
 
 ## 4. Submit
 
@@ -229,12 +256,14 @@ def collect(config: Config) -> dict[str, bytes]:
     files["autograder/__init__.py"] = (f'"""The public self-check of {config.assignment}: `python check.py`; '
                                        'made by `make release` from the grader\'s own code."""\n').encode()
     files["autograder/__main__.py"] = b"import sys\n\nfrom autograder.selfcheck import main\n\nsys.exit(main())\n"
-    for name in module_closure():
+    for name in module_closure(also=assignment_sources(config)):
         files[f"autograder/{name}"] = (PACKAGE / name).read_bytes()
     data = "autograder/public/"
     files[data + "assignment.json"] = (json.dumps(config_mapping(config), indent=1) + "\n").encode()
     files[data + "expected.json"] = (json.dumps(record(config), allow_nan=False) + "\n").encode()
     files[data + fingerprint.FILE_NAME] = fingerprint.path_for(config.path).read_bytes()
+    for name, content in assignment_modules(config).items():
+        files[data + name] = content
     refuse_leaks(config, files, files["README.md"].decode())
     return files
 

@@ -219,7 +219,7 @@ class Sandbox(Operations):
         self.limits = limits
         self.identity = identity
         self.python = python or sys.executable
-        self.tmp = Path(tempfile.mkdtemp(prefix="hw_rnn_sub_"))
+        self.tmp = Path(tempfile.mkdtemp(prefix="autograder_sub_"))
         self.workdir = self.tmp / "work"
         self.workdir.mkdir(mode=0o700)
         for name in files:

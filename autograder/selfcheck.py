@@ -40,13 +40,13 @@ def _load_json(path: Path) -> dict:
 
 def load(data: Path = DATA):
     """The public config and the recorded reference values."""
-    from autograder.config import ConfigError, check_cases, from_mapping
-    from autograder.homework import required_case_keys
+    from autograder.config import ConfigError, check_behaviours, check_cases, from_mapping
     from autograder.recorded import Recorded
 
     try:
         config = from_mapping(_load_json(data / CONFIG_FILE), data / CONFIG_FILE)
-        check_cases(config, required_case_keys())
+        check_cases(config, config.homework.required_case_keys())
+        check_behaviours(config)
         recorded = Recorded(_load_json(data / RECORD_FILE))
     except (ConfigError, KeyError, TypeError) as exc:
         raise CheckError(f"the checker's data in {data} is damaged ({exc}); download the bundle again") from None
@@ -66,7 +66,7 @@ def run(submission: Path, data: Path = DATA):
         located = locate(Path(submission), config.files, config.assignment, config.functions)
     except SubmissionProblem as exc:
         raise CheckError(str(exc)) from None
-    mismatched = recorded.mismatched_inputs()
+    mismatched = recorded.mismatched_inputs(config.homework)
     if mismatched:
         import numpy as np
 

@@ -208,7 +208,7 @@ def released_folder(folder: Path) -> bool:
     """A folder this toolkit releases beside the student's work (never the work itself).
 
     The ``autograder/`` package (student bundle, nbgrader and otter releases:
-    it holds ``checks_api.py``) and a checks folder (``hw_rnn_checks/``,
+    it holds ``checks_api.py``) and a checks folder (``<assignment>_checks/``,
     the bundle's ``public/``: the tests and the recorded reference values).
     """
     from autograder.selfcheck import CONFIG_FILE, RECORD_FILE  # standard library at import time
@@ -388,7 +388,7 @@ def locate(path: Path, files: tuple[str, ...], assignment: str = "", functions: 
     path = Path(path)
     limits = limits or ArchiveLimits()
     if dest is None:
-        dest = Path(tempfile.mkdtemp(prefix="hw_rnn_submission_"))
+        dest = Path(tempfile.mkdtemp(prefix="autograder_submission_"))
         _TEMPORARY.append(dest)
     dest.mkdir(parents=True, exist_ok=True)
     scan = _Scan()

@@ -17,9 +17,10 @@ import sys
 from pathlib import Path
 
 from autograder.config import Config
-from autograder.notebooks import NOTEBOOK_NAME, dumps, stage_nbgrader, stage_otter
+from autograder.notebooks import dumps, stage_nbgrader, stage_otter
 
 ASSIGNMENT = "hw_rnn"
+NOTEBOOK_NAME = f"{ASSIGNMENT}.ipynb"  # notebooks.notebook_name
 
 
 class ToolError(Exception):
@@ -29,7 +30,7 @@ class ToolError(Exception):
 def tool_env(python: str = sys.executable) -> dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = f"{Path(python).parent}{os.pathsep}{env.get('PATH', '')}"
-    env.pop("HW_RNN_CHECKS", None)  # each tool finds its own checks folder
+    env.pop("AUTOGRADER_CHECKS", None)  # each tool finds its own checks folder
     return env
 
 
@@ -79,7 +80,7 @@ def nbgrader_submit(course: Path, student: str, notebook: dict) -> None:
 def nbgrader_grade(course: Path) -> tuple[dict, dict]:
     """`nbgrader autograde` of every submission, then `nbgrader export`: per-function scores and totals."""
     run(["nbgrader", "autograde", ASSIGNMENT], cwd=course)
-    run(["nbgrader", "export", "--exporter=hw_rnn_export.FunctionScoresExport", "--to=function_scores.csv"],
+    run(["nbgrader", "export", "--exporter=function_scores_export.FunctionScoresExport", "--to=function_scores.csv"],
         cwd=course)
     run(["nbgrader", "export", "--to=grades.csv"], cwd=course)
     by_function: dict[str, dict[str, float]] = {}

@@ -12,6 +12,8 @@ import jsonschema
 import pytest
 import yaml
 
+from autograder.config import load_config
+
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "assignments" / "hw_rnn" / "assignment.yaml"
 SOLUTIONS = ROOT / "solutions" / "hw_rnn"
@@ -20,24 +22,14 @@ SCHEMA = ROOT / "autograder" / "schema" / "gradescope_results.schema.json"
 FILES = tuple(yaml.safe_load(CONFIG.read_text())["submission"]["files"])
 
 
+# The assignment's declarations (assignments/hw_rnn/homework.py), as the grader loads them.
+HOMEWORK = load_config(CONFIG).homework
 # Which graded functions each function of the reference calls (directly or not): a fault in a callee
-# reaches every caller's tests.  Mirrors solutions/hw_rnn; a test compares it with the source.
-CALLS = {
-    "rnn_forward": {"rnn_step_forward"},
-    "rnn_backward": {"rnn_step_backward"},
-    "lstm_gates": {"sigmoid"},
-    "lstm_step_forward": {"lstm_gates", "sigmoid"},
-    "lstm_forward": {"lstm_step_forward", "lstm_gates", "sigmoid"},
-    "lstm_backward": {"lstm_step_backward"},
-    "char_rnn_loss": {"one_hot", "rnn_forward", "rnn_step_forward", "output_forward", "softmax_cross_entropy",
-                      "output_backward", "rnn_backward", "rnn_step_backward"},
-    "train_char_rnn": {"char_rnn_loss", "clip_gradients", "adagrad_update", "one_hot", "rnn_forward",
-                       "rnn_step_forward", "output_forward", "softmax_cross_entropy", "output_backward",
-                       "rnn_backward", "rnn_step_backward"},
-    "sample": {"one_hot", "rnn_forward", "rnn_step_forward", "output_forward"},
-    "state_gradient_norms": {"rnn_step_forward", "rnn_step_backward"},
-    "many_to_one_loss": {"rnn_forward", "rnn_step_forward", "rnn_backward", "rnn_step_backward"},
-}
+# reaches every caller's tests.  A test compares it with the source.
+CALLS = HOMEWORK.module.CALLS
+# The generated notebooks (autograder/notebooks.py names them after the assignment).
+OTTER_MASTER = ROOT / "integrations" / "otter" / "hw_rnn.ipynb"
+NBGRADER_SOURCE = ROOT / "integrations" / "nbgrader" / "source" / "hw_rnn" / "hw_rnn.ipynb"
 
 
 def with_callers(broken: set[str]) -> set[str]:
@@ -81,6 +73,8 @@ def write_config(tmp_path: Path, **changes) -> Path:
     raw = yaml.safe_load(CONFIG.read_text())
     raw["reference"] = str(SOLUTIONS)
     raw["templates"] = str(TEMPLATES)
+    raw["homework"] = str(CONFIG.parent / "homework.py")
+    raw["behaviours"] = str(CONFIG.parent / "behaviours.py")
     for key, value in changes.items():
         if isinstance(value, dict) and isinstance(raw.get(key), dict):
             raw[key] = {**raw[key], **value}

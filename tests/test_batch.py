@@ -442,8 +442,9 @@ def test_dry_run_prints_the_mapping_and_writes_nothing(lms_class):
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="nbgrader 0.9.6 needs Python 3.11 or newer")
 def test_a_course_collected_by_nbgrader(tmp_path, config):
     """Students submit through nbgrader's exchange and `nbgrader collect` writes submitted/ (latest per student)."""
-    from autograder.notebooks import NOTEBOOK_NAME, dumps, fill
+    from autograder.notebooks import dumps, fill
     from integrations import tools
+    from integrations.tools import NOTEBOOK_NAME
 
     course, exchange = tmp_path / "course", tmp_path / "exchange"
     exchange.mkdir()

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import yaml
-from conftest import CONFIG
+from conftest import CONFIG, HOMEWORK, ROOT
 
 from autograder.config import ConfigError, load_config
-from autograder.homework import FUNCTIONS, required_case_keys
 
 
 def test_real_config_is_valid_and_covers_the_spec(config):
-    assert set(config.functions) == set(FUNCTIONS)
+    assert set(config.functions) == set(HOMEWORK.functions)
     kinds = {(t.function, t.kind) for t in config.tests}
-    for name in FUNCTIONS:
+    for name in HOMEWORK.functions:
         assert sum(t.points for t in config.tests if t.function == name) > 0
         assert (name, "inputs_unchanged") in kinds or name == "answers"
         assert any(t.function == name and t.hidden for t in config.tests)
@@ -46,7 +47,7 @@ def _broken(tmp_path, mutate) -> str:
     path = tmp_path / "a.yaml"
     path.write_text(yaml.safe_dump(raw))
     with pytest.raises(ConfigError) as info:
-        load_config(path, known_functions=required_case_keys())
+        load_config(path, known_functions=HOMEWORK.required_case_keys())
     return str(info.value)
 
 
@@ -70,3 +71,80 @@ def test_bad_configs_name_the_problem(tmp_path):
 def test_unreadable_config(tmp_path):
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "none.yaml")
+
+
+def _with_homework(tmp_path, source: str | None, **keys) -> str:
+    """The real config with absolute folders and a homework module of the given source (None: no file)."""
+    raw = yaml.safe_load(CONFIG.read_text())
+    raw["reference"] = str(CONFIG.parent / raw["reference"])
+    raw["templates"] = str(CONFIG.parent / raw["templates"])
+    raw.update(keys)
+    (tmp_path / "a.yaml").write_text(yaml.safe_dump(raw))
+    if source is not None:
+        (tmp_path / "homework.py").write_text(source)
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path / "a.yaml").homework  # noqa: B018 -- loading is what is tested
+    return str(info.value)
+
+
+def test_a_bad_homework_module_is_named(tmp_path):
+    (tmp_path / "none").mkdir()
+    assert "homework.py does not exist" in _with_homework(tmp_path / "none", None)
+    for name, source, expected in [("raises", "raise ValueError('bad recipe')", "ValueError: bad recipe"),
+                                   ("syntax", "FUNCTIONS = {", "SyntaxError"),
+                                   ("empty", "X = 1", "AttributeError"),
+                                   ("imports", "import no_such_module_here", "No module named")]:
+        (tmp_path / name).mkdir()
+        message = _with_homework(tmp_path / name, source)
+        assert "cannot load the homework module" in message and expected in message, (name, message)
+        assert str(tmp_path / name / "homework.py") in message
+    (tmp_path / "named").mkdir()
+    assert "recipe.py does not exist" in _with_homework(tmp_path / "named", None, homework="recipe.py")
+    assert "homework: a .py file" in _with_homework(tmp_path / "named", None, homework="recipe.txt")
+
+
+def test_assignment_names_resolve_to_their_folder(tmp_path):
+    from autograder.config import config_path, default_assignment
+
+    assert config_path("hw_seq2seq") == ROOT / "assignments" / "hw_seq2seq" / "assignment.yaml"
+    assert config_path(None, "x/y.yaml") == Path("x/y.yaml")
+    assert default_assignment() == (ROOT / "assignments" / "DEFAULT").read_text().split()[0] == "hw_rnn"
+    for bad, message in [("hw_nothing", "no assignment 'hw_nothing'.*hw_rnn, hw_seq2seq"),
+                         ("../solutions", "not an assignment name"), ("/etc", "not an assignment name")]:
+        with pytest.raises(ConfigError, match=message):
+            config_path(bad)
+    with pytest.raises(ConfigError, match="not both"):
+        config_path("hw_rnn", "x.yaml")
+    (tmp_path / "DEFAULT").write_text("\n")
+    with pytest.raises(ConfigError, match="no assignment given"):
+        default_assignment(tmp_path)
+
+
+def test_every_command_takes_the_assignment(tmp_path):
+    from conftest import run_cli
+
+    for args in (["templates", "--check"], ["check", str(ROOT / "solutions" / "hw_seq2seq")]):
+        proc = run_cli(*args, "--assignment", "hw_seq2seq")
+        assert proc.returncode == 0, proc.stderr
+    proc = run_cli("grade", str(ROOT / "solutions" / "hw_rnn"), "--assignment", "hw_nothing")
+    assert proc.returncode == 2 and "no assignment 'hw_nothing'" in proc.stderr
+    proc = run_cli("grade", str(ROOT / "solutions" / "hw_rnn"), "--assignment", "hw_rnn", "--config", str(CONFIG))
+    assert proc.returncode == 2 and "not both" in proc.stderr
+
+
+def test_a_behaviour_case_must_name_a_check_of_the_assignment(tmp_path):
+    from conftest import write_config
+
+    from autograder.cli import _config
+
+    for check in ("no_such_check", "reverse_training", None):  # unknown; another assignment's; missing
+        raw = yaml.safe_load(CONFIG.read_text())
+        question = next(q for q in raw["questions"] if any(t["kind"] == "behaviour" for t in q["tests"]))
+        test = next(t for t in question["tests"] if t["kind"] == "behaviour")
+        test["cases"][0].pop("check")
+        if check:
+            test["cases"][0]["check"] = check
+        (tmp_path / str(check)).mkdir()
+        path = write_config(tmp_path / str(check), questions=raw["questions"])
+        with pytest.raises(ConfigError, match="names no behaviour check of .*behaviours.py.*hello_training"):
+            _config(str(path))

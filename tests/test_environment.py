@@ -172,7 +172,7 @@ def checks(tmp_path_factory, config):
 
 
 def _cells(monkeypatch, checks: Path) -> dict:
-    monkeypatch.setenv("HW_RNN_CHECKS", str(checks))
+    monkeypatch.setenv("AUTOGRADER_CHECKS", str(checks))
     files = selfcheck.load(checks)[0].files
     for name in files:
         monkeypatch.setitem(sys.modules, name[:-3], None)

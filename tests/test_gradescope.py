@@ -87,7 +87,9 @@ def test_zip_holds_the_grader_config_and_reference_only(autograder_zip, tmp_path
         contents = {name: archive.read(name) for name in infos}
     package = {p.relative_to(ROOT).as_posix() for p in (ROOT / "autograder").rglob("*")
                if p.suffix in (".py", ".json") and "__pycache__" not in p.parts}
-    expected = {"setup.sh", "run_autograder", "requirements.txt", MANIFEST, "assignments/hw_rnn/assignment.yaml",
+    # The assignment's homework and behaviours modules build the tests' inputs and run its behaviour checks.
+    assignment = {f"assignments/hw_rnn/{name}" for name in ("assignment.yaml", "homework.py", "behaviours.py")}
+    expected = {"setup.sh", "run_autograder", "requirements.txt", MANIFEST, *assignment,
                 *(f"solutions/hw_rnn/{f}" for f in FILES), *package}
     assert set(infos) == expected
     assert not [n for n in infos if n.startswith(("tests/", "student_templates/", "bench/")) or n.endswith(".pyc")]

@@ -39,7 +39,7 @@ FIND = """
 import glob as _glob
 import os as _os
 def _find(names, want=None, limit=4000):
-    roots = ["/autograder", GRADER_ROOT, *_glob.glob("/tmp/hw_rnn_sub_*")]
+    roots = ["/autograder", GRADER_ROOT, *_glob.glob("/tmp/autograder_sub_*")]
     own = _os.path.dirname(_os.getcwd())
     here = _os.getcwd()
     while here != "/":
@@ -129,7 +129,7 @@ for _path, _text in _find({"rnn_layers.py", "lstm_layers.py", "assignment.yaml",
 """),
     "write_other_students_folders": dict(base="reference", root=True, file="rnn_layers.py", code="""
 import glob, os
-for path in glob.glob("/tmp/hw_rnn_sub_*/work/*.py"):
+for path in glob.glob("/tmp/autograder_sub_*/work/*.py"):
     if os.path.dirname(path) == os.getcwd():
         continue
     try:
@@ -453,7 +453,7 @@ def test_attack_is_harmless(name, tmp_path, fast_config, validate_results, plant
         pytest.skip("needs the root mode (student code under its own uid) or Landlock (docs/security.md)")
     grader_files = [*SOLUTIONS.glob("*.py"), CONFIG, *(ROOT / "autograder").glob("*.py")]
     before = _digest(grader_files)
-    victim = Path("/tmp/hw_rnn_sub_victim/work")
+    victim = Path("/tmp/autograder_sub_victim/work")
     victim.mkdir(parents=True, exist_ok=True)
     (victim / "rnn_layers.py").write_text("ok\n")
     proc, sub, results = _attack(name, tmp_path, fast_config, planted)

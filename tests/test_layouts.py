@@ -150,7 +150,7 @@ def test_gradescope_ids_fall_back_to_email_and_folder(tmp_path):
 def test_nbgrader_needs_a_choice_among_several_assignments(tmp_path):
     for student, assignment in [("s1", "ps1"), ("s1", "ps2"), ("s2", "ps1")]:
         make_submission(tmp_path / "submitted" / student / assignment)
-    with pytest.raises(LayoutError, match="several assignments .*ps1, ps2.*--assignment"):
+    with pytest.raises(LayoutError, match="several assignments .*ps1, ps2.*--nbgrader-assignment"):
         discover(tmp_path, FILES, default_assignment="hw_rnn")
     layout = discover(tmp_path, FILES, assignment="ps2")
     assert [e.student for e in layout.entries] == ["s1"] and layout.notes == ["s2: no submission of ps2"]

@@ -6,9 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import grade_cli, lost_functions, make_submission
-
-from autograder.homework import FUNCTIONS
+from conftest import HOMEWORK, grade_cli, lost_functions, make_submission
 
 CORPUS = yaml.safe_load((Path(__file__).parent / "corpus" / "mutants.yaml").read_text())
 
@@ -17,7 +15,7 @@ def test_corpus_is_large_and_well_formed():
     assert len(CORPUS) >= 25
     assert len({m["name"] for m in CORPUS}) == len(CORPUS)
     for mutant in CORPUS:
-        assert mutant["breaks"] and set(mutant["breaks"]) <= set(FUNCTIONS), mutant["name"]
+        assert mutant["breaks"] and set(mutant["breaks"]) <= set(HOMEWORK.functions), mutant["name"]
 
 
 @pytest.mark.parametrize("mutant", CORPUS, ids=[m["name"] for m in CORPUS])

@@ -19,11 +19,11 @@ from pathlib import Path
 import notebook_shapes as shapes
 import pytest
 import yaml
-from conftest import ROOT, grade_cli, make_submission, run_cli, with_callers
+from conftest import NBGRADER_SOURCE, ROOT, grade_cli, make_submission, run_cli, with_callers
 
 from autograder import gradescope
 from autograder.grader import grade
-from autograder.notebooks import NBGRADER_SOURCE, fill
+from autograder.notebooks import fill
 from autograder.submission import script_notebook
 
 CORPUS = {m["name"]: m for m in yaml.safe_load((Path(__file__).parent / "corpus" / "mutants.yaml").read_text())}

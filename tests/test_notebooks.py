@@ -12,13 +12,13 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
-from conftest import ROOT, SOLUTIONS, TEMPLATES, grade_cli, make_submission, run_cli
+from conftest import NBGRADER_SOURCE, OTTER_MASTER, ROOT, SOLUTIONS, TEMPLATES, grade_cli, make_submission, run_cli
 
 from autograder import checks_api, notebooks, release, selfcheck
 from autograder import extract as extract_module
 from autograder.extract import cell_file, cell_source, extract, prepare
 from autograder.grader import grade
-from autograder.notebooks import NBGRADER_SOURCE, OTTER_MASTER, grade_id, split_module
+from autograder.notebooks import grade_id, split_module
 
 CORPUS = yaml.safe_load((Path(__file__).parent / "corpus" / "mutants.yaml").read_text())
 
@@ -214,7 +214,7 @@ def test_public_checks_hold_no_hidden_test_or_value(checks, config):
 
 
 def test_run_test_passes_the_reference_and_fails_the_templates(checks, monkeypatch, config):
-    monkeypatch.setenv("HW_RNN_CHECKS", str(checks / "hw_rnn_checks"))
+    monkeypatch.setenv("AUTOGRADER_CHECKS", str(checks / "hw_rnn_checks"))
     reference, template = _namespace(SOLUTIONS, monkeypatch), _namespace(TEMPLATES, monkeypatch)
     for test in (t for t in config.tests if not t.hidden):
         checks_api.run_test(test.function, test.name, reference)
@@ -226,17 +226,17 @@ def test_run_test_passes_the_reference_and_fails_the_templates(checks, monkeypat
 
 
 def test_checks_folder_is_found_next_to_the_notebook(checks, tmp_path, monkeypatch):
-    monkeypatch.delenv("HW_RNN_CHECKS", raising=False)
+    monkeypatch.delenv("AUTOGRADER_CHECKS", raising=False)
     (tmp_path / "hw_rnn_checks").symlink_to(checks / "hw_rnn_checks")
     monkeypatch.chdir(tmp_path)
     assert checks_api.checks_folder() == (checks / "hw_rnn_checks").resolve()
-    monkeypatch.setenv("HW_RNN_CHECKS", str(tmp_path / "missing"))
-    with pytest.raises(FileNotFoundError, match="HW_RNN_CHECKS"):
+    monkeypatch.setenv("AUTOGRADER_CHECKS", str(tmp_path / "missing"))
+    with pytest.raises(FileNotFoundError, match="AUTOGRADER_CHECKS"):
         checks_api.checks_folder()
 
 
 def test_printing_and_warnings_of_student_code_stay_out_of_the_cell(checks, monkeypatch, capfd):
-    monkeypatch.setenv("HW_RNN_CHECKS", str(checks / "hw_rnn_checks_full"))
+    monkeypatch.setenv("AUTOGRADER_CHECKS", str(checks / "hw_rnn_checks_full"))
     namespace = _namespace(SOLUTIONS, monkeypatch)
     forward = namespace["rnn_forward"]
 
@@ -262,7 +262,7 @@ def test_printing_and_warnings_of_student_code_stay_out_of_the_cell(checks, monk
 
 def test_kernel_checks_agree_with_the_corpus(checks, monkeypatch, tmp_path, config):
     """Every mutant loses points in the kernel in exactly the functions the native grader takes them from."""
-    monkeypatch.setenv("HW_RNN_CHECKS", str(checks / "hw_rnn_checks_full"))
+    monkeypatch.setenv("AUTOGRADER_CHECKS", str(checks / "hw_rnn_checks_full"))
     for mutant in CORPUS:
         namespace = _namespace(make_submission(tmp_path / mutant["name"], mutant["edits"]), monkeypatch)
         lost = set()
@@ -276,7 +276,7 @@ def test_kernel_checks_agree_with_the_corpus(checks, monkeypatch, tmp_path, conf
 
 def test_a_file_imports_another_files_functions_from_the_notebook(checks, monkeypatch):
     """`from rnn_layers import rnn_forward` in a char_rnn.py cell gets the function the notebook defines."""
-    monkeypatch.setenv("HW_RNN_CHECKS", str(checks / "hw_rnn_checks"))
+    monkeypatch.setenv("AUTOGRADER_CHECKS", str(checks / "hw_rnn_checks"))
     namespace = _namespace(TEMPLATES, monkeypatch)
     sentinel = namespace["rnn_forward"] = lambda *args: "the notebook's own"
     exec("from rnn_layers import rnn_forward as imported", namespace)

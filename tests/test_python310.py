@@ -59,7 +59,7 @@ def test_grade_all_under_python310(tmp_path):
 @pytest.mark.skipif(not PY310, reason="HW_PY310 is not set (make test sets it when a Python 3.10 exists)")
 def test_notebook_grading_and_kernel_checks_under_python310(tmp_path, config):
     """The native grader on a filled notebook, and the checks a notebook kernel runs, both on 3.10."""
-    from autograder.notebooks import NBGRADER_SOURCE
+    from conftest import NBGRADER_SOURCE
 
     results = tmp_path / "r.json"
     proc = subprocess.run([PY310, "-m", "autograder", "grade", str(NBGRADER_SOURCE), "--results", str(results),
@@ -73,7 +73,7 @@ from autograder import checks_api, notebooks
 from autograder.cli import _config
 config = _config(None)
 notebooks.write_checks(Path({str(tmp_path / "checks")!r}), config, public_only=False)
-os.environ["HW_RNN_CHECKS"] = {str(tmp_path / "checks")!r}
+os.environ["AUTOGRADER_CHECKS"] = {str(tmp_path / "checks")!r}
 namespace = notebooks.run_as_cells(Path({str(SOLUTIONS)!r}), config.files)
 for test in config.tests:
     checks_api.run_test(test.function, test.name, namespace)

@@ -13,13 +13,15 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import CONFIG
+from conftest import CONFIG, HOMEWORK
 
 from autograder import gradcheck
 from autograder.child import evaluate_many
 from autograder.cli import _config
 from autograder.grader import load_reference
-from autograder.homework import FUNCTIONS, GRADIENTS, forward_inputs, named_outputs, upstream_gradients
+from autograder.spec import named_outputs, upstream_gradients
+
+FUNCTIONS, GRADIENTS, forward_inputs = HOMEWORK.functions, HOMEWORK.gradients, HOMEWORK.forward_inputs
 
 REF = load_reference(_config(str(CONFIG)))
 H_STEP = 1e-6

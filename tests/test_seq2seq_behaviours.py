@@ -1,9 +1,10 @@
 """hw_seq2seq's behaviour checks (assignments/hw_seq2seq/behaviours.py) on real submissions.
 
-The engine cannot load a second assignment yet, so the checks run here with a stand-in for the grader's
-``Grading``: student calls run in-process on a loaded submission (the reference, a correct variant or a
-mutant) and come back as the sandbox's ``Reply``; reference calls run on the reference solution, as
-``Grading.reference_call`` does.  The reference and the variants pass; mutants that cannot learn the task
+Here the checks run in-process (tests/test_seq2seq_grader.py runs them through the grader), with a
+stand-in for the grader's ``Grading``: student calls run in-process on a loaded submission (the
+reference, a correct variant or a mutant) and come back as the sandbox's ``Reply``; reference calls run
+on the reference solution, as ``Grading.reference_call`` does.  The reference and the variants pass;
+mutants that cannot learn the task
 or decode it fail with the check's message.
 """
 

@@ -1,6 +1,6 @@
 """hw_seq2seq's checks of what a function achieves rather than of its exact values.
 
-The same form as autograder/behaviours.py: each check runs the student's
+The same form as hw_rnn's (assignments/hw_rnn/behaviours.py, see autograder/spec.py): each check runs the student's
 function in the child, computes what it needs from the reference in the
 grader's process (always through ``grading.reference_call``), and raises
 ``Failed`` with a message when the behaviour is wrong.  A test of kind
@@ -11,30 +11,14 @@ The task is homework.reverse_task: reverse strings of 1 to 3 digits.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 
 from autograder.compare import describe_type
 from autograder.config import TestSpec
 from autograder.grader import Failed, _call_failed, _unpack
-from autograder.homework import Inputs
+from autograder.spec import Inputs, sibling
 
-
-def _sibling(name: str):
-    """This assignment's own module ``name``.py, loaded once by path (the folder is not a package)."""
-    module_name = f"_assignment_hw_seq2seq_{name}"
-    if module_name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(module_name, Path(__file__).with_name(f"{name}.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[module_name]
-
-
-homework = _sibling("homework")
+homework = sibling(__file__, "homework")  # this assignment's homework.py, as the grader loads it
 FUNCTIONS = homework.FUNCTIONS
 
 

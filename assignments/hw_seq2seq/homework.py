@@ -1,6 +1,6 @@
 """hw_seq2seq's graded functions: their arguments, outputs and test inputs.
 
-The same form as the hw_rnn recipe (autograder/homework.py): assignment.yaml
+The same form as hw_rnn's (assignments/hw_rnn/homework.py, see autograder/spec.py): assignment.yaml
 says which tests run on which shapes and seeds; this module turns one case
 (``{"seed": 3, "N": 2, "T_src": 4, "T_tgt": 5, ...}``) into the arguments of a
 function, and says which backward function differentiates which forward one.
@@ -28,7 +28,7 @@ import itertools
 
 import numpy as np
 
-from autograder.homework import Function, Gradient
+from autograder.spec import Function, Gradient
 
 ENCODER_KEYS = ("U", "W", "b")
 DECODER_KEYS = ("E", "U", "W", "b", "V", "c")
@@ -256,9 +256,14 @@ GRADIENTS: dict[str, Gradient] = {
     ]
 }
 
-# Outputs laid out as (N, T, ...), where feedback names the time step (grader.SEQUENCE_FUNCTIONS for hw_rnn).
+# Outputs laid out as (N, T, ...), where feedback names the time step.
 SEQUENCE_FUNCTIONS = {"encoder_forward", "encoder_backward", "decoder_forward", "masked_cross_entropy",
                       "shift_targets"}
+# The case keys that are sequence lengths.
+TIME_KEYS = ("T_src", "T_tgt")
+# The hint for a function that fails only its stability tests (masked_cross_entropy).
+STABILITY_HINT = ("right on ordinary inputs but not on extreme ones: avoid exp of large positive numbers (subtract "
+                  "each row's maximum score before exp, and take the log of the sum, not of a softmax).")
 
 # Which graded functions each graded function of the reference calls, directly or not: a bug in a callee
 # reaches the caller's tests (tests/corpus/mutants_seq2seq.yaml's `breaks` follow it).

@@ -23,6 +23,7 @@ float64; no function may modify its inputs in place.  A ``cache`` is yours.
 from __future__ import annotations
 
 import numpy as np
+
 from encoder import rnn_step_backward, rnn_step_forward
 
 DECODER_KEYS = ("E", "U", "W", "b", "V", "c")

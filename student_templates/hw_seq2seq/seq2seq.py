@@ -21,6 +21,7 @@ inputs in place.
 from __future__ import annotations
 
 import numpy as np
+
 from decoder import (
     decoder_backward,
     decoder_forward,

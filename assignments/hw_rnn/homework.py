@@ -1,4 +1,4 @@
-"""The homework's graded functions: their arguments, outputs and test inputs.
+"""hw_rnn's graded functions: their arguments, outputs and test inputs.
 
 assignment.yaml says which tests run on which shapes and seeds; this module
 says how to turn one case (``{"seed": 3, "N": 2, "T": 4, ...}``) into the
@@ -10,48 +10,11 @@ transpose cannot go unnoticed, and W never symmetric.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 import numpy as np
 
+from autograder.spec import Function, Gradient, Inputs, build_inputs
+
 LSTM_KEYS = ("Wf", "bf", "Wi", "bi", "Wc", "bc", "Wo", "bo")
-
-
-@dataclass(frozen=True)
-class Function:
-    """A function of the student API."""
-
-    name: str
-    module: str
-    args: tuple[str, ...]
-    outputs: tuple[str, ...]  # "cache" marks the opaque cache
-    build: Callable[[dict, np.random.Generator], dict]
-    required: tuple[str, ...]  # case keys the builder needs besides the seed
-    optional_args: tuple[str, ...] = ()  # passed by keyword, left out when None
-
-    @property
-    def cache_index(self) -> int | None:
-        return self.outputs.index("cache") if "cache" in self.outputs else None
-
-
-@dataclass(frozen=True)
-class Gradient:
-    """How a backward function relates to its forward one.
-
-    The loss whose gradient is checked is L = sum_k <g_k, out_k> over the
-    forward outputs ``upstream`` with random upstream gradients g_k (or the
-    forward's scalar output itself when ``upstream`` is empty and ``scalar``
-    names it).  The backward's outputs ``grads`` are the gradients of L with
-    respect to the forward's arguments ``wrt``.
-    """
-
-    backward: str
-    forward: str
-    upstream: tuple[str, ...]
-    grads: tuple[str, ...]
-    wrt: tuple[str, ...]
-    scalar: str = ""  # the forward returns the loss itself (softmax_cross_entropy)
 
 
 def _normal(rng: np.random.Generator, *shape: int, scale: float = 1.0) -> np.ndarray:
@@ -235,48 +198,37 @@ GRADIENTS: dict[str, Gradient] = {
     ]
 }
 
-# The functions whose graded tests read a cache made by another function.
-FORWARD_OF = {g.backward: g.forward for g in GRADIENTS.values() if g.backward != g.forward}
+# Outputs laid out as (N, T, ...): feedback names the time step of a mismatch.
+SEQUENCE_FUNCTIONS = {"rnn_forward", "rnn_backward", "output_forward", "output_backward", "softmax_cross_entropy",
+                      "lstm_forward", "lstm_backward"}
+# The case key that is a sequence length.
+TIME_KEYS = ("T",)
+# The hint for a function that fails only its stability tests (softmax_cross_entropy, sigmoid).
+STABILITY_HINT = ("right on ordinary inputs but not on extreme ones: avoid exp of large positive numbers (subtract "
+                  "the maximum score; use a sigmoid form that only exponentiates negative numbers).")
 
 
-@dataclass
-class Inputs:
-    """The arguments of one call, split as the student API takes them."""
-
-    function: Function
-    values: dict  # argument name -> value
-
-    def call_args(self) -> tuple[list, dict]:
-        """Positional arguments and keyword arguments (optional ones left out when None)."""
-        args, kwargs = [], {}
-        for name in self.function.args:
-            value = self.values[name]
-            if name in self.function.optional_args:
-                if value is not None:
-                    kwargs[name] = value
-            else:
-                args.append(value)
-        return args, kwargs
+# Which graded functions each graded function of the reference calls, directly or not: a bug in a callee
+# reaches the caller's tests (tests/corpus/mutants.yaml's `breaks` follow it; a test compares it with
+# solutions/hw_rnn).
+CALLS = {
+    "rnn_forward": {"rnn_step_forward"},
+    "rnn_backward": {"rnn_step_backward"},
+    "lstm_gates": {"sigmoid"},
+    "lstm_step_forward": {"lstm_gates", "sigmoid"},
+    "lstm_forward": {"lstm_step_forward", "lstm_gates", "sigmoid"},
+    "lstm_backward": {"lstm_step_backward"},
+    "char_rnn_loss": {"one_hot", "rnn_forward", "rnn_step_forward", "output_forward", "softmax_cross_entropy",
+                      "output_backward", "rnn_backward", "rnn_step_backward"},
+    "train_char_rnn": {"char_rnn_loss", "clip_gradients", "adagrad_update", "one_hot", "rnn_forward",
+                       "rnn_step_forward", "output_forward", "softmax_cross_entropy", "output_backward",
+                       "rnn_backward", "rnn_step_backward"},
+    "sample": {"one_hot", "rnn_forward", "rnn_step_forward", "output_forward"},
+    "state_gradient_norms": {"rnn_step_forward", "rnn_step_backward"},
+    "many_to_one_loss": {"rnn_forward", "rnn_step_forward", "rnn_backward", "rnn_step_backward"},
+}
 
 
 def forward_inputs(function: str, case: dict) -> Inputs:
     """The forward function's inputs for one case (deterministic in its seed)."""
-    fn = FUNCTIONS[function]
-    return Inputs(fn, fn.build(case, np.random.default_rng(case["seed"])))
-
-
-def upstream_gradients(gradient: Gradient, outputs: dict, case: dict) -> dict:
-    """Random upstream gradients shaped like the forward outputs they multiply."""
-    rng = np.random.default_rng([case["seed"], 7])
-    return {name: rng.standard_normal(np.shape(outputs[name])) for name in gradient.upstream}
-
-
-def named_outputs(function: Function, result) -> dict:
-    """Map a function's return value to its output names (a lone output is not a tuple)."""
-    if len(function.outputs) == 1:
-        return {function.outputs[0]: result}
-    return dict(zip(function.outputs, result))
-
-
-def required_case_keys() -> dict[str, tuple[str, ...]]:
-    return {name: fn.required for name, fn in FUNCTIONS.items()}
+    return build_inputs(FUNCTIONS[function], case)

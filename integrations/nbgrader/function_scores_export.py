@@ -1,6 +1,6 @@
-"""An nbgrader export plugin: the score of every student on every function of the RNN homework.
+"""An nbgrader export plugin: the score of every student on every function of the assignment.
 
-    nbgrader export --exporter=hw_rnn_export.FunctionScoresExport [--to function_scores.csv]
+    nbgrader export --exporter=function_scores_export.FunctionScoresExport [--to function_scores.csv]
 
 writes one row per (assignment, student, function). Each autograded test cell
 has the grade id `<function>-t<k>` (autograder/notebooks.py makes them, one per

@@ -1,4 +1,4 @@
-"""Checks of what a function achieves rather than of its exact values.
+"""hw_rnn's checks of what a function achieves rather than of its exact values.
 
 Each check runs the student's function in the child (like every other test),
 computes what it needs from the reference in the grader's process (always
@@ -15,9 +15,12 @@ import numpy as np
 from autograder.compare import describe_type
 from autograder.config import TestSpec
 
-# Imported by grader.kind_behaviour, once grader.py is loaded.
+# Loaded by the grader (autograder/spec.py) when a behaviour test first runs, once grader.py is loaded.
 from autograder.grader import Failed, _call_failed, _unpack
-from autograder.homework import FUNCTIONS, VOCAB, forward_inputs
+from autograder.spec import sibling
+
+homework = sibling(__file__, "homework")  # this assignment's homework.py, as the grader loads it
+FUNCTIONS, VOCAB, forward_inputs = homework.FUNCTIONS, homework.VOCAB, homework.forward_inputs
 
 
 def _student(grading, name: str, args: list, kwargs: dict | None = None) -> dict:

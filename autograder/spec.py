@@ -1,0 +1,192 @@
+"""What an assignment declares about its graded functions, and how the engine loads that declaration.
+
+The engine knows no homework.  An assignment folder (beside its ``assignment.yaml``) holds two
+instructor modules, trusted code loaded by path (the folder is not a package):
+
+``homework.py``
+    ``FUNCTIONS``: name -> ``Function`` (arguments, outputs, an input builder from one test case);
+    ``GRADIENTS``: backward name -> ``Gradient`` (which forward it differentiates, and how);
+    ``SEQUENCE_FUNCTIONS`` (optional): functions whose outputs are laid out (N, T, ...), so that
+    feedback names the time step of a mismatch;
+    ``TIME_KEYS`` (optional): the case keys that are sequence lengths, so that a backward of a
+    sequence function that is right for one step only gets a hint about the recurrent path;
+    ``STABILITY_HINT`` (optional): the hint for a function right on ordinary inputs but not on
+    the extreme ones of its ``stability`` tests (what overflows in this assignment, and the fix).
+``behaviours.py`` (optional)
+    ``BEHAVIOURS``: check name -> ``check(grading, test, case)`` for tests of kind ``behaviour``;
+    a check raises ``autograder.grader.Failed`` when the behaviour is wrong.
+
+assignment.yaml may name other files (``homework: recipe.py``, ``behaviours: checks.py``).
+``Homework`` wraps the loaded modules with the few questions the engine asks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Function:
+    """A function of the student API."""
+
+    name: str
+    module: str  # the submission file (without .py) that defines it
+    args: tuple[str, ...]
+    outputs: tuple[str, ...]  # "cache" marks the opaque cache
+    build: Callable[[dict, np.random.Generator], dict] | None  # case, rng -> argument values; None for a backward
+    required: tuple[str, ...]  # case keys the builder needs besides the seed
+    optional_args: tuple[str, ...] = ()  # passed by keyword, left out when None
+
+    @property
+    def cache_index(self) -> int | None:
+        return self.outputs.index("cache") if "cache" in self.outputs else None
+
+
+@dataclass(frozen=True)
+class Gradient:
+    """How a backward function relates to its forward one.
+
+    The loss whose gradient is checked is L = sum_k <g_k, out_k> over the
+    forward outputs ``upstream`` with random upstream gradients g_k (or the
+    forward's scalar output itself when ``upstream`` is empty and ``scalar``
+    names it).  The backward's outputs ``grads`` are the gradients of L with
+    respect to the forward's arguments ``wrt``.
+    """
+
+    backward: str
+    forward: str
+    upstream: tuple[str, ...]
+    grads: tuple[str, ...]
+    wrt: tuple[str, ...]
+    scalar: str = ""  # the forward returns the loss itself (a loss function checked against its own gradient)
+
+
+@dataclass
+class Inputs:
+    """The arguments of one call, split as the student API takes them."""
+
+    function: Function
+    values: dict  # argument name -> value
+
+    def call_args(self) -> tuple[list, dict]:
+        """Positional arguments and keyword arguments (optional ones left out when None)."""
+        args, kwargs = [], {}
+        for name in self.function.args:
+            value = self.values[name]
+            if name in self.function.optional_args:
+                if value is not None:
+                    kwargs[name] = value
+            else:
+                args.append(value)
+        return args, kwargs
+
+
+def build_inputs(function: Function, case: dict) -> Inputs:
+    """A forward function's inputs for one case, deterministic in the case's seed."""
+    return Inputs(function, function.build(case, np.random.default_rng(case["seed"])))
+
+
+def upstream_gradients(gradient: Gradient, outputs: dict, case: dict) -> dict:
+    """Random upstream gradients shaped like the forward outputs they multiply."""
+    rng = np.random.default_rng([case["seed"], 7])
+    return {name: rng.standard_normal(np.shape(outputs[name])) for name in gradient.upstream}
+
+
+def named_outputs(function: Function, result) -> dict:
+    """Map a function's return value to its output names (a lone output is not a tuple)."""
+    if len(function.outputs) == 1:
+        return {function.outputs[0]: result}
+    return dict(zip(function.outputs, result))
+
+
+DEFAULT_STABILITY_HINT = ("right on ordinary inputs but not on extreme ones: look for exp of large positive numbers "
+                          "or other overflow.")
+
+
+# -- loading an assignment's modules -------------------------------------------------------------------
+_MODULES: dict[Path, ModuleType] = {}
+
+
+def load_module(path: str | Path) -> ModuleType:
+    """The module of the Python file ``path``, executed once per process (by resolved path).
+
+    Its name in ``sys.modules`` is unique to the path, so two assignments (or a repository and a
+    student bundle) with a ``homework.py`` each never share a module.  Raises OSError when the
+    file cannot be read and whatever the module raises while it runs.
+    """
+    path = Path(path).resolve()
+    if path not in _MODULES:
+        digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
+        name = f"_assignment_{path.parent.name}_{path.stem}_{digest}".replace("-", "_").replace(".", "_")
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise OSError(f"cannot load {path} as a Python module")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            sys.modules.pop(name, None)
+            raise
+        _MODULES[path] = module
+    return _MODULES[path]
+
+
+def sibling(file: str, name: str) -> ModuleType:
+    """The module ``name``.py beside ``file`` (an assignment module's ``__file__``), as the engine loads it."""
+    return load_module(Path(file).with_name(f"{name}.py"))
+
+
+class Homework:
+    """An assignment's declarations: its ``homework.py`` module and, loaded on first use, its behaviours."""
+
+    def __init__(self, module: ModuleType, behaviours_path: Path | None = None) -> None:
+        self.module = module
+        self.functions: dict[str, Function] = dict(module.FUNCTIONS)
+        self.gradients: dict[str, Gradient] = dict(getattr(module, "GRADIENTS", {}))
+        self.sequence_functions: frozenset[str] = frozenset(getattr(module, "SEQUENCE_FUNCTIONS", ()))
+        self.time_keys: tuple[str, ...] = tuple(getattr(module, "TIME_KEYS", ()))
+        self.stability_hint: str = getattr(module, "STABILITY_HINT", DEFAULT_STABILITY_HINT)
+        self.behaviours_path = behaviours_path
+        self._behaviours: dict | None = None
+
+    @property
+    def path(self) -> Path:
+        return Path(self.module.__file__)
+
+    @property
+    def behaviours(self) -> dict[str, Callable]:
+        """check name -> check; empty when the assignment has no behaviours module.
+
+        Loaded on first use: a behaviours module imports ``autograder.grader``, which imports this one.
+        """
+        if self._behaviours is None:
+            has = self.behaviours_path is not None and self.behaviours_path.is_file()
+            self._behaviours = dict(load_module(self.behaviours_path).BEHAVIOURS) if has else {}
+        return self._behaviours
+
+    def forward_inputs(self, function: str, case: dict) -> Inputs:
+        """The forward function's inputs for one case (deterministic in its seed)."""
+        return build_inputs(self.functions[function], case)
+
+    def required_case_keys(self) -> dict[str, tuple[str, ...]]:
+        """function -> the case keys its inputs are built from (besides the seed)."""
+        return {name: fn.required for name, fn in self.functions.items()}
+
+    @property
+    def forward_of(self) -> dict[str, str]:
+        """backward -> forward, for the functions whose graded tests read a cache made by another."""
+        return {g.backward: g.forward for g in self.gradients.values() if g.backward != g.forward}
+
+
+def load_homework(homework_path: Path, behaviours_path: Path | None = None) -> Homework:
+    """Load an assignment's homework module (and name its behaviours module, loaded when first needed)."""
+    return Homework(load_module(homework_path), behaviours_path)
