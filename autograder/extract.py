@@ -39,7 +39,7 @@ from pathlib import Path
 
 from autograder import notebook_kernel
 
-# `# file: rnn_layers.py`, in any letter case, the .py optional; a plain name: nothing can be written elsewhere.
+# `# file: <name>.py`, in any letter case, the .py optional; a plain name: nothing can be written elsewhere.
 MARKER = re.compile(r"#\s*file\s*:\s*([\w-]+?)(?:\.py)?\s*$", re.IGNORECASE)
 _LINE_MAGIC = re.compile(r"^(\s*)(?:[\w.\[\], ]+=\s*)?([%!].*)$")  # %time f(), !pip ..., files = !ls
 _HELP = re.compile(r"^(\s*)([\w.]+\?{1,2})\s*$")  # np.dot?  shows help in a kernel

@@ -117,7 +117,7 @@ def run(spec: dict, module_name: str) -> types.ModuleType:
                 if now < deadline:
                     seconds = deadline - now
                 elif now < deadline + GRACE_SECONDS or isinstance(node, _DEFINITIONS):
-                    # Budget spent: a constant (PARAM_KEYS = ...) still gets defined; a slow statement stops at once.
+                    # Budget spent: a constant (KEYS = ...) still gets defined; a slow statement stops at once.
                     seconds = GRACE_STATEMENT
                 else:
                     failures.append((-1, f"cell {number}, line {node.lineno}: not run (the notebook's time "

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import yaml
 from classroom import CORPUS
-from conftest import ROOT, SOLUTIONS, TEMPLATES, make_submission, run_cli, write_config
+from conftest import NBGRADER_SOURCE, ROOT, SOLUTIONS, TEMPLATES, make_submission, run_cli, write_config
 
-from autograder.notebooks import NBGRADER_SOURCE, dumps, fill
+from autograder.notebooks import dumps, fill
 
 LOOPS = ROOT / "tests" / "submissions" / "variants" / "loops"
 MUTANT_A = next(m for m in CORPUS if m["name"] == "rnn_step_backward_db_mean")

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from conftest import CONFIG, FILES, ROOT, SOLUTIONS, TEMPLATES, make_submission, with_callers, write_config
 
+from autograder.config import load_config
 from autograder.landlock import abi_version
 
 ROOT_MODE = os.geteuid() == 0 and os.environ.get("AUTOGRADER_DROP_PRIVILEGES", "1") != "0"
@@ -464,9 +465,11 @@ def test_attack_is_harmless(name, tmp_path, fast_config, validate_results, plant
     text = json.dumps(results)
     # No points beyond the honest part: templates earn nothing; the reference loses exactly what was attacked.
     lost = {t["name"].split(":")[0] for t in results["tests"] if t["score"] < t["max_score"]}
-    earned = {t["name"].split(":")[0] for t in results["tests"] if t["score"] > 0}
+    # "does not modify its inputs" and the stability tests score only their property, which code that returns
+    # anything harmless has (a stub, which raises, does not); every other test must earn nothing.
+    earned = {t["name"].split(":")[0] for t in results["tests"] if t["score"] > 0 and not _property_only(t)}
     if attack["base"] == "templates":
-        assert results["score"] == 0 and not earned
+        assert not earned, earned
     else:
         failures = [(t["name"], t["output"]) for t in results["tests"] if t["score"] == 0]
         assert lost == with_callers(ATTACKED[name]), failures[:3]
@@ -552,15 +555,26 @@ def clip_gradients(grads, max_norm):
 """
 
 
+def _property_only(test: dict) -> bool:
+    """A test that scores one property code without computation can have: inputs left as they were, or finite
+    outputs without warnings on extreme inputs (see grader.kind_inputs_unchanged and the stability tests)."""
+    return test["name"] in PROPERTY_TESTS
+
+
+PROPERTY_TESTS = {t.full_name for t in load_config(CONFIG).tests if t.kind == "inputs_unchanged" or t.stability}
+
+
 def test_plausible_zeros_earn_nothing(tmp_path):
-    """Right shapes and types but no computation: every test, self-consistency ones included, fails."""
+    """Right shapes and types but no computation: every test of values, self-consistency ones included, fails;
+    only the property tests (inputs unchanged, stability), which such code satisfies, are earned."""
     sub = make_submission(tmp_path / "zeros", base=TEMPLATES)
     (sub / "rnn_layers.py").write_text(ZEROS)
     proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(sub), "--results", str(tmp_path / "r.json"),
                            "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr
     results = json.loads((tmp_path / "r.json").read_text())
-    assert results["score"] == 0, [t["name"] for t in results["tests"] if t["score"] > 0]
+    earned = [t["name"] for t in results["tests"] if t["score"] > 0]
+    assert earned and all(_property_only({"name": n}) for n in earned), earned  # only property tests
     outputs = {t["name"]: t["output"] for t in results["tests"]}
     assert "a constant or a stub" in outputs["softmax_cross_entropy: do matches the numerical gradient of your loss"]
 
