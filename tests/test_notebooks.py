@@ -137,7 +137,7 @@ def test_the_notebook_runs_only_in_the_sandbox_child(marker, tmp_path, config):
 
 def test_extraction_follows_the_marker_convention(tmp_path, config):
     path = _notebook(tmp_path, [
-        ("markdown", "# file: rnn_layers.py\nthis is not code"),  # prose: stays Markdown (code would be restored)
+        ("markdown", "# file: rnn_layers.py\nSome prose, not code!"),  # prose: stays Markdown (code would be restored)
         "# file: rnn_layers.py\nimport numpy as np",
         "scratch = 1",
         "\n# file: lstm_layers.py\n%time x = 1\ndef sigmoid(z):\n    !echo hi\n    return z",
@@ -148,7 +148,7 @@ def test_extraction_follows_the_marker_convention(tmp_path, config):
     texts, notes = extract(path, config.files)
     rnn = texts["rnn_layers.py"]
     assert rnn.index("import numpy as np") < rnn.index("def rnn_forward") and "scratch" not in rnn
-    assert "this is not code" not in rnn and "(cells 2 and 5)" in rnn
+    assert "not code!" not in rnn and "(cells 2 and 5)" in rnn
     assert "pass  # %time x = 1" in texts["lstm_layers.py"] and "    pass  # !echo hi" in texts["lstm_layers.py"]
     compile(texts["lstm_layers.py"], "lstm_layers.py", "exec")
     assert any("`# file: helpers.py` are not a graded file" in n for n in notes)
