@@ -37,15 +37,16 @@ def with_callers(broken: set[str]) -> set[str]:
     return set(broken) | {caller for caller, callees in CALLS.items() if callees & set(broken)}
 
 
-def make_submission(folder: Path, edits: list[dict] = (), base: Path = SOLUTIONS) -> Path:
+def make_submission(folder: Path, edits: list[dict] = (), base: Path = SOLUTIONS, reference: Path = SOLUTIONS,
+                    files: tuple[str, ...] = FILES) -> Path:
     """Copy a submission (the reference by default) and apply text edits {file, find, replace}.
 
     A file the base folder does not hold comes from the reference: the correct variants keep only
-    the files they write differently.
+    the files they write differently.  ``reference`` and ``files``: another assignment's.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    for name in FILES:
-        shutil.copyfile(base / name if (base / name).exists() else SOLUTIONS / name, folder / name)
+    for name in files:
+        shutil.copyfile(base / name if (base / name).exists() else reference / name, folder / name)
     for edit in edits:
         path = folder / edit["file"]
         text = path.read_text()
