@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import re
 import sys
@@ -35,7 +34,7 @@ from autograder.extract import discard as discard_extracted
 from autograder.extract import extracted_from
 from autograder.extract import prepare as prepare_submission
 from autograder.sandbox import Pending, Reply, Sandbox, open_sandbox
-from autograder.spec import Function, Homework, named_outputs, upstream_gradients
+from autograder.spec import Function, Homework, load_files, named_outputs, upstream_gradients
 from autograder.submission import find_files
 
 
@@ -124,24 +123,8 @@ def load_reference(config: Config) -> dict[str, ModuleType]:
 
 def _load_reference(config: Config) -> dict[str, ModuleType]:
     if config.reference not in _REFERENCE_CACHE:
-        modules: dict[str, ModuleType] = {}
-        saved = {f[:-3]: sys.modules.get(f[:-3]) for f in config.files}
-        try:
-            for file in config.files:
-                name = file[:-3]
-                spec = importlib.util.spec_from_file_location(f"_reference_{config.assignment}_{name}",
-                                                              config.reference / file)
-                module = importlib.util.module_from_spec(spec)
-                sys.modules[name] = module
-                spec.loader.exec_module(module)
-                modules[name] = module
-        finally:
-            for name, previous in saved.items():
-                if previous is None:
-                    sys.modules.pop(name, None)
-                else:
-                    sys.modules[name] = previous
-        _REFERENCE_CACHE[config.reference] = modules
+        _REFERENCE_CACHE[config.reference] = load_files(config.reference, config.files,
+                                                        f"_reference_{config.assignment}")
     return _REFERENCE_CACHE[config.reference]
 
 

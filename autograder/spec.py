@@ -190,3 +190,30 @@ class Homework:
 def load_homework(homework_path: Path, behaviours_path: Path | None = None) -> Homework:
     """Load an assignment's homework module (and name its behaviours module, loaded when first needed)."""
     return Homework(load_module(homework_path), behaviours_path)
+
+
+def load_files(folder: Path, files: tuple[str, ...], prefix: str) -> dict[str, ModuleType]:
+    """The modules of ``folder``'s files (plain name -> module), named ``<prefix>_<name>`` in sys.modules.
+
+    The files import each other by plain name (``from NAME import ...``, as students' do): while they
+    load, those names point at them; afterwards sys.modules holds what it held before.  Callers that
+    share sys.modules between threads must hold a lock.
+    """
+    modules: dict[str, ModuleType] = {}
+    saved = {f[:-3]: sys.modules.get(f[:-3]) for f in files}
+    try:
+        for file in files:  # callees first, as the config lists them
+            name = file[:-3]
+            spec = importlib.util.spec_from_file_location(f"{prefix}_{name}", Path(folder) / file)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+            modules[name] = module
+    finally:
+        for name, previous in saved.items():
+            if previous is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = previous
+    return modules
+

@@ -7,15 +7,15 @@ the engine that grades hw_seq2seq reads the same files (assignments/hw_seq2seq/)
 from __future__ import annotations
 
 import copy
-import importlib.util
 import itertools
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import conftest
 import numpy as np
 import yaml
+
+from autograder.spec import load_files, load_module
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENT = ROOT / "assignments" / "hw_seq2seq"
@@ -27,36 +27,13 @@ VARIANTS = sorted(p for p in (ROOT / "tests" / "submissions" / "variants_seq2seq
 _counter = itertools.count()
 
 
-def _load_by_path(name: str, path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-homework = _load_by_path("_assignment_hw_seq2seq_homework", ASSIGNMENT / "homework.py")
+homework = load_module(ASSIGNMENT / "homework.py")
 FUNCTIONS, GRADIENTS = homework.FUNCTIONS, homework.GRADIENTS
 
 
 def load_submission(folder: Path) -> dict[str, ModuleType]:
     """Import a submission's modules under fresh names; their plain-name imports of each other resolve inside it."""
-    tag = next(_counter)
-    names = [f[:-3] for f in FILES]
-    saved = {n: sys.modules.get(n) for n in names}
-    modules = {}
-    try:
-        for name in names:  # files are listed callees first: encoder, decoder, seq2seq
-            module = _load_by_path(f"_seq2seq_submission_{tag}_{name}", folder / f"{name}.py")
-            sys.modules[name] = module
-            modules[name] = module
-    finally:
-        for name, previous in saved.items():
-            if previous is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = previous
-    return modules
+    return load_files(folder, FILES, f"_seq2seq_submission_{next(_counter)}")
 
 
 def make_submission(folder: Path, edits: list[dict] = (), base: Path = SOLUTIONS) -> Path:
