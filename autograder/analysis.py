@@ -9,27 +9,14 @@ use the grader's own verdicts; totals include the staff's overrides.
 
 from __future__ import annotations
 
-import re
 import statistics
 from collections import Counter
 from pathlib import Path
 
+from autograder.clusters import clusters, normalise
 from autograder.config import Config
 
 TOP_MESSAGES = 3
-_PATH = re.compile(r"(?:/[^\s\"':,()]+)+/([^\s\"':,()/]+)")
-_NUMBER = re.compile(r"(?<![A-Za-z_])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
-
-
-def normalise(message: str) -> str:
-    """The failure's first line with paths cut to file names and every number replaced by #."""
-    first = message.strip().splitlines()[0] if message.strip() else "(no message)"
-    first = _PATH.sub(r"\1", first)
-    first = _NUMBER.sub("#", first)
-    first = re.sub(r"#(?:\s*,\s*#)+", "#, ...", first)
-    return first[:200]
-
-
 def item_analysis(records: dict[str, dict], config: Config) -> dict:
     """Per test and per function statistics over the students that were graded."""
     graded = [r for r in records.values() if r["status"] == "graded" and r.get("results")]
@@ -121,8 +108,6 @@ def mapping_section(mapping: dict | None) -> list[str]:
 
 def cluster_section(records: dict[str, dict], docs: dict[str, dict]) -> list[str]:
     """summary.md's bug clusters (clusters.py): students who failed the same tests the same way, largest first."""
-    from autograder.clusters import clusters
-
     found = clusters(records)
     if not found:
         return []

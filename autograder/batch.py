@@ -289,9 +289,9 @@ class Pool:
 
 # -- OUTDIR ------------------------------------------------------------------------
 def _load_config(path: Path) -> Config:
-    from autograder.cli import _config
+    from autograder.config import command_config
 
-    return _config(str(path))
+    return command_config(str(path))
 
 
 def read_manifest(out: Path) -> dict:

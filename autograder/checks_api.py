@@ -41,7 +41,7 @@ class CheckFailed(AssertionError):
 
 def checks_folder() -> Path:
     """Where the tests and reference values are read from."""
-    from autograder.selfcheck import CONFIG_FILE
+    from autograder.config import CONFIG_FILE
 
     named = os.environ.get(ENV_VAR)
     if named:

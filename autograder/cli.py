@@ -14,23 +14,9 @@ import sys
 from pathlib import Path
 
 from autograder import templates
-from autograder.config import Config, ConfigError, check_behaviours, check_cases, config_path, load_config
+from autograder.config import Config, ConfigError, check_config_cases, command_config
 
 REPOSITORY = Path(__file__).resolve().parent.parent
-
-
-def _config(path: str | None, cases: bool = True, assignment: str | None = None) -> Config:
-    """The assignment config (``--config`` path, else ``--assignment`` name, else the default assignment);
-    cases=False leaves the case check (which imports numpy) to the caller."""
-    config = load_config(config_path(assignment, path))
-    if cases:
-        _check_cases(config)
-    return config
-
-
-def _check_cases(config: Config) -> None:
-    check_cases(config, config.homework.required_case_keys())
-    check_behaviours(config)
 
 
 def _submission(path: str, config: Config):
@@ -58,10 +44,10 @@ def cmd_grade(args: argparse.Namespace) -> int:
         output_target(args.results)
     except ResultsPathError as exc:
         raise ConfigError(str(exc)) from None
-    config = _config(args.config, cases=False, assignment=args.assignment)
+    config = command_config(args.config, cases=False, assignment=args.assignment)
     located = _submission(args.submission, config)
     box = _start_early(config, located.folder)
-    _check_cases(config)
+    check_config_cases(config)
     from autograder.grader import grade
     from autograder.report import table
     from autograder.results import to_gradescope, write_json_atomic
@@ -79,10 +65,10 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    config = _config(args.config, cases=False, assignment=args.assignment)
+    config = command_config(args.config, cases=False, assignment=args.assignment)
     located = _submission(args.submission, config)
     box = _start_early(config, located.folder)
-    _check_cases(config)
+    check_config_cases(config)
     from autograder.grader import grade
     from autograder.report import table
     from autograder.text import clean_text
@@ -99,7 +85,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_templates(args: argparse.Namespace) -> int:
     from autograder import fingerprint  # not at the top: `grade` starts its child before such imports
 
-    config = _config(args.config, assignment=args.assignment)
+    config = command_config(args.config, assignment=args.assignment)
     if args.check:
         stale = templates.stale(config.reference, config.templates, config.files)
         if fingerprint.stale(config.templates, config.files, config.path):
@@ -120,7 +106,7 @@ def cmd_templates(args: argparse.Namespace) -> int:
 def cmd_release(args: argparse.Namespace) -> int:
     from autograder import release
 
-    config = _config(args.config, assignment=args.assignment)
+    config = command_config(args.config, assignment=args.assignment)
     try:
         bundle = release.build(config, Path(args.out))
     except release.ReleaseError as exc:

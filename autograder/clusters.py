@@ -1,7 +1,7 @@
 """Students grouped by what they got wrong, and the staff's comments (``comments.yaml``).
 
 A student's signature is the set of their failed tests, each with the grader's message normalised as
-the summary groups messages (``analysis.normalise``: paths cut, numbers replaced by #, so the output
+the summary groups messages (``normalise``: paths cut, numbers replaced by #, so the output
 named, the location's kind and the hint remain) and any hint lines the grader added.  Students with the
 same signature are one cluster: usually one bug.  Its id is a hash of the signature, so it stays the
 same across regrades as long as the bug does.
@@ -15,14 +15,28 @@ feedback, in results.json (its output and ``extra_data.comments``) and in grades
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from autograder.analysis import normalise
 from autograder.gradebook import GradebookError, now, read_edited_mapping
 from autograder.results import write_text_atomic
+
+_PATH = re.compile(r"(?:/[^\s\"':,()]+)+/([^\s\"':,()/]+)")
+_NUMBER = re.compile(r"(?<![A-Za-z_])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def normalise(message: str) -> str:
+    """The failure's first line with paths cut to file names and every number replaced by #."""
+    first = message.strip().splitlines()[0] if message.strip() else "(no message)"
+    first = _PATH.sub(r"\1", first)
+    first = _NUMBER.sub("#", first)
+    first = re.sub(r"#(?:\s*,\s*#)+", "#, ...", first)
+    return first[:200]
+
+
 
 COMMENTS = "comments.yaml"
 HEADER = ("# Comments from the course staff, shown in each student's feedback and results.json and listed in\n"

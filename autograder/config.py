@@ -57,6 +57,10 @@ class ConfigError(Exception):
 # the assignment named by $AUTOGRADER_ASSIGNMENT or by the first line of assignments/DEFAULT.
 ASSIGNMENTS = Path(__file__).resolve().parent.parent / "assignments"
 DEFAULT_FILE = "DEFAULT"
+# A checks folder (the student bundle's ``public/``, a notebook's ``<assignment>_checks/``) holds the config
+# as JSON and the reference's outputs on the public cases, under these names.
+CONFIG_FILE = "assignment.json"
+RECORD_FILE = "expected.json"
 ASSIGNMENT_ENV = "AUTOGRADER_ASSIGNMENT"
 
 
@@ -392,4 +396,20 @@ def from_mapping(raw: dict, path: Path, known_functions: dict | None = None) -> 
     )
     if known_functions is not None:
         check_cases(config, known_functions)
+    return config
+
+
+def check_config_cases(config: Config) -> None:
+    """Check every test case against the homework module's required keys and the behaviour checks it names
+    (imports the homework module, hence numpy).  Raises ConfigError."""
+    check_cases(config, config.homework.required_case_keys())
+    check_behaviours(config)
+
+
+def command_config(path: str | Path | None = None, cases: bool = True, assignment: str | None = None) -> Config:
+    """The config a command uses: the ``--config`` path, else the ``--assignment`` name, else the default
+    assignment.  ``cases=False`` leaves ``check_config_cases`` (which imports numpy) to the caller."""
+    config = load_config(config_path(assignment, path))
+    if cases:
+        check_config_cases(config)
     return config

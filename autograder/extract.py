@@ -432,25 +432,12 @@ def shim(module: str, spec: dict) -> str:
             + f"\n\nrun({spec!r}, __name__)\n")
 
 
-def notebook_of(submission: Path, files: tuple[str, ...]) -> Path | None:
-    """The notebook to grade: the submission itself (a notebook, or one exported as a script), or the notebook
-    that ``submission.locate``'s rule picks in a folder without the expected files (None: grade the folder)."""
-    from autograder.submission import notebook_in, script_notebook
-
-    if submission.is_file() and (submission.suffix == ".ipynb" or
-                                 (submission.suffix == ".py" and script_notebook(submission))):
-        return submission
-    if submission.is_dir():
-        return notebook_in(submission, files)
-    return None
-
-
 def prepare(submission: Path, files: tuple[str, ...], functions: tuple[str, ...] = (),
             budget: float = DEFAULT_BUDGET) -> tuple[Path, list[str]]:
     """A folder holding the modules to grade, and notes for the student about the expected ``files``.
 
-    A folder of .py files is returned as it is; a notebook or its script export
-    (see ``notebook_of``) is read once into a temporary folder (removed when
+    A folder is returned as it is; a file (a notebook or its script export:
+    ``submission.notebook_of`` picks it) is read once into a temporary folder (removed when
     this process exits) holding one module per expected file, each of which runs
     the chosen cells in the child (``plan``, ``notebook_kernel``).  ``functions``
     are the graded functions, found by name.  That folder may be passed here
@@ -460,9 +447,9 @@ def prepare(submission: Path, files: tuple[str, ...], functions: tuple[str, ...]
     submission = Path(submission)
     if submission in _EXTRACTED:
         return submission, _EXTRACTED[submission].notes
-    notebook = notebook_of(submission, files)
-    if notebook is None:
+    if not submission.is_file():
         return submission, []
+    notebook = submission
     folder = Path(tempfile.mkdtemp(prefix="autograder_notebook_"))
     extracted = Extracted([], notebook=notebook.name)
     try:

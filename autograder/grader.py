@@ -35,7 +35,7 @@ from autograder.extract import extracted_from
 from autograder.extract import prepare as prepare_submission
 from autograder.sandbox import Pending, Reply, Sandbox, open_sandbox
 from autograder.spec import Function, Homework, load_files, named_outputs, upstream_gradients
-from autograder.submission import find_files
+from autograder.submission import find_files, notebook_of
 
 
 @dataclass
@@ -563,7 +563,9 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
     """
     start = time.perf_counter()
     # A filled notebook is graded as a kernel runs its cells, in the child (see extract.py).
-    submission, extract_notes = prepare_submission(Path(submission), config.files, config.functions,
+    submission = Path(submission)
+    notebook = notebook_of(submission, config.files)
+    submission, extract_notes = prepare_submission(notebook or submission, config.files, config.functions,
                                                    budget=config.limits.notebook_seconds)
     found, notes = find_files(submission, config.files)
     notes = extract_notes + notes

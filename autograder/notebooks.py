@@ -334,8 +334,8 @@ def write_checks(dest: Path, config: Config, public_only: bool) -> Path:
     The outputs are recorded by grading the reference itself (``release.record``),
     which refuses to record a reference that fails a test.
     """
+    from autograder.config import CONFIG_FILE, RECORD_FILE
     from autograder.release import assignment_modules, config_mapping, record
-    from autograder.selfcheck import CONFIG_FILE, RECORD_FILE
 
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
@@ -421,7 +421,7 @@ def run_as_cells(folder: Path, files: tuple[str, ...]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from autograder.cli import _config
+    from autograder.config import command_config
 
     parser = argparse.ArgumentParser(prog="python -m autograder.notebooks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -440,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
     from autograder.config import ConfigError
 
     try:
-        config = _config(args.config, assignment=args.assignment)
+        config = command_config(args.config, assignment=args.assignment)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -23,8 +23,6 @@ from pathlib import Path
 
 DATA = Path(__file__).resolve().parent / "public"
 BUNDLE = Path(__file__).resolve().parent.parent  # where the templates sit beside check.py
-CONFIG_FILE = "assignment.json"
-RECORD_FILE = "expected.json"
 
 
 class CheckError(Exception):
@@ -40,13 +38,12 @@ def _load_json(path: Path) -> dict:
 
 def load(data: Path = DATA):
     """The public config and the recorded reference values."""
-    from autograder.config import ConfigError, check_behaviours, check_cases, from_mapping
+    from autograder.config import CONFIG_FILE, RECORD_FILE, ConfigError, check_config_cases, from_mapping
     from autograder.recorded import Recorded
 
     try:
         config = from_mapping(_load_json(data / CONFIG_FILE), data / CONFIG_FILE)
-        check_cases(config, config.homework.required_case_keys())
-        check_behaviours(config)
+        check_config_cases(config)
         recorded = Recorded(_load_json(data / RECORD_FILE))
     except (ConfigError, KeyError, TypeError) as exc:
         raise CheckError(f"the checker's data in {data} is damaged ({exc}); download the bundle again") from None

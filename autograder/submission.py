@@ -211,7 +211,7 @@ def released_folder(folder: Path) -> bool:
     it holds ``checks_api.py``) and a checks folder (``<assignment>_checks/``,
     the bundle's ``public/``: the tests and the recorded reference values).
     """
-    from autograder.selfcheck import CONFIG_FILE, RECORD_FILE  # standard library at import time
+    from autograder.config import CONFIG_FILE, RECORD_FILE  # standard library at import time
 
     return (folder / "checks_api.py").is_file() or (
         (folder / CONFIG_FILE).is_file() and (folder / RECORD_FILE).is_file())
@@ -570,3 +570,14 @@ def notebook_in(folder: Path, files: tuple[str, ...], assignment: str = "",
         return None
     best = _pick_notebook(_notebooks(scan, set()), assignment, functions)
     return best[1] if best else None
+
+
+def notebook_of(submission: Path, files: tuple[str, ...]) -> Path | None:
+    """The notebook to grade: the submission itself (a notebook, or one exported as a script), or the notebook
+    that ``submission.locate``'s rule picks in a folder without the expected files (None: grade the folder)."""
+    if submission.is_file() and (submission.suffix == ".ipynb" or
+                                 (submission.suffix == ".py" and script_notebook(submission))):
+        return submission
+    if submission.is_dir():
+        return notebook_in(submission, files)
+    return None

@@ -110,9 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     channel = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    from autograder.cli import _config
+    from autograder.config import command_config
 
-    config = _config(args.config)
+    config = command_config(args.config)
     module, _, name = args.grade_fn.partition(":")
     grade_fn = getattr(importlib.import_module(module), name)
     from autograder.grader import load_reference

@@ -29,7 +29,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from autograder.cli import _config  # noqa: E402
+from autograder.config import command_config  # noqa: E402
 
 CONFIG = ROOT / "assignments" / "hw_rnn" / "assignment.yaml"
 SOLUTIONS, TEMPLATES = ROOT / "solutions" / "hw_rnn", ROOT / "student_templates" / "hw_rnn"
@@ -61,7 +61,7 @@ def generated_class(out: Path, students: int, config, seed: int = 0) -> None:
 def bench_similarity(students: int) -> None:
     from autograder import similarity
 
-    config = _config(str(CONFIG))
+    config = command_config(str(CONFIG))
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out"
         generated_class(out, students, config)
@@ -93,7 +93,7 @@ def bench_preview(size: int) -> None:
         config.write_text(yaml.safe_dump(raw, sort_keys=False))
         for k in range(size):
             shutil.copytree([SOLUTIONS, TEMPLATES, *VARIANTS][k % (2 + len(VARIANTS))], tmp / "class" / f"s{k}")
-            for name in _config(str(CONFIG)).files:  # variants hold only the files they rewrite
+            for name in command_config(str(CONFIG)).files:  # variants hold only the files they rewrite
                 if not (tmp / "class" / f"s{k}" / name).exists():
                     shutil.copy(SOLUTIONS / name, tmp / "class" / f"s{k}" / name)
         out = str(tmp / "out")

@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from autograder.cli import _config  # noqa: E402 -- after the path is set
+from autograder.config import command_config  # noqa: E402 -- after the path is set
 from autograder.notebooks import dumps, fill, run_as_cells  # noqa: E402
 from integrations import tools  # noqa: E402
 
@@ -62,7 +62,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--batch", type=int, default=4, help="students in the one-command nbgrader batch")
     args = parser.parse_args()
-    config = _config(None)
+    config = command_config(None)
     reference = ROOT / "solutions" / "hw_rnn"
     tmp = Path(tempfile.mkdtemp(prefix="bench_tools_"))
     try:

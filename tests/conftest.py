@@ -121,9 +121,9 @@ def validate_results():
 
 @pytest.fixture(scope="session")
 def config():
-    from autograder.cli import _config
+    from autograder.config import command_config
 
-    return _config(str(CONFIG))
+    return command_config(str(CONFIG))
 
 
 VARIANTS = sorted(p.parent for p in (ROOT / "tests" / "submissions" / "variants").glob("*/rnn_layers.py"))

@@ -163,7 +163,7 @@ def test_summary_counts_failures_per_test(folder_batch, klass, config):
 
 
 def test_normalise_groups_failures_that_differ_only_in_numbers():
-    from autograder.analysis import normalise
+    from autograder.clusters import normalise
 
     a = "case 1 of 2 (seed 21, N=2, T=4): s differs at [0, 3, 2]: got 0.1234, expected -1.5e-03\nHint: x"
     b = "case 2 of 2 (seed 22, N=3, T=6): s differs at [1, 0, 4]: got 7.0, expected 2.25e+01\nHint: y"

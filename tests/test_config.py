@@ -135,7 +135,7 @@ def test_every_command_takes_the_assignment(tmp_path):
 def test_a_behaviour_case_must_name_a_check_of_the_assignment(tmp_path):
     from conftest import write_config
 
-    from autograder.cli import _config
+    from autograder.config import command_config
 
     for check in ("no_such_check", "reverse_training", None):  # unknown; another assignment's; missing
         raw = yaml.safe_load(CONFIG.read_text())
@@ -147,4 +147,4 @@ def test_a_behaviour_case_must_name_a_check_of_the_assignment(tmp_path):
         (tmp_path / str(check)).mkdir()
         path = write_config(tmp_path / str(check), questions=raw["questions"])
         with pytest.raises(ConfigError, match="names no behaviour check of .*behaviours.py.*hello_training"):
-            _config(str(path))
+            command_config(str(path))

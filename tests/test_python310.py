@@ -70,8 +70,8 @@ def test_notebook_grading_and_kernel_checks_under_python310(tmp_path, config):
 import os
 from pathlib import Path
 from autograder import checks_api, notebooks
-from autograder.cli import _config
-config = _config(None)
+from autograder.config import command_config
+config = command_config(None)
 notebooks.write_checks(Path({str(tmp_path / "checks")!r}), config, public_only=False)
 os.environ["AUTOGRADER_CHECKS"] = {str(tmp_path / "checks")!r}
 namespace = notebooks.run_as_cells(Path({str(SOLUTIONS)!r}), config.files)

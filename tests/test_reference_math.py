@@ -17,13 +17,13 @@ from conftest import CONFIG, HOMEWORK
 
 from autograder import gradcheck
 from autograder.child import evaluate_many
-from autograder.cli import _config
+from autograder.config import command_config
 from autograder.grader import load_reference
 from autograder.spec import named_outputs, upstream_gradients
 
 FUNCTIONS, GRADIENTS, forward_inputs = HOMEWORK.functions, HOMEWORK.gradients, HOMEWORK.forward_inputs
 
-REF = load_reference(_config(str(CONFIG)))
+REF = load_reference(command_config(str(CONFIG)))
 H_STEP = 1e-6
 
 

@@ -25,7 +25,7 @@ from conftest import (
 )
 
 from autograder import release
-from autograder.cli import _config
+from autograder.config import command_config
 from autograder.grader import grade
 
 CORPUS = yaml.safe_load((ROOT / "tests" / "corpus" / "mutants.yaml").read_text())
@@ -230,13 +230,13 @@ def test_notebooks_go_in_and_solutions_in_them_stop_the_build(config, tmp_path):
             "execution_count": None}
     notebook = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
     (assignment / "explore.ipynb").write_text(json.dumps(notebook))
-    bundle = release.build(_config(str(config_path)), tmp_path / "out")
+    bundle = release.build(command_config(str(config_path)), tmp_path / "out")
     with zipfile.ZipFile(bundle) as z:
         assert "hw_rnn/explore.ipynb" in z.namelist()
     cell["source"] = ["def rnn_step_backward(ds_next, cache):\n", "    x_t, s_prev, U, W, s_next = cache\n"]
     (assignment / "explore.ipynb").write_text(json.dumps(notebook))
     with pytest.raises(release.ReleaseError, match="explore.ipynb would reveal"):
-        release.build(_config(str(config_path)), tmp_path / "out2")
+        release.build(command_config(str(config_path)), tmp_path / "out2")
     assert not (tmp_path / "out2" / "hw_rnn.zip").exists()
 
 
@@ -248,7 +248,7 @@ def test_build_is_reproducible_and_refuses_stale_templates(release_bundle, confi
     (stale / "rnn_layers.py").write_text((stale / "rnn_layers.py").read_text() + "\n# edited by hand\n")
     path = write_config(tmp_path, templates=str(stale))
     with pytest.raises(release.ReleaseError, match="make templates"):
-        release.build(_config(str(path)), tmp_path / "out")
+        release.build(command_config(str(path)), tmp_path / "out")
 
 
 def test_release_command_builds_the_bundle(tmp_path):

@@ -21,7 +21,7 @@ from conftest import ROOT, bundle_verdicts
 from seq2seq_support import FILES, MUTANTS, SOLUTIONS, VARIANTS, make_submission
 
 from autograder import gradescope, release, templates
-from autograder.cli import _config
+from autograder.config import command_config
 from autograder.grader import grade
 
 TEMPLATES = ROOT / "student_templates" / "hw_seq2seq"
@@ -30,7 +30,7 @@ CONFIG_PATH = ROOT / "assignments" / "hw_seq2seq" / "assignment.yaml"
 
 @pytest.fixture(scope="module")
 def s2s_config():
-    return _config(None, assignment="hw_seq2seq")
+    return command_config(None, assignment="hw_seq2seq")
 
 
 def lost(report) -> set[str]:
@@ -73,7 +73,7 @@ def untimed_config(tmp_path_factory):
     raw["limits"].update(call_seconds=600.0, batch_seconds=600.0, cpu_seconds=3600)
     path = tmp_path_factory.mktemp("untimed") / "assignment.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    return _config(str(path))
+    return command_config(str(path))
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=[v.name for v in VARIANTS])

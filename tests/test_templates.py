@@ -71,7 +71,9 @@ def test_declared_call_graph_matches_the_reference():
     """conftest.CALLS (used to predict what a fault breaks) is the reference's real call graph."""
     from conftest import CALLS
 
-    graded = {t.function for t in __import__("autograder.cli", fromlist=["_config"])._config(None).tests}
+    from autograder.config import command_config
+
+    graded = {t.function for t in command_config(None).tests}
     direct: dict[str, set[str]] = {}
     for name in FILES:
         for node in ast.parse((SOLUTIONS / name).read_text()).body:
