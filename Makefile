@@ -98,7 +98,7 @@ class-demo: setup $(ROOT_MODE)
 
 # The zip to upload to Gradescope (README: "Gradescope").
 gradescope: setup-grading
-	$(PYTHON) -m autograder.gradescope build $(AS) --out dist/autograder.zip
+	$(PYTHON) -m autograder.integrations.gradescope build $(AS) --out dist/autograder.zip
 
 bench-gradescope: setup $(ROOT_MODE)
 	$(PYTHON) bench/bench_gradescope.py
@@ -106,7 +106,7 @@ bench-gradescope: setup $(ROOT_MODE)
 # The otter-grader master notebook and the nbgrader source notebook, from the solutions,
 # assignment.yaml and assignments/$(ASSIGNMENT)/notebook.md (a test fails when they are stale).
 notebooks: setup
-	$(PYTHON) -m autograder.notebooks $(AS) write
+	$(PYTHON) -m autograder.integrations.notebooks $(AS) write
 
 # nbgrader runs `alembic` by name: the venv's bin goes first on PATH.
 TOOLS_PATH := PATH=$(abspath $(BIN)):$$PATH
@@ -114,14 +114,14 @@ TOOLS_PATH := PATH=$(abspath $(BIN)):$$PATH
 # otter-grader: the student folder and Gradescope's autograder zip, in build/otter/dist.
 otter: setup
 	rm -rf build/otter
-	$(PYTHON) -m autograder.notebooks $(AS) stage-otter build/otter/src
+	$(PYTHON) -m autograder.integrations.notebooks $(AS) stage-otter build/otter/src
 	cd build/otter && $(TOOLS_PATH) otter assign src/$(ASSIGNMENT).ipynb dist
 	@echo "students get build/otter/dist/student/; the Gradescope zip is build/otter/dist/autograder/*.zip"
 
 # nbgrader: a course folder, build/nbgrader, with the assignment generated (release/$(ASSIGNMENT)).
 nbgrader: setup
 	rm -rf build/nbgrader
-	$(PYTHON) -m autograder.notebooks $(AS) stage-nbgrader build/nbgrader
+	$(PYTHON) -m autograder.integrations.notebooks $(AS) stage-nbgrader build/nbgrader
 	cd build/nbgrader && $(TOOLS_PATH) nbgrader generate_assignment $(ASSIGNMENT)
 	@echo "course folder: build/nbgrader; students get build/nbgrader/release/$(ASSIGNMENT)/"
 

@@ -61,7 +61,7 @@ def checks_folder() -> Path:
 
 
 def _checks(folder: Path) -> tuple:
-    from autograder.selfcheck import load
+    from autograder.release.selfcheck import load
 
     if folder not in _LOADED:
         _LOADED[folder] = load(folder)
@@ -105,10 +105,10 @@ def run_test(function: str, name: str, namespace: Mapping[str, object] | None = 
     feedback when it fails.
     """
     from autograder.environment import function_notes
-    from autograder.grader import Failed
-    from autograder.kernel_box import KernelBox
-    from autograder.recorded import replaying
-    from autograder.selfcheck import running_notes
+    from autograder.grading.grader import Failed
+    from autograder.grading.recorded import replaying
+    from autograder.release.selfcheck import running_notes
+    from autograder.sandbox.kernel_box import KernelBox
 
     if namespace is None:
         namespace = sys._getframe(1).f_globals

@@ -4,7 +4,7 @@ grade      grade one submission, write Gradescope's results.json (exit 0 wheneve
 check      the student's self-check: public tests only, a table per function
 templates  regenerate the student templates from the solutions (--check: fail when stale)
 release    build the student bundle: templates, handout and the public self-check (dist/student/)
-grade-all, regrade, override, feedback: grading a whole class (see batch_cli.py)
+grade-all, regrade, override, feedback: grading a whole class (see classroom/batch_cli.py)
 """
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from autograder import templates
 from autograder.config import Config, ConfigError, check_config_cases, command_config
+from autograder.release import templates
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
 
 def _submission(path: str, config: Config):
-    """Where the work is in a folder, zip, .py or .ipynb file (``submission.locate``): a ``Located``."""
-    from autograder.submission import SubmissionProblem, locate
+    """Where the work is in a folder, zip, .py or .ipynb file (``submissions.locate``): a ``Located``."""
+    from autograder.submissions.locate import SubmissionProblem, locate
 
     try:
         return locate(Path(path), config.files, config.assignment, config.functions,
@@ -32,13 +32,13 @@ def _submission(path: str, config: Config):
 
 def _start_early(config: Config, submission: Path):
     """Start the student's child process before this process imports numpy, so both load at once."""
-    from autograder.sandbox import open_sandbox
+    from autograder.sandbox.box import open_sandbox
 
     return open_sandbox(submission, config)
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    from autograder.results import ResultsPathError, output_target
+    from autograder.grading.results import ResultsPathError, output_target
 
     try:  # before grading: a results path that cannot be written stops us now, not after the work
         output_target(args.results)
@@ -48,9 +48,9 @@ def cmd_grade(args: argparse.Namespace) -> int:
     located = _submission(args.submission, config)
     box = _start_early(config, located.folder)
     check_config_cases(config)
-    from autograder.grader import grade
-    from autograder.report import table
-    from autograder.results import to_gradescope, write_json_atomic
+    from autograder.grading.grader import grade
+    from autograder.grading.report import table
+    from autograder.grading.results import to_gradescope, write_json_atomic
 
     report = grade(located.folder, config, box=box)
     report.notes[:0] = located.notes
@@ -69,8 +69,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     located = _submission(args.submission, config)
     box = _start_early(config, located.folder)
     check_config_cases(config)
-    from autograder.grader import grade
-    from autograder.report import table
+    from autograder.grading.grader import grade
+    from autograder.grading.report import table
     from autograder.text import clean_text
 
     report = grade(located.folder, config, public_only=True, box=box)
@@ -83,7 +83,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_templates(args: argparse.Namespace) -> int:
-    from autograder import fingerprint  # not at the top: `grade` starts its child before such imports
+    from autograder.grading import fingerprint  # not at the top: `grade` starts its child before such imports
 
     config = command_config(args.config, assignment=args.assignment)
     if args.check:
@@ -104,7 +104,7 @@ def cmd_templates(args: argparse.Namespace) -> int:
 
 
 def cmd_release(args: argparse.Namespace) -> int:
-    from autograder import release
+    from autograder.release import bundle as release
 
     config = command_config(args.config, assignment=args.assignment)
     try:
@@ -147,14 +147,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(REPOSITORY / "dist" / "student"),
                    help="output folder (default: dist/student)")
     p.set_defaults(run=cmd_release)
-    from autograder import batch_cli
+    from autograder.classroom import batch_cli
 
     batch_cli.register(sub, common)
     args = parser.parse_args(argv)
-    from autograder.results import tolerant_stdio
+    from autograder.grading.results import tolerant_stdio
 
     tolerant_stdio()
-    from autograder.privileges import PrivilegeError, harden_grader
+    from autograder.sandbox.privileges import PrivilegeError, harden_grader
 
     harden_grader()
     try:

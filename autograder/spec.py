@@ -14,7 +14,7 @@ instructor modules, trusted code loaded by path (the folder is not a package):
     the extreme ones of its ``stability`` tests (what overflows in this assignment, and the fix).
 ``behaviours.py`` (optional)
     ``BEHAVIOURS``: check name -> ``check(grading, test, case)`` for tests of kind ``behaviour``;
-    a check raises ``autograder.grader.Failed`` when the behaviour is wrong.
+    a check raises ``autograder.grading.grader.Failed`` when the behaviour is wrong.
 
 assignment.yaml may name other files (``homework: recipe.py``, ``behaviours: checks.py``).
 ``Homework`` wraps the loaded modules with the few questions the engine asks.
@@ -166,7 +166,7 @@ class Homework:
     def behaviours(self) -> dict[str, Callable]:
         """check name -> check; empty when the assignment has no behaviours module.
 
-        Loaded on first use: a behaviours module imports ``autograder.grader``, which imports this one.
+        Loaded on first use: a behaviours module imports ``autograder.grading.grader``, which imports this one.
         """
         if self._behaviours is None:
             has = self.behaviours_path is not None and self.behaviours_path.is_file()

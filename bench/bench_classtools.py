@@ -59,7 +59,7 @@ def generated_class(out: Path, students: int, config, seed: int = 0) -> None:
 
 
 def bench_similarity(students: int) -> None:
-    from autograder import similarity
+    from autograder.classroom import similarity
 
     config = command_config(str(CONFIG))
     with tempfile.TemporaryDirectory() as tmp:

@@ -7,7 +7,7 @@ starting Python and importing numpy.  Each is measured twice in the same run,
 interleaved so that the machine's load weighs on both alike:
 
 * before: every small gradient checked coordinate by coordinate
-  (``AUTOGRADER_FULL_GRADCHECK=1``, see autograder/gradcheck.py);
+  (``AUTOGRADER_FULL_GRADCHECK=1``, see autograder/grading/gradcheck.py);
 * after: a few strict random directional derivatives first, the coordinates
   only when those do not confirm the gradients.
 
@@ -37,7 +37,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from autograder.gradcheck import FULL_CHECK_ENV  # noqa: E402 -- needs ROOT on the path
+from autograder.grading.gradcheck import FULL_CHECK_ENV  # noqa: E402 -- needs ROOT on the path
 
 SOLUTIONS = ROOT / "solutions" / "hw_rnn"
 CORPUS = ROOT / "tests" / "corpus" / "mutants.yaml"

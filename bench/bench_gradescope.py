@@ -34,7 +34,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from autograder.gradescope import build, unpack  # noqa: E402
+from autograder.integrations.gradescope import build, unpack  # noqa: E402
 
 SOLUTIONS = ROOT / "solutions" / "hw_rnn"
 CONFIG = ROOT / "assignments" / "hw_rnn" / "assignment.yaml"

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from autograder.config import command_config  # noqa: E402 -- after the path is set
-from autograder.notebooks import dumps, fill, run_as_cells  # noqa: E402
+from autograder.integrations.notebooks import dumps, fill, run_as_cells  # noqa: E402
 from integrations import tools  # noqa: E402
 
 

@@ -18,4 +18,4 @@ chmod -R go-rwx "$SOURCE"
 
 # Grade the reference solution exactly as run_autograder grades a student: no image unless it gets full marks.
 cd "$SOURCE"
-"$PYTHON" -m autograder.gradescope selftest
+"$PYTHON" -m autograder.integrations.gradescope selftest

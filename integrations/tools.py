@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from autograder.config import Config
-from autograder.notebooks import dumps, stage_nbgrader, stage_otter
+from autograder.integrations.notebooks import dumps, stage_nbgrader, stage_otter
 
 ASSIGNMENT = "hw_rnn"
 NOTEBOOK_NAME = f"{ASSIGNMENT}.ipynb"  # notebooks.notebook_name

@@ -13,7 +13,7 @@ import signal
 import time
 from pathlib import Path
 
-from autograder.grader import grade as real_grade
+from autograder.grading.grader import grade as real_grade
 
 
 def grade(folder: Path, config):

@@ -11,7 +11,7 @@ from pathlib import Path
 bundle, data, out, folders = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4:]
 sys.path.insert(0, str(bundle))
 
-from autograder.selfcheck import run  # noqa: E402
+from autograder.release.selfcheck import run  # noqa: E402
 
 verdicts = {}
 for folder in folders:

@@ -27,7 +27,7 @@ HOMEWORK = load_config(CONFIG).homework
 # Which graded functions each function of the reference calls (directly or not): a fault in a callee
 # reaches every caller's tests.  A test compares it with the source.
 CALLS = HOMEWORK.module.CALLS
-# The generated notebooks (autograder/notebooks.py names them after the assignment).
+# The generated notebooks (autograder/integrations/notebooks.py names them after the assignment).
 OTTER_MASTER = ROOT / "integrations" / "otter" / "hw_rnn.ipynb"
 NBGRADER_SOURCE = ROOT / "integrations" / "nbgrader" / "source" / "hw_rnn" / "hw_rnn.ipynb"
 
@@ -132,7 +132,7 @@ VARIANTS = sorted(p.parent for p in (ROOT / "tests" / "submissions" / "variants"
 @pytest.fixture(scope="session")
 def release_bundle(config, tmp_path_factory) -> Path:
     """The student bundle, built once from the working tree: the path of its zip."""
-    from autograder import release
+    from autograder.release import bundle as release
 
     return release.build(config, tmp_path_factory.mktemp("dist"))
 

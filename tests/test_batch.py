@@ -163,7 +163,7 @@ def test_summary_counts_failures_per_test(folder_batch, klass, config):
 
 
 def test_normalise_groups_failures_that_differ_only_in_numbers():
-    from autograder.clusters import normalise
+    from autograder.classroom.clusters import normalise
 
     a = "case 1 of 2 (seed 21, N=2, T=4): s differs at [0, 3, 2]: got 0.1234, expected -1.5e-03\nHint: x"
     b = "case 2 of 2 (seed 22, N=3, T=6): s differs at [1, 0, 4]: got 7.0, expected 2.25e+01\nHint: y"
@@ -206,7 +206,7 @@ def test_feedback_follows_the_visibility_rules(folder_batch, klass, config, tmp_
 
 
 def test_feedback_never_shows_hidden_and_waits_for_the_due_date(folder_batch, config):
-    from autograder import feedback
+    from autograder.classroom import feedback
 
     _, out, _ = folder_batch
     record = json.loads(next((out / "raw").glob("mut_*.json")).read_text())
@@ -442,7 +442,7 @@ def test_dry_run_prints_the_mapping_and_writes_nothing(lms_class):
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="nbgrader 0.9.6 needs Python 3.11 or newer")
 def test_a_course_collected_by_nbgrader(tmp_path, config):
     """Students submit through nbgrader's exchange and `nbgrader collect` writes submitted/ (latest per student)."""
-    from autograder.notebooks import dumps, fill
+    from autograder.integrations.notebooks import dumps, fill
     from integrations import tools
     from integrations.tools import NOTEBOOK_NAME
 
@@ -603,8 +603,8 @@ def test_changed_config_grades_everyone_again_on_rerun(tmp_path):
 
 # -- a grader that breaks --------------------------------------------------------------------------
 def test_grader_crash_raise_and_hang_become_error_rows(tmp_path, monkeypatch):
-    from autograder.batch import Options
-    from autograder.batch import grade_all as api_grade_all
+    from autograder.classroom.batch import Options
+    from autograder.classroom.batch import grade_all as api_grade_all
 
     monkeypatch.setenv("PYTHONPATH", str(ROOT / "tests"))
     # Where the batch's temporary folders go: reachable by the student's uid in the root mode, as /tmp is.
@@ -654,8 +654,8 @@ def test_inputs_grade_all_cannot_use_exit_2(folder_batch, tmp_path):
 
 
 def test_workers_that_cannot_start_stop_the_batch_with_a_reason(tmp_path):
-    from autograder.batch import BatchError, Options
-    from autograder.batch import grade_all as api_grade_all
+    from autograder.classroom.batch import BatchError, Options
+    from autograder.classroom.batch import grade_all as api_grade_all
 
     make_submission(tmp_path / "class" / "a")
     with pytest.raises(BatchError, match="stop while starting(.|\n)*No module named 'no_such_module'"):

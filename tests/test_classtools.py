@@ -20,7 +20,7 @@ import yaml
 from classroom import CORPUS
 from conftest import NBGRADER_SOURCE, ROOT, SOLUTIONS, TEMPLATES, make_submission, run_cli, write_config
 
-from autograder.notebooks import dumps, fill
+from autograder.integrations.notebooks import dumps, fill
 
 LOOPS = ROOT / "tests" / "submissions" / "variants" / "loops"
 MUTANT_A = next(m for m in CORPUS if m["name"] == "rnn_step_backward_db_mean")
@@ -167,8 +167,8 @@ def test_similarity_command_and_html_report(graded, tmp_path):
 
 # -- bug clusters -------------------------------------------------------------------------------------------
 def test_clusters_hold_exactly_the_students_with_one_bug(graded):
-    from autograder.clusters import clusters
-    from autograder.gradebook import load_records
+    from autograder.classroom.clusters import clusters
+    from autograder.classroom.gradebook import load_records
 
     _, out, _ = graded
     found = clusters(load_records(out))
@@ -199,8 +199,8 @@ def small_class(tmp_path):
 
 
 def test_cluster_comment_reaches_members_and_survives_regrades(small_class, tmp_path):
-    from autograder.clusters import clusters
-    from autograder.gradebook import load_records
+    from autograder.classroom.clusters import clusters
+    from autograder.classroom.gradebook import load_records
 
     out = tmp_path / "out"
     assert grade_all(small_class, out, "--no-similarity").returncode == 0
@@ -315,7 +315,7 @@ def test_vectorised_matching_equals_copydetects_compare_files():
     import numpy as np
     from copydetect import compare_files
 
-    from autograder import similarity
+    from autograder.classroom import similarity
 
     t = similarity.Thresholds()
     texts = [similarity.student_text(folder, FILES) for folder in (SOLUTIONS, TEMPLATES, LOOPS)]
@@ -330,7 +330,7 @@ def test_vectorised_matching_equals_copydetects_compare_files():
         compared += bool(want[0])
     assert compared >= 4  # pairs with matches were compared, not only empty ones
     # The fingerprints do not depend on the process (copydetect's own hash() does).
-    code = "from autograder.similarity import kgram_hashes; print(kgram_hashes('V=V.V(V)+1', 5).tolist())"
+    code = "from autograder.classroom.similarity import kgram_hashes; print(kgram_hashes('V=V.V(V)+1', 5).tolist())"
     runs = {subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "random")}
     assert len(runs) == 1 and len(json.loads(runs.pop())) == 6

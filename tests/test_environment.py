@@ -17,8 +17,10 @@ import numpy as np
 import pytest
 from conftest import ROOT, grade_cli, make_submission
 
-from autograder import checks_api, environment, notebooks, selfcheck
+from autograder import checks_api, environment
 from autograder.environment import Environment
+from autograder.integrations import notebooks
+from autograder.release import selfcheck
 
 ENV = Environment(("3.10", "3.11"), ("2.2", "2.4"), ("numpy",), True)
 OWN = ["rnn_layers", "lstm_layers", "char_rnn", "sequence_models", "quiz"]

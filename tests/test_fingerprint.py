@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from conftest import CONFIG, FILES, SOLUTIONS, TEMPLATES, VARIANTS, grade_cli, make_submission
 
-from autograder import fingerprint
-from autograder.grader import grade
+from autograder.grading import fingerprint
+from autograder.grading.grader import grade
 
 WARNING = "not meant to be edited"
 

@@ -1,4 +1,4 @@
-"""The quick gradient check (random directional derivatives first, autograder/gradcheck.py) decides nothing by
+"""The quick gradient check (random directional derivatives first, autograder/grading/gradcheck.py) decides nothing by
 itself: on subtle bugs, one entry or one time step slightly off, and on correct code, the grader's verdicts and
 messages are those of the coordinate-by-coordinate check it replaced (AUTOGRADER_FULL_GRADCHECK=1)."""
 
@@ -8,7 +8,7 @@ import pytest
 import yaml
 from conftest import CONFIG, ROOT, grade_cli, make_submission, write_config
 
-from autograder.gradcheck import FULL_CHECK_ENV
+from autograder.grading.gradcheck import FULL_CHECK_ENV
 
 # Bugs far smaller than the corpus's: each fails the coordinate check in one place, by little.
 SUBTLE = {

@@ -2,7 +2,7 @@
 Gradescope's (source/, submission/, results/, submission_metadata.json), its run_autograder run on real
 submissions, and its setup.sh run against a fresh venv.
 
-Secrecy checks need the root mode (student code under its own uid: see autograder/privileges.py) and are
+Secrecy checks need the root mode (student code under its own uid: see autograder/sandbox/privileges.py) and are
 skipped otherwise.  The simulated root sits in /tmp with mode 0755, like /autograder, so that the permissions
 inside it are what stands between student code and the grader's files.
 """
@@ -24,8 +24,8 @@ import pytest
 import yaml
 from conftest import FILES, ROOT, SOLUTIONS, TEMPLATES, lost_functions, make_submission
 
-from autograder.gradescope import MANIFEST, unpack
-from autograder.submission import MAX_FILE_BYTES, locate
+from autograder.integrations.gradescope import MANIFEST, unpack
+from autograder.submissions.locate import MAX_FILE_BYTES, locate
 
 ROOT_MODE = os.geteuid() == 0 and os.environ.get("AUTOGRADER_DROP_PRIVILEGES", "1") != "0"
 needs_root = pytest.mark.skipif(not ROOT_MODE, reason="needs the root mode: student code under its own uid")
@@ -41,7 +41,8 @@ OTHERS = {f: SOLUTIONS / f for f in FILES if f not in ("rnn_layers.py", "lstm_la
 def autograder_zip(tmp_path_factory) -> Path:
     """The zip, built as `make gradescope` builds it."""
     out = tmp_path_factory.mktemp("dist") / "autograder.zip"
-    proc = subprocess.run([sys.executable, "-m", "autograder.gradescope", "build", "--out", str(out)], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "autograder.integrations.gradescope", "build", "--out", str(out)],
+                          cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     return out
@@ -105,7 +106,7 @@ def test_zip_holds_the_grader_config_and_reference_only(autograder_zip, tmp_path
         assert (infos[script].external_attr >> 16) & 0o777 == 0o755
     # Reproducible: the same tree gives the same bytes.
     again = tmp_path / "again.zip"
-    subprocess.run([sys.executable, "-m", "autograder.gradescope", "build", "--out", str(again)], cwd=ROOT,
+    subprocess.run([sys.executable, "-m", "autograder.integrations.gradescope", "build", "--out", str(again)], cwd=ROOT,
                    check=True, capture_output=True)
     assert again.read_bytes() == autograder_zip.read_bytes()
 
@@ -304,7 +305,8 @@ def test_setup_sh_installs_the_pins_secures_source_and_passes_its_self_test(gs_r
     for edit in CORPUS["softmax_unstable_no_max_shift"]["edits"]:
         reference = gs_root / "source" / "solutions" / "hw_rnn" / edit["file"]
         reference.write_text(reference.read_text().replace(edit["find"], edit["replace"]))
-    selftest = subprocess.run([python, "-m", "autograder.gradescope", "selftest"], cwd=gs_root / "source", env=env,
+    selftest = subprocess.run([python, "-m", "autograder.integrations.gradescope", "selftest"], cwd=gs_root / "source",
+                              env=env,
                               capture_output=True, text=True, timeout=240)
     assert selftest.returncode == 1 and "self-test FAILED" in selftest.stderr
 

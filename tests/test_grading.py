@@ -125,7 +125,7 @@ def test_reference_loads_safely_from_several_threads(config, monkeypatch):
     """Loading points plain module names (`rnn_layers`) at the reference: threads must not undo each other's."""
     import threading
 
-    from autograder import grader
+    from autograder.grading import grader
 
     for _ in range(10):
         monkeypatch.setattr(grader, "_REFERENCE_CACHE", {})

@@ -22,7 +22,7 @@ import pytest
 from conftest import CONFIG, FILES, ROOT, SOLUTIONS, TEMPLATES, make_submission, with_callers, write_config
 
 from autograder.config import load_config
-from autograder.landlock import abi_version
+from autograder.sandbox.landlock import abi_version
 
 ROOT_MODE = os.geteuid() == 0 and os.environ.get("AUTOGRADER_DROP_PRIVILEGES", "1") != "0"
 SECRET_ENV = "HW_RNN_GRADER_TOKEN"
@@ -452,7 +452,7 @@ def test_attack_is_harmless(name, tmp_path, fast_config, validate_results, plant
         pytest.skip(NO_LANDLOCK)
     if attack.get("root") and not (ROOT_MODE or LANDLOCK_ABI):
         pytest.skip("needs the root mode (student code under its own uid) or Landlock (docs/security.md)")
-    grader_files = [*SOLUTIONS.glob("*.py"), CONFIG, *(ROOT / "autograder").glob("*.py")]
+    grader_files = [*SOLUTIONS.glob("*.py"), CONFIG, *(ROOT / "autograder").rglob("*.py")]
     before = _digest(grader_files)
     victim = Path("/tmp/autograder_sub_victim/work")
     victim.mkdir(parents=True, exist_ok=True)
@@ -667,7 +667,7 @@ def test_symbolic_links_are_not_followed(tmp_path):
 @pytest.mark.skipif(not ROOT_MODE, reason="needs the root mode: student code under its own uid (docs/security.md)")
 def test_root_mode_finds_the_built_child_python(tmp_path):
     """Without AUTOGRADER_CHILD_PYTHON, as root, the grader runs student code with `make child-python`'s Python."""
-    from autograder.privileges import BUILT_CHILD_PYTHONS, runnable_by_others
+    from autograder.sandbox.privileges import BUILT_CHILD_PYTHONS, runnable_by_others
 
     built = next((p for p in BUILT_CHILD_PYTHONS if runnable_by_others(p)), None)
     if built is None or runnable_by_others(sys.executable):
@@ -689,7 +689,7 @@ def test_root_mode_finds_the_built_child_python(tmp_path):
 @pytest.mark.parametrize("built", [["/nonexistent/bin/python"], [], ["PRIVATE"]])
 def test_root_mode_without_a_runnable_child_python_says_so(built, tmp_path):
     """No AUTOGRADER_CHILD_PYTHON and no built child Python the student uid can run: exit 2, saying what to do."""
-    from autograder.privileges import runnable_by_others
+    from autograder.sandbox.privileges import runnable_by_others
 
     if runnable_by_others(sys.executable):
         pytest.skip("the grader's own Python can be run by other users")
@@ -697,7 +697,7 @@ def test_root_mode_without_a_runnable_child_python_says_so(built, tmp_path):
     private.mkdir(mode=0o700)
     (private / "python").symlink_to(sys.executable)
     built = [str(private / "python") if b == "PRIVATE" else b for b in built]
-    code = (f"import runpy, sys, autograder.privileges as p; p.BUILT_CHILD_PYTHONS = tuple({built!r}); "
+    code = (f"import runpy, sys, autograder.sandbox.privileges as p; p.BUILT_CHILD_PYTHONS = tuple({built!r}); "
             "sys.argv = ['autograder', *sys.argv[2:]]; runpy.run_module('autograder', run_name='__main__')")
     env = {k: v for k, v in os.environ.items() if k != "AUTOGRADER_CHILD_PYTHON"}
     proc = subprocess.run([sys.executable, "-c", code, "x", "grade", str(SOLUTIONS), "--results",

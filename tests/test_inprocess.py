@@ -10,7 +10,7 @@ import numpy as np
 from conftest import FILES, make_submission
 
 from autograder.config import Limits
-from autograder.inprocess import InProcessBox
+from autograder.sandbox.inprocess import InProcessBox
 
 
 def test_student_state_stays_with_the_student(tmp_path):

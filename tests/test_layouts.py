@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from conftest import FILES, make_submission
 
-from autograder.extract import extracted_from
-from autograder.layouts import (
+from autograder.submissions.extract import extracted_from
+from autograder.submissions.layouts import (
     ArchiveLimits,
     Entry,
     LayoutError,
@@ -22,7 +22,7 @@ from autograder.layouts import (
     prepare,
     safe_names,
 )
-from autograder.submission import locate
+from autograder.submissions.locate import locate
 
 
 def write_zip(path: Path, members: dict[str, bytes], encrypted: bool = False) -> Path:
@@ -174,7 +174,7 @@ def test_fingerprint_follows_content(tmp_path):
     assert fingerprint(entry) != before
 
 
-# -- the one rule for a student's work (submission.locate); graded end to end in test_locate.py ----------------------
+# -- the one rule for a student's work (submissions.locate); graded end to end in test_locate.py ----------------------
 def _tree(root: Path, files: dict[str, str | bytes]) -> Path:
     for name, content in files.items():
         path = root / name
@@ -191,7 +191,7 @@ def _tree(root: Path, files: dict[str, str | bytes]) -> Path:
     ("hw_rnn (1).ipynb", "hw_rnn.ipynb", (2, 1)), ("rnn_layer.py", "rnn_layers.py", None),
     ("rnn_layers.py.txt", "rnn_layers.py", None), ("lstm_layers (1).py", "rnn_layers.py", None)])
 def test_names_as_browsers_lms_and_file_managers_rewrite_them(found, expected, how):
-    from autograder.submission import name_match
+    from autograder.submissions.locate import name_match
 
     assert name_match(found, expected) == how
 
@@ -212,7 +212,7 @@ def test_toolkit_folders_are_known_by_what_they_hold_not_their_name(tmp_path):
     up = _tree(tmp_path / "up", {"support/checks_api.py": "", "support/rnn_layers.py": "toolkit copy",
                                  "data/assignment.json": "{}", "data/expected.json": "{}", "data/quiz.py": "x",
                                  "autograder/rnn_layers.py": "the student's own folder",
-                                 "check.py": "from autograder.selfcheck import main  # noqa: E402\n",
+                                 "check.py": "from autograder.release.selfcheck import main  # noqa: E402\n",
                                  "timestamp.txt": "2026-01-01"})
     located = locate(up, FILES, "hw_rnn", dest=tmp_path / "d")
     assert located.chosen == {"rnn_layers.py": "autograder/rnn_layers.py"}
@@ -241,7 +241,7 @@ def test_a_notebook_exported_as_a_script_is_not_a_misnamed_file(tmp_path):
 
 
 def test_near_misses_alone_still_get_a_rename_hint(tmp_path):
-    from autograder.submission import find_files
+    from autograder.submissions.locate import find_files
 
     up = _tree(tmp_path / "up", {"hw/rnn_layer.py": "x", "hw/deeper/lstm_layer.py": "y", "readme.txt": "z"})
     located = locate(up, FILES, "hw_rnn", dest=tmp_path / "d")

@@ -31,8 +31,8 @@ import yaml
 from conftest import FILES, ROOT, grade_cli, make_submission, run_cli
 
 from autograder.config import load_config
-from autograder.gradescope import unpack
-from autograder.notebooks import dumps, fill
+from autograder.integrations.gradescope import unpack
+from autograder.integrations.notebooks import dumps, fill
 
 pytestmark = pytest.mark.skipif(sys.version_info < (3, 11), reason="nbgrader 0.9.6 needs Python 3.11 or newer")
 
@@ -80,7 +80,7 @@ def corpus(tmp_path_factory):
              "mutant": make_submission(base / "work" / "mutant", MUTANT["edits"])}
     nb_release = nbgrader_course(base / "course", CONFIG).parent  # release/hw_rnn: notebook, autograder/, checks
     _, otter_student = otter_assign(base / "otter", CONFIG)
-    from autograder import release
+    from autograder.release import bundle as release
 
     bundle = release.build(CONFIG, base / "bundle").with_suffix("")
     src = base / "inputs"
@@ -271,7 +271,7 @@ def test_grade_all_gives_the_same_scores(corpus, expected, tmp_path):
 @pytest.fixture(scope="module")
 def autograder_zip(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("dist") / "autograder.zip"
-    subprocess.run([sys.executable, "-m", "autograder.gradescope", "build", "--out", str(out)], cwd=ROOT,
+    subprocess.run([sys.executable, "-m", "autograder.integrations.gradescope", "build", "--out", str(out)], cwd=ROOT,
                    check=True, capture_output=True, timeout=60)
     return out
 

@@ -21,10 +21,10 @@ import pytest
 import yaml
 from conftest import NBGRADER_SOURCE, ROOT, grade_cli, make_submission, run_cli, with_callers
 
-from autograder import gradescope
-from autograder.grader import grade
-from autograder.notebooks import fill
-from autograder.submission import script_notebook
+from autograder.grading.grader import grade
+from autograder.integrations import gradescope
+from autograder.integrations.notebooks import fill
+from autograder.submissions.locate import script_notebook
 
 CORPUS = {m["name"]: m for m in yaml.safe_load((Path(__file__).parent / "corpus" / "mutants.yaml").read_text())}
 MUTANT = "rnn_backward_no_recurrent_gradient"  # a bug graded in a notebook without markers

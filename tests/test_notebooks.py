@@ -14,11 +14,14 @@ import pytest
 import yaml
 from conftest import NBGRADER_SOURCE, OTTER_MASTER, ROOT, SOLUTIONS, TEMPLATES, grade_cli, make_submission, run_cli
 
-from autograder import checks_api, notebooks, release, selfcheck
-from autograder import extract as extract_module
-from autograder.extract import cell_file, cell_source, extract, prepare
-from autograder.grader import grade
-from autograder.notebooks import grade_id, split_module
+from autograder import checks_api
+from autograder.grading.grader import grade
+from autograder.integrations import notebooks
+from autograder.integrations.notebooks import grade_id, split_module
+from autograder.release import bundle as release
+from autograder.release import selfcheck
+from autograder.submissions import extract as extract_module
+from autograder.submissions.extract import cell_file, cell_source, extract, prepare
 
 CORPUS = yaml.safe_load((Path(__file__).parent / "corpus" / "mutants.yaml").read_text())
 
@@ -49,7 +52,8 @@ def _namespace(folder: Path, monkeypatch) -> dict:
 # -- the generated notebooks ---------------------------------------------------------
 def test_committed_notebooks_are_up_to_date(config):
     assert notebooks.stale(config) == [], "run `make notebooks`"
-    proc = subprocess.run([sys.executable, "-m", "autograder.notebooks", "check"], cwd=ROOT, capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "autograder.integrations.notebooks", "check"], cwd=ROOT,
+                          capture_output=True,
                           text=True)
     assert proc.returncode == 0, proc.stderr
 

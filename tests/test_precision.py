@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import grade_cli, make_submission
 
-from autograder.compare import Tolerance, check_array, check_scalar, imprecise, pair
+from autograder.grading.compare import Tolerance, check_array, check_scalar, imprecise, pair
 
 # Each computes one forward in float32 somewhere; every backward stays the reference's (correct).
 VARIANTS = {

@@ -69,7 +69,8 @@ def test_notebook_grading_and_kernel_checks_under_python310(tmp_path, config):
     script = f"""
 import os
 from pathlib import Path
-from autograder import checks_api, notebooks
+from autograder import checks_api
+from autograder.integrations import notebooks
 from autograder.config import command_config
 config = command_config(None)
 notebooks.write_checks(Path({str(tmp_path / "checks")!r}), config, public_only=False)
@@ -87,7 +88,7 @@ print("ran", len(config.tests))
 @pytest.mark.skipif(not PY310, reason="HW_PY310 is not set (make test sets it when a Python 3.10 exists)")
 def test_otter_run_under_python310(tmp_path, config):
     """otter-grader 7.0.0 grades the notebook on 3.10 too (nbgrader 0.9.6 needs 3.11: not here)."""
-    from autograder.notebooks import dumps, fill
+    from autograder.integrations.notebooks import dumps, fill
     from integrations import tools
 
     autograder_zip, student = tools.otter_assign(tmp_path / "otter", config)  # built on this Python

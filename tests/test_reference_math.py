@@ -1,7 +1,7 @@
 """The reference solution is checked independently of the grader's own numerics.
 
 Every backward function is compared with a plain central-difference gradient of
-its forward (written out here, not taken from autograder.gradcheck), on every
+its forward (written out here, not taken from autograder.grading.gradcheck), on every
 coordinate, for many seeds and shapes; then the grader's gradcheck module is
 itself shown to accept correct and reject wrong gradients.
 """
@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from conftest import CONFIG, HOMEWORK
 
-from autograder import gradcheck
-from autograder.child import evaluate_many
 from autograder.config import command_config
-from autograder.grader import load_reference
+from autograder.grading import gradcheck
+from autograder.grading.grader import load_reference
+from autograder.sandbox.child import evaluate_many
 from autograder.spec import named_outputs, upstream_gradients
 
 FUNCTIONS, GRADIENTS, forward_inputs = HOMEWORK.functions, HOMEWORK.gradients, HOMEWORK.forward_inputs

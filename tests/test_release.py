@@ -24,9 +24,9 @@ from conftest import (
     write_config,
 )
 
-from autograder import release
 from autograder.config import command_config
-from autograder.grader import grade
+from autograder.grading.grader import grade
+from autograder.release import bundle as release
 
 CORPUS = yaml.safe_load((ROOT / "tests" / "corpus" / "mutants.yaml").read_text())
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -59,14 +59,16 @@ def test_zip_and_folder_hold_the_student_files(release_bundle, members):
         assert members[f"hw_rnn/{name}"] == (TEMPLATES / name).read_text()
     assert members["hw_rnn/README.md"] == (CONFIG.parent / "README.md").read_text()
     # The checker is the grader's own code, copied, not a rewrite; tools for staff stay out.
-    for module in ("grader.py", "compare.py", "gradcheck.py", "spec.py", "report.py", "wire.py", "child.py"):
+    for module in ("grading/grader.py", "grading/compare.py", "grading/gradcheck.py", "spec.py", "grading/report.py",
+                   "sandbox/wire.py", "sandbox/child.py", "grading/__init__.py", "sandbox/__init__.py"):
         assert members[f"hw_rnn/autograder/{module}"] == (ROOT / "autograder" / module).read_text()
     # The assignment's own modules (they build the tests' inputs and run its behaviour checks) sit beside the
     # shipped config, where Config.homework finds them.
     for module in ("homework.py", "behaviours.py"):
         assert members[f"hw_rnn/autograder/public/{module}"] == (CONFIG.parent / module).read_text()
     # (results.py is in: the table's clean_text lives there.)
-    for staff_only in ("cli.py", "release.py", "templates.py", "gradescope.py", "batch.py"):
+    for staff_only in ("cli.py", "release/bundle.py", "release/templates.py", "integrations/gradescope.py",
+                       "classroom/batch.py", "classroom/__init__.py", "integrations/__init__.py"):
         assert f"hw_rnn/autograder/{staff_only}" not in members
     assert not [n for n in members if "__pycache__" in n or n.endswith(".pyc") or "solutions" in n]
     assert "numpy" in members["hw_rnn/requirements.txt"] and "yaml" not in members["hw_rnn/requirements.txt"]

@@ -29,7 +29,7 @@ import yaml
 from conftest import CONFIG, ROOT, SOLUTIONS, TEMPLATES, make_submission, run_cli, write_config
 from test_gradescope import autograder_zip, gs_root, run_autograder, upload  # noqa: F401 -- fixtures
 
-from autograder.gradebook import EXIT_BUSY, LOCK, outdir_lock
+from autograder.classroom.gradebook import EXIT_BUSY, LOCK, outdir_lock
 from autograder.text import clean, clean_text
 
 # A non-UTF-8 locale, as on a bare server or in a minimal container.
@@ -430,7 +430,7 @@ def test_two_grade_alls_on_one_outdir_grade_each_student_once(tmp_path):
 @contextlib.contextmanager
 def holder_process(out: Path):
     """Another process holding OUTDIR's lock (as a running grade-all would); yields its Popen."""
-    code = ("import sys; from pathlib import Path; from autograder.gradebook import outdir_lock\n"
+    code = ("import sys; from pathlib import Path; from autograder.classroom.gradebook import outdir_lock\n"
             "with outdir_lock(Path(sys.argv[1]), 'grade-all (held by the test)'):\n"
             "    print('held', flush=True); sys.stdin.read()\n")
     proc = subprocess.Popen([sys.executable, "-c", code, str(out)], cwd=ROOT, stdin=subprocess.PIPE,

@@ -17,8 +17,8 @@ import sys
 import pytest
 from seq2seq_support import ASSIGNMENT, CONFIG, MUTANTS, SOLUTIONS, VARIANTS, load_submission, make_submission
 
-from autograder.grader import Failed
-from autograder.sandbox import Reply
+from autograder.grading.grader import Failed
+from autograder.sandbox.box import Reply
 
 spec = importlib.util.spec_from_file_location("_assignment_hw_seq2seq_behaviours", ASSIGNMENT / "behaviours.py")
 behaviours = importlib.util.module_from_spec(spec)

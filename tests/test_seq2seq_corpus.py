@@ -25,7 +25,7 @@ from seq2seq_support import (
     same,
 )
 
-from autograder import templates
+from autograder.release import templates
 
 REF = load_submission(SOLUTIONS)
 EXPECTED = {name: [observe(REF, REF, name, c) for c in config_cases(name)] for name in FUNCTIONS}
@@ -88,7 +88,7 @@ def test_the_corpus_check_can_fail(tmp_path):
 
 
 def test_templates_are_made_from_the_reference_and_implement_nothing():
-    """student_templates/hw_seq2seq is the reference with every solution region stubbed (autograder.templates)."""
+    """student_templates/hw_seq2seq is the reference with every solution region stubbed (release.templates)."""
     folder = ROOT / "student_templates" / "hw_seq2seq"
     assert templates.stale(SOLUTIONS, folder, FILES) == []
     modules = load_submission(folder)

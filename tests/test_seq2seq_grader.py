@@ -20,9 +20,11 @@ import yaml
 from conftest import ROOT, bundle_verdicts
 from seq2seq_support import FILES, MUTANTS, SOLUTIONS, VARIANTS, make_submission
 
-from autograder import gradescope, release, templates
 from autograder.config import command_config
-from autograder.grader import grade
+from autograder.grading.grader import grade
+from autograder.integrations import gradescope
+from autograder.release import bundle as release
+from autograder.release import templates
 
 TEMPLATES = ROOT / "student_templates" / "hw_seq2seq"
 CONFIG_PATH = ROOT / "assignments" / "hw_seq2seq" / "assignment.yaml"
@@ -118,8 +120,9 @@ def test_feedback_follows_hw_seq2seqs_homework_module(s2s_config, tmp_path):
 def gradescope_source(tmp_path_factory) -> Path:
     """The zip for hw_seq2seq, built by the command line as `make gradescope ASSIGNMENT=hw_seq2seq` does, unpacked."""
     out = tmp_path_factory.mktemp("dist") / "autograder.zip"
-    proc = subprocess.run([sys.executable, "-m", "autograder.gradescope", "build", "--assignment", "hw_seq2seq",
-                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-m", "autograder.integrations.gradescope", "build",
+                           "--assignment", "hw_seq2seq", "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     root = tmp_path_factory.mktemp("gs_root")
     root.chmod(0o755)

@@ -1,6 +1,6 @@
 """hw_seq2seq's notebook outline builds into both tools' notebooks, and its code runs in order.
 
-autograder.notebooks.build places every graded function of assignments/hw_seq2seq/notebook.md once, with
+autograder.integrations.notebooks.build places every graded function of assignments/hw_seq2seq/notebook.md once, with
 the reference's code and one test cell per config test (it raises OutlineError otherwise).  The notebook's
 code cells (module imports, the reference functions, the training demo) then run top to bottom in one
 namespace, as a kernel runs them: the demo must train the model and decode the held-out strings.
@@ -17,8 +17,8 @@ import types
 import pytest
 from seq2seq_support import ASSIGNMENT, FILES, FUNCTIONS
 
-from autograder import notebooks
 from autograder.config import load_config
+from autograder.integrations import notebooks
 
 CONFIG = load_config(ASSIGNMENT / "assignment.yaml", {n: f.required for n, f in FUNCTIONS.items()})
 

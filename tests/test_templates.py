@@ -7,7 +7,7 @@ import ast
 import pytest
 from conftest import FILES, SOLUTIONS, TEMPLATES, run_cli
 
-from autograder import templates
+from autograder.release import templates
 
 
 def test_committed_templates_are_up_to_date():

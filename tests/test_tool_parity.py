@@ -24,10 +24,10 @@ import pytest
 import yaml
 from conftest import TEMPLATES, make_submission, with_callers
 
-from autograder.extract import cell_file, cell_source
-from autograder.grader import grade
-from autograder.notebooks import dumps, fill, split_module
-from autograder.release import refuse_leaks
+from autograder.grading.grader import grade
+from autograder.integrations.notebooks import dumps, fill, split_module
+from autograder.release.bundle import refuse_leaks
+from autograder.submissions.extract import cell_file, cell_source
 from integrations import tools
 
 pytestmark = pytest.mark.skipif(sys.version_info < (3, 11), reason="nbgrader 0.9.6 needs Python 3.11 or newer")

@@ -8,7 +8,7 @@ import struct
 import numpy as np
 import pytest
 
-from autograder import wire
+from autograder.sandbox import wire
 
 
 def roundtrip(message: dict) -> dict:

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.compare import describe_type
 from autograder.config import TestSpec
+from autograder.grading.compare import describe_type
 
 # Loaded by the grader (autograder/spec.py) when a behaviour test first runs, once grader.py is loaded.
-from autograder.grader import Failed, _call_failed, _unpack
+from autograder.grading.grader import Failed, _call_failed, _unpack
 from autograder.spec import sibling
 
 homework = sibling(__file__, "homework")  # this assignment's homework.py, as the grader loads it

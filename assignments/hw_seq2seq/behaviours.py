@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.compare import describe_type
 from autograder.config import TestSpec
-from autograder.grader import Failed, _call_failed, _unpack
+from autograder.grading.compare import describe_type
+from autograder.grading.grader import Failed, _call_failed, _unpack
 from autograder.spec import Inputs, sibling
 
 homework = sibling(__file__, "homework")  # this assignment's homework.py, as the grader loads it

@@ -3,7 +3,7 @@
     nbgrader export --exporter=function_scores_export.FunctionScoresExport [--to function_scores.csv]
 
 writes one row per (assignment, student, function). Each autograded test cell
-has the grade id `<function>-t<k>` (autograder/notebooks.py makes them, one per
+has the grade id `<function>-t<k>` (autograder/integrations/notebooks.py makes them, one per
 test of assignment.yaml), so a function's score is the sum of its cells' scores:
 the number the native grader gives the same function.
 """

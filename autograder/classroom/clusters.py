@@ -21,8 +21,8 @@ from pathlib import Path
 
 import yaml
 
-from autograder.gradebook import GradebookError, now, read_edited_mapping
-from autograder.results import write_text_atomic
+from autograder.classroom.gradebook import GradebookError, now, read_edited_mapping
+from autograder.grading.results import write_text_atomic
 
 _PATH = re.compile(r"(?:/[^\s\"':,()]+)+/([^\s\"':,()/]+)")
 _NUMBER = re.compile(r"(?<![A-Za-z_])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")

@@ -37,7 +37,7 @@ import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from autograder import notebook_kernel
+from autograder.submissions import notebook_kernel
 
 # `# file: <name>.py`, in any letter case, the .py optional; a plain name: nothing can be written elsewhere.
 MARKER = re.compile(r"#\s*file\s*:\s*([\w-]+?)(?:\.py)?\s*$", re.IGNORECASE)

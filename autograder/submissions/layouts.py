@@ -44,7 +44,7 @@ from pathlib import Path
 
 import yaml
 
-from autograder.submission import (  # noqa: F401 -- ArchiveLimits and SubmissionProblem are re-exported
+from autograder.submissions.locate import (  # noqa: F401 -- ArchiveLimits and SubmissionProblem are re-exported
     ArchiveLimits,
     SubmissionProblem,
     UnsafeFile,
@@ -569,7 +569,7 @@ def stage_files(entry: Entry, dest: Path, limits: ArchiveLimits | None = None) -
     """Copy a "files" entry into ``dest`` (an empty folder) under the original names, or SubmissionProblem.
 
     The LMS's renaming is undone here; a zip the student uploaded is opened by
-    ``submission.locate`` like any zip inside a submission.  Links and
+    ``submissions.locate`` like any zip inside a submission.  Links and
     non-regular files are refused.
     """
     limits = limits or ArchiveLimits()
@@ -587,7 +587,7 @@ def stage_files(entry: Entry, dest: Path, limits: ArchiveLimits | None = None) -
 
 
 def prepare(entry: Entry, workdir: Path, files: tuple[str, ...], limits: ArchiveLimits | None = None) -> Path:
-    """The submission of one entry, for ``submission.locate``: its folder, its zip unpacked into ``workdir``, or its
+    """The submission of one entry, for ``submissions.locate``: its folder, its zip unpacked into ``workdir``, or its
     loose files (flat LMS downloads) staged there under their original names.
 
     Raises SubmissionProblem for an entry that cannot be graded.

@@ -227,6 +227,9 @@ def _head(path: Path, size: int = 4096) -> bytes:
         return f.read(size) if stat.S_ISREG(os.fstat(f.fileno()).st_mode) else b""
 
 
+_CHECK_SCRIPT = re.compile(rb"from autograder\.(?:release\.)?selfcheck import main")
+
+
 def _released_file(path: Path) -> bool:
     """The student bundle's ``check.py``, an otter test file, or an LMS or nbgrader record: not the student's work."""
     name = path.name.lower()
@@ -234,7 +237,8 @@ def _released_file(path: Path) -> bool:
         return True
     if name.endswith(".py"):
         head = _head(path)
-        return (name == "check.py" and b"from autograder.selfcheck import main" in head) or \
+        # check.py of this bundle layout or of one released before the package had rooms
+        return (name == "check.py" and _CHECK_SCRIPT.search(head) is not None) or \
             b"from otter.test_files import test_case" in head
     return False
 
@@ -322,14 +326,14 @@ def _text(path: Path) -> str:
 
 def script_notebook(path: Path) -> bool:
     """A .py file that is a notebook exported as a script (``extract.exported_script``)."""
-    from autograder.extract import exported_script
+    from autograder.submissions.extract import exported_script
 
     return exported_script(_text(path))
 
 
 def _graded_notebook(path: Path, functions: tuple[str, ...]) -> bool:
     """A notebook (or exported script) whose code is marked for the expected files or defines a graded function."""
-    from autograder.extract import NotebookError, cell_file, cell_source, read_cells
+    from autograder.submissions.extract import NotebookError, cell_file, cell_source, read_cells
 
     names = "|".join(map(re.escape, functions))
     defines = re.compile(rf"^\s*def\s+({names})\s*\(", re.MULTILINE) if functions else None
@@ -462,7 +466,7 @@ def _choose(scan: _Scan, files: tuple[str, ...], assignment: str, functions: tup
         best = _pick_notebook(notebooks, assignment, functions)
         if best is not None:
             rel, p = best
-            from autograder.extract import prepare
+            from autograder.submissions.extract import prepare
 
             # The cells run in the child within ``budget`` seconds (extract.prepare's default when None).
             result.folder = prepare(p, files, functions, **({"budget": budget} if budget else {}))[0]
@@ -516,14 +520,14 @@ def _notebooks(scan: _Scan, taken: set[str]) -> list[tuple[str, Path]]:
 
 def _stub_files(staged: Path, chosen: dict[str, str], functions: tuple[str, ...]) -> bool:
     """Whether the chosen .py files define graded functions and all of them are still template stubs."""
-    from autograder.extract import stub_only
+    from autograder.submissions.extract import stub_only
 
     return stub_only([_text(staged / name) for name in chosen], functions)
 
 
 def _filled_notebook(path: Path, functions: tuple[str, ...]) -> bool:
     """Whether a notebook defines graded functions and not all of them are template stubs (readable ones only)."""
-    from autograder.extract import NotebookError, read, stub_only
+    from autograder.submissions.extract import NotebookError, read, stub_only
 
     try:
         sources = [c.source for c in read(path) if c.kind == "code"]
@@ -574,7 +578,7 @@ def notebook_in(folder: Path, files: tuple[str, ...], assignment: str = "",
 
 def notebook_of(submission: Path, files: tuple[str, ...]) -> Path | None:
     """The notebook to grade: the submission itself (a notebook, or one exported as a script), or the notebook
-    that ``submission.locate``'s rule picks in a folder without the expected files (None: grade the folder)."""
+    that ``submissions.locate``'s rule picks in a folder without the expected files (None: grade the folder)."""
     if submission.is_file() and (submission.suffix == ".ipynb" or
                                  (submission.suffix == ".py" and script_notebook(submission))):
         return submission

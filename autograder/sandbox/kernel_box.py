@@ -17,11 +17,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from autograder.child import Child, _student_traceback
 from autograder.config import Limits
-from autograder.inprocess import InProcessBox
+from autograder.sandbox.child import Child, _student_traceback
+from autograder.sandbox.inprocess import InProcessBox
 
-_PACKAGE = str(Path(__file__).resolve().parent)
+_PACKAGE = str(Path(__file__).resolve().parents[1])
 
 
 class _NamespaceChild(Child):

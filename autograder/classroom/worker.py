@@ -1,4 +1,4 @@
-"""One grading worker of ``grade-all``: ``python -m autograder.worker --config PATH``.
+"""One grading worker of ``grade-all``: ``python -m autograder.classroom.worker --config PATH``.
 
 It imports the grader once, then reads one job per line on stdin (a JSON
 object naming a submission) and answers one JSON line on stdout with the
@@ -43,7 +43,7 @@ def graded_code(located, files: tuple[str, ...]) -> dict[str, str]:
     cell is marked (every code cell runs), all its code cells as one text under the notebook's name.
     Only the student's files: never the reference.  {} when nothing could be read.
     """
-    from autograder import extract
+    from autograder.submissions import extract
 
     texts: dict[str, str] = {}
     try:
@@ -62,9 +62,9 @@ def graded_code(located, files: tuple[str, ...]) -> dict[str, str]:
 
 def grade_job(job: dict, config, grade_fn) -> dict:
     """Grade one submission; never raises for anything the submission or the grader does."""
-    from autograder.layouts import ArchiveLimits, Entry, SubmissionProblem, prepare
-    from autograder.results import to_gradescope
-    from autograder.submission import locate
+    from autograder.grading.results import to_gradescope
+    from autograder.submissions.layouts import ArchiveLimits, Entry, SubmissionProblem, prepare
+    from autograder.submissions.locate import locate
 
     entry = Entry.from_job(job)
     start = time.perf_counter()
@@ -100,9 +100,10 @@ def grade_job(job: dict, config, grade_fn) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder.worker")
+    parser = argparse.ArgumentParser(prog="python -m autograder.classroom.worker")
     parser.add_argument("--config", required=True)
-    parser.add_argument("--grade-fn", default="autograder.grader:grade", help="module:function that grades a folder")
+    parser.add_argument("--grade-fn", default="autograder.grading.grader:grade",
+                        help="module:function that grades a folder")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _terminate)
@@ -115,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     config = command_config(args.config)
     module, _, name = args.grade_fn.partition(":")
     grade_fn = getattr(importlib.import_module(module), name)
-    from autograder.grader import load_reference
+    from autograder.grading.grader import load_reference
 
     load_reference(config)
     channel.write(json.dumps({"ready": os.getpid()}) + "\n")

@@ -13,7 +13,7 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
-from autograder.clusters import clusters, normalise
+from autograder.classroom.clusters import clusters, normalise
 from autograder.config import Config
 
 TOP_MESSAGES = 3

@@ -30,10 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder import wire
-from autograder.child import Child, _student_traceback
 from autograder.config import Limits
-from autograder.sandbox import OUTPUT_KEEP, Operations, Reply
+from autograder.sandbox import wire
+from autograder.sandbox.box import OUTPUT_KEEP, Operations, Reply
+from autograder.sandbox.child import Child, _student_traceback
 
 _NUMPY_DEFAULTS = np.geterr()  # what a fresh child starts with
 # Student calls change sys.path, sys.modules, os._exit and the printed streams of the whole process, and the
@@ -125,7 +125,7 @@ class InProcessBox(Operations):
         self._stdout, self._stderr = io.StringIO(), io.StringIO()
         self._numpy_state = dict(_NUMPY_DEFAULTS)
         # Like the grader's child, student code sees only its own copied files, not the folders around it.
-        here = Path(__file__).resolve().parent.parent
+        here = Path(__file__).resolve().parents[2]
         self._hidden = {os.path.realpath(p) for p in ("", os.getcwd(), str(submission), str(here))}
 
     # -- lifecycle -------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from autograder.grader import GradeReport
+from autograder.grading.grader import GradeReport
 from autograder.text import clean_text
 
 WIDTH = 88

@@ -25,7 +25,7 @@ from pathlib import Path
 import yaml
 
 from autograder.config import Config
-from autograder.results import top_output, write_text_atomic
+from autograder.grading.results import top_output, write_text_atomic
 
 OVERRIDES = "overrides.yaml"
 LOCK = ".lock"  # OUTDIR's writer lock; never deleted (a new file would be a second, unrelated lock)

@@ -1,6 +1,6 @@
 """Grades a whole class in parallel: ``python -m autograder grade-all SUBMISSIONS --out OUTDIR``.
 
-A pool of worker processes (``autograder.worker``, one per core by default)
+A pool of worker processes (``autograder.classroom.worker``, one per core by default)
 grades one submission at a time each; student code still runs in a child of
 the worker.  This process hands out jobs, and writes each student's record
 (``raw/``), results.json (``results/``) and feedback (``feedback/``) atomically
@@ -45,10 +45,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from autograder import analysis, feedback
-from autograder.clusters import load_comments
-from autograder.config import Config
-from autograder.gradebook import (
+from autograder.classroom import analysis, feedback
+from autograder.classroom.clusters import load_comments
+from autograder.classroom.gradebook import (
     LOCK,
     GradebookError,
     load_overrides,
@@ -58,8 +57,10 @@ from autograder.gradebook import (
     results_document,
     set_override,
 )
-from autograder.gradebook import grades_csv as make_grades_csv
-from autograder.layouts import (
+from autograder.classroom.gradebook import grades_csv as make_grades_csv
+from autograder.config import Config
+from autograder.grading.results import write_json_atomic, write_text_atomic
+from autograder.submissions.layouts import (
     ArchiveLimits,
     Entry,
     Layout,
@@ -69,11 +70,10 @@ from autograder.layouts import (
     fingerprint,
     safe_names,
 )
-from autograder.results import write_json_atomic, write_text_atomic
 from autograder.text import clean_text
 
 MANIFEST = "batch.json"
-PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
+PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
 # 3: every student found was graded or not, but some files or folders belong to no student (see summary.md).
 EXIT_OK, EXIT_SOME_FAILED, EXIT_UNPLACED, EXIT_INTERRUPTED = 0, 1, 3, 130
 DEAD_START_LIMIT = 3  # workers that die while starting: the setup is broken, stop
@@ -95,7 +95,7 @@ class Options:
     dry_run: bool = False  # print the student <-> files mapping; grade and write nothing
     timeout: float = 900.0  # one submission, end to end; the sandbox's own limits normally act first
     progress: bool | None = None  # None: a progress bar when stderr is a terminal
-    grade_fn: str = "autograder.grader:grade"
+    grade_fn: str = "autograder.grading.grader:grade"
     archive_limits: ArchiveLimits = field(default_factory=ArchiveLimits)
     quiet: bool = False
     # grade-all: OUTDIR's writer lock, taken once the inputs are checked (it creates OUTDIR); None: no lock
@@ -195,7 +195,8 @@ class Pool:
 
     def __init__(self, size: int, config_path: Path, grade_fn: str, log_dir: Path, timeout: float) -> None:
         self.size = size
-        self.cmd = [sys.executable, "-m", "autograder.worker", "--config", str(config_path), "--grade-fn", grade_fn]
+        self.cmd = [sys.executable, "-m", "autograder.classroom.worker", "--config", str(config_path),
+                    "--grade-fn", grade_fn]
         self.env = dict(os.environ)
         self.env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_PARENT, os.environ.get("PYTHONPATH")]))
         # The grader's own numpy work is small: one thread per worker shares the cores fairly.
@@ -551,7 +552,7 @@ def grade_all(submissions: Path, out: Path, config_path: Path, options: Options)
 def similarity_report(out: Path, config: Config, options: Options) -> None:
     """similarity/report.html over the graded class; a failure here is said and costs no grade."""
     try:
-        from autograder import similarity
+        from autograder.classroom import similarity
 
         pairs, path = similarity.report(out, config)
     except Exception as exc:  # noqa: BLE001 -- the grades are written; the report is an extra
@@ -608,7 +609,7 @@ def override(out: Path, student: str, test: str, score: float | None, reason: st
 def comment(out: Path, text: str, cluster: str | None = None, student: str | None = None,
             remove: bool = False) -> list[str]:
     """Attach a staff comment to a cluster's members or one student (see clusters.py); rewrite their files."""
-    from autograder.clusters import add_comment
+    from autograder.classroom.clusters import add_comment
 
     out = Path(out)
     manifest = read_manifest(out)

@@ -28,12 +28,13 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from autograder import fingerprint, templates
 from autograder.config import Config
+from autograder.grading import fingerprint
+from autograder.release import templates
 
-ROOT = Path(__file__).resolve().parent.parent
-PACKAGE = Path(__file__).resolve().parent
-ENTRY = "selfcheck"  # the bundle's modules are this one and everything it imports
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = Path(__file__).resolve().parents[1]  # autograder/
+ENTRY = "release.selfcheck"  # the bundle's modules are this one and everything it imports
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so the same sources make the same zip
 
 
@@ -42,30 +43,49 @@ class ReleaseError(Exception):
 
 
 # -- what goes in ---------------------------------------------------------------
+def _module_file(dotted: str) -> Path | None:
+    """The source of ``autograder.<dotted>`` (a module, or a room's ``__init__.py``); None when there is none."""
+    path = PACKAGE.joinpath(*dotted.split("."))
+    for candidate in (path.with_suffix(".py"), path / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imports(path: Path) -> list[str]:
+    """The ``autograder.*`` names a source file imports, dotted below the package (``grading.grader``)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "autograder":
+            base = node.module.split(".")[1:]
+            if base:
+                found.append(".".join(base))
+            found += [".".join([*base, a.name]) for a in node.names]  # `from autograder.room import module`
+        elif isinstance(node, ast.Import):
+            found += [a.name.split(".", 1)[1] for a in node.names if a.name.startswith("autograder.")]
+    return found
+
+
 def module_closure(entry: str = ENTRY, also: tuple[Path, ...] = ()) -> list[str]:
-    """The autograder modules ``entry`` imports, directly or not (file names, sorted).
+    """The autograder modules ``entry`` (dotted below the package) imports, directly or not, with the
+    ``__init__.py`` of each room they are in: paths relative to the package, sorted.
 
     ``also``: further source files (an assignment's homework and behaviours modules) whose
     autograder imports the bundle must hold too.
     """
-    seen: set[str] = set()
-    todo = [entry]
-    sources = {entry: None, **{str(p): p for p in also}}
-    todo += [str(p) for p in also]
+    seen: set[Path] = set()
+    todo = [_module_file(entry)]
+    for source in also:
+        todo += [_module_file(name) for name in _imports(source)]
     while todo:
-        name = todo.pop()
-        if name in seen:
+        path = todo.pop()
+        if path is None or path in seen:
             continue
-        seen.add(name)
-        path = sources.get(name) or PACKAGE / f"{name}.py"
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module == "autograder":
-                todo += [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("autograder."):
-                todo.append(node.module.split(".")[1])
-            elif isinstance(node, ast.Import):
-                todo += [a.name.split(".")[1] for a in node.names if a.name.startswith("autograder.")]
-    return sorted(f"{name}.py" for name in seen if name not in sources or name == entry)
+        seen.add(path)
+        todo += [_module_file(name) for name in _imports(path)]
+        if path.parent != PACKAGE:  # a room's modules need the room
+            todo.append(path.parent / "__init__.py")
+    return sorted(p.relative_to(PACKAGE).as_posix() for p in seen if p != PACKAGE / "__init__.py")
 
 
 def assignment_modules(config: Config) -> dict[str, bytes]:
@@ -128,9 +148,9 @@ def _case_ids(config: Config, hidden: bool) -> set[str]:
 
 def record(config: Config, public_only: bool = True) -> dict:
     """Grade the reference on the public tests (or all), recording every reference value used."""
-    from autograder.grader import grade
-    from autograder.inprocess import InProcessBox
-    from autograder.recorded import Recorder
+    from autograder.grading.grader import grade
+    from autograder.grading.recorded import Recorder
+    from autograder.sandbox.inprocess import InProcessBox
 
     recorder = Recorder()
     box = InProcessBox(config.reference, list(config.files), config.limits)
@@ -170,7 +190,7 @@ def _check_script() -> str:
     return ('"""Run the public tests on your files: python check.py [FOLDER] (default: this folder)."""\n\n'
             "import sys\nfrom pathlib import Path\n\n"
             "sys.path.insert(0, str(Path(__file__).resolve().parent))\n\n"
-            "from autograder.selfcheck import main  # noqa: E402\n\n"
+            "from autograder.release.selfcheck import main  # noqa: E402\n\n"
             "sys.exit(main())\n")
 
 
@@ -255,7 +275,8 @@ def collect(config: Config) -> dict[str, bytes]:
                                  + "\n").encode()
     files["autograder/__init__.py"] = (f'"""The public self-check of {config.assignment}: `python check.py`; '
                                        'made by `make release` from the grader\'s own code."""\n').encode()
-    files["autograder/__main__.py"] = b"import sys\n\nfrom autograder.selfcheck import main\n\nsys.exit(main())\n"
+    files["autograder/__main__.py"] = (b"import sys\n\nfrom autograder.release.selfcheck import main\n\n"
+                                       b"sys.exit(main())\n")
     for name in module_closure(also=assignment_sources(config)):
         files[f"autograder/{name}"] = (PACKAGE / name).read_bytes()
     data = "autograder/public/"

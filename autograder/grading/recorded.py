@@ -22,7 +22,7 @@ import json
 
 import numpy as np
 
-from autograder.grader import Grading
+from autograder.grading.grader import Grading
 from autograder.spec import Function, Homework
 
 

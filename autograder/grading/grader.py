@@ -27,15 +27,16 @@ from types import ModuleType
 
 import numpy as np
 
-from autograder import compare, environment, fingerprint, gradcheck
-from autograder.compare import Mismatch, Tolerance, check_array, check_value, describe_type, unchanged
+from autograder import environment
 from autograder.config import Config, TestSpec
-from autograder.extract import discard as discard_extracted
-from autograder.extract import extracted_from
-from autograder.extract import prepare as prepare_submission
-from autograder.sandbox import Pending, Reply, Sandbox, open_sandbox
+from autograder.grading import compare, fingerprint, gradcheck
+from autograder.grading.compare import Mismatch, Tolerance, check_array, check_value, describe_type, unchanged
+from autograder.sandbox.box import Pending, Reply, Sandbox, open_sandbox
 from autograder.spec import Function, Homework, load_files, named_outputs, upstream_gradients
-from autograder.submission import find_files, notebook_of
+from autograder.submissions.extract import discard as discard_extracted
+from autograder.submissions.extract import extracted_from
+from autograder.submissions.extract import prepare as prepare_submission
+from autograder.submissions.locate import find_files, notebook_of
 
 
 @dataclass

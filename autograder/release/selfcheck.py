@@ -21,8 +21,8 @@ import json
 import sys
 from pathlib import Path
 
-DATA = Path(__file__).resolve().parent / "public"
-BUNDLE = Path(__file__).resolve().parent.parent  # where the templates sit beside check.py
+DATA = Path(__file__).resolve().parents[1] / "public"
+BUNDLE = Path(__file__).resolve().parents[2]  # where the templates sit beside check.py
 
 
 class CheckError(Exception):
@@ -39,7 +39,7 @@ def _load_json(path: Path) -> dict:
 def load(data: Path = DATA):
     """The public config and the recorded reference values."""
     from autograder.config import CONFIG_FILE, RECORD_FILE, ConfigError, check_config_cases, from_mapping
-    from autograder.recorded import Recorded
+    from autograder.grading.recorded import Recorded
 
     try:
         config = from_mapping(_load_json(data / CONFIG_FILE), data / CONFIG_FILE)
@@ -51,12 +51,12 @@ def load(data: Path = DATA):
 
 
 def run(submission: Path, data: Path = DATA):
-    """Grade a submission (folder, zip, .py or .ipynb; see ``submission.locate``) on the public tests; return the
+    """Grade a submission (folder, zip, .py or .ipynb; see ``submissions.locate``) on the public tests; return the
     grader's GradeReport."""
-    from autograder.grader import grade
-    from autograder.inprocess import InProcessBox
-    from autograder.recorded import replaying
-    from autograder.submission import SubmissionProblem, find_files, locate
+    from autograder.grading.grader import grade
+    from autograder.grading.recorded import replaying
+    from autograder.sandbox.inprocess import InProcessBox
+    from autograder.submissions.locate import SubmissionProblem, find_files, locate
 
     config, recorded = load(data)
     try:
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     except CheckError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    from autograder.report import table
+    from autograder.grading.report import table
 
     print(table(report))
     if report.student_output:

@@ -39,8 +39,8 @@ def _locked(out: Path, args: argparse.Namespace, run: Callable[[], int], lock: b
     A folder that is not a grade-all OUTDIR gets no lock file: the command itself refuses it.  With
     lock=False (grade-all, which takes the lock itself once its inputs are checked) only the errors.
     """
-    from autograder.batch import MANIFEST, BatchError
-    from autograder.gradebook import EXIT_BUSY, GradebookError, OutdirBusy
+    from autograder.classroom.batch import MANIFEST, BatchError
+    from autograder.classroom.gradebook import EXIT_BUSY, GradebookError, OutdirBusy
 
     try:
         with _lock(out, args) if lock and (out / MANIFEST).is_file() else contextlib.nullcontext():
@@ -57,8 +57,8 @@ def _locked(out: Path, args: argparse.Namespace, run: Callable[[], int], lock: b
 @contextlib.contextmanager
 def _lock(out: Path, args: argparse.Namespace):
     """OUTDIR's writer lock (OUTDIR is created if need be), naming this command for whoever waits."""
-    from autograder.batch import BatchError
-    from autograder.gradebook import outdir_lock
+    from autograder.classroom.batch import BatchError
+    from autograder.classroom.gradebook import outdir_lock
 
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -87,7 +87,7 @@ def _jobs(value: str) -> int:
 
 
 def cmd_grade_all(args: argparse.Namespace) -> int:
-    from autograder.batch import Options, grade_all
+    from autograder.classroom.batch import Options, grade_all
 
     options = Options(jobs=args.jobs or 0, regrade=args.regrade, published=True if args.published else None,
                       after_due_date=True if args.after_due_date else None, assignment=args.nbgrader_assignment,
@@ -102,7 +102,7 @@ def cmd_grade_all(args: argparse.Namespace) -> int:
 
 def _run_batch(run, outdir: Path, report: bool = True) -> int:
     """Run a batch; report it (when ``report``), or why it could not run, or that it was interrupted."""
-    from autograder.batch import BatchError, describe
+    from autograder.classroom.batch import BatchError, describe
 
     try:
         outcome = run()
@@ -116,7 +116,7 @@ def _run_batch(run, outdir: Path, report: bool = True) -> int:
 
 
 def cmd_regrade(args: argparse.Namespace) -> int:
-    from autograder.batch import Options, regrade
+    from autograder.classroom.batch import Options, regrade
 
     if not args.dry_run and bool(args.student) == bool(args.all):
         return _fail(ValueError("give --student ID (repeatable) or --all; or --dry-run to preview a regrade of "
@@ -134,7 +134,7 @@ def cmd_regrade(args: argparse.Namespace) -> int:
 
 
 def _preview(out: Path, options, config: Path | None) -> int:
-    from autograder.preview import describe, preview
+    from autograder.classroom.preview import describe, preview
 
     print(describe(preview(out, options, config), out))
     return 0
@@ -147,7 +147,7 @@ def cmd_override(args: argparse.Namespace) -> int:
 
 
 def _override(args: argparse.Namespace) -> int:
-    from autograder.batch import override
+    from autograder.classroom.batch import override
     from autograder.text import clean_text
 
     # Text typed under a non-UTF-8 locale arrives with surrogates; records hold it cleaned.
@@ -170,8 +170,8 @@ def cmd_comment(args: argparse.Namespace) -> int:
 
 
 def _comment(args: argparse.Namespace) -> int:
-    from autograder.batch import comment
-    from autograder.results import clean_text
+    from autograder.classroom.batch import comment
+    from autograder.grading.results import clean_text
 
     members = comment(Path(args.outdir), clean_text(args.text or ""), cluster=args.cluster,
                       student=clean_text(args.student) if args.student else None, remove=args.remove)
@@ -188,8 +188,8 @@ def cmd_similarity(args: argparse.Namespace) -> int:
 def _similarity(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from autograder import similarity
-    from autograder.batch import _load_config, read_manifest
+    from autograder.classroom import similarity
+    from autograder.classroom.batch import _load_config, read_manifest
 
     out = Path(args.outdir)
     config = _load_config(Path(read_manifest(out)["config"]))
@@ -208,7 +208,7 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 
 
 def _feedback(args: argparse.Namespace) -> int:
-    from autograder.batch import rerender
+    from autograder.classroom.batch import rerender
 
     manifest = rerender(Path(args.outdir), args.published, args.after_due_date)
     state = "published" if manifest["published"] else "not published"
@@ -221,7 +221,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     """Add the class-grading commands to ``python -m autograder``."""
     p = sub.add_parser("grade-all", parents=[common], help="grade a whole class in parallel",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    from autograder.layouts import ATTEMPTS, LAYOUTS
+    from autograder.submissions.layouts import ATTEMPTS, LAYOUTS
 
     p.add_argument("submissions", help="a folder of per-student folders or zips, a Gradescope export, "
                                        "nbgrader's submitted/ (or its course folder), or the unzipped download "

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from autograder.wire import Handle, Opaque
+from autograder.sandbox.wire import Handle, Opaque
 
 
 @dataclass(frozen=True)

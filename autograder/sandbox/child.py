@@ -1,6 +1,6 @@
 """The program that runs in the child process and calls the student's functions.
 
-It is started by ``sandbox.py`` with ``python -I -c <source>``: the source of
+It is started by ``sandbox/box.py`` with ``python -I -c <source>``: the source of
 ``wire.py`` and of this file travel on the command line, so the child never
 needs to read the grader's files.  It imports student modules from its working
 folder (a temporary copy of the submission), answers one request at a time,
@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from autograder.wire import Handle, read_message, write_message
+from autograder.sandbox.wire import Handle, read_message, write_message
 
 MAX_WARNINGS = 20
 
@@ -196,7 +196,7 @@ class Child:
 def _seal(workdir: str) -> str:
     """Confine this process with Landlock (see landlock.py); a line saying what holds, for the grader's log."""
     try:
-        from autograder import landlock
+        from autograder.sandbox import landlock
 
         read, write = landlock.child_paths(workdir)
         return "sealed: " + landlock.seal(read, write)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.config import Config, Limits
-from autograder.privileges import (
+from autograder.sandbox.privileges import (
     Identity,
     PrivilegeError,
     check_separation,
@@ -30,15 +30,16 @@ from autograder.privileges import (
     others_can_reach,
     student_identity,
 )
-from autograder.submission import find_files, read_regular
+from autograder.submissions.locate import find_files, read_regular
 
 _HERE = Path(__file__).resolve().parent
 _BOOT = """
 import sys, types
-pkg = types.ModuleType("autograder"); pkg.__path__ = []
-sys.modules["autograder"] = pkg
+for name in ("autograder", "autograder.sandbox"):
+    pkg = types.ModuleType(name); pkg.__path__ = []; sys.modules[name] = pkg
+sys.modules["autograder"].sandbox = pkg
 for name, source in (("wire", {wire!r}), ("landlock", {landlock!r})):
-    mod = types.ModuleType("autograder." + name); sys.modules[mod.__name__] = mod; setattr(pkg, name, mod)
+    mod = types.ModuleType("autograder.sandbox." + name); sys.modules[mod.__name__] = mod; setattr(pkg, name, mod)
     exec(compile(source, name + ".py", "exec"), mod.__dict__)
 child = {{"__name__": "autograder_child"}}
 exec(compile({child!r}, "child.py", "exec"), child)
@@ -311,7 +312,7 @@ class Sandbox(Operations):
         The grader computes reference values while the child works.  Requests
         never overlap: each reply is collected before the next request.
         """
-        from autograder import wire  # imported late: see _start_early in cli.py
+        from autograder.sandbox import wire  # imported late: see _start_early in cli.py
 
         self.start()
         self._await_start()
@@ -325,7 +326,7 @@ class Sandbox(Operations):
         return pending
 
     def _collect(self, pending: Pending) -> Reply:
-        from autograder import wire
+        from autograder.sandbox import wire
 
         try:
             raw = self._receive(pending.deadline)
@@ -402,7 +403,7 @@ class Sandbox(Operations):
                 view = view[os.write(self._req_w, view) :]
 
     def _receive(self, deadline: float) -> dict:
-        from autograder import wire
+        from autograder.sandbox import wire
 
         reader = wire.MessageReader()
         while not reader.done:

@@ -1,15 +1,19 @@
 """Gradescope: the autograder zip, and what its two scripts run.
 
-    python -m autograder.gradescope build [--assignment NAME] [--out dist/autograder.zip]   the zip to upload
-    python -m autograder.gradescope try SUBMISSION [--zip ZIP]          run the zip locally, as Gradescope would
-    python -m autograder.gradescope run [--root /autograder]            run_autograder: grade one submission
-    python -m autograder.gradescope selftest                            setup.sh: grade the reference once
+    python -m autograder.integrations.gradescope build [--assignment NAME] [--out dist/autograder.zip]
+        the zip to upload
+    python -m autograder.integrations.gradescope try SUBMISSION [--zip ZIP]
+        run the zip locally, as Gradescope would
+    python -m autograder.integrations.gradescope run [--root /autograder]
+        run_autograder: grade one submission
+    python -m autograder.integrations.gradescope selftest
+        setup.sh: grade the reference once
 
 The zip holds setup.sh and run_autograder at its root, the grader package, the
 config, the assignment's homework and behaviours modules, the reference solution
 and ``gradescope.json`` (which config, which files, which commit).  ``run`` grades
 the upload with ``python -m autograder grade`` in a separate process, which finds the work in it by the rule every
-path shares (``submission.locate``), and writes ``results/results.json``; whatever goes wrong,
+path shares (``submissions.locate``), and writes ``results/results.json``; whatever goes wrong,
 it still writes a results.json that says so.  This module imports only the
 standard library, so that holds even when numpy or the config is broken.
 """
@@ -30,11 +34,11 @@ import traceback
 import zipfile
 from pathlib import Path
 
-from autograder.privileges import kill_strays, student_identity
-from autograder.results import tolerant_stdio, write_json_atomic
-from autograder.submission import shown_names, uploaded_files
+from autograder.grading.results import tolerant_stdio, write_json_atomic
+from autograder.sandbox.privileges import kill_strays, student_identity
+from autograder.submissions.locate import shown_names, uploaded_files
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "gradescope"
 MANIFEST = "gradescope.json"
 DEFAULT_ROOT = Path("/autograder")
@@ -318,7 +322,7 @@ def try_zip(zip_path: Path, submission: Path, keep: bool) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder.gradescope", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m autograder.integrations.gradescope", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("build", help="build the zip to upload to Gradescope")
@@ -335,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     tolerant_stdio()  # run_autograder prints the grader's output: under any locale, that must not fail
     if args.command in ("run", "selftest"):
-        from autograder.privileges import harden_grader
+        from autograder.sandbox.privileges import harden_grader
 
         harden_grader()  # a subreaper: student processes that outlive the grader come back here to be killed
     timeout = float(os.environ.get("AUTOGRADER_TIMEOUT") or DEFAULT_TIMEOUT)
@@ -353,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
         return try_zip(args.zip, args.submission, args.keep)
     if args.command == "run":
         return run(args.root, timeout)
-    return selftest(Path(__file__).resolve().parent.parent, timeout)
+    return selftest(Path(__file__).resolve().parents[2], timeout)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from autograder.batch import (
+from autograder.classroom.batch import (
     BatchError,
     Options,
     _load_config,
@@ -24,8 +24,8 @@ from autograder.batch import (
     rediscover,
     run_batch,
 )
-from autograder.clusters import load_comments
-from autograder.gradebook import GradebookError, load_overrides, load_records, results_document
+from autograder.classroom.clusters import load_comments
+from autograder.classroom.gradebook import GradebookError, load_overrides, load_records, results_document
 
 
 @dataclass

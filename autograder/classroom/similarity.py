@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
+from autograder.classroom.gradebook import load_records
 from autograder.config import Config
-from autograder.gradebook import load_records
-from autograder.results import write_text_atomic
+from autograder.grading.results import write_text_atomic
 
 FOLDER = "similarity"
 SHOWN = 100  # pairs shown side by side in report.html (flagged first); similarity.csv lists every pair listed

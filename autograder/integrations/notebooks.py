@@ -25,9 +25,9 @@ checks need (``checks_api.py`` and what it imports, never the reference) and
 the checks folders (the tests as JSON and the reference's recorded outputs,
 as in the student bundle: ``release.record``).
 
-    python -m autograder.notebooks [--assignment NAME | --config PATH] write|check
-    python -m autograder.notebooks [...] stage-otter DIR | stage-nbgrader DIR
-    python -m autograder.notebooks [...] fill NOTEBOOK FOLDER OUT
+    python -m autograder.integrations.notebooks [--assignment NAME | --config PATH] write|check
+    python -m autograder.integrations.notebooks [...] stage-otter DIR | stage-nbgrader DIR
+    python -m autograder.integrations.notebooks [...] fill NOTEBOOK FOLDER OUT
 
 <assignment> is the config's ``assignment``: it names the notebook (``<assignment>.ipynb``),
 the checks folders (``<assignment>_checks``, ``<assignment>_checks_full``) and otter's assignment.
@@ -44,11 +44,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder import templates
 from autograder.config import Config, TestSpec
-from autograder.extract import cell_file, cell_source
+from autograder.release import templates
+from autograder.submissions.extract import cell_file, cell_source
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 OTTER_DIR = ROOT / "integrations" / "otter"
 NBGRADER_DIR = ROOT / "integrations" / "nbgrader"
 TOOLS = ("otter", "nbgrader")
@@ -319,12 +319,13 @@ def write(config: Config) -> list[Path]:
 # -- what each tool needs next to the notebook ---------------------------------------
 def _copy_package(dest: Path, config: Config) -> None:
     """The modules the test cells import (checks_api.py and its imports), as the student bundle copies them."""
-    from autograder.release import PACKAGE, assignment_sources, module_closure
+    from autograder.release.bundle import PACKAGE, assignment_sources, module_closure
 
     package = dest / "autograder"
     package.mkdir(parents=True, exist_ok=True)
     (package / "__init__.py").write_text('"""The checks a notebook\'s test cells run (see checks_api.py)."""\n')
     for name in module_closure("checks_api", also=assignment_sources(config)):
+        (package / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(PACKAGE / name, package / name)
 
 
@@ -335,7 +336,7 @@ def write_checks(dest: Path, config: Config, public_only: bool) -> Path:
     which refuses to record a reference that fails a test.
     """
     from autograder.config import CONFIG_FILE, RECORD_FILE
-    from autograder.release import assignment_modules, config_mapping, record
+    from autograder.release.bundle import assignment_modules, config_mapping, record
 
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
@@ -423,7 +424,7 @@ def run_as_cells(folder: Path, files: tuple[str, ...]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     from autograder.config import command_config
 
-    parser = argparse.ArgumentParser(prog="python -m autograder.notebooks", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m autograder.integrations.notebooks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--assignment", help="assignments/NAME/assignment.yaml (default: the default assignment)")
     parser.add_argument("--config", help="an assignment.yaml by path, instead of --assignment")

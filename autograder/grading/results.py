@@ -22,9 +22,9 @@ from autograder.text import clean, clean_text  # noqa: F401 -- re-exported for t
 
 if TYPE_CHECKING:  # type hints only: the writers below serve callers that never grade (grade-all's parent)
     from autograder.config import Config
-    from autograder.grader import GradeReport
+    from autograder.grading.grader import GradeReport
 
-SCHEMA_PATH = Path(__file__).resolve().parent / "schema" / "gradescope_results.schema.json"
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schema" / "gradescope_results.schema.json"
 
 class ResultsPathError(OSError):
     """The output path is something that can be neither replaced nor written (a directory, a socket, a disk)."""

@@ -1,0 +1,2 @@
+"""The class: grade-all and its workers, the gradebook (overrides, grades.csv), item analysis, clusters of
+common mistakes and comments, similarity, feedback, regrade previews."""

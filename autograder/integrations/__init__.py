@@ -1,0 +1,1 @@
+"""Integrations: the Gradescope autograder zip, and the otter-grader and nbgrader notebooks."""

@@ -1,0 +1,1 @@
+"""The student release: templates generated from the solutions, the bundle and its public self-check."""
