@@ -91,9 +91,11 @@ def write_config(tmp_path: Path, **changes) -> Path:
 SPREAD_MODULES = {"test_hostile.py", "test_faults.py"}
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist's --dist loadgroup, keep each module whose tests share a module-scoped fixture on
-    one worker, so that fixture (a graded class, a tool's build) is made once."""
+    one worker, so that fixture (a graded class, a tool's build) is made once.  First among the hooks: xdist's
+    own hook turns the marks into the group names it schedules by, so marks added after it do nothing."""
     for item in items:
         module = item.nodeid.split("::")[0]
         if Path(module).name in SPREAD_MODULES:

@@ -249,8 +249,7 @@ SHAPES: dict[str, tuple[Shape, set[str]]] = {
 # What otter-grader loses besides: it runs the notebook as saved, Markdown cells included.
 OTTER_LOSES = {"markdown_cell": {"rnn_backward"}, "raw_cell": {"output_backward"}, "markdown_quiz": {"answers"}}
 # One or more per kind, through otter and nbgrader in `make test` (all of them with `make parity`).
-TOOL_SHAPES = ["no_markers", "raise_after_def", "future_later_cell", "markdown_cell", "matplotlib_in_graded_cell",
-               "line_magics", "stub_below_solution"]
+TOOL_SHAPES = ["no_markers", "raise_after_def", "markdown_cell", "matplotlib_in_graded_cell", "stub_below_solution"]
 
 
 def write(notebook, path) -> None:
