@@ -256,7 +256,19 @@ GRADIENTS: dict[str, Gradient] = {
     ]
 }
 
-# Outputs laid out as (N, T, ...), where feedback names the time step.
+# The arrays with a time axis, and which axis it is (T_src for the encoder's, T_tgt for the others): feedback
+# names the time step of a mismatch (and T) for these only.  The context and ds0, dcontext (N, H), parameter
+# gradients (dU, dW, db, dE, grads) and the losses of training steps have none; shift_targets' and
+# greedy_decode's tokens are integers, compared whole.
+TIME_AXES = {
+    "encoder_forward": {"s": 1},
+    "encoder_backward": {"dx": 1},
+    "embed_forward": {"x": 1},
+    "decoder_forward": {"o": 1},
+    "masked_cross_entropy": {"do": 1},
+}
+# The functions that run over time steps: a backward among them right for one step only gets the
+# recurrent-path hint.
 SEQUENCE_FUNCTIONS = {"encoder_forward", "encoder_backward", "decoder_forward", "masked_cross_entropy",
                       "shift_targets"}
 # The case keys that are sequence lengths.
