@@ -19,6 +19,7 @@ import pytest
 import yaml
 from conftest import ROOT, bundle_verdicts
 from seq2seq_support import FILES, MUTANTS, SOLUTIONS, VARIANTS, make_submission
+from time_axes import check_time_wording
 
 from autograder.config import command_config
 from autograder.grading.grader import grade
@@ -100,10 +101,11 @@ def test_mutant_loses_points_exactly_where_it_breaks(mutant, untimed_config, tmp
     for r in report.tests:
         if not r.passed:
             assert r.output and r.output != "passed"
+            check_time_wording("hw_seq2seq", r.spec.function, r.output, r.spec.hidden)
 
 
 def test_feedback_follows_hw_seq2seqs_homework_module(s2s_config, tmp_path):
-    """Time steps (its SEQUENCE_FUNCTIONS) and the stability hint (its STABILITY_HINT) come from hw_seq2seq's module."""
+    """Time steps (its TIME_AXES) and the stability hint (its STABILITY_HINT) come from hw_seq2seq's module."""
     by_name = {m["name"]: m for m in MUTANTS}
     edits = by_name["encoder_backward_no_recurrent_gradient"]["edits"]
     report = grade(make_submission(tmp_path / "a", edits), s2s_config)
