@@ -274,8 +274,11 @@ SEQUENCE_FUNCTIONS = {"encoder_forward", "encoder_backward", "decoder_forward", 
 # The case keys that are sequence lengths.
 TIME_KEYS = ("T_src", "T_tgt")
 # The hint for a function that fails only its stability tests (masked_cross_entropy).
+# (Each position's maximum, over the last axis: "row" reads as a sequence n here, whose maximum over all its
+# positions lets a position far below it underflow to exp = 0.)
 STABILITY_HINT = ("right on ordinary inputs but not on extreme ones: avoid exp of large positive numbers (subtract "
-                  "each row's maximum score before exp, and take the log of the sum, not of a softmax).")
+                  "each position's maximum over its K scores, o.max(axis=-1, keepdims=True), before exp, and take "
+                  "the log of the sum, not of a softmax).")
 
 # Which graded functions each graded function of the reference calls, directly or not: a bug in a callee
 # reaches the caller's tests (tests/corpus/mutants_seq2seq.yaml's `breaks` follow it).
