@@ -6,10 +6,13 @@ instructor modules, trusted code loaded by path (the folder is not a package):
 ``homework.py``
     ``FUNCTIONS``: name -> ``Function`` (arguments, outputs, an input builder from one test case);
     ``GRADIENTS``: backward name -> ``Gradient`` (which forward it differentiates, and how);
-    ``SEQUENCE_FUNCTIONS`` (optional): functions whose outputs are laid out (N, T, ...), so that
-    feedback names the time step of a mismatch;
-    ``TIME_KEYS`` (optional): the case keys that are sequence lengths, so that a backward of a
-    sequence function that is right for one step only gets a hint about the recurrent path;
+    ``TIME_AXES`` (optional): function -> {output name: the axis of that array that is time}, for
+    exactly the arrays that have one (1 for an (N, T, ...) array, 0 for a (T,) one), so that feedback names the time
+    step of a mismatch and T; an output not listed (a parameter gradient, an (N, H) state, a dict of
+    parameters) gets no time wording, and neither do integer outputs (compared whole);
+    ``SEQUENCE_FUNCTIONS`` (optional): the functions that run over time steps, so that a backward
+    among them that is right for one step only gets a hint about the recurrent path;
+    ``TIME_KEYS`` (optional): the case keys that are sequence lengths (which tests are one step);
     ``STABILITY_HINT`` (optional): the hint for a function right on ordinary inputs but not on
     the extreme ones of its ``stability`` tests (what overflows in this assignment, and the fix).
 ``behaviours.py`` (optional)
@@ -154,6 +157,16 @@ class Homework:
         self.gradients: dict[str, Gradient] = dict(getattr(module, "GRADIENTS", {}))
         self.sequence_functions: frozenset[str] = frozenset(getattr(module, "SEQUENCE_FUNCTIONS", ()))
         self.time_keys: tuple[str, ...] = tuple(getattr(module, "TIME_KEYS", ()))
+        self.time_axes: dict[str, dict[str, int]] = {f: dict(axes) for f, axes in
+                                                     getattr(module, "TIME_AXES", {}).items()}
+        for function, axes in self.time_axes.items():
+            outputs = self.functions[function].outputs if function in self.functions else None
+            unknown = sorted(set(axes) - set(outputs or ()))
+            if outputs is None or unknown:
+                raise ValueError(f"{module.__file__}: TIME_AXES names " + (f"outputs {unknown} that {function} does "
+                                 "not return" if outputs is not None else f"{function}, not a graded function"))
+            if not all(type(a) is int for a in axes.values()):
+                raise ValueError(f"{module.__file__}: TIME_AXES[{function!r}] maps outputs to axis numbers (int)")
         self.stability_hint: str = getattr(module, "STABILITY_HINT", DEFAULT_STABILITY_HINT)
         self.behaviours_path = behaviours_path
         self._behaviours: dict | None = None
@@ -172,6 +185,10 @@ class Homework:
             has = self.behaviours_path is not None and self.behaviours_path.is_file()
             self._behaviours = dict(load_module(self.behaviours_path).BEHAVIOURS) if has else {}
         return self._behaviours
+
+    def time_axis(self, function: str, output: str) -> int | None:
+        """The axis of ``function``'s output (or gradient) ``output`` that is time, or None when it has none."""
+        return self.time_axes.get(function, {}).get(output)
 
     def forward_inputs(self, function: str, case: dict) -> Inputs:
         """The forward function's inputs for one case (deterministic in its seed)."""

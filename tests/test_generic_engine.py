@@ -22,8 +22,8 @@ from autograder.config import available_assignments, config_path, load_config
 GENERIC = {"seed", "check", "question", "quiz", "answers", "below", "inputs", "length", "scale", "start", "steps",
            "task", "text", "extreme", "END", "mask", "ratio", "radius", "accuracy", "temperature", "sample"}
 # The homework module's protocol (autograder/spec.py), and what homework modules import from the engine.
-PROTOCOL = {"FUNCTIONS", "GRADIENTS", "SEQUENCE_FUNCTIONS", "TIME_KEYS", "STABILITY_HINT", "BEHAVIOURS", "CALLS",
-            "Function", "Gradient", "Inputs", "build_inputs", "sibling", "homework", "forward_inputs"}
+PROTOCOL = {"FUNCTIONS", "GRADIENTS", "TIME_AXES", "SEQUENCE_FUNCTIONS", "TIME_KEYS", "STABILITY_HINT", "BEHAVIOURS",
+            "CALLS", "Function", "Gradient", "Inputs", "build_inputs", "sibling", "homework", "forward_inputs"}
 ASSIGNMENTS = available_assignments()
 WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 

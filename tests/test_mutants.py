@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import HOMEWORK, grade_cli, lost_functions, make_submission
+from time_axes import check_time_wording
 
 CORPUS = yaml.safe_load((Path(__file__).parent / "corpus" / "mutants.yaml").read_text())
 
@@ -27,6 +28,9 @@ def test_mutant_loses_points_exactly_where_it_breaks(mutant, tmp_path, validate_
     for test in results["tests"]:
         if test["score"] < test["max_score"]:
             assert test["output"] and test["output"] != "passed"
+            # A time step (and T) only for an array with a time axis, read from that axis.
+            check_time_wording("hw_rnn", test["name"].split(":", 1)[0], test["output"],
+                               hidden=test["visibility"] != "visible")
 
 
 def test_behaviour_tests_catch_what_the_forward_tests_miss(tmp_path, config):

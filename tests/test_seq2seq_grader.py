@@ -19,6 +19,7 @@ import pytest
 import yaml
 from conftest import ROOT, bundle_verdicts
 from seq2seq_support import FILES, MUTANTS, SOLUTIONS, VARIANTS, make_submission
+from time_axes import check_time_wording
 
 from autograder.config import command_config
 from autograder.grading.grader import grade
@@ -100,10 +101,11 @@ def test_mutant_loses_points_exactly_where_it_breaks(mutant, untimed_config, tmp
     for r in report.tests:
         if not r.passed:
             assert r.output and r.output != "passed"
+            check_time_wording("hw_seq2seq", r.spec.function, r.output, r.spec.hidden)
 
 
 def test_feedback_follows_hw_seq2seqs_homework_module(s2s_config, tmp_path):
-    """Time steps (its SEQUENCE_FUNCTIONS) and the stability hint (its STABILITY_HINT) come from hw_seq2seq's module."""
+    """Time steps (its TIME_AXES) and the stability hint (its STABILITY_HINT) come from hw_seq2seq's module."""
     by_name = {m["name"]: m for m in MUTANTS}
     edits = by_name["encoder_backward_no_recurrent_gradient"]["edits"]
     report = grade(make_submission(tmp_path / "a", edits), s2s_config)
@@ -112,7 +114,18 @@ def test_feedback_follows_hw_seq2seqs_homework_module(s2s_config, tmp_path):
     report = grade(make_submission(tmp_path / "b", by_name["masked_cross_entropy_unstable"]["edits"]), s2s_config)
     failed = [r.output for r in report.tests if not r.passed]
     assert failed and all(s2s_config.homework.stability_hint in output for output in failed), failed
-    assert "each row's maximum score" in s2s_config.homework.stability_hint
+    assert "each position's maximum over its K scores" in s2s_config.homework.stability_hint
+
+
+def test_the_stability_hint_names_the_axis_to_take_the_maximum_over(s2s_config, tmp_path):
+    """A student who subtracts each sequence's maximum (a "row" of the batch: the mask's rows are sequences) is
+    right on ordinary scores but not near 1000; the hint names the last axis, not a row."""
+    mutant = {m["name"]: m for m in MUTANTS}["masked_cross_entropy_max_per_sequence"]
+    report = grade(make_submission(tmp_path / "m", mutant["edits"]), s2s_config)
+    failed = [r for r in report.tests if not r.passed]
+    assert failed and all(r.spec.stability for r in failed), [r.spec.full_name for r in failed]
+    for r in failed:
+        assert "o.max(axis=-1, keepdims=True)" in r.output and "row" not in r.output, r.output
 
 
 # -- the Gradescope zip --------------------------------------------------------------------------------------------

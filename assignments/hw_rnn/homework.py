@@ -198,7 +198,21 @@ GRADIENTS: dict[str, Gradient] = {
     ]
 }
 
-# Outputs laid out as (N, T, ...): feedback names the time step of a mismatch.
+# The arrays with a time axis, and which axis it is: feedback names the time step of a mismatch (and T) for
+# these only.  Parameter gradients (dU, dW, db, grads), states of one step (ds0, dh0, s_last: (N, H)) and
+# the losses of training steps have no time axis; sample's indices are integers, compared whole.
+TIME_AXES = {
+    "rnn_forward": {"s": 1},
+    "rnn_backward": {"dx": 1},
+    "output_forward": {"o": 1},
+    "output_backward": {"ds": 1},
+    "softmax_cross_entropy": {"do": 1},
+    "lstm_forward": {"h": 1},
+    "lstm_backward": {"dx": 1},
+    "one_hot": {"out": 1},
+    "state_gradient_norms": {"norms": 0},
+}
+# The functions that run over time steps: a backward among them right for T = 1 only gets the recurrent-path hint.
 SEQUENCE_FUNCTIONS = {"rnn_forward", "rnn_backward", "output_forward", "output_backward", "softmax_cross_entropy",
                       "lstm_forward", "lstm_backward"}
 # The case key that is a sequence length.

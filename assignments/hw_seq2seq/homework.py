@@ -256,14 +256,29 @@ GRADIENTS: dict[str, Gradient] = {
     ]
 }
 
-# Outputs laid out as (N, T, ...), where feedback names the time step.
+# The arrays with a time axis, and which axis it is (T_src for the encoder's, T_tgt for the others): feedback
+# names the time step of a mismatch (and T) for these only.  The context and ds0, dcontext (N, H), parameter
+# gradients (dU, dW, db, dE, grads) and the losses of training steps have none; shift_targets' and
+# greedy_decode's tokens are integers, compared whole.
+TIME_AXES = {
+    "encoder_forward": {"s": 1},
+    "encoder_backward": {"dx": 1},
+    "embed_forward": {"x": 1},
+    "decoder_forward": {"o": 1},
+    "masked_cross_entropy": {"do": 1},
+}
+# The functions that run over time steps: a backward among them right for one step only gets the
+# recurrent-path hint.
 SEQUENCE_FUNCTIONS = {"encoder_forward", "encoder_backward", "decoder_forward", "masked_cross_entropy",
                       "shift_targets"}
 # The case keys that are sequence lengths.
 TIME_KEYS = ("T_src", "T_tgt")
 # The hint for a function that fails only its stability tests (masked_cross_entropy).
+# (Each position's maximum, over the last axis: "row" reads as a sequence n here, whose maximum over all its
+# positions lets a position far below it underflow to exp = 0.)
 STABILITY_HINT = ("right on ordinary inputs but not on extreme ones: avoid exp of large positive numbers (subtract "
-                  "each row's maximum score before exp, and take the log of the sum, not of a softmax).")
+                  "each position's maximum over its K scores, o.max(axis=-1, keepdims=True), before exp, and take "
+                  "the log of the sum, not of a softmax).")
 
 # Which graded functions each graded function of the reference calls, directly or not: a bug in a callee
 # reaches the caller's tests (tests/corpus/mutants_seq2seq.yaml's `breaks` follow it).

@@ -123,18 +123,26 @@ def _hint(actual: np.ndarray, expected: np.ndarray, tol: Tolerance) -> str:
     return ""
 
 
-def _time_steps(bad: np.ndarray) -> str:
-    """For (N, T, ...) arrays: which time steps hold errors."""
-    wrong = np.nonzero(bad.reshape(bad.shape[0], bad.shape[1], -1).any(axis=(0, 2)))[0]
-    T = bad.shape[1]
+def _time_steps(bad: np.ndarray, axis: int) -> str:
+    """Which time steps hold errors, for an array whose axis ``axis`` is time (T = its length)."""
+    T = bad.shape[axis]
+    wrong = np.nonzero(np.moveaxis(bad, axis, 0).reshape(T, -1).any(axis=1))[0]
     if len(wrong) == T:
         return f"wrong at every time step (T = {T})"
     right = sorted(set(range(T)) - set(wrong.tolist()))
     return f"wrong at time steps {wrong.tolist()} but right at {right} (T = {T})"
 
 
-def check_array(name: str, actual, expected: np.ndarray, tol: Tolerance, time_axis: bool = False) -> Mismatch | None:
-    """Compare an array output; time_axis marks (N, T, ...) arrays."""
+def check_array(name: str, actual, expected: np.ndarray, tol: Tolerance,
+                time_axis: int | None = None) -> Mismatch | None:
+    """Compare an array output.
+
+    ``time_axis``: the axis of ``expected`` that is time (1 for an (N, T, ...) array), or None for an
+    array with no time axis (a parameter gradient, an (N, H) state): only then does the message name a
+    time step and T, read from that axis.  A bool is refused (True once meant "axis 1").
+    """
+    if isinstance(time_axis, bool):
+        raise TypeError("time_axis is an axis number or None, not a bool")
     expected = np.asarray(expected, dtype=np.float64)
     # Briefs (hidden tests) name no shape or size: those would reveal the hidden inputs' dimensions.
     if not isinstance(actual, np.ndarray):
@@ -158,8 +166,9 @@ def check_array(name: str, actual, expected: np.ndarray, tol: Tolerance, time_ax
     worst = np.unravel_index(int(np.argmax(diff / bound)), diff.shape)
     rel = diff[worst] / max(abs(actual[worst]), abs(expected[worst]), 1e-300)
     where = f"index {tuple(int(i) for i in worst)}"
-    if time_axis and actual.ndim >= 2:
-        where += f", time step {int(worst[1])}; {_time_steps(bad)}"
+    if time_axis is not None and -actual.ndim <= time_axis < actual.ndim:
+        axis = time_axis % actual.ndim
+        where += f", time step {int(worst[axis])}; {_time_steps(bad, axis)}"
     message = (f"{name} is wrong in {int(bad.sum())} of {bad.size} entries: worst relative error {rel:.2e} "
                f"at {where} ({pair(float(actual[worst]), float(expected[worst]))})")
     brief = f"{name} is wrong (worst relative error {rel:.2e})"
@@ -209,8 +218,10 @@ def check_scalar(name: str, actual, expected: float, tol: Tolerance) -> Mismatch
                     f"{name} is wrong (relative error {rel:.2e}){hint}")
 
 
-def check_value(name: str, actual, expected, tol: Tolerance, time_axis: bool = False) -> Mismatch | None:
+def check_value(name: str, actual, expected, tol: Tolerance, time_axis: int | None = None) -> Mismatch | None:
     """Compare any output: arrays, floats, or dicts of arrays (the LSTM's grads).
+
+    ``time_axis`` as for ``check_array``, for an array output; a dict's entries have none.
 
     A mismatch carries the ``value_digest`` of the wrong value (of a dict's first wrong entry).
     """
@@ -220,7 +231,7 @@ def check_value(name: str, actual, expected, tol: Tolerance, time_axis: bool = F
     return found
 
 
-def _check_value(name: str, actual, expected, tol: Tolerance, time_axis: bool = False) -> Mismatch | None:
+def _check_value(name: str, actual, expected, tol: Tolerance, time_axis: int | None = None) -> Mismatch | None:
     if isinstance(expected, dict):
         if not isinstance(actual, dict):
             return _same(f"{name} should be a dict with keys {sorted(expected)}, got {describe_type(actual)}")

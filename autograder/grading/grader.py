@@ -178,8 +178,10 @@ class Grading:
         keep = (fn.cache_index,) if fn.cache_index is not None else ()
         return self.box.submit_call(fn.module, fn.name, args, kwargs or {}, keep=keep)
 
-    def time_axis(self, fn: Function) -> bool:
-        return fn.name in self.homework.sequence_functions
+    def check_output(self, function: str, name: str, actual, expected, tol: Tolerance) -> Mismatch | None:
+        """``check_value`` of ``function``'s output or gradient ``name``: time steps (and T) are named only
+        for an array the homework gives a time axis (``TIME_AXES``), read from that axis."""
+        return check_value(name, actual, expected, tol, self.homework.time_axis(function, name))
 
     # -- test kinds --------------------------------------------------------
     def run(self, test: TestSpec) -> None:
@@ -217,7 +219,7 @@ class Grading:
             raise _call_failed(reply, fn, config=self.config)
         got = _unpack(fn, reply.value)
         mismatches = [m for name in fn.outputs if name != "cache"
-                      and (m := check_value(name, got[name], expected[name], tol, self.time_axis(fn)))]
+                      and (m := self.check_output(fn.name, name, got[name], expected[name], tol))]
         if (mismatches and test.stability and _finite(got) and not reply.warnings
                 and self._wrong_on_ordinary_inputs(test)):
             # Finite, silent and as wrong as on ordinary inputs: a bug the ordinary tests score, not instability.
@@ -343,8 +345,8 @@ class Grading:
         g, expected = r["g"], r["expected"]
         want = {name: expected[name] for name in g.grads} if g.scalar else r["reference_grads"]
         for name in g.grads:
-            self._verdict(check_value(name, r["grads"][name], want[name], self.tolerance(test, self.reference_tol),
-                                      self.time_axis(self.homework.functions[g.backward])), test)
+            self._verdict(self.check_output(g.backward, name, r["grads"][name], want[name],
+                                            self.tolerance(test, self.reference_tol)), test)
 
     def kind_gradcheck(self, test: TestSpec, case: dict) -> None:
         """The student's gradients against central differences of their own forward (see gradcheck.py).
@@ -395,8 +397,7 @@ class Grading:
             got = _lookup(r["grads"], p.target.label)
             label = p.target.label
             if p.mode == "full":
-                mismatch = check_array(label, got, numeric, numeric_tol,
-                                       self.time_axis(self.homework.functions[g.backward]))
+                mismatch = self.check_output(g.backward, label, got, numeric, numeric_tol)
             else:
                 mismatch = check_array(f"{label} (directional derivatives)", gradcheck.analytic_directional(p, got),
                                        numeric, numeric_tol)
