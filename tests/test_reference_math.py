@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 import pytest
 from conftest import CONFIG, HOMEWORK
+from numeric import numeric_gradient, rel_error
 
 from autograder.config import command_config
 from autograder.grading import gradcheck
@@ -24,30 +25,10 @@ from autograder.spec import named_outputs, upstream_gradients
 FUNCTIONS, GRADIENTS, forward_inputs = HOMEWORK.functions, HOMEWORK.gradients, HOMEWORK.forward_inputs
 
 REF = load_reference(command_config(str(CONFIG)))
-H_STEP = 1e-6
 
 
 def ref(name):
     return getattr(REF[FUNCTIONS[name].module], name)
-
-
-def numeric_gradient(f, x: np.ndarray) -> np.ndarray:
-    grad = np.zeros_like(x)
-    for i in range(x.size):
-        old = x.flat[i]
-        x.flat[i] = old + H_STEP
-        plus = f()
-        x.flat[i] = old - H_STEP
-        minus = f()
-        x.flat[i] = old
-        grad.flat[i] = (plus - minus) / (2 * H_STEP)
-    return grad
-
-
-def rel_error(a, b):
-    """Largest difference relative to the largest entry (central differences with h = 1e-6 carry
-    ~1e-9 absolute round-off, so entry-wise relative errors of near-zero entries mean nothing)."""
-    return np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-3)
 
 
 SHAPES = [dict(N=1, T=1, D=2, H=3, K=4), dict(N=2, T=3, D=4, H=5, K=6), dict(N=3, T=5, D=2, H=4, K=3),

@@ -19,29 +19,11 @@ import copy
 
 import numpy as np
 import pytest
+from numeric import numeric_gradient, rel_error
 from seq2seq_support import CONFIG, FUNCTIONS, GRADIENTS, SOLUTIONS, call, homework, inputs, load_submission, named
 
 REF = load_submission(SOLUTIONS)
-H_STEP = 1e-6
 GRAD_TOL = 1e-6
-
-
-def numeric_gradient(f, x: np.ndarray) -> np.ndarray:
-    """Central differences of the scalar f() with respect to every entry of x (perturbed in place, restored)."""
-    grad = np.zeros_like(x)
-    for i in range(x.size):
-        old = x.flat[i]
-        x.flat[i] = old + H_STEP
-        plus = f()
-        x.flat[i] = old - H_STEP
-        minus = f()
-        x.flat[i] = old
-        grad.flat[i] = (plus - minus) / (2 * H_STEP)
-    return grad
-
-
-def rel_error(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-3))
 
 
 SHAPES = [dict(N=1, T_src=1, T_tgt=1, D=2, H=3, K=4), dict(N=2, T_src=3, T_tgt=4, D=5, H=6, K=7),
