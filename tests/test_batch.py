@@ -505,8 +505,9 @@ def test_interrupted_batch_resumes_without_losing_or_redoing_work(folder_batch, 
     assert "interrupted" in stderr and "run the same command again" in stderr
     first = len(list((out / "raw").glob("*.json")))
     assert 4 <= first < len(students)
-    _, rows = read_grades(out)  # written for what was done
-    assert len(rows) == first
+    _, rows = read_grades(out)  # written for what was done, the rest marked pending
+    assert sum(r["status"] != "pending" for r in rows.values()) == first and len(rows) == len(students)
+    assert (out / "summary.md").read_text().startswith("**INCOMPLETE")
 
     proc = _start(src, out)
     _wait_for_records(out, first + 3, proc)

@@ -109,7 +109,13 @@ def mapping_section(mapping: dict | None) -> list[str]:
 def cluster_section(records: dict[str, dict], docs: dict[str, dict]) -> list[str]:
     """summary.md's bug clusters (clusters.py): students who failed the same tests the same way, largest first."""
     found = clusters(records)
-    if not found:
+    # Who carries which cluster comment: cluster id -> text -> students (comments.yaml, per student).
+    carried: dict[str, dict[str, set[str]]] = {}
+    for student, doc in docs.items():
+        for e in doc.get("extra_data", {}).get("comments", []):
+            if e.get("cluster"):
+                carried.setdefault(e["cluster"], {}).setdefault(e["text"], set()).add(student)
+    if not found and not carried:
         return []
     lines = ["## Bug clusters", "",
              "Students who failed the same tests with the same messages (numbers replaced by #): usually one bug. "
@@ -122,26 +128,58 @@ def cluster_section(records: dict[str, dict], docs: dict[str, dict]) -> list[str
             f"{_cell(test)}: `{_cell(msg).replace('`', '')}`" for test, msg in c.signature[:3])
         if len(c.signature) > 3:
             wrong += f"<br>... and {len(c.signature) - 3} more failed tests"
-        said = {e["text"] for m in c.members for e in docs.get(m, {}).get("extra_data", {}).get("comments", [])
-                if e.get("cluster") == c.id}
         members = ", ".join(c.members[:12]) + (" ..." if len(c.members) > 12 else "")
-        lines.append(f"| {c.id} | {len(c.members)} | {_cell(members)} | {wrong} | "
-                     f"{_cell(' / '.join(sorted(said)))} |")
+        said = []
+        for text, holders in sorted(carried.get(c.id, {}).items()):
+            part = f"“{_cell(text)}” on: {_cell(', '.join(m for m in c.members if m in holders)) or 'none'}"
+            lacking = [m for m in c.members if m not in holders]
+            if lacking:
+                part += (f"; not on {_cell(', '.join(lacking))} (joined the cluster after the comment: run the same "
+                         "`comment --cluster` again to reach them)")
+            left = sorted(holders - set(c.members))
+            if left:
+                part += f"; no longer in this cluster (they keep it): {_cell(', '.join(left))}"
+            said.append(part)
+        lines.append(f"| {c.id} | {len(c.members)} | {_cell(members)} | {wrong} | {'<br>'.join(said)} |")
+    gone = {cid: texts for cid, texts in carried.items() if cid not in {c.id for c in found}}
+    if gone:
+        lines += ["", "Comments of clusters that no longer exist (their students changed what they got wrong; "
+                  "each keeps the comment until `comment --cluster ID --remove`):", ""]
+        lines += [f"- {cid}: “{_cell(text)}” on {', '.join(sorted(holders))}"
+                  for cid, texts in sorted(gone.items()) for text, holders in sorted(texts.items())]
     return lines + [""]
 
 
 def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: Config,
-            mapping: dict | None = None) -> str:
+            mapping: dict | None = None, incomplete: dict | None = None) -> str:
     """The instructor's summary.md (charts are written beside it under charts/).
 
     ``mapping`` is batch.json's "mapping" (``layouts.Layout.mapping``): what was not graded or placed.
+    ``incomplete`` is batch.json's "incomplete" ({when, missing, students}) after an interrupted run:
+    said in the first line, with the students not graded yet and how to resume.
     """
     stats = item_analysis(records, config)
     graded = [s for s, r in records.items() if r["status"] == "graded"]
     errors = sorted(s for s, r in records.items() if r["status"] != "graded")
     totals = [docs[s]["score"] for s in graded]
-    lines = [f"# {config.title}: class summary", "",
-             f"{len(records)} submissions: {len(graded)} graded, {len(errors)} could not be graded.", ""]
+    lines = []
+    if incomplete:
+        missing = incomplete.get("missing", [])
+        lines += [f"**INCOMPLETE: the run of {incomplete.get('when', '')} was interrupted; {len(missing)} of "
+                  f"{incomplete.get('students', '?')} students are not graded by it "
+                  f"({_cell(', '.join(missing[:20]))}{' ...' if len(missing) > 20 else ''}). Run the same "
+                  "command again to grade them; this summary and grades.csv are not final until then.**", ""]
+    lines += [f"# {config.title}: class summary", ""]
+    current = {s["id"] for s in mapping.get("students", [])} if isinstance(mapping, dict) else set(records)
+    gone = sorted(set(records) - current)
+    lines += [f"{len(records)} submissions: {len(graded)} graded, {len(errors)} could not be graded"
+              + (f"; {len(gone)} of them kept from an earlier run (not in the class folder any more)" if gone
+                 else "") + ".", ""]
+    if gone:
+        lines += ["## Kept from an earlier run", "", "These students' rows (grades.csv, results/, feedback/) were "
+                  "graded from an earlier download and are not in the class folder any more: "
+                  + ", ".join(_cell(s) for s in gone) + ". Remove their files from OUTDIR (raw/, results/, "
+                  "feedback/) if they left the class.", ""]
     if totals:
         lines += [f"Total score out of {config.max_score:g}: mean {statistics.mean(totals):.1f}, median "
                   f"{statistics.median(totals):g}, min {min(totals):g}, max {max(totals):g}; "
@@ -157,6 +195,17 @@ def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: 
         lines += ["## Could not be graded", "", "| student | reason |", "|---|---|"]
         lines += [f"| {_cell(s)} | {_cell(records[s].get('reason', ''))} |" for s in errors]
         lines += ["", "Fix the cause, then `python -m autograder regrade OUTDIR --student ID`.", ""]
+    stale_rows = [(s, o) for s in sorted(docs) for o in docs[s].get("extra_data", {}).get("stale_overrides", [])]
+    if stale_rows:
+        lines += ["## Overrides to review", "",
+                  "Set against a grader score that has changed since (the student resubmitted, or the config "
+                  "changed). Not applied: the grader's current score counts until you set the override again "
+                  "(`override ... --score X --reason ...`) or remove it (`--remove`).", "",
+                  "| student | test | grader score then | grader score now | override | reason |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {_cell(s)} | {_cell(o['test'])} | {o['then']:g} | {o['now']:g} | {o['score']:g} | "
+                  f"{_cell(o['reason'])} |" for s, o in stale_rows]
+        lines.append("")
     lines += mapping_section(mapping)
     # The mapping's own notes (the attempt graded) are listed above, once per student.
     decided = {n for s in (mapping or {}).get("students", []) for n in s.get("notes", [])}
@@ -178,6 +227,12 @@ def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: 
         messages = "<br>".join(f"{count}× `{_cell(msg).replace('`', '')}`" for msg, count in v["messages"])
         share = f"{v['failed']} ({100 * v['failed'] / stats['graded']:.0f}%)" if stats["graded"] else "0"
         lines.append(f"| {_cell(name)} | {spec.visibility} | {spec.points:g} | {share} | {messages} |")
+    penalties = [(s, docs[s]["extra_data"]["penalty"]) for s in sorted(docs)
+                 if docs[s].get("extra_data", {}).get("penalty")]
+    if penalties:
+        lines += ["", "## Penalties", "", "| student | points | given as | reason |", "|---|---|---|---|"]
+        lines += [f"| {_cell(s)} | {p['points']:+g} | {_cell(p['given'])} | {_cell(p['reason'])} |"
+                  for s, p in penalties]
     changed = [(s, o) for s in sorted(docs) for o in docs[s].get("extra_data", {}).get("overrides", [])]
     if changed:
         lines += ["", "## Score overrides", "", "| student | test | from | to | reason |", "|---|---|---|---|---|"]

@@ -48,14 +48,20 @@ from pathlib import Path
 from autograder.classroom import analysis, feedback
 from autograder.classroom.clusters import load_comments
 from autograder.classroom.gradebook import (
+    GRADES_HASH,
     LOCK,
     GradebookError,
+    check_grades_csv,
+    describe_stale,
     load_overrides,
     load_records,
     now,
     read_json,
     results_document,
     set_override,
+    set_penalty,
+    stale_overrides,
+    write_grades_csv,
 )
 from autograder.classroom.gradebook import grades_csv as make_grades_csv
 from autograder.config import Config
@@ -101,6 +107,7 @@ class Options:
     # grade-all: OUTDIR's writer lock, taken once the inputs are checked (it creates OUTDIR); None: no lock
     lock: Callable[[Path], contextlib.AbstractContextManager] | None = None
     similarity: bool = True  # grade-all: write similarity/report.html once the class is graded
+    force: bool = False  # overwrite a grades.csv edited by hand (gradebook.check_grades_csv)
 
 
 @dataclass
@@ -117,6 +124,8 @@ class Outcome:
     seconds_per_submission: list[float] = field(default_factory=list)
     worker_peak_kb: int = 0
     child_peak_kb: int = 0
+    stale: list[dict] = field(default_factory=list)  # overrides to review (gradebook.stale_overrides)
+    gone: list[str] = field(default_factory=list)  # rows kept from an earlier run, not in the class folder now
 
     @property
     def exit_code(self) -> int:
@@ -363,16 +372,25 @@ def render_student(out: Path, record: dict, overrides: dict, config: Config, man
     return doc
 
 
+def current_students(manifest: dict) -> set[str] | None:
+    """The students of the class folder as batch.json's mapping last read it (None: no mapping)."""
+    mapping = manifest.get("mapping")
+    return {s["id"] for s in mapping.get("students", [])} if isinstance(mapping, dict) else None
+
+
 def render_all(out: Path, config: Config, manifest: dict, only: set[str] | None = None,
                records: dict[str, dict] | None = None, overrides: dict | None = None,
-               comments: dict | None = None) -> dict[str, dict]:
+               comments: dict | None = None, force: bool = False) -> dict[str, dict]:
     """Rewrite results/ and feedback/ (of ``only`` the given students), grades.csv and summary.md.
 
-    GradebookError (before anything is written) when overrides.yaml or comments.yaml has a bad entry.
+    GradebookError (before anything is written) when overrides.yaml or comments.yaml has a bad entry,
+    or when grades.csv was edited by hand and not ``force`` (check_grades_csv).  batch.json is written
+    again with the hash of the new grades.csv.
     """
     records = load_records(out) if records is None else records
     overrides = load_overrides(out, records) if overrides is None else overrides
     comments = load_comments(out, records) if comments is None else comments
+    check_grades_csv(out, manifest, force)
     docs = {}
     for student, record in records.items():
         if only is None or student in only:
@@ -380,8 +398,13 @@ def render_all(out: Path, config: Config, manifest: dict, only: set[str] | None 
                                            comments.get(student, []))
         else:
             docs[student] = results_document(record, overrides.get(student, {}), config, comments.get(student, []))
-    write_text_atomic(out / "grades.csv", make_grades_csv(records, docs, config))
-    write_text_atomic(out / "summary.md", analysis.summary(out, records, docs, config, manifest.get("mapping")))
+    current = current_students(manifest)
+    names = {e["id"]: e.get("name", "") for e in (manifest.get("mapping") or {}).get("students", [])}
+    pending = {s: names.get(s, "") for s in (manifest.get("incomplete") or {}).get("missing", [])}
+    write_grades_csv(out, make_grades_csv(records, docs, config, current, pending), manifest, force)
+    write_json_atomic(out / MANIFEST, manifest)
+    write_text_atomic(out / "summary.md", analysis.summary(out, records, docs, config, manifest.get("mapping"),
+                                                           incomplete=manifest.get("incomplete")))
     return records
 
 
@@ -415,6 +438,7 @@ def run_batch(out: Path, config_path: Path, config: Config, layout: Layout, entr
     # Checked before anything is written; applied as read now even if this run renames a test.
     overrides = load_overrides(out, existing)
     comments = load_comments(out, existing)
+    check_grades_csv(out, manifest, options.force)
     write_json_atomic(out / MANIFEST, manifest)
     _remove_partial_writes(out)
     names = safe_names(sorted({e.student for e in layout.entries} | set(existing)))
@@ -462,20 +486,25 @@ def run_batch(out: Path, config_path: Path, config: Config, layout: Layout, entr
         bar.close()
     records = existing
     records.update(writer.records)
+    if outcome.interrupted:
+        missing = sorted(e.student for e in layout.entries if e.student not in records or (
+            any(j["student"] == e.student for j in todo) and e.student not in writer.records))
+        manifest["incomplete"] = {"when": now(), "missing": missing, "students": len(layout.entries)}
+    else:
+        manifest.pop("incomplete", None)
     # Students graded now are rendered already; others only when a crash left their files unwritten.
     unwritten = {s for s, r in records.items() if not all(
         (out / d / f"{r['file']}{ext}").exists() for d, ext in (("results", ".json"), ("feedback", ".md")))}
-    render_all(out, config, manifest, only=unwritten, records=records, overrides=overrides, comments=comments)
+    render_all(out, config, manifest, only=unwritten, records=records, overrides=overrides, comments=comments,
+               force=options.force)
+    outcome.stale = stale_overrides(records, overrides)
     current = [records[e.student] for e in entries if e.student in records]
     outcome.graded = sum(r["status"] == "graded" for r in current)
     outcome.errors = sum(r["status"] != "graded" for r in current)
     outcome.seconds = time.perf_counter() - start
     outcome.seconds_per_submission = writer.seconds
     outcome.worker_peak_kb, outcome.child_peak_kb = writer.worker_peak_kb, writer.child_peak_kb
-    extra = sorted(set(records) - {e.student for e in layout.entries})
-    if extra:
-        _say(options, f"note: {len(extra)} graded students in {out} are not in the input any more "
-                      f"(kept in grades.csv): {', '.join(extra[:5])}{' ...' if len(extra) > 5 else ''}")
+    outcome.gone = sorted(set(records) - {e.student for e in layout.entries})
     return outcome
 
 
@@ -508,6 +537,7 @@ def _manifest(submissions: Path, layout: Layout, config_path: Path, options: Opt
         "after_due_date": (options.after_due_date if options.after_due_date is not None
                            else old.get("after_due_date", False)),
         "created": old.get("created", now()),
+        **({GRADES_HASH: old[GRADES_HASH]} if old.get(GRADES_HASH) else {}),
         "updated": now(),
     }
 
@@ -588,41 +618,62 @@ def regrade(out: Path, students: list[str] | None, options: Options, config_path
         hints = [f"{s!r} (did you mean {', '.join(close[s])}?)" if close[s] else repr(s) for s in unknown]
         raise BatchError(f"no submission in {manifest['submissions']} for {', '.join(hints)}")
     manifest.update(config=str(config_path.resolve()), updated=now())
-    return run_batch(out, config_path, config, layout, [by_id[s] for s in students], manifest, options, force=True)
+    outcome = run_batch(out, config_path, config, layout, [by_id[s] for s in students], manifest, options,
+                        force=True)
+    # A similarity report made before this regrade compares code that has changed: make it again.
+    if (out / "similarity").exists() and not outcome.interrupted:
+        similarity_report(out, config, options)
+    return outcome
 
 
-def override(out: Path, student: str, test: str, score: float | None, reason: str) -> tuple[str, float]:
-    """Change one test's score for one student (score None: remove the change) and rewrite what depends on it."""
+def override(out: Path, student: str, test: str | None, score: float | None, reason: str, force: bool = False,
+             penalty: str | None = None, remove_penalty: bool = False) -> tuple[str, float]:
+    """Change one test's score for one student (score None: remove the change), or their penalty (``penalty``
+    "-15" or "-10%", or ``remove_penalty``), and rewrite what depends on it.
+
+    Returns the test's full name and max score ("penalty" and the class's max score for a penalty).
+    """
     out = Path(out)
     manifest = read_manifest(out)
     records = load_records(out)
     if student not in records:
         raise BatchError(f"no graded student {student!r} in {out}")
+    config = _load_config(Path(manifest["config"]))
     try:
-        name, max_score = set_override(out, records, student, test, score, reason)
+        check_grades_csv(out, manifest, force)
+        if penalty is not None or remove_penalty:
+            set_penalty(out, records, student, penalty, reason)
+            name, max_score = "penalty", config.max_score
+        else:
+            name, max_score = set_override(out, records, student, test or "", score, reason)
     except GradebookError as exc:
         raise BatchError(str(exc)) from None
-    render_all(out, _load_config(Path(manifest["config"])), manifest, only={student})
+    render_all(out, config, manifest, only={student}, force=force)
     return name, max_score
 
 
 def comment(out: Path, text: str, cluster: str | None = None, student: str | None = None,
-            remove: bool = False) -> list[str]:
-    """Attach a staff comment to a cluster's members or one student (see clusters.py); rewrite their files."""
+            remove: bool = False, force: bool = False) -> tuple[list[str], list[str]]:
+    """Attach a staff comment to a cluster's members or one student (see clusters.py); rewrite their files.
+
+    Returns the students changed and those who had this comment already (clusters.add_comment).
+    """
     from autograder.classroom.clusters import add_comment
 
     out = Path(out)
     manifest = read_manifest(out)
     records = load_records(out)
     try:
-        members = add_comment(out, records, text, cluster=cluster, student=student, remove=remove)
+        check_grades_csv(out, manifest, force)
+        members, already = add_comment(out, records, text, cluster=cluster, student=student, remove=remove)
     except GradebookError as exc:
         raise BatchError(str(exc)) from None
-    render_all(out, _load_config(Path(manifest["config"])), manifest, only=set(members), records=records)
-    return members
+    render_all(out, _load_config(Path(manifest["config"])), manifest, only=set(members), records=records,
+               force=force)
+    return members, already
 
 
-def rerender(out: Path, published: bool | None, after_due_date: bool | None) -> dict:
+def rerender(out: Path, published: bool | None, after_due_date: bool | None, force: bool = False) -> dict:
     """Rewrite every student's feedback (e.g. after grades are published)."""
     out = Path(out)
     manifest = read_manifest(out)
@@ -635,8 +686,9 @@ def rerender(out: Path, published: bool | None, after_due_date: bool | None) -> 
     records = load_records(out)
     overrides = load_overrides(out, records)  # a bad overrides.yaml stops us before batch.json changes
     comments = load_comments(out, records)
+    check_grades_csv(out, manifest, force)
     write_json_atomic(out / MANIFEST, manifest)
-    render_all(out, config, manifest, records=records, overrides=overrides, comments=comments)
+    render_all(out, config, manifest, records=records, overrides=overrides, comments=comments, force=force)
     return manifest
 
 
@@ -651,7 +703,8 @@ def describe(outcome: Outcome, out: Path) -> str:
     lines = []
     if outcome.interrupted:
         lines.append(f"interrupted: {outcome.graded + outcome.errors} of {outcome.students} students have a record; "
-                     "run the same command again to grade the rest")
+                     "run the same command again to grade the rest (summary.md and grades.csv are marked "
+                     "incomplete until then)")
     per = outcome.seconds_per_submission
     if per:
         rate = 60 * len(per) / outcome.seconds if outcome.seconds else 0
@@ -668,5 +721,10 @@ def describe(outcome: Outcome, out: Path) -> str:
     if outcome.unplaced:
         lines.append(f"{outcome.unplaced} files or folders belong to no student and were not graded: listed in "
                      f"summary.md (exit status {EXIT_UNPLACED})")
+    if outcome.gone:
+        lines.append(f"{len(outcome.gone)} students graded earlier are not in the class folder any more; their rows "
+                     f"are kept (marked in grades.csv and summary.md): {', '.join(outcome.gone[:8])}"
+                     f"{' ...' if len(outcome.gone) > 8 else ''}")
+    lines += describe_stale(outcome.stale, out)
     lines.append(f"grades: {out / 'grades.csv'}   summary: {out / 'summary.md'}   feedback: {out / 'feedback'}/")
     return "\n".join(lines)

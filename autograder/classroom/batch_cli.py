@@ -6,7 +6,7 @@ grade-all  grade every submission of a class folder into OUTDIR (exit 0: all gra
            --dry-run prints which files each student gets and what is not graded, and grades nothing
 regrade    grade some students of OUTDIR again (after fixing their submission or the config); --all for
            everyone; --dry-run prints every score that would change and writes nothing
-override   change one test's score for one student, with a reason; survives regrades
+override   change one test's score for one student, with a reason; survives regrades (--penalty: the total)
 feedback   rewrite every student's feedback, e.g. once grades are published (--published)
 comment    attach one staff comment to every student of a bug cluster (summary.md) or to one student
 similarity rank pairs of students by code similarity (templates excluded) and identical wrong values
@@ -93,7 +93,7 @@ def cmd_grade_all(args: argparse.Namespace) -> int:
                       after_due_date=True if args.after_due_date else None, assignment=args.nbgrader_assignment,
                       timeout=args.timeout, progress=False if args.no_progress else None, quiet=args.quiet,
                       lock=lambda out: _lock(out, args), layout=args.layout, attempt=args.attempt,
-                      dry_run=args.dry_run, similarity=not args.no_similarity)
+                      dry_run=args.dry_run, similarity=not args.no_similarity, force=args.force)
     out = Path(args.out)
     return _locked(out, args, lambda: _run_batch(
         lambda: grade_all(Path(args.submissions), out, _config_path(args), options), out,
@@ -121,7 +121,7 @@ def cmd_regrade(args: argparse.Namespace) -> int:
     if not args.dry_run and bool(args.student) == bool(args.all):
         return _fail(ValueError("give --student ID (repeatable) or --all; or --dry-run to preview a regrade of "
                                 "everyone"))
-    options = Options(jobs=args.jobs or 0, progress=False if args.no_progress else None)
+    options = Options(jobs=args.jobs or 0, progress=False if args.no_progress else None, force=args.force)
     from autograder.config import config_path
 
     # Without --config or --assignment, the config OUTDIR was graded with.
@@ -136,12 +136,20 @@ def cmd_regrade(args: argparse.Namespace) -> int:
 def _preview(out: Path, options, config: Path | None) -> int:
     from autograder.classroom.preview import describe, preview
 
+    # Nothing is written to OUTDIR: a grades.csv edited by hand is only said, not refused.
+
     print(describe(preview(out, options, config), out))
     return 0
 
 
 def cmd_override(args: argparse.Namespace) -> int:
-    if args.remove == (args.score is not None):
+    if args.penalty is not None or args.remove_penalty:
+        if args.test or args.score is not None or args.remove or (args.penalty is not None) == args.remove_penalty:
+            return _fail(ValueError("give either --penalty POINTS|PERCENT% --reason TEXT, or --remove-penalty "
+                                    "(no --test, --score or --remove)"))
+    elif not args.test:
+        return _fail(ValueError("give --test NAME (or --penalty for a change of the student's total)"))
+    elif args.remove == (args.score is not None):
         return _fail(ValueError("give either --score X --reason TEXT, or --remove"))
     return _locked(Path(args.outdir), args, lambda: _override(args))
 
@@ -151,9 +159,13 @@ def _override(args: argparse.Namespace) -> int:
     from autograder.text import clean_text
 
     # Text typed under a non-UTF-8 locale arrives with surrogates; records hold it cleaned.
-    args.student, args.test = clean_text(args.student), clean_text(args.test)
-    name, max_score = override(Path(args.outdir), args.student, args.test, args.score, clean_text(args.reason or ""))
-    if args.remove:
+    args.student, args.test = clean_text(args.student), clean_text(args.test or "")
+    name, max_score = override(Path(args.outdir), args.student, args.test, args.score, clean_text(args.reason or ""),
+                               force=args.force, penalty=args.penalty, remove_penalty=args.remove_penalty)
+    if args.penalty is not None or args.remove_penalty:
+        print(f"{args.student}: penalty {'removed' if args.remove_penalty else args.penalty}; results, feedback, "
+              "grades.csv and summary.md updated")
+    elif args.remove:
         print(f"{args.student}: removed the override on {name!r}")
     else:
         print(f"{args.student}: {name!r} now scores {args.score:g} / {max_score:g}; results, feedback, grades.csv "
@@ -173,11 +185,14 @@ def _comment(args: argparse.Namespace) -> int:
     from autograder.classroom.batch import comment
     from autograder.grading.results import clean_text
 
-    members = comment(Path(args.outdir), clean_text(args.text or ""), cluster=args.cluster,
-                      student=clean_text(args.student) if args.student else None, remove=args.remove)
+    members, already = comment(Path(args.outdir), clean_text(args.text or ""), cluster=args.cluster,
+                               student=clean_text(args.student) if args.student else None, remove=args.remove,
+                               force=args.force)
     verb = "removed from" if args.remove else "attached to"
-    print(f"comment {verb} {len(members)} student{'s' * (len(members) != 1)}: {', '.join(members)}; feedback, "
-          "results, grades.csv and summary.md updated")
+    print(f"comment {verb} {len(members)} student{'s' * (len(members) != 1)}"
+          + (f": {', '.join(members)}" if members else "")
+          + (f" ({len(already)} had it already: {', '.join(already)})" if already else "")
+          + "; feedback, results, grades.csv and summary.md updated")
     return 0
 
 
@@ -210,7 +225,7 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 def _feedback(args: argparse.Namespace) -> int:
     from autograder.classroom.batch import rerender
 
-    manifest = rerender(Path(args.outdir), args.published, args.after_due_date)
+    manifest = rerender(Path(args.outdir), args.published, args.after_due_date, force=args.force)
     state = "published" if manifest["published"] else "not published"
     print(f"feedback rewritten in {Path(args.outdir) / 'feedback'} (grades {state}; due date "
           f"{'passed' if manifest['after_due_date'] else 'not passed'})")
@@ -282,10 +297,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = sub.add_parser("override", help="change one test's score for one student")
     p.add_argument("outdir")
     p.add_argument("--student", required=True)
-    p.add_argument("--test", required=True, help="the test's name as in results.json, or a unique part of it")
+    p.add_argument("--test", help="the test's name as in results.json (any case), or a unique part of it")
     p.add_argument("--score", type=float)
     p.add_argument("--reason", help="why (the student sees it with the new score)")
     p.add_argument("--remove", action="store_true", help="remove this student's override on this test")
+    p.add_argument("--penalty", help="change the student's total instead of a test: points (-15) or a percentage "
+                                     "of their score (-10%%), with a --reason (e.g. a late penalty)")
+    p.add_argument("--remove-penalty", action="store_true", help="remove this student's penalty")
     _no_wait(p)
     p.set_defaults(run=cmd_override)
 
@@ -304,3 +322,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def _no_wait(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-wait", action="store_true",
                    help="when another command is writing OUTDIR, exit with status 75 instead of waiting for it")
+    if p.prog.split()[-1] != "similarity":
+        p.add_argument("--force", action="store_true",
+                       help="overwrite a grades.csv that was edited by hand (it is kept as "
+                            "grades.edited-<time>.csv); without it the command refuses (exit 2)")

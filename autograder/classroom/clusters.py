@@ -19,10 +19,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from autograder.classroom.gradebook import GradebookError, now, read_edited_mapping
-from autograder.grading.results import write_text_atomic
+from autograder.classroom.gradebook import GradebookError, now, read_edited_mapping, save_edited
 
 _PATH = re.compile(r"(?:/[^\s\"':,()]+)+/([^\s\"':,()/]+)")
 _NUMBER = re.compile(r"(?<![A-Za-z_])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
@@ -79,10 +76,16 @@ def clusters(records: dict[str, dict]) -> list[Cluster]:
 
 
 # -- comments.yaml -----------------------------------------------------------------------
+COMMENT_FIELDS = ("text", "cluster", "when")
+
+
 def load_comments(out: Path, records: dict[str, dict] | None = None) -> dict[str, list[dict]]:
     """comments.yaml as student -> [{text, cluster, when}], validated; GradebookError naming the entry.
 
-    With ``records`` (load_records) every student must be one of them.
+    Checked as the comment command checks: no key twice (read_edited_mapping), a text that is not empty,
+    only the fields the command writes; with ``records`` (load_records) every student must be one of them.
+    A student who could not be graded may have comments (e.g. "your zip is broken, resubmit"): their
+    feedback shows them.
     """
     path = Path(out) / COMMENTS
     data = read_edited_mapping(path, "student -> list of {text, cluster}")
@@ -97,6 +100,11 @@ def load_comments(out: Path, records: dict[str, dict] | None = None) -> dict[str
             where = f"{path}: {student} / comment {k + 1}"
             if not isinstance(entry, dict) or not isinstance(entry.get("text"), str) or not entry["text"].strip():
                 raise GradebookError(f"{where}: expected {{text: TEXT}} with a text that is not empty, found {entry!r}")
+            unknown = [str(key) for key in entry if key not in COMMENT_FIELDS]
+            if unknown:
+                raise GradebookError(f"{where}: unknown field{'s' * (len(unknown) > 1)} "
+                                     f"{', '.join(map(repr, unknown))}; a comment may hold only "
+                                     f"{', '.join(COMMENT_FIELDS)}")
             for key in ("cluster", "when"):
                 if not isinstance(entry.get(key, ""), str):
                     raise GradebookError(f"{where}: {key} must be a text, found {entry[key]!r}")
@@ -104,37 +112,60 @@ def load_comments(out: Path, records: dict[str, dict] | None = None) -> dict[str
     return comments
 
 
-def save_comments(out: Path, comments: dict[str, list[dict]]) -> None:
-    body = yaml.safe_dump({k: v for k, v in sorted(comments.items()) if v}, sort_keys=False, allow_unicode=True)
-    write_text_atomic(Path(out) / COMMENTS, HEADER + (body if body.strip() != "{}" else ""))
+def _same(entry: dict, text: str, cluster: str | None) -> bool:
+    return entry.get("text", "").strip() == text and (entry.get("cluster") or None) == cluster
 
 
 def add_comment(out: Path, records: dict[str, dict], text: str, *, cluster: str | None = None,
-                student: str | None = None, remove: bool = False) -> list[str]:
+                student: str | None = None, remove: bool = False) -> tuple[list[str], list[str]]:
     """Attach ``text`` to each member of ``cluster`` (or to ``student``); with ``remove``, remove that cluster's
-    comments (or all of the student's).  Returns the students changed.  GradebookError on a bad request."""
+    comments from everyone who has one (or all of the student's).
+
+    Returns (the students changed, the students who had this comment already).  Idempotent: a member
+    who has the same text from the same cluster (or, for one student, the same text) is not given it
+    twice, so running the same command again reaches only the students who joined the cluster since.
+    The rest of comments.yaml, people's ``#`` comments included, is left as it is.  GradebookError on a
+    bad request.
+    """
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
     comments = load_comments(out, records)
     if cluster is not None:
         found = {c.id: c for c in clusters(records)}
         if cluster not in found and not remove:
             raise GradebookError(f"no cluster {cluster!r}; summary.md lists them (ids like "
                                  f"{next(iter(found), 'c123abc')!r})")
-        members = found[cluster].members if cluster in found else \
-            [s for s, entries in comments.items() if any(e.get("cluster") == cluster for e in entries)]
+        carriers = [s for s, entries in comments.items() if any(e.get("cluster") == cluster for e in entries)]
+        members = sorted(set(carriers) | set(found[cluster].members)) if remove and cluster in found else \
+            (carriers if remove else found[cluster].members)
     elif student is not None:
         if student not in records:
             raise GradebookError(f"no graded student {student!r} in {out}")
         members = [student]
     else:
         raise GradebookError("give --cluster ID or --student ID")
+    text = text.strip()
+    already: list[str] = []
     if remove:
-        for s in members:
-            comments[s] = [e for e in comments.get(s, []) if cluster is not None and e.get("cluster") != cluster]
+        members = [s for s in members if comments.get(s) and (cluster is None or any(
+            e.get("cluster") == cluster for e in comments[s]))]
     else:
-        if not text.strip():
+        if not text:
             raise GradebookError("give a --text: the students see it")
-        entry = {"text": text.strip(), **({"cluster": cluster} if cluster else {}), "when": now()}
+        already = [s for s in members if any(_same(e, text, cluster) for e in comments.get(s, []))]
+        members = [s for s in members if s not in already]
+    entry = {"text": text, **({"cluster": cluster} if cluster else {}), "when": now()}
+
+    def update(doc: dict) -> None:
         for s in members:
-            comments.setdefault(s, []).append(dict(entry))
-    save_comments(out, comments)
-    return members
+            key = next((k for k in doc if str(k) == s), s)
+            if remove:
+                if key in doc:
+                    keep = [e for e in doc[key] if cluster is not None and e.get("cluster") != cluster]
+                    doc[key] = CommentedSeq(keep) if keep else None
+            else:
+                doc.setdefault(key, CommentedSeq()).append(CommentedMap(entry))
+
+    if members:
+        save_edited(Path(out) / COMMENTS, HEADER, update)
+    return members, already

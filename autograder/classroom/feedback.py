@@ -32,14 +32,14 @@ def _fence(text: str) -> str:
 def render(record: dict, doc: dict, config: Config, published: bool = False, after_due_date: bool = False) -> str:
     """Markdown feedback for one student from their record and their results.json (overrides applied)."""
     lines = [f"# {config.title}", "", f"Feedback for **{record['student']}** ({config.assignment}).", ""]
+    for comment in doc.get("extra_data", {}).get("comments", []):
+        lines += ["## Comment from the course staff", "", _fence(comment["text"]), ""]
     if record["status"] != "graded":
         reason = record.get("reason", "") if record.get("error_kind") == "submission" else \
             "the grader itself failed on it (not something in your code)"
         lines += ["Your submission could not be graded automatically:", "", _fence(reason), "",
                   "The course staff have been told and will look at it."]
         return "\n".join(lines) + "\n"
-    for comment in doc.get("extra_data", {}).get("comments", []):
-        lines += ["## Comment from the course staff", "", _fence(comment["text"]), ""]
     tests = doc["tests"]
     visible = [t for t in tests if shown(t["visibility"], published, after_due_date)]
     withheld = [t for t in tests if t not in visible]
@@ -50,11 +50,18 @@ def render(record: dict, doc: dict, config: Config, published: bool = False, aft
                      f"({sum(t['max_score'] for t in withheld):g} points) are shown when grades are published.")
     else:
         lines.append(f"**Score: {doc['score']:g} / {out_of:g}**")
+    penalty = doc.get("extra_data", {}).get("penalty")
+    if penalty:
+        lines += ["", f"Adjusted by the course staff: {penalty['points']:+g} points ({penalty['given']}): "
+                      f"{penalty['reason']}" + (" (included in the total when grades are published)"
+                                                if withheld else "")]
     lines.append("")
     if record.get("files_found") is not None:
         lines.append(f"Graded files: {', '.join(record.get('files_found') or []) or 'none'}")
     for note in record.get("notes", []):
         lines += ["", _fence(note)]
+    # A staff override's reason is the staff's text, never the test's inputs: shown with a hidden test too.
+    reasons = {o["test"]: o for o in doc.get("extra_data", {}).get("overrides", [])}
     by_function: dict[str, list[dict]] = {}
     for t in visible:
         by_function.setdefault(t["name"].split(":", 1)[0], []).append(t)
@@ -66,6 +73,10 @@ def render(record: dict, doc: dict, config: Config, published: bool = False, aft
             mark = "PASS" if t["score"] >= t["max_score"] else "FAIL"
             if t["visibility"] != "visible":
                 lines.append(f"- {mark} (hidden test) {name}: {t['score']:g} / {t['max_score']:g}")
+                if t["name"] in reasons:
+                    o = reasons[t["name"]]
+                    lines += ["", _fence(f"Score changed by the course staff from {o['from']:g} to {o['to']:g}: "
+                                         f"{o['reason']}"), ""]
                 continue
             lines.append(f"- {mark} {name}: {t['score']:g} / {t['max_score']:g}")
             if t["output"] and t["output"] != "passed":

@@ -22,12 +22,14 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
-import yaml
-
 from autograder.config import Config
 from autograder.grading.results import top_output, write_text_atomic
 
 OVERRIDES = "overrides.yaml"
+OVERRIDE_FIELDS = ("score", "reason", "when", "grader_score")  # grader_score: the grader's score it replaced
+PENALTY = "penalty"  # a student's total adjustment in overrides.yaml (test names always hold a colon)
+PENALTY_FIELDS = ("points", "percent", "reason", "when")
+GRADES = "grades.csv"
 LOCK = ".lock"  # OUTDIR's writer lock; never deleted (a new file would be a second, unrelated lock)
 EXIT_BUSY = 75  # sysexits' EX_TEMPFAIL: another command holds OUTDIR and --no-wait was given
 OVERRIDES_HEADER = ("# Manual score changes, applied over the grader's results (raw/) in results/, feedback/ and\n"
@@ -114,27 +116,104 @@ def outdir_lock(out: Path, command: str, wait: bool = True,
 
 
 # -- overrides -------------------------------------------------------------------
-def read_edited_mapping(path: Path, expected: str) -> dict:
-    """A YAML file people edit by hand, as a mapping ({} when absent); GradebookError naming the file otherwise."""
+def _yaml():
+    """ruamel's round-trip YAML: keeps the comments people write, and refuses duplicate keys."""
+    from ruamel.yaml import YAML
+
+    rt = YAML(typ="rt")
+    rt.allow_duplicate_keys = False
+    rt.width = 4096  # a long reason stays on one line
+    rt.indent(mapping=2, sequence=4, offset=2)
+    return rt
+
+
+def _plain(value: object) -> object:
+    """ruamel's round-trip objects (CommentedMap, ScalarFloat, ScalarBoolean...) as plain Python data."""
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, bool) or type(value).__name__ == "ScalarBoolean":
+        return bool(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+def load_edited_document(path: Path):
+    """A YAML file people edit by hand, as ruamel's round-trip document (None when absent or empty).
+
+    GradebookError naming the file, the line and the reason when it does not parse, is not UTF-8, or
+    repeats a key (two ``dave:`` blocks, one test twice: a plain YAML loader keeps only the last).
+    """
     if not path.exists():
-        return {}
+        return None
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        return _yaml().load(path.read_text(encoding="utf-8"))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        problem = str(exc.problem or exc).splitlines()[0]
+        if "duplicate key" in problem:
+            problem += (" (each student, and each test of a student, may appear only once: merge the two entries; "
+                        "the earlier one is at line " + str(exc.context_mark.line + 1 if exc.context_mark else "?")
+                        + ")")
+        raise GradebookError(f"{path}:{line.strip()}: {problem}") from None
+    except (YAMLError, ValueError) as exc:  # ValueError: UnicodeDecodeError and ruamel's own
         raise GradebookError(f"{path} is not valid YAML: {exc}") from None
+
+
+def read_edited_mapping(path: Path, expected: str) -> dict:
+    """A YAML file people edit by hand, as a plain mapping ({} when absent); GradebookError naming the file
+    (and the line, see load_edited_document) otherwise."""
+    data = _plain(load_edited_document(path)) or {}
     if not isinstance(data, dict):
         raise GradebookError(f"{path}: expected {expected}, found a {type(data).__name__}")
     return data
 
 
-def load_overrides(out: Path, records: dict[str, dict] | None = None) -> dict[str, dict[str, dict]]:
-    """overrides.yaml as student -> test name -> {score, reason, when}, checked as the override command checks.
+def save_edited(path: Path, header: str, update: Callable[[dict], None]) -> None:
+    """Apply ``update`` to the round-trip document of ``path`` and write it back, keeping people's comments.
 
-    The file is edited by hand too, so every entry is validated: a mapping of mappings, a score that
-    is a finite number (not a bool, not .nan or .inf) and not negative, a text reason.  With
-    ``records`` (the graded students, see load_records) also: the student is one of them and, when
-    graded, the test is one of theirs and the score at most its max_score.  Raises GradebookError
-    naming the file, the entry and the reason; nothing is written by a caller before this passes.
+    ``update`` gets the top-level mapping (a ruamel CommentedMap) and changes it in place; entries it
+    leaves empty are dropped.  A file that does not exist yet starts with ``header``.
+    """
+    from ruamel.yaml.comments import CommentedMap
+
+    doc = load_edited_document(path)
+    fresh = not isinstance(doc, dict)
+    if fresh:
+        doc = CommentedMap()
+    update(doc)
+    for key in [k for k, v in doc.items() if not v]:
+        del doc[key]
+    buf = io.StringIO()
+    if doc:
+        _yaml().dump(doc, buf)
+    text = buf.getvalue()
+    if fresh or not text.lstrip().startswith("#"):
+        text = header + text if not text.startswith(header) else text
+    write_text_atomic(path, text)
+
+
+def load_overrides(out: Path, records: dict[str, dict] | None = None) -> dict[str, dict[str, dict]]:
+    """overrides.yaml as student -> test name -> {score, reason, when, grader_score}, checked as ``override`` checks.
+
+    A student may also hold one ``penalty`` entry: {points: P} or {percent: Q}, with a reason (see
+    ``adjust``).  The file is edited by hand too, so every entry is validated: a mapping of mappings
+    (no key twice), only the fields ``override`` writes, a score that is a finite number (not a bool,
+    not .nan or .inf) and not negative, a reason that is not empty.  With ``records`` (the graded
+    students, see load_records) also: the student is one of them; when graded, the test is one of
+    theirs and the score at most its max_score; when not graded (an error row), the entry must have been
+    recorded against a graded result (it holds ``grader_score``, as ``override`` writes), else it is
+    refused with the message ``override`` gives.  Raises GradebookError naming the file, the entry and
+    the reason; nothing is written by a caller before this passes.
     """
     path = out / OVERRIDES
     data = read_edited_mapping(path, "student -> test name -> {score, reason}")
@@ -145,9 +224,34 @@ def load_overrides(out: Path, records: dict[str, dict] | None = None) -> dict[st
             raise GradebookError(f"{path}: {student}: expected test name -> {{score, reason}}, found "
                                  f"{tests!r}")
         for test, change in tests.items():
-            _check_override(path, student, str(test), change, records)
+            if str(test) == PENALTY:
+                _check_penalty(path, student, change, records)
+            else:
+                _check_override(path, student, str(test), change, records)
         overrides[student] = {str(k): v for k, v in tests.items()}
     return overrides
+
+
+def _check_fields(where: str, change: dict, allowed: tuple[str, ...]) -> None:
+    unknown = [str(k) for k in change if k not in allowed]
+    if unknown:
+        raise GradebookError(f"{where}: unknown field{'s' * (len(unknown) > 1)} {', '.join(map(repr, unknown))}; "
+                             f"an entry may hold only {', '.join(allowed)}" +
+                             (" (a late penalty is a student's `penalty: {points: -N, reason: ...}` entry)"
+                              if any(k in ("extension", "late", "penalty") for k in unknown) else ""))
+
+
+def _check_reason(where: str, change: dict) -> None:
+    reason = change.get("reason")
+    if not isinstance(reason, str) or not reason.strip():
+        raise GradebookError(f"{where}: give a reason (a text that is not empty): the student sees it with the "
+                             f"new score; found {reason!r}")
+
+
+def error_row_message(record: dict) -> str:
+    """What ``override`` (and a hand edit of overrides.yaml) says about a student who could not be graded."""
+    return (f"{record['student']} could not be graded ({record.get('reason', '')}); regrade it before "
+            "changing a score")
 
 
 def _check_override(path: Path, student: str, test: str, change: object, records: dict[str, dict] | None) -> None:
@@ -155,20 +259,29 @@ def _check_override(path: Path, student: str, test: str, change: object, records
     where = f"{path}: {student} / {test}"
     if not isinstance(change, dict):
         raise GradebookError(f"{where}: expected {{score: X, reason: TEXT}}, found {change!r}")
-    score = change.get("score")
-    if isinstance(score, bool) or not isinstance(score, (int, float)):
-        raise GradebookError(f"{where}: the score must be a number, found {score!r}")
-    if not math.isfinite(score) or score < 0:
-        raise GradebookError(f"{where}: the score must be a finite number of at least 0, found {score!r}")
-    if not isinstance(change.get("reason", ""), str):
-        raise GradebookError(f"{where}: the reason must be a text, found {change.get('reason')!r}")
+    _check_fields(where, change, OVERRIDE_FIELDS)
+    for key in ("score", "grader_score"):
+        score = change.get(key, 0)
+        if isinstance(score, bool) or not isinstance(score, (int, float)):
+            raise GradebookError(f"{where}: the {key.replace('_', ' ')} must be a number, found {score!r}")
+        if not math.isfinite(score) or score < 0:
+            raise GradebookError(f"{where}: the {key.replace('_', ' ')} must be a finite number of at least 0, "
+                                 f"found {score!r}")
+    if "score" not in change:
+        raise GradebookError(f"{where}: no score (expected {{score: X, reason: TEXT}})")
+    score = change["score"]
+    _check_reason(where, change)
+    if not isinstance(change.get("when", ""), str):
+        raise GradebookError(f"{where}: when must be a text, found {change.get('when')!r}")
     if records is None:
         return
     record = records.get(student)
     if record is None:
         raise GradebookError(f"{where}: no graded student {student!r} in {path.parent}")
     if record.get("status") != "graded" or not record.get("results"):
-        return  # an error row has no tests to check against; the override waits for a regrade
+        if "grader_score" not in change:  # never checked against a graded result: a hand edit on an error row
+            raise GradebookError(f"{where}: {error_row_message(record)}")
+        return  # recorded while graded; the submission broke since: the override waits for a regrade
     tests = {t["name"]: t for t in record["results"]["tests"]}
     if test not in tests:
         raise GradebookError(f"{where}: {student} has no test named {test!r} (after a config change that renamed "
@@ -177,9 +290,34 @@ def _check_override(path: Path, student: str, test: str, change: object, records
         raise GradebookError(f"{where}: score {score:g} is outside 0..{tests[test]['max_score']:g}")
 
 
-def save_overrides(out: Path, overrides: dict) -> None:
-    body = yaml.safe_dump({k: v for k, v in sorted(overrides.items()) if v}, sort_keys=False, allow_unicode=True)
-    write_text_atomic(out / OVERRIDES, OVERRIDES_HEADER + (body if body.strip() != "{}" else ""))
+def _check_penalty(path: Path, student: str, change: object, records: dict[str, dict] | None) -> None:
+    """A student's ``penalty`` entry: exactly one of points (any finite number: negative takes points off)
+    or percent (-100..100, of the student's score), and a reason."""
+    where = f"{path}: {student} / {PENALTY}"
+    if not isinstance(change, dict):
+        raise GradebookError(f"{where}: expected {{points: -N, reason: TEXT}} or {{percent: -Q, reason: TEXT}}, "
+                             f"found {change!r}")
+    _check_fields(where, change, PENALTY_FIELDS)
+    given = [k for k in ("points", "percent") if k in change]
+    if len(given) != 1:
+        raise GradebookError(f"{where}: give exactly one of points or percent, found {given or 'neither'}")
+    value = change[given[0]]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise GradebookError(f"{where}: {given[0]} must be a finite number, found {value!r}")
+    if given[0] == "percent" and not -100 <= value <= 100:
+        raise GradebookError(f"{where}: percent {value:g} is outside -100..100")
+    _check_reason(where, change)
+    # An error row may hold one: it applies once the student is graded (a late zip that would not open).
+    if records is not None and student not in records:
+        raise GradebookError(f"{where}: no graded student {student!r} in {path.parent}")
+
+
+def _save_overrides(out: Path, update: Callable[[dict], None]) -> None:
+    save_edited(out / OVERRIDES, OVERRIDES_HEADER, update)
+
+
+def _grader_scores(record: dict) -> dict[str, float]:
+    return {t["name"]: t["score"] for t in (record.get("results") or {}).get("tests", [])}
 
 
 def set_override(out: Path, records: dict[str, dict], student: str, test: str, score: float | None,
@@ -187,35 +325,83 @@ def set_override(out: Path, records: dict[str, dict], student: str, test: str, s
     """Record (or, with score None, remove) an override; return the test's full name and its max score.
 
     ``records`` are all graded students (load_records): the rest of overrides.yaml is checked against them.
+    The entry keeps the grader's score it replaces (``grader_score``): a later grade that changes that
+    score makes the override stale (``stale_overrides``).  The rest of the file, the TA's comments
+    included, is left as it is.
     """
     record = records[student]
     if record.get("status") != "graded" or not record.get("results"):
-        raise GradebookError(f"{record['student']} could not be graded ({record.get('reason', '')}); "
-                             "regrade it before overriding a test")
+        raise GradebookError(error_row_message(record))
     tests = {t["name"]: t for t in record["results"]["tests"]}
     name = _match_test(test, list(tests))
     max_score = tests[name]["max_score"]
     overrides = load_overrides(out, records)
-    mine = overrides.setdefault(record["student"], {})
+    mine = overrides.get(record["student"], {})
     if score is None:
         if name not in mine:
             raise GradebookError(f"{record['student']} has no override on {name!r}")
-        del mine[name]
     else:
         if not math.isfinite(score) or not 0 <= score <= max_score:
             raise GradebookError(f"score {score:g} is outside 0..{max_score:g} for {name!r}")
         if not reason.strip():
             raise GradebookError("give a --reason: the student sees it with the new score")
-        mine[name] = {"score": score, "reason": reason.strip(), "when": now()}
-    save_overrides(out, overrides)
+
+    def update(doc: dict) -> None:
+        from ruamel.yaml.comments import CommentedMap
+
+        key = next((k for k in doc if str(k) == record["student"]), record["student"])
+        entries = doc.setdefault(key, CommentedMap())
+        if score is None:
+            del entries[next(k for k in entries if str(k) == name)]
+        else:
+            entries[name] = CommentedMap(score=score, reason=reason.strip(), when=now(),
+                                         grader_score=tests[name]["score"])
+
+    _save_overrides(out, update)
     return name, max_score
 
 
+def set_penalty(out: Path, records: dict[str, dict], student: str, value: str | None, reason: str) -> dict | None:
+    """Record (value None: remove) a student's penalty: "-15" (points) or "-10%" (percent of their score).
+
+    Returns the entry written (None when removed).  GradebookError on a bad value, a missing reason, or
+    removing a penalty that is not there.  A student who could not be graded may get one: it applies
+    once they are graded.
+    """
+    entry = None
+    if value is not None:
+        text = value.strip()
+        try:
+            number = float(text.rstrip("%"))
+        except ValueError:
+            raise GradebookError(f"--penalty takes points (-15) or a percentage (-10%), found {value!r}") from None
+        entry = {"percent" if text.endswith("%") else "points": number, "reason": reason.strip(), "when": now()}
+        _check_penalty(out / OVERRIDES, student, entry, records)
+    if PENALTY not in load_overrides(out, records).get(student, {}) and entry is None:
+        raise GradebookError(f"{student} has no penalty to remove")
+
+    def update(doc: dict) -> None:
+        from ruamel.yaml.comments import CommentedMap
+
+        key = next((k for k in doc if str(k) == student), student)
+        entries = doc.setdefault(key, CommentedMap())
+        if entry is None:
+            del entries[PENALTY]
+        else:
+            entries[PENALTY] = CommentedMap(entry)
+
+    _save_overrides(out, update)
+    return entry
+
+
 def _match_test(query: str, names: list[str]) -> str:
-    """The test named by its full name, or by a text that matches exactly one name."""
+    """The test named by its full name (in any case), or by a text that matches exactly one name."""
     if query in names:
         return query
-    hits = [n for n in names if query.lower() in n.lower()]
+    exact = [n for n in names if n.casefold() == query.strip().casefold()]
+    if len(exact) == 1:
+        return exact[0]
+    hits = [n for n in names if query.strip().casefold() in n.casefold()]
     if len(hits) == 1:
         return hits[0]
     if not hits:
@@ -223,13 +409,59 @@ def _match_test(query: str, names: list[str]) -> str:
     raise GradebookError(f"{query!r} matches {len(hits)} tests: " + "; ".join(hits[:6]))
 
 
+def stale_overrides(records: dict[str, dict], overrides: dict[str, dict[str, dict]]) -> list[dict]:
+    """Overrides whose grader score changed since they were set: {student, test, score, reason, then, now}.
+
+    ``then`` is the grader's score the override replaced (``grader_score``), ``now`` the grader's score
+    in the current record.  A stale override is not applied (results_document) until the TA sets it again
+    or removes it.  Entries written before ``grader_score`` was kept, and error rows, are not judged.
+    """
+    found = []
+    for student in sorted(overrides):
+        record = records.get(student)
+        if not record or record.get("status") != "graded":
+            continue
+        scores = _grader_scores(record)
+        for test, change in overrides[student].items():
+            if test == PENALTY or "grader_score" not in change or test not in scores:
+                continue
+            if float(change["grader_score"]) != scores[test]:
+                found.append({"student": student, "test": test, "score": float(change["score"]),
+                              "reason": change.get("reason", ""), "then": float(change["grader_score"]),
+                              "now": scores[test]})
+    return found
+
+
+def describe_stale(stale: list[dict], out: Path | str = "OUTDIR") -> list[str]:
+    """Lines for a command's output: each stale override, and what the TA can do about it."""
+    if not stale:
+        return []
+    lines = [f"overrides to review: {len(stale)} override{'s' * (len(stale) != 1)} set against a grader score that "
+             "has changed since; not applied (the grader's score counts) until you set or remove them:"]
+    lines += [f"  {s['student']} | {s['test']} | grader {s['then']:g} -> {s['now']:g} | override {s['score']:g} "
+              f"({s['reason']})" for s in stale]
+    lines.append(f"  keep one: python -m autograder override {out} --student ID --test NAME --score X --reason ...; "
+                 "drop it: ... --remove")
+    return lines
+
+
+def adjust(total: float, penalty: dict) -> float:
+    """The points a student's ``penalty`` entry adds to their score ``total`` (negative: taken off)."""
+    if "percent" in penalty:
+        return round(total * float(penalty["percent"]) / 100, 4)
+    return float(penalty["points"])
+
+
 # -- results.json ----------------------------------------------------------------------
 def results_document(record: dict, overrides: dict[str, dict], config: Config,
                      comments: list[dict] | tuple = ()) -> dict:
-    """The student's results.json: the grader's, with the staff's overrides and comments applied.
+    """The student's results.json: the grader's, with the staff's overrides, penalty and comments applied.
 
-    ``comments`` are the student's entries of comments.yaml (clusters.load_comments): shown above the
-    grader's output and kept in ``extra_data.comments``.
+    ``overrides`` are the student's entries of overrides.yaml: a stale one (the grader's score is no
+    longer the one it replaced) is not applied and is listed in ``extra_data.stale_overrides``; a
+    ``penalty`` changes the total (never below 0) and is kept in ``extra_data.penalty``.  ``comments``
+    are the student's entries of comments.yaml (clusters.load_comments): shown above the grader's output
+    and kept in ``extra_data.comments``.
     """
     extra = {"student": record["student"], "status": record["status"], "graded_at": record.get("graded_at", "")}
     if comments:
@@ -242,14 +474,20 @@ def results_document(record: dict, overrides: dict[str, dict], config: Config,
         return {"score": 0, "output": staff + why,
                 "visibility": "visible", "stdout_visibility": "hidden", "tests": [], "extra_data": extra}
     doc = copy.deepcopy(record["results"])
-    applied, unmatched = [], []
+    applied, unmatched, stale = [], [], []
     by_name = {t["name"]: t for t in doc["tests"]}
     for name, change in overrides.items():
+        if name == PENALTY:
+            continue
         test = by_name.get(name)
         if test is None:
             unmatched.append(name)
             continue
         old, new = test["score"], float(change["score"])
+        if "grader_score" in change and float(change["grader_score"]) != old:
+            stale.append({"test": name, "score": new, "reason": change.get("reason", ""),
+                          "then": float(change["grader_score"]), "now": old})
+            continue
         test["score"] = new
         test["status"] = "passed" if new >= test["max_score"] else "failed"
         test["output"] = (f"Score changed by the course staff from {old:g} to {new:g}: {change.get('reason', '')}"
@@ -257,10 +495,23 @@ def results_document(record: dict, overrides: dict[str, dict], config: Config,
         applied.append({"test": name, "from": old, "to": new, "reason": change.get("reason", ""),
                         "when": change.get("when", "")})
     doc["score"] = sum(t["score"] for t in doc["tests"])
+    notes = list(record.get("notes", []))
+    penalty = overrides.get(PENALTY)
+    if penalty:
+        points = adjust(doc["score"], penalty)
+        before = doc["score"]
+        doc["score"] = max(0.0, before + points)
+        kind = f"{float(penalty['percent']):g}% of {before:g}" if "percent" in penalty else "points"
+        extra["penalty"] = {"points": doc["score"] - before, "given": kind, "reason": penalty.get("reason", ""),
+                            "when": penalty.get("when", "")}
+        notes.append(f"Adjusted by the course staff by {doc['score'] - before:+g} ({kind}): {penalty.get('reason')}")
+    if applied or penalty:
+        doc["output"] = top_output(record.get("files_found", []), notes, doc["score"],
+                                   sum(t["max_score"] for t in doc["tests"]), record.get("student_output", ""))
     if applied:
         extra["overrides"] = applied
-        doc["output"] = top_output(record.get("files_found", []), record.get("notes", []), doc["score"],
-                                   sum(t["max_score"] for t in doc["tests"]), record.get("student_output", ""))
+    if stale:
+        extra["stale_overrides"] = stale
     if unmatched:
         extra["unmatched_overrides"] = unmatched
     if staff:
@@ -279,32 +530,102 @@ def function_scores(doc: dict, functions: tuple[str, ...]) -> dict[str, float]:
     return scores
 
 
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters at a word boundary, with an ellipsis when cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut).rstrip(" ;,") + "…"
+
+
 def row_note(record: dict) -> str:
     """One line for grades.csv: why a row has no grade, or what was wrong with the files."""
     if record["status"] != "graded":
         return record.get("reason", "")
-    return "; ".join(n.splitlines()[0] for n in record.get("notes", []))[:300]
+    return shorten("; ".join(n.splitlines()[0] for n in record.get("notes", [])), 300)
 
 
-def grades_csv(records: dict[str, dict], docs: dict[str, dict], config: Config) -> str:
+def grades_csv(records: dict[str, dict], docs: dict[str, dict], config: Config,
+               current: set[str] | None = None, pending: dict[str, str] | None = None) -> str:
     """One row per student: id, points per function, total, max, status, note, display name (from the LMS).
 
     Error rows leave scores empty.  The id is the LMS's (stable across downloads); the name may be empty.
+    ``current``: the students of the class folder as last read (None: all); a row of any other student
+    is kept from an earlier run and says so in its note.  The total includes a staff penalty; the
+    function columns do not.  ``pending``: student -> name of those an interrupted run has not graded
+    yet (no record): a row with status ``pending`` and empty scores, so the file does not look complete.
     """
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["student_id", *config.functions, "total", "max", "status", "note", "name"])
     for student in sorted(records):
         record, doc = records[student], docs[student]
+        extra = doc.get("extra_data", {})
         if record["status"] == "graded":
             scores = function_scores(doc, config.functions)
             cells = [f"{scores[f]:g}" for f in config.functions] + [f"{doc['score']:g}"]
         else:
             cells = [""] * (len(config.functions) + 1)
-        note = row_note(record)
-        if doc.get("extra_data", {}).get("overrides"):
-            note = "; ".join(filter(None, [note, f"{len(doc['extra_data']['overrides'])} score(s) changed by staff"]))
-        for c in doc.get("extra_data", {}).get("comments", []):
-            note = "; ".join(filter(None, [note, f"staff comment: {c['text'].splitlines()[0][:200]}"]))
+        parts = [row_note(record)]
+        if current is not None and student not in current:
+            parts.insert(0, "not in the class folder any more (kept from an earlier run)")
+        if extra.get("overrides"):
+            parts.append(f"{len(extra['overrides'])} score(s) changed by staff")
+        if extra.get("stale_overrides"):
+            parts.append(f"{len(extra['stale_overrides'])} override(s) to review (the grader's score changed "
+                         "since; not applied)")
+        if extra.get("penalty"):
+            parts.append(f"penalty {extra['penalty']['points']:+g}: {extra['penalty']['reason']}")
+        for c in extra.get("comments", []):
+            parts.append(f"staff comment: {shorten(c['text'].splitlines()[0], 200)}")
+        note = "; ".join(filter(None, parts))
         writer.writerow([student, *cells, f"{config.max_score:g}", record["status"], note, record.get("name", "")])
+    for student, name in sorted((pending or {}).items()):
+        if student not in records:
+            writer.writerow([student, *[""] * (len(config.functions) + 1), f"{config.max_score:g}", "pending",
+                             "not graded yet: the run was interrupted; run the same command again", name])
     return buf.getvalue()
+
+
+# -- grades.csv is generated ---------------------------------------------------------------
+GRADES_HASH = "grades_csv_sha256"  # batch.json's record of the grades.csv the toolkit last wrote
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def check_grades_csv(out: Path, manifest: dict, force: bool = False) -> None:
+    """Refuse (GradebookError) to go on when grades.csv was changed by hand since the toolkit wrote it.
+
+    grades.csv is generated from raw/, overrides.yaml and comments.yaml; a hand edit (scores typed in,
+    Excel's re-save with semicolons) would be lost by the next write.  With ``force`` the edited file
+    is kept beside it as ``grades.edited-<time>.csv`` and the command goes on.
+    """
+    path = Path(out) / GRADES
+    recorded = manifest.get(GRADES_HASH)
+    if not recorded or not path.is_file() or _sha256(path) == recorded:
+        return
+    if force:
+        keep = path.with_name(f"grades.edited-{datetime.now().strftime('%Y%m%d-%H%M%S')}.csv")
+        keep.write_bytes(path.read_bytes())
+        print(f"note: {path} was edited by hand; kept as {keep} and written again", file=sys.stderr)
+        manifest[GRADES_HASH] = _sha256(path)  # this run may go on writing it
+        return
+    raise GradebookError(f"{path} was changed since the toolkit wrote it; it is generated (from raw/, "
+                         f"overrides.yaml and comments.yaml) and this command would overwrite it. Your file is "
+                         f"kept as it is. Move score changes into overrides.yaml (python -m autograder override "
+                         f"{out} --student ID --test NAME --score X --reason ...), then delete or rename "
+                         f"grades.csv; or run again with --force (your file is then kept as "
+                         f"grades.edited-<time>.csv)")
+
+
+def write_grades_csv(out: Path, text: str, manifest: dict, force: bool = False) -> str:
+    """Write grades.csv (after check_grades_csv) and return its hash, to keep in batch.json."""
+    check_grades_csv(out, manifest, force)
+    write_text_atomic(Path(out) / GRADES, text)
+    manifest[GRADES_HASH] = _sha256(Path(out) / GRADES)
+    return manifest[GRADES_HASH]

@@ -25,7 +25,14 @@ from autograder.classroom.batch import (
     run_batch,
 )
 from autograder.classroom.clusters import load_comments
-from autograder.classroom.gradebook import GradebookError, load_overrides, load_records, results_document
+from autograder.classroom.gradebook import (
+    GradebookError,
+    describe_stale,
+    load_overrides,
+    load_records,
+    results_document,
+    stale_overrides,
+)
 
 
 @dataclass
@@ -45,6 +52,7 @@ class Preview:
     config_changed: bool = False
     resubmitted: list[str] = field(default_factory=list)  # students whose submission changed since grading
     seconds: float = 0.0
+    stale: list[dict] = field(default_factory=list)  # overrides the regrade would make stale (not applied)
 
     def changed_students(self) -> list[str]:
         return sorted({c.student for c in self.changes})
@@ -125,6 +133,7 @@ def preview(out: Path, options: Options, config_path: Path | None = None) -> Pre
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     result = diff(old_records, new_records, old_config or config, config, overrides, comments)
+    result.stale = stale_overrides(new_records, overrides)
     result.config_changed = any(r.get("config") != config_fingerprint(config) for r in old_records.values())
     result.seconds = time.perf_counter() - start
     return result
@@ -142,9 +151,12 @@ def describe(result: Preview, out: Path) -> str:
              if result.config_changed else "the config and the reference solution are the ones these grades used"]
     if result.resubmitted:
         lines.append(f"submissions changed since grading: {', '.join(result.resubmitted)}")
+    stale = describe_stale(result.stale, out)
+    if stale:
+        stale[0] = "after this regrade, " + stale[0]
     if not result.changes:
         lines.append("no score would change")
-        return "\n".join(lines)
+        return "\n".join(lines + stale)
     lines += ["", "student | test | old -> new | why"]
     for c in result.changes:
         lines.append(f"{c.student} | {c.test} | {_score(c.old)} -> {_score(c.new)} | {c.why}")
@@ -152,6 +164,7 @@ def describe(result: Preview, out: Path) -> str:
     for student in result.changed_students():
         old, new = result.totals[student]
         lines.append(f"{student} | total | {_score(old)} -> {_score(new)}")
+    lines += ["", *stale] if stale else []
     lines += ["", f"{len(result.changed_students())} of {result.students} students' scores would change; apply with "
               f"`python -m autograder regrade {out} --all` (with the same --config)"]
     return "\n".join(lines)

@@ -1,0 +1,386 @@
+"""The staff's edits on a graded class: overrides that go stale, cluster comments, hand-edited YAML, a
+hand-edited grades.csv, penalties, interrupted runs and students who left the class folder.
+
+Every class is graded by the real ``grade-all`` (or ``regrade``); the files are edited as a TA would.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import signal
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+from classroom import CORPUS
+from conftest import ROOT, TEMPLATES, make_submission, run_cli
+
+MUTANT = next(m for m in CORPUS if m["name"] == "rnn_step_backward_db_mean")
+REF_TEST = "rnn_step_backward: gradients match the reference"
+FWD_TEST = "rnn_step_forward: matches the reference"
+
+
+def grade_all(src: Path, out: Path, *extra: str):
+    return run_cli("grade-all", str(src), "--out", str(out), "--jobs", "2", "--no-progress", "--no-similarity",
+                   *extra, timeout=900)
+
+
+def grades(out: Path) -> dict[str, dict]:
+    with open(out / "grades.csv", newline="", encoding="utf-8") as f:
+        return {r["student_id"]: r for r in csv.DictReader(f)}
+
+
+def results(out: Path, student: str) -> dict:
+    return json.loads((out / "results" / f"{student}.json").read_text())
+
+
+def fix(src: Path, student: str) -> None:
+    """The student resubmits correct code."""
+    shutil.rmtree(src / student)
+    make_submission(src / student)
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory):
+    """good (reference), bug1..bug3 (one shared bug), blank (templates), broken (a zip that does not open)."""
+    base = tmp_path_factory.mktemp("edits")
+    src = base / "class"
+    make_submission(src / "good")
+    for k in (1, 2, 3):
+        make_submission(src / f"bug{k}", MUTANT["edits"])
+    make_submission(src / "blank", base=TEMPLATES)
+    (src / "broken.zip").write_bytes(b"this is not a zip file")
+    out = base / "out"
+    proc = grade_all(src, out)
+    assert proc.returncode == 1, proc.stderr  # broken could not be graded
+    return src, out
+
+
+@pytest.fixture
+def klass(graded_class, tmp_path):
+    """A private copy of the graded class (its folder and OUTDIR), for a test that changes them."""
+    src, out = graded_class
+    shutil.copytree(src, tmp_path / "class")
+    shutil.copytree(out, tmp_path / "out")
+    manifest = json.loads((tmp_path / "out" / "batch.json").read_text())
+    manifest["submissions"] = str((tmp_path / "class").resolve())
+    manifest["layout_root"] = str((tmp_path / "class").resolve())
+    (tmp_path / "out" / "batch.json").write_text(json.dumps(manifest))
+    return tmp_path / "class", tmp_path / "out"
+
+
+# -- 1. an override set against a grader score that has changed ------------------------------------
+def test_stale_override_is_listed_and_not_applied(klass):
+    src, out = klass
+    full = grades(out)["good"]["total"]
+    for student, test, score in (("bug1", REF_TEST, "1"), ("bug2", REF_TEST, "1.5"), ("blank", FWD_TEST, "1")):
+        proc = run_cli("override", str(out), "--student", student, "--test", test, "--score", score,
+                       "--reason", "partial credit: only db averaged")
+        assert proc.returncode == 0, proc.stderr
+    kept = yaml.safe_load((out / "overrides.yaml").read_text())
+    assert kept["bug1"][REF_TEST]["grader_score"] == 0 and kept["blank"][FWD_TEST]["grader_score"] == 0
+    # bug1 and bug2 fix their code; blank does not.  The preview names the overrides that would go stale.
+    fix(src, "bug1")
+    fix(src, "bug2")
+    preview = run_cli("regrade", str(out), "--dry-run", "--no-progress", timeout=900)
+    assert preview.returncode == 0, preview.stderr
+    assert "overrides to review" in preview.stdout
+    assert f"bug1 | {REF_TEST} | grader 0 -> 2 | override 1" in preview.stdout
+    assert f"bug2 | {REF_TEST} | grader 0 -> 2 | override 1.5" in preview.stdout
+    assert "blank |" not in preview.stdout.split("overrides to review")[1]
+
+    proc = run_cli("regrade", str(out), "--student", "bug1", "--student", "bug2", "--no-progress", timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    assert f"bug1 | {REF_TEST} | grader 0 -> 2 | override 1" in proc.stderr
+    rows = grades(out)
+    assert rows["bug1"]["total"] == rows["bug2"]["total"] == full  # the grader's score counts, not 1 of 2
+    assert "override(s) to review" in rows["bug1"]["note"]
+    assert rows["blank"]["total"] == "1"  # an override whose grader score did not change still applies
+    feedback = (out / "feedback" / "bug1.md").read_text()
+    assert "Score changed by the course staff" not in feedback and "FAIL" not in feedback
+    summary = (out / "summary.md").read_text()
+    section = summary[summary.index("## Overrides to review"):].split("\n## ")[0]
+    assert f"| bug1 | {REF_TEST} | 0 | 2 | 1 |" in section and f"| bug2 | {REF_TEST} | 0 | 2 | 1.5 |" in section
+    assert "blank" not in section
+    assert results(out, "bug1")["extra_data"]["stale_overrides"][0]["now"] == 2
+
+    # The TA keeps one on purpose (set again: no longer stale) and drops the other.
+    assert run_cli("override", str(out), "--student", "bug1", "--test", REF_TEST, "--score", "1",
+                   "--reason", "copied from bug3").returncode == 0
+    assert run_cli("override", str(out), "--student", "bug2", "--test", REF_TEST, "--remove").returncode == 0
+    rows = grades(out)
+    assert float(rows["bug1"]["total"]) == float(full) - 1 and rows["bug2"]["total"] == full
+    assert "## Overrides to review" not in (out / "summary.md").read_text()
+    again = run_cli("grade-all", str(src), "--out", str(out), "--no-progress", "--no-similarity")
+    assert "overrides to review" not in again.stderr
+
+
+def test_override_written_before_grader_scores_were_kept_still_applies(klass):
+    _, out = klass
+    (out / "overrides.yaml").write_text(f"bug1:\n  '{REF_TEST}':\n    score: 2\n    reason: accepted by hand\n")
+    proc = run_cli("feedback", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert results(out, "bug1")["extra_data"]["overrides"][0]["to"] == 2
+    assert "Overrides to review" not in (out / "summary.md").read_text()
+
+
+# -- 2. cluster comments and the cluster's members -----------------------------------------------
+def test_cluster_comment_is_idempotent_and_summary_says_who_has_it(klass):
+    from autograder.classroom.clusters import clusters
+    from autograder.classroom.gradebook import load_records
+
+    src, out = klass
+    # bug3 is graded only after the comment: take it out first.
+    shutil.move(src / "bug3", out.parent / "bug3_later")
+    cid = next(c for c in clusters(load_records(out)) if "bug1" in c.members).id
+    text = "You averaged db over the batch: a bias gradient sums over it."
+    # Only bug1 and bug2 get it: drop bug3's record as if it had never been graded.
+    (out / "raw" / "bug3.json").unlink()
+    proc = run_cli("comment", str(out), "--cluster", cid, "--text", text)
+    assert proc.returncode == 0 and "attached to 2 students: bug1, bug2" in proc.stdout, proc.stdout
+    shutil.move(out.parent / "bug3_later", src / "bug3")
+    assert grade_all(src, out).returncode == 1
+    summary = (out / "summary.md").read_text()
+    row = next(line for line in summary.splitlines() if line.startswith(f"| {cid} |"))
+    assert "on: bug1, bug2; not on bug3" in row
+    assert text not in (out / "feedback" / "bug3.md").read_text()
+
+    again = run_cli("comment", str(out), "--cluster", cid, "--text", text)
+    assert again.returncode == 0 and "attached to 1 student: bug3 (2 had it already: bug1, bug2)" in again.stdout
+    third = run_cli("comment", str(out), "--cluster", cid, "--text", f"  {text}  ")
+    assert "attached to 0 students (3 had it already" in third.stdout
+    stored = yaml.safe_load((out / "comments.yaml").read_text())
+    assert [len(stored[s]) for s in ("bug1", "bug2", "bug3")] == [1, 1, 1]
+    for _ in range(2):  # one student's comment, twice: stored once
+        assert run_cli("comment", str(out), "--student", "blank", "--text", "See me.").returncode == 0
+    assert len(yaml.safe_load((out / "comments.yaml").read_text())["blank"]) == 1
+
+    # bug1 fixes the bug: it keeps the comment, and the summary says it is no longer in the cluster.
+    fix(src, "bug1")
+    assert run_cli("regrade", str(out), "--student", "bug1", "--no-progress").returncode == 0
+    assert text in (out / "feedback" / "bug1.md").read_text()
+    row = next(line for line in (out / "summary.md").read_text().splitlines() if line.startswith(f"| {cid} |"))
+    assert "on: bug2, bug3" in row and "no longer in this cluster (they keep it): bug1" in row
+    # Removing the cluster's comment removes it from everyone who has it, bug1 included.
+    assert run_cli("comment", str(out), "--cluster", cid, "--remove").returncode == 0
+    assert not any(text in (out / "feedback" / f"{s}.md").read_text() for s in ("bug1", "bug2", "bug3"))
+
+
+# -- 3. hand-edited overrides.yaml and comments.yaml ---------------------------------------------------
+HAND_EDITS = [
+    ("overrides.yaml", f"bug1:\n  '{REF_TEST}':\n    score: 1\n    reason: a\nbug2:\n  '{REF_TEST}':\n    score: 1\n"
+                       f"    reason: b\nbug1:\n  '{FWD_TEST}':\n    score: 2\n    reason: c\n",
+     ["line 9", "duplicate key", "bug1", "line 1"]),
+    ("overrides.yaml", f"bug1:\n  '{REF_TEST}':\n    score: 1\n    reason: first\n  '{REF_TEST}':\n    score: 0\n"
+                       "    reason: second\n", ["line 5", "duplicate key", REF_TEST]),
+    ("comments.yaml", "bug1:\n- text: Monday\nbug2:\n- text: hello\nbug1:\n- text: Tuesday\n",
+     ["line 5", "duplicate key", "bug1"]),
+    ("overrides.yaml", f"bug1:\n  '{REF_TEST}':\n    score: 1\n", ["bug1 / " + REF_TEST, "give a reason"]),
+    ("overrides.yaml", f"bug1:\n  '{REF_TEST}':\n    score: 1\n    reason: '  '\n", ["give a reason"]),
+    ("overrides.yaml", f"bug1:\n  '{REF_TEST}':\n    score: 1\n    reason: partial\n    extension: 2 days\n",
+     ["unknown field 'extension'", "score, reason, when, grader_score", "penalty"]),
+    ("comments.yaml", "bug1:\n- text: hi\n  author: me\n", ["unknown field 'author'", "text, cluster, when"]),
+    ("overrides.yaml", "bug1:\n  penalty: {points: -5, percent: -10, reason: late}\n", ["exactly one of points"]),
+    ("overrides.yaml", "bug1:\n  penalty: {percent: -150, reason: late}\n", ["outside -100..100"]),
+    ("overrides.yaml", "bug1:\n  penalty: {points: -5}\n", ["give a reason"]),
+]
+
+
+@pytest.mark.parametrize("name, text, said", HAND_EDITS, ids=[f"{k}" for k in range(len(HAND_EDITS))])
+def test_hand_edits_are_refused_with_file_line_and_reason(graded_class, tmp_path, name, text, said):
+    _, graded_out = graded_class
+    out = tmp_path / "out"
+    shutil.copytree(graded_out, out)
+    (out / name).write_text(text)
+    before = {p: p.read_bytes() for p in (out / "grades.csv", out / "summary.md", out / "feedback" / "bug1.md")}
+    proc = run_cli("feedback", str(out))
+    assert proc.returncode == 2, proc.stderr
+    assert name in proc.stderr and all(s in proc.stderr for s in said), proc.stderr
+    assert all(p.read_bytes() == b for p, b in before.items())  # nothing rewritten
+    assert (out / name).read_text() == text  # the TA's file is kept as it is
+
+
+def test_hand_override_on_an_error_row_gets_the_commands_message(graded_class, tmp_path):
+    _, graded_out = graded_class
+    out = tmp_path / "out"
+    shutil.copytree(graded_out, out)
+    command = run_cli("override", str(out), "--student", "broken", "--test", FWD_TEST, "--score", "2",
+                      "--reason", "graded by hand")
+    assert command.returncode == 2
+    message = command.stderr.strip().removeprefix("error: ")
+    assert "broken could not be graded" in message and "regrade it" in message
+    (out / "overrides.yaml").write_text(f"broken:\n  '{FWD_TEST}':\n    score: 2\n    reason: graded by hand\n")
+    proc = run_cli("feedback", str(out))
+    assert proc.returncode == 2 and message in proc.stderr, (message, proc.stderr)
+    # A comment on an error row is taken by both the command and a hand edit, and the student sees it.
+    (out / "overrides.yaml").unlink()
+    (out / "comments.yaml").write_text("broken:\n- text: Your zip is broken, please resubmit\n")
+    assert run_cli("feedback", str(out)).returncode == 0
+    assert "please resubmit" in (out / "feedback" / "broken.md").read_text()
+    proc = run_cli("comment", str(out), "--student", "broken", "--text", "Resubmit by Friday")
+    assert proc.returncode == 0 and "Resubmit by Friday" in (out / "feedback" / "broken.md").read_text()
+
+
+# -- 4. the TA's # comments survive the commands ------------------------------------------------------
+def test_commands_keep_the_tas_yaml_comments(klass):
+    _, out = klass
+    (out / "overrides.yaml").write_text(
+        "# Grading notes for HW3 -- Alice\nbug1:  # asked on Piazza, see thread 42\n"
+        f"  '{REF_TEST}':\n    score: 1\n    reason: partial credit  # agreed with Bob\n")
+    (out / "comments.yaml").write_text("# comments for section B\nbug2:\n- text: Come to office hours  # Tue\n")
+    steps = [("override", "--student", "bug2", "--test", FWD_TEST.upper(), "--score", "1", "--reason", "typo"),
+             ("override", "--student", "bug3", "--penalty", "-5", "--reason", "1 day late"),
+             ("override", "--student", "bug2", "--test", FWD_TEST, "--remove"),
+             ("comment", "--student", "bug3", "--text", "Nice work on the LSTM"),
+             ("comment", "--student", "bug3", "--remove")]
+    for step in steps:
+        proc = run_cli(step[0], str(out), *step[1:])
+        assert proc.returncode == 0, (step, proc.stderr)
+        overrides, comments = (out / "overrides.yaml").read_text(), (out / "comments.yaml").read_text()
+        for kept in ("# Grading notes for HW3 -- Alice", "# asked on Piazza, see thread 42", "# agreed with Bob"):
+            assert kept in overrides, (step, overrides)
+        assert "# comments for section B" in comments and "# Tue" in comments, (step, comments)
+    final = yaml.safe_load((out / "overrides.yaml").read_text())
+    assert set(final) == {"bug1", "bug3"} and final["bug3"]["penalty"]["points"] == -5
+
+
+# -- 5. grades.csv is generated -----------------------------------------------------------------------------
+@pytest.mark.parametrize("edit", ["excel", "typed", "row_deleted"])
+def test_hand_edited_grades_csv_is_not_overwritten(klass, edit):
+    src, out = klass
+    path = out / "grades.csv"
+    text = path.read_text(encoding="utf-8")
+    if edit == "excel":  # Excel's re-save in a comma-decimal locale: BOM, semicolons, CRLF
+        edited = ("\ufeff" + text.replace(",", ";").replace("\n", "\r\n")).encode("utf-8")
+    elif edit == "typed":
+        edited = text.replace("blank,0,", "blank,2,", 1).encode("utf-8")
+    else:
+        edited = "".join(line for line in text.splitlines(True) if not line.startswith("bug3,")).encode()
+    path.write_bytes(edited)
+    overrides_before = (out / "overrides.yaml").exists()
+    for args in (("override", str(out), "--student", "bug1", "--test", REF_TEST, "--score", "1", "--reason", "x"),
+                 ("comment", str(out), "--student", "bug1", "--text", "x"),
+                 ("feedback", str(out), "--published"),
+                 ("grade-all", str(src), "--out", str(out), "--no-progress", "--no-similarity"),
+                 ("regrade", str(out), "--student", "bug1", "--no-progress")):
+        proc = run_cli(*args)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert "grades.csv was changed since the toolkit wrote it" in proc.stderr and "--force" in proc.stderr
+        assert "overrides.yaml" in proc.stderr
+        assert path.read_bytes() == edited
+    assert (out / "overrides.yaml").exists() == overrides_before and not (out / "comments.yaml").exists()
+    assert json.loads((out / "batch.json").read_text())["published"] is False
+    proc = run_cli("feedback", str(out), "--force")
+    assert proc.returncode == 0, proc.stderr
+    assert [p.read_bytes() for p in out.glob("grades.edited-*.csv")] == [edited]
+    assert path.read_text(encoding="utf-8") == text
+    assert run_cli("comment", str(out), "--student", "bug1", "--text", "x").returncode == 0  # its own write: fine
+
+
+# -- 6. a penalty on the student's total ------------------------------------------------------------------------
+def test_penalty_in_points_and_percent(klass):
+    _, out = klass
+    full = float(grades(out)["good"]["total"])
+    assert run_cli("override", str(out), "--student", "good", "--penalty", "-15", "--reason", "2 days late"
+                   ).returncode == 0
+    proc = run_cli("override", str(out), "--student", "bug1", "--penalty=-10%", "--reason", "1 day late")
+    assert proc.returncode == 0, proc.stderr
+    bug = float(grades(out)["bug2"]["total"])
+    rows = grades(out)
+    assert float(rows["good"]["total"]) == full - 15 and "penalty -15: 2 days late" in rows["good"]["note"]
+    assert float(rows["bug1"]["total"]) == pytest.approx(bug * 0.9)
+    doc = results(out, "good")
+    assert doc["score"] == full - 15 and doc["extra_data"]["penalty"]["reason"] == "2 days late"
+    assert sum(t["score"] for t in doc["tests"]) == full  # the tests keep their scores
+    assert "-15 points" in (out / "feedback" / "good.md").read_text()
+    assert "| good | -15 | points | 2 days late |" in (out / "summary.md").read_text()
+    bad = run_cli("override", str(out), "--student", "good", "--penalty", "-15", "--reason", "")
+    assert bad.returncode == 2 and "give a reason" in bad.stderr
+    bad = run_cli("override", str(out), "--student", "good", "--test", "total", "--penalty", "-1", "--reason", "x")
+    assert bad.returncode == 2 and "--penalty" in bad.stderr
+    assert run_cli("override", str(out), "--student", "good", "--remove-penalty").returncode == 0
+    assert float(grades(out)["good"]["total"]) == full
+
+
+# -- 7. an interrupted run ---------------------------------------------------------------------------------------
+def test_interrupted_run_is_marked_until_resumed(tmp_path, monkeypatch):
+    from autograder.classroom.batch import Options
+    from autograder.classroom.batch import grade_all as api_grade_all
+
+    scratch = Path(tempfile.mkdtemp(prefix="hw_rnn_scratch_", dir="/tmp"))
+    os.chmod(scratch, 0o711)
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")]))
+    src = tmp_path / "class"
+    names = [f"s{k}" for k in range(6)]
+    for name in names:
+        make_submission(src / name)
+    (src / "s1" / "INTERRUPT_BATCH.py").touch()  # its worker sends the batch SIGINT, as Ctrl-C does
+    out = tmp_path / "out"
+    config = ROOT / "assignments" / "hw_rnn" / "assignment.yaml"
+    try:
+        outcome = api_grade_all(src, out, config, Options(jobs=1, quiet=True, grade_fn="batch_faults:grade",
+                                                          similarity=False))
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    assert outcome.interrupted and outcome.exit_code == 130
+    summary = (out / "summary.md").read_text()
+    assert summary.startswith("**INCOMPLETE") and "Run the same command again" in summary
+    rows = grades(out)
+    assert set(rows) == set(names)  # every student has a row: graded ones, and the rest marked pending
+    pending = [s for s, r in rows.items() if r["status"] == "pending"]
+    assert pending and all("run the same command again" in rows[s]["note"] and rows[s]["total"] == ""
+                           for s in pending)
+    (src / "s1" / "INTERRUPT_BATCH.py").unlink()
+    proc = grade_all(src, out)
+    assert proc.returncode == 0, proc.stderr
+    assert not (out / "summary.md").read_text().startswith("**INCOMPLETE")
+    assert {r["status"] for r in grades(out).values()} == {"graded"}
+
+
+# -- 8, 9. regrade rewrites the similarity report; students who left the class folder ---------------------------
+def test_regrade_rewrites_similarity_and_removed_students_are_said(klass):
+    src, out = klass
+    proc = run_cli("similarity", str(out))
+    assert proc.returncode == 0, proc.stderr
+    before = (out / "similarity" / "similarity.csv").read_text()
+    assert "bug1" in before
+    fix(src, "bug1")
+    (src / "bug1" / "extra.py").write_text("def helper():\n    return sum(range(10))\n")
+    proc = run_cli("regrade", str(out), "--student", "bug1", "--no-progress")
+    assert proc.returncode == 0 and "similarity: " in proc.stderr, proc.stderr
+    assert (out / "similarity" / "similarity.csv").read_text() != before
+
+    shutil.rmtree(src / "bug3")
+    (src / "blank").rename(src / "blank_gone")  # a new id; "blank" is not in the download any more
+    proc = grade_all(src, out)
+    assert "not in the class folder any more" in proc.stderr and "blank, bug3" in proc.stderr
+    summary = (out / "summary.md").read_text()
+    assert "2 of them kept from an earlier run" in summary and "## Kept from an earlier run" in summary
+    rows = grades(out)
+    for student in ("bug3", "blank"):
+        assert rows[student]["note"].startswith("not in the class folder any more")
+    assert "not in the class folder" not in rows["bug2"]["note"]
+
+
+# -- 10. minors ------------------------------------------------------------------------------------------------
+def test_notes_are_cut_at_a_word_and_hidden_override_reasons_shown_once_published(klass):
+    from autograder.classroom.gradebook import row_note, shorten
+
+    _, out = klass
+    long = "word " * 100
+    assert row_note({"status": "graded", "notes": [long]}).endswith("word…")
+    assert len(shorten(long, 300)) <= 300 and shorten("short", 300) == "short"
+    hidden = next(t["name"] for t in results(out, "bug1")["tests"]
+                  if t["visibility"] != "visible" and t["score"] < t["max_score"])
+    proc = run_cli("override", str(out), "--student", "bug1", "--test", hidden.upper(), "--score", "1",
+                   "--reason", "right idea, one sign off")
+    assert proc.returncode == 0, proc.stderr
+    assert "right idea" not in (out / "feedback" / "bug1.md").read_text()  # the test is not shown yet
+    assert run_cli("feedback", str(out), "--published").returncode == 0
+    assert "right idea, one sign off" in (out / "feedback" / "bug1.md").read_text()
