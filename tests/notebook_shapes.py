@@ -18,6 +18,7 @@ Colab's "Download .py" layout (header docstring, markdown as strings).
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Callable
 
@@ -159,7 +160,8 @@ def nbformat_minor(minor: int) -> Shape:
 
 def nbformat3(nb: Notebook) -> nbformat.NotebookNode:
     """nbformat 3, converted by nbformat itself (written with ``nbformat.write``)."""
-    return nbformat.convert(nbformat.from_dict(copy.deepcopy(nb)), 3)
+    # Read as nbformat reads a saved file: sources written as lists of lines are joined first.
+    return nbformat.convert(nbformat.reads(json.dumps(nb), as_version=4), 3)
 
 
 def vscode(nb: Notebook) -> Notebook:
