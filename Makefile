@@ -128,9 +128,10 @@ nbgrader: setup
 bench-tools: setup
 	$(PYTHON) bench/bench_tools.py
 
-# Every notebook shape of tests/notebook_shapes.py through otter-grader and nbgrader too (make test takes a few).
+# Every notebook shape of tests/notebook_shapes.py and every hw_seq2seq mutant through otter-grader and nbgrader
+# too (make test takes a few).
 parity: setup $(ROOT_MODE)
-	HW_PARITY_ALL=1 $(PYTHON) -m pytest tests/test_tool_parity.py tests/test_notebook_shapes.py
+	HW_PARITY_ALL=1 $(PYTHON) -m pytest tests/test_tool_parity.py tests/test_notebook_shapes.py tests/test_seq2seq_parity.py
 
 clean:
 	rm -rf build dist .pytest_cache

@@ -1,5 +1,7 @@
 """Drives the real otter-grader and nbgrader command lines on the homework (for tests and benchmarks).
 
+The assignment is the Config's (``config.assignment``, whose notebook is
+``notebooks.notebook_name(config)``): hw_rnn, hw_seq2seq or any other.
 Every function runs the tools' own commands in subprocesses, with this
 interpreter's environment (its bin folder first on PATH: nbgrader runs
 ``alembic`` by name), and reads their own outputs back: otter's results.json,
@@ -17,10 +19,7 @@ import sys
 from pathlib import Path
 
 from autograder.config import Config
-from autograder.integrations.notebooks import dumps, stage_nbgrader, stage_otter
-
-ASSIGNMENT = "hw_rnn"
-NOTEBOOK_NAME = f"{ASSIGNMENT}.ipynb"  # notebooks.notebook_name
+from autograder.integrations.notebooks import dumps, notebook_name, stage_nbgrader, stage_otter
 
 
 class ToolError(Exception):
@@ -28,6 +27,7 @@ class ToolError(Exception):
 
 
 def tool_env(python: str = sys.executable) -> dict[str, str]:
+    """This process's environment with ``python``'s bin folder first on PATH and no checks folder forced."""
     env = dict(os.environ)
     env["PATH"] = f"{Path(python).parent}{os.pathsep}{env.get('PATH', '')}"
     env.pop("AUTOGRADER_CHECKS", None)  # each tool finds its own checks folder
@@ -65,21 +65,28 @@ def otter_run(autograder_zip: Path, notebook: Path, out: Path, python: str = sys
 
 # -- nbgrader ------------------------------------------------------------------------
 def nbgrader_course(course: Path, config: Config) -> Path:
-    """A course folder with the assignment generated: release/hw_rnn is what students get."""
+    """A course folder with the assignment generated: the notebook of release/<assignment>, what students get."""
     stage_nbgrader(course, config)
-    run(["nbgrader", "generate_assignment", ASSIGNMENT], cwd=course)
-    return course / "release" / ASSIGNMENT / NOTEBOOK_NAME
+    run(["nbgrader", "generate_assignment", config.assignment], cwd=course)
+    return course / "release" / config.assignment / notebook_name(config)
 
 
-def nbgrader_submit(course: Path, student: str, notebook: dict) -> None:
-    folder = course / "submitted" / student / ASSIGNMENT
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / NOTEBOOK_NAME).write_text(dumps(notebook))
+def nbgrader_submitted(course: Path, student: str, config: Config) -> Path:
+    """Where a student's notebook lies in the course folder: submitted/<student>/<assignment>/<notebook>."""
+    return course / "submitted" / student / config.assignment / notebook_name(config)
 
 
-def nbgrader_grade(course: Path) -> tuple[dict, dict]:
+def nbgrader_submit(course: Path, student: str, notebook: dict, config: Config) -> Path:
+    """Hand in a notebook (nbformat's dict) for ``student``, as `nbgrader collect` would place it; its path."""
+    path = nbgrader_submitted(course, student, config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(dumps(notebook))
+    return path
+
+
+def nbgrader_grade(course: Path, config: Config) -> tuple[dict, dict]:
     """`nbgrader autograde` of every submission, then `nbgrader export`: per-function scores and totals."""
-    run(["nbgrader", "autograde", ASSIGNMENT], cwd=course)
+    run(["nbgrader", "autograde", config.assignment], cwd=course)
     run(["nbgrader", "export", "--exporter=function_scores_export.FunctionScoresExport", "--to=function_scores.csv"],
         cwd=course)
     run(["nbgrader", "export", "--to=grades.csv"], cwd=course)

@@ -442,27 +442,26 @@ def test_dry_run_prints_the_mapping_and_writes_nothing(lms_class):
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="nbgrader 0.9.6 needs Python 3.11 or newer")
 def test_a_course_collected_by_nbgrader(tmp_path, config):
     """Students submit through nbgrader's exchange and `nbgrader collect` writes submitted/ (latest per student)."""
-    from autograder.integrations.notebooks import dumps, fill
+    from autograder.integrations.notebooks import dumps, fill, notebook_name
     from integrations import tools
-    from integrations.tools import NOTEBOOK_NAME
 
     course, exchange = tmp_path / "course", tmp_path / "exchange"
     exchange.mkdir()
     released = tools.nbgrader_course(course, config)
     options = [f"--Exchange.root={exchange}", f"--Exchange.cache={tmp_path / 'cache'}"]
-    tools.run(["nbgrader", "release_assignment", tools.ASSIGNMENT, *options], cwd=course)
+    tools.run(["nbgrader", "release_assignment", config.assignment, *options], cwd=course)
     mutant = CORPUS[1]
     buggy = make_submission(tmp_path / "buggy", mutant["edits"])
     # alice submits the template, then the reference: collect keeps her latest.
     for student, folder in (("alice", TEMPLATES), ("alice", SOLUTIONS), ("bob", buggy), ("carol", TEMPLATES)):
         home = tmp_path / f"home_{student}"
         shutil.rmtree(home, ignore_errors=True)
-        tools.copy_tree(released.parent, home / tools.ASSIGNMENT)
-        (home / tools.ASSIGNMENT / NOTEBOOK_NAME).write_text(dumps(fill(released, folder, config.files)))
-        tools.run(["nbgrader", "submit", tools.ASSIGNMENT, "--course", "hw_rnn", f"--student={student}", *options],
-                  cwd=home)
-    tools.run(["nbgrader", "collect", tools.ASSIGNMENT, *options], cwd=course)
-    assert (course / "submitted" / "alice" / tools.ASSIGNMENT / "timestamp.txt").is_file()
+        tools.copy_tree(released.parent, home / config.assignment)
+        (home / config.assignment / notebook_name(config)).write_text(dumps(fill(released, folder, config.files)))
+        tools.run(["nbgrader", "submit", config.assignment, "--course", config.assignment, f"--student={student}",
+                   *options], cwd=home)
+    tools.run(["nbgrader", "collect", config.assignment, *options], cwd=course)
+    assert (course / "submitted" / "alice" / config.assignment / "timestamp.txt").is_file()
     out = tmp_path / "out"
     proc = grade_all(course, out)
     assert proc.returncode == 0, proc.stderr

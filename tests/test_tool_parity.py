@@ -113,14 +113,13 @@ def _through_nbgrader(root: Path, folders: dict[str, Path], config) -> dict:
     release = tools.nbgrader_course(course, config)
     notebooks = _notebooks(release, folders, config)
     for name, notebook in notebooks.items():
-        tools.nbgrader_submit(course, name, notebook)
+        tools.nbgrader_submit(course, name, notebook, config)
     # The template, handed in with the released checks package changed to pass everything.
-    tools.nbgrader_submit(course, "tampered", notebooks["template"])
-    submitted = course / "submitted" / "tampered" / "hw_rnn"
+    submitted = tools.nbgrader_submit(course, "tampered", notebooks["template"], config).parent
     tampered = tools.copy_tree(release.parent / "autograder", submitted / "autograder")
     (tampered / "checks_api.py").write_text("def run_test(*args, **kwargs):\n    return None\n")
-    scores, totals = tools.nbgrader_grade(course)
-    paths = {name: course / "submitted" / name / "hw_rnn" / "hw_rnn.ipynb" for name in notebooks}
+    scores, totals = tools.nbgrader_grade(course, config)
+    paths = {name: tools.nbgrader_submitted(course, name, config) for name in notebooks}
     return {"scores": scores, "totals": totals, "paths": paths, "release": release.parent}
 
 
