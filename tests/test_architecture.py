@@ -9,7 +9,6 @@ integrations, the class; the command line (``cli``) may use every room.
 from __future__ import annotations
 
 import ast
-from collections import defaultdict
 from pathlib import Path
 
 from conftest import ROOT

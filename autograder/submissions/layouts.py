@@ -52,6 +52,7 @@ from autograder.submissions.locate import (  # noqa: F401 -- ArchiveLimits and S
     member_path,
     read_regular,
 )
+from autograder.text import disk_name, name_bytes
 
 SKIPPED_NAMES = {"__MACOSX", "__pycache__", ".DS_Store", "Thumbs.db"}
 LAYOUTS = ("folders", "gradescope", "nbgrader", "canvas", "moodle", "blackboard")
@@ -241,7 +242,7 @@ def _key(mapping: dict, name: str):
 def _gradescope(root: Path) -> Layout:
     path = root / "submission_metadata.yml"
     try:
-        metadata = yaml.load(path.read_text(errors="replace"), Loader=_MetadataLoader)
+        metadata = yaml.load(path.read_text(encoding="utf-8", errors="replace"), Loader=_MetadataLoader)
     except yaml.YAMLError as exc:
         raise LayoutError(f"{path} is not valid YAML: {exc}") from None
     if not isinstance(metadata, dict):
@@ -456,7 +457,7 @@ def _blackboard(root: Path, attempt: str) -> Layout:
     for prefix, at in attempts.items():
         user, originals = None, {}
         if at["receipt"] is not None:
-            text = at["receipt"].read_text(errors="replace")
+            text = at["receipt"].read_text(encoding="utf-8", errors="replace")
             who = _BB_NAME.search(text)
             if who:
                 user = who["user"].strip()
@@ -559,7 +560,7 @@ def safe_names(students: list[str]) -> dict[str, str]:
         if name.startswith("."):
             name = "_" + name
         if name.lower() in used:
-            name = f"{name}-{hashlib.sha1(student.encode()).hexdigest()[:8]}"
+            name = f"{name}-{hashlib.sha1(name_bytes(student)).hexdigest()[:8]}"
         used.add(name.lower())
         names[student] = name
     return names
@@ -575,7 +576,7 @@ def stage_files(entry: Entry, dest: Path, limits: ArchiveLimits | None = None) -
     limits = limits or ArchiveLimits()
     root = dest.resolve()
     for original, source in entry.files:
-        target = (root / member_path(original)).resolve()
+        target = (root / disk_name(member_path(original).as_posix())).resolve()
         if root not in target.parents:
             raise SubmissionProblem(f"{original!r} points outside the submission folder")
         try:
@@ -614,7 +615,7 @@ def prepare(entry: Entry, workdir: Path, files: tuple[str, ...], limits: Archive
 
 def fingerprint(entry: Entry) -> str:
     """A hash of the submission's content: a changed submission is graded again on resume."""
-    h = hashlib.sha256(f"{entry.kind}\0{entry.problem}\0".encode())
+    h = hashlib.sha256(name_bytes(f"{entry.kind}\0{entry.problem}\0"))
     if entry.kind == "files":
         paths = [(original, Path(path)) for original, path in entry.files]
     elif entry.kind == "zip" and entry.source.is_file():
@@ -630,7 +631,7 @@ def fingerprint(entry: Entry) -> str:
     else:
         paths = []
     for rel, path in paths:
-        h.update(rel.encode() + b"\0")
+        h.update(name_bytes(rel) + b"\0")
         try:
             with open(path, "rb") as f:
                 while chunk := f.read(1 << 20):

@@ -13,6 +13,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from autograder.text import disk_name
+
 MAX_FILE_BYTES = 5 << 20  # far above any honest solution file
 
 
@@ -130,7 +132,8 @@ def extract_zip(archive: Path, dest: Path, limits: ArchiveLimits = ArchiveLimits
             rel = member_path(info.filename)
             if not rel.parts or any(p in _ZIP_SKIPPED for p in rel.parts) or info.is_dir():
                 continue
-            target = (root / rel).resolve()
+            # The member's name is text; on disk it is its UTF-8 bytes whatever the locale (text.disk_name).
+            target = (root / disk_name(rel.as_posix())).resolve()
             if root not in target.parents:
                 raise SubmissionProblem(f"zip refused: member {info.filename!r} points outside the submission folder")
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -176,7 +179,8 @@ def shown_names(paths) -> str:
 
 
 def _printable(name: str) -> str:
-    return os.fsencode(name).decode("utf-8", "replace")
+    """A file name as text for messages: UTF-8 whatever the locale, bytes that are not UTF-8 as ``\\xNN``."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 def name_match(found: str, expected: str) -> tuple[int, int] | None:
@@ -482,7 +486,7 @@ def _choose(scan: _Scan, files: tuple[str, ...], assignment: str, functions: tup
         if not folders and py:
             folders = {min(py, key=_depth).rpartition("/")[0]}
         for rel, p in scan.files:
-            base = Path(rel).name
+            base = p.name  # the name on disk (``rel`` is for messages: decoded, maybe not encodable here)
             if (rel not in taken and rel.rpartition("/")[0] in folders and base.endswith(".py")
                     and not (staged / base).exists() and not script_notebook(p)):
                 try:
