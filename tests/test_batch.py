@@ -661,3 +661,18 @@ def test_workers_that_cannot_start_stop_the_batch_with_a_reason(tmp_path):
     with pytest.raises(BatchError, match="stop while starting(.|\n)*No module named 'no_such_module'"):
         api_grade_all(tmp_path / "class", tmp_path / "out", ROOT / "assignments" / "hw_rnn" / "assignment.yaml",
                       Options(jobs=1, quiet=True, grade_fn="no_such_module:grade"))
+
+
+@pytest.mark.parametrize("build, layout", [(as_canvas, None), (as_folders, "folders")])
+def test_a_loose_homework_file_grades_the_class_and_exits_3(tmp_path, build, layout):
+    students = {n: {"path": make_submission(tmp_path / "src" / n)} for n in ("ann", "bo")}
+    folder = build(students, tmp_path / "class")
+    (folder / "quiz.py").write_text("def answers():\n    return {}\n")
+    out = tmp_path / "out"
+    proc = run_cli("grade-all", str(folder), "--out", str(out), "--no-progress",
+                   *(("--layout", layout) if layout else ()))
+    assert proc.returncode == 3, proc.stderr
+    rows = list(csv.DictReader((out / "grades.csv").open(encoding="utf-8")))
+    assert len(rows) == 2 and all(r["status"] == "graded" and r["total"] == r["max"] for r in rows)
+    assert json.loads((out / "batch.json").read_text())["mapping"]["unplaced"][0]["path"] == "quiz.py"
+    assert "quiz.py" in (out / "summary.md").read_text()

@@ -410,3 +410,42 @@ def test_loose_files_are_staged_under_their_names_and_an_uploaded_zip_is_opened(
 def test_an_entry_survives_the_trip_to_a_worker(tmp_path):
     entry = Entry("9", tmp_path, "files", "lee_9_*", "", "lee", (("quiz.py", str(tmp_path / "x")),), ("late",))
     assert Entry.from_job(__import__("json").loads(__import__("json").dumps(entry.to_job()))) == entry
+
+
+# -- a loose homework file in a class folder -----------------------------------------------------------------
+def _students(root: Path, names=("ann", "bo", "cy")) -> dict[str, dict]:
+    return {n: {"path": make_submission(root / n)} for n in names}
+
+
+@pytest.mark.parametrize("kind, stray", [("canvas", "quiz.py"), ("moodle", "rnn_layers.py"),
+                                         ("blackboard", "char_rnn.py"), ("folders", "rnn_layers.py"),
+                                         ("zips", "lstm_layers.py"), ("canvas", "RNN_Layers.py")])
+def test_a_loose_homework_file_in_a_class_folder_is_not_placed(tmp_path, kind, stray):
+    import classroom
+
+    students = _students(tmp_path / "src")
+    build = {"canvas": classroom.as_canvas, "moodle": classroom.as_moodle, "blackboard": classroom.as_blackboard,
+             "folders": classroom.as_folders, "zips": classroom.as_zips}[kind]
+    folder = build(students, tmp_path / "class")
+    (folder / stray).write_text("# left here by mistake\n")
+    layout = discover(folder, FILES)
+    assert len(layout.entries) == len(students)
+    assert [u["path"] for u in layout.unplaced] == [stray]
+    if stray in FILES:
+        assert "top of the class folder" in layout.unplaced[0]["reason"]
+
+
+def test_a_folder_that_is_one_submission_is_still_refused(tmp_path):
+    sub = make_submission(tmp_path / "sub")
+    (sub / "data").mkdir()
+    (sub / "data" / "hello.txt").write_text("hello")
+    (sub / "plots").mkdir()
+    with pytest.raises(LayoutError, match="looks like one submission"):
+        discover(sub, FILES)
+    (sub / "old_version").mkdir()
+    (sub / "old_version" / "rnn_layers.py").write_text("")  # one folder of work is not a class
+    with pytest.raises(LayoutError, match="looks like one submission"):
+        discover(sub, FILES)
+    # Named as a class by the TA: graded as one, the loose files listed.
+    layout = discover(sub, FILES, layout="folders")
+    assert {u["path"] for u in layout.unplaced} >= set(FILES)

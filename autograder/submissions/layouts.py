@@ -143,11 +143,13 @@ def discover(root: Path, files: tuple[str, ...], assignment: str | None = None,
                           "and give the folder")
     if not root.is_dir():
         raise LayoutError(f"submissions folder {str(root)!r} does not exist")
-    if any((root / f).is_file() for f in files):
-        raise LayoutError(f"{root} holds {', '.join(f for f in files if (root / f).is_file())} itself: it looks "
-                          "like one submission; grade it with `python -m autograder grade`, or give the folder "
-                          "that holds one folder or zip per student")
     kind = layout or _recognise(root)
+    loose = [f for f in files if (root / f).is_file()]
+    if loose and layout is None and kind == "folders" and sum(_holds_work(p, files) for p in root.iterdir()) < 2:
+        # Only a folder that is one submission is refused: a class folder (a layout named or recognised, several
+        # students' folders or zips) is graded and a loose homework file in it is listed as not placed.
+        raise LayoutError(f"{root} holds {', '.join(loose)} itself: it looks like one submission; grade it with "
+                          "`python -m autograder grade`, or give the folder that holds one folder or zip per student")
     if kind == "gradescope":
         gradescope = _gradescope_root(root)
         if gradescope is None:
@@ -171,7 +173,29 @@ def discover(root: Path, files: tuple[str, ...], assignment: str | None = None,
                           "export with submission_metadata.yml, nbgrader's submitted/<student>/<assignment>/, or "
                           "a Canvas, Moodle or Blackboard download)")
     found.entries = _mark_duplicates(found.entries)
+    for stray in found.unplaced:
+        if stray["path"] in loose:
+            stray["reason"] = ("a homework file at the top of the class folder, so no student's: move it into its "
+                               "student's folder (or out of the class folder) and run again")
     return found
+
+
+def _holds_work(path: Path, files: tuple[str, ...]) -> bool:
+    """Whether a class folder's entry looks like one student's submission: a zip, or a folder holding an
+    expected file, a notebook or a zip (at most two levels down)."""
+    if not _visible(path):
+        return False
+    if path.is_file():
+        return path.suffix.lower() == ".zip"
+    if not path.is_dir() or path.is_symlink():
+        return False
+    expected = {f.lower() for f in files}
+    for level in (path.iterdir(), (q for d in path.iterdir() if d.is_dir() and _visible(d) for q in d.iterdir())):
+        for q in level:
+            low = q.name.lower()
+            if low in expected or low.endswith((".ipynb", ".zip")):
+                return True
+    return False
 
 
 def _recognise(root: Path) -> str:
