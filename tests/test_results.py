@@ -260,6 +260,38 @@ def test_lms_names_read_as_utf8_under_a_non_utf8_locale(tmp_path):
         assert [s["name"] for s in batch["mapping"]["students"]] == [name]
 
 
+# -- correct code that prints a lot ---------------------------------------------------------------------------
+PRINTERS = {
+    "100 KB per call": [{"file": "rnn_layers.py", "find": "def rnn_step_forward(x_t, s_prev, U, W, b):",
+                         "replace": "def rnn_step_forward(x_t, s_prev, U, W, b):\n    print('y' * 100_000)"}],
+    "1 MB per call to stderr": [{"file": "rnn_layers.py", "find": "def output_forward(s, V, c):",
+                                 "replace": "def output_forward(s, V, c):\n    import sys\n"
+                                            "    print('z' * 1_000_000, file=sys.stderr)"}],
+    "many lines": [{"file": "lstm_layers.py", "find": "def sigmoid(z):",
+                    "replace": "def sigmoid(z):\n    for k in range(300):\n        print('line', k, 'x' * 1000)"}],
+    "bytes through the buffer": [{"file": "rnn_layers.py", "find": "def rnn_step_forward(x_t, s_prev, U, W, b):",
+                                  "replace": "def rnn_step_forward(x_t, s_prev, U, W, b):\n    import sys\n"
+                                             "    sys.stdout.buffer.write(b'q' * 200_000)"}],
+}
+
+
+@pytest.mark.parametrize("case", sorted(PRINTERS))
+def test_printing_past_the_output_limit_costs_no_points(case, tmp_path, validate_results):
+    config = write_config(tmp_path, limits={"file_mb": 2})  # a small limit, reached in a few hundred calls
+    reference = tmp_path / "reference.json"
+    assert cli("grade", str(SOLUTIONS), "--results", str(reference), "--config", str(config),
+               "--quiet").returncode == 0
+    sub = make_submission(tmp_path / "sub", PRINTERS[case])
+    results = tmp_path / "results.json"
+    proc = cli("grade", str(sub), "--results", str(results), "--config", str(config), "--quiet")
+    assert proc.returncode == 0, text(proc.stderr)
+    document = assert_clean_json(results, validate_results)
+    expected = json.loads(reference.read_text())
+    assert [(t["name"], t["score"]) for t in document["tests"]] == [(t["name"], t["score"]) for t in expected["tests"]]
+    assert not any("File too large" in t["output"] or "OSError" in t["output"] for t in document["tests"])
+    assert "your code printed more than 1.94 MB; output is cut" in document["output"]
+
+
 # -- control characters and undecodable bytes --------------------------------------------------------------
 CONTROL_EDITS = [
     {"file": "rnn_layers.py", "find": "def rnn_step_forward(x_t, s_prev, U, W, b):",
