@@ -457,27 +457,24 @@ def _choose(scan: _Scan, files: tuple[str, ...], assignment: str, functions: tup
     for rel in scan.links:
         result.notes.append(f"{rel} is a symbolic link: not graded (submit the file itself).")
     notebooks = _notebooks(scan, taken)
-    if result.chosen and notebooks and functions and _stub_files(staged, result.chosen, functions):
+    pick = _pick_notebook(notebooks, assignment, functions) if notebooks else None
+    if result.chosen and pick and functions and _stub_files(staged, result.chosen, functions):
         # Untouched templates beside a filled notebook: the notebook is the work.
-        best = _pick_notebook(notebooks, assignment, functions)
-        if best is not None and _filled_notebook(best[1], functions):
+        if _filled_notebook(pick.path, functions):
             result.notes.append(f"The .py files ({shown_names(sorted(result.chosen.values()))}) are the untouched "
-                                f"templates: the notebook {best[0]} was graded instead.")
+                                f"templates: the notebook {pick.rel} was graded instead.")
             for name in result.chosen:
                 (staged / name).unlink()
             result.chosen.clear()
-    if not result.chosen and notebooks:
-        best = _pick_notebook(notebooks, assignment, functions)
-        if best is not None:
-            rel, p = best
-            from autograder.submissions.extract import prepare
+    if not result.chosen and pick is not None:
+        from autograder.submissions.extract import prepare
 
-            # The cells run in the child within ``budget`` seconds (extract.prepare's default when None).
-            result.folder = prepare(p, files, functions, **({"budget": budget} if budget else {}))[0]
-            result.notebook, result.notebook_path = rel, p
-            taken.add(rel)
-            kind = "the notebook" if rel.lower().endswith(".ipynb") else "the notebook exported as a script"
-            result.notes.append(f"Graded {kind} {rel}.")
+        # The cells run in the child within ``budget`` seconds (extract.prepare's default when None).
+        result.folder = prepare(pick.path, files, functions, **({"budget": budget} if budget else {}))[0]
+        result.notebook, result.notebook_path = pick.rel, pick.path
+        taken.add(pick.rel)
+        kind = "the notebook" if pick.rel.lower().endswith(".ipynb") else "the notebook exported as a script"
+        result.notes.append(f"Graded {kind} {pick.rel}" + (f" ({pick.why})." if pick.why else "."))
     if result.notebook is None:
         # Helper modules the student's files may import: the other .py files beside them (beside nothing: the
         # shallowest .py files, so that the grader can point out a near-miss name such as rnn_layer.py).
@@ -497,9 +494,9 @@ def _choose(scan: _Scan, files: tuple[str, ...], assignment: str, functions: tup
         rel.lower().endswith(".ipynb") or (rel, p) in notebooks)]
     if unused_notebooks:
         why = "the .py files were graded" if result.chosen else (
-            "only the notebook named like the assignment, else the one whose cells are marked `# file: ...`, is "
-            "graded; Untitled notebooks never are" if result.notebook else "none is named like the assignment "
-            f"({assignment}.ipynb) or has cells marked `# file: ...`; Untitled notebooks never are")
+            "one notebook is graded: see README, Where the grader finds the work" if result.notebook else
+            f"none is named like the assignment ({assignment}.ipynb), has cells marked `# file: ...` or defines a "
+            "graded function")
         result.notes.append(f"Notebooks not graded: {shown_names(unused_notebooks)} ({why}).")
     unused = [rel for rel in result.uploaded if rel not in taken and rel not in unused_notebooks]
     if unused and (result.chosen or result.notebook):
@@ -510,12 +507,18 @@ def _choose(scan: _Scan, files: tuple[str, ...], assignment: str, functions: tup
     return result
 
 
+def _scratch(rel: str) -> bool:
+    """A notebook Jupyter named on its own (``Untitled.ipynb``, ``Untitled1.ipynb``): graded only when it alone
+    holds the work."""
+    return rel.rpartition("/")[2].lower().startswith("untitled")
+
+
 def _notebooks(scan: _Scan, taken: set[str]) -> list[tuple[str, Path]]:
-    """Notebooks and exported scripts that could be the work; scratch notebooks and checkpoint copies are not."""
+    """Notebooks and exported scripts that could be the work; checkpoint copies are not."""
     out = []
     for rel, p in scan.files:
         low = p.name.lower()
-        if rel in taken or low.startswith("untitled") or low.endswith("-checkpoint.ipynb"):
+        if rel in taken or low.endswith("-checkpoint.ipynb"):
             continue
         if low.endswith(".ipynb") or (low.endswith(".py") and script_notebook(p)):
             out.append((rel, p))
@@ -541,22 +544,44 @@ def _filled_notebook(path: Path, functions: tuple[str, ...]) -> bool:
     return any(s and defined.search(s) for s in sources) and not stub_only(sources, functions)
 
 
-def _pick_notebook(notebooks: list[tuple[str, Path]], assignment: str,
-                   functions: tuple[str, ...]) -> tuple[str, Path] | None:
-    """The notebook named like the assignment, else the one that holds the work (marked cells, graded functions);
-    an untouched copy of the template loses to a filled notebook of any name."""
-    if len(notebooks) > 1 and functions:
+@dataclass(frozen=True)
+class _Pick:
+    rel: str
+    path: Path
+    why: str = ""  # said in the notes when other notebooks were there
+
+
+def _pick_notebook(notebooks: list[tuple[str, Path]], assignment: str, functions: tuple[str, ...]) -> _Pick | None:
+    """The notebook to grade (README, "Where the grader finds the work"):
+
+    1. a filled notebook (graded functions defined, not all template stubs) over an unfilled one, whatever
+       their names: an untouched template never wins over the work;
+    2. then a named notebook over Jupyter's ``Untitled*.ipynb``;
+    3. then the one named like the assignment, else the one that holds the work (marked cells, graded
+       functions), shallowest first.
+    """
+    others = len(notebooks) > 1
+    why = ""
+    if others and functions:
         filled = [(rel, p) for rel, p in notebooks if _filled_notebook(p, functions)]
         if filled and len(filled) < len(notebooks):
+            left = sorted({rel for rel, _ in notebooks} - {rel for rel, _ in filled})
+            why = f"it holds your work; {shown_names(left)} {'is' if len(left) == 1 else 'are'} unfilled"
             notebooks = filled
+    named = [(rel, p) for rel, p in notebooks if not _scratch(rel)]
+    if named and len(named) < len(notebooks):
+        why = why or "a named notebook is graded before Jupyter's Untitled ones"
+        notebooks = named
     if assignment:
         for ext in (".ipynb", ".py"):
             ranked = _best(_Scan(), f"{assignment}{ext}", among=notebooks)
             if ranked:
-                return ranked[0][1], ranked[0][2]
+                return _Pick(ranked[0][1], ranked[0][2], why or ("named like the assignment" if others else ""))
     holding = [(rel, p) for rel, p in notebooks if _graded_notebook(p, functions)]
     holding.sort(key=lambda rp: (_depth(rp[0]), not rp[0].lower().endswith(".ipynb"), rp[0]))
-    return holding[0] if holding else None
+    if not holding:
+        return None
+    return _Pick(*holding[0], why or ("its cells hold the work" if others else ""))
 
 
 def uploaded_files(path: Path) -> list[str]:
@@ -577,7 +602,7 @@ def notebook_in(folder: Path, files: tuple[str, ...], assignment: str = "",
     if any(_best(scan, name) for name in files):
         return None
     best = _pick_notebook(_notebooks(scan, set()), assignment, functions)
-    return best[1] if best else None
+    return best.path if best else None
 
 
 def notebook_of(submission: Path, files: tuple[str, ...]) -> Path | None:
