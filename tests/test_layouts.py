@@ -449,3 +449,24 @@ def test_a_folder_that_is_one_submission_is_still_refused(tmp_path):
     # Named as a class by the TA: graded as one, the loose files listed.
     layout = discover(sub, FILES, layout="folders")
     assert {u["path"] for u in layout.unplaced} >= set(FILES)
+
+
+@pytest.mark.parametrize("assignment, users, with_receipt", [
+    ("HW_3", ["jdoe", "s_lwang"], ()),
+    ("A b_c", ["ann_b", "x_y_z", "q"], ()),
+    ("RNN", ["jo_smith", "bo"], ()),
+    # Every user starts with "s_": the common start would take it for the assignment's; one receipt says otherwise.
+    ("HW_RNN 2024", ["s_1", "s_2", "s_3"], ("s_2",)),
+])
+def test_blackboard_user_names_with_underscores_without_receipts(tmp_path, assignment, users, with_receipt):
+    stamp = "attempt_2024-03-01-12-00-00"
+    names: dict[str, str] = {}
+    for user in users:
+        prefix = f"{assignment}_{user}_{stamp}"
+        names[f"{prefix}_rnn_layers.py"] = user
+        if user in with_receipt:
+            names[f"{prefix}.txt"] = _receipt(user, "Some One", [("rnn_layers.py", f"{prefix}_rnn_layers.py")])
+    layout = discover(_flat(tmp_path / "bb", names), FILES)
+    assert layout.kind == "blackboard" and sorted(e.student for e in layout.entries) == sorted(users)
+    assert all(Path(dict(e.files)["rnn_layers.py"]).read_text() == e.student for e in layout.entries)
+    assert bool(layout.notes) == (not with_receipt)  # a guess from the names is said

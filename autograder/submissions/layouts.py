@@ -478,18 +478,29 @@ def _blackboard(root: Path, attempt: str) -> Layout:
             at["files"].append((match["rest"][1:], path.name))
     users: dict[str, list[str]] = {}
     names: dict[str, str] = {}
+    receipts: dict[str, tuple[str, str, dict]] = {}  # prefix -> (user, name, original names) from its receipt
     for prefix, at in attempts.items():
-        user, originals = None, {}
         if at["receipt"] is not None:
             text = at["receipt"].read_text(encoding="utf-8", errors="replace")
             who = _BB_NAME.search(text)
-            if who:
-                user = who["user"].strip()
-                names[user] = who["name"]
             originals = {m["file"]: m["original"] for m in _BB_FILES.finditer(text)}
-        if user is None:
-            guess = _BB_USER.match(prefix + "_")
-            user = guess["user"] if guess else prefix
+            receipts[prefix] = (who["user"].strip() if who else "", who["name"] if who else "", originals)
+    assignment, guessed = _bb_assignment(attempts, receipts)
+    layout_notes = []
+    if guessed:
+        layout_notes.append(f"user names read from the file names (no receipt says them): the assignment's part of the "
+                     f"names is taken to be {assignment!r}; check the ids")
+    for prefix, at in attempts.items():
+        user, name, originals = receipts.get(prefix, ("", "", {}))
+        if user:
+            names[user] = name
+        else:
+            head = prefix[:prefix.rindex("_attempt_")]
+            if assignment is not None and head.startswith(assignment + "_") and len(head) > len(assignment) + 1:
+                user = head[len(assignment) + 1:]
+            else:
+                guess = _BB_USER.match(prefix + "_")
+                user = guess["user"] if guess else prefix
         if at["receipt"] is not None:
             ignored.append({"path": at["receipt"].name, "student": user,
                             "reason": "Blackboard's receipt of an attempt"})
@@ -523,7 +534,27 @@ def _blackboard(root: Path, attempt: str) -> Layout:
         picked = _pick(user, candidates, ignored)
         entries.append(Entry(user, root, "files", chosen, name=names.get(user, ""),
                              files=tuple((o, str(root / p)) for o, p in picked), notes=notes))
-    return Layout("blackboard", root, entries, ignored=ignored, unplaced=unplaced)
+    return Layout("blackboard", root, entries, layout_notes, ignored=ignored, unplaced=unplaced)
+
+
+def _bb_assignment(attempts: dict[str, dict], receipts: dict[str, tuple]) -> tuple[str | None, bool]:
+    """The assignment's part of Blackboard's ``<assignment>_<user>_attempt_<time>`` names, and whether it is a guess.
+
+    Both parts may hold underscores (``HW_3``, ``s_lwang``).  A receipt names the user, so its file names give the
+    assignment; without one, it is the underscore-separated words every attempt's name starts with (one student
+    alone: unknown, None).
+    """
+    heads = {p: p[:p.rindex("_attempt_")] for p in attempts}
+    for prefix, (user, _, _) in receipts.items():
+        if user and heads[prefix].endswith("_" + user):
+            return heads[prefix][:-len(user) - 1], False
+    words = [h.split("_") for h in set(heads.values())]
+    if len(words) < 2:
+        return None, False
+    common = 0
+    while all(len(w) > common + 1 for w in words) and len({w[common] for w in words}) == 1:
+        common += 1
+    return ("_".join(words[0][:common]), True) if common else (None, False)
 
 
 def _bb_time(stamp: str) -> str:
