@@ -189,6 +189,8 @@ def _tree(root: Path, files: dict[str, str | bytes]) -> Path:
     ("rnn_layers-2.py", "rnn_layers.py", (2, 2)), ("rnn_layers - Copy.py", "rnn_layers.py", (2, 1)),
     ("rnn_layers - Copy (2).py", "rnn_layers.py", (2, 2)), ("rnn_layers copy 2.py", "rnn_layers.py", (2, 2)),
     ("hw_rnn (1).ipynb", "hw_rnn.ipynb", (2, 1)), ("rnn_layer.py", "rnn_layers.py", None),
+    ("rnn_layers_v2.py", "rnn_layers.py", (2, 2)), ("rnn_layers_final.py", "rnn_layers.py", (2, 1000)),
+    ("rnn_layers-final.py", "rnn_layers.py", (2, 1000)), ("rnn_layers_vx.py", "rnn_layers.py", None),
     ("rnn_layers.py.txt", "rnn_layers.py", None), ("lstm_layers (1).py", "rnn_layers.py", None)])
 def test_names_as_browsers_lms_and_file_managers_rewrite_them(found, expected, how):
     from autograder.submissions.locate import name_match
@@ -196,16 +198,60 @@ def test_names_as_browsers_lms_and_file_managers_rewrite_them(found, expected, h
     assert name_match(found, expected) == how
 
 
-def test_candidates_resolve_shallowest_then_exact_then_newest(tmp_path):
+def test_candidates_resolve_shallowest_then_newest_copy(tmp_path):
     up = _tree(tmp_path / "up", {"rnn_layers (1).py": "copy1", "rnn_layers (2).py": "copy2", "RNN_layers.py": "case",
                                  "hw/rnn_layers.py": "deep exact", "hw/lstm_layers.py": "lstm",
-                                 "lstm_layers-3.py": "canvas"})
+                                 "lstm_layers-3.py": "canvas", "quiz.py": "exact", "Quiz.py": "case"})
     located = locate(up, FILES, "hw_rnn", dest=tmp_path / "d")
-    assert located.chosen == {"rnn_layers.py": "RNN_layers.py", "lstm_layers.py": "lstm_layers-3.py"}
-    assert (located.folder / "rnn_layers.py").read_text() == "case"
+    assert located.chosen == {"rnn_layers.py": "rnn_layers (2).py", "lstm_layers.py": "lstm_layers-3.py",
+                              "quiz.py": "quiz.py"}
+    assert (located.folder / "rnn_layers.py").read_text() == "copy2"
     text = "\n".join(located.notes)
-    assert "not graded: rnn_layers (2).py, rnn_layers (1).py, hw/rnn_layers.py" in text  # in rank order
+    assert "not graded: rnn_layers (1).py, RNN_layers.py, hw/rnn_layers.py" in text  # in rank order
     assert "not graded: hw/lstm_layers.py" in text
+
+
+def _zip_dated(path: Path, members: dict[str, tuple[str, tuple]]) -> Path:
+    """A zip whose members carry the given times (as zip tools record each file's modification time)."""
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, (text, when) in members.items():
+            zf.writestr(zipfile.ZipInfo(name, date_time=when), text)
+    return path
+
+
+@pytest.mark.parametrize("layout, newest", [
+    # A second zip of the work, marked final or numbered by the browser: whatever the alphabet says.
+    ({"hw_rnn.zip": "zip:old", "hw_rnn_final.zip": "zip:new"}, "hw_rnn_final.zip/hw_rnn/rnn_layers.py"),
+    ({"hw_rnn.zip": "zip:old", "hw_rnn (1).zip": "zip:new"}, "hw_rnn (1).zip/hw_rnn/rnn_layers.py"),
+    ({"hw_rnn_v2.zip": "zip:old", "hw_rnn_v10.zip": "zip:new"}, "hw_rnn_v10.zip/hw_rnn/rnn_layers.py"),
+    # The file downloaded again beside the first: the copy is the newer one.
+    ({"rnn_layers.py": "old", "rnn_layers (1).py": "new"}, "rnn_layers (1).py"),
+    ({"rnn_layers.py": "old", "rnn_layers_v2.py": "new"}, "rnn_layers_v2.py"),
+    ({"rnn_layers - Copy.py": "old", "rnn_layers_final.py": "new"}, "rnn_layers_final.py"),
+    # Nothing in the names: the later modification time (set below), also inside a zip.
+    ({"draft/rnn_layers.py": "old", "hw/rnn_layers.py": "new"}, "hw/rnn_layers.py"),
+    ({"b/rnn_layers.py": "old", "a/rnn_layers.py": "new"}, "a/rnn_layers.py"),
+    ({"both.zip": "dated"}, "both.zip/a/rnn_layers.py"),
+])
+def test_the_newest_copy_is_graded_and_the_others_named(tmp_path, layout, newest):
+    up = tmp_path / "up"
+    up.mkdir()
+    for name, what in layout.items():
+        path = up / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if what.startswith("zip:"):
+            _zip_dated(path, {f"hw_rnn/{f}": (what[4:], (2024, 3, 1, 10, 0, 0)) for f in FILES})
+        elif what == "dated":
+            _zip_dated(path, {"b/rnn_layers.py": ("old", (2024, 3, 1, 10, 0, 0)),
+                              "a/rnn_layers.py": ("new", (2024, 3, 2, 9, 0, 0))})
+        else:
+            path.write_text(what)
+            stamp = 1_700_000_000 + (1000 if what == "new" else 0)
+            os.utime(path, (stamp, stamp))
+    located = locate(up, FILES, "hw_rnn", dest=tmp_path / "d")
+    assert located.chosen["rnn_layers.py"] == newest
+    assert (located.folder / "rnn_layers.py").read_text() == "new"
+    assert any(n.startswith("Several files could be rnn_layers.py: graded") for n in located.notes)
 
 
 def test_toolkit_folders_are_known_by_what_they_hold_not_their_name(tmp_path):

@@ -150,6 +150,19 @@ def extract_zip(archive: Path, dest: Path, limits: ArchiveLimits = ArchiveLimits
                         out.write(chunk)
             except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, ValueError) as exc:
                 raise SubmissionProblem(f"{archive.name} is damaged: {info.filename}: {exc}") from None
+            _keep_time(target, info)
+
+
+def _keep_time(target: Path, info: zipfile.ZipInfo) -> None:
+    """Give an unpacked member the time the zip records (local time, as zip tools store it): which copy of a
+    file is newer must not depend on the order of unpacking."""
+    import time
+
+    try:
+        stamp = time.mktime((*info.date_time, 0, 0, -1))
+        os.utime(target, (stamp, stamp))
+    except (OverflowError, ValueError, OSError):
+        pass
 
 
 # -- one student's submission: where their work is, whatever the path, zip or upload -------------------------------
@@ -161,9 +174,12 @@ _QUIET_FILES = {"thumbs.db", "desktop.ini", "timestamp.txt", "submission_secret.
 _RECEIPT = re.compile(r"receipt", re.IGNORECASE)  # an LMS's submission receipt
 # How browsers, LMSs and file managers rename a file: "x (1).py" (Chrome, Edge), "x(1).py" (Firefox),
 # "x-1.py" (Canvas resubmissions, Safari), "x - Copy.py" / "x - Copy (2).py" (Windows), "x copy.py" /
-# "x copy 2.py" / "x 2.py" (macOS).  The number orders copies: the highest is the newest.
+# "x copy 2.py" / "x 2.py" (macOS); and how students mark versions: "x_v2.py", "x_final.py".  The number orders
+# copies: the highest is the newest, "final" after any number.
 _REWRITE = re.compile(r"^(?P<stem>.+?)(?:\s*\((?P<a>\d{1,3})\)|-(?P<b>\d{1,3})|\s+-\s+copy(?:\s*\((?P<c>\d{1,3})\))?"
-                      r"|\s+copy(?:\s+(?P<d>\d{1,3}))?|\s+(?P<e>\d{1,2}))$", re.IGNORECASE)
+                      r"|\s+copy(?:\s+(?P<d>\d{1,3}))?|\s+(?P<e>\d{1,2})|[_\s-]+v(?P<v>\d{1,3})|[_\s-]+(?P<f>final))$",
+                      re.IGNORECASE)
+FINAL = 1000  # the copy number of a "final" version
 MAX_ENTRIES = 2000  # files and folders looked at in one submission
 MAX_NESTED_ZIPS = 5  # zips inside a submission that are opened
 SHOWN = 20  # names listed in feedback
@@ -196,9 +212,25 @@ def name_match(found: str, expected: str) -> tuple[int, int] | None:
     stem, dot, suffix = found.rpartition(".")
     match = _REWRITE.match(stem) if dot else None
     if match and f"{match['stem']}.{suffix}".lower() == expected.lower():
-        number = next((int(match[g]) for g in "abcde" if match[g]), 1)
-        return 2, number
+        return 2, _copy_number(match)
     return None
+
+
+def _copy_number(match: re.Match) -> int:
+    if match["f"]:
+        return FINAL
+    return next((int(match[g]) for g in "abcdev" if match[g]), 1)
+
+
+def copy_rank(name: str) -> int:
+    """How late a copy a file or folder name says it is: 0 for a plain name, its copy number for a rewritten
+    one (``hw (2).zip``: 2, ``hw_v3``: 3, ``hw_final.zip``: after any number), for the newest-first order."""
+    stem = name.rpartition(".")[0] if "." in name.lstrip(".") else name
+    rank = 0
+    while (match := _REWRITE.match(stem)) is not None:  # "hw_final (1)": both count
+        rank += _copy_number(match)
+        stem = match["stem"]
+    return rank
 
 
 def canonical_name(name: str) -> str:
@@ -417,13 +449,24 @@ def locate(path: Path, files: tuple[str, ...], assignment: str = "", functions: 
     return _choose(scan, files, assignment, functions, dest / "submission", budget)
 
 
+def _mtime(path: Path) -> float:
+    try:
+        return os.lstat(path).st_mtime
+    except OSError:
+        return 0.0
+
+
 def _best(scan: _Scan, name: str, among=None) -> list[tuple[tuple, str, Path]]:
-    """The files that could be ``name``, best first: shallowest, then exact over rewritten, then newest copy."""
+    """The files that could be ``name``, best first (README, "Where the grader finds the work"): the shallowest;
+    then the newest copy by its names, the file's and each folder's or zip's holding it (``hw_rnn_final.zip`` over
+    ``hw_rnn.zip``, ``x (1).py`` over ``x.py``); then the exact name over another letter case; then the latest
+    modified (zip members keep their recorded time); then by path."""
     ranked = []
     for rel, path in (among if among is not None else scan.files):
         how = name_match(rel.rpartition("/")[2], name)
         if how is not None:
-            ranked.append(((_depth(rel), how[0], -how[1], rel), rel, path))
+            versions = tuple(-copy_rank(part) for part in rel.split("/"))
+            ranked.append(((_depth(rel), versions, how[0] == 1, -_mtime(path), rel), rel, path))
     return sorted(ranked)
 
 
@@ -452,8 +495,8 @@ def _choose(scan: _Scan, files: tuple[str, ...], assignment: str, functions: tup
             others = [o for o in others if o != rel]
             break
         if others:
-            result.notes.append(f"Several files could be {name}: graded {result.chosen.get(name, 'none')!r}; "
-                                f"not graded: {shown_names(others)}.")
+            result.notes.append(f"Several files could be {name}: graded {result.chosen.get(name, 'none')!r} (the "
+                                f"shallowest, then the newest copy); not graded: {shown_names(others)}.")
     for rel in scan.links:
         result.notes.append(f"{rel} is a symbolic link: not graded (submit the file itself).")
     notebooks = _notebooks(scan, taken)
