@@ -432,7 +432,7 @@ def test_dry_run_prints_the_mapping_and_writes_nothing(lms_class):
     people = lms_people(students)
     for student in students:
         assert f"  {people[student]['user']} ({people[student]['full_name']}): " in proc.stdout
-    assert "rnn_layers.py <- HW_RNN 2024_s31000.x_attempt_2024-03-01-10-00-00_rnn_layers.py" in proc.stdout
+    assert "HW_RNN 2024_s31000.x_attempt_2024-03-01-10-00-00_rnn_layers.py -> rnn_layers.py" in proc.stdout
     assert "graded the latest" in proc.stdout and "NOT PLACED to any student (1):\n  stray.py" in proc.stdout
     (src / "stray.py").unlink()
     proc = grade_all(src, out, "--dry-run", "--layout", "blackboard")

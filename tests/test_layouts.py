@@ -165,6 +165,18 @@ def test_file_names_for_ids_are_safe_and_unique():
     assert names["x@y.edu"] == "x@y.edu"
 
 
+def test_file_names_for_ids_keep_letters_of_any_script():
+    decomposed = "chloe\u0301"  # é as e + a combining accent (macOS file names): the same name in NFC
+    ids = ["chloé", "王小明", "Zoë Ångström", "a/b\\c", "tab\tnul\x00", "ü" * 80, decomposed]
+    names = safe_names(ids)
+    assert names["王小明"] == "王小明" and names["Zoë Ångström"] == "Zoë_Ångström"
+    assert names["a/b\\c"] == "a_b_c" and names["tab\tnul\x00"] == "tab_nul_"
+    assert len(names["ü" * 80].encode()) <= 100
+    # NFC makes both chloé: one keeps the name, the other is told apart (a hash of the id), never overwritten.
+    assert sorted([names["chloé"], names[decomposed]])[0] == "chloé" and names[decomposed] != names["chloé"]
+    assert len(set(names.values())) == len(ids)
+
+
 def test_fingerprint_follows_content(tmp_path):
     sub = make_submission(tmp_path / "s")
     entry = Entry("s", sub, "folder", "s")

@@ -206,6 +206,8 @@ def test_non_ascii_and_undecodable_file_names_grade_under_a_non_utf8_locale(tmp_
     assert set(rows) == {"bob", "zoë", "win_student", "infozip"}
     assert all(r["status"] == "graded" and r["total"] == r["max"] for r in rows.values()), rows
     assert "notes_é.py" in rows["bob"]["note"]
+    # Result files keep the letters of the id, written as UTF-8 whatever the locale.
+    assert (out / "results" / "zoë.json").exists() and (out / "feedback" / "zoë.md").exists()
 
 
 def grade_reference(tmp_path: Path) -> tuple[list[float], dict]:

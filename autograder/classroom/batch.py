@@ -70,7 +70,7 @@ from autograder.submissions.layouts import (
     fingerprint,
     safe_names,
 )
-from autograder.text import clean_text
+from autograder.text import clean_text, disk_name
 
 MANIFEST = "batch.json"
 PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
@@ -327,8 +327,8 @@ class _Writer:
                   "graded_at": now(), "notes": [], "files_found": [], "student_output": "", **result}
         # What the mapping decided (the attempt graded, a late submission) comes first in the student's note.
         record["notes"] = list(job.get("entry_notes", [])) + list(record.get("notes") or [])
-        write_code(self.out, job["file"], record.pop("code", None) or {})
-        write_json_atomic(self.out / "raw" / f"{job['file']}.json", record)
+        write_code(self.out, disk_name(job["file"]), record.pop("code", None) or {})
+        write_json_atomic(self.out / "raw" / disk_name(f"{job['file']}.json"), record)
         self.records[record["student"]] = record
         render_student(self.out, record, self.overrides.get(record["student"], {}), self.config, self.manifest,
                        self.comments.get(record["student"], []))
@@ -357,9 +357,9 @@ def write_code(out: Path, file: str, code: dict[str, str]) -> None:
 def render_student(out: Path, record: dict, overrides: dict, config: Config, manifest: dict,
                    comments: list[dict] | tuple = ()) -> dict:
     doc = results_document(record, overrides, config, comments)
-    write_json_atomic(out / "results" / f"{record['file']}.json", doc)
+    write_json_atomic(out / "results" / disk_name(f"{record['file']}.json"), doc)
     text = feedback.render(record, doc, config, bool(manifest.get("published")), bool(manifest.get("after_due_date")))
-    write_text_atomic(out / "feedback" / f"{record['file']}.md", text)
+    write_text_atomic(out / "feedback" / disk_name(f"{record['file']}.md"), text)
     return doc
 
 
@@ -464,7 +464,7 @@ def run_batch(out: Path, config_path: Path, config: Config, layout: Layout, entr
     records.update(writer.records)
     # Students graded now are rendered already; others only when a crash left their files unwritten.
     unwritten = {s for s, r in records.items() if not all(
-        (out / d / f"{r['file']}{ext}").exists() for d, ext in (("results", ".json"), ("feedback", ".md")))}
+        (out / d / disk_name(f"{r['file']}{ext}")).exists() for d, ext in (("results", ".json"), ("feedback", ".md")))}
     render_all(out, config, manifest, only=unwritten, records=records, overrides=overrides, comments=comments)
     current = [records[e.student] for e in entries if e.student in records]
     outcome.graded = sum(r["status"] == "graded" for r in current)

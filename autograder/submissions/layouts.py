@@ -38,6 +38,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -587,7 +588,7 @@ def describe_mapping(layout: Layout) -> str:
              + (f"; several attempts: the {layout.attempt} is graded" if layout.kind == "blackboard" else "")]
     for e in layout.entries:
         who = f"{e.student} ({e.name})" if e.name else e.student
-        what = ", ".join(f"{orig} <- {Path(path).name}" if Path(path).name != orig else orig
+        what = ", ".join(f"{Path(path).name} -> {orig}" if Path(path).name != orig else orig
                          for orig, path in e.files) if e.kind == "files" else f"{e.kind} {e.label}"
         lines.append(f"  {who}: {what or 'no files'}")
         lines += [f"      note: {n}" for n in e.notes]
@@ -607,11 +608,16 @@ def describe_mapping(layout: Layout) -> str:
 
 # -- file names ----------------------------------------------------------------
 def safe_names(students: list[str]) -> dict[str, str]:
-    """A file name for each student id: unique, no path separators, no leading dot."""
+    """A file name for each student id: unique, no path separators, no leading dot.
+
+    Letters and digits of any script are kept (``chloé``, ``王小明``, in NFC); anything else but ``._@+-``
+    becomes ``_``; at most 100 bytes of UTF-8.  Write such a name through ``text.disk_name`` (any locale).
+    """
     names: dict[str, str] = {}
     used: set[str] = set()
     for student in sorted(students):
-        name = re.sub(r"[^A-Za-z0-9._@+-]", "_", student)[:100] or "_"
+        kept = "".join(c if c.isalnum() or c in "._@+-" else "_" for c in unicodedata.normalize("NFC", student))
+        name = kept.encode("utf-8", "surrogateescape")[:100].decode("utf-8", "ignore") or "_"
         if name.startswith("."):
             name = "_" + name
         if name.lower() in used:
