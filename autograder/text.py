@@ -8,6 +8,7 @@ that were not UTF-8 become ``\\xNN``.  The student bundle's table uses it too.
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -47,3 +48,18 @@ def clean(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [clean(v) for v in value]
     return value
+
+
+def disk_name(name: str) -> str:
+    """``name`` as a path of this OS: its UTF-8 bytes, whatever the locale's file system encoding.
+
+    Names arrive as text (a zip member, a receipt's "Original filename", an LMS's name) or as
+    ``os.listdir``'s surrogate-escaped str; either is written to disk as the bytes it stands for, so that
+    ``notes_\u00e9.py`` can be created under ``LC_ALL=C`` (ASCII file names) as ``notes_\xc3\xa9.py``.
+    """
+    return os.fsdecode(name.encode("utf-8", "surrogateescape"))
+
+
+def name_bytes(name: str) -> bytes:
+    """The bytes a file name stands for (text as UTF-8, surrogate-escaped bytes as themselves), for hashing."""
+    return name.encode("utf-8", "surrogateescape")

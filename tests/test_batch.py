@@ -432,7 +432,7 @@ def test_dry_run_prints_the_mapping_and_writes_nothing(lms_class):
     people = lms_people(students)
     for student in students:
         assert f"  {people[student]['user']} ({people[student]['full_name']}): " in proc.stdout
-    assert "rnn_layers.py <- HW_RNN 2024_s31000.x_attempt_2024-03-01-10-00-00_rnn_layers.py" in proc.stdout
+    assert "HW_RNN 2024_s31000.x_attempt_2024-03-01-10-00-00_rnn_layers.py -> rnn_layers.py" in proc.stdout
     assert "graded the latest" in proc.stdout and "NOT PLACED to any student (1):\n  stray.py" in proc.stdout
     (src / "stray.py").unlink()
     proc = grade_all(src, out, "--dry-run", "--layout", "blackboard")
@@ -642,7 +642,7 @@ def test_inputs_grade_all_cannot_use_exit_2(folder_batch, tmp_path):
         ((str(tmp_path / "nope"), "--out", str(tmp_path / "o1")), "does not exist"),
         ((str(SOLUTIONS), "--out", str(tmp_path / "o2")), "looks like one submission"),
         ((str(empty), "--out", str(tmp_path / "o3")), "no submissions found"),
-        ((str(SOLUTIONS.parent), "--out", str(out)), "holds the grades of"),
+        ((str(SOLUTIONS.parent), "--out", str(out), "--assignment", "hw_seq2seq"), "holds the grades of"),
     ]
     archive = tmp_path / "class.zip"
     archive.write_bytes(b"PK")
@@ -661,3 +661,48 @@ def test_workers_that_cannot_start_stop_the_batch_with_a_reason(tmp_path):
     with pytest.raises(BatchError, match="stop while starting(.|\n)*No module named 'no_such_module'"):
         api_grade_all(tmp_path / "class", tmp_path / "out", ROOT / "assignments" / "hw_rnn" / "assignment.yaml",
                       Options(jobs=1, quiet=True, grade_fn="no_such_module:grade"))
+
+
+@pytest.mark.parametrize("build, layout", [(as_canvas, None), (as_folders, "folders")])
+def test_a_loose_homework_file_grades_the_class_and_exits_3(tmp_path, build, layout):
+    students = {n: {"path": make_submission(tmp_path / "src" / n)} for n in ("ann", "bo")}
+    folder = build(students, tmp_path / "class")
+    (folder / "quiz.py").write_text("def answers():\n    return {}\n")
+    out = tmp_path / "out"
+    proc = run_cli("grade-all", str(folder), "--out", str(out), "--no-progress",
+                   *(("--layout", layout) if layout else ()))
+    assert proc.returncode == 3, proc.stderr
+    rows = list(csv.DictReader((out / "grades.csv").open(encoding="utf-8")))
+    assert len(rows) == 2 and all(r["status"] == "graded" and r["total"] == r["max"] for r in rows)
+    assert json.loads((out / "batch.json").read_text())["mapping"]["unplaced"][0]["path"] == "quiz.py"
+    assert "quiz.py" in (out / "summary.md").read_text()
+
+
+def test_a_new_download_of_the_same_class_keeps_its_rows(tmp_path):
+    students = {n: {"path": make_submission(tmp_path / "src" / n)} for n in ("ann", "bo", "cy")}
+    first = as_canvas(students, tmp_path / "download1")
+    out = tmp_path / "out"
+    proc = run_cli("grade-all", str(first), "--out", str(out), "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    before = read_grades(out)[1]
+    # The same class downloaded again, unzipped elsewhere, with one student's resubmission.
+    second = tmp_path / "later" / "download2"
+    shutil.copytree(first, second)
+    bo = next(p for p in second.iterdir() if "_rnn_layers.py" in p.name and lms_people(students)["bo"]["canvas_id"]
+              in p.name)
+    bo.write_text(bo.read_text().replace("def rnn_step_forward(x_t, s_prev, U, W, b):",
+                                         "def rnn_step_forward(x_t, s_prev, U, W, b):\n    raise ValueError('oops')"))
+    proc = run_cli("grade-all", str(second), "--out", str(out), "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    assert "class folder changed" in proc.stderr and "2 already graded before" in proc.stderr
+    after = read_grades(out)[1]
+    assert set(after) == set(before)
+    bo_id = lms_people(students)["bo"]["canvas_id"]
+    assert float(after[bo_id]["total"]) < float(before[bo_id]["total"])
+    assert json.loads((out / "batch.json").read_text())["submissions"] == str(second.resolve())
+    # Another layout or another assignment in the same OUTDIR: refused, nothing written.
+    moodle = as_moodle(students, tmp_path / "moodle")
+    for args in ((str(moodle),), (str(second), "--assignment", "hw_seq2seq")):
+        proc = run_cli("grade-all", *args, "--out", str(out), "--no-progress")
+        assert proc.returncode == 2 and "holds the grades of" in proc.stderr, proc.stderr
+    assert read_grades(out)[1] == after

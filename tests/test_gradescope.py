@@ -334,7 +334,8 @@ def test_stage_prefers_the_exact_name_and_ignores_junk(tmp_path):
 def test_stage_takes_the_newest_copy_and_names_the_other(tmp_path):
     info, dest = _stage(tmp_path, {"rnn_layers (1).py": "a", "rnn_layers (2).py": "b", "lstm_layers.py": "c"})
     assert info.chosen["rnn_layers.py"] == "rnn_layers (2).py" and (dest / "rnn_layers.py").read_text() == "b"
-    assert "Several files could be rnn_layers.py: graded 'rnn_layers (2).py'; not graded: rnn_layers (1).py." \
+    assert "Several files could be rnn_layers.py: graded 'rnn_layers (2).py' (the shallowest, then the newest copy); " \
+        "not graded: rnn_layers (1).py." \
         in info.summary()
 
 

@@ -231,7 +231,7 @@ def clip_gradients(grads, max_norm):
 import sys
 def output_forward(s, V, c):
     chunk = "x" * (1 << 20)
-    for _ in range(300):
+    for _ in range(3):  # over the many calls of the tests, far past the capture file's size limit
         sys.stdout.write(chunk)
     o = s @ V.T + c
     return o, (s, V)
@@ -346,7 +346,7 @@ ATTACKED = {
     "write_other_students_folders": set(), "monkeypatch_numpy_and_builtins": set(LSTM),
     "walk_stack_frames_for_expected_arrays": set(RNN), "lying_return_values": set(RNN),
     "children_that_outlive_the_call": set(), "fork_bomb": {"clip_gradients", "train_char_rnn"},
-    "print_flood": OUTPUT_LAYER,
+    "print_flood": set(),  # output past the capture file's limit is dropped: printing costs nothing
     "close_the_channel": {"lstm_gates", "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward"},
     "garbage_on_the_channel": set(LSTM), "giant_return_value": OUTPUT_LAYER, "c_stack_overflow": OUTPUT_LAYER,
     "read_reference_copied_to_tmp": set(RNN), "read_grader_proc_files": set(RNN), "list_and_read_tmp": set(RNN),
@@ -486,7 +486,7 @@ def test_attack_is_harmless(name, tmp_path, fast_config, validate_results, plant
         assert not [p for p in _escapes(planted) if p.exists()]
         assert "student code is confined by Landlock" in proc.stderr
     if name == "print_flood":
-        assert "bytes cut" in results["output"] or "SIGXFSZ" in text
+        assert "bytes cut" in results["output"] and "MB; output is cut" in results["output"]
     for f in FILES:
         assert (sub / f).exists()
 

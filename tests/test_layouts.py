@@ -165,6 +165,18 @@ def test_file_names_for_ids_are_safe_and_unique():
     assert names["x@y.edu"] == "x@y.edu"
 
 
+def test_file_names_for_ids_keep_letters_of_any_script():
+    decomposed = "chloe\u0301"  # é as e + a combining accent (macOS file names): the same name in NFC
+    ids = ["chloé", "王小明", "Zoë Ångström", "a/b\\c", "tab\tnul\x00", "ü" * 80, decomposed]
+    names = safe_names(ids)
+    assert names["王小明"] == "王小明" and names["Zoë Ångström"] == "Zoë_Ångström"
+    assert names["a/b\\c"] == "a_b_c" and names["tab\tnul\x00"] == "tab_nul_"
+    assert len(names["ü" * 80].encode()) <= 100
+    # NFC makes both chloé: one keeps the name, the other is told apart (a hash of the id), never overwritten.
+    assert sorted([names["chloé"], names[decomposed]])[0] == "chloé" and names[decomposed] != names["chloé"]
+    assert len(set(names.values())) == len(ids)
+
+
 def test_fingerprint_follows_content(tmp_path):
     sub = make_submission(tmp_path / "s")
     entry = Entry("s", sub, "folder", "s")
@@ -189,6 +201,8 @@ def _tree(root: Path, files: dict[str, str | bytes]) -> Path:
     ("rnn_layers-2.py", "rnn_layers.py", (2, 2)), ("rnn_layers - Copy.py", "rnn_layers.py", (2, 1)),
     ("rnn_layers - Copy (2).py", "rnn_layers.py", (2, 2)), ("rnn_layers copy 2.py", "rnn_layers.py", (2, 2)),
     ("hw_rnn (1).ipynb", "hw_rnn.ipynb", (2, 1)), ("rnn_layer.py", "rnn_layers.py", None),
+    ("rnn_layers_v2.py", "rnn_layers.py", (2, 2)), ("rnn_layers_final.py", "rnn_layers.py", (2, 1000)),
+    ("rnn_layers-final.py", "rnn_layers.py", (2, 1000)), ("rnn_layers_vx.py", "rnn_layers.py", None),
     ("rnn_layers.py.txt", "rnn_layers.py", None), ("lstm_layers (1).py", "rnn_layers.py", None)])
 def test_names_as_browsers_lms_and_file_managers_rewrite_them(found, expected, how):
     from autograder.submissions.locate import name_match
@@ -196,16 +210,60 @@ def test_names_as_browsers_lms_and_file_managers_rewrite_them(found, expected, h
     assert name_match(found, expected) == how
 
 
-def test_candidates_resolve_shallowest_then_exact_then_newest(tmp_path):
+def test_candidates_resolve_shallowest_then_newest_copy(tmp_path):
     up = _tree(tmp_path / "up", {"rnn_layers (1).py": "copy1", "rnn_layers (2).py": "copy2", "RNN_layers.py": "case",
                                  "hw/rnn_layers.py": "deep exact", "hw/lstm_layers.py": "lstm",
-                                 "lstm_layers-3.py": "canvas"})
+                                 "lstm_layers-3.py": "canvas", "quiz.py": "exact", "Quiz.py": "case"})
     located = locate(up, FILES, "hw_rnn", dest=tmp_path / "d")
-    assert located.chosen == {"rnn_layers.py": "RNN_layers.py", "lstm_layers.py": "lstm_layers-3.py"}
-    assert (located.folder / "rnn_layers.py").read_text() == "case"
+    assert located.chosen == {"rnn_layers.py": "rnn_layers (2).py", "lstm_layers.py": "lstm_layers-3.py",
+                              "quiz.py": "quiz.py"}
+    assert (located.folder / "rnn_layers.py").read_text() == "copy2"
     text = "\n".join(located.notes)
-    assert "not graded: rnn_layers (2).py, rnn_layers (1).py, hw/rnn_layers.py" in text  # in rank order
+    assert "not graded: rnn_layers (1).py, RNN_layers.py, hw/rnn_layers.py" in text  # in rank order
     assert "not graded: hw/lstm_layers.py" in text
+
+
+def _zip_dated(path: Path, members: dict[str, tuple[str, tuple]]) -> Path:
+    """A zip whose members carry the given times (as zip tools record each file's modification time)."""
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, (text, when) in members.items():
+            zf.writestr(zipfile.ZipInfo(name, date_time=when), text)
+    return path
+
+
+@pytest.mark.parametrize("layout, newest", [
+    # A second zip of the work, marked final or numbered by the browser: whatever the alphabet says.
+    ({"hw_rnn.zip": "zip:old", "hw_rnn_final.zip": "zip:new"}, "hw_rnn_final.zip/hw_rnn/rnn_layers.py"),
+    ({"hw_rnn.zip": "zip:old", "hw_rnn (1).zip": "zip:new"}, "hw_rnn (1).zip/hw_rnn/rnn_layers.py"),
+    ({"hw_rnn_v2.zip": "zip:old", "hw_rnn_v10.zip": "zip:new"}, "hw_rnn_v10.zip/hw_rnn/rnn_layers.py"),
+    # The file downloaded again beside the first: the copy is the newer one.
+    ({"rnn_layers.py": "old", "rnn_layers (1).py": "new"}, "rnn_layers (1).py"),
+    ({"rnn_layers.py": "old", "rnn_layers_v2.py": "new"}, "rnn_layers_v2.py"),
+    ({"rnn_layers - Copy.py": "old", "rnn_layers_final.py": "new"}, "rnn_layers_final.py"),
+    # Nothing in the names: the later modification time (set below), also inside a zip.
+    ({"draft/rnn_layers.py": "old", "hw/rnn_layers.py": "new"}, "hw/rnn_layers.py"),
+    ({"b/rnn_layers.py": "old", "a/rnn_layers.py": "new"}, "a/rnn_layers.py"),
+    ({"both.zip": "dated"}, "both.zip/a/rnn_layers.py"),
+])
+def test_the_newest_copy_is_graded_and_the_others_named(tmp_path, layout, newest):
+    up = tmp_path / "up"
+    up.mkdir()
+    for name, what in layout.items():
+        path = up / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if what.startswith("zip:"):
+            _zip_dated(path, {f"hw_rnn/{f}": (what[4:], (2024, 3, 1, 10, 0, 0)) for f in FILES})
+        elif what == "dated":
+            _zip_dated(path, {"b/rnn_layers.py": ("old", (2024, 3, 1, 10, 0, 0)),
+                              "a/rnn_layers.py": ("new", (2024, 3, 2, 9, 0, 0))})
+        else:
+            path.write_text(what)
+            stamp = 1_700_000_000 + (1000 if what == "new" else 0)
+            os.utime(path, (stamp, stamp))
+    located = locate(up, FILES, "hw_rnn", dest=tmp_path / "d")
+    assert located.chosen["rnn_layers.py"] == newest
+    assert (located.folder / "rnn_layers.py").read_text() == "new"
+    assert any(n.startswith("Several files could be rnn_layers.py: graded") for n in located.notes)
 
 
 def test_toolkit_folders_are_known_by_what_they_hold_not_their_name(tmp_path):
@@ -410,3 +468,63 @@ def test_loose_files_are_staged_under_their_names_and_an_uploaded_zip_is_opened(
 def test_an_entry_survives_the_trip_to_a_worker(tmp_path):
     entry = Entry("9", tmp_path, "files", "lee_9_*", "", "lee", (("quiz.py", str(tmp_path / "x")),), ("late",))
     assert Entry.from_job(__import__("json").loads(__import__("json").dumps(entry.to_job()))) == entry
+
+
+# -- a loose homework file in a class folder -----------------------------------------------------------------
+def _students(root: Path, names=("ann", "bo", "cy")) -> dict[str, dict]:
+    return {n: {"path": make_submission(root / n)} for n in names}
+
+
+@pytest.mark.parametrize("kind, stray", [("canvas", "quiz.py"), ("moodle", "rnn_layers.py"),
+                                         ("blackboard", "char_rnn.py"), ("folders", "rnn_layers.py"),
+                                         ("zips", "lstm_layers.py"), ("canvas", "RNN_Layers.py")])
+def test_a_loose_homework_file_in_a_class_folder_is_not_placed(tmp_path, kind, stray):
+    import classroom
+
+    students = _students(tmp_path / "src")
+    build = {"canvas": classroom.as_canvas, "moodle": classroom.as_moodle, "blackboard": classroom.as_blackboard,
+             "folders": classroom.as_folders, "zips": classroom.as_zips}[kind]
+    folder = build(students, tmp_path / "class")
+    (folder / stray).write_text("# left here by mistake\n")
+    layout = discover(folder, FILES)
+    assert len(layout.entries) == len(students)
+    assert [u["path"] for u in layout.unplaced] == [stray]
+    if stray in FILES:
+        assert "top of the class folder" in layout.unplaced[0]["reason"]
+
+
+def test_a_folder_that_is_one_submission_is_still_refused(tmp_path):
+    sub = make_submission(tmp_path / "sub")
+    (sub / "data").mkdir()
+    (sub / "data" / "hello.txt").write_text("hello")
+    (sub / "plots").mkdir()
+    with pytest.raises(LayoutError, match="looks like one submission"):
+        discover(sub, FILES)
+    (sub / "old_version").mkdir()
+    (sub / "old_version" / "rnn_layers.py").write_text("")  # one folder of work is not a class
+    with pytest.raises(LayoutError, match="looks like one submission"):
+        discover(sub, FILES)
+    # Named as a class by the TA: graded as one, the loose files listed.
+    layout = discover(sub, FILES, layout="folders")
+    assert {u["path"] for u in layout.unplaced} >= set(FILES)
+
+
+@pytest.mark.parametrize("assignment, users, with_receipt", [
+    ("HW_3", ["jdoe", "s_lwang"], ()),
+    ("A b_c", ["ann_b", "x_y_z", "q"], ()),
+    ("RNN", ["jo_smith", "bo"], ()),
+    # Every user starts with "s_": the common start would take it for the assignment's; one receipt says otherwise.
+    ("HW_RNN 2024", ["s_1", "s_2", "s_3"], ("s_2",)),
+])
+def test_blackboard_user_names_with_underscores_without_receipts(tmp_path, assignment, users, with_receipt):
+    stamp = "attempt_2024-03-01-12-00-00"
+    names: dict[str, str] = {}
+    for user in users:
+        prefix = f"{assignment}_{user}_{stamp}"
+        names[f"{prefix}_rnn_layers.py"] = user
+        if user in with_receipt:
+            names[f"{prefix}.txt"] = _receipt(user, "Some One", [("rnn_layers.py", f"{prefix}_rnn_layers.py")])
+    layout = discover(_flat(tmp_path / "bb", names), FILES)
+    assert layout.kind == "blackboard" and sorted(e.student for e in layout.entries) == sorted(users)
+    assert all(Path(dict(e.files)["rnn_layers.py"]).read_text() == e.student for e in layout.entries)
+    assert bool(layout.notes) == (not with_receipt)  # a guess from the names is said

@@ -140,6 +140,25 @@ def corpus(tmp_path_factory):
                 _scratch(folder / scratch, code)
         inputs[name] = (folder, work)
 
+    # 2b. The work in another notebook beside the untouched released one (as `nbgrader collect` brings back a
+    #     student who worked in a notebook of their own): a filled notebook wins whatever the names.
+    for name, work, notebooks in [
+            ("work_in_untitled", "reference", {"Untitled.ipynb": "work"}),
+            ("work_in_untitled1", "mutant", {"Untitled.ipynb": "print(1)", "Untitled1.ipynb": "work"}),
+            ("work_in_own_copy", "mutant", {"hw_rnn_done.ipynb": "work"}),
+            ("untitled_alone", "reference", {"Untitled2.ipynb": "work", NOTEBOOK: None})]:
+        folder = src / name
+        shutil.copytree(nb_release, folder, ignore=shutil.ignore_patterns("__pycache__"))
+        (folder / "timestamp.txt").write_text("2026-03-01 10:00:00.000000 UTC\n")
+        for nb, what in notebooks.items():
+            if what is None:
+                (folder / nb).unlink()
+            elif what == "work":
+                (folder / nb).write_text(notebook(work))
+            else:
+                _scratch(folder / nb, what)
+        inputs[name] = (folder, work)
+
     # 3. The notebook one or two folders down: zips of the hw_rnn/ folder (Windows and macOS), a Gradescope
     #    export's submission folder, a Downloads folder.
     folder = src / "win" / "hw_rnn"
@@ -225,11 +244,20 @@ def test_grade_and_check_accept_every_layout(corpus, expected, tmp_path):
 def test_notes_name_what_was_not_graded(corpus, tmp_path):
     _, _, inputs = corpus
     _, results = grade_cli(inputs["untitled_code"][0], tmp_path)
-    assert "Graded the notebook hw_rnn.ipynb." in results["output"]
+    assert "Graded the notebook hw_rnn.ipynb (" in results["output"]
     assert "Notebooks not graded: Untitled1.ipynb" in results["output"]
     _, results = grade_cli(inputs["renamed_beside_blank"][0], tmp_path)
-    assert "Graded the notebook hw_rnn (1).ipynb." in results["output"]
+    assert "Graded the notebook hw_rnn (1).ipynb (it holds your work; blank.ipynb is unfilled)." in results["output"]
     assert "Notebooks not graded: blank.ipynb" in results["output"]
+    _, results = grade_cli(inputs["work_in_untitled"][0], tmp_path)
+    assert "Graded the notebook Untitled.ipynb (it holds your work; hw_rnn.ipynb is unfilled)." in results["output"]
+    assert "Notebooks not graded: hw_rnn.ipynb" in results["output"]
+    _, results = grade_cli(inputs["work_in_untitled1"][0], tmp_path)
+    assert "Graded the notebook Untitled1.ipynb (it holds your work; Untitled.ipynb, hw_rnn.ipynb are unfilled)." \
+        in results["output"]
+    _, results = grade_cli(inputs["untitled_code"][0], tmp_path)  # both filled: the named one
+    assert "Graded the notebook hw_rnn.ipynb (a named notebook is graded before Jupyter's Untitled ones)." \
+        in results["output"]
     _, results = grade_cli(inputs["canvas_resubmitted"][0], tmp_path)
     assert "Graded 'rnn_layers-1.py' as rnn_layers.py" in results["output"]
     _, results = grade_cli(inputs["nbconvert_script"][0], tmp_path)

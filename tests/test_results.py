@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import stat
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import CONFIG, ROOT, SOLUTIONS, TEMPLATES, make_submission, run_cli, write_config
+from conftest import CONFIG, FILES, ROOT, SOLUTIONS, TEMPLATES, make_submission, run_cli, write_config
 from test_gradescope import autograder_zip, gs_root, run_autograder, upload  # noqa: F401 -- fixtures
 
 from autograder.classroom.gradebook import EXIT_BUSY, LOCK, outdir_lock
@@ -151,6 +152,146 @@ def test_gradescope_run_under_a_non_utf8_locale_keeps_the_score(gs_root, tmp_pat
     assert results["score"] == expected["score"] and results["score"] > 0
     assert [t["score"] for t in results["tests"]] == [t["score"] for t in expected["tests"]]
     assert STUDENT_TEXT in results["output"]
+
+
+# File names the C locale cannot encode: UTF-8 text, and bytes that are not UTF-8 at all (a Latin-1 name).
+ODD_NAMES = {"notes_é.py": "x = 1\n", "Übung 2.py": "y = 2\n", "日本.txt": "z"}
+LATIN1_NAME = b"caf\xe9.py"
+
+
+def _odd_submission(folder: Path) -> Path:
+    """The reference with helper files whose names are not ASCII (they are copied beside the graded files)."""
+    make_submission(folder)
+    for name, content in ODD_NAMES.items():
+        (folder / name).write_text(content, encoding="utf-8")
+    with open(os.path.join(os.fsencode(folder), LATIN1_NAME), "w", encoding="utf-8") as f:
+        f.write("w = 3\n")
+    return folder
+
+
+def test_non_ascii_and_undecodable_file_names_grade_under_a_non_utf8_locale(tmp_path, validate_results):
+    sub = _odd_submission(tmp_path / "class" / "bob")
+    make_submission(tmp_path / "class" / "zoë")
+    # A zip with UTF-8 member names, as Windows' and 7-Zip's zips are, and one made by Info-ZIP's `zip`.
+    win = tmp_path / "win"
+    for name in FILES:
+        (win / "Hausübung").mkdir(parents=True, exist_ok=True)
+        (win / "Hausübung" / name).write_bytes((SOLUTIONS / name).read_bytes())
+    (win / "Hausübung" / "Lösung_notizen.py").write_text("n = 1\n")
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "class" / "win_student.zip", "w") as zf:
+        for path in sorted(win.rglob("*.py")):
+            zf.write(path, path.relative_to(win).as_posix())
+    zipped = subprocess.run(["zip", "-qr", str(tmp_path / "class" / "infozip.zip"), "Hausübung"], cwd=win,
+                            capture_output=True, env={**os.environ, "LC_ALL": "C.UTF-8"})
+    assert zipped.returncode == 0, zipped.stderr
+    reference, _ = grade_reference(tmp_path)
+    for target in (sub, tmp_path / "class" / "win_student.zip", tmp_path / "class" / "infozip.zip"):
+        results = tmp_path / f"{target.name}.json"
+        proc = cli("grade", str(target), "--results", str(results), env=C_LOCALE)
+        assert proc.returncode == 0, text(proc.stderr)
+        document = assert_clean_json(results, validate_results)
+        assert [t["score"] for t in document["tests"]] == reference, target.name
+        assert "total" in text(proc.stdout)
+        check = cli("check", str(target), env=C_LOCALE)
+        assert check.returncode == 0 and "These are the public tests only" in text(check.stdout), text(check.stderr)
+    notes = json.loads((tmp_path / "bob.json").read_text())["output"]
+    assert "notes_é.py" in notes and "Übung 2.py" in notes and "caf\\xe9.py" in notes  # shown, not mangled
+    out = tmp_path / "out"
+    proc = cli("grade-all", str(tmp_path / "class"), "--out", str(out), "--no-progress", env=C_LOCALE)
+    assert proc.returncode == 0, text(proc.stderr)
+    with open(out / "grades.csv", encoding="utf-8", newline="") as f:
+        rows = {row["student_id"]: row for row in csv.DictReader(f)}
+    assert set(rows) == {"bob", "zoë", "win_student", "infozip"}
+    assert all(r["status"] == "graded" and r["total"] == r["max"] for r in rows.values()), rows
+    assert "notes_é.py" in rows["bob"]["note"]
+    # Result files keep the letters of the id, written as UTF-8 whatever the locale.
+    assert (out / "results" / "zoë.json").exists() and (out / "feedback" / "zoë.md").exists()
+
+
+def grade_reference(tmp_path: Path) -> tuple[list[float], dict]:
+    """Per-test scores of the reference solution, graded in a UTF-8 locale."""
+    results = tmp_path / "reference.json"
+    assert cli("grade", str(SOLUTIONS), "--results", str(results), "--quiet").returncode == 0
+    document = json.loads(results.read_text())
+    return [t["score"] for t in document["tests"]], document
+
+
+def test_gradescope_upload_with_undecodable_names_under_a_non_utf8_locale(gs_root, tmp_path,  # noqa: F811
+                                                                          validate_results):
+    reference, _ = grade_reference(tmp_path)
+    sub = _odd_submission(tmp_path / "sub")
+    shutil.copytree(sub, gs_root / "submission", dirs_exist_ok=True)
+    proc, results = run_autograder(gs_root, **C_LOCALE)
+    assert_clean_json(gs_root / "results" / "results.json", validate_results)
+    assert "autograder itself failed" not in results["output"]
+    assert [t["score"] for t in results["tests"]] == reference
+    assert "notes_é.py" in results["output"]
+
+
+def test_lms_names_read_as_utf8_under_a_non_utf8_locale(tmp_path):
+    from classroom import blackboard_receipt
+
+    ref = {f: (SOLUTIONS / f).read_bytes() for f in FILES}
+    # Blackboard: the receipt holds the full name.
+    bb = tmp_path / "bb"
+    bb.mkdir()
+    prefix = "HW_jnunez_attempt_2024-03-01-10-00-00"
+    for f, data in ref.items():
+        (bb / f"{prefix}_{f}").write_bytes(data)
+    (bb / f"{prefix}.txt").write_text(blackboard_receipt("José Núñez", "jnunez", "HW",
+                                                         [(f, f"{prefix}_{f}") for f in FILES]), encoding="utf-8")
+    # Gradescope's export: the metadata holds the names.
+    gs = tmp_path / "gs"
+    make_submission(gs / "submission_1")
+    (gs / "submission_metadata.yml").write_text(
+        "submission_1:\n  :submitters:\n  - :name: Dário Nóbrega\n    :sid: '1004'\n", encoding="utf-8")
+    # Moodle: the name is in the folder's name.
+    moodle = tmp_path / "moodle"
+    make_submission(moodle / "Zoë Ångström_207_assignsubmission_file")
+    for folder, sid, name in ((bb, "jnunez", "José Núñez"), (gs, "1004", "Dário Nóbrega"),
+                              (moodle, "207", "Zoë Ångström")):
+        out = tmp_path / f"out_{folder.name}"
+        proc = cli("grade-all", str(folder), "--out", str(out), "--no-progress", env=C_LOCALE)
+        assert proc.returncode == 0, text(proc.stderr)
+        with open(out / "grades.csv", encoding="utf-8", newline="") as f:
+            rows = {row["student_id"]: row for row in csv.DictReader(f)}
+        assert rows[sid]["name"] == name and rows[sid]["status"] == "graded"
+        batch = json.loads((out / "batch.json").read_text(encoding="utf-8"))
+        assert [s["name"] for s in batch["mapping"]["students"]] == [name]
+
+
+# -- correct code that prints a lot ---------------------------------------------------------------------------
+PRINTERS = {
+    "100 KB per call": [{"file": "rnn_layers.py", "find": "def rnn_step_forward(x_t, s_prev, U, W, b):",
+                         "replace": "def rnn_step_forward(x_t, s_prev, U, W, b):\n    print('y' * 100_000)"}],
+    "1 MB per call to stderr": [{"file": "rnn_layers.py", "find": "def output_forward(s, V, c):",
+                                 "replace": "def output_forward(s, V, c):\n    import sys\n"
+                                            "    print('z' * 1_000_000, file=sys.stderr)"}],
+    "many lines": [{"file": "lstm_layers.py", "find": "def sigmoid(z):",
+                    "replace": "def sigmoid(z):\n    for k in range(300):\n        print('line', k, 'x' * 1000)"}],
+    "bytes through the buffer": [{"file": "rnn_layers.py", "find": "def rnn_step_forward(x_t, s_prev, U, W, b):",
+                                  "replace": "def rnn_step_forward(x_t, s_prev, U, W, b):\n    import sys\n"
+                                             "    sys.stdout.buffer.write(b'q' * 200_000)"}],
+}
+
+
+@pytest.mark.parametrize("case", sorted(PRINTERS))
+def test_printing_past_the_output_limit_costs_no_points(case, tmp_path, validate_results):
+    config = write_config(tmp_path, limits={"file_mb": 2})  # a small limit, reached in a few hundred calls
+    reference = tmp_path / "reference.json"
+    assert cli("grade", str(SOLUTIONS), "--results", str(reference), "--config", str(config),
+               "--quiet").returncode == 0
+    sub = make_submission(tmp_path / "sub", PRINTERS[case])
+    results = tmp_path / "results.json"
+    proc = cli("grade", str(sub), "--results", str(results), "--config", str(config), "--quiet")
+    assert proc.returncode == 0, text(proc.stderr)
+    document = assert_clean_json(results, validate_results)
+    expected = json.loads(reference.read_text())
+    assert [(t["name"], t["score"]) for t in document["tests"]] == [(t["name"], t["score"]) for t in expected["tests"]]
+    assert not any("File too large" in t["output"] or "OSError" in t["output"] for t in document["tests"])
+    assert "your code printed more than 1.94 MB; output is cut" in document["output"]
 
 
 # -- control characters and undecodable bytes --------------------------------------------------------------

@@ -76,7 +76,7 @@ from autograder.submissions.layouts import (
     fingerprint,
     safe_names,
 )
-from autograder.text import clean_text
+from autograder.text import clean_text, disk_name
 
 MANIFEST = "batch.json"
 PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
@@ -336,8 +336,8 @@ class _Writer:
                   "graded_at": now(), "notes": [], "files_found": [], "student_output": "", **result}
         # What the mapping decided (the attempt graded, a late submission) comes first in the student's note.
         record["notes"] = list(job.get("entry_notes", [])) + list(record.get("notes") or [])
-        write_code(self.out, job["file"], record.pop("code", None) or {})
-        write_json_atomic(self.out / "raw" / f"{job['file']}.json", record)
+        write_code(self.out, disk_name(job["file"]), record.pop("code", None) or {})
+        write_json_atomic(self.out / "raw" / disk_name(f"{job['file']}.json"), record)
         self.records[record["student"]] = record
         render_student(self.out, record, self.overrides.get(record["student"], {}), self.config, self.manifest,
                        self.comments.get(record["student"], []))
@@ -366,9 +366,9 @@ def write_code(out: Path, file: str, code: dict[str, str]) -> None:
 def render_student(out: Path, record: dict, overrides: dict, config: Config, manifest: dict,
                    comments: list[dict] | tuple = ()) -> dict:
     doc = results_document(record, overrides, config, comments)
-    write_json_atomic(out / "results" / f"{record['file']}.json", doc)
+    write_json_atomic(out / "results" / disk_name(f"{record['file']}.json"), doc)
     text = feedback.render(record, doc, config, bool(manifest.get("published")), bool(manifest.get("after_due_date")))
-    write_text_atomic(out / "feedback" / f"{record['file']}.md", text)
+    write_text_atomic(out / "feedback" / disk_name(f"{record['file']}.md"), text)
     return doc
 
 
@@ -494,7 +494,7 @@ def run_batch(out: Path, config_path: Path, config: Config, layout: Layout, entr
         manifest.pop("incomplete", None)
     # Students graded now are rendered already; others only when a crash left their files unwritten.
     unwritten = {s for s, r in records.items() if not all(
-        (out / d / f"{r['file']}{ext}").exists() for d, ext in (("results", ".json"), ("feedback", ".md")))}
+        (out / d / disk_name(f"{r['file']}{ext}")).exists() for d, ext in (("results", ".json"), ("feedback", ".md")))}
     render_all(out, config, manifest, only=unwritten, records=records, overrides=overrides, comments=comments,
                force=options.force)
     outcome.stale = stale_overrides(records, overrides)
@@ -522,7 +522,8 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def _manifest(submissions: Path, layout: Layout, config_path: Path, options: Options, old: dict | None) -> dict:
+def _manifest(submissions: Path, layout: Layout, config_path: Path, options: Options, old: dict | None,
+              config_name: str) -> dict:
     old = old or {}
     return {
         "submissions": str(submissions.resolve()),
@@ -533,6 +534,7 @@ def _manifest(submissions: Path, layout: Layout, config_path: Path, options: Opt
         "mapping": layout.mapping(),
         "assignment": options.assignment if options.assignment is not None else old.get("assignment"),
         "config": str(Path(config_path).resolve()),
+        "assignment_name": config_name,
         "published": options.published if options.published is not None else old.get("published", False),
         "after_due_date": (options.after_due_date if options.after_due_date is not None
                            else old.get("after_due_date", False)),
@@ -542,6 +544,28 @@ def _manifest(submissions: Path, layout: Layout, config_path: Path, options: Opt
     }
 
 
+def _check_same_class(out: Path, old: dict | None, submissions: Path, layout: Layout, config: Config,
+                      config_path: Path) -> bool:
+    """Whether OUTDIR's grades came from another folder of the same class (a new download): True.
+
+    Raises BatchError when they are another class's: another assignment (its name; for an OUTDIR that did
+    not record it, the config file when the folder moved), or another folder of another layout.  An edited
+    config of the same assignment is a regrade, not another class.
+    """
+    if not old:
+        return False
+    moved = Path(old.get("submissions", "")) != submissions.resolve()
+    same_assignment = (old["assignment_name"] == config.assignment if old.get("assignment_name")
+                       else not moved or Path(old.get("config", "")) == Path(config_path).resolve())
+    if not same_assignment or (moved and old.get("layout") != layout.kind):
+        what = (f"a {old.get('layout')} layout" if old.get("layout") != layout.kind else
+                f"assignment {old.get('assignment_name') or old.get('config')}")
+        raise BatchError(f"{out} holds the grades of {old.get('submissions')} ({what}), another class or assignment "
+                         f"than {submissions} ({layout.kind} layout, assignment {config.assignment}): choose "
+                         "another --out")
+    return moved
+
+
 def grade_all(submissions: Path, out: Path, config_path: Path, options: Options) -> Outcome:
     """Grade every submission under ``submissions`` into ``out`` (see the module's docstring)."""
     submissions, out = Path(submissions), Path(out)
@@ -549,14 +573,12 @@ def grade_all(submissions: Path, out: Path, config_path: Path, options: Options)
     old = read_json(out / MANIFEST) if (out / MANIFEST).exists() else None
     if old is None and out.exists() and any(p.name != LOCK for p in out.iterdir()):
         raise BatchError(f"{out} exists and is not a grade-all output folder: choose an empty or new --out")
-    if old and Path(old.get("submissions", "")) != submissions.resolve():
-        raise BatchError(f"{out} holds the grades of {old.get('submissions')}: choose another --out for "
-                         f"{submissions}")
     try:
         layout = discover(submissions, config.files, options.assignment, config.assignment, options.layout,
                           options.attempt)
     except LayoutError as exc:
         raise BatchError(str(exc)) from None
+    _check_same_class(out, old, submissions, layout, config, config_path)
     if options.dry_run:  # nothing is graded and nothing is written
         print(describe_mapping(layout))
         return Outcome(students=len(layout.entries), unplaced=len(layout.unplaced), ignored=len(layout.ignored))
@@ -568,10 +590,11 @@ def grade_all(submissions: Path, out: Path, config_path: Path, options: Options)
     # under the lock (a `feedback --published` that ran meanwhile changed it).
     with options.lock(out) if options.lock else contextlib.nullcontext():
         old = read_json(out / MANIFEST) if (out / MANIFEST).exists() else None
-        if old and Path(old.get("submissions", "")) != submissions.resolve():
-            raise BatchError(f"{out} holds the grades of {old.get('submissions')}: choose another --out for "
-                             f"{submissions}")
-        manifest = _manifest(submissions, layout, config_path, options, old)
+        if _check_same_class(out, old, submissions, layout, config, config_path):
+            _say(options, f"note: the class folder changed (was {old.get('submissions')}, now "
+                          f"{submissions.resolve()}): the same class and assignment, so the rows are kept; "
+                          "students whose submission is unchanged are not graded again")
+        manifest = _manifest(submissions, layout, config_path, options, old, config.assignment)
         outcome = run_batch(out, Path(config_path), config, layout, layout.entries, manifest, options,
                             force=options.regrade)
         if options.similarity and not outcome.interrupted:
@@ -617,7 +640,7 @@ def regrade(out: Path, students: list[str] | None, options: Options, config_path
         close = {s: difflib.get_close_matches(s, list(by_id), n=3) for s in unknown}
         hints = [f"{s!r} (did you mean {', '.join(close[s])}?)" if close[s] else repr(s) for s in unknown]
         raise BatchError(f"no submission in {manifest['submissions']} for {', '.join(hints)}")
-    manifest.update(config=str(config_path.resolve()), updated=now())
+    manifest.update(config=str(config_path.resolve()), assignment_name=config.assignment, updated=now())
     outcome = run_batch(out, config_path, config, layout, [by_id[s] for s in students], manifest, options,
                         force=True)
     # A similarity report made before this regrade compares code that has changed: make it again.

@@ -543,7 +543,9 @@ def row_note(record: dict) -> str:
     """One line for grades.csv: why a row has no grade, or what was wrong with the files."""
     if record["status"] != "graded":
         return record.get("reason", "")
-    return shorten("; ".join(n.splitlines()[0] for n in record.get("notes", [])), 300)
+    # Notes are sentences; joined into one cell they are clauses ("a; b", never "a.; b").
+    firsts = [n.splitlines()[0].rstrip() for n in record.get("notes", []) if n.strip()]
+    return shorten("; ".join(f.removesuffix(".") if not f.endswith("..") else f for f in firsts), 300)
 
 
 def grades_csv(records: dict[str, dict], docs: dict[str, dict], config: Config,

@@ -31,6 +31,7 @@ from types import SimpleNamespace
 from autograder.classroom.gradebook import load_records
 from autograder.config import Config
 from autograder.grading.results import write_text_atomic
+from autograder.text import disk_name
 
 FOLDER = "similarity"
 SHOWN = 100  # pairs shown side by side in report.html (flagged first); similarity.csv lists every pair listed
@@ -193,7 +194,7 @@ def load_class(out: Path, config: Config) -> tuple[dict[str, str], dict[str, dic
     records = load_records(out)
     texts, digests, folders = {}, {}, {}
     for student, record in records.items():
-        folder = out / "code" / record.get("file", student)
+        folder = out / "code" / disk_name(record.get("file", student))
         if folder.is_dir():
             texts[student] = student_text(folder, config.files)
             folders[student] = str(folder.relative_to(out))

@@ -32,6 +32,7 @@ from autograder.config import Config, TestSpec
 from autograder.grading import compare, fingerprint, gradcheck
 from autograder.grading.compare import Mismatch, Tolerance, check_array, check_value, describe_type, unchanged
 from autograder.sandbox.box import Pending, Reply, Sandbox, open_sandbox
+from autograder.sandbox.wire import output_cap, output_cut_message
 from autograder.spec import Function, Homework, load_files, named_outputs, upstream_gradients
 from autograder.submissions.extract import discard as discard_extracted
 from autograder.submissions.extract import extracted_from
@@ -616,6 +617,11 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
                 results[i] = TestResult(test, False, "the grader itself failed on this test (not your code's "
                                         "fault); please tell the course staff")
         student_output = box.output(upto=public_mark)
+        file_limit = config.limits.file_mb << 20
+        if any(size >= output_cap(file_limit) for size in box.mark()):
+            # The child kept output up to the cap and dropped the rest: no call failed because of it.
+            notes.append(f"Note: {output_cut_message(file_limit)} (printing costs no points, but it slows "
+                         "grading down: remove the prints from your functions).")
     ordered = [results[i] for i in range(len(tests))]
     add_hints(ordered, config.homework)
     try:

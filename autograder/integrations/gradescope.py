@@ -305,7 +305,8 @@ def try_zip(zip_path: Path, submission: Path, keep: bool) -> int:
         else:
             shutil.copy2(submission, root / "submission")
         env = {**os.environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": sys.executable}
-        proc = subprocess.run([str(root / "run_autograder")], cwd=root, env=env, capture_output=True, text=True)
+        proc = subprocess.run([str(root / "run_autograder")], cwd=root, env=env, capture_output=True, encoding="utf-8",
+                              errors="replace")
         document = json.loads((root / "results" / "results.json").read_text(encoding="utf-8"))
     finally:
         if not keep:

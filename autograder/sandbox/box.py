@@ -113,8 +113,9 @@ class Reply:
 
 
 def _child_program() -> str:
-    return _BOOT.format(wire=(_HERE / "wire.py").read_text(), landlock=(_HERE / "landlock.py").read_text(),
-                        child=(_HERE / "child.py").read_text())
+    return _BOOT.format(wire=(_HERE / "wire.py").read_text(encoding="utf-8"),
+                        landlock=(_HERE / "landlock.py").read_text(encoding="utf-8"),
+                        child=(_HERE / "child.py").read_text(encoding="utf-8"))
 
 
 def _prepare_child(limits: Limits, identity: Identity | None):

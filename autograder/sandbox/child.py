@@ -11,6 +11,7 @@ back only plain data.  It decides nothing about scores.
 from __future__ import annotations
 
 import importlib
+import io
 import os
 import sys
 import time
@@ -20,7 +21,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from autograder.sandbox.wire import Handle, read_message, write_message
+from autograder.sandbox.wire import Handle, output_cap, output_cut_message, read_message, write_message
 
 MAX_WARNINGS = 20
 
@@ -193,6 +194,63 @@ class Child:
                                         "traceback": ""})
 
 
+class _CappedOutput(io.RawIOBase):
+    """A stream's file descriptor that keeps at most ``cap`` bytes in its file and drops the rest.
+
+    The capture file has a size limit (RLIMIT_FSIZE): writing past it fails with EFBIG, which would fail the
+    student's call.  So output stops short of the limit, with one line saying so, and later writes succeed
+    without being kept: printing costs no points.
+    """
+
+    def __init__(self, fd: int, cap: int, message: str) -> None:
+        super().__init__()
+        self._fd, self._cap, self._message = fd, cap, message
+        try:  # the capture file outlives a restarted child: count what earlier children wrote
+            self._size = os.fstat(fd).st_size
+        except OSError:
+            self._size = 0
+        self._cut = self._size >= cap
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def write(self, data) -> int:
+        n = len(data)
+        if self._cut:
+            return n
+        try:
+            if self._size + n <= self._cap:
+                written = os.write(self._fd, data)
+                self._size += written
+                return written
+            os.write(self._fd, bytes(data[:self._cap - self._size]))
+            os.write(self._fd, f"\n[{self._message}]\n".encode())
+        except OSError:  # the limit reached anyway (output written around the stream): keep nothing more
+            pass
+        self._cut = True
+        return n
+
+
+def _cap_output() -> None:
+    """Replace sys.stdout and sys.stderr by streams that stop keeping output before the file size limit."""
+    import resource
+
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    if limit == resource.RLIM_INFINITY or limit <= 0:
+        return
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        try:
+            raw = _CappedOutput(stream.fileno(), output_cap(limit), output_cut_message(limit))
+        except (AttributeError, OSError, ValueError):
+            continue
+        setattr(sys, name, io.TextIOWrapper(io.BufferedWriter(raw), encoding=stream.encoding, errors=stream.errors,
+                                            line_buffering=stream.line_buffering))
+
+
 def _seal(workdir: str) -> str:
     """Confine this process with Landlock (see landlock.py); a line saying what holds, for the grader's log."""
     try:
@@ -222,6 +280,7 @@ def main(argv: list[str]) -> None:
             os.close(int(argv[3]))
         except OSError:
             pass
+    _cap_output()
     Child(workdir).serve(req_fd, resp_fd)
 
 

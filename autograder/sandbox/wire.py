@@ -25,6 +25,19 @@ import numpy as np
 ALLOWED_DTYPES = ("float64", "float32", "float16", "int64", "int32", "int16", "int8", "uint8", "bool")
 MAX_MESSAGE_BYTES = 512 * 1024 * 1024
 MAX_DEPTH = 8
+# The child's printed output goes to capture files limited by RLIMIT_FSIZE (the config's ``file_mb``): it stops
+# keeping output this far below the limit, so that printing never fails the student's call (see child.py).
+OUTPUT_MARGIN = 64 << 10
+
+
+def output_cap(file_limit: int) -> int:
+    """Bytes of printed output kept per stream (stdout, stderr) under a file size limit of ``file_limit`` bytes."""
+    return max(file_limit - OUTPUT_MARGIN, file_limit // 2)
+
+
+def output_cut_message(file_limit: int) -> str:
+    """What the student reads where their printed output stops."""
+    return f"your code printed more than {output_cap(file_limit) / 2**20:.3g} MB; output is cut"
 
 
 class WireError(Exception):

@@ -38,6 +38,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,7 @@ from autograder.submissions.locate import (  # noqa: F401 -- ArchiveLimits and S
     member_path,
     read_regular,
 )
+from autograder.text import disk_name, name_bytes
 
 SKIPPED_NAMES = {"__MACOSX", "__pycache__", ".DS_Store", "Thumbs.db"}
 LAYOUTS = ("folders", "gradescope", "nbgrader", "canvas", "moodle", "blackboard")
@@ -142,11 +144,13 @@ def discover(root: Path, files: tuple[str, ...], assignment: str | None = None,
                           "and give the folder")
     if not root.is_dir():
         raise LayoutError(f"submissions folder {str(root)!r} does not exist")
-    if any((root / f).is_file() for f in files):
-        raise LayoutError(f"{root} holds {', '.join(f for f in files if (root / f).is_file())} itself: it looks "
-                          "like one submission; grade it with `python -m autograder grade`, or give the folder "
-                          "that holds one folder or zip per student")
     kind = layout or _recognise(root)
+    loose = [f for f in files if (root / f).is_file()]
+    if loose and layout is None and kind == "folders" and sum(_holds_work(p, files) for p in root.iterdir()) < 2:
+        # Only a folder that is one submission is refused: a class folder (a layout named or recognised, several
+        # students' folders or zips) is graded and a loose homework file in it is listed as not placed.
+        raise LayoutError(f"{root} holds {', '.join(loose)} itself: it looks like one submission; grade it with "
+                          "`python -m autograder grade`, or give the folder that holds one folder or zip per student")
     if kind == "gradescope":
         gradescope = _gradescope_root(root)
         if gradescope is None:
@@ -170,7 +174,29 @@ def discover(root: Path, files: tuple[str, ...], assignment: str | None = None,
                           "export with submission_metadata.yml, nbgrader's submitted/<student>/<assignment>/, or "
                           "a Canvas, Moodle or Blackboard download)")
     found.entries = _mark_duplicates(found.entries)
+    for stray in found.unplaced:
+        if stray["path"] in loose:
+            stray["reason"] = ("a homework file at the top of the class folder, so no student's: move it into its "
+                               "student's folder (or out of the class folder) and run again")
     return found
+
+
+def _holds_work(path: Path, files: tuple[str, ...]) -> bool:
+    """Whether a class folder's entry looks like one student's submission: a zip, or a folder holding an
+    expected file, a notebook or a zip (at most two levels down)."""
+    if not _visible(path):
+        return False
+    if path.is_file():
+        return path.suffix.lower() == ".zip"
+    if not path.is_dir() or path.is_symlink():
+        return False
+    expected = {f.lower() for f in files}
+    for level in (path.iterdir(), (q for d in path.iterdir() if d.is_dir() and _visible(d) for q in d.iterdir())):
+        for q in level:
+            low = q.name.lower()
+            if low in expected or low.endswith((".ipynb", ".zip")):
+                return True
+    return False
 
 
 def _recognise(root: Path) -> str:
@@ -241,7 +267,7 @@ def _key(mapping: dict, name: str):
 def _gradescope(root: Path) -> Layout:
     path = root / "submission_metadata.yml"
     try:
-        metadata = yaml.load(path.read_text(errors="replace"), Loader=_MetadataLoader)
+        metadata = yaml.load(path.read_text(encoding="utf-8", errors="replace"), Loader=_MetadataLoader)
     except yaml.YAMLError as exc:
         raise LayoutError(f"{path} is not valid YAML: {exc}") from None
     if not isinstance(metadata, dict):
@@ -453,18 +479,29 @@ def _blackboard(root: Path, attempt: str) -> Layout:
             at["files"].append((match["rest"][1:], path.name))
     users: dict[str, list[str]] = {}
     names: dict[str, str] = {}
+    receipts: dict[str, tuple[str, str, dict]] = {}  # prefix -> (user, name, original names) from its receipt
     for prefix, at in attempts.items():
-        user, originals = None, {}
         if at["receipt"] is not None:
-            text = at["receipt"].read_text(errors="replace")
+            text = at["receipt"].read_text(encoding="utf-8", errors="replace")
             who = _BB_NAME.search(text)
-            if who:
-                user = who["user"].strip()
-                names[user] = who["name"]
             originals = {m["file"]: m["original"] for m in _BB_FILES.finditer(text)}
-        if user is None:
-            guess = _BB_USER.match(prefix + "_")
-            user = guess["user"] if guess else prefix
+            receipts[prefix] = (who["user"].strip() if who else "", who["name"] if who else "", originals)
+    assignment, guessed = _bb_assignment(attempts, receipts)
+    layout_notes = []
+    if guessed:
+        layout_notes.append(f"user names read from the file names (no receipt says them): the assignment's part of the "
+                     f"names is taken to be {assignment!r}; check the ids")
+    for prefix, at in attempts.items():
+        user, name, originals = receipts.get(prefix, ("", "", {}))
+        if user:
+            names[user] = name
+        else:
+            head = prefix[:prefix.rindex("_attempt_")]
+            if assignment is not None and head.startswith(assignment + "_") and len(head) > len(assignment) + 1:
+                user = head[len(assignment) + 1:]
+            else:
+                guess = _BB_USER.match(prefix + "_")
+                user = guess["user"] if guess else prefix
         if at["receipt"] is not None:
             ignored.append({"path": at["receipt"].name, "student": user,
                             "reason": "Blackboard's receipt of an attempt"})
@@ -498,7 +535,27 @@ def _blackboard(root: Path, attempt: str) -> Layout:
         picked = _pick(user, candidates, ignored)
         entries.append(Entry(user, root, "files", chosen, name=names.get(user, ""),
                              files=tuple((o, str(root / p)) for o, p in picked), notes=notes))
-    return Layout("blackboard", root, entries, ignored=ignored, unplaced=unplaced)
+    return Layout("blackboard", root, entries, layout_notes, ignored=ignored, unplaced=unplaced)
+
+
+def _bb_assignment(attempts: dict[str, dict], receipts: dict[str, tuple]) -> tuple[str | None, bool]:
+    """The assignment's part of Blackboard's ``<assignment>_<user>_attempt_<time>`` names, and whether it is a guess.
+
+    Both parts may hold underscores (``HW_3``, ``s_lwang``).  A receipt names the user, so its file names give the
+    assignment; without one, it is the underscore-separated words every attempt's name starts with (one student
+    alone: unknown, None).
+    """
+    heads = {p: p[:p.rindex("_attempt_")] for p in attempts}
+    for prefix, (user, _, _) in receipts.items():
+        if user and heads[prefix].endswith("_" + user):
+            return heads[prefix][:-len(user) - 1], False
+    words = [h.split("_") for h in set(heads.values())]
+    if len(words) < 2:
+        return None, False
+    common = 0
+    while all(len(w) > common + 1 for w in words) and len({w[common] for w in words}) == 1:
+        common += 1
+    return ("_".join(words[0][:common]), True) if common else (None, False)
 
 
 def _bb_time(stamp: str) -> str:
@@ -531,7 +588,7 @@ def describe_mapping(layout: Layout) -> str:
              + (f"; several attempts: the {layout.attempt} is graded" if layout.kind == "blackboard" else "")]
     for e in layout.entries:
         who = f"{e.student} ({e.name})" if e.name else e.student
-        what = ", ".join(f"{orig} <- {Path(path).name}" if Path(path).name != orig else orig
+        what = ", ".join(f"{Path(path).name} -> {orig}" if Path(path).name != orig else orig
                          for orig, path in e.files) if e.kind == "files" else f"{e.kind} {e.label}"
         lines.append(f"  {who}: {what or 'no files'}")
         lines += [f"      note: {n}" for n in e.notes]
@@ -551,15 +608,20 @@ def describe_mapping(layout: Layout) -> str:
 
 # -- file names ----------------------------------------------------------------
 def safe_names(students: list[str]) -> dict[str, str]:
-    """A file name for each student id: unique, no path separators, no leading dot."""
+    """A file name for each student id: unique, no path separators, no leading dot.
+
+    Letters and digits of any script are kept (``chloé``, ``王小明``, in NFC); anything else but ``._@+-``
+    becomes ``_``; at most 100 bytes of UTF-8.  Write such a name through ``text.disk_name`` (any locale).
+    """
     names: dict[str, str] = {}
     used: set[str] = set()
     for student in sorted(students):
-        name = re.sub(r"[^A-Za-z0-9._@+-]", "_", student)[:100] or "_"
+        kept = "".join(c if c.isalnum() or c in "._@+-" else "_" for c in unicodedata.normalize("NFC", student))
+        name = kept.encode("utf-8", "surrogateescape")[:100].decode("utf-8", "ignore") or "_"
         if name.startswith("."):
             name = "_" + name
         if name.lower() in used:
-            name = f"{name}-{hashlib.sha1(student.encode()).hexdigest()[:8]}"
+            name = f"{name}-{hashlib.sha1(name_bytes(student)).hexdigest()[:8]}"
         used.add(name.lower())
         names[student] = name
     return names
@@ -575,7 +637,7 @@ def stage_files(entry: Entry, dest: Path, limits: ArchiveLimits | None = None) -
     limits = limits or ArchiveLimits()
     root = dest.resolve()
     for original, source in entry.files:
-        target = (root / member_path(original)).resolve()
+        target = (root / disk_name(member_path(original).as_posix())).resolve()
         if root not in target.parents:
             raise SubmissionProblem(f"{original!r} points outside the submission folder")
         try:
@@ -614,7 +676,7 @@ def prepare(entry: Entry, workdir: Path, files: tuple[str, ...], limits: Archive
 
 def fingerprint(entry: Entry) -> str:
     """A hash of the submission's content: a changed submission is graded again on resume."""
-    h = hashlib.sha256(f"{entry.kind}\0{entry.problem}\0".encode())
+    h = hashlib.sha256(name_bytes(f"{entry.kind}\0{entry.problem}\0"))
     if entry.kind == "files":
         paths = [(original, Path(path)) for original, path in entry.files]
     elif entry.kind == "zip" and entry.source.is_file():
@@ -630,7 +692,7 @@ def fingerprint(entry: Entry) -> str:
     else:
         paths = []
     for rel, path in paths:
-        h.update(rel.encode() + b"\0")
+        h.update(name_bytes(rel) + b"\0")
         try:
             with open(path, "rb") as f:
                 while chunk := f.read(1 << 20):

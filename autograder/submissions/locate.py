@@ -13,6 +13,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from autograder.text import disk_name
+
 MAX_FILE_BYTES = 5 << 20  # far above any honest solution file
 
 
@@ -130,7 +132,8 @@ def extract_zip(archive: Path, dest: Path, limits: ArchiveLimits = ArchiveLimits
             rel = member_path(info.filename)
             if not rel.parts or any(p in _ZIP_SKIPPED for p in rel.parts) or info.is_dir():
                 continue
-            target = (root / rel).resolve()
+            # The member's name is text; on disk it is its UTF-8 bytes whatever the locale (text.disk_name).
+            target = (root / disk_name(rel.as_posix())).resolve()
             if root not in target.parents:
                 raise SubmissionProblem(f"zip refused: member {info.filename!r} points outside the submission folder")
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -147,6 +150,19 @@ def extract_zip(archive: Path, dest: Path, limits: ArchiveLimits = ArchiveLimits
                         out.write(chunk)
             except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, ValueError) as exc:
                 raise SubmissionProblem(f"{archive.name} is damaged: {info.filename}: {exc}") from None
+            _keep_time(target, info)
+
+
+def _keep_time(target: Path, info: zipfile.ZipInfo) -> None:
+    """Give an unpacked member the time the zip records (local time, as zip tools store it): which copy of a
+    file is newer must not depend on the order of unpacking."""
+    import time
+
+    try:
+        stamp = time.mktime((*info.date_time, 0, 0, -1))
+        os.utime(target, (stamp, stamp))
+    except (OverflowError, ValueError, OSError):
+        pass
 
 
 # -- one student's submission: where their work is, whatever the path, zip or upload -------------------------------
@@ -158,9 +174,12 @@ _QUIET_FILES = {"thumbs.db", "desktop.ini", "timestamp.txt", "submission_secret.
 _RECEIPT = re.compile(r"receipt", re.IGNORECASE)  # an LMS's submission receipt
 # How browsers, LMSs and file managers rename a file: "x (1).py" (Chrome, Edge), "x(1).py" (Firefox),
 # "x-1.py" (Canvas resubmissions, Safari), "x - Copy.py" / "x - Copy (2).py" (Windows), "x copy.py" /
-# "x copy 2.py" / "x 2.py" (macOS).  The number orders copies: the highest is the newest.
+# "x copy 2.py" / "x 2.py" (macOS); and how students mark versions: "x_v2.py", "x_final.py".  The number orders
+# copies: the highest is the newest, "final" after any number.
 _REWRITE = re.compile(r"^(?P<stem>.+?)(?:\s*\((?P<a>\d{1,3})\)|-(?P<b>\d{1,3})|\s+-\s+copy(?:\s*\((?P<c>\d{1,3})\))?"
-                      r"|\s+copy(?:\s+(?P<d>\d{1,3}))?|\s+(?P<e>\d{1,2}))$", re.IGNORECASE)
+                      r"|\s+copy(?:\s+(?P<d>\d{1,3}))?|\s+(?P<e>\d{1,2})|[_\s-]+v(?P<v>\d{1,3})|[_\s-]+(?P<f>final))$",
+                      re.IGNORECASE)
+FINAL = 1000  # the copy number of a "final" version
 MAX_ENTRIES = 2000  # files and folders looked at in one submission
 MAX_NESTED_ZIPS = 5  # zips inside a submission that are opened
 SHOWN = 20  # names listed in feedback
@@ -176,7 +195,8 @@ def shown_names(paths) -> str:
 
 
 def _printable(name: str) -> str:
-    return os.fsencode(name).decode("utf-8", "replace")
+    """A file name as text for messages: UTF-8 whatever the locale, bytes that are not UTF-8 as ``\\xNN``."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 def name_match(found: str, expected: str) -> tuple[int, int] | None:
@@ -192,9 +212,25 @@ def name_match(found: str, expected: str) -> tuple[int, int] | None:
     stem, dot, suffix = found.rpartition(".")
     match = _REWRITE.match(stem) if dot else None
     if match and f"{match['stem']}.{suffix}".lower() == expected.lower():
-        number = next((int(match[g]) for g in "abcde" if match[g]), 1)
-        return 2, number
+        return 2, _copy_number(match)
     return None
+
+
+def _copy_number(match: re.Match) -> int:
+    if match["f"]:
+        return FINAL
+    return next((int(match[g]) for g in "abcdev" if match[g]), 1)
+
+
+def copy_rank(name: str) -> int:
+    """How late a copy a file or folder name says it is: 0 for a plain name, its copy number for a rewritten
+    one (``hw (2).zip``: 2, ``hw_v3``: 3, ``hw_final.zip``: after any number), for the newest-first order."""
+    stem = name.rpartition(".")[0] if "." in name.lstrip(".") else name
+    rank = 0
+    while (match := _REWRITE.match(stem)) is not None:  # "hw_final (1)": both count
+        rank += _copy_number(match)
+        stem = match["stem"]
+    return rank
 
 
 def canonical_name(name: str) -> str:
@@ -413,13 +449,24 @@ def locate(path: Path, files: tuple[str, ...], assignment: str = "", functions: 
     return _choose(scan, files, assignment, functions, dest / "submission", budget)
 
 
+def _mtime(path: Path) -> float:
+    try:
+        return os.lstat(path).st_mtime
+    except OSError:
+        return 0.0
+
+
 def _best(scan: _Scan, name: str, among=None) -> list[tuple[tuple, str, Path]]:
-    """The files that could be ``name``, best first: shallowest, then exact over rewritten, then newest copy."""
+    """The files that could be ``name``, best first (README, "Where the grader finds the work"): the shallowest;
+    then the newest copy by its names, the file's and each folder's or zip's holding it (``hw_rnn_final.zip`` over
+    ``hw_rnn.zip``, ``x (1).py`` over ``x.py``); then the exact name over another letter case; then the latest
+    modified (zip members keep their recorded time); then by path."""
     ranked = []
     for rel, path in (among if among is not None else scan.files):
         how = name_match(rel.rpartition("/")[2], name)
         if how is not None:
-            ranked.append(((_depth(rel), how[0], -how[1], rel), rel, path))
+            versions = tuple(-copy_rank(part) for part in rel.split("/"))
+            ranked.append(((_depth(rel), versions, how[0] == 1, -_mtime(path), rel), rel, path))
     return sorted(ranked)
 
 
@@ -448,32 +495,29 @@ def _choose(scan: _Scan, files: tuple[str, ...], assignment: str, functions: tup
             others = [o for o in others if o != rel]
             break
         if others:
-            result.notes.append(f"Several files could be {name}: graded {result.chosen.get(name, 'none')!r}; "
-                                f"not graded: {shown_names(others)}.")
+            result.notes.append(f"Several files could be {name}: graded {result.chosen.get(name, 'none')!r} (the "
+                                f"shallowest, then the newest copy); not graded: {shown_names(others)}.")
     for rel in scan.links:
         result.notes.append(f"{rel} is a symbolic link: not graded (submit the file itself).")
     notebooks = _notebooks(scan, taken)
-    if result.chosen and notebooks and functions and _stub_files(staged, result.chosen, functions):
+    pick = _pick_notebook(notebooks, assignment, functions) if notebooks else None
+    if result.chosen and pick and functions and _stub_files(staged, result.chosen, functions):
         # Untouched templates beside a filled notebook: the notebook is the work.
-        best = _pick_notebook(notebooks, assignment, functions)
-        if best is not None and _filled_notebook(best[1], functions):
+        if _filled_notebook(pick.path, functions):
             result.notes.append(f"The .py files ({shown_names(sorted(result.chosen.values()))}) are the untouched "
-                                f"templates: the notebook {best[0]} was graded instead.")
+                                f"templates: the notebook {pick.rel} was graded instead.")
             for name in result.chosen:
                 (staged / name).unlink()
             result.chosen.clear()
-    if not result.chosen and notebooks:
-        best = _pick_notebook(notebooks, assignment, functions)
-        if best is not None:
-            rel, p = best
-            from autograder.submissions.extract import prepare
+    if not result.chosen and pick is not None:
+        from autograder.submissions.extract import prepare
 
-            # The cells run in the child within ``budget`` seconds (extract.prepare's default when None).
-            result.folder = prepare(p, files, functions, **({"budget": budget} if budget else {}))[0]
-            result.notebook, result.notebook_path = rel, p
-            taken.add(rel)
-            kind = "the notebook" if rel.lower().endswith(".ipynb") else "the notebook exported as a script"
-            result.notes.append(f"Graded {kind} {rel}.")
+        # The cells run in the child within ``budget`` seconds (extract.prepare's default when None).
+        result.folder = prepare(pick.path, files, functions, **({"budget": budget} if budget else {}))[0]
+        result.notebook, result.notebook_path = pick.rel, pick.path
+        taken.add(pick.rel)
+        kind = "the notebook" if pick.rel.lower().endswith(".ipynb") else "the notebook exported as a script"
+        result.notes.append(f"Graded {kind} {pick.rel}" + (f" ({pick.why})." if pick.why else "."))
     if result.notebook is None:
         # Helper modules the student's files may import: the other .py files beside them (beside nothing: the
         # shallowest .py files, so that the grader can point out a near-miss name such as rnn_layer.py).
@@ -482,7 +526,7 @@ def _choose(scan: _Scan, files: tuple[str, ...], assignment: str, functions: tup
         if not folders and py:
             folders = {min(py, key=_depth).rpartition("/")[0]}
         for rel, p in scan.files:
-            base = Path(rel).name
+            base = p.name  # the name on disk (``rel`` is for messages: decoded, maybe not encodable here)
             if (rel not in taken and rel.rpartition("/")[0] in folders and base.endswith(".py")
                     and not (staged / base).exists() and not script_notebook(p)):
                 try:
@@ -493,9 +537,9 @@ def _choose(scan: _Scan, files: tuple[str, ...], assignment: str, functions: tup
         rel.lower().endswith(".ipynb") or (rel, p) in notebooks)]
     if unused_notebooks:
         why = "the .py files were graded" if result.chosen else (
-            "only the notebook named like the assignment, else the one whose cells are marked `# file: ...`, is "
-            "graded; Untitled notebooks never are" if result.notebook else "none is named like the assignment "
-            f"({assignment}.ipynb) or has cells marked `# file: ...`; Untitled notebooks never are")
+            "one notebook is graded: see README, Where the grader finds the work" if result.notebook else
+            f"none is named like the assignment ({assignment}.ipynb), has cells marked `# file: ...` or defines a "
+            "graded function")
         result.notes.append(f"Notebooks not graded: {shown_names(unused_notebooks)} ({why}).")
     unused = [rel for rel in result.uploaded if rel not in taken and rel not in unused_notebooks]
     if unused and (result.chosen or result.notebook):
@@ -506,12 +550,18 @@ def _choose(scan: _Scan, files: tuple[str, ...], assignment: str, functions: tup
     return result
 
 
+def _scratch(rel: str) -> bool:
+    """A notebook Jupyter named on its own (``Untitled.ipynb``, ``Untitled1.ipynb``): graded only when it alone
+    holds the work."""
+    return rel.rpartition("/")[2].lower().startswith("untitled")
+
+
 def _notebooks(scan: _Scan, taken: set[str]) -> list[tuple[str, Path]]:
-    """Notebooks and exported scripts that could be the work; scratch notebooks and checkpoint copies are not."""
+    """Notebooks and exported scripts that could be the work; checkpoint copies are not."""
     out = []
     for rel, p in scan.files:
         low = p.name.lower()
-        if rel in taken or low.startswith("untitled") or low.endswith("-checkpoint.ipynb"):
+        if rel in taken or low.endswith("-checkpoint.ipynb"):
             continue
         if low.endswith(".ipynb") or (low.endswith(".py") and script_notebook(p)):
             out.append((rel, p))
@@ -537,22 +587,44 @@ def _filled_notebook(path: Path, functions: tuple[str, ...]) -> bool:
     return any(s and defined.search(s) for s in sources) and not stub_only(sources, functions)
 
 
-def _pick_notebook(notebooks: list[tuple[str, Path]], assignment: str,
-                   functions: tuple[str, ...]) -> tuple[str, Path] | None:
-    """The notebook named like the assignment, else the one that holds the work (marked cells, graded functions);
-    an untouched copy of the template loses to a filled notebook of any name."""
-    if len(notebooks) > 1 and functions:
+@dataclass(frozen=True)
+class _Pick:
+    rel: str
+    path: Path
+    why: str = ""  # said in the notes when other notebooks were there
+
+
+def _pick_notebook(notebooks: list[tuple[str, Path]], assignment: str, functions: tuple[str, ...]) -> _Pick | None:
+    """The notebook to grade (README, "Where the grader finds the work"):
+
+    1. a filled notebook (graded functions defined, not all template stubs) over an unfilled one, whatever
+       their names: an untouched template never wins over the work;
+    2. then a named notebook over Jupyter's ``Untitled*.ipynb``;
+    3. then the one named like the assignment, else the one that holds the work (marked cells, graded
+       functions), shallowest first.
+    """
+    others = len(notebooks) > 1
+    why = ""
+    if others and functions:
         filled = [(rel, p) for rel, p in notebooks if _filled_notebook(p, functions)]
         if filled and len(filled) < len(notebooks):
+            left = sorted({rel for rel, _ in notebooks} - {rel for rel, _ in filled})
+            why = f"it holds your work; {shown_names(left)} {'is' if len(left) == 1 else 'are'} unfilled"
             notebooks = filled
+    named = [(rel, p) for rel, p in notebooks if not _scratch(rel)]
+    if named and len(named) < len(notebooks):
+        why = why or "a named notebook is graded before Jupyter's Untitled ones"
+        notebooks = named
     if assignment:
         for ext in (".ipynb", ".py"):
             ranked = _best(_Scan(), f"{assignment}{ext}", among=notebooks)
             if ranked:
-                return ranked[0][1], ranked[0][2]
+                return _Pick(ranked[0][1], ranked[0][2], why or ("named like the assignment" if others else ""))
     holding = [(rel, p) for rel, p in notebooks if _graded_notebook(p, functions)]
     holding.sort(key=lambda rp: (_depth(rp[0]), not rp[0].lower().endswith(".ipynb"), rp[0]))
-    return holding[0] if holding else None
+    if not holding:
+        return None
+    return _Pick(*holding[0], why or ("its cells hold the work" if others else ""))
 
 
 def uploaded_files(path: Path) -> list[str]:
@@ -573,7 +645,7 @@ def notebook_in(folder: Path, files: tuple[str, ...], assignment: str = "",
     if any(_best(scan, name) for name in files):
         return None
     best = _pick_notebook(_notebooks(scan, set()), assignment, functions)
-    return best[1] if best else None
+    return best.path if best else None
 
 
 def notebook_of(submission: Path, files: tuple[str, ...]) -> Path | None:
