@@ -250,6 +250,9 @@ SHAPES: dict[str, tuple[Shape, set[str]]] = {
 }
 # What otter-grader loses besides: it runs the notebook as saved, Markdown cells included.
 OTTER_LOSES = {"markdown_cell": {"rnn_backward"}, "raw_cell": {"output_backward"}, "markdown_quiz": {"answers"}}
+# What otter-grader refuses to grade at all: a notebook that does not carry its release's metadata
+# (``otter.assignment_name``), such as a fresh notebook the code was pasted into; otter run exits 1.
+OTTER_REFUSES = {"colab_paste"}
 # One or more per kind, through otter and nbgrader in `make test` (all of them with `make parity`).
 TOOL_SHAPES = ["no_markers", "raise_after_def", "markdown_cell", "matplotlib_in_graded_cell", "stub_below_solution"]
 

@@ -104,8 +104,14 @@ def _through_otter(root: Path, folders: dict[str, Path], config, pool: ThreadPoo
     tools.copy_tree(student, checking)
     (checking / "hw_rnn.ipynb").write_text(paths[OTTER_CHECKED].read_text())
     check = pool.submit(tools.run, ["otter", "check", "hw_rnn.ipynb"], checking)
-    return {"scores": {name: f.result() for name, f in futures.items()}, "paths": paths, "student": student,
-            "zip": autograder_zip, "check": check.result().stdout}
+    scores, refused = {}, {}
+    for name, future in futures.items():
+        try:
+            scores[name] = future.result()
+        except tools.ToolError as exc:  # otter refuses some notebooks outright (OTTER_REFUSES)
+            refused[name] = str(exc)
+    return {"scores": scores, "refused": refused, "paths": paths, "student": student, "zip": autograder_zip,
+            "check": check.result().stdout}
 
 
 def _through_nbgrader(root: Path, folders: dict[str, Path], config) -> dict:
@@ -150,7 +156,10 @@ def test_same_score_per_function_in_every_tool(name, graded, config):
     native_otter, native_nbgrader = graded["native"]["otter", name], graded["native"]["nbgrader", name]
     assert set(native_otter) == set(config.functions)
     otter_loses = with_callers(notebook_shapes.OTTER_LOSES.get(name[6:], set())) if name.startswith("shape-") else set()
-    if otter_loses:  # otter runs a retyped cell as saved; the notebook's own checks fail there first
+    if name[6:] in notebook_shapes.OTTER_REFUSES:  # a notebook not made from otter's release: otter grades nothing
+        assert name not in graded["otter"]["scores"]
+        assert "Received submission for assignment 'None'" in graded["otter"]["refused"][name]
+    elif otter_loses:  # otter runs a retyped cell as saved; the notebook's own checks fail there first
         otter = graded["otter"]["scores"][name]
         assert {f for f in config.functions if otter[f] < config.function_points[f]} == otter_loses
         assert {f: s for f, s in otter.items() if f not in otter_loses} == {
