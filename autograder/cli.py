@@ -21,11 +21,10 @@ REPOSITORY = Path(__file__).resolve().parent.parent
 
 def _submission(path: str, config: Config):
     """Where the work is in a folder, zip, .py or .ipynb file (``submissions.locate``): a ``Located``."""
-    from autograder.submissions.locate import SubmissionProblem, locate
+    from autograder.submissions.locate import SubmissionProblem, locate_work
 
     try:
-        return locate(Path(path), config.files, config.assignment, config.functions,
-                      budget=config.limits.notebook_seconds)
+        return locate_work(Path(path), config)
     except SubmissionProblem as exc:
         raise ConfigError(str(exc)) from None
 

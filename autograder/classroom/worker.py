@@ -64,7 +64,7 @@ def grade_job(job: dict, config, grade_fn) -> dict:
     """Grade one submission; never raises for anything the submission or the grader does."""
     from autograder.grading.results import to_gradescope
     from autograder.submissions.layouts import ArchiveLimits, Entry, SubmissionProblem, prepare
-    from autograder.submissions.locate import locate
+    from autograder.submissions.locate import locate_work
 
     entry = Entry.from_job(job)
     start = time.perf_counter()
@@ -74,8 +74,7 @@ def grade_job(job: dict, config, grade_fn) -> dict:
         with tempfile.TemporaryDirectory(prefix="hw_job_") as tmp:
             limits = ArchiveLimits(**job["archive_limits"]) if job.get("archive_limits") else ArchiveLimits()
             folder = prepare(entry, Path(tmp), config.files, limits)
-            located = locate(folder, config.files, config.assignment, config.functions, Path(tmp) / "located", limits,
-                             budget=config.limits.notebook_seconds)
+            located = locate_work(folder, config, Path(tmp) / "located", limits)
             record["code"] = graded_code(located, config.files)  # read before grading: the student's own text
             report = grade_fn(located.folder, config)
             report.notes[:0] = located.notes

@@ -56,11 +56,11 @@ def run(submission: Path, data: Path = DATA):
     from autograder.grading.grader import grade
     from autograder.grading.recorded import replaying
     from autograder.sandbox.inprocess import InProcessBox
-    from autograder.submissions.locate import SubmissionProblem, find_files, locate
+    from autograder.submissions.locate import SubmissionProblem, find_files, locate_work
 
     config, recorded = load(data)
     try:
-        located = locate(Path(submission), config.files, config.assignment, config.functions)
+        located = locate_work(Path(submission), config)
     except SubmissionProblem as exc:
         raise CheckError(str(exc)) from None
     mismatched = recorded.mismatched_inputs(config.homework)

@@ -12,8 +12,12 @@ import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from autograder.text import disk_name
+
+if TYPE_CHECKING:
+    from autograder.config import Config
 
 MAX_FILE_BYTES = 5 << 20  # far above any honest solution file
 
@@ -407,6 +411,14 @@ _TEMPORARY: list[Path] = []
 def _remove_temporary() -> None:
     for folder in _TEMPORARY:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def locate_work(path: Path, config: Config, dest: Path | None = None,
+                limits: ArchiveLimits | None = None) -> Located:
+    """``locate`` with what it takes from the assignment's config (files, name, graded functions and the
+    notebook time budget ``limits.notebook_seconds``), as every path that grades or checks calls it."""
+    return locate(path, config.files, config.assignment, config.functions, dest, limits,
+                  budget=config.limits.notebook_seconds)
 
 
 def locate(path: Path, files: tuple[str, ...], assignment: str = "", functions: tuple[str, ...] = (),
