@@ -368,9 +368,9 @@ def describe_penalty(penalty: dict) -> str:
     text = penalty["set"]
     if penalty.get("pending"):
         return f"{text} (applies once graded)"
-    if "percent" in text:
+    if text.endswith("%"):
         text += f" of {penalty['before']:g} ({penalty['intended']:+g} points)"
-    if penalty["points"] != penalty["intended"]:
+    if not math.isclose(penalty["points"], penalty["intended"], abs_tol=1e-9):
         applied = f"{penalty['points']:+g}" if penalty["points"] else "0"
         text += f" (applied: {applied}, the score cannot go below 0)"
     return text
@@ -585,7 +585,7 @@ def results_document(record: dict, overrides: dict[str, dict], config: Config,
         doc["score"] = max(0.0, before + points)
         kind = f"{float(penalty['percent']):g}% of {before:g}" if "percent" in penalty else "points"
         # points: what it changed; intended: what it would have changed without the floor at 0.
-        extra["penalty"].update(points=doc["score"] - before, intended=points, before=before, given=kind)
+        extra["penalty"].update(points=round(doc["score"] - before, 4), intended=points, before=before, given=kind)
         notes.append(f"Adjusted by the course staff: {describe_penalty(extra['penalty'])}: {penalty.get('reason')}")
     if extension:
         notes.append(f"Extension granted by the course staff: {extension.get('reason', '')}")
