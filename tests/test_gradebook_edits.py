@@ -9,8 +9,11 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
+import shlex
 import shutil
 import signal
+import stat
 import tempfile
 from pathlib import Path
 
@@ -96,6 +99,14 @@ def test_stale_override_is_listed_and_not_applied(klass):
     proc = run_cli("regrade", str(out), "--student", "bug1", "--student", "bug2", "--no-progress", timeout=900)
     assert proc.returncode == 0, proc.stderr
     assert f"bug1 | {REF_TEST} | grader 0 -> 2 | override 1" in proc.stderr
+    # The hint is the real command for each stale override (no ID / NAME placeholders), and it runs.
+    assert "--student ID" not in proc.stderr and "NAME" not in proc.stderr
+    keep = {line.split(": keep it: ", 1)[0].strip(): line.split(": keep it: ", 1)[1]
+            for line in proc.stderr.splitlines() if ": keep it: " in line}
+    drop = [line.split(": drop it: ", 1)[1] for line in proc.stderr.splitlines() if "bug2: drop it: " in line]
+    assert set(keep) == {"bug1", "bug2"} and len(drop) == 1
+    assert shlex.split(keep["bug1"])[4:] == [str(out), "--student", "bug1", "--test", REF_TEST, "--score", "1",
+                                             "--reason", "partial credit: only db averaged"]
     rows = grades(out)
     assert rows["bug1"]["total"] == rows["bug2"]["total"] == full  # the grader's score counts, not 1 of 2
     assert "override(s) to review" in rows["bug1"]["note"]
@@ -262,6 +273,8 @@ def test_hand_edited_grades_csv_is_not_overwritten(klass, edit):
         edited = "".join(line for line in text.splitlines(True) if not line.startswith("bug3,")).encode()
     path.write_bytes(edited)
     overrides_before = (out / "overrides.yaml").exists()
+    said = {"excel": "only the file's format changed", "typed": "blank: rnn_step_forward 0 -> 2",
+            "row_deleted": "row bug3 deleted"}[edit]
     for args in (("override", str(out), "--student", "bug1", "--test", REF_TEST, "--score", "1", "--reason", "x"),
                  ("comment", str(out), "--student", "bug1", "--text", "x"),
                  ("feedback", str(out), "--published"),
@@ -271,6 +284,8 @@ def test_hand_edited_grades_csv_is_not_overwritten(klass, edit):
         assert proc.returncode == 2, (args, proc.stderr)
         assert "grades.csv was changed since the toolkit wrote it" in proc.stderr and "--force" in proc.stderr
         assert "overrides.yaml" in proc.stderr
+        assert said in proc.stderr, proc.stderr  # which rows or cells differ
+        assert "--penalty" in proc.stderr  # how to change a student's total
         assert path.read_bytes() == edited
     assert (out / "overrides.yaml").exists() == overrides_before and not (out / "comments.yaml").exists()
     assert json.loads((out / "batch.json").read_text())["published"] is False
@@ -291,13 +306,13 @@ def test_penalty_in_points_and_percent(klass):
     assert proc.returncode == 0, proc.stderr
     bug = float(grades(out)["bug2"]["total"])
     rows = grades(out)
-    assert float(rows["good"]["total"]) == full - 15 and "penalty -15: 2 days late" in rows["good"]["note"]
+    assert float(rows["good"]["total"]) == full - 15 and "penalty -15 points: 2 days late" in rows["good"]["note"]
     assert float(rows["bug1"]["total"]) == pytest.approx(bug * 0.9)
     doc = results(out, "good")
     assert doc["score"] == full - 15 and doc["extra_data"]["penalty"]["reason"] == "2 days late"
     assert sum(t["score"] for t in doc["tests"]) == full  # the tests keep their scores
     assert "-15 points" in (out / "feedback" / "good.md").read_text()
-    assert "| good | -15 | points | 2 days late |" in (out / "summary.md").read_text()
+    assert "| good | -15 points | -15 points | 2 days late |" in (out / "summary.md").read_text()
     bad = run_cli("override", str(out), "--student", "good", "--penalty", "-15", "--reason", "")
     assert bad.returncode == 2 and "give a reason" in bad.stderr
     bad = run_cli("override", str(out), "--student", "good", "--test", "total", "--penalty", "-1", "--reason", "x")
@@ -384,3 +399,192 @@ def test_notes_are_cut_at_a_word_and_hidden_override_reasons_shown_once_publishe
     assert "right idea" not in (out / "feedback" / "bug1.md").read_text()  # the test is not shown yet
     assert run_cli("feedback", str(out), "--published").returncode == 0
     assert "right idea, one sign off" in (out / "feedback" / "bug1.md").read_text()
+
+
+# -- 11. interrupted regrades and an interrupted similarity step ----------------------------------------------
+@pytest.fixture
+def faults(monkeypatch):
+    """In-process batches with tests/batch_faults.py's grader: INTERRUPT_BATCH.py sends the batch SIGINT."""
+    scratch = Path(tempfile.mkdtemp(prefix="hw_rnn_scratch_", dir="/tmp"))
+    os.chmod(scratch, 0o711)  # the student's process (another uid) reaches its sandbox through it
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")]))
+    yield
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+@pytest.mark.parametrize("how", ["regrade --all", "regrade --student", "grade-all --regrade"])
+def test_interrupted_regrade_marks_every_student_not_regraded(klass, faults, how):
+    from autograder.classroom import batch
+
+    src, out = klass
+    before = grades(out)
+    (src / "bug2" / "INTERRUPT_BATCH.py").touch()  # graded third of blank, broken, bug1, bug2, ...
+    options = batch.Options(jobs=1, quiet=True, grade_fn="batch_faults:grade", similarity=False,
+                            regrade=how == "grade-all --regrade")
+    if how == "grade-all --regrade":
+        outcome = batch.grade_all(src, out, ROOT / "assignments" / "hw_rnn" / "assignment.yaml", options)
+    else:
+        outcome = batch.regrade(out, None if how == "regrade --all" else ["bug1", "bug2", "bug3", "good"], options)
+    assert outcome.interrupted and outcome.exit_code == 130
+    rows = grades(out)
+    pending = sorted(s for s, r in rows.items() if r["status"] == "pending")
+    # bug3 and good were to be regraded and were not: their rows must not look final, with old scores.
+    assert {"bug3", "good"} <= set(pending) and len(pending) == outcome.pending
+    for student in pending:
+        assert rows[student]["total"] == "" and rows[student]["rnn_step_forward"] == ""
+        assert "not regraded yet" in rows[student]["note"] and "run the same command again" in rows[student]["note"]
+    assert f"{before['good']['total']} / {before['good']['max']} (graded)" in rows["good"]["note"]
+    said = batch.describe(outcome, out)
+    assert f"{len(pending)} of {outcome.students} students are pending" in said
+    assert f"{outcome.students - len(pending) - outcome.errors} of {outcome.students} graded" in said
+    summary = (out / "summary.md").read_text()
+    assert summary.startswith("**INCOMPLETE") and all(s in summary.split("\n")[0] for s in pending)
+    (src / "bug2" / "INTERRUPT_BATCH.py").unlink()
+    proc = run_cli("regrade", str(out), "--all", "--no-progress", timeout=900)
+    assert proc.returncode == 1, proc.stderr  # broken still cannot be graded
+    rows = grades(out)
+    assert "pending" not in {r["status"] for r in rows.values()} and rows["good"]["total"] == before["good"]["total"]
+    assert not (out / "summary.md").read_text().startswith("**INCOMPLETE")
+
+
+@pytest.mark.parametrize("how", ["grade-all", "regrade"])
+def test_interrupt_while_writing_the_similarity_report_is_marked(klass, faults, monkeypatch, how):
+    from autograder.classroom import batch, similarity
+
+    src, out = klass
+    real = similarity.report
+
+    def interrupted(*args, **kwargs):  # Ctrl-C arrives while the report is being made
+        os.kill(os.getpid(), signal.SIGINT)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(similarity, "report", interrupted)
+    if how == "regrade":
+        (out / "similarity").mkdir()  # an earlier report: a regrade writes it again
+        outcome = batch.regrade(out, ["good"], batch.Options(jobs=1, quiet=True))
+    else:
+        outcome = batch.grade_all(src, out, ROOT / "assignments" / "hw_rnn" / "assignment.yaml",
+                                  batch.Options(jobs=1, quiet=True))
+    assert outcome.interrupted and outcome.exit_code == 130 and outcome.pending == 0
+    assert not (out / "similarity" / "report.html").exists()
+    summary = (out / "summary.md").read_text()
+    assert summary.startswith("**INCOMPLETE") and "the similarity report was not written: run the same command " \
+        "again" in summary
+    assert "similarity report was not" in batch.describe(outcome, out)
+    assert "pending" not in {r["status"] for r in grades(out).values()}
+    monkeypatch.setattr(similarity, "report", real)
+    if how == "grade-all":  # every student is skipped; the report is written
+        proc = run_cli("grade-all", str(src), "--out", str(out), "--no-progress", timeout=900)
+    else:
+        proc = run_cli("similarity", str(out))
+    assert proc.returncode in (0, 1), proc.stderr
+    assert (out / "similarity" / "report.html").exists()
+    assert not (out / "summary.md").read_text().startswith("**INCOMPLETE")
+
+
+# -- 12. penalties shown as set and as applied; extensions --------------------------------------------------------
+def test_penalty_on_a_zero_and_on_an_error_row_is_shown_as_set(klass):
+    _, out = klass
+    assert grades(out)["blank"]["total"] == "0"
+    for student, value in (("blank", "-15"), ("broken", "-15"), ("bug1", "-10%"), ("good", "-5")):
+        proc = run_cli("override", str(out), "--student", student, f"--penalty={value}", "--reason", "late")
+        assert proc.returncode == 0, proc.stderr
+    rows, summary = grades(out), (out / "summary.md").read_text()
+    floor = "-15 points (applied: 0, the score cannot go below 0)"
+    assert rows["blank"]["total"] == "0" and f"penalty {floor}: late" in rows["blank"]["note"]
+    assert f"| blank | -15 points | {floor} | late |" in summary
+    assert floor in (out / "feedback" / "blank.md").read_text() and "+0" not in summary
+    assert "| broken | -15 points | applies once graded | late |" in summary
+    assert "penalty -15 points (applies once graded): late" in rows["broken"]["note"]
+    bug = results(out, "bug1")["extra_data"]["penalty"]
+    assert f"| bug1 | -10% | -10% of {bug['before']:g} ({bug['points']:+g} points) | late |" in summary
+    assert "| good | -5 points | -5 points | late |" in summary
+
+
+def canvas_class(base: Path) -> Path:
+    """A Canvas download: ken and lea flagged LATE by Canvas, mo on time."""
+    from classroom import as_canvas
+
+    people = {}
+    for student in ("ken", "lea", "mo"):
+        make_submission(base / "src" / student)
+        people[student] = {"path": base / "src" / student}
+    return as_canvas(people, base / "canvas", late=("ken", "lea"))
+
+
+def test_extension_answers_the_lms_late_flag_and_changes_no_score(tmp_path):
+    from classroom import lms_people
+
+    src = canvas_class(tmp_path)
+    ids = {s: str(p["canvas_id"]) for s, p in lms_people({"ken": {}, "lea": {}, "mo": {}}).items()}
+    out = tmp_path / "out"
+    assert grade_all(src, out).returncode == 0
+    before = grades(out)
+    assert "Canvas marked it LATE" in before[ids["ken"]]["note"]
+    for student in ("ken", "mo"):
+        proc = run_cli("override", str(out), "--student", ids[student], "--extension", "3 days, approved by prof")
+        assert proc.returncode == 0, proc.stderr
+    rows = grades(out)
+    assert {s: r["total"] for s, r in rows.items()} == {s: r["total"] for s, r in before.items()}
+    assert "within the extension granted by the course staff (3 days, approved by prof): not late" \
+        in rows[ids["ken"]]["note"]
+    assert "not late" not in rows[ids["lea"]]["note"] and "Canvas marked it LATE" in rows[ids["lea"]]["note"]
+    assert "extension: 3 days, approved by prof" in rows[ids["mo"]]["note"] and "LATE" not in rows[ids["mo"]]["note"]
+    feedback = (out / "feedback" / f"{ids['ken']}.md").read_text()
+    assert "Extension granted by the course staff: 3 days, approved by prof" in feedback and "not late" in feedback
+    summary = (out / "summary.md").read_text()
+    assert f"| {ids['ken']} | 3 days, approved by prof | answered |" in summary
+    assert f"| {ids['mo']} | 3 days, approved by prof | none |" in summary
+    kept = yaml.safe_load((out / "overrides.yaml").read_text())
+    assert {str(k): v for k, v in kept.items()}[ids["ken"]]["extension"]["reason"] == "3 days, approved by prof"
+    # Validated like every entry: a hand edit without a reason is refused, with the file and the entry.
+    text = (out / "overrides.yaml").read_text()
+    (out / "overrides.yaml").write_text(text.replace("reason: 3 days, approved by prof", "reason: ''", 1))
+    proc = run_cli("feedback", str(out))
+    assert proc.returncode == 2 and "/ extension: give a reason" in proc.stderr, proc.stderr
+    (out / "overrides.yaml").write_text(text)
+    bad = run_cli("override", str(out), "--student", ids["ken"], "--extension", "x", "--penalty", "-1")
+    assert bad.returncode == 2 and "--extension" in bad.stderr
+    assert run_cli("override", str(out), "--student", ids["ken"], "--remove-extension").returncode == 0
+    assert grades(out)[ids["ken"]]["note"] == before[ids["ken"]]["note"]
+
+
+# -- 13. file permissions follow the umask; student code stays private -----------------------------------------
+@pytest.mark.parametrize("umask", [0o022, 0o027, 0o077])
+def test_output_files_follow_the_umask_and_student_code_stays_private(klass, umask):
+    _, out = klass
+    old = os.umask(umask)
+    try:
+        steps = (("override", str(out), "--student", "good", "--penalty", "-1", "--reason", "late"),
+                 ("comment", str(out), "--student", "bug1", "--text", "look at db"),
+                 ("regrade", str(out), "--student", "bug1", "--no-progress"),
+                 ("similarity", str(out)))
+        for args in steps:
+            proc = run_cli(*args, timeout=900)
+            assert proc.returncode == 0, (args, proc.stderr)
+    finally:
+        os.umask(old)
+
+    def mode(path: Path) -> int:
+        return stat.S_IMODE(path.stat().st_mode)
+
+    normal = 0o666 & ~umask
+    for name in ("grades.csv", "summary.md", "overrides.yaml", "comments.yaml", "batch.json",
+                 "results/bug1.json", "feedback/bug1.md", "results/good.json", "similarity/similarity.csv"):
+        assert mode(out / name) == normal, (name, oct(mode(out / name)))
+    for path in [out / "raw" / "bug1.json", out / "similarity" / "report.html", *(out / "code" / "bug1").glob("*.py")]:
+        assert mode(path) == 0o600, (path, oct(mode(path)))
+
+
+# -- 14. an ambiguous --test lists a few candidates -----------------------------------------------------------------
+def test_ambiguous_test_name_lists_a_few_candidates(klass):
+    _, out = klass
+    proc = run_cli("override", str(out), "--student", "bug1", "--test", "gradients match the reference", "--remove")
+    assert proc.returncode == 2
+    listed = proc.stderr.split(" tests: ", 1)[1]
+    assert listed.count(": gradients match the reference") == 5 and re.search(r"; and \d+ more", listed), proc.stderr
+    proc = run_cli("override", str(out), "--student", "bug1", "--test", "rnn_step_backward:", "--remove")
+    assert proc.returncode == 2 and " more" not in proc.stderr  # a few candidates: all listed

@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 from autograder.classroom.clusters import clusters, normalise
+from autograder.classroom.gradebook import describe_penalty
 from autograder.config import Config
 
 TOP_MESSAGES = 3
@@ -163,12 +164,17 @@ def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: 
     errors = sorted(s for s, r in records.items() if r["status"] != "graded")
     totals = [docs[s]["score"] for s in graded]
     lines = []
-    if incomplete:
+    if incomplete and incomplete.get("similarity"):
+        lines += [f"**INCOMPLETE: the run of {incomplete.get('when', '')} was interrupted after every student was "
+                  "graded: the similarity report was not written: run the same command again.**", ""]
+    elif incomplete:
         missing = incomplete.get("missing", [])
         lines += [f"**INCOMPLETE: the run of {incomplete.get('when', '')} was interrupted; {len(missing)} of "
-                  f"{incomplete.get('students', '?')} students are not graded by it "
-                  f"({_cell(', '.join(missing[:20]))}{' ...' if len(missing) > 20 else ''}). Run the same "
-                  "command again to grade them; this summary and grades.csv are not final until then.**", ""]
+                  f"{incomplete.get('students', '?')} students are not graded (or not graded again) by it "
+                  f"({_cell(', '.join(missing[:20]))}{' ...' if len(missing) > 20 else ''}): their rows in grades.csv "
+                  "are `pending`, without scores, and this summary still counts an earlier run's result for those "
+                  "graded before. Run the same command again to grade them; this summary and grades.csv are not "
+                  "final until then.**", ""]
     lines += [f"# {config.title}: class summary", ""]
     current = {s["id"] for s in mapping.get("students", [])} if isinstance(mapping, dict) else set(records)
     gone = sorted(set(records) - current)
@@ -230,9 +236,18 @@ def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: 
     penalties = [(s, docs[s]["extra_data"]["penalty"]) for s in sorted(docs)
                  if docs[s].get("extra_data", {}).get("penalty")]
     if penalties:
-        lines += ["", "## Penalties", "", "| student | points | given as | reason |", "|---|---|---|---|"]
-        lines += [f"| {_cell(s)} | {p['points']:+g} | {_cell(p['given'])} | {_cell(p['reason'])} |"
-                  for s, p in penalties]
+        lines += ["", "## Penalties", "", "| student | penalty | applied | reason |", "|---|---|---|---|"]
+        lines += [f"| {_cell(s)} | {_cell(p['set'])} | "
+                  f"{'applies once graded' if p.get('pending') else _cell(describe_penalty(p))} | "
+                  f"{_cell(p['reason'])} |" for s, p in penalties]
+    extensions = [(s, docs[s]["extra_data"]["extension"]) for s in sorted(docs)
+                  if docs[s].get("extra_data", {}).get("extension")]
+    if extensions:
+        lines += ["", "## Extensions", "", "Granted by the course staff; they change no score. A late flag from "
+                  "the LMS (Canvas's LATE) on these students is answered in their notes.", "",
+                  "| student | extension | LMS late flag |", "|---|---|---|"]
+        lines += [f"| {_cell(s)} | {_cell(e['reason'])} | {'answered' if e['late_flag_answered'] else 'none'} |"
+                  for s, e in extensions]
     changed = [(s, o) for s in sorted(docs) for o in docs[s].get("extra_data", {}).get("overrides", [])]
     if changed:
         lines += ["", "## Score overrides", "", "| student | test | from | to | reason |", "|---|---|---|---|---|"]

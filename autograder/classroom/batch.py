@@ -58,6 +58,7 @@ from autograder.classroom.gradebook import (
     now,
     read_json,
     results_document,
+    set_extension,
     set_override,
     set_penalty,
     stale_overrides,
@@ -126,6 +127,8 @@ class Outcome:
     child_peak_kb: int = 0
     stale: list[dict] = field(default_factory=list)  # overrides to review (gradebook.stale_overrides)
     gone: list[str] = field(default_factory=list)  # rows kept from an earlier run, not in the class folder now
+    pending: int = 0  # interrupted: students this run was to (re)grade and did not (rows marked pending)
+    similarity_interrupted: bool = False  # interrupted while writing the similarity report (grades all written)
 
     @property
     def exit_code(self) -> int:
@@ -337,7 +340,8 @@ class _Writer:
         # What the mapping decided (the attempt graded, a late submission) comes first in the student's note.
         record["notes"] = list(job.get("entry_notes", [])) + list(record.get("notes") or [])
         write_code(self.out, disk_name(job["file"]), record.pop("code", None) or {})
-        write_json_atomic(self.out / "raw" / disk_name(f"{job['file']}.json"), record)
+        # The grader's record holds hidden tests' messages and the value digests: private, as code/ is.
+        write_json_atomic(self.out / "raw" / disk_name(f"{job['file']}.json"), record, mode=0o600)
         self.records[record["student"]] = record
         render_student(self.out, record, self.overrides.get(record["student"], {}), self.config, self.manifest,
                        self.comments.get(record["student"], []))
@@ -360,7 +364,7 @@ def write_code(out: Path, file: str, code: dict[str, str]) -> None:
         shutil.rmtree(folder)
     for name, text in code.items():
         if Path(name).name == name and name.endswith(".py"):  # plain file names only, as extract makes them
-            write_text_atomic(folder / name, text)
+            write_text_atomic(folder / name, text, mode=0o600)  # the student's work: private
 
 
 def render_student(out: Path, record: dict, overrides: dict, config: Config, manifest: dict,
@@ -370,6 +374,19 @@ def render_student(out: Path, record: dict, overrides: dict, config: Config, man
     text = feedback.render(record, doc, config, bool(manifest.get("published")), bool(manifest.get("after_due_date")))
     write_text_atomic(out / "feedback" / disk_name(f"{record['file']}.md"), text)
     return doc
+
+
+def _expected_grades(out: Path, manifest: dict) -> Callable[[], str]:
+    """The grades.csv the toolkit would write now, built on demand (for check_grades_csv's refusal)."""
+    def build() -> str:
+        config = _load_config(Path(manifest["config"]))
+        records = load_records(out)
+        overrides, comments = load_overrides(out, records), load_comments(out, records)
+        docs = {s: results_document(r, overrides.get(s, {}), config, comments.get(s, [])) for s, r in records.items()}
+        names = {e["id"]: e.get("name", "") for e in (manifest.get("mapping") or {}).get("students", [])}
+        pending = {s: names.get(s, "") for s in (manifest.get("incomplete") or {}).get("missing", [])}
+        return make_grades_csv(records, docs, config, current_students(manifest), pending)
+    return build
 
 
 def current_students(manifest: dict) -> set[str] | None:
@@ -390,7 +407,7 @@ def render_all(out: Path, config: Config, manifest: dict, only: set[str] | None 
     records = load_records(out) if records is None else records
     overrides = load_overrides(out, records) if overrides is None else overrides
     comments = load_comments(out, records) if comments is None else comments
-    check_grades_csv(out, manifest, force)
+    check_grades_csv(out, manifest, force, _expected_grades(out, manifest))
     docs = {}
     for student, record in records.items():
         if only is None or student in only:
@@ -438,7 +455,7 @@ def run_batch(out: Path, config_path: Path, config: Config, layout: Layout, entr
     # Checked before anything is written; applied as read now even if this run renames a test.
     overrides = load_overrides(out, existing)
     comments = load_comments(out, existing)
-    check_grades_csv(out, manifest, options.force)
+    check_grades_csv(out, manifest, options.force, _expected_grades(out, manifest))
     write_json_atomic(out / MANIFEST, manifest)
     _remove_partial_writes(out)
     names = safe_names(sorted({e.student for e in layout.entries} | set(existing)))
@@ -499,8 +516,11 @@ def run_batch(out: Path, config_path: Path, config: Config, layout: Layout, entr
                force=options.force)
     outcome.stale = stale_overrides(records, overrides)
     current = [records[e.student] for e in entries if e.student in records]
-    outcome.graded = sum(r["status"] == "graded" for r in current)
-    outcome.errors = sum(r["status"] != "graded" for r in current)
+    # A student this run was to (re)grade and did not is pending, whatever an earlier run gave them.
+    waiting = set((manifest.get("incomplete") or {}).get("missing", []))
+    outcome.pending = sum(e.student in waiting for e in entries)
+    outcome.graded = sum(r["status"] == "graded" and r["student"] not in waiting for r in current)
+    outcome.errors = sum(r["status"] != "graded" and r["student"] not in waiting for r in current)
     outcome.seconds = time.perf_counter() - start
     outcome.seconds_per_submission = writer.seconds
     outcome.worker_peak_kb, outcome.child_peak_kb = writer.worker_peak_kb, writer.child_peak_kb
@@ -598,8 +618,30 @@ def grade_all(submissions: Path, out: Path, config_path: Path, options: Options)
         outcome = run_batch(out, Path(config_path), config, layout, layout.entries, manifest, options,
                             force=options.regrade)
         if options.similarity and not outcome.interrupted:
-            similarity_report(out, config, options)
+            _similarity_step(out, config, manifest, options, outcome)
         return outcome
+
+
+def _similarity_step(out: Path, config: Config, manifest: dict, options: Options, outcome: Outcome) -> None:
+    """similarity_report after the grades are written; a Ctrl-C or SIGTERM during it marks summary.md.
+
+    Every grade is on disk by then, but the report is missing or half-written: batch.json's "incomplete"
+    records it (``similarity: True``), summary.md says it in its INCOMPLETE banner, and the command exits
+    130.  Running the same command again (every student skipped) writes the report and clears the mark.
+    """
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        similarity_report(out, config, options)
+    except KeyboardInterrupt:
+        outcome.interrupted = outcome.similarity_interrupted = True
+        manifest["incomplete"] = {"when": now(), "missing": [], "students": outcome.students, "similarity": True}
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the marking short
+        try:
+            render_all(out, config, manifest, only=set(), force=options.force)
+        finally:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def similarity_report(out: Path, config: Config, options: Options) -> None:
@@ -627,6 +669,7 @@ def regrade(out: Path, students: list[str] | None, options: Options, config_path
     """Grade the named students of OUTDIR (None: everyone) again from their current submissions."""
     out = Path(out)
     manifest = read_manifest(out)
+    similarity_owed = bool((manifest.get("incomplete") or {}).get("similarity"))
     config_path = Path(config_path or manifest["config"])
     config = _load_config(config_path)
     layout = rediscover(manifest, config)
@@ -643,18 +686,21 @@ def regrade(out: Path, students: list[str] | None, options: Options, config_path
     manifest.update(config=str(config_path.resolve()), assignment_name=config.assignment, updated=now())
     outcome = run_batch(out, config_path, config, layout, [by_id[s] for s in students], manifest, options,
                         force=True)
-    # A similarity report made before this regrade compares code that has changed: make it again.
-    if (out / "similarity").exists() and not outcome.interrupted:
-        similarity_report(out, config, options)
+    # A similarity report made before this regrade compares code that has changed: make it again (also one
+    # that an interrupted run did not finish).
+    if ((out / "similarity").exists() or similarity_owed) and not outcome.interrupted:
+        _similarity_step(out, config, manifest, options, outcome)
     return outcome
 
 
 def override(out: Path, student: str, test: str | None, score: float | None, reason: str, force: bool = False,
-             penalty: str | None = None, remove_penalty: bool = False) -> tuple[str, float]:
+             penalty: str | None = None, remove_penalty: bool = False, extension: str | None = None,
+             remove_extension: bool = False) -> tuple[str, float]:
     """Change one test's score for one student (score None: remove the change), or their penalty (``penalty``
-    "-15" or "-10%", or ``remove_penalty``), and rewrite what depends on it.
+    "-15" or "-10%", or ``remove_penalty``), or their extension (``extension`` "3 days, approved by prof",
+    or ``remove_extension``: no score changes), and rewrite what depends on it.
 
-    Returns the test's full name and max score ("penalty" and the class's max score for a penalty).
+    Returns the test's full name and max score ("penalty" or "extension" and the class's max score).
     """
     out = Path(out)
     manifest = read_manifest(out)
@@ -663,10 +709,13 @@ def override(out: Path, student: str, test: str | None, score: float | None, rea
         raise BatchError(f"no graded student {student!r} in {out}")
     config = _load_config(Path(manifest["config"]))
     try:
-        check_grades_csv(out, manifest, force)
+        check_grades_csv(out, manifest, force, _expected_grades(out, manifest))
         if penalty is not None or remove_penalty:
             set_penalty(out, records, student, penalty, reason)
             name, max_score = "penalty", config.max_score
+        elif extension is not None or remove_extension:
+            set_extension(out, records, student, extension)
+            name, max_score = "extension", config.max_score
         else:
             name, max_score = set_override(out, records, student, test or "", score, reason)
     except GradebookError as exc:
@@ -687,7 +736,7 @@ def comment(out: Path, text: str, cluster: str | None = None, student: str | Non
     manifest = read_manifest(out)
     records = load_records(out)
     try:
-        check_grades_csv(out, manifest, force)
+        check_grades_csv(out, manifest, force, _expected_grades(out, manifest))
         members, already = add_comment(out, records, text, cluster=cluster, student=student, remove=remove)
     except GradebookError as exc:
         raise BatchError(str(exc)) from None
@@ -709,7 +758,7 @@ def rerender(out: Path, published: bool | None, after_due_date: bool | None, for
     records = load_records(out)
     overrides = load_overrides(out, records)  # a bad overrides.yaml stops us before batch.json changes
     comments = load_comments(out, records)
-    check_grades_csv(out, manifest, force)
+    check_grades_csv(out, manifest, force, _expected_grades(out, manifest))
     write_json_atomic(out / MANIFEST, manifest)
     render_all(out, config, manifest, records=records, overrides=overrides, comments=comments, force=force)
     return manifest
@@ -724,9 +773,13 @@ def _own_peak_kb() -> int:
 def describe(outcome: Outcome, out: Path) -> str:
     """The closing lines: what was done, how fast, and where the files are."""
     lines = []
-    if outcome.interrupted:
-        lines.append(f"interrupted: {outcome.graded + outcome.errors} of {outcome.students} students have a record; "
-                     "run the same command again to grade the rest (summary.md and grades.csv are marked "
+    if outcome.similarity_interrupted:
+        lines.append("interrupted while writing the similarity report: every grade is written, the similarity "
+                     "report was not; run the same command again (summary.md says so until then)")
+    elif outcome.interrupted:
+        lines.append(f"interrupted: {outcome.pending} of {outcome.students} students are pending (not graded, or "
+                     "not graded again, by this run: their rows in grades.csv say status pending and have no "
+                     "scores); run the same command again to grade them (summary.md and grades.csv are marked "
                      "incomplete until then)")
     per = outcome.seconds_per_submission
     if per:
@@ -737,6 +790,7 @@ def describe(outcome: Outcome, out: Path) -> str:
                      f"{outcome.worker_peak_kb / 1024:.0f} MB per worker, {outcome.child_peak_kb / 1024:.0f} MB per "
                      f"student process, {_own_peak_kb() / 1024:.0f} MB for this process")
     lines.append(f"{outcome.graded} of {outcome.students} graded, {outcome.errors} could not be graded"
+                 + (f", {outcome.pending} pending" if outcome.pending else "")
                  + (f", {outcome.skipped} already graded before" if outcome.skipped else ""))
     if outcome.ignored:
         lines.append(f"{outcome.ignored} files or folders were not graded (online text, receipts, other attempts): "

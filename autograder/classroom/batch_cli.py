@@ -143,7 +143,14 @@ def _preview(out: Path, options, config: Path | None) -> int:
 
 
 def cmd_override(args: argparse.Namespace) -> int:
-    if args.penalty is not None or args.remove_penalty:
+    if args.extension is not None or args.remove_extension:
+        if (args.test or args.score is not None or args.remove or args.penalty is not None or args.remove_penalty
+                or (args.extension is not None) == args.remove_extension):
+            return _fail(ValueError("give either --extension TEXT (what was granted, e.g. \"3 days, approved by "
+                                    "prof\"), or --remove-extension (no --test, --score, --penalty or --remove)"))
+        if args.extension is not None and not args.extension.strip():
+            return _fail(ValueError("--extension needs a text: what was granted and by whom"))
+    elif args.penalty is not None or args.remove_penalty:
         if args.test or args.score is not None or args.remove or (args.penalty is not None) == args.remove_penalty:
             return _fail(ValueError("give either --penalty POINTS|PERCENT% --reason TEXT, or --remove-penalty "
                                     "(no --test, --score or --remove)"))
@@ -161,8 +168,13 @@ def _override(args: argparse.Namespace) -> int:
     # Text typed under a non-UTF-8 locale arrives with surrogates; records hold it cleaned.
     args.student, args.test = clean_text(args.student), clean_text(args.test or "")
     name, max_score = override(Path(args.outdir), args.student, args.test, args.score, clean_text(args.reason or ""),
-                               force=args.force, penalty=args.penalty, remove_penalty=args.remove_penalty)
-    if args.penalty is not None or args.remove_penalty:
+                               force=args.force, penalty=args.penalty, remove_penalty=args.remove_penalty,
+                               extension=clean_text(args.extension) if args.extension is not None else None,
+                               remove_extension=args.remove_extension)
+    if args.extension is not None or args.remove_extension:
+        print(f"{args.student}: extension {'removed' if args.remove_extension else repr(args.extension)} (no score "
+              "changes); feedback, grades.csv and summary.md updated")
+    elif args.penalty is not None or args.remove_penalty:
         print(f"{args.student}: penalty {'removed' if args.remove_penalty else args.penalty}; results, feedback, "
               "grades.csv and summary.md updated")
     elif args.remove:
@@ -204,10 +216,12 @@ def _similarity(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from autograder.classroom import similarity
-    from autograder.classroom.batch import _load_config, read_manifest
+    from autograder.classroom.batch import _load_config, read_manifest, render_all
+    from autograder.classroom.gradebook import GradebookError
 
     out = Path(args.outdir)
-    config = _load_config(Path(read_manifest(out)["config"]))
+    manifest = read_manifest(out)
+    config = _load_config(Path(manifest["config"]))
     thresholds = similarity.Thresholds()
     if args.threshold is not None:
         thresholds = replace(thresholds, code=args.threshold)
@@ -215,6 +229,12 @@ def _similarity(args: argparse.Namespace) -> int:
         thresholds = replace(thresholds, min_overlap=args.min_overlap)
     pairs, path = similarity.report(out, config, thresholds)
     print(similarity.describe(pairs, path))
+    if (manifest.get("incomplete") or {}).get("similarity"):  # an interrupted run's only missing piece: done now
+        manifest.pop("incomplete")
+        try:
+            render_all(out, config, manifest, only=set())
+        except GradebookError as exc:
+            print(f"note: summary.md still says the similarity report is missing: {exc}", file=sys.stderr)
     return 0
 
 
@@ -304,6 +324,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--penalty", help="change the student's total instead of a test: points (-15) or a percentage "
                                      "of their score (-10%%), with a --reason (e.g. a late penalty)")
     p.add_argument("--remove-penalty", action="store_true", help="remove this student's penalty")
+    p.add_argument("--extension", help="record a deadline extension (e.g. \"3 days, approved by prof\"): changes "
+                                       "no score; shown in feedback, grades.csv and summary.md, and answers an LMS "
+                                       "late flag (Canvas's LATE) in the student's note")
+    p.add_argument("--remove-extension", action="store_true", help="remove this student's extension")
     _no_wait(p)
     p.set_defaults(run=cmd_override)
 

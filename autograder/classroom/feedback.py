@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+from autograder.classroom.gradebook import describe_penalty
 from autograder.config import Config
 
 
@@ -52,13 +53,16 @@ def render(record: dict, doc: dict, config: Config, published: bool = False, aft
         lines.append(f"**Score: {doc['score']:g} / {out_of:g}**")
     penalty = doc.get("extra_data", {}).get("penalty")
     if penalty:
-        lines += ["", f"Adjusted by the course staff: {penalty['points']:+g} points ({penalty['given']}): "
+        lines += ["", f"Adjusted by the course staff: {describe_penalty(penalty)}: "
                       f"{penalty['reason']}" + (" (included in the total when grades are published)"
                                                 if withheld else "")]
+    extension = doc.get("extra_data", {}).get("extension")
+    if extension:
+        lines += ["", f"Extension granted by the course staff: {extension['reason']}"]
     lines.append("")
     if record.get("files_found") is not None:
         lines.append(f"Graded files: {', '.join(record.get('files_found') or []) or 'none'}")
-    for note in record.get("notes", []):
+    for note in doc.get("extra_data", {}).get("notes", record.get("notes", [])):
         lines += ["", _fence(note)]
     # A staff override's reason is the staff's text, never the test's inputs: shown with a hidden test too.
     reasons = {o["test"]: o for o in doc.get("extra_data", {}).get("overrides", [])}

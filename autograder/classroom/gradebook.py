@@ -24,11 +24,14 @@ from pathlib import Path
 
 from autograder.config import Config
 from autograder.grading.results import top_output, write_text_atomic
+from autograder.submissions.layouts import LATE_NOTE
 
 OVERRIDES = "overrides.yaml"
 OVERRIDE_FIELDS = ("score", "reason", "when", "grader_score")  # grader_score: the grader's score it replaced
 PENALTY = "penalty"  # a student's total adjustment in overrides.yaml (test names always hold a colon)
 PENALTY_FIELDS = ("points", "percent", "reason", "when")
+EXTENSION = "extension"  # a student's deadline extension: {reason: "3 days, approved by prof", when}
+EXTENSION_FIELDS = ("reason", "when")
 GRADES = "grades.csv"
 LOCK = ".lock"  # OUTDIR's writer lock; never deleted (a new file would be a second, unrelated lock)
 EXIT_BUSY = 75  # sysexits' EX_TEMPFAIL: another command holds OUTDIR and --no-wait was given
@@ -226,6 +229,8 @@ def load_overrides(out: Path, records: dict[str, dict] | None = None) -> dict[st
         for test, change in tests.items():
             if str(test) == PENALTY:
                 _check_penalty(path, student, change, records)
+            elif str(test) == EXTENSION:
+                _check_extension(path, student, change, records)
             else:
                 _check_override(path, student, str(test), change, records)
         overrides[student] = {str(k): v for k, v in tests.items()}
@@ -237,7 +242,8 @@ def _check_fields(where: str, change: dict, allowed: tuple[str, ...]) -> None:
     if unknown:
         raise GradebookError(f"{where}: unknown field{'s' * (len(unknown) > 1)} {', '.join(map(repr, unknown))}; "
                              f"an entry may hold only {', '.join(allowed)}" +
-                             (" (a late penalty is a student's `penalty: {points: -N, reason: ...}` entry)"
+                             (" (a late penalty is a student's `penalty: {points: -N, reason: ...}` entry, an "
+                              "extension their `extension: {reason: ...}` entry)"
                               if any(k in ("extension", "late", "penalty") for k in unknown) else ""))
 
 
@@ -310,6 +316,64 @@ def _check_penalty(path: Path, student: str, change: object, records: dict[str, 
     # An error row may hold one: it applies once the student is graded (a late zip that would not open).
     if records is not None and student not in records:
         raise GradebookError(f"{where}: no graded student {student!r} in {path.parent}")
+
+
+def _check_extension(path: Path, student: str, change: object, records: dict[str, dict] | None) -> None:
+    """A student's ``extension`` entry: {reason: TEXT (what was granted, by whom), when}; any student of OUTDIR."""
+    where = f"{path}: {student} / {EXTENSION}"
+    if not isinstance(change, dict):
+        raise GradebookError(f"{where}: expected {{reason: TEXT}} (e.g. reason: 3 days, approved by prof), found "
+                             f"{change!r}")
+    _check_fields(where, change, EXTENSION_FIELDS)
+    _check_reason(where, change)
+    if not isinstance(change.get("when", ""), str):
+        raise GradebookError(f"{where}: when must be a text, found {change.get('when')!r}")
+    if records is not None and student not in records:
+        raise GradebookError(f"{where}: no graded student {student!r} in {path.parent}")
+
+
+def set_extension(out: Path, records: dict[str, dict], student: str, text: str | None) -> None:
+    """Record (text None: remove) a student's extension; it changes no score (see shown_notes)."""
+    entry = None
+    if text is not None:
+        entry = {"reason": text.strip(), "when": now()}
+        _check_extension(out / OVERRIDES, student, entry, records)
+    elif EXTENSION not in load_overrides(out, records).get(student, {}):
+        raise GradebookError(f"{student} has no extension to remove")
+
+    def update(doc: dict) -> None:
+        from ruamel.yaml.comments import CommentedMap
+
+        key = next((k for k in doc if str(k) == student), student)
+        entries = doc.setdefault(key, CommentedMap())
+        if entry is None:
+            del entries[EXTENSION]
+        else:
+            entries[EXTENSION] = CommentedMap(entry)
+
+    _save_overrides(out, update)
+
+
+def shown_notes(notes: list[str], extension: dict | None) -> list[str]:
+    """A record's notes as shown, with an LMS late flag answered by the student's extension, if any."""
+    if not extension:
+        return list(notes)
+    return [f"{n}, but within the extension granted by the course staff ({extension.get('reason', '')}): not late"
+            if n == LATE_NOTE else n for n in notes]
+
+
+def describe_penalty(penalty: dict) -> str:
+    """A penalty as set and as applied: "-15 points", "-15 points (applied: 0, the score cannot go below
+    0)", "-10% of 40 (-4 points)", "-15 points (applies once graded)" (extra_data.penalty)."""
+    text = penalty["set"]
+    if penalty.get("pending"):
+        return f"{text} (applies once graded)"
+    if text.endswith("%"):
+        text += f" of {penalty['before']:g} ({penalty['intended']:+g} points)"
+    if not math.isclose(penalty["points"], penalty["intended"], abs_tol=1e-9):
+        applied = f"{penalty['points']:+g}" if penalty["points"] else "0"
+        text += f" (applied: {applied}, the score cannot go below 0)"
+    return text
 
 
 def _save_overrides(out: Path, update: Callable[[dict], None]) -> None:
@@ -406,7 +470,10 @@ def _match_test(query: str, names: list[str]) -> str:
         return hits[0]
     if not hits:
         raise GradebookError(f"no test matches {query!r}; tests are named like {names[0]!r}")
-    raise GradebookError(f"{query!r} matches {len(hits)} tests: " + "; ".join(hits[:6]))
+    shown = 5
+    raise GradebookError(f"{query!r} matches {len(hits)} tests: " + "; ".join(hits[:shown])
+                         + (f"; and {len(hits) - shown} more" if len(hits) > shown else "")
+                         + ": give the full name (any case) or a part only one test has")
 
 
 def stale_overrides(records: dict[str, dict], overrides: dict[str, dict[str, dict]]) -> list[dict]:
@@ -423,7 +490,7 @@ def stale_overrides(records: dict[str, dict], overrides: dict[str, dict[str, dic
             continue
         scores = _grader_scores(record)
         for test, change in overrides[student].items():
-            if test == PENALTY or "grader_score" not in change or test not in scores:
+            if test in (PENALTY, EXTENSION) or "grader_score" not in change or test not in scores:
                 continue
             if float(change["grader_score"]) != scores[test]:
                 found.append({"student": student, "test": test, "score": float(change["score"]),
@@ -440,8 +507,13 @@ def describe_stale(stale: list[dict], out: Path | str = "OUTDIR") -> list[str]:
              "has changed since; not applied (the grader's score counts) until you set or remove them:"]
     lines += [f"  {s['student']} | {s['test']} | grader {s['then']:g} -> {s['now']:g} | override {s['score']:g} "
               f"({s['reason']})" for s in stale]
-    lines.append(f"  keep one: python -m autograder override {out} --student ID --test NAME --score X --reason ...; "
-                 "drop it: ... --remove")
+    import shlex
+
+    for s in stale:
+        base = f"python -m autograder override {shlex.quote(str(out))} --student {shlex.quote(s['student'])} " \
+               f"--test {shlex.quote(s['test'])}"
+        lines.append(f"  {s['student']}: keep it: {base} --score {s['score']:g} --reason {shlex.quote(s['reason'])}")
+        lines.append(f"  {s['student']}: drop it: {base} --remove")
     return lines
 
 
@@ -468,8 +540,20 @@ def results_document(record: dict, overrides: dict[str, dict], config: Config,
         extra["comments"] = [{"text": c["text"], "cluster": c.get("cluster", ""), "when": c.get("when", "")}
                              for c in comments]
     staff = "".join(f"Comment from the course staff: {c['text']}\n\n" for c in comments)
+    penalty, extension = overrides.get(PENALTY), overrides.get(EXTENSION)
+    notes = shown_notes(record.get("notes", []), extension)
+    if extension:
+        extra["extension"] = {"reason": extension.get("reason", ""), "when": extension.get("when", ""),
+                              "late_flag_answered": LATE_NOTE in record.get("notes", [])}
+    if notes != record.get("notes", []):
+        extra["notes"] = notes
+    if penalty:
+        given = (f"{float(penalty['percent']):g}%" if "percent" in penalty else f"{float(penalty['points']):g} points")
+        extra["penalty"] = {"set": given, "reason": penalty.get("reason", ""), "when": penalty.get("when", "")}
     if record["status"] != "graded" or not record.get("results"):
         extra["reason"] = record.get("reason", "")
+        if penalty:
+            extra["penalty"].update(points=0.0, intended=0.0, pending=True, given="applies once graded")
         why = f"This submission could not be graded automatically: {record.get('reason')}"
         return {"score": 0, "output": staff + why,
                 "visibility": "visible", "stdout_visibility": "hidden", "tests": [], "extra_data": extra}
@@ -477,7 +561,7 @@ def results_document(record: dict, overrides: dict[str, dict], config: Config,
     applied, unmatched, stale = [], [], []
     by_name = {t["name"]: t for t in doc["tests"]}
     for name, change in overrides.items():
-        if name == PENALTY:
+        if name in (PENALTY, EXTENSION):
             continue
         test = by_name.get(name)
         if test is None:
@@ -495,17 +579,17 @@ def results_document(record: dict, overrides: dict[str, dict], config: Config,
         applied.append({"test": name, "from": old, "to": new, "reason": change.get("reason", ""),
                         "when": change.get("when", "")})
     doc["score"] = sum(t["score"] for t in doc["tests"])
-    notes = list(record.get("notes", []))
-    penalty = overrides.get(PENALTY)
     if penalty:
         points = adjust(doc["score"], penalty)
         before = doc["score"]
         doc["score"] = max(0.0, before + points)
         kind = f"{float(penalty['percent']):g}% of {before:g}" if "percent" in penalty else "points"
-        extra["penalty"] = {"points": doc["score"] - before, "given": kind, "reason": penalty.get("reason", ""),
-                            "when": penalty.get("when", "")}
-        notes.append(f"Adjusted by the course staff by {doc['score'] - before:+g} ({kind}): {penalty.get('reason')}")
-    if applied or penalty:
+        # points: what it changed; intended: what it would have changed without the floor at 0.
+        extra["penalty"].update(points=round(doc["score"] - before, 4), intended=points, before=before, given=kind)
+        notes.append(f"Adjusted by the course staff: {describe_penalty(extra['penalty'])}: {penalty.get('reason')}")
+    if extension:
+        notes.append(f"Extension granted by the course staff: {extension.get('reason', '')}")
+    if applied or penalty or extension:
         doc["output"] = top_output(record.get("files_found", []), notes, doc["score"],
                                    sum(t["max_score"] for t in doc["tests"]), record.get("student_output", ""))
     if applied:
@@ -539,12 +623,14 @@ def shorten(text: str, limit: int) -> str:
     return (cut[:space] if space > limit // 2 else cut).rstrip(" ;,") + "…"
 
 
-def row_note(record: dict) -> str:
-    """One line for grades.csv: why a row has no grade, or what was wrong with the files."""
+def row_note(record: dict, doc: dict | None = None) -> str:
+    """One line for grades.csv: why a row has no grade, or what was wrong with the files (with ``doc``, the
+    student's results document: the notes as shown, a late flag answered by an extension)."""
     if record["status"] != "graded":
         return record.get("reason", "")
+    notes = ((doc or {}).get("extra_data") or {}).get("notes", record.get("notes", []))
     # Notes are sentences; joined into one cell they are clauses ("a; b", never "a.; b").
-    firsts = [n.splitlines()[0].rstrip() for n in record.get("notes", []) if n.strip()]
+    firsts = [n.splitlines()[0].rstrip() for n in notes if n.strip()]
     return shorten("; ".join(f.removesuffix(".") if not f.endswith("..") else f for f in firsts), 300)
 
 
@@ -555,21 +641,32 @@ def grades_csv(records: dict[str, dict], docs: dict[str, dict], config: Config,
     Error rows leave scores empty.  The id is the LMS's (stable across downloads); the name may be empty.
     ``current``: the students of the class folder as last read (None: all); a row of any other student
     is kept from an earlier run and says so in its note.  The total includes a staff penalty; the
-    function columns do not.  ``pending``: student -> name of those an interrupted run has not graded
-    yet (no record): a row with status ``pending`` and empty scores, so the file does not look complete.
+    function columns do not.  ``pending``: student -> name of those an interrupted run was to grade (or
+    grade again) and did not: a row with status ``pending`` and empty scores, so that nobody uploads a
+    score that may be about to change; a student graded before keeps the earlier total and status in the
+    note only ("not regraded yet ... earlier run: 40 / 60 (graded), 2024-...").
     """
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["student_id", *config.functions, "total", "max", "status", "note", "name"])
+    pending = pending or {}
     for student in sorted(records):
         record, doc = records[student], docs[student]
         extra = doc.get("extra_data", {})
+        if student in pending:
+            before = (f"{doc['score']:g} / {config.max_score:g} (graded)" if record["status"] == "graded"
+                      else f"could not be graded ({shorten(record.get('reason', ''), 120)})")
+            writer.writerow([student, *[""] * (len(config.functions) + 1), f"{config.max_score:g}", "pending",
+                             "not regraded yet: the run was interrupted; run the same command again (the "
+                             f"earlier run's result, not final: {before}, {record.get('graded_at', '')})",
+                             record.get("name", "") or pending[student]])
+            continue
         if record["status"] == "graded":
             scores = function_scores(doc, config.functions)
             cells = [f"{scores[f]:g}" for f in config.functions] + [f"{doc['score']:g}"]
         else:
             cells = [""] * (len(config.functions) + 1)
-        parts = [row_note(record)]
+        parts = [row_note(record, doc)]
         if current is not None and student not in current:
             parts.insert(0, "not in the class folder any more (kept from an earlier run)")
         if extra.get("overrides"):
@@ -578,12 +675,15 @@ def grades_csv(records: dict[str, dict], docs: dict[str, dict], config: Config,
             parts.append(f"{len(extra['stale_overrides'])} override(s) to review (the grader's score changed "
                          "since; not applied)")
         if extra.get("penalty"):
-            parts.append(f"penalty {extra['penalty']['points']:+g}: {extra['penalty']['reason']}")
+            parts.append(f"penalty {describe_penalty(extra['penalty'])}: {extra['penalty']['reason']}")
+        if extra.get("extension"):
+            parts.append(f"extension: {extra['extension']['reason']}" + (
+                " (the LMS's late flag is covered by it)" if extra["extension"]["late_flag_answered"] else ""))
         for c in extra.get("comments", []):
             parts.append(f"staff comment: {shorten(c['text'].splitlines()[0], 200)}")
         note = "; ".join(filter(None, parts))
         writer.writerow([student, *cells, f"{config.max_score:g}", record["status"], note, record.get("name", "")])
-    for student, name in sorted((pending or {}).items()):
+    for student, name in sorted(pending.items()):
         if student not in records:
             writer.writerow([student, *[""] * (len(config.functions) + 1), f"{config.max_score:g}", "pending",
                              "not graded yet: the run was interrupted; run the same command again", name])
@@ -600,12 +700,46 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def check_grades_csv(out: Path, manifest: dict, force: bool = False) -> None:
+def grades_differences(edited: str, expected: str, limit: int = 5) -> list[str]:
+    """How an edited grades.csv differs from the one the toolkit would write: at most ``limit`` lines
+    ("bug1: total 40 -> 45", "row bug3 deleted", "row x added", or that only the format changed:
+    a BOM, ``;`` separators, Windows line ends), then "and N more"."""
+    def rows(text: str) -> tuple[list[str], dict[str, list[str]]]:
+        text = text.lstrip("\ufeff")
+        first = text.split("\n", 1)[0]
+        delimiter = ";" if first.count(";") > first.count(",") else ","
+        table = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+        header = table[0] if table else []
+        return header, {r[0]: r for r in table[1:] if r}
+
+    (head_e, edited_rows), (head_x, expected_rows) = rows(edited), rows(expected)
+    found = []
+    if head_e != head_x:
+        found.append(f"header: {','.join(head_x)} -> {','.join(head_e)}")
+    for student, row in expected_rows.items():
+        if student not in edited_rows:
+            found.append(f"row {student} deleted")
+            continue
+        for k, (old, new) in enumerate(zip(row, edited_rows[student])):
+            if old != new:
+                column = head_x[k] if k < len(head_x) else f"column {k + 1}"
+                found.append(f"{student}: {column} {old or '(empty)'} -> {new or '(empty)'}")
+    found += [f"row {s} added" for s in edited_rows if s not in expected_rows]
+    if not found:
+        return ["the same values; only the file's format changed (a BOM, ';' separators or Windows line ends: a "
+                "re-save by a spreadsheet?)"]
+    return found[:limit] + ([f"and {len(found) - limit} more"] if len(found) > limit else [])
+
+
+def check_grades_csv(out: Path, manifest: dict, force: bool = False,
+                     expected: Callable[[], str | None] | None = None) -> None:
     """Refuse (GradebookError) to go on when grades.csv was changed by hand since the toolkit wrote it.
 
     grades.csv is generated from raw/, overrides.yaml and comments.yaml; a hand edit (scores typed in,
     Excel's re-save with semicolons) would be lost by the next write.  With ``force`` the edited file
-    is kept beside it as ``grades.edited-<time>.csv`` and the command goes on.
+    is kept beside it as ``grades.edited-<time>.csv`` and the command goes on.  ``expected`` gives the
+    grades.csv the toolkit would write now (None when it cannot tell): the refusal then names the first
+    rows and cells that differ (grades_differences).
     """
     path = Path(out) / GRADES
     recorded = manifest.get(GRADES_HASH)
@@ -617,12 +751,21 @@ def check_grades_csv(out: Path, manifest: dict, force: bool = False) -> None:
         print(f"note: {path} was edited by hand; kept as {keep} and written again", file=sys.stderr)
         manifest[GRADES_HASH] = _sha256(path)  # this run may go on writing it
         return
-    raise GradebookError(f"{path} was changed since the toolkit wrote it; it is generated (from raw/, "
+    differences = []
+    try:
+        text = expected() if expected else None
+        if text is not None:
+            differences = grades_differences(path.read_text(encoding="utf-8", errors="replace"), text)
+    except Exception:  # noqa: BLE001 -- the list is a help; the refusal stands without it
+        differences = []
+    said = ("; it differs in: " + "; ".join(differences) + ".") if differences else "."
+    raise GradebookError(f"{path} was changed since the toolkit wrote it{said} It is generated (from raw/, "
                          f"overrides.yaml and comments.yaml) and this command would overwrite it. Your file is "
-                         f"kept as it is. Move score changes into overrides.yaml (python -m autograder override "
-                         f"{out} --student ID --test NAME --score X --reason ...), then delete or rename "
-                         f"grades.csv; or run again with --force (your file is then kept as "
-                         f"grades.edited-<time>.csv)")
+                         f"kept as it is. Move score changes into overrides.yaml: a test's score with python -m "
+                         f"autograder override {out} --student ID --test NAME --score X --reason ...; a change of "
+                         f"a student's total with ... --student ID --penalty -5 --reason ... (points, + to add; or "
+                         f"--penalty=-10%); then delete or rename grades.csv; or run again with --force (your file "
+                         f"is then kept as grades.edited-<time>.csv)")
 
 
 def write_grades_csv(out: Path, text: str, manifest: dict, force: bool = False) -> str:

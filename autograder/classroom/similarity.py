@@ -216,7 +216,8 @@ def report(out: Path, config: Config, thresholds: Thresholds = Thresholds()) -> 
               or p.rare_values(thresholds.rare)]
     write_text_atomic(out / FOLDER / "similarity.csv", _csv(listed, thresholds))
     path = out / FOLDER / "report.html"
-    write_text_atomic(path, _html(listed, texts, thresholds, config, len(texts), len(digests)))
+    # The report shows students' code side by side: private, as code/ is (similarity.csv holds only scores).
+    write_text_atomic(path, _html(listed, texts, thresholds, config, len(texts), len(digests)), mode=0o600)
     return pairs, path
 
 

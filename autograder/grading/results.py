@@ -115,12 +115,29 @@ def output_target(path: str | Path) -> tuple[Path, bool]:
     raise ResultsPathError(f"{path} is {kind}: give the name of a file to write")
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux says it (/proc/self/status, 4.7+)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o077)  # elsewhere: set and restore (not thread-safe; the writers are single-threaded)
+    os.umask(mask)
+    return mask
+
+
 def write_text_atomic(path: str | Path, text: str, mode: int | None = None) -> None:
     """Write ``text`` (cleaned, UTF-8) to ``path``: atomically when it is a regular file, else through it.
 
-    Atomically: a temporary file beside the target (with ``mode``, if given) renamed into place, so
-    a crash leaves the old file or the new one.  Special files (see output_target) are opened and
-    written, so ``/dev/null`` stays a device and a FIFO's reader gets the text; ``mode`` is ignored.
+    Atomically: a temporary file beside the target renamed into place, so a crash leaves the old file
+    or the new one.  The file gets ``mode`` if given, else what a plain ``open(path, "w")`` would give
+    (0666 less the umask): mkstemp's own 0600 would make grades.csv or summary.md unreadable to the
+    course staff's group for no reason.  Callers writing something private pass ``mode=0o600``.
+    Special files (see output_target) are opened and written, so ``/dev/null`` stays a device and a
+    FIFO's reader gets the text; ``mode`` is ignored.
     """
     data = clean_text(text).encode("utf-8")
     target, atomic = output_target(path)
@@ -135,8 +152,7 @@ def write_text_atomic(path: str | Path, text: str, mode: int | None = None) -> N
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        if mode is not None:
-            os.chmod(tmp, mode)
+        os.chmod(tmp, mode if mode is not None else 0o666 & ~_umask())
         os.replace(tmp, target)
     except BaseException:
         os.unlink(tmp)

@@ -58,6 +58,9 @@ from autograder.text import disk_name, name_bytes
 SKIPPED_NAMES = {"__MACOSX", "__pycache__", ".DS_Store", "Thumbs.db"}
 LAYOUTS = ("folders", "gradescope", "nbgrader", "canvas", "moodle", "blackboard")
 ATTEMPTS = ("latest", "first")
+# The entry note of a submission the LMS flagged late (Canvas's _LATE_; Moodle's and Blackboard's downloads
+# carry no such flag).  A staff extension (gradebook) finds it by this text.
+LATE_NOTE = "submitted late (Canvas marked it LATE)"
 
 
 class LayoutError(Exception):
@@ -407,7 +410,7 @@ def _canvas(root: Path, files: tuple[str, ...]) -> Layout:
         chosen = _pick(user, uploads[user], ignored)
         entries.append(Entry(user, root, "files", f"{names[user]}_{user}_*", name=names[user],
                              files=tuple((o, str(root / p)) for o, p in chosen),
-                             notes=("submitted late (Canvas marked it LATE)",) if user in late else ()))
+                             notes=(LATE_NOTE,) if user in late else ()))
     return Layout("canvas", root, entries, ignored=ignored, unplaced=unplaced)
 
 
