@@ -528,3 +528,19 @@ def test_blackboard_user_names_with_underscores_without_receipts(tmp_path, assig
     assert layout.kind == "blackboard" and sorted(e.student for e in layout.entries) == sorted(users)
     assert all(Path(dict(e.files)["rnn_layers.py"]).read_text() == e.student for e in layout.entries)
     assert bool(layout.notes) == (not with_receipt)  # a guess from the names is said
+
+
+def test_a_guessed_blackboard_user_id_is_said_on_the_row(tmp_path):
+    """Without receipts, users who all start alike ("s_") cannot be told from the assignment's part of the names:
+    the guess is said on each row, where the TA reads the ids, not only in the run's notes."""
+    stamp = "attempt_2024-03-01-12-00-00"
+    names = {f"HW_3_{user}_{stamp}_rnn_layers.py": user for user in ("s_lwang", "s_jdoe")}
+    names[f"HW_3_s_amy_{stamp}.txt"] = _receipt("s_amy", "Amy", [("rnn_layers.py", f"HW_3_s_amy_{stamp}_rnn.py")])
+    names[f"HW_3_s_amy_{stamp}_rnn.py"] = "s_amy"
+    with_receipt = discover(_flat(tmp_path / "one", names), FILES)
+    assert sorted(e.student for e in with_receipt.entries) == ["s_amy", "s_jdoe", "s_lwang"]
+    assert not any("read from the file names" in n for e in with_receipt.entries for n in e.notes)
+    names = {k: v for k, v in names.items() if "s_amy" not in k}
+    guessed = discover(_flat(tmp_path / "none", names), FILES)
+    assert guessed.entries and all(any("read from the file names" in n and repr(e.student) in n for n in e.notes)
+                                   for e in guessed.entries)

@@ -521,9 +521,13 @@ def _blackboard(root: Path, attempt: str) -> Layout:
         chosen = with_files[-1] if attempt == "latest" else with_files[0]
         when = _bb_time(attempts[chosen]["stamp"])
         notes: tuple[str, ...] = ()
+        if guessed and not any(receipts.get(p, ("",))[0] for p in prefixes):
+            # Shown on the row itself: a wrong split (every user name starting alike, s_...) gives a wrong id.
+            notes += (f"the user id {user!r} is read from the file names, no receipt says it (the assignment's part "
+                      f"is taken to be {assignment!r}); check it, or download again with the receipts",)
         if len(prefixes) > 1:
             stamps = ", ".join(_bb_time(attempts[p]["stamp"]) for p in prefixes)
-            notes = (f"{len(prefixes)} attempts ({stamps}): graded the {attempt} ({when})",)
+            notes += (f"{len(prefixes)} attempts ({stamps}): graded the {attempt} ({when})",)
             for p in prefixes:
                 if p != chosen:
                     reason = f"another attempt ({_bb_time(attempts[p]['stamp'])}): the {attempt} ({when}) is graded"
