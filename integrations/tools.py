@@ -16,9 +16,12 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from autograder.config import Config
+from autograder.grading.grader import grade
 from autograder.integrations.notebooks import dumps, notebook_name, stage_nbgrader, stage_otter
 
 
@@ -103,3 +106,29 @@ def copy_tree(source: Path, dest: Path) -> Path:
     """A copy of a folder (a tool's student folder, say), without Python's caches."""
     shutil.copytree(source, dest, ignore=shutil.ignore_patterns("__pycache__"))
     return dest
+
+
+# -- all three on the same submissions ------------------------------------------------
+def native_scores(notebook: Path, config: Config) -> dict[str, float]:
+    """The native grader's points per function on one notebook (the one a tool graded)."""
+    scores: dict[str, float] = {}
+    for r in grade(notebook, config).tests:
+        scores[r.spec.function] = scores.get(r.spec.function, 0.0) + r.score
+    return scores
+
+
+def grade_with_every_tool(root: Path, folders: dict[str, Path], config: Config,
+                          through_otter: Callable[..., dict], through_nbgrader: Callable[..., dict]) -> dict:
+    """Both tools on the same submissions, then the native grader on the very notebooks each tool graded.
+
+    ``through_otter(root, folders, config, pool)`` and ``through_nbgrader(root, folders, config)`` return at least
+    ``{"paths": {name: notebook}}``; the result is ``{"otter": ..., "nbgrader": ..., "native": {(tool, name):
+    scores}}``.  Both tools at once, and two otter runs at a time: the work is mostly starting Python processes.
+    """
+    with ThreadPoolExecutor(max_workers=2) as runs, ThreadPoolExecutor(max_workers=1) as side:
+        nbgrader_job = side.submit(through_nbgrader, root, folders, config)
+        otter = through_otter(root, folders, config, runs)
+        nbgrader = nbgrader_job.result()
+    native = {(tool, name): native_scores(path, config)
+              for tool, run in (("otter", otter), ("nbgrader", nbgrader)) for name, path in run["paths"].items()}
+    return {"otter": otter, "nbgrader": nbgrader, "native": native}

@@ -24,7 +24,6 @@ from seq2seq_support import MUTANTS as CORPUS
 from seq2seq_support import make_submission
 
 from autograder.config import command_config
-from autograder.grading.grader import grade
 from autograder.integrations.notebooks import checks_names, dumps, fill, notebook_name
 from autograder.release.bundle import refuse_leaks
 from autograder.submissions.extract import cell_source
@@ -81,13 +80,6 @@ def _through_nbgrader(root: Path, folders: dict[str, Path], config) -> dict:
     return {"scores": scores, "totals": totals, "paths": paths, "release": release.parent}
 
 
-def _native(path: Path, config) -> dict[str, float]:
-    scores: dict[str, float] = {}
-    for r in grade(path, config).tests:
-        scores[r.spec.function] = scores.get(r.spec.function, 0.0) + r.score
-    return scores
-
-
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, s2s_config):
     """Each tool's build and per-function scores, and the native grader's on each tool's notebooks."""
@@ -95,14 +87,7 @@ def graded(tmp_path_factory, s2s_config):
     folders = {"reference": make_submission(root / "folders" / "reference")}
     for name in MUTANTS:
         folders[name] = make_submission(root / "folders" / name, BY_NAME[name]["edits"])
-    # Both tools at once, and two otter runs at a time: the work is mostly starting Python processes.
-    with ThreadPoolExecutor(max_workers=2) as runs, ThreadPoolExecutor(max_workers=1) as side:
-        nbgrader_job = side.submit(_through_nbgrader, root, folders, s2s_config)
-        otter = _through_otter(root, folders, s2s_config, runs)
-        nbgrader = nbgrader_job.result()
-    native = {(tool, name): _native(path, s2s_config)
-              for tool, run in (("otter", otter), ("nbgrader", nbgrader)) for name, path in run["paths"].items()}
-    return {"otter": otter, "nbgrader": nbgrader, "native": native}
+    return tools.grade_with_every_tool(root, folders, s2s_config, _through_otter, _through_nbgrader)
 
 
 @pytest.mark.parametrize("name", SUBMISSIONS)

@@ -24,7 +24,6 @@ import pytest
 import yaml
 from conftest import TEMPLATES, make_submission, with_callers
 
-from autograder.grading.grader import grade
 from autograder.integrations.notebooks import dumps, fill, split_module
 from autograder.release.bundle import refuse_leaks
 from autograder.submissions.extract import cell_file, cell_source
@@ -129,26 +128,12 @@ def _through_nbgrader(root: Path, folders: dict[str, Path], config) -> dict:
     return {"scores": scores, "totals": totals, "paths": paths, "release": release.parent}
 
 
-def _native(path: Path, config) -> dict[str, float]:
-    scores: dict[str, float] = {}
-    for r in grade(path, config).tests:
-        scores[r.spec.function] = scores.get(r.spec.function, 0.0) + r.score
-    return scores
-
-
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, config):
     """Each tool's build and per-function scores, and the native grader's on each tool's notebooks."""
     root = tmp_path_factory.mktemp("parity")
     folders = _folders(root / "folders")
-    # Both tools at once, and two otter runs at a time: the work is mostly starting Python processes.
-    with ThreadPoolExecutor(max_workers=2) as runs, ThreadPoolExecutor(max_workers=1) as side:
-        nbgrader_job = side.submit(_through_nbgrader, root, folders, config)
-        otter = _through_otter(root, folders, config, runs)
-        nbgrader = nbgrader_job.result()
-    native = {(tool, name): _native(path, config)
-              for tool, run in (("otter", otter), ("nbgrader", nbgrader)) for name, path in run["paths"].items()}
-    return {"otter": otter, "nbgrader": nbgrader, "native": native}
+    return tools.grade_with_every_tool(root, folders, config, _through_otter, _through_nbgrader)
 
 
 @pytest.mark.parametrize("name", SUBMISSIONS)
