@@ -341,17 +341,7 @@ def set_extension(out: Path, records: dict[str, dict], student: str, text: str |
     elif EXTENSION not in load_overrides(out, records).get(student, {}):
         raise GradebookError(f"{student} has no extension to remove")
 
-    def update(doc: dict) -> None:
-        from ruamel.yaml.comments import CommentedMap
-
-        key = next((k for k in doc if str(k) == student), student)
-        entries = doc.setdefault(key, CommentedMap())
-        if entry is None:
-            del entries[EXTENSION]
-        else:
-            entries[EXTENSION] = CommentedMap(entry)
-
-    _save_overrides(out, update)
+    _save_student_entry(out, student, EXTENSION, entry)
 
 
 def shown_notes(notes: list[str], extension: dict | None) -> list[str]:
@@ -378,6 +368,22 @@ def describe_penalty(penalty: dict) -> str:
 
 def _save_overrides(out: Path, update: Callable[[dict], None]) -> None:
     save_edited(out / OVERRIDES, OVERRIDES_HEADER, update)
+
+
+def _save_student_entry(out: Path, student: str, key: str, entry: dict | None) -> None:
+    """Set (entry None: delete) one student-level entry of overrides.yaml (a penalty, an extension), the
+    rest of the file and its comments untouched."""
+    def update(doc: dict) -> None:
+        from ruamel.yaml.comments import CommentedMap
+
+        name = next((k for k in doc if str(k) == student), student)
+        entries = doc.setdefault(name, CommentedMap())
+        if entry is None:
+            del entries[key]
+        else:
+            entries[key] = CommentedMap(entry)
+
+    _save_overrides(out, update)
 
 
 def _grader_scores(record: dict) -> dict[str, float]:
@@ -444,17 +450,7 @@ def set_penalty(out: Path, records: dict[str, dict], student: str, value: str | 
     if PENALTY not in load_overrides(out, records).get(student, {}) and entry is None:
         raise GradebookError(f"{student} has no penalty to remove")
 
-    def update(doc: dict) -> None:
-        from ruamel.yaml.comments import CommentedMap
-
-        key = next((k for k in doc if str(k) == student), student)
-        entries = doc.setdefault(key, CommentedMap())
-        if entry is None:
-            del entries[PENALTY]
-        else:
-            entries[PENALTY] = CommentedMap(entry)
-
-    _save_overrides(out, update)
+    _save_student_entry(out, student, PENALTY, entry)
     return entry
 
 
