@@ -185,11 +185,12 @@ SHAPES: dict[str, tuple[Shape, set[str]]] = {
     "no_markers_in_one_file": (no_markers_in("lstm_layers.py"), set()),
     "merged_cells": (merged_cells, set()),
     "colab_paste": (colab_paste, set()),
-    # A statement that raises in a graded cell: the rest of the notebook still runs.
+    # A statement that raises in a graded cell: as in a kernel, the rest of that cell does not run (what it would
+    # have defined is lost) and the rest of the notebook does.
     "raise_after_def": (_edit("rnn_step_forward", lambda s: s + "\nassert np.zeros(3).shape == (4,), 'left over'\n"),
                         set()),
     "raise_before_def": (_edit("rnn_backward", lambda s: s.replace("def rnn_backward", "print(undefined_name)\n\n"
-                                                                   "def rnn_backward", 1)), set()),
+                                                                   "def rnn_backward", 1)), {"rnn_backward"}),
     "sys_exit_in_cell": (_edit("lstm_gates", lambda s: s + "\nimport sys\nsys.exit('stop here')\n"), set()),
     "raising_scratch_cell": (_insert("rnn_forward", "x = np.ones((2, 3))\nx @ x  # shapes do not match\n"), set()),
     # `from __future__` at the top of a later cell: each cell compiles alone.
@@ -253,6 +254,14 @@ OTTER_LOSES = {"markdown_cell": {"rnn_backward"}, "raw_cell": {"output_backward"
 # What otter-grader refuses to grade at all: a notebook that does not carry its release's metadata
 # (``otter.assignment_name``), such as a fresh notebook the code was pasted into; otter run exits 1.
 OTTER_REFUSES = {"colab_paste"}
+# What nbgrader gives 0 in every function: a notebook without its cells' metadata (grade ids), such as a fresh
+# notebook the code was pasted into.
+NBGRADER_ZERO = {"colab_paste"}
+# What both tools lose (with the callers) that the native grader keeps, by design: a module the tools' kernel
+# lacks imported in a graded cell (the kernel stops that cell; the grader takes a missing module for its own
+# environment, not the student's error) and a byte-order mark pasted into a cell (IPython refuses the cell; the
+# grader reads past it).
+TOOLS_LOSE = {"torch_in_graded_cell": {"clip_gradients"}, "bom_in_cell": {"rnn_forward"}}
 # One or more per kind, through otter and nbgrader in `make test` (all of them with `make parity`).
 TOOL_SHAPES = ["no_markers", "raise_after_def", "markdown_cell", "matplotlib_in_graded_cell", "stub_below_solution"]
 

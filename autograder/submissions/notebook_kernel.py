@@ -57,6 +57,12 @@ def _own_check(exc: BaseException) -> bool:
     return isinstance(exc, NameError) and getattr(exc, "name", None) in _CHECKS_NAMES
 
 
+def _missing_module(exc: BaseException, files: list[str]) -> bool:
+    """An import of a module this Python does not have (not one of the submission's own files)."""
+    name = str(getattr(exc, "name", "") or "").split(".")[0]
+    return isinstance(exc, ModuleNotFoundError) and bool(name) and f"{name}.py" not in files
+
+
 def _describe(exc: BaseException) -> str:
     text = str(exc).splitlines()[0][:200] if str(exc) else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
@@ -134,7 +140,7 @@ def run(spec: dict, module_name: str) -> types.ModuleType:
                 except CellTimeout:  # listed wherever it is: it explains what did not run after it
                     failures.append((-1, f"cell {number}, line {node.lineno}: interrupted when the notebook's time "
                                          f"budget of {spec['budget']:g} s ran out"))
-                except BaseException as exc:  # noqa: BLE001 -- as a kernel: report, go on with the next statement
+                except BaseException as exc:  # noqa: BLE001 -- as a kernel: report, stop this cell, run the next
                     if _own_check(exc):
                         continue  # the notebook's own check lines need the student's kernel: not the student's code
                     line = _line_of(exc, filename) or node.lineno
@@ -144,7 +150,16 @@ def run(spec: dict, module_name: str) -> types.ModuleType:
                         if later:
                             message += (f" ({exc.name} is defined further down, in cell {later[0]}: run top to "
                                         "bottom, the notebook reaches it too late; move that cell up)")
-                    failures.append((number, message))
+                    if _missing_module(exc, spec["files"]):
+                        # A module the grader's Python lacks (matplotlib, torch): the grader's environment, not
+                        # the student's error, so the rest of the cell still runs.
+                        failures.append((number, message))
+                        continue
+                    rest = tree.body[tree.body.index(node) + 1:]
+                    skipped = [d.name for d in rest if isinstance(d, _DEFINITIONS[:3])]
+                    failures.append((number, message + "; the rest of the cell did not run, as in a kernel" + (
+                        f" ({', '.join(skipped)} not defined)" if skipped else "")))
+                    break
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
