@@ -351,6 +351,9 @@ def test_canvas_lists_what_it_does_not_grade_and_what_belongs_to_no_one(tmp_path
     assert layout.kind == "canvas" and [e.student for e in layout.entries] == ["12", "1234"]
     smith = layout.entries[1]
     assert smith.name == "smithjohn" and "late" in smith.notes[0].lower()
+    # The older upload is said on the student's own row too, not only in the run's lists.
+    assert any("1 older upload not graded" in n and "smithjohn_LATE_1234_5600_rnn_layers.py" in n for n in smith.notes)
+    assert not any("older upload" in n for n in layout.entries[0].notes)
     assert dict(_mapping(layout)["1234"]) == {"rnn_layers.py": "smithjohn_LATE_1234_5678_rnn_layers.py"}
     ignored = {i["path"]: i for i in layout.ignored}
     assert set(ignored) == {"smithjohn_LATE_1234_text.html", "doejane_77_link.html", "doejane_77_*",
@@ -544,3 +547,17 @@ def test_a_guessed_blackboard_user_id_is_said_on_the_row(tmp_path):
     guessed = discover(_flat(tmp_path / "none", names), FILES)
     assert guessed.entries and all(any("read from the file names" in n and repr(e.student) in n for n in e.notes)
                                    for e in guessed.entries)
+
+
+def test_a_decomposed_name_is_one_student_with_the_composed_one(tmp_path):
+    """macOS unzips "José" as J o s e + combining accent (NFD); Windows and Linux keep it composed (NFC): one id."""
+    import unicodedata
+
+    nfd, nfc = unicodedata.normalize("NFD", "José Núñez"), "José Núñez"
+    assert nfd != nfc
+    for name, spelled in (("mac", nfd), ("win", nfc)):
+        layout = discover(_flat(tmp_path / name, {f"{spelled}_41_assignsubmission_file/rnn_layers.py": "a",
+                                                  "Bo_7_assignsubmission_file/quiz.py": "b"}), FILES)
+        assert [(e.student, e.name) for e in layout.entries if e.student == "41"] == [("41", nfc)]
+    folders = discover(_flat(tmp_path / "folders", {f"{nfd}/rnn_layers.py": "a", "bo/quiz.py": "b"}), FILES)
+    assert sorted(e.student for e in folders.entries) == sorted(["bo", nfc])

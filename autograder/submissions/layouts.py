@@ -84,6 +84,12 @@ class Entry:
     files: tuple[tuple[str, str], ...] = ()
     notes: tuple[str, ...] = ()  # what the mapping decided for this student (attempt chosen, late)
 
+    def __post_init__(self) -> None:
+        # One spelling of an accented id or name (macOS unzips folder names decomposed, NFD): the same student
+        # keeps one row across downloads, and names match and sort as the LMS's gradebook does.
+        for key in ("student", "name"):
+            object.__setattr__(self, key, unicodedata.normalize("NFC", getattr(self, key)))
+
     def to_job(self) -> dict:
         """The fields a grading worker needs, as JSON-ready data (``from_job`` reads them back)."""
         return {"student": self.student, "source": str(self.source), "kind": self.kind, "label": self.label,
@@ -407,10 +413,15 @@ def _canvas(root: Path, files: tuple[str, ...]) -> Layout:
                         "reason": "only an online text or URL entry: nothing to grade (no row in grades.csv)"})
     entries = []
     for user in sorted(uploads):
+        before = len(ignored)
         chosen = _pick(user, uploads[user], ignored)
+        older = [i["path"] for i in ignored[before:]]
+        notes = (LATE_NOTE,) if user in late else ()
+        if older:  # on the row itself too, not only in summary.md: the TA sees which upload counted
+            notes += (f"{len(older)} older upload{'s' if len(older) > 1 else ''} not graded (the newest of each file "
+                      f"is): {', '.join(older[:3])}{', ...' if len(older) > 3 else ''}",)
         entries.append(Entry(user, root, "files", f"{names[user]}_{user}_*", name=names[user],
-                             files=tuple((o, str(root / p)) for o, p in chosen),
-                             notes=(LATE_NOTE,) if user in late else ()))
+                             files=tuple((o, str(root / p)) for o, p in chosen), notes=notes))
     return Layout("canvas", root, entries, ignored=ignored, unplaced=unplaced)
 
 
