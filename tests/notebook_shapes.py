@@ -260,8 +260,9 @@ NBGRADER_ZERO = {"colab_paste"}
 # What both tools lose (with the callers) that the native grader keeps, by design: a module the tools' kernel
 # lacks imported in a graded cell (the kernel stops that cell; the grader takes a missing module for its own
 # environment, not the student's error) and a byte-order mark pasted into a cell (IPython refuses the cell; the
-# grader reads past it).
-TOOLS_LOSE = {"torch_in_graded_cell": {"clip_gradients"}, "bom_in_cell": {"rnn_forward"}}
+# grader reads past it).  rnn_backward's gradient check differentiates the student's own rnn_forward, so it is
+# lost with it.
+TOOLS_LOSE = {"torch_in_graded_cell": {"clip_gradients"}, "bom_in_cell": {"rnn_forward", "rnn_backward"}}
 # One or more per kind, through otter and nbgrader in `make test` (all of them with `make parity`).
 TOOL_SHAPES = ["no_markers", "raise_after_def", "markdown_cell", "matplotlib_in_graded_cell", "stub_below_solution"]
 
