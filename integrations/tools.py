@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,6 +24,11 @@ from pathlib import Path
 from autograder.config import Config
 from autograder.grading.grader import grade
 from autograder.integrations.notebooks import dumps, notebook_name, stage_nbgrader, stage_otter
+
+# CPython 3.11's ast module is not thread-safe (two threads parsing at once can raise "SystemError: AST
+# constructor recursion depth mismatch"): the in-process steps of the two tools' runs (staging a release,
+# filling notebooks) take turns under this lock; their subprocesses still run side by side.
+IN_PROCESS = threading.Lock()
 
 
 class ToolError(Exception):
@@ -49,7 +55,8 @@ def run(args: list[str], cwd: Path, timeout: float = 600, python: str = sys.exec
 # -- otter-grader ------------------------------------------------------------------
 def otter_assign(build: Path, config: Config) -> tuple[Path, Path]:
     """`otter assign` on the staged master notebook: (the autograder zip, the student folder)."""
-    master = stage_otter(build / "src", config)
+    with IN_PROCESS:
+        master = stage_otter(build / "src", config)
     run(["otter", "assign", str(master.relative_to(build)), "dist"], cwd=build)
     zips = sorted((build / "dist" / "autograder").glob("*.zip"))
     if len(zips) != 1:
@@ -69,7 +76,8 @@ def otter_run(autograder_zip: Path, notebook: Path, out: Path, python: str = sys
 # -- nbgrader ------------------------------------------------------------------------
 def nbgrader_course(course: Path, config: Config) -> Path:
     """A course folder with the assignment generated: the notebook of release/<assignment>, what students get."""
-    stage_nbgrader(course, config)
+    with IN_PROCESS:
+        stage_nbgrader(course, config)
     run(["nbgrader", "generate_assignment", config.assignment], cwd=course)
     return course / "release" / config.assignment / notebook_name(config)
 

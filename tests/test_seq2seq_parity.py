@@ -52,10 +52,11 @@ def s2s_config(tmp_path_factory):
 
 def _notebooks(student_notebook: Path, folders: dict[str, Path], config) -> dict[str, dict]:
     """Each submission as a filled copy of a tool's student notebook; the template is that notebook untouched."""
-    notebooks = {"template": json.loads(student_notebook.read_text())}
-    for name, folder in folders.items():
-        notebooks[name] = fill(student_notebook, folder, config.files)
-    return notebooks
+    with tools.IN_PROCESS:  # the other tool's thread may be parsing too (tools.IN_PROCESS)
+        notebooks = {"template": json.loads(student_notebook.read_text())}
+        for name, folder in folders.items():
+            notebooks[name] = fill(student_notebook, folder, config.files)
+        return notebooks
 
 
 def _through_otter(root: Path, folders: dict[str, Path], config, pool: ThreadPoolExecutor) -> dict:

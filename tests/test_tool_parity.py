@@ -72,18 +72,19 @@ def _folders(root: Path) -> dict[str, Path]:
 
 def _notebooks(student_notebook: Path, folders: dict[str, Path], config) -> dict[str, dict]:
     """Each submission as a filled copy of a tool's student notebook; the template is that notebook untouched."""
-    template = json.loads(student_notebook.read_text())
-    notebooks = {"template": template}
-    for name, folder in folders.items():
-        notebooks[name] = fill(student_notebook, folder, config.files)
-    cheat = copy.deepcopy(template)
-    imports = next(i for i, c in enumerate(cheat["cells"]) if cell_source(c).startswith("import matplotlib"))
-    cheat["cells"].insert(imports + 1, {"cell_type": "code", "id": "cheat", "metadata": {}, "source": CHEAT,
-                                        "execution_count": None, "outputs": []})
-    notebooks["cheat"] = cheat
-    for shape in SHAPES:
-        notebooks[f"shape-{shape}"] = notebook_shapes.SHAPES[shape][0](notebooks["reference"])
-    return notebooks
+    with tools.IN_PROCESS:  # the other tool's thread may be parsing too (tools.IN_PROCESS)
+        template = json.loads(student_notebook.read_text())
+        notebooks = {"template": template}
+        for name, folder in folders.items():
+            notebooks[name] = fill(student_notebook, folder, config.files)
+        cheat = copy.deepcopy(template)
+        imports = next(i for i, c in enumerate(cheat["cells"]) if cell_source(c).startswith("import matplotlib"))
+        cheat["cells"].insert(imports + 1, {"cell_type": "code", "id": "cheat", "metadata": {}, "source": CHEAT,
+                                            "execution_count": None, "outputs": []})
+        notebooks["cheat"] = cheat
+        for shape in SHAPES:
+            notebooks[f"shape-{shape}"] = notebook_shapes.SHAPES[shape][0](notebooks["reference"])
+        return notebooks
 
 
 def _write(notebooks: dict[str, dict], folder: Path) -> dict[str, Path]:

@@ -470,8 +470,8 @@ def _mtime(path: Path) -> float:
 
 def _best(scan: _Scan, name: str, among=None) -> list[tuple[tuple, str, Path]]:
     """The files that could be ``name``, best first (README, "Where the grader finds the work"): the shallowest;
-    then the newest copy by its names, the file's and each folder's or zip's holding it (``hw_rnn_final.zip`` over
-    ``hw_rnn.zip``, ``x (1).py`` over ``x.py``); then the exact name over another letter case; then the latest
+    then the newest copy by its names, the file's and each folder's or zip's holding it (``work_final.zip`` over
+    ``work.zip``, ``x (1).py`` over ``x.py``); then the exact name over another letter case; then the latest
     modified (zip members keep their recorded time); then by path."""
     ranked = []
     for rel, path in (among if among is not None else scan.files):
