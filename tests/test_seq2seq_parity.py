@@ -10,23 +10,20 @@ all with `make parity`), each graded once per tool.
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import json
 import os
 import sys
-import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import tool_releases
 from seq2seq_support import MUTANTS as CORPUS
 from seq2seq_support import make_submission
 
 from autograder.config import command_config
-from autograder.integrations.notebooks import checks_names, dumps, fill, notebook_name
-from autograder.release.bundle import refuse_leaks
-from autograder.submissions.extract import cell_source
+from autograder.integrations.notebooks import dumps, fill, notebook_name
 from integrations import tools
 
 pytestmark = pytest.mark.skipif(sys.version_info < (3, 11), reason="nbgrader 0.9.6 needs Python 3.11 or newer")
@@ -111,46 +108,15 @@ def test_same_score_per_function_in_every_tool(name, graded, s2s_config):
         assert lost == set(BY_NAME[name]["breaks"]), BY_NAME[name]["why"]
 
 
-def _no_leaks(folder: Path, config) -> None:
-    """The release's own scan: no solution line or marker, hidden test name or hidden case in any file."""
-    files = {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-    assert files
-    handout = (config.path.parent / "README.md").read_text() + (config.path.parent / "notebook.md").read_text()
-    refuse_leaks(config, files, handout)
-
-
-def _called_tests(sources: list[str]) -> set[str]:
-    """The tests that otter test files run: the full names in their run_test(...) calls."""
-    called = set()
-    for source in sources:
-        for node in ast.walk(ast.parse(source)):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "run_test":
-                called.add(f"{node.args[0].value}: {node.args[1].value}")
-    return called
-
-
 def test_otter_student_folder_has_no_solution_or_hidden_test(graded, s2s_config):
-    student = graded["otter"]["student"]
-    assert not (student / checks_names(s2s_config)[1]).exists()
-    _no_leaks(student, s2s_config)
-    called = _called_tests([p.read_text() for p in (student / "tests").rglob("*.py")])
-    assert called == {t.full_name for t in s2s_config.tests if not t.hidden}
+    tool_releases.check_otter_student_folder(graded["otter"]["student"], s2s_config)
+
 
 
 def test_otter_autograder_zip_holds_every_test(graded, s2s_config):
-    with zipfile.ZipFile(graded["otter"]["zip"]) as z:
-        names = z.namelist()
-        called = _called_tests([z.read(n).decode() for n in names if n.startswith("tests/")])
-    assert f"files/{checks_names(s2s_config)[1]}/expected.json" in names
-    assert called == {t.full_name for t in s2s_config.tests}
+    tool_releases.check_otter_zip(graded["otter"]["zip"], s2s_config)
+
 
 
 def test_nbgrader_release_has_no_solution_or_hidden_test(graded, s2s_config):
-    release = graded["nbgrader"]["release"]
-    assert not (release / checks_names(s2s_config)[1]).exists()
-    _no_leaks(release, s2s_config)
-    notebook = json.loads((release / notebook_name(s2s_config)).read_text())
-    code = "\n".join(cell_source(c) for c in notebook["cells"] if c["cell_type"] == "code")
-    for test in s2s_config.tests:
-        called = f"run_test({json.dumps(test.function)}, {json.dumps(test.name)}" in code
-        assert called == (not test.hidden), test.full_name
+    tool_releases.check_nbgrader_release(graded["nbgrader"]["release"], s2s_config)

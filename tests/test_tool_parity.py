@@ -11,7 +11,6 @@ tool hands to students, and what the notebook tools cannot guarantee.
 
 from __future__ import annotations
 
-import ast
 import copy
 import json
 import os
@@ -21,11 +20,11 @@ from pathlib import Path
 
 import notebook_shapes
 import pytest
+import tool_releases
 import yaml
 from conftest import TEMPLATES, make_submission, with_callers
 
 from autograder.integrations.notebooks import dumps, fill, split_module
-from autograder.release.bundle import refuse_leaks
 from autograder.submissions.extract import cell_file, cell_source
 from integrations import tools
 
@@ -204,51 +203,19 @@ def test_otter_check_shows_a_student_the_grader_feedback(graded):
     assert "wrong at time steps [0, 1, 2] but right at [3]" in out  # the native grader's own message
 
 
-def _called_tests(sources: list[str]) -> set[str]:
-    """The tests that otter test files run: the full names in their run_test(...) calls."""
-    called = set()
-    for source in sources:
-        for node in ast.walk(ast.parse(source)):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "run_test":
-                called.add(f"{node.args[0].value}: {node.args[1].value}")
-    return called
-
-
-def _no_leaks(folder: Path, config) -> None:
-    """The release's own scan: no solution line or marker, hidden test name or hidden case in any file."""
-    files = {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-    assert files
-    handout = (config.path.parent / "README.md").read_text() + (config.path.parent / "notebook.md").read_text()
-    refuse_leaks(config, files, handout)
-
-
 def test_otter_student_folder_has_no_solution_or_hidden_test(graded, config):
-    student = graded["otter"]["student"]
-    assert not (student / "hw_rnn_checks_full").exists()
-    _no_leaks(student, config)
-    called = _called_tests([p.read_text() for p in (student / "tests").rglob("*.py")])
-    assert called == {t.full_name for t in config.tests if not t.hidden}
+    tool_releases.check_otter_student_folder(graded["otter"]["student"], config)
+
 
 
 def test_otter_autograder_zip_holds_every_test(graded, config):
-    import zipfile
+    tool_releases.check_otter_zip(graded["otter"]["zip"], config)
 
-    with zipfile.ZipFile(graded["otter"]["zip"]) as z:
-        names = z.namelist()
-        called = _called_tests([z.read(n).decode() for n in names if n.startswith("tests/")])
-    assert "files/hw_rnn_checks_full/expected.json" in names
-    assert called == {t.full_name for t in config.tests}
 
 
 def test_nbgrader_release_has_no_solution_or_hidden_test(graded, config):
-    release = graded["nbgrader"]["release"]
-    assert not (release / "hw_rnn_checks_full").exists()
-    _no_leaks(release, config)
-    notebook = json.loads((release / "hw_rnn.ipynb").read_text())
-    code = "\n".join(cell_source(c) for c in notebook["cells"] if c["cell_type"] == "code")
-    for test in config.tests:
-        called = f"run_test({json.dumps(test.function)}, {json.dumps(test.name)}" in code
-        assert called == (not test.hidden), test.full_name
+    tool_releases.check_nbgrader_release(graded["nbgrader"]["release"], config)
+
 
 
 @pytest.mark.parametrize("tool", ["otter", "nbgrader"])
