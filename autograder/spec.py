@@ -25,10 +25,11 @@ assignment.yaml may name other files (``homework: recipe.py``, ``behaviours: che
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -217,8 +218,7 @@ def load_files(folder: Path, files: tuple[str, ...], prefix: str) -> dict[str, M
     share sys.modules between threads must hold a lock.
     """
     modules: dict[str, ModuleType] = {}
-    saved = {f[:-3]: sys.modules.get(f[:-3]) for f in files}
-    try:
+    with borrowed_module_names([f[:-3] for f in files]):
         for file in files:  # callees first, as the config lists them
             name = file[:-3]
             spec = importlib.util.spec_from_file_location(f"{prefix}_{name}", Path(folder) / file)
@@ -226,11 +226,20 @@ def load_files(folder: Path, files: tuple[str, ...], prefix: str) -> dict[str, M
             sys.modules[name] = module
             spec.loader.exec_module(module)
             modules[name] = module
+    return modules
+
+
+@contextlib.contextmanager
+def borrowed_module_names(names: list[str]) -> Iterator[None]:
+    """Let the body point the plain module ``names`` in sys.modules anywhere; afterwards they hold what they
+    held before (absent names are removed again)."""
+    saved = {name: sys.modules.get(name) for name in names}
+    try:
+        yield
     finally:
         for name, previous in saved.items():
             if previous is None:
                 sys.modules.pop(name, None)
             else:
                 sys.modules[name] = previous
-    return modules
 

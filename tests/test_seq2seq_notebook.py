@@ -19,6 +19,7 @@ from seq2seq_support import ASSIGNMENT, FILES, FUNCTIONS
 
 from autograder.config import load_config
 from autograder.integrations import notebooks
+from autograder.spec import borrowed_module_names
 
 CONFIG = load_config(ASSIGNMENT / "assignment.yaml", {n: f.required for n, f in FUNCTIONS.items()})
 
@@ -40,9 +41,8 @@ def test_notebook_code_runs_top_to_bottom_and_the_demo_learns():
     notebook = notebooks.build("nbgrader", CONFIG, (ASSIGNMENT / "notebook.md").read_text())
     namespace: dict = {}
     names = [f[:-3] for f in FILES]
-    saved = {n: sys.modules.get(n) for n in names}
     output = io.StringIO()
-    try:
+    with borrowed_module_names(names):
         for cell in notebook["cells"]:
             source = cell["source"]
             if cell["cell_type"] != "code" or "run_test(" in source:
@@ -56,12 +56,6 @@ def test_notebook_code_runs_top_to_bottom_and_the_demo_learns():
                 sys.modules[name] = module
             with contextlib.redirect_stdout(output):
                 exec(compile(source, cell["id"], "exec"), namespace)
-    finally:
-        for name, previous in saved.items():
-            if previous is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = previous
     match = re.search(r"final loss ([\d.]+); (\d+) of (\d+) held-out strings reversed", output.getvalue())
     assert match, output.getvalue()
     assert float(match.group(1)) < 0.05 and int(match.group(2)) >= 0.75 * int(match.group(3))
