@@ -54,7 +54,9 @@ HANG = [{"file": "quiz.py", "find": "    return {\n", "replace": "    while True
 # Notebooks saved in other shapes (tests/notebook_shapes.py): one or more per kind here, all with `make parity`.
 SHAPES = list(notebook_shapes.SHAPES) if os.environ.get("HW_PARITY_ALL") else notebook_shapes.TOOL_SHAPES
 if os.environ.get("HW_PARITY_SHAPES"):  # e.g. HW_PARITY_SHAPES=bom_in_cell,colab_paste: these shapes only
-    SHAPES = [s for s in os.environ["HW_PARITY_SHAPES"].split(",") if s in notebook_shapes.SHAPES]
+    SHAPES = os.environ["HW_PARITY_SHAPES"].split(",")
+    if set(SHAPES) - set(notebook_shapes.SHAPES):  # a misspelt name must not shrink the run in silence
+        raise ValueError(f"HW_PARITY_SHAPES names no shape: {sorted(set(SHAPES) - set(notebook_shapes.SHAPES))}")
 SUBMISSIONS = ["reference", "template", "noisy", "hang", *MUTANTS, *(f"shape-{s}" for s in SHAPES)]
 # The untouched template plus one unmarked cell that swaps the checks for a function that passes everything.
 CHEAT = "import autograder.checks_api\n\nautograder.checks_api.run_test = lambda *args, **kwargs: None"
