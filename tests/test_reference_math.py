@@ -99,8 +99,7 @@ def test_clip_gradients_semantics():
     assert norm2 == 5.0 and all(np.array_equal(same[k], grads[k]) for k in grads)
 
 
-@pytest.mark.parametrize("full_max", [10_000, 1, None], ids=["all-coordinates", "directions", "quick"])
-def test_grader_gradcheck_accepts_right_and_rejects_wrong(full_max):
+def _rnn_backward_setup():
     g = GRADIENTS["rnn_backward"]
     case = {"seed": 5, "N": 2, "T": 3, "D": 4, "H": 5}
     fwd = FUNCTIONS["rnn_forward"]
@@ -109,10 +108,19 @@ def test_grader_gradcheck_accepts_right_and_rejects_wrong(full_max):
     up = upstream_gradients(g, out, case)
     grads = named_outputs(FUNCTIONS["rnn_backward"], ref("rnn_backward")(up["s"], out["cache"]))
     items = gradcheck.targets(args, list(fwd.args), g.wrt, g.grads)
-    plans = (gradcheck.plan(items, 1e-5, full_max, 4, 5) if full_max is not None
-             else gradcheck.quick_plan(items, 1e-5, 4, 5))
+    return args, kwargs, up, grads, items
+
+
+def _losses(args, kwargs, up, plans) -> np.ndarray:
     values = evaluate_many(ref("rnn_forward"), args, kwargs, [p.wire() for p in plans], [0])
-    losses = gradcheck.losses([np.stack([v[0] for v in values])], [up["s"]], False)
+    return gradcheck.losses([np.stack([v[0] for v in values])], [up["s"]], False)
+
+
+@pytest.mark.parametrize("full_max", [10_000, 1], ids=["all-coordinates", "directions"])
+def test_grader_gradcheck_accepts_right_and_rejects_wrong(full_max):
+    args, kwargs, up, grads, items = _rnn_backward_setup()
+    plans = gradcheck.plan(items, 1e-5, full_max, 4, 5)
+    losses = _losses(args, kwargs, up, plans)
     start = 0
     for p in plans:
         n = p.evaluations
@@ -126,3 +134,18 @@ def test_grader_gradcheck_accepts_right_and_rejects_wrong(full_max):
         else:
             assert rel_error(gradcheck.analytic_directional(p, right), numeric) < 1e-7
             assert rel_error(gradcheck.analytic_directional(p, wrong), numeric) > 1e-3
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_quick_joint_check_accepts_right_and_rejects_any_one_array_wrong(seed):
+    """Every array moves at once along each joint direction: right gradients agree to 1e-7; a 1% error in any
+    single array, even the smallest (db, 5 entries of 61), shows."""
+    args, kwargs, up, grads, items = _rnn_backward_setup()
+    quick = gradcheck.quick_plan(items, 1e-5, 4, seed)
+    assert quick.evaluations == 2 * gradcheck.QUICK_DIRECTIONS * 4 and len(quick.targets) == len(items) == 5
+    numeric = gradcheck.numerical(quick, _losses(args, kwargs, up, [quick]), 1e-5)
+    right = [grads[t.label] for t in quick.targets]
+    assert rel_error(quick.analytic(right), numeric) < 1e-7
+    for k in range(len(right)):
+        wrong = [g * 1.01 if i == k else g for i, g in enumerate(right)]
+        assert np.max(np.abs(quick.analytic(wrong) - numeric)) > 1e-4 * np.max(np.abs(numeric)), items[k].label

@@ -58,11 +58,27 @@ def test_malformed_messages_are_rejected(body, buffers, error):
         wire.decode(header, payload)
 
 
-def test_reader_rejects_oversized_and_extra_bytes():
-    reader = wire.MessageReader()
-    with pytest.raises(wire.WireError):
-        reader.feed(struct.pack(">I", wire.MAX_MESSAGE_BYTES + 1))
-    data = wire.encode({"ok": True})
-    reader = wire.MessageReader()
-    with pytest.raises(wire.WireError, match="more bytes"):
-        reader.feed(data + b"junk")
+def test_stream_rejects_oversized_messages():
+    with pytest.raises(wire.WireError, match="header too large"):
+        wire.MessageStream().feed(struct.pack(">I", wire.MAX_MESSAGE_BYTES + 1))
+    header = json.dumps({"body": {}, "buffers": [wire.MAX_MESSAGE_BYTES + 1]}).encode()
+    with pytest.raises(wire.WireError, match="too large"):
+        wire.MessageStream().feed(struct.pack(">I", len(header)) + header)
+    header = json.dumps({"body": {}, "buffers": [-5]}).encode()
+    with pytest.raises(wire.WireError, match="buffer sizes"):
+        wire.MessageStream().feed(struct.pack(">I", len(header)) + header)
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 4096, 1 << 20])
+def test_stream_splits_messages_however_the_bytes_arrive(chunk):
+    """Requests are pipelined: several messages may come in one read, or one across many reads."""
+    messages = [{"ok": True, "value": np.arange(k, dtype=np.float64), "n": k} for k in range(5)]
+    data = b"".join(wire.encode(m) for m in messages) + wire.encode({"ok": False})[:9]  # and a partial one
+    stream, got = wire.MessageStream(), []
+    for start in range(0, len(data), chunk):
+        stream.feed(data[start : start + chunk])
+        while stream.done:
+            got.append(stream.pop())
+    assert [m["n"] for m in got] == list(range(5))
+    assert all(np.array_equal(m["value"], np.arange(m["n"])) for m in got)
+    assert not stream.done

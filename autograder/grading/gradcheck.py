@@ -16,38 +16,46 @@ Two kinds of plan:
   gradient, 2 evaluations each), larger ones along random unit directions d,
   comparing (L(x + h d) - L(x - h d)) / (2 h) with <dL/dx, d>.  Its failure
   messages name the entry (and time step) that is wrong.
-* ``quick_plan``: the confirmation tried first on small inputs: a few random
-  unit directions per array (``directions`` of the config, 2 evaluations
-  each), from a seed fixed per case.  It can only *pass* a test: when any
-  directional derivative disagrees (or anything else looks odd), the grader
-  runs the coordinate plan, which decides and words the verdict exactly as if
-  the quick check had not been tried.
+* ``quick_plan``: the confirmation tried first, on inputs of any size: every array
+  moved at once along a few random joint directions (``QUICK_DIRECTIONS``
+  times the config's ``directions``, 2 evaluations each, however many arrays
+  the backward returns), from a seed fixed per case.  It can only *pass* a
+  test: when any directional derivative disagrees (or anything else looks
+  odd), the grader runs ``plan``, which decides and words the verdict
+  exactly as if the quick check had not been tried.  On large inputs ``plan``
+  itself samples directions with the configured tolerance, so the quick
+  check, 100 times stricter, passes fewer wrong gradients than it would.
 
-False-pass probability of the quick check.  Let e = g' - g be the difference
-between the student's gradient g' and the numerical gradient g of their own
-forward, for one array of n entries.  The quick check passes only if
-|<e, v>| <= tau for each of its k directions v, where tau = s * (atol + rtol *
-|<g, v>|), the configured tolerance scaled by s = ``QUICK_TOLERANCE`` (0.01).
-For v uniform on the unit sphere, <e, v> is close to N(0, ||e||^2 / n), whose
-density is at most sqrt(n / (2 pi)) / ||e||, so one direction passes a wrong
-gradient with probability at most about
+False-pass probability of the quick check.  A joint direction is
+d = (u_1, ..., u_m) / sqrt(m) over the m arrays, each u_i uniform on the unit
+sphere of array i (n_i entries).  Let e_i = g'_i - g_i be the difference
+between the student's gradient g'_i and the numerical gradient g_i of their
+own forward.  The check passes only if |<e, d>| <= tau for each of its k
+directions, where tau = s * (atol + rtol * |<g, d>|), the configured tolerance
+scaled by s = ``QUICK_TOLERANCE`` (0.01).  <e, d> is a sum of independent terms
+<e_i, u_i> / sqrt(m), and the density of a sum of independent terms is at most
+that of any one of them; <e_i, u_i> is close to N(0, ||e_i||^2 / n_i), so for
+any array i with an error, one direction passes with probability at most about
 
-    p = sqrt(2 n / pi) * tau / ||e||,   tau ~ s * (atol + rtol * ||g|| / sqrt(n))
+    p = sqrt(2 n_i m / pi) * tau / ||e_i||
 
-(for Gaussian v without normalisation the same reasoning gives ~0.8 tau / ||e||
-with tau ~ s * (atol + rtol ||g||)), and k independent directions pass it with
-probability p^k.  Real bugs are far from the tolerance: a relative error
-||e|| / ||g|| of just 1e-3 in an array of n = 100 entries with ||g|| ~ 1 (the
-config's atol 1e-7, rtol 1e-5, k = 4) gives p ~ 8 * 0.01 * (1e-7 + 1e-6) / 1e-3
-~ 1e-4, so ~1e-16 for the four directions; the O(1) errors of the mutant corpus
-give less than 1e-25.  The worst case is an error that only just fails the
-coordinate check, one entry i off by |e_i| = atol + rtol |g_i|: it passes a
-direction when |v_i| is below about s, i.e. with probability ~ s sqrt(2 n / pi)
-(0.08 for n = 100, 0.11 for n = 200), so ~ 4e-5 to 1.5e-4 for k = 4.  With
-n = 1 the direction is +-1 and the check is exact.  A forward that spoils
+and k independent directions pass it with probability p^k.  Real bugs are far
+from the tolerance: a relative error ||e_i|| / ||g|| of just 1e-3 in an array
+of n_i = 40 entries, one of m = 5, with ||g|| ~ 1 (the config's atol 1e-7, rtol
+1e-5, k = 8) gives p ~ 11 * 0.01 * (1e-7 + 1e-6) / 1e-3 ~ 1e-4, so ~1e-32 for
+the eight directions; the O(1) errors of the mutant corpus give far less.  The
+worst case is an error that only just fails the coordinate check, one entry
+off by |e_i| = atol + rtol |g_i| with entries of similar size: it passes a
+direction when that entry's share of d is below about s, i.e. with
+probability ~ s sqrt(2 n_i m / pi): 0.11 when n_i m = 200 (the largest
+coordinate check, ``full_check_max_size``, shared evenly), up to 0.26 for one
+array of 180 entries beside five small ones, so ~ 2e-8 to 2e-5 for k = 8.  With
+n_i = m = 1 the direction is +-1 and the check is exact.  A forward that spoils
 central differences (float32) gets the coordinate plan straight away, since
 its noise, not e, would decide.  The seeds are fixed per case, so a
-submission's verdict never changes from one grading to the next.
+submission's verdict never changes from one grading to the next.  Moving every
+array at once costs 2k evaluations instead of 2k per array: the quick check of
+a backward returning five arrays makes 16 calls of the forward, not 40.
 
 ``FULL_CHECK_ENV`` set to 1 skips the quick check (the benchmark compares both).
 
@@ -68,6 +76,9 @@ import numpy as np
 # stays below 1e-3 of the configured tolerance (the reference's worst is 7e-4), and a strict check passes fewer
 # wrong gradients; one it does not confirm only costs the coordinate check.
 QUICK_TOLERANCE = 0.01
+# Joint directions of the quick check per configured ``directions``: all arrays share each direction, so more
+# directions than one array's check used keep the false-pass bound above (sqrt(m) looser per direction) as small.
+QUICK_DIRECTIONS = 2
 
 # Set to 1 to check every small gradient coordinate by coordinate, as before the quick check (bench/bench_grade.py).
 FULL_CHECK_ENV = "AUTOGRADER_FULL_GRADCHECK"
@@ -153,10 +164,41 @@ def plan(items: list[Target], step: float, full_max_size: int, directions: int, 
     return plans
 
 
-def quick_plan(items: list[Target], step: float, directions: int, seed: int) -> list[Plan]:
-    """The quick confirmation: ``directions`` random unit directions per target, from a seed fixed by the case."""
+@dataclass(frozen=True)
+class JointPlan:
+    """The quick check's evaluations: every target moved at once, in (+h, -h) pairs along k joint directions.
+
+    ``dirs[i]`` (shape (k, *target i's shape)) is target i's share of each unit direction; evaluation j adds
+    ``+-h dirs[i][j // 2]`` to every target i.
+    """
+
+    targets: tuple[Target, ...]
+    dirs: tuple[np.ndarray, ...]
+    step: float
+
+    @property
+    def evaluations(self) -> int:
+        return 2 * len(self.dirs[0])
+
+    def wire(self) -> dict:
+        """The plan as the child's ``call_many`` takes it: {"paths", "deltas": one (evaluations, *shape) array
+        per target}."""
+        signs = np.tile([1.0, -1.0], len(self.dirs[0]))
+        deltas = [np.repeat(d, 2, axis=0) * signs.reshape(-1, *([1] * (d.ndim - 1))) * self.step for d in self.dirs]
+        return {"paths": [list(t.path) for t in self.targets], "deltas": deltas}
+
+    def analytic(self, gradients: list[np.ndarray]) -> np.ndarray:
+        """<g, d> for each joint direction d, given one gradient per target (shape (k,))."""
+        return sum(np.tensordot(d, g, axes=g.ndim) for d, g in zip(self.dirs, gradients))
+
+
+def quick_plan(items: list[Target], step: float, directions: int, seed: int) -> JointPlan:
+    """The quick confirmation: ``QUICK_DIRECTIONS * directions`` random joint unit directions over all targets
+    (each target's share a unit direction of its own, scaled by 1 / sqrt(len(items))), from a seed fixed by the
+    case."""
     rng = np.random.default_rng([seed, 13])
-    return [_directions_plan(t, _unit_directions(rng, directions, t.value.shape), step) for t in items]
+    count, scale = QUICK_DIRECTIONS * directions, 1.0 / np.sqrt(len(items))
+    return JointPlan(tuple(items), tuple(_unit_directions(rng, count, t.value.shape) * scale for t in items), step)
 
 
 def losses(outputs: list[np.ndarray], upstream: list[np.ndarray], scalar: bool) -> np.ndarray:
@@ -172,10 +214,10 @@ def losses(outputs: list[np.ndarray], upstream: list[np.ndarray], scalar: bool) 
     return total
 
 
-def numerical(plan_entry: Plan, loss_values: np.ndarray, step: float) -> np.ndarray:
+def numerical(plan_entry: Plan | JointPlan, loss_values: np.ndarray, step: float) -> np.ndarray:
     """Central differences from paired (+h, -h) losses: a gradient, or directional derivatives."""
     diffs = (loss_values[0::2] - loss_values[1::2]) / (2 * step)
-    if plan_entry.mode == "full":
+    if getattr(plan_entry, "mode", "") == "full":
         return diffs.reshape(plan_entry.target.value.shape)
     return diffs
 

@@ -166,6 +166,7 @@ class Grading:
         self.numeric_tol = Tolerance(tol.numeric_rtol, tol.numeric_atol)
         self._gradients: dict[tuple, dict] = {}
         self._answers: dict[str, dict | Failed] = {}  # each quiz function's answers, called once
+        self._early: dict[tuple, tuple[Pending, list, dict]] = {}  # calls sent ahead by prefetch
 
     # -- calls -----------------------------------------------------------
     def reference_call(self, fn: Function, args: list, kwargs: dict) -> dict:
@@ -178,6 +179,35 @@ class Grading:
             raise Failed(self.module_errors[fn.module], general=True)
         keep = (fn.cache_index,) if fn.cache_index is not None else ()
         return self.box.submit_call(fn.module, fn.name, args, kwargs or {}, keep=keep)
+
+    def forward_call(self, fn: Function, case: dict) -> tuple[Pending, list, dict]:
+        """The student's call of ``fn`` on the case's inputs, its arguments and keyword arguments (the call
+        ``prefetch`` sent ahead, when it did)."""
+        early = self._early.pop((fn.name, json.dumps(case, sort_keys=True)), None)
+        if early is not None:
+            return early
+        args, kwargs = self.homework.forward_inputs(fn.name, case).call_args()
+        return self.student_call(fn, args, kwargs), args, kwargs
+
+    def prefetch(self, tests: list[TestSpec]) -> None:
+        """Send ahead the calls that forward and ``inputs_unchanged`` tests of forward functions make, so the
+        child computes them while this process builds reference values and compares.  The calls are exactly
+        those the tests make (``forward_call`` hands them over), only sent earlier."""
+        try:
+            for test in tests:
+                fn = self.homework.functions.get(test.function)
+                if test.kind not in ("forward", "inputs_unchanged") or fn is None or self.module_errors.get(fn.module):
+                    continue
+                gradient = self.homework.gradients.get(fn.name)
+                if test.kind == "inputs_unchanged" and gradient is not None and gradient.forward != fn.name:
+                    continue  # a backward function: called after its forward, by student_gradients
+                for case in test.cases:
+                    key = (fn.name, json.dumps(case, sort_keys=True))
+                    if key not in self._early:
+                        args, kwargs = self.homework.forward_inputs(fn.name, case).call_args()
+                        self._early[key] = (self.student_call(fn, args, kwargs), args, kwargs)
+        except Exception:  # noqa: BLE001 -- the test itself meets the problem again and reports it
+            return
 
     def check_output(self, function: str, name: str, actual, expected, tol: Tolerance) -> Mismatch | None:
         """``check_value`` of ``function``'s output or gradient ``name``: time steps (and T) are named only
@@ -212,8 +242,7 @@ class Grading:
         """Call the student's forward function on a case and check its outputs; return the reply."""
         fn = self.homework.functions[test.function]
         tol = self.tolerance(test, self.forward_tol)
-        args, kwargs = self.homework.forward_inputs(fn.name, case).call_args()
-        pending = self.student_call(fn, args, kwargs)
+        pending, args, kwargs = self.forward_call(fn, case)
         expected = self.reference_call(fn, args, kwargs)
         reply = pending.result()
         if not reply.ok:
@@ -275,8 +304,8 @@ class Grading:
                 raise Failed(prefix + str(exc), brief=prefix + exc.text(True)) from None
             names, before, reply = list(gradient.upstream), grads["backward_args"], grads["backward_reply"]
         else:
-            args, kwargs = self.homework.forward_inputs(fn.name, case).call_args()
-            reply = self.student_call(fn, args, kwargs).result()
+            pending, args, kwargs = self.forward_call(fn, case)
+            reply = pending.result()
             if not reply.ok:
                 prefix = "" if reply.not_implemented else "could not be checked, since the call failed: "
                 raise _call_failed(reply, fn, prefix, config=self.config)
@@ -352,8 +381,9 @@ class Grading:
     def kind_gradcheck(self, test: TestSpec, case: dict) -> None:
         """The student's gradients against central differences of their own forward (see gradcheck.py).
 
-        On small inputs a few random directional derivatives per array are tried first; only when they
-        do not confirm the gradients is every coordinate checked, which decides and words the verdict.
+        A few random joint directional derivatives are tried first; only when they do not confirm the
+        gradients does ``gradcheck.plan`` (every coordinate of small inputs, directions per array of large
+        ones) run, which decides and words the verdict.
         """
         r = self._gradient_case(test, case)
         g, fwd, tol = r["g"], r["fwd"], self.config.tolerances
@@ -371,7 +401,7 @@ class Grading:
                              + extra)
         numeric_tol = self.tolerance(test, self.numeric_tol)
         # A float32 forward's noise, not the gradient, would decide a quick check: it gets every coordinate.
-        if (any(p.mode == "full" for p in plans) and not r["imprecise_forward"]
+        if (not r["imprecise_forward"]
                 and all(t.value.size for t in items) and not gradcheck.full_check_forced()):
             quick = gradcheck.quick_plan(items, tol.step, tol.directions, case["seed"])
             if self._quick_gradients_pass(r, quick, numeric_tol):
@@ -425,32 +455,29 @@ class Grading:
             return reply, None
         return reply, gradcheck.losses(stacked, [r["upstream"][n] for n in g.upstream], bool(g.scalar))
 
-    def _quick_gradients_pass(self, r: dict, quick: list[gradcheck.Plan], numeric_tol: Tolerance) -> bool:
-        """Whether random directional derivatives confirm every gradient (gradcheck.quick_plan).
+    def _quick_gradients_pass(self, r: dict, quick: gradcheck.JointPlan, numeric_tol: Tolerance) -> bool:
+        """Whether random joint directional derivatives confirm the gradients (gradcheck.quick_plan).
 
         False means "not confirmed", never "wrong": the caller then checks every coordinate.  A fault
         (the child hung or died) is final, though, since the full check would only meet it again.
         """
         tol = self.config.tolerances
         strict = Tolerance(gradcheck.QUICK_TOLERANCE * numeric_tol.rtol, gradcheck.QUICK_TOLERANCE * numeric_tol.atol)
-        reply, losses = self._numerical_losses(r, quick)
+        reply, losses = self._numerical_losses(r, [quick])
         if reply.fault:
             fwd = r["fwd"]
             raise _call_failed(reply, fwd, f"evaluating your {fwd.name} for the numerical gradient: ",
                                config=self.config)
         if losses is None or not np.all(np.isfinite(losses)):
             return False
-        moved, start = False, 0
-        for p in quick:
-            numeric = gradcheck.numerical(p, losses[start : start + p.evaluations], tol.step)
-            start += p.evaluations
-            # |<n, d>| <= sqrt(size) max|n_i| for a unit d: past this, some coordinate moves by more than atol,
-            # so the full check would not call the forward constant.
-            moved = moved or float(np.max(np.abs(numeric))) > np.sqrt(p.target.value.size) * tol.numeric_atol
-            got = _lookup(r["grads"], p.target.label)
-            if check_array(p.target.label, gradcheck.analytic_directional(p, got), numeric, strict) is not None:
-                return False
-        return moved
+        numeric = gradcheck.numerical(quick, losses, tol.step)
+        # |<n, d>| <= sqrt(size) max|n_i| for a unit d: past this, some coordinate moves by more than atol,
+        # so the full check would not call the forward constant.
+        size = sum(t.value.size for t in quick.targets)
+        if not float(np.max(np.abs(numeric))) > np.sqrt(size) * tol.numeric_atol:
+            return False
+        got = quick.analytic([_lookup(r["grads"], t.label) for t in quick.targets])
+        return check_array("directional derivatives", got, numeric, strict) is None
 
     def kind_quiz(self, test: TestSpec, case: dict) -> None:
         """One answer of a quiz function (answers()): right or wrong, without revealing the right one."""
@@ -573,25 +600,30 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
     found, notes = find_files(submission, config.files)
     notes = extract_notes + notes
     box = box or open_sandbox(submission, config)
-    reference = load_reference(config) if grading_class.uses_reference else {}
     tests = [t for t in config.tests if not (public_only and t.hidden)]
     results: dict[int, TestResult] = {}
     grader_errors: list[str] = []
     with box:
         module_errors = {}
+        # A notebook's first import runs its cells within their own budget (extract.py).
+        seconds = config.limits.notebook_import_seconds if extracted_from(submission) else None
+        loads = {file: box.submit_load(file[:-3], seconds) for file in config.files if file in found}
         for file in config.files:
             module = file[:-3]
             if file not in found:
                 module_errors[module] = f"{file} was not found in the submission"
                 continue
-            # A notebook's first import runs its cells within their own budget (extract.py).
-            reply = box.load(module, config.limits.notebook_import_seconds if extracted_from(submission) else None)
+            reply = loads[file].result()
             if reply.ok and isinstance(reply.value, list):  # what a notebook's cells raised (extract.py)
                 notes += [str(n) for n in reply.value if str(n) not in notes]
             if not reply.ok:
                 problem = reply.fault or f"{reply.error_type}: {reply.error}" + _missing_module(reply, config)
                 module_errors[module] = f"{file} could not be imported: {problem}"
                 notes.append(f"{file} could not be imported: {problem}\n{reply.traceback}".rstrip())
+        grading = grading_class(config, box, {}, module_errors)
+        # The child works on the public forward calls while this process loads the reference and reads the files.
+        grading.prefetch([t for t in tests if not t.hidden])
+        grading.reference = load_reference(config) if grading_class.uses_reference else {}
         own = [f[:-3] for f in config.files]
         for file in found:
             try:
@@ -599,14 +631,14 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
                 notes += environment.source_notes(file, source, config.environment, own)
             except Exception as exc:  # noqa: BLE001 -- a warning that costs no points must not stop grading
                 grader_errors.append(f"environment notes for {file}: {type(exc).__name__}: {exc}")
-        grading = grading_class(config, box, reference, module_errors)
         # Public tests first, so the printed output shown to students stops before any hidden input.
         order = sorted(range(len(tests)), key=lambda i: tests[i].hidden)
         public_mark = None
         for i in order:
             test = tests[i]
             if test.hidden and public_mark is None:
-                public_mark = box.mark()
+                public_mark = box.mark()  # every public call answered: what follows was printed on hidden inputs
+                grading.prefetch([t for t in tests if t.hidden])
             try:
                 grading.run(test)
                 results[i] = TestResult(test, True, "passed")

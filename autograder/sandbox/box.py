@@ -17,8 +17,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from autograder.config import Config, Limits
 from autograder.sandbox.privileges import (
@@ -31,6 +33,9 @@ from autograder.sandbox.privileges import (
     student_identity,
 )
 from autograder.submissions.locate import find_files, read_regular
+
+if TYPE_CHECKING:
+    from autograder.sandbox.wire import MessageStream
 
 _HERE = Path(__file__).resolve().parent
 _BOOT = """
@@ -178,7 +183,11 @@ class Operations:
 
     def load(self, module: str, seconds: float | None = None) -> Reply:
         """Import a student module (within ``seconds``, the config's import limit by default)."""
-        return self.request({"op": "import", "module": module}, seconds or self.limits.import_seconds)
+        return self.submit_load(module, seconds).result()
+
+    def submit_load(self, module: str, seconds: float | None = None):
+        """Start importing a student module; ``.result()`` waits for it."""
+        return self.submit({"op": "import", "module": module}, seconds or self.limits.import_seconds)
 
     def call(self, module: str, function: str, args: list, kwargs: dict | None = None, keep: tuple = ()) -> Reply:
         return self.submit_call(module, function, args, kwargs, keep).result()
@@ -201,16 +210,27 @@ class Operations:
 
 
 class Pending:
-    """A request sent to the child whose reply is not collected yet."""
+    """A request sent to the child whose reply is not collected yet.
 
-    def __init__(self, box: Sandbox, deadline: float, seconds: float) -> None:
-        self.box, self.deadline, self.seconds = box, deadline, seconds
+    ``generation`` is the child it went to: a fault of an earlier request replaces that child, and the
+    request is then sent again to the new one when its reply is wanted.
+    """
+
+    def __init__(self, box: Sandbox, data: bytes, seconds: float) -> None:
+        self.box, self.data, self.seconds = box, data, seconds
+        self.generation = box.generation
+        self.submitted = time.monotonic()
         self.reply: Reply | None = None
 
     def result(self) -> Reply:
         if self.reply is None:
-            self.reply = self.box._collect(self)
+            self.box._collect_until(self)
+        assert self.reply is not None
         return self.reply
+
+
+class _Replaced(Exception):
+    """The child was replaced (an earlier request's fault) while a request was being written to it."""
 
 
 class Sandbox(Operations):
@@ -242,6 +262,9 @@ class Sandbox(Operations):
         # What the child said about its Landlock confinement ("sealed: ..." or "not sealed: why"), once known.
         self.confinement: str | None = None
         self._status_r: int | None = None
+        self._queue: deque[Pending] = deque()  # sent to the current child, not answered yet, in order
+        self._replies: MessageStream | None = None  # made once the child runs: wire imports numpy
+        self._answered = 0.0  # when the child last answered (or started serving): the next request's clock starts
         # Append mode: the child shares the file offset, so reading here never moves its writes.
         self._out = open(self.tmp / "stdout.txt", "a+b")
         self._err = open(self.tmp / "stderr.txt", "a+b")
@@ -273,10 +296,15 @@ class Sandbox(Operations):
         os.close(resp_w)
         os.close(status_w)
         os.set_blocking(self._req_w, False)
+        from autograder.sandbox.wire import MessageStream  # after the child started: it loads numpy meanwhile
+
+        self._replies = MessageStream()
         self.generation += 1
 
     def kill(self) -> None:
-        """Kill the child, its process group and anything that escaped it; forget the child."""
+        """Kill the child, its process group and anything that escaped it; forget the child (and the requests
+        it had not answered: each is sent again to the next child when its reply is wanted)."""
+        self._queue.clear()
         if self.proc is None:
             return
         try:
@@ -310,36 +338,74 @@ class Sandbox(Operations):
     def submit(self, message: dict, seconds: float) -> Pending:
         """Send one request; collect its reply later with ``.result()``.
 
-        The grader computes reference values while the child works.  Requests
-        never overlap: each reply is collected before the next request.
+        Requests are pipelined: the grader may send several before it reads
+        their replies, and computes reference values while the child works.
+        The child answers them one at a time, in order, and each has its own
+        time limit, counted from when the one before it was answered (or from
+        the child's start), so a queue never shortens a request's time.
         """
         from autograder.sandbox import wire  # imported late: see _start_early in cli.py
 
-        self.start()
-        self._await_start()
-        pending = Pending(self, time.monotonic() + seconds, seconds)
-        try:
-            self._send(wire.encode(message), pending.deadline)
-        except TimeoutError:
-            pending.reply = self._fault(f"did not finish within the time limit of {seconds:g} s")
-        except (EOFError, BrokenPipeError):
-            pending.reply = self._fault(self._death_reason())
+        pending = Pending(self, wire.encode(message), seconds)
+        self._dispatch(pending)
         return pending
 
-    def _collect(self, pending: Pending) -> Reply:
+    def _dispatch(self, pending: Pending) -> None:
+        """Write a request to the current child (a fresh one when there is none); on a fault, its reply."""
+        while True:
+            self.start()
+            pending.generation, pending.submitted = self.generation, time.monotonic()
+            try:
+                self._send(pending)
+            except _Replaced:
+                continue
+            except TimeoutError:
+                pending.reply = self._fault(f"did not finish within the time limit of {pending.seconds:g} s")
+                return
+            except (EOFError, BrokenPipeError):
+                if self._queue:  # the child died on an earlier request: that one gets the fault, this one a new child
+                    self._drain()
+                    continue
+                pending.reply = self._fault(self._death_reason())
+                return
+            self._queue.append(pending)
+            return
+
+    def _collect_until(self, pending: Pending) -> None:
+        """Collect replies in order up to ``pending``'s, sending it again if a fault replaced its child."""
+        while pending.reply is None:
+            if pending.generation != self.generation or pending not in self._queue:
+                self._dispatch(pending)
+            else:
+                self._collect_next()
+
+    def _drain(self) -> None:
+        """Collect every reply still outstanding."""
+        while self._queue:
+            self._collect_next()
+
+    def _collect_next(self) -> None:
         from autograder.sandbox import wire
 
+        pending = self._queue[0]
+        self._await_start()
+        deadline = max(pending.submitted, self._answered) + pending.seconds
         try:
-            raw = self._receive(pending.deadline)
+            raw = self._receive(deadline)
         except TimeoutError:
-            return self._fault(f"did not finish within the time limit of {pending.seconds:g} s")
+            reply = self._fault(f"did not finish within the time limit of {pending.seconds:g} s")
         except EOFError:
-            return self._fault(self._death_reason())
+            reply = self._fault(self._death_reason())
         except wire.WireError as exc:
-            return self._fault(f"sent a malformed reply ({exc})")
-        if type(raw.get("ok")) is not bool:
-            return self._fault("sent a malformed reply")
-        return Reply.from_raw(raw)
+            reply = self._fault(f"sent a malformed reply ({exc})")
+        else:
+            if type(raw.get("ok")) is not bool:
+                reply = self._fault("sent a malformed reply")
+            else:
+                reply = Reply.from_raw(raw)
+                self._queue.popleft()
+        pending.reply = reply
+        self._answered = time.monotonic()
 
     def _close_status(self) -> None:
         if self._status_r is not None:
@@ -365,6 +431,7 @@ class Sandbox(Operations):
                 break
             data += chunk
         self._close_status()
+        self._answered = time.monotonic()
         line = data.decode(errors="replace").strip().splitlines()
         self.confinement = line[0][:4000] if line else "not sealed: the child said nothing about Landlock"
         sealed = self.confinement.startswith("sealed:")
@@ -393,21 +460,32 @@ class Sandbox(Operations):
             return f"the process was ended by {name}{hint.get(name, '')}"
         return f"the process exited with status {code} (sys.exit or os._exit in student code?)"
 
-    def _send(self, data: bytes, deadline: float) -> None:
-        view = memoryview(data)
+    def _send(self, pending: Pending) -> None:
+        """Write a request.  When the pipe is full, replies to earlier requests are collected to make room (the
+        child may be blocked writing them); with none outstanding, the child has the request's time to read."""
+        view, deadline, generation = memoryview(pending.data), None, self.generation
         while view:
+            try:
+                view = view[os.write(self._req_w, view) :]
+                continue
+            except BlockingIOError:
+                pass
+            if self._queue:
+                self._collect_next()
+                if self.generation != generation or self.proc is None:
+                    raise _Replaced
+                continue
+            self._await_start()
+            if deadline is None:
+                deadline = time.monotonic() + pending.seconds
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError
-            _, writable, _ = select.select([], [self._req_w], [], remaining)
-            if writable:
-                view = view[os.write(self._req_w, view) :]
+            select.select([], [self._req_w], [], remaining)
 
     def _receive(self, deadline: float) -> dict:
-        from autograder.sandbox import wire
-
-        reader = wire.MessageReader()
-        while not reader.done:
+        assert self._replies is not None
+        while not self._replies.done:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError
@@ -416,15 +494,17 @@ class Sandbox(Operations):
                 chunk = os.read(self._resp_r, 1 << 20)
                 if not chunk:
                     raise EOFError
-                reader.feed(chunk)
-        return reader.message()
+                self._replies.feed(chunk)
+        return self._replies.pop()
 
     def mark(self) -> tuple[int, int]:
-        """The sizes of the captured stdout and stderr so far."""
+        """The sizes of the captured stdout and stderr once every request sent so far is answered."""
+        self._drain()
         return tuple(os.fstat(f.fileno()).st_size for f in (self._out, self._err))
 
     def output(self, upto: tuple[int, int] | None = None) -> str:
         """What the student's code printed (stdout then stderr, or up to a mark), head and tail kept."""
+        self._drain()
         parts = []
         for k, (name, f) in enumerate((("stdout", self._out), ("stderr", self._err))):
             size = os.fstat(f.fileno()).st_size if upto is None else upto[k]

@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from autograder.sandbox.wire import Handle, output_cap, output_cut_message, read_message, write_message
+from autograder.sandbox.wire import Handle, MessageStream, output_cap, output_cut_message, write_message
 
 MAX_WARNINGS = 20
 
@@ -63,13 +63,31 @@ def evaluate_many(fn, args: list, kwargs: dict, plans: list[dict], outputs: list
     Each plan edits one positional argument, at ``path`` (an argument index, then
     a dict key for a dict argument): with ``index`` an int array of shape (m,),
     evaluation j adds ``delta[j]`` to the flat coordinate ``index[j]``; with
-    ``index`` None, it adds the array ``delta[j]`` to the whole argument.  The
+    ``index`` None, it adds the array ``delta[j]`` to the whole argument.  A joint
+    plan ({"paths", "deltas"}) edits several at once: evaluation j adds
+    ``deltas[i][j]`` to the argument at ``paths[i]`` for every i.  The
     evaluations of all plans run in order; only the outputs at positions
     ``outputs`` are kept.  The grader uses the same function on the reference,
     in its own process.
     """
     values = []
+
+    def run(call_args: list) -> None:
+        result = fn(*call_args, **_copy(kwargs))
+        if type(result) not in (tuple, list):
+            result = (result,)
+        values.append(tuple(result[k] if k < len(result) else None for k in outputs))
+
     for p in plans:
+        if "paths" in p:
+            edits = [(list(path), np.asarray(delta)) for path, delta in zip(p["paths"], p["deltas"])]
+            for j in range(len(edits[0][1]) if edits else 0):
+                call_args = _copy(args)
+                for path, delta in edits:
+                    container, key, target = _edited(call_args, path)
+                    container[key] = target + delta[j]
+                run(call_args)
+            continue
         path, index, delta = list(p["path"]), p["index"], np.asarray(p["delta"])
         for j in range(len(delta)):
             call_args = _copy(args)
@@ -78,10 +96,7 @@ def evaluate_many(fn, args: list, kwargs: dict, plans: list[dict], outputs: list
                 container[key] = target + delta[j]
             else:
                 target.reshape(-1)[int(index[j])] += delta[j]
-            result = fn(*call_args, **_copy(kwargs))
-            if type(result) not in (tuple, list):
-                result = (result,)
-            values.append(tuple(result[k] if k < len(result) else None for k in outputs))
+            run(call_args)
     return values
 
 
@@ -167,9 +182,10 @@ class Child:
 
     def serve(self, req_fd: int, resp_fd: int) -> None:
         ops = {"import": self.op_import, "call": self.op_call, "call_many": self.op_call_many, "drop": self.op_drop}
+        requests = MessageStream()  # the grader may send the next requests before this one is answered
         while True:
             try:
-                msg = read_message(req_fd)
+                msg = requests.read_from(req_fd)
             except EOFError:
                 return
             try:

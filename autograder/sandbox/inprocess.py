@@ -89,9 +89,9 @@ class _Deadline:
 
 def _roundtrip(message: dict) -> dict:
     """The message as the other end of the grader's pipe would decode it."""
-    reader = wire.MessageReader()
-    reader.feed(wire.encode(message))
-    return reader.message()
+    stream = wire.MessageStream()
+    stream.feed(wire.encode(message))
+    return stream.pop()
 
 
 def _reply(raw: dict) -> Reply:

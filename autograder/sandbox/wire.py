@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+from collections import deque
 
 import numpy as np
 
@@ -143,16 +144,22 @@ def _decode(node, buffers: list[bytes], depth: int = 0):
     raise WireError(f"unknown node type {kind!r}")
 
 
-def decode(header: bytes, payload: bytes) -> dict:
-    """Parse a message's header JSON and buffers into plain values."""
+def _meta(header: bytes) -> dict:
+    """A message's header, checked: {"body": dict, "buffers": list of sizes}."""
     try:
         meta = json.loads(header)
     except ValueError as exc:
         raise WireError(f"header is not JSON: {exc}") from None
     if type(meta) is not dict or type(meta.get("body")) is not dict or type(meta.get("buffers")) is not list:
         raise WireError("bad header")
+    if not all(type(n) is int and n >= 0 for n in meta["buffers"]):
+        raise WireError("bad buffer sizes")
+    return meta
+
+
+def _decode_body(meta: dict, payload: bytes) -> dict:
     sizes = meta["buffers"]
-    if not all(type(n) is int and n >= 0 for n in sizes) or sum(sizes) != len(payload):
+    if sum(sizes) != len(payload):
         raise WireError("buffer sizes do not match the payload")
     buffers, start = [], 0
     for n in sizes:
@@ -161,51 +168,63 @@ def decode(header: bytes, payload: bytes) -> dict:
     return {str(k): _decode(v, buffers) for k, v in meta["body"].items()}
 
 
-def read_message(fd: int) -> dict:
-    """Read and decode one message from a blocking file descriptor (the child's side)."""
-    reader = MessageReader()
-    while not reader.done:
-        chunk = os.read(fd, 1 << 20)
-        if not chunk:
-            raise EOFError("channel closed")
-        reader.feed(chunk)
-    return reader.message()
+def decode(header: bytes, payload: bytes) -> dict:
+    """Parse a message's header JSON and buffers into plain values."""
+    return _decode_body(_meta(header), payload)
 
 
-class MessageReader:
-    """Assembles one message from chunks, checking sizes before buffering them."""
+class MessageStream:
+    """Splits a byte stream into messages: several may arrive in one read, or one across many.
+
+    Sizes are checked from each header before its buffers are kept, so a
+    hostile sender cannot make the reader hold more than ``MAX_MESSAGE_BYTES``.
+    """
 
     def __init__(self) -> None:
         self._data = bytearray()
-        self._header_len: int | None = None
-        self._total: int | None = None
+        self._ready: deque[tuple[dict, bytes]] = deque()
 
     def feed(self, chunk: bytes) -> None:
+        """Add bytes read from the channel; complete messages become available to ``pop``."""
         self._data += chunk
-        if self._header_len is None and len(self._data) >= 4:
-            (self._header_len,) = struct.unpack(">I", self._data[:4])
-            if self._header_len > MAX_MESSAGE_BYTES:
+        while len(self._data) >= 4:
+            (header_len,) = struct.unpack(">I", self._data[:4])
+            if header_len > MAX_MESSAGE_BYTES:
                 raise WireError("header too large")
-        if self._total is None and self._header_len is not None and len(self._data) >= 4 + self._header_len:
-            try:
-                sizes = json.loads(bytes(self._data[4 : 4 + self._header_len])).get("buffers", [])
-                body = sum(int(n) for n in sizes)
-            except (ValueError, TypeError, AttributeError):
-                raise WireError("bad header") from None
-            if body > MAX_MESSAGE_BYTES:
+            if len(self._data) < 4 + header_len:
+                return
+            meta = _meta(bytes(self._data[4 : 4 + header_len]))
+            total = 4 + header_len + sum(meta["buffers"])
+            if total - 4 - header_len > MAX_MESSAGE_BYTES:
                 raise WireError("message too large")
-            self._total = 4 + self._header_len + body
-        if self._total is not None and len(self._data) > self._total:
-            raise WireError("more bytes than the message announced")
+            if len(self._data) < total:
+                return
+            self._ready.append((meta, bytes(self._data[4 + header_len : total])))
+            del self._data[:total]
 
     @property
     def done(self) -> bool:
-        return self._total is not None and len(self._data) == self._total
+        """Whether a complete message is waiting."""
+        return bool(self._ready)
 
-    def message(self) -> dict:
-        assert self._header_len is not None
-        data = bytes(self._data)
-        return decode(data[4 : 4 + self._header_len], data[4 + self._header_len :])
+    def pop(self) -> dict:
+        """The oldest complete message, decoded (IndexError when there is none)."""
+        meta, payload = self._ready.popleft()
+        return _decode_body(meta, payload)
+
+    def read_from(self, fd: int) -> dict:
+        """The next message, reading a blocking file descriptor as needed (the child's side)."""
+        while not self._ready:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                raise EOFError("channel closed")
+            self.feed(chunk)
+        return self.pop()
+
+
+def read_message(fd: int) -> dict:
+    """Read and decode one message from a blocking file descriptor that carries nothing after it."""
+    return MessageStream().read_from(fd)
 
 
 def write_message(fd: int, message: dict) -> None:

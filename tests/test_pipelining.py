@@ -1,0 +1,80 @@
+"""Requests to the child are pipelined (autograder/sandbox/box.py): the grader sends several before it reads their
+replies.  Each request still gets its own answer, its own time limit, and a fault (a hang, a crash) costs only the
+request that caused it: the requests queued behind it go to a fresh child."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from autograder.config import Limits
+from autograder.sandbox.box import Sandbox
+from autograder.sandbox.privileges import child_python, student_identity
+
+MODULE = '''
+import os, time
+import numpy as np
+
+def f(x):
+    if x == "hang":
+        while True:
+            time.sleep(0.01)
+    if x == "die":
+        os._exit(3)
+    if x == "raise":
+        raise ValueError("no")
+    return x * 2
+
+def echo(a):
+    return a + 1.0
+
+def shout(k):
+    print(f"call {k}")
+    return k
+'''
+
+
+@pytest.fixture
+def box(tmp_path):
+    (tmp_path / "m.py").write_text(MODULE)
+    sandbox = Sandbox(tmp_path, ["m.py"], Limits(call_seconds=2.0), student_identity(), child_python())
+    with sandbox:
+        assert sandbox.load("m").ok
+        yield sandbox
+
+
+@pytest.mark.parametrize("bad, fault", [("hang", "time limit of 2 s"), ("die", "exited with status 3")])
+def test_a_fault_in_the_queue_costs_only_its_request(box, bad, fault):
+    inputs = [1, 2, bad, 3, "raise", 4]
+    pendings = [box.submit_call("m", "f", [x]) for x in inputs]  # all sent before any reply is read
+    replies = [p.result() for p in pendings]
+    assert [r.value for r in replies if r.ok] == [2, 4, 6, 8]
+    assert fault in replies[2].fault
+    assert not replies[4].ok and replies[4].error_type == "ValueError" and not replies[4].fault
+    assert box.generation == 2  # one fresh child after the fault, shared by the requests queued behind it
+
+
+def test_replies_collected_out_of_order_keep_their_request(box):
+    pendings = [box.submit_call("m", "f", [x]) for x in range(8)]
+    assert pendings[5].result().value == 10
+    assert [p.result().value for p in pendings] == [2 * x for x in range(8)]
+
+
+def test_a_queue_larger_than_the_pipes_does_not_block(box):
+    """Requests and replies of 800 KB each, many times a pipe's buffer: the grader reads replies to make room."""
+    arrays = [np.full(100_000, float(k)) for k in range(12)]
+    pendings = [box.submit_call("m", "echo", [a]) for a in arrays]
+    for k, p in enumerate(pendings):
+        reply = p.result()
+        assert reply.ok and reply.value.shape == (100_000,) and np.all(reply.value == k + 1.0)
+
+
+def test_printed_output_includes_every_request_sent(box):
+    """The public tests' output is cut at a mark: the mark must come after every request sent before it."""
+    for k in range(5):
+        box.submit_call("m", "shout", [k])
+    mark = box.mark()
+    later = box.submit_call("m", "shout", [99])
+    assert later.result().ok
+    printed = box.output(upto=mark)
+    assert all(f"call {k}" in printed for k in range(5)) and "call 99" not in printed
