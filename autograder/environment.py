@@ -117,21 +117,24 @@ def numpy_notes(env: Environment, version: str) -> list[str]:
 
 
 # -- graded source -------------------------------------------------------------------
-def syntax_notes(file: str, source: str, env: Environment) -> list[str]:
-    """Syntax the grader's oldest Python cannot parse (when this Python parses the file at all)."""
+def syntax_notes(file: str, source: str, env: Environment, tree: ast.AST | None = None) -> list[str]:
+    """Syntax the grader's oldest Python cannot parse (when this Python parses the file at all; ``tree``:
+    this Python's parse of it, when already made)."""
     if not env.pythons:
         return []
     oldest = min(_version(v) for v in env.pythons)
     label = f"{oldest[0]}.{oldest[1]}"
-    try:
-        ast.parse(source, file)
-    except SyntaxError:
-        return []  # this Python cannot parse it either: importing the file says so
-    try:
-        ast.parse(source, file, feature_version=oldest)
-    except SyntaxError as exc:
-        return [f"{file} line {exc.lineno}: {exc.msg}; the grader runs Python {label}, where this is a "
-                "SyntaxError and every function of the file fails"]
+    if tree is None:
+        try:
+            ast.parse(source, file)
+        except SyntaxError:
+            return []  # this Python cannot parse it either: importing the file says so
+    if oldest < sys.version_info[:2]:
+        try:
+            ast.parse(source, file, feature_version=oldest)
+        except SyntaxError as exc:
+            return [f"{file} line {exc.lineno}: {exc.msg}; the grader runs Python {label}, where this is a "
+                    "SyntaxError and every function of the file fails"]
     if oldest < FSTRING_PYTHON:
         line = _new_fstring_line(source)
         if line:
@@ -172,23 +175,32 @@ def _new_fstring_line(source: str) -> int | None:
     return None
 
 
-def _numpy_aliases(tree: ast.AST) -> set[str]:
+def _numpy_aliases(nodes: list[ast.AST]) -> set[str]:
     """The names numpy is imported as (``import numpy as np`` gives {"np"})."""
     names = set()
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.Import):
             names |= {a.asname or a.name for a in node.names if a.name == "numpy"}
     return names
 
 
-def removed_numpy_notes(file: str, source: str, env: Environment) -> list[str]:
+def _nodes(file: str, source: str, tree: ast.AST | None) -> list[ast.AST] | None:
+    """Every node of the file's syntax tree (parsed unless given), or None when it does not parse."""
+    if tree is None:
+        try:
+            tree = ast.parse(source, file)
+        except SyntaxError:
+            return None
+    return list(ast.walk(tree))
+
+
+def removed_numpy_notes(file: str, source: str, env: Environment, tree: ast.AST | None = None) -> list[str]:
     """numpy names used in the source that the grader's numpy lacks (or warns on)."""
-    try:
-        tree = ast.parse(source, file)
-    except SyntaxError:
+    nodes = _nodes(file, source, tree)
+    if nodes is None:
         return []
-    aliases, found = _numpy_aliases(tree), {}
-    for node in ast.walk(tree):
+    aliases, found = _numpy_aliases(nodes), {}
+    for node in nodes:
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases:
             if node.attr in REMOVED_NUMPY:
                 found.setdefault(node.attr, (node.value.id, node.lineno))
@@ -208,14 +220,14 @@ def _removed_note(where: str, used: str, name: str, env: Environment) -> str:
     return f"{where}: {used} was removed in numpy {version}{grader}, so it fails there; use {instead}"
 
 
-def import_notes(file: str, source: str, env: Environment, own: Iterable[str] = ()) -> list[str]:
+def import_notes(file: str, source: str, env: Environment, own: Iterable[str] = (),
+                 tree: ast.AST | None = None) -> list[str]:
     """Imports of modules outside ``allowed_imports`` (absolute imports; a file's own modules are allowed)."""
-    try:
-        tree = ast.parse(source, file)
-    except SyntaxError:
+    nodes = _nodes(file, source, tree)
+    if nodes is None:
         return []
     notes = []
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.Import):
             modules = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
@@ -233,10 +245,22 @@ def not_allowed(module: str, env: Environment) -> str:
             f"{module.split('.')[0]}, so that import fails there")
 
 
+_SOURCE_NOTES: dict[tuple, list[str]] = {}  # a class shares many files byte for byte (untouched ones, for a start)
+
+
 def source_notes(file: str, source: str, env: Environment, own: Iterable[str] = ()) -> list[str]:
-    """Everything above about one file of graded source."""
-    return syntax_notes(file, source, env) + removed_numpy_notes(file, source, env) + import_notes(
-        file, source, env, own)
+    """Everything above about one file of graded source (parsed once; the same text gets the same notes)."""
+    key = (file, source, env, tuple(own))
+    if key not in _SOURCE_NOTES:
+        try:
+            tree = ast.parse(source, file)
+        except SyntaxError:
+            return []  # this Python cannot parse it: importing the file says so
+        _SOURCE_NOTES[key] = (syntax_notes(file, source, env, tree) + removed_numpy_notes(file, source, env, tree)
+                              + import_notes(file, source, env, own, tree))
+        if len(_SOURCE_NOTES) > 4096:  # a long-lived worker: keep memory bounded
+            _SOURCE_NOTES.pop(next(iter(_SOURCE_NOTES)))
+    return list(_SOURCE_NOTES[key])
 
 
 # -- functions defined in a notebook ---------------------------------------------------

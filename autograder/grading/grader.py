@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import re
 import sys
@@ -109,6 +110,38 @@ def _missing_module(reply: Reply, config: Config) -> str:
     return f" (the grader's Python does not have {module})"
 
 
+# What does not depend on the student, kept for the life of the process (a grade-all worker grades a class):
+# each case's inputs, and the reference's outputs by the digest of the call.
+_INPUTS: dict[tuple, tuple[list, dict]] = {}
+_OUTPUTS: dict[bytes, dict] = {}
+
+
+def _digest(value) -> bytes | None:
+    """A digest of a call's description (paths, names, the case, numbers and arrays, nested in lists, tuples
+    and dicts), or None when it holds anything else, which is then never memoised."""
+    h = hashlib.blake2b(digest_size=20)
+
+    def feed(v) -> bool:
+        if isinstance(v, np.ndarray):
+            if v.dtype.hasobject:
+                return False
+            h.update(f"a{v.dtype.str}{v.shape}".encode())
+            h.update(np.ascontiguousarray(v).tobytes())
+        elif v is None or isinstance(v, (bool, int, float, str, Path, np.generic)):
+            h.update(f"{type(v).__name__}:{v!r};".encode())
+        elif isinstance(v, (list, tuple)):
+            h.update(f"{type(v).__name__}{len(v)}(".encode())
+            return all(feed(x) for x in v)
+        elif isinstance(v, dict):
+            h.update(f"d{len(v)}(".encode())
+            return all(feed(k) and feed(x) for k, x in v.items())
+        else:
+            return False
+        return True
+
+    return h.digest() if feed(value) else None
+
+
 _REFERENCE_CACHE: dict[Path, dict[str, ModuleType]] = {}
 _REFERENCE_LOCK = threading.Lock()
 
@@ -169,9 +202,25 @@ class Grading:
         self._early: dict[tuple, tuple[Pending, list, dict]] = {}  # calls sent ahead by prefetch
 
     # -- calls -----------------------------------------------------------
+    def inputs(self, function: str, case: dict) -> tuple[list, dict]:
+        """The forward inputs of a case (``homework.forward_inputs``): arguments and keyword arguments, a fresh
+        copy each time; built once per process and case, since a worker of grade-all grades a whole class."""
+        key = (self.config.path, function, json.dumps(case, sort_keys=True))
+        if key not in _INPUTS:
+            _INPUTS[key] = self.homework.forward_inputs(function, case).call_args()
+        return copy.deepcopy(_INPUTS[key])
+
     def reference_call(self, fn: Function, args: list, kwargs: dict) -> dict:
-        func = getattr(self.reference[fn.module], fn.name)
-        return named_outputs(fn, func(*copy.deepcopy(args), **copy.deepcopy(kwargs)))
+        """The reference's named outputs on these arguments (a fresh copy); computed once per process for the
+        same function, case and argument values (``_digest``), since they never depend on the student."""
+        key = _digest((self.config.reference, self.config.assignment, fn.name, self.case, args, kwargs))
+        if key is None or key not in _OUTPUTS:
+            func = getattr(self.reference[fn.module], fn.name)
+            outputs = named_outputs(fn, func(*copy.deepcopy(args), **copy.deepcopy(kwargs)))
+            if key is None:
+                return outputs
+            _OUTPUTS[key] = outputs
+        return copy.deepcopy(_OUTPUTS[key])
 
     def student_call(self, fn: Function, args: list, kwargs: dict | None = None) -> Pending:
         """Start a call of the student's function; ``.result()`` waits for it."""
@@ -186,7 +235,7 @@ class Grading:
         early = self._early.pop((fn.name, json.dumps(case, sort_keys=True)), None)
         if early is not None:
             return early
-        args, kwargs = self.homework.forward_inputs(fn.name, case).call_args()
+        args, kwargs = self.inputs(fn.name, case)
         return self.student_call(fn, args, kwargs), args, kwargs
 
     def prefetch(self, tests: list[TestSpec]) -> None:
@@ -204,7 +253,7 @@ class Grading:
                 for case in test.cases:
                     key = (fn.name, json.dumps(case, sort_keys=True))
                     if key not in self._early:
-                        args, kwargs = self.homework.forward_inputs(fn.name, case).call_args()
+                        args, kwargs = self.inputs(fn.name, case)
                         self._early[key] = (self.student_call(fn, args, kwargs), args, kwargs)
         except Exception:  # noqa: BLE001 -- the test itself meets the problem again and reports it
             return
@@ -271,7 +320,7 @@ class Grading:
             return False
         saved, self.case = self.case, ordinary.cases[0]
         try:
-            args, kwargs = self.homework.forward_inputs(fn.name, self.case).call_args()
+            args, kwargs = self.inputs(fn.name, self.case)
             pending = self.student_call(fn, args, kwargs)
             expected = self.reference_call(fn, args, kwargs)
             reply = pending.result()
@@ -331,7 +380,7 @@ class Grading:
     def _student_gradients(self, backward: str, case: dict) -> dict:
         g = self.homework.gradients[backward]
         fwd = self.homework.functions[g.forward]
-        args, kwargs = self.homework.forward_inputs(fwd.name, case).call_args()
+        args, kwargs = self.inputs(fwd.name, case)
         pending = self.student_call(fwd, args, kwargs)
         expected = self.reference_call(fwd, args, kwargs)
         upstream = upstream_gradients(g, expected, case)
