@@ -323,6 +323,21 @@ for _t in [PLANTED + "/drop/OUTSIDE", "/var/tmp/OUTSIDE", "/dev/shm/OUTSIDE", _u
     except OSError:
         pass
 """),
+    # The process that started the child: the grader, or the fork server a grade-all worker forks children from.
+    "reach_the_parent_process": dict(base="reference", root=True, file="rnn_layers.py", code="""
+import os, signal
+def output_forward(s, V, c):
+    _parent = os.getppid()
+    for _try in (lambda: os.kill(_parent, signal.SIGKILL), lambda: os.kill(_parent, signal.SIGSTOP),
+                 lambda: open(f"/proc/{_parent}/mem", "rb").read(1), lambda: open(f"/proc/{_parent}/environ").read()):
+        try:
+            _try()
+            print("PARENT_REACHED")
+        except Exception:
+            pass
+    o = s @ V.T + c
+    return o, (s, V)
+"""),
     "signal_the_grader": dict(base="reference", landlock=True, file="rnn_layers.py", code="""
 import os, signal
 def output_forward(s, V, c):
@@ -350,7 +365,7 @@ ATTACKED = {
     "close_the_channel": {"lstm_gates", "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward"},
     "garbage_on_the_channel": set(LSTM), "giant_return_value": OUTPUT_LAYER, "c_stack_overflow": OUTPUT_LAYER,
     "read_reference_copied_to_tmp": set(RNN), "read_grader_proc_files": set(RNN), "list_and_read_tmp": set(RNN),
-    "write_outside_work_folder": set(), "signal_the_grader": set(),
+    "write_outside_work_folder": set(), "signal_the_grader": set(), "reach_the_parent_process": set(),
 }
 
 
@@ -445,8 +460,17 @@ def _attack(name: str, tmp_path: Path, config: Path, planted: Path | None, env: 
     return proc, sub, json.loads(results_path.read_text())
 
 
-@pytest.mark.parametrize("name", sorted(ATTACKS))
-def test_attack_is_harmless(name, tmp_path, fast_config, validate_results, planted):
+# Attacks on the process, its identity and its channel, run again with the child forked from a fork server (as
+# grade-all's workers do, sandbox/forkserver.py) instead of a freshly started Python.
+FORKED = ["reach_the_parent_process", "signal_the_grader", "read_grader_proc_files", "read_grader_environment",
+          "children_that_outlive_the_call", "fork_bomb", "close_the_channel", "garbage_on_the_channel",
+          "plant_results_everywhere", "c_stack_overflow", "write_outside_work_folder"]
+
+
+@pytest.mark.parametrize("name, forked", [(n, False) for n in sorted(ATTACKS)] + [(n, True) for n in FORKED],
+                         ids=[*sorted(ATTACKS), *(f"{n}-forked" for n in FORKED)])
+def test_attack_is_harmless(name, forked, tmp_path, fast_config, validate_results, planted, monkeypatch):
+    monkeypatch.setenv("AUTOGRADER_FORK_SERVER", "1" if forked else "0")
     attack = ATTACKS[name]
     if attack.get("landlock") and not LANDLOCK_ABI:
         pytest.skip(NO_LANDLOCK)
@@ -476,7 +500,8 @@ def test_attack_is_harmless(name, tmp_path, fast_config, validate_results, plant
     assert "planted" not in text and results["score"] <= sum(t["max_score"] for t in results["tests"])
     # No secret in what students see.
     for secret in ("BEGIN SOLUTION", SECRET_VALUE, "seed: 101", "hidden_visibility", "FOUND", "IMPORTED",
-                   "TAMPERED", "SABOTAGED", "PROCREAD", "LISTED", PRIVATE_NOTE, "ESCAPED", "--config"):
+                   "TAMPERED", "SABOTAGED", "PROCREAD", "LISTED", PRIVATE_NOTE, "ESCAPED", "--config",
+                   "PARENT_REACHED"):
         assert secret not in text, secret
     assert _digest(grader_files) == before
     assert (victim / "rnn_layers.py").read_text() == "ok\n"

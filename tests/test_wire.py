@@ -58,15 +58,25 @@ def test_malformed_messages_are_rejected(body, buffers, error):
         wire.decode(header, payload)
 
 
-def test_stream_rejects_oversized_messages():
-    with pytest.raises(wire.WireError, match="header too large"):
-        wire.MessageStream().feed(struct.pack(">I", wire.MAX_MESSAGE_BYTES + 1))
-    header = json.dumps({"body": {}, "buffers": [wire.MAX_MESSAGE_BYTES + 1]}).encode()
-    with pytest.raises(wire.WireError, match="too large"):
-        wire.MessageStream().feed(struct.pack(">I", len(header)) + header)
-    header = json.dumps({"body": {}, "buffers": [-5]}).encode()
-    with pytest.raises(wire.WireError, match="buffer sizes"):
-        wire.MessageStream().feed(struct.pack(">I", len(header)) + header)
+@pytest.mark.parametrize("garbage, error", [
+    (struct.pack(">I", wire.MAX_MESSAGE_BYTES + 1), "header too large"),
+    (struct.pack(">I", 36) + json.dumps({"body": {}, "buffers": [wire.MAX_MESSAGE_BYTES + 1]}).encode(), "too large"),
+    (struct.pack(">I", 29) + json.dumps({"body": {}, "buffers": [-5]}).encode(), "buffer sizes"),
+    (b"\xff\xff\xff\x7f{not json" * 100, "header too large"),
+    (struct.pack(">I", 9) + b"{not json", "not JSON"),
+])
+def test_stream_rejects_malformed_bytes_after_the_messages_before_them(garbage, error):
+    """Student code can write to the reply channel: the replies sent before its garbage still count, and the
+    request during which it wrote gets the error (the same whether the bytes come in one read or many)."""
+    good = wire.encode({"ok": True, "n": 1}) + wire.encode({"ok": True, "n": 2})
+    for chunk in (len(good + garbage), 5):
+        stream = wire.MessageStream()
+        for start in range(0, len(good + garbage), chunk):
+            stream.feed((good + garbage)[start : start + chunk])
+        assert stream.pop()["n"] == 1 and stream.pop()["n"] == 2
+        assert stream.done
+        with pytest.raises(wire.WireError, match=error):
+            stream.pop()
 
 
 @pytest.mark.parametrize("chunk", [1, 7, 4096, 1 << 20])

@@ -3,9 +3,11 @@
 It imports the grader once, then reads one job per line on stdin (a JSON
 object naming a submission) and answers one JSON line on stdout with the
 grader's record.  Student code still runs in a child per submission
-(``grader.grade`` starts it); this process only pays the grader's own start-up
-once.  It ends when stdin closes (so it never outlives the batch for long), on
-SIGTERM, and ignores SIGINT: the batch decides what a Ctrl-C means.
+(``grader.grade`` starts it), forked from a fork server that started Python
+and numpy once (``sandbox/forkserver.py``); this process pays the grader's own
+start-up once, and keeps each case's inputs and reference outputs.  It ends
+when stdin closes (so it never outlives the batch for long), on SIGTERM, and
+ignores SIGINT: the batch decides what a Ctrl-C means.
 """
 
 from __future__ import annotations
@@ -24,9 +26,13 @@ from pathlib import Path
 
 
 def _peaks() -> dict:
-    """Peak resident memory (kB on Linux) of this process and of its largest child so far."""
+    """Peak resident memory (kB on Linux) of this process and of its largest child so far (children forked by
+    the fork server included)."""
+    from autograder.sandbox import forkserver
+
     return {"worker_peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-            "child_peak_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}
+            "child_peak_kb": max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+                                 forkserver.peak_child_kb())}
 
 
 def _terminate(signum, frame) -> None:
@@ -113,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     from autograder.config import command_config
 
     config = command_config(args.config)
+    from autograder.sandbox import forkserver
+
+    forkserver.enable()  # each student's child is forked from one started Python, not started anew
     module, _, name = args.grade_fn.partition(":")
     grade_fn = getattr(importlib.import_module(module), name)
     from autograder.grading.grader import load_reference

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from autograder.config import Config, Limits
+from autograder.sandbox import confine, forkserver
 from autograder.sandbox.privileges import (
     Identity,
     PrivilegeError,
@@ -43,17 +44,26 @@ import sys, types
 for name in ("autograder", "autograder.sandbox"):
     pkg = types.ModuleType(name); pkg.__path__ = []; sys.modules[name] = pkg
 sys.modules["autograder"].sandbox = pkg
-for name, source in (("wire", {wire!r}), ("landlock", {landlock!r})):
+for name, source in (("wire", {wire!r}), ("landlock", {landlock!r}), ("confine", {confine!r})):
     mod = types.ModuleType("autograder.sandbox." + name); sys.modules[mod.__name__] = mod; setattr(pkg, name, mod)
     exec(compile(source, name + ".py", "exec"), mod.__dict__)
 child = {{"__name__": "autograder_child"}}
 exec(compile({child!r}, "child.py", "exec"), child)
-child["main"](sys.argv[1:])
+if sys.argv[1:2] == ["fork-server"]:
+    child["fork_server"](int(sys.argv[2]))
+else:
+    child["main"](sys.argv[1:])
 """
 # Environment variables the child may see; numeric libraries get one thread each
 # so that a batch of children shares the cores fairly.
 _ENV_PASSED = ("PATH", "LANG", "LC_ALL", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 _ENV_SET = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
+
+
+def child_environment() -> dict[str, str]:
+    """The environment of a child (and of the fork server), its work folder aside."""
+    return dict({k: os.environ[k] for k in _ENV_PASSED if k in os.environ}, **_ENV_SET)
+
 OUTPUT_KEEP = 2000  # characters kept from each end of the student's printed output
 _LOGGED: set[bool] = set()  # whether this process has logged a sealed / an unsealed child yet
 # How long a new child may take to start Python and numpy (not student code: the limits count from its
@@ -117,36 +127,16 @@ class Reply:
         return text
 
 
-def _child_program() -> str:
-    return _BOOT.format(wire=(_HERE / "wire.py").read_text(encoding="utf-8"),
-                        landlock=(_HERE / "landlock.py").read_text(encoding="utf-8"),
-                        child=(_HERE / "child.py").read_text(encoding="utf-8"))
+def child_program() -> str:
+    """The child's program, for ``python -I -c``: child.py and the modules it needs, as source."""
+    return _BOOT.format(**{name: (_HERE / f"{name}.py").read_text(encoding="utf-8")
+                           for name in ("wire", "landlock", "confine", "child")})
 
 
-def _prepare_child(limits: Limits, identity: Identity | None):
-    """Runs in the forked child before exec: limits first, then the unprivileged identity."""
-
-    def apply() -> None:
-        import resource
-
-        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
-        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_mb << 20, limits.memory_mb << 20))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_mb << 20, limits.file_mb << 20))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        try:  # in a container with a memory limit (Gradescope's), the OOM killer takes student code first
-            with open("/proc/self/oom_score_adj", "w") as f:
-                f.write("1000")
-        except OSError:
-            pass
-        if identity is not None:
-            # Counted per uid, and the uid is this child's alone: a fork bomb stops here.
-            resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
-            os.setgroups([])
-            os.setgid(identity.gid)
-            os.setuid(identity.uid)
-        os.umask(0o077)
-
-    return apply
+def _limits_spec(limits: Limits, identity: Identity | None) -> dict:
+    """What the child takes on before running student code (confine.py)."""
+    return confine.spec(limits.cpu_seconds, limits.memory_mb, limits.file_mb, limits.processes,
+                        identity.uid if identity else None, identity.gid if identity else None)
 
 
 def open_sandbox(submission: Path, config: Config) -> Sandbox:
@@ -256,7 +246,7 @@ class Sandbox(Operations):
                                      "uid: point TMPDIR at a folder other users can enter (such as /tmp)")
             for path in [self.workdir, *self.workdir.iterdir()]:
                 os.chown(path, identity.uid, identity.gid)
-        self.program = _child_program()
+        self.program = child_program()
         self.proc: subprocess.Popen | None = None
         self.generation = 0  # increases with every new child; handles die with theirs
         # What the child said about its Landlock confinement ("sealed: ..." or "not sealed: why"), once known.
@@ -277,21 +267,26 @@ class Sandbox(Operations):
         self._resp_r, resp_w = os.pipe()
         self._close_status()
         self._status_r, status_w = os.pipe()
-        env = {k: os.environ[k] for k in _ENV_PASSED if k in os.environ}
         # Temporary files go to the work folder: under Landlock it is the only place the child may write.
-        env.update(_ENV_SET, HOME=str(self.workdir), TMPDIR=str(self.workdir))
-        self.proc = subprocess.Popen(
-            [self.python, "-I", "-c", self.program, str(req_r), str(resp_w), str(self.workdir), str(status_w),
-             *(["no-landlock"] if os.environ.get("AUTOGRADER_LANDLOCK", "1") == "0" else [])],
-            stdin=subprocess.DEVNULL,
-            stdout=self._out,
-            stderr=self._err,
-            cwd=self.workdir,
-            env=env,
-            pass_fds=(req_r, resp_w, status_w),
-            start_new_session=True,
-            preexec_fn=_prepare_child(self.limits, self.identity),
-        )
+        env = dict(child_environment(), HOME=str(self.workdir), TMPDIR=str(self.workdir))
+        flags = ["no-landlock"] if os.environ.get("AUTOGRADER_LANDLOCK", "1") == "0" else []
+        limits = _limits_spec(self.limits, self.identity)
+        server = forkserver.shared(self.python, self.program, child_environment())
+        self.proc = server.spawn(self.workdir, env, limits, flags, (req_r, resp_w, status_w, self._out.fileno(),
+                                                                     self._err.fileno())) if server else None
+        if self.proc is None:
+            self.proc = subprocess.Popen(
+                [self.python, "-I", "-c", self.program, str(req_r), str(resp_w), str(self.workdir), str(status_w),
+                 *flags],
+                stdin=subprocess.DEVNULL,
+                stdout=self._out,
+                stderr=self._err,
+                cwd=self.workdir,
+                env=env,
+                pass_fds=(req_r, resp_w, status_w),
+                start_new_session=True,
+                preexec_fn=lambda: confine.apply(limits),
+            )
         os.close(req_r)
         os.close(resp_w)
         os.close(status_w)
@@ -312,7 +307,7 @@ class Sandbox(Operations):
         except (ProcessLookupError, PermissionError):
             pass
         self.proc.wait()
-        kill_strays(self.proc.pid, self.identity.uid if self.identity else None)
+        kill_strays(self.proc.pid, self.identity.uid if self.identity else None, forkserver.server_pids())
         for fd in (self._req_w, self._resp_r):
             try:
                 os.close(fd)

@@ -278,6 +278,93 @@ def _seal(workdir: str) -> str:
         return f"not sealed: {exc}"
 
 
+def fork_server(sock_fd: int) -> None:
+    """Fork a fresh child per request of one grader process (``forkserver.py`` is the grader's side).
+
+    This process has started Python and imported numpy once; it never imports
+    student code, never reads a submission and never runs as the student: each
+    request ({"op": "spawn"} with the child's five descriptors: request, reply,
+    status, stdout, stderr) forks a process that confines itself
+    (``confine.apply``) and serves as ``main`` does, so a child costs a fork
+    instead of a Python start.  {"op": "wait", "pid", "timeout"} answers a
+    child's exit code (None while it runs), peak memory and CPU time.  Ends when the
+    grader closes the socket.
+    """
+    import json
+    import signal
+    import socket
+
+    from autograder.sandbox import confine
+
+    sock = socket.socket(fileno=sock_fd)
+    exited: dict[int, tuple[int, int, float]] = {}  # pid: (exit code as subprocess gives it, peak kB, CPU seconds)
+
+    def reap(*_) -> None:
+        while True:
+            try:
+                pid, status, usage = os.wait4(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            exited[pid] = (os.waitstatus_to_exitcode(status), usage.ru_maxrss, usage.ru_utime + usage.ru_stime)
+
+    signal.signal(signal.SIGCHLD, reap)
+    sock.sendall(json.dumps({"ready": os.getpid()}).encode())
+    while True:
+        data, fds, _, _ = socket.recv_fds(sock, 1 << 16, 8)
+        if not data:
+            return
+        request = json.loads(data)
+        if request["op"] == "spawn":
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                    sock.close()
+                    _forked(request, fds, confine)
+                finally:
+                    os._exit(70)
+            for fd in fds:
+                os.close(fd)
+            sock.sendall(json.dumps({"pid": pid}).encode())
+        elif request["op"] == "wait":
+            pid, deadline = request["pid"], time.monotonic() + request.get("timeout", 5.0)
+            while pid not in exited and time.monotonic() < deadline:
+                reap()
+                if pid not in exited:
+                    time.sleep(0.001)
+            code, peak, cpu = exited.pop(pid, (None, 0, 0.0))
+            sock.sendall(json.dumps({"code": code, "peak_kb": peak, "cpu_seconds": cpu}).encode())
+
+
+def _forked(request: dict, fds: list[int], confine) -> None:
+    """In a child just forked from the fork server: become what ``subprocess`` would have started."""
+    req_r, resp_w, status_w, out_fd, err_fd = fds
+    os.setsid()
+    os.dup2(out_fd, 1)
+    os.dup2(err_fd, 2)
+    keep = {0, 1, 2, req_r, resp_w, status_w}
+    for name in os.listdir("/proc/self/fd"):
+        if int(name) not in keep:
+            try:
+                os.close(int(name))
+            except OSError:
+                pass
+    workdir = request["workdir"]
+    os.chdir(workdir)
+    os.environ.clear()
+    os.environ.update(request["env"])
+    confine.apply(request["limits"])
+    main([str(req_r), str(resp_w), workdir, str(status_w), *request.get("flags", [])])
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001 -- student code may have replaced or closed the stream
+            pass
+    os._exit(0)
+
+
 def main(argv: list[str]) -> None:
     """Serve requests: argv is the request fd, the reply fd, the work folder, a status fd and "no-landlock".
 

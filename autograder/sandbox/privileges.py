@@ -153,17 +153,19 @@ def _processes() -> list[tuple[int, int, int, int]]:
     return found
 
 
-def kill_strays(child_pgid: int, uid: int | None) -> int:
+def kill_strays(child_pgid: int, uid: int | None, keep: frozenset[int] = frozenset()) -> int:
     """Kill what student code left running; return how many processes were killed.
 
     Targets: the child's process group; with a dedicated uid, every process of
     that uid; and processes re-parented to this grader (escaped with setsid)
-    that are in no process group of ours.
+    that are in no process group of ours, except the pids in ``keep`` (the fork
+    server, a child of this grader in its own session, which student code can
+    neither start nor become).
     """
     me, my_pgid = os.getpid(), os.getpgid(0)
     killed = 0
     for pid, ppid, pgid, puid in _processes():
-        if pid == me:
+        if pid == me or pid in keep:
             continue
         stray = pgid == child_pgid or (uid is not None and puid == uid) or (ppid == me and pgid != my_pgid)
         if stray:

@@ -183,10 +183,21 @@ class MessageStream:
     def __init__(self) -> None:
         self._data = bytearray()
         self._ready: deque[tuple[dict, bytes]] = deque()
+        # Bytes that break the format, once found: the messages before them still count, this comes after.
+        self._broken: WireError | None = None
 
     def feed(self, chunk: bytes) -> None:
         """Add bytes read from the channel; complete messages become available to ``pop``."""
+        if self._broken is not None:
+            return
         self._data += chunk
+        try:
+            self._split()
+        except WireError as exc:
+            self._broken = exc
+            self._data.clear()
+
+    def _split(self) -> None:
         while len(self._data) >= 4:
             (header_len,) = struct.unpack(">I", self._data[:4])
             if header_len > MAX_MESSAGE_BYTES:
@@ -204,17 +215,20 @@ class MessageStream:
 
     @property
     def done(self) -> bool:
-        """Whether a complete message is waiting."""
-        return bool(self._ready)
+        """Whether ``pop`` has something to give: a complete message, or the error that follows the last one."""
+        return bool(self._ready) or self._broken is not None
 
     def pop(self) -> dict:
-        """The oldest complete message, decoded (IndexError when there is none)."""
+        """The oldest complete message, decoded; WireError when the bytes after the last message break the
+        format (IndexError when there is nothing yet)."""
+        if not self._ready and self._broken is not None:
+            raise self._broken
         meta, payload = self._ready.popleft()
         return _decode_body(meta, payload)
 
     def read_from(self, fd: int) -> dict:
         """The next message, reading a blocking file descriptor as needed (the child's side)."""
-        while not self._ready:
+        while not self.done:
             chunk = os.read(fd, 1 << 20)
             if not chunk:
                 raise EOFError("channel closed")
