@@ -30,6 +30,18 @@ def test_roundtrip_plain_values():
     assert out["b"].dtype == bool
 
 
+@pytest.mark.parametrize("value", [
+    np.arange(6.0).reshape(2, 3).astype(">f8"), np.arange(6).astype(">i4"), np.arange(12.0).reshape(3, 4).T,
+    np.arange(12.0).reshape(3, 4)[:, ::2], np.asfortranarray(np.arange(6.0).reshape(2, 3)), np.float64(2.5),
+    np.float32(1.5), np.array(3.0), np.zeros((0, 4)),
+], ids=["big-endian float", "big-endian int", "transposed", "strided", "fortran", "numpy float64",
+        "numpy float32", "0-d", "empty"])
+def test_any_layout_or_byte_order_arrives_as_the_same_numbers(value):
+    out = roundtrip({"v": value})["v"]
+    assert np.array_equal(out, value) and out.shape == np.shape(value)
+    assert out.dtype == np.asarray(value).dtype.newbyteorder("=") and out.dtype.isnative
+
+
 def test_non_plain_values_become_opaque():
     class Liar(np.ndarray):
         def __eq__(self, other):

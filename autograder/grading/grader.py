@@ -222,21 +222,23 @@ class Grading:
             _OUTPUTS[key] = outputs
         return copy.deepcopy(_OUTPUTS[key])
 
-    def student_call(self, fn: Function, args: list, kwargs: dict | None = None) -> Pending:
-        """Start a call of the student's function; ``.result()`` waits for it."""
+    def student_call(self, fn: Function, args: list, kwargs: dict | None = None,
+                     inputs_back: bool = False) -> Pending:
+        """Start a call of the student's function; ``.result()`` waits for it.  ``inputs_back``: the reply also
+        brings the arguments as the call left them (``inputs_unchanged`` compares them)."""
         if self.module_errors.get(fn.module):
             raise Failed(self.module_errors[fn.module], general=True)
         keep = (fn.cache_index,) if fn.cache_index is not None else ()
-        return self.box.submit_call(fn.module, fn.name, args, kwargs or {}, keep=keep)
+        return self.box.submit_call(fn.module, fn.name, args, kwargs or {}, keep=keep, inputs_back=inputs_back)
 
-    def forward_call(self, fn: Function, case: dict) -> tuple[Pending, list, dict]:
+    def forward_call(self, fn: Function, case: dict, inputs_back: bool = False) -> tuple[Pending, list, dict]:
         """The student's call of ``fn`` on the case's inputs, its arguments and keyword arguments (the call
         ``prefetch`` sent ahead, when it did)."""
-        early = self._early.pop((fn.name, json.dumps(case, sort_keys=True)), None)
+        early = self._early.pop((fn.name, json.dumps(case, sort_keys=True), inputs_back), None)
         if early is not None:
             return early
         args, kwargs = self.inputs(fn.name, case)
-        return self.student_call(fn, args, kwargs), args, kwargs
+        return self.student_call(fn, args, kwargs, inputs_back), args, kwargs
 
     def prefetch(self, tests: list[TestSpec]) -> None:
         """Send ahead the calls that forward and ``inputs_unchanged`` tests of forward functions make, so the
@@ -250,11 +252,12 @@ class Grading:
                 gradient = self.homework.gradients.get(fn.name)
                 if test.kind == "inputs_unchanged" and gradient is not None and gradient.forward != fn.name:
                     continue  # a backward function: called after its forward, by student_gradients
+                inputs_back = test.kind == "inputs_unchanged"
                 for case in test.cases:
-                    key = (fn.name, json.dumps(case, sort_keys=True))
+                    key = (fn.name, json.dumps(case, sort_keys=True), inputs_back)
                     if key not in self._early:
                         args, kwargs = self.inputs(fn.name, case)
-                        self._early[key] = (self.student_call(fn, args, kwargs), args, kwargs)
+                        self._early[key] = (self.student_call(fn, args, kwargs, inputs_back), args, kwargs)
         except Exception:  # noqa: BLE001 -- the test itself meets the problem again and reports it
             return
 
@@ -353,7 +356,7 @@ class Grading:
                 raise Failed(prefix + str(exc), brief=prefix + exc.text(True)) from None
             names, before, reply = list(gradient.upstream), grads["backward_args"], grads["backward_reply"]
         else:
-            pending, args, kwargs = self.forward_call(fn, case)
+            pending, args, kwargs = self.forward_call(fn, case, inputs_back=True)
             reply = pending.result()
             if not reply.ok:
                 prefix = "" if reply.not_implemented else "could not be checked, since the call failed: "
@@ -405,7 +408,7 @@ class Grading:
         bwd = self.homework.functions[backward]
         bargs = [upstream[n] for n in g.upstream]
         result["backward_args"] = bargs
-        pending = self.student_call(bwd, [*bargs, got["cache"]])
+        pending = self.student_call(bwd, [*bargs, got["cache"]], inputs_back=True)  # for inputs_unchanged
         result["reference_grads"] = self.reference_call(bwd, bargs + [expected["cache"]], {})
         breply = result["backward_reply"] = pending.result()
         if not breply.ok:

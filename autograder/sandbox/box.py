@@ -183,10 +183,11 @@ class Operations:
         return self.submit_call(module, function, args, kwargs, keep).result()
 
     def submit_call(self, module: str, function: str, args: list, kwargs: dict | None = None,
-                    keep: tuple = ()):
-        """Call a student function; outputs at positions ``keep`` stay in the child behind handles."""
+                    keep: tuple = (), inputs_back: bool = True):
+        """Call a student function; outputs at positions ``keep`` stay in the child behind handles.
+        ``inputs_back``: the reply brings the arguments back as the call left them (``args_after``)."""
         message = {"op": "call", "module": module, "function": function, "args": list(args),
-                   "kwargs": kwargs or {}, "keep": list(keep)}
+                   "kwargs": kwargs or {}, "keep": list(keep), "inputs_back": inputs_back}
         return self.submit(message, self.limits.call_seconds)
 
     def call_many(self, module: str, function: str, args: list, kwargs: dict, plans: list[dict],

@@ -152,12 +152,14 @@ class Child:
                     result[k] = Handle(self.next_handle)
                     self.next_handle += 1
             result = tuple(result)
+        back = msg.get("inputs_back", True)
         return {
             "ok": True,
             "value": result,
             # Handles resolve to caches: those stay here, only plain inputs go back.
-            "args_after": [None if isinstance(sent, Handle) else a for sent, a in zip(msg["args"], args)],
-            "kwargs_after": kwargs,
+            "args_after": [None if isinstance(sent, Handle) else a for sent, a in zip(msg["args"], args)] if back
+            else [],
+            "kwargs_after": kwargs if back else {},
             "warnings": [f"{w.category.__name__}: {w.message}"[:300] for w in caught[:MAX_WARNINGS]],
             "seconds": seconds,
         }

@@ -17,6 +17,7 @@ imports nothing but the standard library and numpy.
 from __future__ import annotations
 
 import json
+import math
 import os
 import struct
 from collections import deque
@@ -24,6 +25,8 @@ from collections import deque
 import numpy as np
 
 ALLOWED_DTYPES = ("float64", "float32", "float16", "int64", "int32", "int16", "int8", "uint8", "bool")
+_DTYPE_NAMES = {np.dtype(name): name for name in ALLOWED_DTYPES}  # a dtype's .name is slow to compute
+_ITEMSIZE = {name: np.dtype(name).itemsize for name in ALLOWED_DTYPES}
 MAX_MESSAGE_BYTES = 512 * 1024 * 1024
 MAX_DEPTH = 8
 # The child's printed output goes to capture files limited by RLIMIT_FSIZE (the config's ``file_mb``): it stops
@@ -81,12 +84,16 @@ def _encode(value, buffers: list, depth: int = 0):
     if isinstance(value, Handle):
         return {"t": "handle", "id": value.id}
     if isinstance(value, (np.ndarray, np.generic)):
-        # np.array(..., copy) drops subclasses: only the raw numbers travel.
-        arr = np.array(value, copy=True, subok=False)
-        if arr.dtype.name not in ALLOWED_DTYPES:
+        # A base-class view (subclasses dropped): only the raw numbers travel, in C order.
+        arr = np.asarray(value)
+        name = _DTYPE_NAMES.get(arr.dtype)
+        if name is None and arr.dtype.byteorder in "<>" and arr.dtype.kind in "fiub":
+            arr = arr.astype(arr.dtype.newbyteorder("="))  # the other byte order: travels in this one
+            name = _DTYPE_NAMES.get(arr.dtype)
+        if name is None:
             return {"t": "opaque", "type": f"array of dtype {arr.dtype}"}
-        buffers.append(np.ascontiguousarray(arr).tobytes())
-        return {"t": "array", "dtype": arr.dtype.name, "shape": list(arr.shape), "buf": len(buffers) - 1}
+        buffers.append(arr.tobytes())
+        return {"t": "array", "dtype": name, "shape": list(arr.shape), "buf": len(buffers) - 1}
     if type(value) in (tuple, list):
         return {"t": type(value).__name__, "v": [_encode(v, buffers, depth + 1) for v in value]}
     if type(value) is dict and all(type(k) is str for k in value):
@@ -127,7 +134,7 @@ def _decode(node, buffers: list[bytes], depth: int = 0):
         if type(index) is not int or not 0 <= index < len(buffers):
             raise WireError("bad buffer index")
         data = buffers[index]
-        if len(data) != int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize:
+        if len(data) != math.prod(shape) * _ITEMSIZE[dtype]:
             raise WireError("buffer size does not match shape")
         return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
     if kind in ("tuple", "list"):
