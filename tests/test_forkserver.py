@@ -35,6 +35,10 @@ def marks():
     import json
     return [hasattr(np, "LEFT_BY_AN_EARLIER_STUDENT"), hasattr(json, "LEFT")]
 
+def draws():
+    import random
+    return [float(np.random.rand()), random.random()]
+
 def kill_parent():
     os.kill(os.getppid(), 9)
     return "killed"
@@ -95,6 +99,18 @@ def test_nothing_of_an_earlier_child_reaches_the_next(tmp_path, server):
         assert box.load("m").ok
         assert box.call("m", "marks", []).value == [False, False]
         assert box.proc.pid != first
+
+
+def test_each_child_draws_its_own_random_numbers(tmp_path, server):
+    """Unseeded draws (numpy's global generator and the random module) differ between children, as they do
+    between freshly started Pythons."""
+    seen = []
+    for name in "abc":
+        (tmp_path / name).mkdir()
+        with _box(tmp_path / name) as box:
+            assert box.load("m").ok and isinstance(box.proc, forkserver.ForkedChild)
+            seen.append(box.call("m", "draws", []).value)
+    assert len({s[0] for s in seen}) == 3 and len({s[1] for s in seen}) == 3
 
 
 @pytest.mark.skipif(student_identity() is None and not abi_version(),

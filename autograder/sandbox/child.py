@@ -296,6 +296,8 @@ def fork_server(sock_fd: int) -> None:
     import signal
     import socket
 
+    import numpy.random  # noqa: F401 -- most submissions use it: imported once here rather than in every child
+
     from autograder.sandbox import confine
 
     sock = socket.socket(fileno=sock_fd)
@@ -357,6 +359,7 @@ def _forked(request: dict, fds: list[int], confine) -> None:
     os.chdir(workdir)
     os.environ.clear()
     os.environ.update(request["env"])
+    np.random.seed()  # fresh entropy, as a newly started Python would have (the server's state is shared)
     confine.apply(request["limits"])
     main([str(req_r), str(resp_w), workdir, str(status_w), *request.get("flags", [])])
     for stream in (sys.stdout, sys.stderr):
