@@ -5,11 +5,16 @@ single-bug mutants of tests/corpus/mutants.yaml, untouched and half-done
 templates; one in ten zipped, a few broken zips), grades them with grade-all,
 and prints submissions per minute, the median and 90th percentile time per
 submission inside a worker, the peak memory of a worker and of a student's
-process, and the time of a rerun that finds everything graded.  Then, on one
+process, and the time of a rerun that finds everything graded.  The class is
+graded twice in one run, interleaved with the floor (`python -c "import
+numpy"`): with each student's child forked from the worker's fork server, and
+with each child starting Python itself (``AUTOGRADER_FORK_SERVER=0``); the
+cost per submission and core (wall x workers / submissions) is printed as a
+multiple of the floor (target: 1x).  Then, on one
 submission, the wall time of `otter run` and `nbgrader autograde` when they
 are installed.  Not a test: the machines are shared, so the figures are for
 reading, not for asserting.  Targets: 1,000 submissions in under 5 minutes on
-2 cores; under 150 MB per worker.
+2 cores; under 150 MB per worker; 1x the floor per submission and core.
 
     python bench/bench_batch.py [--n 1000] [--jobs J]     (BENCH_QUICK=1: --n 60)
     python bench/bench_batch.py --generate DIR --n 40      (only write a class folder)
@@ -41,6 +46,7 @@ CONFIG = ROOT / "assignments" / "hw_rnn" / "assignment.yaml"
 FILES = tuple(yaml.safe_load(CONFIG.read_text())["submission"]["files"])
 TARGET_PER_MINUTE = 1000 / 5
 TARGET_WORKER_MB = 150
+TARGET_FLOOR_MULTIPLE = 1.0  # grade-all: wall x workers / submissions, against python -c "import numpy"
 
 
 def _write(folder: Path, sources: dict[str, Path], edits: list[dict] = ()) -> None:
@@ -94,13 +100,38 @@ def generate(root: Path, n: int, seed: int = 0) -> dict[str, int]:
     return kinds
 
 
-def _grade_all(klass: Path, out: Path, jobs: int | None) -> tuple[float, subprocess.CompletedProcess]:
+def _grade_all(klass: Path, out: Path, jobs: int | None, env: dict | None = None
+               ) -> tuple[float, subprocess.CompletedProcess]:
     cmd = [sys.executable, "-m", "autograder", "grade-all", str(klass), "--out", str(out), "--no-progress"]
     if jobs:
         cmd += ["--jobs", str(jobs)]
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env={**os.environ, **(env or {})})
     return time.perf_counter() - start, proc
+
+
+def _floor(repeat: int = 5) -> float:
+    """The median wall time of ``python -c "import numpy"`` (from bytecode, as the grader starts)."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import numpy"], check=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _verdicts(out: Path) -> dict:
+    """Each student's per-test scores and messages (results.json without its timings)."""
+    found = {}
+    for path in (out / "raw").glob("*.json"):
+        results = json.loads(path.read_text()).get("results") or {}
+        found[path.name] = [(t.get("name"), t.get("score"), t.get("output")) for t in results.get("tests", [])]
+    return found
+
+
+def _workers(proc: subprocess.CompletedProcess) -> int:
+    found = re.search(r"(\d+) workers?", proc.stderr)
+    return int(found.group(1)) if found else os.cpu_count() or 1
 
 
 def _other_tool(label: str, exe: str, env_var: str, command) -> str:
@@ -135,27 +166,47 @@ def main() -> None:
         klass, out = tmp / "class", tmp / "out"
         kinds = generate(klass, args.n)
         print(f"class of {args.n}: " + ", ".join(f"{v} {k}" for k, v in sorted(kinds.items())))
+        # Before: each student's child starts Python and numpy (AUTOGRADER_FORK_SERVER=0); after: forked from
+        # the worker's fork server.  Interleaved with the floor, in one run, so that load weighs on all alike.
+        floors = [_floor()]
+        before, proc_before = _grade_all(klass, tmp / "out-before", args.jobs, {"AUTOGRADER_FORK_SERVER": "0"})
+        floors.append(_floor())
         seconds, proc = _grade_all(klass, out, args.jobs)
-        if proc.returncode not in (0, 1):
-            print(proc.stderr, file=sys.stderr)
+        floors.append(_floor())
+        if proc.returncode not in (0, 1) or proc_before.returncode not in (0, 1):
+            print(proc.stderr or proc_before.stderr, file=sys.stderr)
             raise SystemExit(f"grade-all failed with exit status {proc.returncode}")
         records = [json.loads(p.read_text()) for p in (out / "raw").glob("*.json")]
         per = sorted(r["seconds"] for r in records if "seconds" in r and r["status"] == "graded")
         graded = sum(r["status"] == "graded" for r in records)
         worker_mb = max(r.get("worker_peak_kb", 0) for r in records) / 1024
         child_mb = max(r.get("child_peak_kb", 0) for r in records) / 1024
+        old = [json.loads(p.read_text()) for p in (tmp / "out-before" / "raw").glob("*.json")]
+        old_worker_mb = max(r.get("worker_peak_kb", 0) for r in old) / 1024
+        old_child_mb = max(r.get("child_peak_kb", 0) for r in old) / 1024
+        same = _verdicts(out) == _verdicts(tmp / "out-before")
         rate = 60 * len(records) / seconds
-        jobs = proc.stderr.split(" worker")[0].split()[-1] if " worker" in proc.stderr else "?"
+        jobs = _workers(proc)
+        floor = statistics.median(floors)
         print(f"grade-all, {len(records)} submissions, {jobs} workers on {os.cpu_count()} cores: {seconds:.1f} s "
               f"wall ({rate:.0f} submissions per minute; target {TARGET_PER_MINUTE:.0f}: "
-              f"{'met' if rate >= TARGET_PER_MINUTE else 'NOT met'})")
-        print(f"  graded {graded}, could not grade {len(records) - graded} (exit status {proc.returncode})")
+              f"{'met' if rate >= TARGET_PER_MINUTE else 'NOT met'}); each child starting Python: {before:.1f} s")
+        print(f"  graded {graded}, could not grade {len(records) - graded} (exit status {proc.returncode}); "
+              f"results {'identical' if same else 'DIFFERENT'} both ways")
         print(f"  per submission in a worker: median {statistics.median(per):.3f} s, "
               f"p90 {per[int(0.9 * (len(per) - 1))]:.3f} s")
         main_mb = re.search(r"(\d+) MB for this process", proc.stderr)
         print(f"  peak memory: worker {worker_mb:.0f} MB (target < {TARGET_WORKER_MB}: "
-              f"{'met' if worker_mb < TARGET_WORKER_MB else 'NOT met'}), student process {child_mb:.0f} MB, "
+              f"{'met' if worker_mb < TARGET_WORKER_MB else 'NOT met'}; {old_worker_mb:.0f} MB with children "
+              f"starting Python), student process {child_mb:.0f} MB ({old_child_mb:.0f} MB), "
               f"grade-all's own process {main_mb.group(1) if main_mb else '?'} MB")
+        print(f"\nper submission and core (wall x workers / submissions), as multiples of the floor "
+              f"(python -c 'import numpy', {floor:.3f} s, median of {5 * len(floors)}):")
+        for label, wall in (("children forked from a fork server", seconds),
+                            ("each child starting Python", before)):
+            cost = wall * jobs / len(records)
+            print(f"  {label:<36} {cost:.3f} s = {cost / floor:5.2f}x   (target <= {TARGET_FLOOR_MULTIPLE:g}x)")
+        print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         again, proc = _grade_all(klass, out, args.jobs)
         print(f"  rerun with everything graded (resume): {again:.1f} s")
         one = next(p for p in sorted(klass.iterdir()) if p.is_dir())
