@@ -104,6 +104,26 @@ def upstream_gradients(gradient: Gradient, outputs: dict, case: dict) -> dict:
     return {name: rng.standard_normal(np.shape(outputs[name])) for name in gradient.upstream}
 
 
+def input_summary(fn: Function, args: list, kwargs: dict) -> list[float]:
+    """Count, sum and sum of squares of every number in the call's arguments (the cache aside)."""
+    named = dict(zip([n for n in fn.args if n not in fn.optional_args], args))
+    named.update(kwargs)
+    leaves: list[np.ndarray] = []
+
+    def collect(value) -> None:
+        if isinstance(value, dict):
+            for v in value.values():
+                collect(v)
+        elif isinstance(value, (np.ndarray, int, float, np.number, bool)):
+            leaves.append(np.asarray(value, dtype=np.float64).ravel())
+
+    for name in fn.args:
+        if name != "cache" and name in named:
+            collect(named[name])
+    flat = np.concatenate(leaves) if leaves else np.zeros(0)
+    return [float(flat.size), float(flat.sum()), float(np.sum(flat**2))]
+
+
 def named_outputs(function: Function, result) -> dict:
     """Map a function's return value to its output names (a lone output is not a tuple)."""
     if len(function.outputs) == 1:

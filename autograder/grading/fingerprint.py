@@ -124,19 +124,42 @@ def changes(expected: dict, source: str | ast.Module, notebook: bool = False) ->
     return found
 
 
+# A grade-all worker sees the same files many times (untouched ones, shared code): each text is read once.
+_STORED: dict[tuple, dict | None] = {}
+_CHANGES: dict[tuple, list[str]] = {}
+
+
+def _stored(config_path: Path) -> dict | None:
+    path = path_for(config_path)
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        return None
+    key = (str(path), stamp)
+    if key not in _STORED:
+        _STORED[key] = load(config_path)
+    return _STORED[key]
+
+
 def notes(submission: Path, found: list[str], config_path: Path) -> list[str]:
     """One note per submitted file whose protected parts changed (none when no fingerprints are stored)."""
-    stored = load(config_path)
+    stored = _stored(config_path)
     if stored is None:
         return []
     out = []
     for name, expected in stored["files"].items():
         if name not in found:
             continue  # a missing file has its own note
-        try:
-            changed = changes(expected, (Path(submission) / name).read_text(errors="replace"))
-        except (SyntaxError, ValueError, RecursionError):
-            continue  # an unparsable file already fails to import, with its own note
+        source = (Path(submission) / name).read_text(errors="replace")
+        key = (id(stored), name, source)
+        if key not in _CHANGES:
+            try:
+                _CHANGES[key] = changes(expected, source)
+            except (SyntaxError, ValueError, RecursionError):
+                _CHANGES[key] = []  # an unparsable file already fails to import, with its own note
+            if len(_CHANGES) > 4096:
+                _CHANGES.pop(next(iter(_CHANGES)))
+        changed = _CHANGES[key]
         if changed:
             out.append(f"{name} changes parts of the template that are not meant to be edited (this costs no "
                        f"points, but please keep them as given): {'; '.join(changed)}")

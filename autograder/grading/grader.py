@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import re
 import sys
@@ -34,7 +33,7 @@ from autograder.grading import compare, fingerprint, gradcheck
 from autograder.grading.compare import Mismatch, Tolerance, check_array, check_value, describe_type, unchanged
 from autograder.sandbox.box import Pending, Reply, Sandbox, open_sandbox
 from autograder.sandbox.wire import output_cap, output_cut_message
-from autograder.spec import Function, Homework, load_files, named_outputs, upstream_gradients
+from autograder.spec import Function, Homework, input_summary, load_files, named_outputs, upstream_gradients
 from autograder.submissions.extract import discard as discard_extracted
 from autograder.submissions.extract import extracted_from
 from autograder.submissions.extract import prepare as prepare_submission
@@ -112,34 +111,32 @@ def _missing_module(reply: Reply, config: Config) -> str:
 
 # What does not depend on the student, kept for the life of the process (a grade-all worker grades a class):
 # each case's inputs, and the reference's outputs by the digest of the call.
-_INPUTS: dict[tuple, tuple[list, dict]] = {}
-_OUTPUTS: dict[bytes, dict] = {}
+_INPUTS: dict[tuple, object] = {}  # inputs and upstream gradients by case
+_OUTPUTS: dict[tuple, dict[tuple, dict]] = {}
 
 
-def _digest(value) -> bytes | None:
-    """A digest of a call's description (paths, names, the case, numbers and arrays, nested in lists, tuples
-    and dicts), or None when it holds anything else, which is then never memoised."""
-    h = hashlib.blake2b(digest_size=20)
+def _read_only(value):
+    """The value with every array in it made read-only (shared memo entries: a write would be a grader bug)."""
+    if isinstance(value, np.ndarray):
+        value.flags.writeable = False
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _read_only(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _read_only(v)
+    return value
 
-    def feed(v) -> bool:
-        if isinstance(v, np.ndarray):
-            if v.dtype.hasobject:
-                return False
-            h.update(f"a{v.dtype.str}{v.shape}".encode())
-            h.update(np.ascontiguousarray(v).tobytes())
-        elif v is None or isinstance(v, (bool, int, float, str, Path, np.generic)):
-            h.update(f"{type(v).__name__}:{v!r};".encode())
-        elif isinstance(v, (list, tuple)):
-            h.update(f"{type(v).__name__}{len(v)}(".encode())
-            return all(feed(x) for x in v)
-        elif isinstance(v, dict):
-            h.update(f"d{len(v)}(".encode())
-            return all(feed(k) and feed(x) for k, x in v.items())
-        else:
-            return False
-        return True
 
-    return h.digest() if feed(value) else None
+def _containers(value):
+    """New lists, tuples and dicts around the same (read-only) arrays and numbers."""
+    if isinstance(value, list):
+        return [_containers(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_containers(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _containers(v) for k, v in value.items()}
+    return value
 
 
 _REFERENCE_CACHE: dict[Path, dict[str, ModuleType]] = {}
@@ -203,24 +200,36 @@ class Grading:
 
     # -- calls -----------------------------------------------------------
     def inputs(self, function: str, case: dict) -> tuple[list, dict]:
-        """The forward inputs of a case (``homework.forward_inputs``): arguments and keyword arguments, a fresh
-        copy each time; built once per process and case, since a worker of grade-all grades a whole class."""
+        """The forward inputs of a case (``homework.forward_inputs``): arguments and keyword arguments.
+
+        Built once per process and case (a worker of grade-all grades a whole class); the arrays are shared
+        and read-only, the lists and dicts holding them new on every call.
+        """
         key = (self.config.path, function, json.dumps(case, sort_keys=True))
         if key not in _INPUTS:
-            _INPUTS[key] = self.homework.forward_inputs(function, case).call_args()
-        return copy.deepcopy(_INPUTS[key])
+            _INPUTS[key] = _read_only(self.homework.forward_inputs(function, case).call_args())
+        return _containers(_INPUTS[key])
 
     def reference_call(self, fn: Function, args: list, kwargs: dict) -> dict:
-        """The reference's named outputs on these arguments (a fresh copy); computed once per process for the
-        same function, case and argument values (``_digest``), since they never depend on the student."""
-        key = _digest((self.config.reference, self.config.assignment, fn.name, self.case, args, kwargs))
-        if key is None or key not in _OUTPUTS:
+        """The reference's named outputs on these arguments (arrays read-only).
+
+        Computed once per process for the same function, case and inputs (``spec.input_summary``: the
+        reference's calls are determined by the case, as the student bundle's record relies on too).
+        """
+        key = (self.config.reference, fn.name, json.dumps(self.case, sort_keys=True))
+        summary = tuple(input_summary(fn, args, kwargs))
+        known = _OUTPUTS.setdefault(key, {})
+        if summary not in known:
             func = getattr(self.reference[fn.module], fn.name)
-            outputs = named_outputs(fn, func(*copy.deepcopy(args), **copy.deepcopy(kwargs)))
-            if key is None:
-                return outputs
-            _OUTPUTS[key] = outputs
-        return copy.deepcopy(_OUTPUTS[key])
+            known[summary] = _read_only(named_outputs(fn, func(*copy.deepcopy(args), **copy.deepcopy(kwargs))))
+        return _containers(known[summary])
+
+    def upstream(self, gradient, expected: dict, case: dict) -> dict:
+        """``spec.upstream_gradients`` of a case, once per process (read-only arrays, a new dict)."""
+        key = (self.config.path, "upstream", gradient.backward, json.dumps(case, sort_keys=True))
+        if key not in _INPUTS:
+            _INPUTS[key] = _read_only(upstream_gradients(gradient, expected, case))
+        return dict(_INPUTS[key])
 
     def student_call(self, fn: Function, args: list, kwargs: dict | None = None,
                      inputs_back: bool = False) -> Pending:
@@ -386,7 +395,7 @@ class Grading:
         args, kwargs = self.inputs(fwd.name, case)
         pending = self.student_call(fwd, args, kwargs)
         expected = self.reference_call(fwd, args, kwargs)
-        upstream = upstream_gradients(g, expected, case)
+        upstream = self.upstream(g, expected, case)
         reply = pending.result()
         needs = "" if fwd.name == backward else f"needs your {fwd.name} first: "
         if not reply.ok:
