@@ -37,6 +37,9 @@ def _start_early(config: Config, submission: Path):
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
+    from autograder.sandbox.box import prestart_child
+
+    prestart_child()  # the child's Python and numpy load while this process reads the config
     from autograder.grading.results import ResultsPathError, output_target
 
     try:  # before grading: a results path that cannot be written stops us now, not after the work
@@ -64,6 +67,9 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from autograder.sandbox.box import prestart_child
+
+    prestart_child()
     config = command_config(args.config, cases=False, assignment=args.assignment)
     located = _submission(args.submission, config)
     box = _start_early(config, located.folder)

@@ -133,6 +133,11 @@ def child_program() -> str:
                            for name in ("wire", "landlock", "confine", "child")})
 
 
+def prestart_child() -> None:
+    """Start the Python that this process's children will be forked from (``forkserver.prestart``) now."""
+    forkserver.prestart(child_python(), child_program(), child_environment())
+
+
 def _limits_spec(limits: Limits, identity: Identity | None) -> dict:
     """What the child takes on before running student code (confine.py)."""
     return confine.spec(limits.cpu_seconds, limits.memory_mb, limits.file_mb, limits.processes,

@@ -1,5 +1,8 @@
 """A fork server: one pre-started child Python per grading process, from which each submission's child is forked.
 
+A single ``grade`` or ``check`` starts it first thing (``prestart``), so the
+child's Python and numpy load while the grader reads its configuration.
+
 Starting Python and importing numpy costs a child about as much CPU as the
 rest of grading a correct submission.  A process that grades many submissions
 (a worker of ``grade-all``, see ``classroom/worker.py``) turns this on with
@@ -38,6 +41,14 @@ def enable() -> None:
     """Fork every later child of this process from a fork server."""
     global _ENABLED
     _ENABLED = True
+
+
+def prestart(python: str, program: str, env: dict[str, str]) -> None:
+    """Turn the fork server on and start it now, without waiting: it imports numpy while this process reads
+    its configuration, so the child of a single ``grade`` is ready sooner (``AUTOGRADER_FORK_SERVER=0``: not)."""
+    if os.environ.get("AUTOGRADER_FORK_SERVER", "") != "0":
+        enable()
+        shared(python, program, env)
 
 
 def shared(python: str, program: str, env: dict[str, str]) -> ForkServer | None:
@@ -104,19 +115,25 @@ class ForkServer:
                                          pass_fds=(theirs.fileno(),), start_new_session=True)
         finally:
             theirs.close()
-        self._sock.settimeout(START_SECONDS)
-        try:
-            json.loads(self._sock.recv(1 << 16) or b"null")["ready"]
-        except (TypeError, KeyError, ValueError, OSError) as exc:
-            self.close()
-            raise ValueError(f"the fork server did not start ({exc})") from None
-        self._sock.settimeout(None)
+        self._ready = False  # its first message says it has imported numpy: awaited on first use
 
     def alive(self) -> bool:
         return self.proc.poll() is None
 
+    def _await_ready(self) -> None:
+        self._sock.settimeout(START_SECONDS)
+        try:
+            json.loads(self._sock.recv(1 << 16) or b"null")["ready"]
+        except (TypeError, KeyError, ValueError, OSError) as exc:
+            raise OSError(f"the fork server did not start ({exc})") from None
+        finally:
+            self._sock.settimeout(None)
+        self._ready = True
+
     def _ask(self, request: dict, fds: tuple[int, ...] = ()) -> dict:
         with self._lock:
+            if not self._ready:
+                self._await_ready()
             socket.send_fds(self._sock, [json.dumps(request).encode()], list(fds))
             data = self._sock.recv(1 << 16)
         if not data:
