@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import jsonschema
@@ -30,6 +32,20 @@ CALLS = HOMEWORK.module.CALLS
 # The generated notebooks (autograder/integrations/notebooks.py names them after the assignment).
 OTTER_MASTER = ROOT / "integrations" / "otter" / "hw_rnn.ipynb"
 NBGRADER_SOURCE = ROOT / "integrations" / "nbgrader" / "source" / "hw_rnn" / "hw_rnn.ipynb"
+
+
+def pytest_configure(config) -> None:
+    """The reference values the grader keeps on disk (autograder/grading/memo.py) go to a folder of this run's
+    own, so no test depends on what an earlier run left (tests/test_memo.py checks both ways)."""
+    if "AUTOGRADER_CACHE" not in os.environ:
+        os.environ["AUTOGRADER_CACHE"] = tempfile.mkdtemp(prefix="autograder_cache_")
+        config._autograder_cache = os.environ["AUTOGRADER_CACHE"]
+
+
+def pytest_unconfigure(config) -> None:
+    folder = getattr(config, "_autograder_cache", None)
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def with_callers(broken: set[str]) -> set[str]:

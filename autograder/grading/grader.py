@@ -29,7 +29,7 @@ import numpy as np
 
 from autograder import environment
 from autograder.config import Config, TestSpec
-from autograder.grading import compare, fingerprint, gradcheck
+from autograder.grading import compare, fingerprint, gradcheck, memo
 from autograder.grading.compare import Mismatch, Tolerance, check_array, check_value, describe_type, unchanged
 from autograder.sandbox.box import Pending, Reply, Sandbox, open_sandbox
 from autograder.sandbox.wire import output_cap, output_cut_message
@@ -109,36 +109,6 @@ def _missing_module(reply: Reply, config: Config) -> str:
     return f" (the grader's Python does not have {module})"
 
 
-# What does not depend on the student, kept for the life of the process (a grade-all worker grades a class):
-# each case's inputs, and the reference's outputs by the digest of the call.
-_INPUTS: dict[tuple, object] = {}  # inputs and upstream gradients by case
-_OUTPUTS: dict[tuple, dict[tuple, dict]] = {}
-
-
-def _read_only(value):
-    """The value with every array in it made read-only (shared memo entries: a write would be a grader bug)."""
-    if isinstance(value, np.ndarray):
-        value.flags.writeable = False
-    elif isinstance(value, (list, tuple)):
-        for v in value:
-            _read_only(v)
-    elif isinstance(value, dict):
-        for v in value.values():
-            _read_only(v)
-    return value
-
-
-def _containers(value):
-    """New lists, tuples and dicts around the same (read-only) arrays and numbers."""
-    if isinstance(value, list):
-        return [_containers(v) for v in value]
-    if isinstance(value, tuple):
-        return tuple(_containers(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _containers(v) for k, v in value.items()}
-    return value
-
-
 _REFERENCE_CACHE: dict[Path, dict[str, ModuleType]] = {}
 _REFERENCE_LOCK = threading.Lock()
 
@@ -206,9 +176,9 @@ class Grading:
         and read-only, the lists and dicts holding them new on every call.
         """
         key = (self.config.path, function, json.dumps(case, sort_keys=True))
-        if key not in _INPUTS:
-            _INPUTS[key] = _read_only(self.homework.forward_inputs(function, case).call_args())
-        return _containers(_INPUTS[key])
+        if key not in memo.INPUTS:
+            memo.INPUTS[key] = memo.read_only(self.homework.forward_inputs(function, case).call_args())
+        return memo.containers(memo.INPUTS[key])
 
     def reference_call(self, fn: Function, args: list, kwargs: dict) -> dict:
         """The reference's named outputs on these arguments (arrays read-only).
@@ -218,18 +188,18 @@ class Grading:
         """
         key = (self.config.reference, fn.name, json.dumps(self.case, sort_keys=True))
         summary = tuple(input_summary(fn, args, kwargs))
-        known = _OUTPUTS.setdefault(key, {})
+        known = memo.OUTPUTS.setdefault(key, {})
         if summary not in known:
             func = getattr(self.reference[fn.module], fn.name)
-            known[summary] = _read_only(named_outputs(fn, func(*copy.deepcopy(args), **copy.deepcopy(kwargs))))
-        return _containers(known[summary])
+            known[summary] = memo.read_only(named_outputs(fn, func(*copy.deepcopy(args), **copy.deepcopy(kwargs))))
+        return memo.containers(known[summary])
 
     def upstream(self, gradient, expected: dict, case: dict) -> dict:
         """``spec.upstream_gradients`` of a case, once per process (read-only arrays, a new dict)."""
         key = (self.config.path, "upstream", gradient.backward, json.dumps(case, sort_keys=True))
-        if key not in _INPUTS:
-            _INPUTS[key] = _read_only(upstream_gradients(gradient, expected, case))
-        return dict(_INPUTS[key])
+        if key not in memo.INPUTS:
+            memo.INPUTS[key] = memo.read_only(upstream_gradients(gradient, expected, case))
+        return dict(memo.INPUTS[key])
 
     def student_call(self, fn: Function, args: list, kwargs: dict | None = None,
                      inputs_back: bool = False) -> Pending:
@@ -684,7 +654,9 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
         grading = grading_class(config, box, {}, module_errors)
         # The child works on the public forward calls while this process loads the reference and reads the files.
         grading.prefetch([t for t in tests if not t.hidden])
-        grading.reference = load_reference(config) if grading_class.uses_reference else {}
+        if grading_class.uses_reference:
+            memo.load(config)
+            grading.reference = load_reference(config)
         own = [f[:-3] for f in config.files]
         for file in found:
             try:
@@ -725,5 +697,7 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
         grader_errors.append(f"template fingerprints: {type(exc).__name__}: {exc}")
     for err in grader_errors:
         print(f"grader error: {err}", file=sys.stderr)
+    if grading_class.uses_reference:
+        memo.save(config)
     discard_extracted(submission)  # a long-lived worker grades many notebooks
     return GradeReport(ordered, found, notes, student_output, time.perf_counter() - start, grader_errors)

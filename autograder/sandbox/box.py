@@ -312,7 +312,10 @@ class Sandbox(Operations):
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        self.proc.wait()
+        try:
+            self.proc.wait(timeout=START_SECONDS)
+        except subprocess.TimeoutExpired:  # cannot happen to a killed process; never hang the grader on it
+            print(f"grader: child {self.proc.pid} did not end after SIGKILL", file=sys.stderr)
         kill_strays(self.proc.pid, self.identity.uid if self.identity else None, forkserver.server_pids())
         for fd in (self._req_w, self._resp_r):
             try:

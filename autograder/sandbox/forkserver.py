@@ -116,6 +116,7 @@ class ForkServer:
         finally:
             theirs.close()
         self._ready = False  # its first message says it has imported numpy: awaited on first use
+        self._asked = 0  # requests sent; each reply carries its request's number
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -131,14 +132,21 @@ class ForkServer:
         self._ready = True
 
     def _ask(self, request: dict, fds: tuple[int, ...] = ()) -> dict:
+        """Send a request and return its reply; a reply to an earlier request that was never read (its
+        reader interrupted) is skipped by its id."""
         with self._lock:
             if not self._ready:
                 self._await_ready()
-            socket.send_fds(self._sock, [json.dumps(request).encode()], list(fds))
-            data = self._sock.recv(1 << 16)
-        if not data:
-            raise OSError("the fork server closed its socket")
-        return json.loads(data)
+            self._asked += 1
+            socket.send_fds(self._sock, [json.dumps({**request, "id": self._asked}).encode()], list(fds))
+            while True:
+                data = self._sock.recv(1 << 16)
+                if not data:
+                    raise OSError("the fork server closed its socket")
+                reply = json.loads(data)
+                if reply.get("id") == self._asked:
+                    return reply
+                print(f"grader: skipped a fork server reply to an earlier request ({reply})", file=sys.stderr)
 
     def spawn(self, workdir, env: dict[str, str], limits: dict, flags: list[str],
               fds: tuple[int, int, int, int, int]) -> ForkedChild | None:

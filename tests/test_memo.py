@@ -1,0 +1,104 @@
+"""Reference values kept on disk between processes (autograder/grading/memo.py): a warm grade gives exactly the
+cold grade's results without running the reference, a changed or damaged file is never trusted, and nothing is
+kept where student code could write."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from types import SimpleNamespace
+
+import pytest
+from conftest import CONFIG, SOLUTIONS, grade_cli, make_submission, write_config
+
+from autograder.config import load_config
+from autograder.grading import grader, memo
+from autograder.sandbox.privileges import student_identity
+
+EDITS = {
+    "rnn_backward_skips_first_step": [{"file": "rnn_layers.py", "find": "for t in reversed(range(T)):",
+                                       "replace": "for t in reversed(range(1, T)):"}],
+    "sigmoid_overflows": [{"file": "lstm_layers.py", "find": "def sigmoid(z):\n",
+                           "replace": "def sigmoid(z):\n    return 1 / (1 + np.exp(-z))\n"}],
+}
+needs_uid = pytest.mark.skipif(student_identity() is None, reason="values are kept on disk only in the root mode")
+
+
+def _results(submission, tmp_path, tag: str) -> dict:
+    out = tmp_path / tag
+    out.mkdir()
+    _, results = grade_cli(submission, out)
+    results.pop("execution_time", None)
+    return results
+
+
+@needs_uid
+def test_a_warm_grade_gives_the_cold_grades_results(tmp_path, monkeypatch):
+    monkeypatch.setenv("AUTOGRADER_CACHE", str(tmp_path / "cache"))
+    subs = [make_submission(tmp_path / "reference")]
+    subs += [make_submission(tmp_path / name, edits) for name, edits in EDITS.items()]
+    cold = [_results(s, tmp_path, f"cold-{s.name}") for s in subs]
+    assert len(list((tmp_path / "cache").glob("*.bin"))) == 1
+    warm = [_results(s, tmp_path, f"warm-{s.name}") for s in subs]
+    assert cold == warm
+    assert cold[0]["score"] == sum(t["max_score"] for t in cold[0]["tests"]) > cold[1]["score"]
+
+
+@needs_uid
+def test_warm_values_need_no_reference_call(tmp_path, monkeypatch):
+    """Read back, the kept values answer every reference call of the reference's own grading."""
+    monkeypatch.setenv("AUTOGRADER_CACHE", str(tmp_path / "cache"))
+    config = load_config(write_config(tmp_path))
+    monkeypatch.setattr(memo, "INPUTS", {})
+    monkeypatch.setattr(memo, "OUTPUTS", {})
+    monkeypatch.setattr(memo, "_LOADED", {})
+    cold = grader.grade(SOLUTIONS, config)
+    monkeypatch.setattr(memo, "INPUTS", {})
+    monkeypatch.setattr(memo, "OUTPUTS", {})
+    monkeypatch.setattr(memo, "_LOADED", {})
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the reference ran")
+
+    stub = {module: SimpleNamespace(**{fn: refuse for fn in config.functions}) for module in
+            {f[:-3] for f in config.files}}
+    monkeypatch.setattr(grader, "load_reference", lambda c: stub)
+    warm = grader.grade(SOLUTIONS, config)
+    assert not warm.grader_errors
+    assert [(t.spec.full_name, t.passed, t.output) for t in warm.tests] == [
+        (t.spec.full_name, t.passed, t.output) for t in cold.tests]
+
+
+@needs_uid
+def test_a_changed_reference_gets_another_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("AUTOGRADER_CACHE", str(tmp_path / "cache"))
+    reference = tmp_path / "solutions"
+    shutil.copytree(SOLUTIONS, reference)
+    config = load_config(write_config(tmp_path, reference=str(reference)))
+    before = memo._file(config)
+    (reference / "rnn_layers.py").write_text((reference / "rnn_layers.py").read_text() + "\n# changed\n")
+    assert memo._file(config) != before
+    assert memo._file(load_config(CONFIG)).parent == before.parent
+
+
+@needs_uid
+@pytest.mark.parametrize("damage", [b"", b"not a cache file at all", b"\x00\x00\x00\x05{\"bo"])
+def test_a_damaged_file_is_not_trusted(tmp_path, monkeypatch, damage, capsys):
+    monkeypatch.setenv("AUTOGRADER_CACHE", str(tmp_path / "cache"))
+    sub = make_submission(tmp_path / "reference")
+    cold = _results(sub, tmp_path, "cold")
+    (kept,) = (tmp_path / "cache").glob("*.bin")
+    kept.write_bytes(damage + kept.read_bytes()[: 1000 * len(damage)])
+    again = _results(sub, tmp_path, "again")
+    assert again == cold
+
+
+def test_nothing_is_kept_without_a_separate_uid(tmp_path, monkeypatch):
+    monkeypatch.setenv("AUTOGRADER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("AUTOGRADER_DROP_PRIVILEGES", "0")
+    assert memo._folder() is None
+    config = load_config(write_config(tmp_path))
+    assert memo._file(config) is None
+    memo.save(config)
+    assert not (tmp_path / "cache").exists()
+    assert json.dumps(memo.containers({"a": (1, [2.0])})) == '{"a": [1, [2.0]]}'
