@@ -85,9 +85,10 @@ test: setup lint py310 $(ROOT_MODE)
 	HW_PY310=$$( [ -x $(VENV310)/bin/python ] && echo $(abspath $(VENV310))/bin/python ) $(PYTHON) -m pytest \
 	  -n $(PYTEST_WORKERS) --dist loadgroup --durations=15 $(PYTEST_ARGS)
 
-# BENCH_QUICK=1: a few repeats and a class of 60 instead of 1,000.
+# BENCH_QUICK=1: a few repeats and a class of 60 instead of 1,000; BENCH_BASELINE=COMMIT: "before" is that
+# commit's grader, timed in the same run.
 bench: setup $(ROOT_MODE)
-	$(PYTHON) bench/bench_grade.py $(if $(BENCH_QUICK),--repeat 3)
+	$(PYTHON) bench/bench_grade.py $(if $(BENCH_QUICK),--repeat 3) $(if $(BENCH_BASELINE),--baseline $(BENCH_BASELINE))
 	BENCH_QUICK=$(BENCH_QUICK) $(PYTHON) bench/bench_batch.py
 
 # A class of 40 generated submissions graded with grade-all into build/class-demo/graded.

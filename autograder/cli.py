@@ -30,7 +30,8 @@ def _submission(path: str, config: Config):
 
 
 def _start_early(config: Config, submission: Path):
-    """Start the student's child process before this process imports numpy, so both load at once."""
+    """Start the student's child process (forked from the fork server ``prestart_child`` started, which loaded
+    Python and numpy while this process did; or a fresh Python when there is none)."""
     from autograder.sandbox.box import open_sandbox
 
     return open_sandbox(submission, config)
@@ -48,12 +49,13 @@ def cmd_grade(args: argparse.Namespace) -> int:
         raise ConfigError(str(exc)) from None
     config = command_config(args.config, cases=False, assignment=args.assignment)
     located = _submission(args.submission, config)
-    box = _start_early(config, located.folder)
+    # The grader loads numpy (and the homework) while the fork server does, then forks the child from it.
     check_config_cases(config)
     from autograder.grading.grader import grade
     from autograder.grading.report import table
     from autograder.grading.results import to_gradescope, write_json_atomic
 
+    box = _start_early(config, located.folder)
     report = grade(located.folder, config, box=box)
     report.notes[:0] = located.notes
     # results.json first: whatever happens while printing, the grade is on disk.
@@ -72,12 +74,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     prestart_child()
     config = command_config(args.config, cases=False, assignment=args.assignment)
     located = _submission(args.submission, config)
-    box = _start_early(config, located.folder)
     check_config_cases(config)
     from autograder.grading.grader import grade
     from autograder.grading.report import table
     from autograder.text import clean_text
 
+    box = _start_early(config, located.folder)
     report = grade(located.folder, config, public_only=True, box=box)
     report.notes[:0] = located.notes
     print(table(report))

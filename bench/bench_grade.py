@@ -17,7 +17,10 @@ grader's modules are byte-compiled first, as numpy's are.  Not a
 test: these machines are shared, so the figures are for reading, not for
 asserting.
 
-    python bench/bench_grade.py [--repeat 15] [--mutants 0]
+    python bench/bench_grade.py [--repeat 15] [--mutants 0] [--baseline COMMIT]
+
+``--baseline COMMIT`` makes "before" the grader of an earlier commit, in a
+temporary git worktree, interleaved with this one in the same run.
 """
 
 from __future__ import annotations
@@ -62,9 +65,9 @@ def mutants(folder: Path, limit: int) -> list[tuple[str, Path]]:
     return built
 
 
-def run_once(cmd: list[str], env: dict | None = None) -> float:
+def run_once(cmd: list[str], env: dict | None = None, cwd: Path = ROOT) -> float:
     start = time.perf_counter()
-    subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, env=env)
+    subprocess.run(cmd, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     return time.perf_counter() - start
 
 
@@ -82,19 +85,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=15, help="gradings of the reference and the templates")
     parser.add_argument("--mutants", type=int, default=0, help="how many mutants of the corpus (0: all)")
+    parser.add_argument("--baseline", help="a git commit: 'before' is the grader of that commit (checked out in a "
+                                           "temporary worktree) instead of every coordinate checked")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench_grade_"))
     envs = {mode: {**os.environ, FULL_CHECK_ENV: value} for mode, value in MODES}
+    folders = {mode: ROOT for mode, _ in MODES}
+    if args.baseline:
+        envs["before"] = dict(os.environ)
+        folders["before"] = tmp / "baseline"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(folders["before"]), args.baseline],
+                       check=True, capture_output=True)
 
     def grade(folder: Path, mode: str) -> float:
         cmd = [sys.executable, "-m", "autograder", "grade", str(folder), "--results", str(tmp / "r.json"), "--quiet"]
-        return run_once(cmd, envs[mode])
+        return run_once(cmd, envs[mode], folders[mode])
 
     try:
         # The floor imports numpy from its bytecode: the grader starts from bytecode too, as an installed tool
         # does, even where PYTHONDONTWRITEBYTECODE would have it compile every module on every run.
-        subprocess.run([sys.executable, "-m", "compileall", "-q", "autograder", "solutions"], cwd=ROOT, check=True,
-                       stdout=subprocess.DEVNULL)
+        for folder in set(folders.values()):
+            subprocess.run([sys.executable, "-m", "compileall", "-q", "autograder", "solutions"], cwd=folder,
+                           check=True, stdout=subprocess.DEVNULL)
         print(f"load average at the start: {load()}")
         singles = {"reference": SOLUTIONS, "templates": ROOT / "student_templates" / "hw_rnn"}
         floor: list[float] = []
@@ -111,12 +123,16 @@ def main() -> None:
         for (label, mode), values in times.items():
             print(row(f"grade {label}, {mode}", values))
         base = statistics.median(floor)
-        print(f"\nas multiples of the floor ({base:.3f} s); before = every coordinate, after = quick check first")
+        before_is = f"the grader of {args.baseline}" if args.baseline else "every coordinate checked"
+        print(f"\nas multiples of the floor ({base:.3f} s); before = {before_is}, after = this grader")
         for label, target in TARGETS.items():
             before, after = (statistics.median(times[(label, mode)]) / base for mode, _ in MODES)
             print(f"  {label:<26} before {before:5.2f}x   after {after:5.2f}x   (target <= {target:g}x)")
         print(f"load average at the end: {load()}")
     finally:
+        if args.baseline:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(folders["before"])],
+                           capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

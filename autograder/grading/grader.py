@@ -167,6 +167,7 @@ class Grading:
         self._gradients: dict[tuple, dict] = {}
         self._answers: dict[str, dict | Failed] = {}  # each quiz function's answers, called once
         self._early: dict[tuple, tuple[Pending, list, dict]] = {}  # calls sent ahead by prefetch
+        self._early_quick: dict[tuple, Pending] = {}  # quick checks' evaluations sent ahead, by backward and case
 
     # -- calls -----------------------------------------------------------
     def inputs(self, function: str, case: dict) -> tuple[list, dict]:
@@ -220,11 +221,15 @@ class Grading:
         return self.student_call(fn, args, kwargs, inputs_back), args, kwargs
 
     def prefetch(self, tests: list[TestSpec]) -> None:
-        """Send ahead the calls that forward and ``inputs_unchanged`` tests of forward functions make, so the
-        child computes them while this process builds reference values and compares.  The calls are exactly
-        those the tests make (``forward_call`` hands them over), only sent earlier."""
+        """Send ahead the calls that forward and ``inputs_unchanged`` tests of forward functions make, and the
+        quick check's evaluations of gradcheck tests, so the child computes them while this process builds
+        reference values and compares.  The requests are exactly those the tests make (``forward_call`` and
+        ``_quick_gradients_pass`` take them over), only sent earlier."""
         try:
             for test in tests:
+                if test.kind == "gradcheck":
+                    self._prefetch_quick(test)
+                    continue
                 fn = self.homework.functions.get(test.function)
                 if test.kind not in ("forward", "inputs_unchanged") or fn is None or self.module_errors.get(fn.module):
                     continue
@@ -239,6 +244,25 @@ class Grading:
                         self._early[key] = (self.student_call(fn, args, kwargs, inputs_back), args, kwargs)
         except Exception:  # noqa: BLE001 -- the test itself meets the problem again and reports it
             return
+
+    def _prefetch_quick(self, test: TestSpec) -> None:
+        """Send the quick check's evaluations of a gradcheck test's cases (they need only the case's inputs)."""
+        g = self.homework.gradients[test.function]
+        fwd = self.homework.functions[g.forward]
+        if self.module_errors.get(fwd.module) or gradcheck.full_check_forced():
+            return
+        tol = self.config.tolerances
+        for case in test.cases:
+            key = (g.backward, json.dumps(case, sort_keys=True))
+            if key in self._early_quick:
+                continue
+            args, kwargs = self.inputs(fwd.name, case)
+            items = gradcheck.targets(args, [n for n in fwd.args if n not in fwd.optional_args], g.wrt, g.grads)
+            if not all(t.value.size for t in items):
+                continue
+            quick = gradcheck.quick_plan(items, tol.step, tol.directions, case["seed"])
+            self._early_quick[key] = self.box.submit_call_many(fwd.module, fwd.name, args, kwargs, [quick.wire()],
+                                                               _loss_outputs(g, fwd))
 
     def check_output(self, function: str, name: str, actual, expected, tol: Tolerance) -> Mismatch | None:
         """``check_value`` of ``function``'s output or gradient ``name``: time steps (and T) are named only
@@ -472,12 +496,13 @@ class Grading:
                                f"whether {g.backward} is wrong. Compute {fwd.name} in float64 and check again")
                 raise Failed(f"does not match {against}: {mismatch.text(test.hidden)}{spoiled}")
 
-    def _numerical_losses(self, r: dict, plans: list[gradcheck.Plan]) -> tuple[Reply, np.ndarray | None]:
-        """Run every evaluation of ``plans`` in the child in one batch: its reply, and L per evaluation
-        (shape (evaluations,)) or None when the forward's outputs came back malformed."""
+    def _numerical_losses(self, r: dict, plans: list, sent: Pending | None = None) -> tuple[Reply, np.ndarray | None]:
+        """Run every evaluation of ``plans`` in the child in one batch (or take the reply of ``sent``, the same
+        request sent ahead): its reply, and L per evaluation (shape (evaluations,)) or None when the forward's
+        outputs came back malformed."""
         g, fwd = r["g"], r["fwd"]
-        outputs = [fwd.outputs.index(g.scalar)] if g.scalar else [fwd.outputs.index(n) for n in g.upstream]
-        reply = self.box.call_many(fwd.module, fwd.name, r["args"], r["kwargs"], [p.wire() for p in plans], outputs)
+        reply = sent.result() if sent is not None else self.box.call_many(
+            fwd.module, fwd.name, r["args"], r["kwargs"], [p.wire() for p in plans], _loss_outputs(g, fwd))
         if not reply.ok:
             return reply, None
         shapes = [()] if g.scalar else [np.shape(r["expected"][n]) for n in g.upstream]
@@ -494,7 +519,8 @@ class Grading:
         """
         tol = self.config.tolerances
         strict = Tolerance(gradcheck.QUICK_TOLERANCE * numeric_tol.rtol, gradcheck.QUICK_TOLERANCE * numeric_tol.atol)
-        reply, losses = self._numerical_losses(r, [quick])
+        sent = self._early_quick.pop((r["g"].backward, json.dumps(self.case, sort_keys=True)), None)
+        reply, losses = self._numerical_losses(r, [quick], sent)
         if reply.fault:
             fwd = r["fwd"]
             raise _call_failed(reply, fwd, f"evaluating your {fwd.name} for the numerical gradient: ",
@@ -540,6 +566,11 @@ class Grading:
             # The config's fault, not the submission's: a grader error, never lost points.
             raise RuntimeError(f"the assignment has no behaviour check named {case['check']!r}")
         check(self, test, case)
+
+
+def _loss_outputs(g, fwd: Function) -> list[int]:
+    """The positions of the forward's outputs the loss of a gradient check is made of."""
+    return [fwd.outputs.index(g.scalar)] if g.scalar else [fwd.outputs.index(n) for n in g.upstream]
 
 
 def _finite(value) -> bool:

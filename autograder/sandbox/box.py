@@ -195,14 +195,19 @@ class Operations:
                    "kwargs": kwargs or {}, "keep": list(keep), "inputs_back": inputs_back}
         return self.submit(message, self.limits.call_seconds)
 
+    def submit_call_many(self, module: str, function: str, args: list, kwargs: dict, plans: list[dict],
+                         outputs: list[int]):
+        """Start ``call_many``; ``.result()`` waits for it."""
+        message = {"op": "call_many", "module": module, "function": function, "args": list(args),
+                   "kwargs": kwargs, "plans": plans, "outputs": outputs}
+        return self.submit(message, self.limits.batch_seconds)
+
     def call_many(self, module: str, function: str, args: list, kwargs: dict, plans: list[dict],
                   outputs: list[int]) -> Reply:
         """Evaluate a function at perturbed arguments: ``plans`` as ``gradcheck.Plan.wire`` makes them, each
         {"path", "index": int64 array (m,) or None, "delta": float64 array (m,) or (m, *shape)}
         (see child.evaluate_many); the reply's ``stacked`` holds one (evaluations, ...) array per output."""
-        message = {"op": "call_many", "module": module, "function": function, "args": list(args),
-                   "kwargs": kwargs, "plans": plans, "outputs": outputs}
-        return self.request(message, self.limits.batch_seconds)
+        return self.submit_call_many(module, function, args, kwargs, plans, outputs).result()
 
 
 class Pending:
