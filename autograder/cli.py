@@ -38,15 +38,15 @@ def _start_early(config: Config, submission: Path):
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    from autograder.sandbox.box import prestart_child
-
-    prestart_child()  # the child's Python and numpy load while this process reads the config
     from autograder.grading.results import ResultsPathError, output_target
 
     try:  # before grading: a results path that cannot be written stops us now, not after the work
         output_target(args.results)
     except ResultsPathError as exc:
         raise ConfigError(str(exc)) from None
+    from autograder.sandbox.box import prestart_child
+
+    prestart_child()  # the child's Python and numpy load while this process reads the config
     config = command_config(args.config, cases=False, assignment=args.assignment)
     located = _submission(args.submission, config)
     # The grader loads numpy (and the homework) while the fork server does, then forks the child from it.

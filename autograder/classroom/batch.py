@@ -341,7 +341,7 @@ class _Writer:
         record["notes"] = list(job.get("entry_notes", [])) + list(record.get("notes") or [])
         write_code(self.out, disk_name(job["file"]), record.pop("code", None) or {})
         # The grader's record holds hidden tests' messages and the value digests: private, as code/ is.
-        write_json_atomic(self.out / "raw" / disk_name(f"{job['file']}.json"), record, mode=0o600)
+        write_json_atomic(self.out / "raw" / disk_name(f"{job['file']}.json"), record, mode=0o600, indent=None)
         self.records[record["student"]] = record
         render_student(self.out, record, self.overrides.get(record["student"], {}), self.config, self.manifest,
                        self.comments.get(record["student"], []))

@@ -314,7 +314,19 @@ def fork_server(sock_fd: int) -> None:
             exited[pid] = (os.waitstatus_to_exitcode(status), usage.ru_maxrss, usage.ru_utime + usage.ru_stime)
 
     signal.signal(signal.SIGCHLD, reap)
-    sock.sendall(json.dumps({"ready": os.getpid()}).encode())
+    try:
+        sock.sendall(json.dumps({"ready": os.getpid()}).encode())
+        _serve_forks(sock, exited, reap, confine)
+    except OSError:  # the grader is gone (it stopped early, say on a bad argument): so is the need for forks
+        return
+
+
+def _serve_forks(sock, exited: dict, reap, confine) -> None:
+    """``fork_server``'s loop: one request at a time, each answered with its ``id``."""
+    import json
+    import signal
+    import socket
+
     while True:
         data, fds, _, _ = socket.recv_fds(sock, 1 << 16, 8)
         if not data:
