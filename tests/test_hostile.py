@@ -349,6 +349,51 @@ def output_forward(s, V, c):
     o = s @ V.T + c
     return o, (s, V)
 """),
+    # Output printed on hidden inputs must never reach the feedback, which shows only what public tests printed:
+    # the child keeps its capture descriptors, so it tries to rewrite the public part of the file in place.
+    "rewrite_public_output_in_place": dict(base="reference", file="rnn_layers.py", leaks_shapes=True, code="""
+import fcntl, os, sys
+_rnn_forward, _seen = rnn_forward, {}
+def rnn_forward(x, s0, U, W, b):
+    if not _seen:
+        print("P" * 600, flush=True)
+        print("Q" * 600, file=sys.stderr, flush=True)
+    _seen.setdefault(str(x.shape), None)
+    text = ("LEAK " + " ".join(_seen)).ljust(500)[:500].encode()
+    for fd in (1, 2):
+        try:
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_APPEND)
+        except OSError:
+            pass
+    for write in (lambda: os.pwrite(1, text, 0),
+                  lambda: (os.ftruncate(2, 0), os.lseek(2, 0, os.SEEK_SET), os.write(2, text + b"Q" * 600)),
+                  lambda: open("/proc/self/fd/1", "r+b").write(text)):
+        try:
+            write()
+        except OSError:
+            pass
+    return _rnn_forward(x, s0, U, W, b)
+"""),
+    "rewrite_public_output_from_a_thread": dict(base="reference", file="rnn_layers.py", leaks_shapes=True, code="""
+import os, threading, time
+_rnn_forward, _seen = rnn_forward, {}
+def _rewrite():
+    fd = os.dup(1)
+    while True:
+        try:
+            os.pwrite(fd, ("LEAK " + " ".join(list(_seen))).ljust(500)[:500].encode(), 0)
+        except OSError:
+            pass
+        time.sleep(0.002)
+def rnn_forward(x, s0, U, W, b):
+    if not _seen:
+        print("P" * 600, flush=True)
+        import fcntl
+        fcntl.fcntl(1, fcntl.F_SETFL, fcntl.fcntl(1, fcntl.F_GETFL) & ~os.O_APPEND)
+        threading.Thread(target=_rewrite, daemon=True).start()
+    _seen.setdefault(str(x.shape), None)
+    return _rnn_forward(x, s0, U, W, b)
+"""),
 }
 
 # The functions an attack replaced or disabled: with the reference as base, everything else keeps full marks.
@@ -366,6 +411,7 @@ ATTACKED = {
     "garbage_on_the_channel": set(LSTM), "giant_return_value": OUTPUT_LAYER, "c_stack_overflow": OUTPUT_LAYER,
     "read_reference_copied_to_tmp": set(RNN), "read_grader_proc_files": set(RNN), "list_and_read_tmp": set(RNN),
     "write_outside_work_folder": set(), "signal_the_grader": set(), "reach_the_parent_process": set(),
+    "rewrite_public_output_in_place": set(), "rewrite_public_output_from_a_thread": set(),
 }
 
 
@@ -464,7 +510,8 @@ def _attack(name: str, tmp_path: Path, config: Path, planted: Path | None, env: 
 # grade-all's workers do, sandbox/forkserver.py) instead of a freshly started Python.
 FORKED = ["reach_the_parent_process", "signal_the_grader", "read_grader_proc_files", "read_grader_environment",
           "children_that_outlive_the_call", "fork_bomb", "close_the_channel", "garbage_on_the_channel",
-          "plant_results_everywhere", "c_stack_overflow", "write_outside_work_folder"]
+          "plant_results_everywhere", "c_stack_overflow", "write_outside_work_folder",
+          "rewrite_public_output_in_place"]
 
 
 @pytest.mark.parametrize("name, forked", [(n, False) for n in sorted(ATTACKS)] + [(n, True) for n in FORKED],
@@ -510,10 +557,26 @@ def test_attack_is_harmless(name, forked, tmp_path, fast_config, validate_result
     if planted is not None:
         assert not [p for p in _escapes(planted) if p.exists()]
         assert "student code is confined by Landlock" in proc.stderr
+    if attack.get("leaks_shapes"):
+        public, hidden = _shapes(load_config(fast_config))
+        assert any(f"LEAK {shape}" in results["output"] for shape in public)  # the attack ran, in public
+        assert not [shape for shape in hidden if shape in text], results["output"]
     if name == "print_flood":
         assert "bytes cut" in results["output"] and "MB; output is cut" in results["output"]
     for f in FILES:
         assert (sub / f).exists()
+
+
+def _shapes(config) -> tuple[set[str], set[str]]:
+    """The input shapes (N, T, D) of the public and of the hidden rnn_forward and rnn_backward cases; hidden
+    ones that no public test of any function shares."""
+    found: dict[bool, set[str]] = {False: set(), True: set()}
+    for test in config.tests:
+        for case in test.cases:
+            if {"N", "T", "D"} <= case.keys() and (test.hidden is False or test.function in ("rnn_forward",
+                                                                                           "rnn_backward")):
+                found[test.hidden].add(str((case["N"], case["T"], case["D"])))
+    return found[False], found[True] - found[False]
 
 
 # The attacks Landlock alone must stop, with student code under the grader's own identity (no separate uid).
