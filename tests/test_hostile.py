@@ -349,6 +349,69 @@ def output_forward(s, V, c):
     o = s @ V.T + c
     return o, (s, V)
 """),
+    # A process that forks and exits in a loop changes pid faster than a scan of /proc finds it; it starts a new
+    # session on every step, so no process group holds it either.
+    "fork_and_exit_in_a_loop": dict(base="reference", root=True, file="rnn_layers.py", code="""
+import ctypes, os, time
+_clip_gradients, _started = clip_gradients, []
+def clip_gradients(grads, max_norm):
+    if not _started and os.fork() == 0:
+        ctypes.CDLL(None).prctl(15, b"HOPNAME", 0, 0, 0)  # PR_SET_NAME: the test finds it by this name
+        while True:
+            try:
+                if os.fork() != 0:
+                    os._exit(0)
+                os.setsid()
+            except OSError:
+                time.sleep(0.0001)
+    _started.append(True)
+    return _clip_gradients(grads, max_norm)
+"""),
+    # Output printed on hidden inputs must never reach the feedback, which shows only what public tests printed:
+    # the child keeps its capture descriptors, so it tries to rewrite the public part of the file in place.
+    "rewrite_public_output_in_place": dict(base="reference", file="rnn_layers.py", leaks_shapes=True, code="""
+import fcntl, os, sys
+_rnn_forward, _seen = rnn_forward, {}
+def rnn_forward(x, s0, U, W, b):
+    if not _seen:
+        print("P" * 600, flush=True)
+        print("Q" * 600, file=sys.stderr, flush=True)
+    _seen.setdefault(str(x.shape), None)
+    text = ("LEAK " + " ".join(_seen)).ljust(500)[:500].encode()
+    for fd in (1, 2):
+        try:
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_APPEND)
+        except OSError:
+            pass
+    for write in (lambda: os.pwrite(1, text, 0),
+                  lambda: (os.ftruncate(2, 0), os.lseek(2, 0, os.SEEK_SET), os.write(2, text + b"Q" * 600)),
+                  lambda: open("/proc/self/fd/1", "r+b").write(text)):
+        try:
+            write()
+        except OSError:
+            pass
+    return _rnn_forward(x, s0, U, W, b)
+"""),
+    "rewrite_public_output_from_a_thread": dict(base="reference", file="rnn_layers.py", leaks_shapes=True, code="""
+import os, threading, time
+_rnn_forward, _seen = rnn_forward, {}
+def _rewrite():
+    fd = os.dup(1)
+    while True:
+        try:
+            os.pwrite(fd, ("LEAK " + " ".join(list(_seen))).ljust(500)[:500].encode(), 0)
+        except OSError:
+            pass
+        time.sleep(0.002)
+def rnn_forward(x, s0, U, W, b):
+    if not _seen:
+        print("P" * 600, flush=True)
+        import fcntl
+        fcntl.fcntl(1, fcntl.F_SETFL, fcntl.fcntl(1, fcntl.F_GETFL) & ~os.O_APPEND)
+        threading.Thread(target=_rewrite, daemon=True).start()
+    _seen.setdefault(str(x.shape), None)
+    return _rnn_forward(x, s0, U, W, b)
+"""),
 }
 
 # The functions an attack replaced or disabled: with the reference as base, everything else keeps full marks.
@@ -366,6 +429,8 @@ ATTACKED = {
     "garbage_on_the_channel": set(LSTM), "giant_return_value": OUTPUT_LAYER, "c_stack_overflow": OUTPUT_LAYER,
     "read_reference_copied_to_tmp": set(RNN), "read_grader_proc_files": set(RNN), "list_and_read_tmp": set(RNN),
     "write_outside_work_folder": set(), "signal_the_grader": set(), "reach_the_parent_process": set(),
+    "rewrite_public_output_in_place": set(), "rewrite_public_output_from_a_thread": set(),
+    "fork_and_exit_in_a_loop": set(),
 }
 
 
@@ -384,6 +449,21 @@ def fast_config(tmp_path_factory):
 
 # Durations unique to this run, so processes left by other runs on the machine are not counted.
 SLEEPS = (f"{300 + os.getpid() % 1000}.25", f"{300 + os.getpid() % 1000}.5")
+
+
+HOPNAME = f"hop{os.getpid()}"[:15]
+
+
+def _hoppers() -> list[int]:
+    """The uids of fork_and_exit_in_a_loop's processes still running (killed here, so that a failure leaves none)."""
+    from autograder.sandbox.privileges import kill_identity
+
+    out = subprocess.run(["ps", "-eo", "uid=,stat=,comm="], capture_output=True, text=True).stdout
+    uids = sorted({int(line.split()[0]) for line in out.splitlines()
+                   if line.split()[2:] == [HOPNAME] and not line.split()[1].startswith("Z")})
+    for uid in uids:
+        kill_identity(uid)
+    return uids
 
 
 def _stray_sleepers() -> list[str]:
@@ -447,7 +527,7 @@ def _attack(name: str, tmp_path: Path, config: Path, planted: Path | None, env: 
     sub = make_submission(tmp_path / "sub", base=base)
     path = sub / attack["file"]
     code = (textwrap.dedent(attack["code"]).replace("GRADER_ROOT", repr(str(ROOT)))
-            .replace("SLEEP_A", SLEEPS[0]).replace("SLEEP_B", SLEEPS[1])
+            .replace("HOPNAME", HOPNAME).replace("SLEEP_A", SLEEPS[0]).replace("SLEEP_B", SLEEPS[1])
             .replace("PLANTED", repr(str(planted))).replace("OUTSIDE", f"hw_rnn_escape_{os.getpid()}"))
     path.write_text(path.read_text() + "\n" + code)
     results_path = tmp_path / "results.json"
@@ -464,7 +544,8 @@ def _attack(name: str, tmp_path: Path, config: Path, planted: Path | None, env: 
 # grade-all's workers do, sandbox/forkserver.py) instead of a freshly started Python.
 FORKED = ["reach_the_parent_process", "signal_the_grader", "read_grader_proc_files", "read_grader_environment",
           "children_that_outlive_the_call", "fork_bomb", "close_the_channel", "garbage_on_the_channel",
-          "plant_results_everywhere", "c_stack_overflow", "write_outside_work_folder"]
+          "plant_results_everywhere", "c_stack_overflow", "write_outside_work_folder",
+          "rewrite_public_output_in_place", "fork_and_exit_in_a_loop"]
 
 
 @pytest.mark.parametrize("name, forked", [(n, False) for n in sorted(ATTACKS)] + [(n, True) for n in FORKED],
@@ -482,6 +563,7 @@ def test_attack_is_harmless(name, forked, tmp_path, fast_config, validate_result
     victim.mkdir(parents=True, exist_ok=True)
     (victim / "rnn_layers.py").write_text("ok\n")
     proc, sub, results = _attack(name, tmp_path, fast_config, planted)
+    hoppers = _hoppers()  # found and killed before any assertion can fail
     if name == "plant_results_everywhere":
         # The grader killed the attacker's delayed writer: nothing is left that could write later.
         assert not _writer_alive()
@@ -507,13 +589,30 @@ def test_attack_is_harmless(name, forked, tmp_path, fast_config, validate_result
     assert (victim / "rnn_layers.py").read_text() == "ok\n"
     assert not (tmp_path / "results.json.planted").exists()
     assert not _stray_sleepers()
+    assert not hoppers
     if planted is not None:
         assert not [p for p in _escapes(planted) if p.exists()]
         assert "student code is confined by Landlock" in proc.stderr
+    if attack.get("leaks_shapes"):
+        public, hidden = _shapes(load_config(fast_config))
+        assert any(f"LEAK {shape}" in results["output"] for shape in public)  # the attack ran, in public
+        assert not [shape for shape in hidden if shape in text], results["output"]
     if name == "print_flood":
         assert "bytes cut" in results["output"] and "MB; output is cut" in results["output"]
     for f in FILES:
         assert (sub / f).exists()
+
+
+def _shapes(config) -> tuple[set[str], set[str]]:
+    """The input shapes (N, T, D) of the public and of the hidden rnn_forward and rnn_backward cases; hidden
+    ones that no public test of any function shares."""
+    found: dict[bool, set[str]] = {False: set(), True: set()}
+    for test in config.tests:
+        for case in test.cases:
+            if {"N", "T", "D"} <= case.keys() and (test.hidden is False or test.function in ("rnn_forward",
+                                                                                           "rnn_backward")):
+                found[test.hidden].add(str((case["N"], case["T"], case["D"])))
+    return found[False], found[True] - found[False]
 
 
 # The attacks Landlock alone must stop, with student code under the grader's own identity (no separate uid).

@@ -697,11 +697,13 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
                 grader_errors.append(f"environment notes for {file}: {type(exc).__name__}: {exc}")
         # Public tests first, so the printed output shown to students stops before any hidden input.
         order = sorted(range(len(tests)), key=lambda i: tests[i].hidden)
-        public_mark = None
+        public_output = None
         for i in order:
             test = tests[i]
-            if test.hidden and public_mark is None:
-                public_mark = box.mark()  # every public call answered: what follows was printed on hidden inputs
+            if test.hidden and public_output is None:
+                # Read now, with every public call answered and no hidden input sent: the child keeps its
+                # descriptors and could later rewrite what it printed (clear O_APPEND, pwrite at offset 0).
+                public_output = box.output()
                 grading.prefetch([t for t in tests if t.hidden])
             try:
                 grading.run(test)
@@ -712,7 +714,7 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
                 grader_errors.append(f"{test.full_name}: {type(exc).__name__}: {exc}")
                 results[i] = TestResult(test, False, "the grader itself failed on this test (not your code's "
                                         "fault); please tell the course staff")
-        student_output = box.output(upto=public_mark)
+        student_output = box.output() if public_output is None else public_output
         file_limit = config.limits.file_mb << 20
         if any(size >= output_cap(file_limit) for size in box.mark()):
             # The child kept output up to the cap and dropped the rest: no call failed because of it.

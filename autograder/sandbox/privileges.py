@@ -153,17 +153,42 @@ def _processes() -> list[tuple[int, int, int, int]]:
     return found
 
 
+def kill_identity(uid: int) -> int:
+    """Kill every process of ``uid`` at once: 1 when there was any, 0 when none (or this process is not root).
+
+    A scan of /proc and a kill per pid misses a process that forks and exits in a loop (its pid changes
+    between the scan and the kill): it would outlive grading and, in a worker of ``grade-all``, share the
+    next students' uid.  kill(-1) as that uid reaches them all in one step of the kernel, which fails a fork
+    already signalled.  The forked process only changes identity and signals, then exits.
+    """
+    if os.geteuid() != 0:
+        return 0
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.setgid(uid)
+            os.setuid(uid)
+            os.kill(-1, signal.SIGKILL)  # every process this uid may signal, itself excepted
+            code = 0
+        except BaseException:  # noqa: BLE001 -- never run the grader's code on in a forked copy
+            pass
+        os._exit(code)
+    return int(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0)
+
+
 def kill_strays(child_pgid: int, uid: int | None, keep: frozenset[int] = frozenset()) -> int:
     """Kill what student code left running; return how many processes were killed.
 
     Targets: the child's process group; with a dedicated uid, every process of
-    that uid; and processes re-parented to this grader (escaped with setsid)
+    that uid (all at once with ``kill_identity``, then by scan); and processes
+    re-parented to this grader (escaped with setsid)
     that are in no process group of ours, except the pids in ``keep`` (the fork
     server, a child of this grader in its own session, which student code can
     neither start nor become).
     """
     me, my_pgid = os.getpid(), os.getpgid(0)
-    killed = 0
+    killed = kill_identity(uid) if uid is not None else 0
     for pid, ppid, pgid, puid in _processes():
         if pid == me or pid in keep:
             continue
