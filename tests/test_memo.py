@@ -102,3 +102,16 @@ def test_nothing_is_kept_without_a_separate_uid(tmp_path, monkeypatch):
     memo.save(config)
     assert not (tmp_path / "cache").exists()
     assert json.dumps(memo.containers({"a": (1, [2.0])})) == '{"a": [1, [2.0]]}'
+
+
+@needs_uid
+def test_a_folder_others_can_write_is_not_used(tmp_path, monkeypatch, capsys):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    monkeypatch.setenv("AUTOGRADER_CACHE", str(shared))
+    config = load_config(write_config(tmp_path))
+    assert memo._file(config) is None
+    assert "closed to others" in capsys.readouterr().err
+    shared.chmod(0o700)
+    assert memo._file(config).parent == shared
