@@ -57,7 +57,8 @@ def _notebooks(student_notebook: Path, folders: dict[str, Path], config) -> dict
 
 
 def _through_otter(root: Path, folders: dict[str, Path], config, pool: ThreadPoolExecutor) -> dict:
-    autograder_zip, student = tools.otter_assign(root / "otter", config)
+    # The reference goes through `otter run` below (full marks asserted): otter assign need not grade it first.
+    autograder_zip, student = tools.otter_assign(root / "otter", config, run_tests=False)
     paths = {}
     for name, notebook in _notebooks(student / notebook_name(config), folders, config).items():
         paths[name] = root / "otter_submissions" / name / notebook_name(config)
