@@ -5,7 +5,8 @@ autograder/integrations/notebooks.py builds from assignments/hw_seq2seq/: `otter
 on each filled notebook, `nbgrader generate_assignment` then `nbgrader autograde` and `nbgrader export`
 on all of them, and the native grader on the very notebooks each tool graded.  The submissions are the
 reference, the untouched template and mutants of tests/corpus/mutants_seq2seq.yaml (one in `make test`,
-all with `make parity`), each graded once per tool.
+all with `make parity`), each graded once per tool.  `otter assign` skips its own grading of the master's
+solutions (``--no-run-tests``): the reference's `otter run` shows the same full marks.
 """
 
 from __future__ import annotations

@@ -7,6 +7,16 @@ each tool graded. Otter's questions and nbgrader's test cells map to functions
 (a question is named after its function; a cell's grade id is `<function>-t<k>`).
 Each submission is graded once per tool. The same build also shows what each
 tool hands to students, and what the notebook tools cannot guarantee.
+
+`make test` sends one or more submissions of each kind through both tools: the
+reference, the untouched template, correct code that warns and prints to
+stderr, correct code whose quiz never returns (its endless loop waits), a
+notebook that swaps the checks, nbgrader's tampered checks package, seven
+mutants (one per kind of bug: ``MUTANTS``) and five notebook shapes
+(``notebook_shapes.TOOL_SHAPES``). `make parity` (HW_PARITY_ALL=1) adds four
+more mutants, every other shape of tests/notebook_shapes.py and a quiz whose
+endless loop spins on the CPU (`make test` stops a spinning and a waiting loop
+in the kernel's runner: tests/test_inprocess.py).
 """
 
 from __future__ import annotations
