@@ -129,8 +129,9 @@ nbgrader: setup
 bench-tools: setup
 	$(PYTHON) bench/bench_tools.py
 
-# Every notebook shape of tests/notebook_shapes.py and every hw_seq2seq mutant through otter-grader and nbgrader
-# too (make test takes a few).
+# Every notebook shape of tests/notebook_shapes.py, more hw_rnn mutants, a quiz that spins forever and every
+# hw_seq2seq mutant through otter-grader and nbgrader too (make test takes one or more per kind: README, "The
+# toolkit's tests").
 parity: setup $(ROOT_MODE)
 	HW_PARITY_ALL=1 $(PYTHON) -m pytest tests/test_tool_parity.py tests/test_notebook_shapes.py tests/test_seq2seq_parity.py
 

@@ -53,11 +53,17 @@ def run(args: list[str], cwd: Path, timeout: float = 600, python: str = sys.exec
 
 
 # -- otter-grader ------------------------------------------------------------------
-def otter_assign(build: Path, config: Config) -> tuple[Path, Path]:
-    """`otter assign` on the staged master notebook: (the autograder zip, the student folder)."""
+def otter_assign(build: Path, config: Config, run_tests: bool = True) -> tuple[Path, Path]:
+    """`otter assign` on the staged master notebook: (the autograder zip, the student folder).
+
+    ``run_tests``: otter's own check that the master's solutions get full marks (it grades the autograder
+    notebook as `otter run` would: about 5 s of CPU); False (``--no-run-tests``) where the caller needs only the
+    release or grades the reference through `otter run` itself.
+    """
     with IN_PROCESS:
         master = stage_otter(build / "src", config)
-    run(["otter", "assign", str(master.relative_to(build)), "dist"], cwd=build)
+    run(["otter", "assign", *([] if run_tests else ["--no-run-tests"]), str(master.relative_to(build)), "dist"],
+        cwd=build)
     zips = sorted((build / "dist" / "autograder").glob("*.zip"))
     if len(zips) != 1:
         raise ToolError(f"otter assign made {len(zips)} autograder zips")

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 
 import numpy as np
 from conftest import FILES, make_submission
 
 from autograder.config import Limits
 from autograder.sandbox.inprocess import InProcessBox
+from autograder.sandbox.kernel_box import KernelBox
 
 
 def test_student_state_stays_with_the_student(tmp_path):
@@ -48,3 +50,25 @@ def test_arguments_reach_the_student_as_copies(tmp_path):
         reply = box.call("lstm_layers", "scribble", [original])
     assert reply.ok and reply.value[0] == 99.0 and reply.args_after[0][0] == 99.0
     assert original[0] == 0.0
+
+
+def test_a_call_that_never_returns_is_stopped_in_the_kernel_each_time():
+    """The notebook tools' runner (KernelBox: the checks in otter's and nbgrader's kernel) stops a loop that never
+    ends at the call time limit, call after call, whether it spins on the CPU or waits, and the next call runs as
+    usual.  (In `make test` the parity test's quiz that never returns waits: tests/test_tool_parity.py.)"""
+    def spin():
+        while True:
+            pass
+
+    def wait():
+        while True:
+            time.sleep(1)
+
+    namespace = {"spin": spin, "wait": wait, "add": lambda a, b: a + b}
+    before = signal.getsignal(signal.SIGALRM)
+    with KernelBox(namespace, Limits(call_seconds=0.3)) as box:
+        for name in ("spin", "wait", "spin", "wait"):
+            assert box.call("quiz", name, []).fault == "did not finish within the time limit of 0.3 s", name
+            after = box.call("quiz", "add", [1, 2])
+            assert after.ok and after.value == 3, name
+    assert signal.getsignal(signal.SIGALRM) == before

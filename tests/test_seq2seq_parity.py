@@ -5,7 +5,8 @@ autograder/integrations/notebooks.py builds from assignments/hw_seq2seq/: `otter
 on each filled notebook, `nbgrader generate_assignment` then `nbgrader autograde` and `nbgrader export`
 on all of them, and the native grader on the very notebooks each tool graded.  The submissions are the
 reference, the untouched template and mutants of tests/corpus/mutants_seq2seq.yaml (one in `make test`,
-all with `make parity`), each graded once per tool.
+all with `make parity`), each graded once per tool.  `otter assign` skips its own grading of the master's
+solutions (``--no-run-tests``): the reference's `otter run` shows the same full marks.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ def _notebooks(student_notebook: Path, folders: dict[str, Path], config) -> dict
 
 
 def _through_otter(root: Path, folders: dict[str, Path], config, pool: ThreadPoolExecutor) -> dict:
-    autograder_zip, student = tools.otter_assign(root / "otter", config)
+    # The reference goes through `otter run` below (full marks asserted): otter assign need not grade it first.
+    autograder_zip, student = tools.otter_assign(root / "otter", config, run_tests=False)
     paths = {}
     for name, notebook in _notebooks(student / notebook_name(config), folders, config).items():
         paths[name] = root / "otter_submissions" / name / notebook_name(config)

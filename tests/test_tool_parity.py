@@ -7,6 +7,16 @@ each tool graded. Otter's questions and nbgrader's test cells map to functions
 (a question is named after its function; a cell's grade id is `<function>-t<k>`).
 Each submission is graded once per tool. The same build also shows what each
 tool hands to students, and what the notebook tools cannot guarantee.
+
+`make test` sends one or more submissions of each kind through both tools: the
+reference, the untouched template, correct code that warns and prints to
+stderr, correct code whose quiz never returns (its endless loop waits), a
+notebook that swaps the checks, nbgrader's tampered checks package, seven
+mutants (one per kind of bug: ``MUTANTS``) and five notebook shapes
+(``notebook_shapes.TOOL_SHAPES``). `make parity` (HW_PARITY_ALL=1) adds four
+more mutants, every other shape of tests/notebook_shapes.py and a quiz whose
+endless loop spins on the CPU (`make test` stops a spinning and a waiting loop
+in the kernel's runner: tests/test_inprocess.py).
 """
 
 from __future__ import annotations
@@ -49,23 +59,30 @@ NOISY = [
     {"file": "lstm_layers.py", "find": "import numpy as np",
      "replace": "import sys\n\nimport numpy as np\n\nprint('lstm_layers: loaded', file=sys.stderr)"},
 ]
-# Correct code but for a function that never returns: only its tests fail, each after the call time limit.
-HANG = [{"file": "quiz.py", "find": "    return {\n", "replace": "    while True:\n        pass\n    return {\n"}]
+# Correct code but for a function that never returns: only its tests fail, each after the call time limit.  In
+# `make test` the endless loop waits; `make parity` adds one that spins (each spinning call holds a core for the
+# 5 s limit: five quiz tests in each tool's kernel).  Both are stopped alike (the kernel's interval timer, the
+# grader's child time limit), and tests/test_inprocess.py stops both kinds in the kernel's runner.
+WAIT, SPIN = "        time.sleep(1)\n", "        pass\n"
+HANGS = {"hang": WAIT, **({"hang_spinning": SPIN} if os.environ.get("HW_PARITY_ALL") else {})}
 # Notebooks saved in other shapes (tests/notebook_shapes.py): one or more per kind here, all with `make parity`.
 SHAPES = list(notebook_shapes.SHAPES) if os.environ.get("HW_PARITY_ALL") else notebook_shapes.TOOL_SHAPES
 if os.environ.get("HW_PARITY_SHAPES"):  # e.g. HW_PARITY_SHAPES=bom_in_cell,colab_paste: these shapes only
     SHAPES = os.environ["HW_PARITY_SHAPES"].split(",")
     if set(SHAPES) - set(notebook_shapes.SHAPES):  # a misspelt name must not shrink the run in silence
         raise ValueError(f"HW_PARITY_SHAPES names no shape: {sorted(set(SHAPES) - set(notebook_shapes.SHAPES))}")
-SUBMISSIONS = ["reference", "template", "noisy", "hang", *MUTANTS, *(f"shape-{s}" for s in SHAPES)]
+SUBMISSIONS = ["reference", "template", "noisy", *HANGS, *MUTANTS, *(f"shape-{s}" for s in SHAPES)]
 # The untouched template plus one unmarked cell that swaps the checks for a function that passes everything.
 CHEAT = "import autograder.checks_api\n\nautograder.checks_api.run_test = lambda *args, **kwargs: None"
 OTTER_CHECKED = "rnn_backward_no_recurrent_gradient"  # the submission a student checks with `otter check`
 
 
 def _folders(root: Path) -> dict[str, Path]:
-    folders = {"reference": make_submission(root / "reference"), "noisy": make_submission(root / "noisy", NOISY),
-               "hang": make_submission(root / "hang", HANG)}
+    folders = {"reference": make_submission(root / "reference"), "noisy": make_submission(root / "noisy", NOISY)}
+    for name, loop in HANGS.items():
+        folders[name] = make_submission(root / name, [{"file": "quiz.py", "find": "    return {\n",
+                                                       "replace": "    import time\n\n    while True:\n" + loop +
+                                                                  "    return {\n"}])
     for name in MUTANTS:
         folders[name] = make_submission(root / name, CORPUS[name]["edits"])
     return folders
@@ -176,7 +193,7 @@ def test_same_score_per_function_in_every_tool(name, graded, config):
         assert not lost
     elif name == "template":
         assert all(score == 0 for score in native_otter.values())
-    elif name == "hang":
+    elif name in HANGS:
         assert lost == {"answers"} and native_otter["answers"] == 0
     elif name.startswith("shape-"):
         assert lost == with_callers(notebook_shapes.SHAPES[name[6:]][1])
