@@ -153,3 +153,23 @@ def test_without_a_server_a_child_starts_python_itself(tmp_path, server, monkeyp
         assert box.load("m").ok and not isinstance(box.proc, forkserver.ForkedChild)
         assert box.call("m", "facts", []).value["ppid"] == os.getpid()
     assert "no fork server (OSError: no fork server here)" in capsys.readouterr().err
+
+
+def test_a_child_closed_at_once_does_not_survive(tmp_path, server):
+    """A submission with nothing to import closes its sandbox right after the fork: the child must already
+    lead its own process group then, or the kill misses it and it outlives grading."""
+    for k in range(12):
+        folder = tmp_path / str(k)
+        folder.mkdir()
+        box = _box(folder)
+        box.start()
+        pid = box.proc.pid
+        assert isinstance(box.proc, forkserver.ForkedChild)
+        box.close()
+        assert box.proc is None
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            state = "gone"
+        assert state in ("gone", "Z"), (k, state)

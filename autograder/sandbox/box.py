@@ -318,7 +318,7 @@ class Sandbox(Operations):
         except (ProcessLookupError, PermissionError):
             pass
         try:
-            self.proc.wait(timeout=START_SECONDS)
+            self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:  # cannot happen to a killed process; never hang the grader on it
             print(f"grader: child {self.proc.pid} did not end after SIGKILL", file=sys.stderr)
         kill_strays(self.proc.pid, self.identity.uid if self.identity else None, forkserver.server_pids())

@@ -334,14 +334,23 @@ def _serve_forks(sock, exited: dict, reap, confine) -> None:
         request = json.loads(data)
         answer = {"id": request.get("id")}  # the grader matches each reply to its request by this
         if request["op"] == "spawn":
+            # The pid is answered once the child leads its own session: a grader that kills it at once (a
+            # submission with nothing to import) kills its process group, which must then exist.
+            settled_r, settled_w = os.pipe()
             pid = os.fork()
             if pid == 0:
                 try:
                     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
                     sock.close()
+                    os.close(settled_r)
+                    os.setsid()
+                    os.close(settled_w)
                     _forked(request, fds, confine)
                 finally:
                     os._exit(70)
+            os.close(settled_w)
+            os.read(settled_r, 1)  # end of file: the child has called setsid (or died)
+            os.close(settled_r)
             for fd in fds:
                 os.close(fd)
             sock.sendall(json.dumps({**answer, "pid": pid}).encode())
@@ -364,7 +373,6 @@ def _serve_forks(sock, exited: dict, reap, confine) -> None:
 def _forked(request: dict, fds: list[int], confine) -> None:
     """In a child just forked from the fork server: become what ``subprocess`` would have started."""
     req_r, resp_w, status_w, out_fd, err_fd = fds
-    os.setsid()
     os.dup2(out_fd, 1)
     os.dup2(err_fd, 2)
     keep = {0, 1, 2, req_r, resp_w, status_w}
