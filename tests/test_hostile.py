@@ -544,7 +544,7 @@ def _attack(name: str, tmp_path: Path, config: Path, planted: Path | None, env: 
 # grade-all's workers do, sandbox/forkserver.py) instead of a freshly started Python.
 FORKED = ["reach_the_parent_process", "signal_the_grader", "read_grader_proc_files", "read_grader_environment",
           "children_that_outlive_the_call", "fork_bomb", "close_the_channel", "garbage_on_the_channel",
-          "plant_results_everywhere", "c_stack_overflow", "write_outside_work_folder",
+          "plant_results_everywhere", "write_outside_work_folder",
           "rewrite_public_output_in_place", "fork_and_exit_in_a_loop"]
 
 

@@ -163,7 +163,7 @@ def write_json_atomic(path: str | Path, document: dict, mode: int | None = None,
     """Write JSON with every string cleaned (see clean_text), as write_text_atomic does.
 
     ASCII-only JSON (non-ASCII as ``\\uXXXX`` escapes of valid characters), hence UTF-8 for any reader.
-    ``indent=None``: one line, written by json's C encoder (several times faster), for files no one reads.
+    ``indent=None``: one line, written by json's C implementation (several times faster), for files no one reads.
     Raises ValueError on NaN or infinity: a score must be a number.
     """
     write_text_atomic(path, json.dumps(clean(document), indent=indent, allow_nan=False) + "\n", mode)
