@@ -217,7 +217,7 @@ def losses(outputs: list[np.ndarray], upstream: list[np.ndarray], scalar: bool) 
 def numerical(plan_entry: Plan | JointPlan, loss_values: np.ndarray, step: float) -> np.ndarray:
     """Central differences from paired (+h, -h) losses: a gradient, or directional derivatives."""
     diffs = (loss_values[0::2] - loss_values[1::2]) / (2 * step)
-    if getattr(plan_entry, "mode", "") == "full":
+    if isinstance(plan_entry, Plan) and plan_entry.mode == "full":
         return diffs.reshape(plan_entry.target.value.shape)
     return diffs
 

@@ -511,12 +511,13 @@ class Sandbox(Operations):
         self._drain()
         return tuple(os.fstat(f.fileno()).st_size for f in (self._out, self._err))
 
-    def output(self, upto: tuple[int, int] | None = None) -> str:
-        """What the student's code printed (stdout then stderr, or up to a mark), head and tail kept."""
+    def output(self) -> str:
+        """What the student's code printed (stdout then stderr) once every request sent so far is answered,
+        head and tail kept."""
         self._drain()
         parts = []
-        for k, (name, f) in enumerate((("stdout", self._out), ("stderr", self._err))):
-            size = os.fstat(f.fileno()).st_size if upto is None else upto[k]
+        for name, f in (("stdout", self._out), ("stderr", self._err)):
+            size = os.fstat(f.fileno()).st_size
             if size == 0:
                 continue
             f.seek(0)

@@ -289,7 +289,7 @@ def fork_server(sock_fd: int) -> None:
     status, stdout, stderr) forks a process that confines itself
     (``confine.apply``) and serves as ``main`` does, so a child costs a fork
     instead of a Python start.  {"op": "wait", "pid", "timeout"} answers a
-    child's exit code (None while it runs), peak memory and CPU time.  Ends when the
+    child's exit code (None while it runs) and peak memory.  Ends when the
     grader closes the socket.
     """
     import json
@@ -301,7 +301,7 @@ def fork_server(sock_fd: int) -> None:
     from autograder.sandbox import confine
 
     sock = socket.socket(fileno=sock_fd)
-    exited: dict[int, tuple[int, int, float]] = {}  # pid: (exit code as subprocess gives it, peak kB, CPU seconds)
+    exited: dict[int, tuple[int, int]] = {}  # pid: (exit code as subprocess gives it, peak memory in kB)
 
     def reap(*_) -> None:
         while True:
@@ -311,7 +311,7 @@ def fork_server(sock_fd: int) -> None:
                 return
             if pid == 0:
                 return
-            exited[pid] = (os.waitstatus_to_exitcode(status), usage.ru_maxrss, usage.ru_utime + usage.ru_stime)
+            exited[pid] = (os.waitstatus_to_exitcode(status), usage.ru_maxrss)
 
     signal.signal(signal.SIGCHLD, reap)
     try:
@@ -363,11 +363,11 @@ def _serve_forks(sock, exited: dict, reap, confine) -> None:
                 try:
                     os.kill(pid, 0)
                 except ProcessLookupError:  # not a child of this server (any more): nothing to wait for
-                    exited.setdefault(pid, (-9, 0, 0.0))
+                    exited.setdefault(pid, (-9, 0))
                     break
                 time.sleep(0.001)
-            code, peak, cpu = exited.pop(pid, (None, 0, 0.0))
-            sock.sendall(json.dumps({**answer, "code": code, "peak_kb": peak, "cpu_seconds": cpu}).encode())
+            code, peak = exited.pop(pid, (None, 0))
+            sock.sendall(json.dumps({**answer, "code": code, "peak_kb": peak}).encode())
 
 
 def _forked(request: dict, fds: list[int], confine) -> None:

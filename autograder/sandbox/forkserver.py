@@ -79,12 +79,6 @@ def peak_child_kb() -> int:
     return max((s.peak_kb for s in _SERVERS.values() if s is not None), default=0)
 
 
-def child_cpu_seconds() -> float:
-    """The CPU time of every forked child that ended, as the fork servers reported (``RUSAGE_CHILDREN`` of this
-    process does not count them: the server, not this process, waits for them)."""
-    return sum(s.child_cpu for s in _SERVERS.values() if s is not None)
-
-
 class ForkedChild:
     """A child forked by the server, with the part of ``subprocess.Popen``'s interface the sandbox uses."""
 
@@ -106,8 +100,7 @@ class ForkServer:
 
     def __init__(self, python: str, program: str, env: dict[str, str]) -> None:
         self._sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self.peak_kb = 0  # the largest peak memory of a child, and the CPU time of all, as they end
-        self.child_cpu = 0.0
+        self.peak_kb = 0  # the largest peak memory of a child, as they end
         self._lock = threading.Lock()
         try:
             self.proc = subprocess.Popen([python, "-I", "-c", program, "fork-server", str(theirs.fileno())],
@@ -172,7 +165,6 @@ class ForkServer:
             except (OSError, ValueError):
                 return -9  # the server is gone, and its children with their session: report a kill
             self.peak_kb = max(self.peak_kb, int(reply.get("peak_kb") or 0))
-            self.child_cpu += float(reply.get("cpu_seconds") or 0.0)
             if reply.get("code") is not None:
                 return int(reply["code"])
             if deadline is not None and time.monotonic() >= deadline:

@@ -216,12 +216,11 @@ class InProcessBox(Operations):
     def mark(self) -> tuple[int, int]:
         return len(self._stdout.getvalue()), len(self._stderr.getvalue())
 
-    def output(self, upto: tuple[int, int] | None = None) -> str:
-        """What the student's code printed (stdout then stderr, or up to a mark), head and tail kept."""
+    def output(self) -> str:
+        """What the student's code printed so far (stdout then stderr), head and tail kept."""
         parts = []
-        for k, (name, buffer) in enumerate((("stdout", self._stdout), ("stderr", self._stderr))):
+        for name, buffer in (("stdout", self._stdout), ("stderr", self._stderr)):
             text = buffer.getvalue()
-            text = text if upto is None else text[: upto[k]]
             if len(text) > 2 * OUTPUT_KEEP:
                 text = f"{text[:OUTPUT_KEEP]}\n[... {len(text) - 2 * OUTPUT_KEEP} characters cut ...]\n" \
                        f"{text[-OUTPUT_KEEP:]}"

@@ -243,11 +243,6 @@ class MessageStream:
         return self.pop()
 
 
-def read_message(fd: int) -> dict:
-    """Read and decode one message from a blocking file descriptor that carries nothing after it."""
-    return MessageStream().read_from(fd)
-
-
 def write_message(fd: int, message: dict) -> None:
     """Encode a message and write all of it to a file descriptor."""
     view = memoryview(encode(message))
