@@ -335,3 +335,45 @@ def test_vectorised_matching_equals_copydetects_compare_files():
                            env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "random")}
     assert len(runs) == 1 and len(json.loads(runs.pop())) == 6
     assert len(set(similarity.kgram_hashes("abcdefgh", 3).tolist())) == 6
+
+
+def test_file_by_file_filtering_equals_filtering_the_whole_text():
+    """similarity.filtered_code lexes each graded file once per process and joins: the filtered text of the whole
+    student text, and every filtered position maps back to the same raw position (copydetect's offsets)."""
+    import numpy as np
+    from copydetect.utils import filter_code
+
+    from autograder.classroom import similarity
+
+    def raw_positions(filtered, offsets):
+        at = np.arange(len(filtered))
+        return at + offsets[:, 1][np.clip(np.searchsorted(offsets[:, 0], at), 0, offsets.shape[0] - 1)]
+
+    whole = [similarity.student_text(folder, FILES) for folder in (SOLUTIONS, TEMPLATES, LOOPS)]
+    # A file with no trailing newline, one that ends inside a string, comments and blank lines at the ends.
+    odd = {"rnn_layers.py": "x = 1", "char_rnn.py": "s = '''never closed\n", "lstm_layers.py": "\n\n# c\n\n"}
+    whole.append("".join(f"# ===== {name} =====\n{code}\n" for name, code in odd.items()))
+    for text in whole:
+        want, want_offsets = filter_code(text, "submission.py")
+        got, got_offsets = similarity.filtered_code(text)
+        if "never closed" in text:  # an unclosed string ends with its file, not at the end of the student's text
+            assert "S" in got and got.count("V") >= 2
+            continue
+        assert got == want
+        assert np.array_equal(raw_positions(got, got_offsets), raw_positions(want, want_offsets))
+
+
+def test_students_with_the_same_text_share_one_comparison():
+    """Copies of one text are fingerprinted and compared once, with the same figures as every other pair."""
+    from autograder.classroom import similarity
+
+    reference, template, loops = (similarity.student_text(f, FILES) for f in (SOLUTIONS, TEMPLATES, LOOPS))
+    texts = {"a": reference, "b": reference, "c": reference, "d": loops, "e": template, "f": loops}
+    pairs = {(p.a, p.b): p for p in similarity.compare(texts, {}, TEMPLATES, FILES)}
+    assert pairs["a", "b"].similarity == pairs["a", "c"].similarity == pairs["b", "c"].similarity == (1.0, 1.0)
+    assert pairs["a", "d"].similarity == pairs["b", "f"].similarity == pairs["c", "d"].similarity
+    assert pairs["a", "d"].overlap == pairs["c", "f"].overlap > 0
+    # The same result as comparing the distinct texts alone.
+    alone = {(p.a, p.b): p for p in similarity.compare({"a": reference, "d": loops}, {}, TEMPLATES, FILES)}
+    assert alone["a", "d"].similarity == pairs["b", "d"].similarity
+    assert alone["a", "d"].overlap == pairs["b", "d"].overlap

@@ -84,5 +84,30 @@ def test_empty_submission_folder(tmp_path, validate_results):
     _, results = grade_cli(empty, tmp_path)
     validate_results(results)
     assert results["score"] == 0
-    assert "rnn_layers.py is missing" in results["output"]
+    # One note for the whole folder (a class summary counts one problem, not one per file).
+    output = " ".join(results["output"].split())
+    assert "the submission is empty: rnn_layers.py, lstm_layers.py, char_rnn.py" in output
+    assert output.count("missing from the submission") == 1
     assert all("was not found in the submission" in t["output"] for t in results["tests"])
+
+
+def test_missing_files_share_one_note(tmp_path):
+    """Files plainly missing are named in one note; a misnamed file keeps its own hint; a folder holding none of
+    the graded files says what it holds."""
+    from conftest import FILES, SOLUTIONS
+
+    from autograder.submissions.locate import find_files
+
+    some = tmp_path / "some"
+    some.mkdir()
+    (some / "rnn_layers.py").write_text((SOLUTIONS / "rnn_layers.py").read_text())
+    (some / "lstm_layer.py").write_text("")
+    found, notes = find_files(some, FILES)
+    assert found == ["rnn_layers.py"]
+    assert notes == ["lstm_layers.py is missing; found 'lstm_layer.py' instead: rename it to 'lstm_layers.py'",
+                     f"{', '.join(FILES[2:])} are missing from the submission"]
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("")
+    assert find_files(other, FILES) == ([], [f"no graded file was found: {', '.join(FILES)} are missing from the "
+                                             "submission (it holds notes.txt)"])

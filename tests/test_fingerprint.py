@@ -79,3 +79,30 @@ def test_an_unparsable_file_gets_its_import_error_not_a_fingerprint_crash(tmp_pa
     assert not report.grader_errors
     assert any("could not be imported" in n for n in report.notes)
     assert not [n for n in report.notes if WARNING in n]
+
+
+def test_code_put_above_a_docstring_is_named_as_such():
+    """A statement inserted above a docstring turns it into a plain string: the note says where the code went,
+    not that the docstring was rewritten (it was not)."""
+    template = (TEMPLATES / "rnn_layers.py").read_text()
+    expected = fingerprint.protected_parts(template)
+    head, rest = template.split("def clip_gradients(grads, max_norm):\n", 1)
+    above = head + "def clip_gradients(grads, max_norm):\n    total = 0.0\n" + rest
+    assert fingerprint.changes(expected, above) == [
+        "code was put above the docstring of clip_gradients (a docstring must stay the function's first statement)"]
+    both = above.replace("One step of the vanilla RNN:", "My RNN step:")
+    assert fingerprint.changes(expected, both) == [
+        "code was put above the docstring of clip_gradients (a docstring must stay the function's first statement)",
+        "the docstring of rnn_step_forward was changed"]
+    # The same for the module docstring: an import moved above it.
+    moved = "import numpy as np\n" + template
+    assert fingerprint.changes(expected, moved) == [
+        "code was put above the module docstring (it must stay the file's first statement)"]
+    rewritten = "import numpy as np\n" + template.replace(ast_docstring(template), "Mine.", 1)
+    assert fingerprint.changes(expected, rewritten) == ["the module docstring was changed"]
+
+
+def ast_docstring(source: str) -> str:
+    import ast
+
+    return ast.get_docstring(ast.parse(source), clean=False)

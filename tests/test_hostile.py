@@ -263,8 +263,8 @@ def output_forward(s, V, c):
     "c_stack_overflow": dict(base="reference", file="rnn_layers.py", code="""
 import sys
 sys.setrecursionlimit(10**7)
-def _deep(n):
-    return _deep(n + 1) + 1
+def _deep(n):  # each level goes through C (map), so the C stack overflows: a segfault, at once
+    return sum(map(_deep, [n + 1]))
 def output_forward(s, V, c):
     _deep(0)
 """),
@@ -545,7 +545,7 @@ def _attack(name: str, tmp_path: Path, config: Path, planted: Path | None, env: 
 FORKED = ["reach_the_parent_process", "signal_the_grader", "read_grader_proc_files", "read_grader_environment",
           "children_that_outlive_the_call", "fork_bomb", "close_the_channel", "garbage_on_the_channel",
           "plant_results_everywhere", "write_outside_work_folder",
-          "rewrite_public_output_in_place", "fork_and_exit_in_a_loop"]
+          "rewrite_public_output_in_place", "fork_and_exit_in_a_loop", "c_stack_overflow"]
 
 
 @pytest.mark.parametrize("name, forked", [(n, False) for n in sorted(ATTACKS)] + [(n, True) for n in FORKED],

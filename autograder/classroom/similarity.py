@@ -20,9 +20,11 @@ Thresholds are documented in README.md ("Similarity between students") and are d
 from __future__ import annotations
 
 import csv
+import functools
 import html
 import io
 import itertools
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,13 +96,50 @@ def kgram_hashes(filtered: str, k: int):
     return h.view(np.int64)
 
 
+_FILE_START = re.compile(r"(?m)^(?=# ===== .* =====$)")
+
+
+def filtered_code(text: str):
+    """copydetect's ``filter_code`` of a ``student_text``: (filtered text, offsets back to the raw text).
+
+    Each graded file (from one ``# ===== name =====`` line to the next) is filtered on its own and the
+    results joined, offsets shifted to the whole text.  A class hands in many identical files (untouched
+    given code, files a student did not change), and Pygments' lexing is what fingerprinting costs: each
+    distinct file is lexed once per process.
+    """
+    import numpy as np
+
+    filtered, offsets, raw_seen = [], [], 0
+    for piece in _FILE_START.split(text):
+        if not piece:
+            continue
+        code, marks = _filter_file(piece)
+        done = sum(map(len, filtered))
+        if offsets:  # filter_code's leading [0, 0] would sit out of order after the previous file's marks
+            marks = marks[1:]
+        if len(marks):
+            offsets.append(marks + np.array([done, raw_seen - done]))
+        filtered.append(code)
+        raw_seen += len(piece)
+    return "".join(filtered), (np.concatenate(offsets) if offsets else np.array([]))
+
+
+@functools.lru_cache(maxsize=2048)
+def _filter_file(code: str):
+    from copydetect.utils import filter_code
+
+    filtered, offsets = filter_code(code, "submission.py")
+    offsets.setflags(write=False)  # shared by every student who handed in this file
+    return filtered, offsets
+
+
 def _fingerprint(text: str, thresholds: Thresholds, boilerplate=None, window: int | None = None):
     """copydetect's CodeFingerprint of a text, from its own steps (filter_code, winnow) with kgram_hashes."""
     import numpy as np
-    from copydetect.utils import filter_code, get_token_coverage, winnow
+    from copydetect.utils import get_token_coverage, winnow
 
     k = thresholds.noise
-    filtered, offsets = filter_code(text, "submission.py")
+    filtered, offsets = filtered_code(text)
     hashes, idx = winnow(kgram_hashes(filtered, k), window or thresholds.guarantee - thresholds.noise + 1,
                          remove_duplicates=False)
     if boilerplate is not None and len(boilerplate):
@@ -163,17 +202,22 @@ def compare(texts: dict[str, str], digests: dict[str, dict[str, str]], templates
     ``texts``: student -> graded source (``student_text``); ``digests``: student -> test -> value hash.
     """
     boilerplate = boilerplate_hashes(templates, files, thresholds)
-    prints = {s: _fingerprint(t, thresholds, boilerplate) for s, t in texts.items() if t.strip()}
+    # Students who handed in the same text (copies of one solution, the same untouched template) share one
+    # fingerprint, and each pair of distinct texts is compared once: a class of hundreds holds many.
+    by_text: dict[str, SimpleNamespace] = {}
+    for text in texts.values():
+        if text.strip() and text not in by_text:
+            by_text[text] = _fingerprint(text, thresholds, boilerplate)
+    prints = {s: by_text[t] for s, t in texts.items() if t.strip()}
+    compared: dict[tuple[int, int], tuple | None] = {}
     pairs: dict[tuple[str, str], Pair] = {}
     for a, b in itertools.combinations(sorted(prints), 2):
         pa, pb = prints[a], prints[b]
-        # A cheap bound first: a pair sharing few fingerprints cannot reach the listed share, and the
-        # detailed comparison (matched spans) is what costs time in a class of hundreds.
-        shared = len(pa.hashes & pb.hashes)
-        if not shared or shared < thresholds.listed / 2 * min(len(pa.hashes), len(pb.hashes)):
-            continue
-        overlap, sims, slices = match_spans(pa, pb)
-        if overlap and max(sims) >= thresholds.listed:  # spans kept only for pairs the report shows
+        key = (id(pa), id(pb))
+        if key not in compared:
+            compared[key] = _code_match(pa, pb, thresholds)
+        if compared[key] is not None:
+            overlap, sims, slices = compared[key]
             pairs[a, b] = Pair(a, b, (float(sims[0]), float(sims[1])), int(overlap), slices)
     holders: dict[tuple[str, str], list[str]] = defaultdict(list)
     for student, tests in digests.items():
@@ -187,6 +231,18 @@ def compare(texts: dict[str, str], digests: dict[str, dict[str, str]], templates
         p.values_flag = len(p.rare_values(thresholds.rare)) >= thresholds.wrong_values
     return sorted(pairs.values(), key=lambda p: (-(p.code_flag or p.values_flag), -p.score,
                                                  -len(p.rare_values(thresholds.rare)), p.a, p.b))
+
+
+def _code_match(pa: SimpleNamespace, pb: SimpleNamespace, thresholds: Thresholds) -> tuple | None:
+    """``match_spans`` of two fingerprints when the pair reaches the listed share, else None."""
+    # A cheap bound first: a pair sharing few fingerprints cannot reach the listed share, and the
+    # detailed comparison (matched spans) is what costs time in a class of hundreds.
+    shared = len(pa.hashes & pb.hashes)
+    if not shared or shared < thresholds.listed / 2 * min(len(pa.hashes), len(pb.hashes)):
+        return None
+    overlap, sims, slices = match_spans(pa, pb)
+    # Spans are kept only for pairs the report shows.
+    return (overlap, sims, slices) if overlap and max(sims) >= thresholds.listed else None
 
 
 def load_class(out: Path, config: Config) -> tuple[dict[str, str], dict[str, dict[str, str]], dict[str, str]]:

@@ -35,6 +35,17 @@ def _doc_digest(node: ast.AST) -> str:
     return _digest("\n".join(line.rstrip() for line in doc.splitlines()))
 
 
+def _moved_doc(node: ast.AST, want: str) -> bool:
+    """Whether the docstring with digest ``want`` is still in ``node``'s body, only no longer its first statement
+    (code was put above it, so Python no longer takes it for the docstring)."""
+    for stmt in getattr(node, "body", [])[1:]:
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str):
+            probe = ast.Module(body=[stmt], type_ignores=[])
+            if _doc_digest(probe) == want:
+                return True
+    return False
+
+
 def _given_statements(tree: ast.Module) -> list[ast.stmt]:
     body = tree.body[1:] if ast.get_docstring(tree) is not None else tree.body
     skip = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
@@ -112,11 +123,17 @@ def changes(expected: dict, source: str | ast.Module, notebook: bool = False) ->
             found.append(f"{name} takes ({ast.unparse(node.args)}) but the template has ({want['arguments']})")
     docs = [name for name, want in expected["functions"].items()
             if name in functions and _doc_digest(functions[name]) != want["docstring"]]
+    moved = [name for name in docs if _moved_doc(functions[name], expected["functions"][name]["docstring"])]
+    docs = [name for name in docs if name not in moved]
+    if moved:
+        found.append(f"code was put above the docstring of {', '.join(moved)} (a docstring must stay the "
+                     "function's first statement)")
     if docs:
         found.append(f"the docstring of {docs[0]} was changed" if len(docs) == 1
                      else f"the docstrings of {', '.join(docs)} were changed")
     if not notebook and _doc_digest(tree) != expected["module_docstring"]:
-        found.append("the module docstring was changed")
+        found.append("code was put above the module docstring (it must stay the file's first statement)"
+                     if _moved_doc(tree, expected["module_docstring"]) else "the module docstring was changed")
     present = {_digest(ast.dump(s)) for s in _given_statements(tree)}
     for digest, code in expected["statements"].items():
         if digest not in present:

@@ -50,7 +50,7 @@ def find_files(submission: Path, expected: tuple[str, ...]) -> tuple[list[str], 
     """The expected files present, and notes on missing ones (with a likely misnamed match)."""
     entries = sorted(submission.iterdir()) if submission.is_dir() else []
     present = [p.name for p in entries if p.is_file() and not p.is_symlink()]
-    found, notes = [], []
+    found, notes, missing = [], [], []
     for name in expected:
         path = submission / name
         if path.is_symlink():
@@ -68,7 +68,14 @@ def find_files(submission: Path, expected: tuple[str, ...]) -> tuple[list[str], 
             actual = next(p for p in others if p.lower() == close[0])
             notes.append(f"{name} is missing; found {actual!r} instead: rename it to {name!r}")
         else:
-            notes.append(f"{name} is missing from the submission")
+            missing.append(name)
+    if missing:  # one note for all of them: a class summary counts notes, and an empty folder is one problem
+        listed = f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing from the submission"
+        if len(missing) == len(expected):
+            shown = ", ".join(present[:5]) + (" ..." if len(present) > 5 else "")
+            listed = (f"the submission is empty: {listed}" if not entries else
+                      f"no graded file was found: {listed}" + (f" (it holds {shown})" if present else ""))
+        notes.append(listed)
     return found, notes
 
 
