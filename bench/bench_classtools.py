@@ -89,6 +89,8 @@ def bench_preview(size: int) -> None:
         tmp = Path(tmp)
         raw = yaml.safe_load(CONFIG.read_text())
         raw["reference"], raw["templates"] = str(SOLUTIONS), str(TEMPLATES)
+        # The copy lives elsewhere: its homework and behaviours modules are the assignment's own.
+        raw["homework"], raw["behaviours"] = str(CONFIG.parent / "homework.py"), str(CONFIG.parent / "behaviours.py")
         config = tmp / "assignment.yaml"
         config.write_text(yaml.safe_dump(raw, sort_keys=False))
         for k in range(size):

@@ -20,12 +20,11 @@ Thresholds are documented in README.md ("Similarity between students") and are d
 from __future__ import annotations
 
 import csv
-import functools
 import html
 import io
 import itertools
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -99,21 +98,53 @@ def kgram_hashes(filtered: str, k: int):
 _FILE_START = re.compile(r"(?m)^(?=# ===== .* =====$)")
 
 
-def filtered_code(text: str):
+def file_pieces(text: str) -> list[str]:
+    """A ``student_text`` cut into its files, each from its ``# ===== name =====`` line to the next."""
+    return [piece for piece in _FILE_START.split(text) if piece]
+
+
+class FileLexer:
+    """copydetect's ``filter_code`` of single files, each distinct file lexed once while it is still needed.
+
+    A class hands in many identical files (untouched given code, files a student did not change), and
+    Pygments' lexing is what fingerprinting costs.  ``expected`` counts how many texts hold each file: a
+    file's result is kept only until its last holder has taken it, so a class of distinct files costs no
+    memory here.
+    """
+
+    def __init__(self, texts=()) -> None:
+        self.remaining = Counter(piece for text in texts for piece in file_pieces(text))
+        self.kept: dict[str, tuple] = {}
+
+    def __call__(self, piece: str):
+        from copydetect.utils import filter_code
+
+        if piece in self.kept:
+            found = self.kept[piece]
+        else:
+            found = filter_code(piece, "submission.py")
+            found[1].setflags(write=False)
+        if self.remaining[piece] > 1:
+            self.kept[piece] = found
+            self.remaining[piece] -= 1
+        else:
+            self.kept.pop(piece, None)
+            self.remaining.pop(piece, None)
+        return found
+
+
+def filtered_code(text: str, lexer: FileLexer | None = None):
     """copydetect's ``filter_code`` of a ``student_text``: (filtered text, offsets back to the raw text).
 
-    Each graded file (from one ``# ===== name =====`` line to the next) is filtered on its own and the
-    results joined, offsets shifted to the whole text.  A class hands in many identical files (untouched
-    given code, files a student did not change), and Pygments' lexing is what fingerprinting costs: each
-    distinct file is lexed once per process.
+    Each graded file is filtered on its own (by ``lexer``, which may share the work between texts) and
+    the results joined, offsets shifted to the whole text.
     """
     import numpy as np
 
+    lexer = lexer or FileLexer()
     filtered, offsets, raw_seen = [], [], 0
-    for piece in _FILE_START.split(text):
-        if not piece:
-            continue
-        code, marks = _filter_file(piece)
+    for piece in file_pieces(text):
+        code, marks = lexer(piece)
         done = sum(map(len, filtered))
         if offsets:  # filter_code's leading [0, 0] would sit out of order after the previous file's marks
             marks = marks[1:]
@@ -124,22 +155,14 @@ def filtered_code(text: str):
     return "".join(filtered), (np.concatenate(offsets) if offsets else np.array([]))
 
 
-@functools.lru_cache(maxsize=2048)
-def _filter_file(code: str):
-    from copydetect.utils import filter_code
-
-    filtered, offsets = filter_code(code, "submission.py")
-    offsets.setflags(write=False)  # shared by every student who handed in this file
-    return filtered, offsets
-
-
-def _fingerprint(text: str, thresholds: Thresholds, boilerplate=None, window: int | None = None):
+def _fingerprint(text: str, thresholds: Thresholds, boilerplate=None, window: int | None = None,
+                 lexer: FileLexer | None = None):
     """copydetect's CodeFingerprint of a text, from its own steps (filter_code, winnow) with kgram_hashes."""
     import numpy as np
     from copydetect.utils import get_token_coverage, winnow
 
     k = thresholds.noise
-    filtered, offsets = filtered_code(text)
+    filtered, offsets = filtered_code(text, lexer)
     hashes, idx = winnow(kgram_hashes(filtered, k), window or thresholds.guarantee - thresholds.noise + 1,
                          remove_duplicates=False)
     if boilerplate is not None and len(boilerplate):
@@ -204,10 +227,9 @@ def compare(texts: dict[str, str], digests: dict[str, dict[str, str]], templates
     boilerplate = boilerplate_hashes(templates, files, thresholds)
     # Students who handed in the same text (copies of one solution, the same untouched template) share one
     # fingerprint, and each pair of distinct texts is compared once: a class of hundreds holds many.
-    by_text: dict[str, SimpleNamespace] = {}
-    for text in texts.values():
-        if text.strip() and text not in by_text:
-            by_text[text] = _fingerprint(text, thresholds, boilerplate)
+    distinct = list(dict.fromkeys(t for t in texts.values() if t.strip()))
+    lexer = FileLexer(distinct)
+    by_text = {text: _fingerprint(text, thresholds, boilerplate, lexer=lexer) for text in distinct}
     prints = {s: by_text[t] for s, t in texts.items() if t.strip()}
     compared: dict[tuple[int, int], tuple | None] = {}
     pairs: dict[tuple[str, str], Pair] = {}
