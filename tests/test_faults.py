@@ -111,3 +111,19 @@ def test_missing_files_share_one_note(tmp_path):
     (other / "notes.txt").write_text("")
     assert find_files(other, FILES) == ([], [f"no graded file was found: {', '.join(FILES)} are missing from the "
                                              "submission (it holds notes.txt)"])
+
+
+def test_messages_name_the_students_files_not_the_graders_folder(tmp_path):
+    """A traceback and an exception's text name ``rnn_layers.py`` as the student knows it: the grader's temporary
+    work folder (a random name) appears nowhere, so one bug reads the same for every student."""
+    sub = make_submission(tmp_path / "raises", [
+        {"file": "rnn_layers.py", "find": "    a = x_t @ U.T",
+         "replace": "    open('no_such_file.npy')\n    a = x_t @ U.T"},
+        {"file": "lstm_layers.py", "find": "def sigmoid(z):", "replace": "def sigmoid(z):\n    import nowhere_module"},
+    ])
+    _, results = grade_cli(sub, tmp_path)
+    failed = [t["output"] for t in results["tests"] if t["score"] < t["max_score"]]
+    text = "\n".join(failed)
+    assert 'File "rnn_layers.py", line' in text and 'File "lstm_layers.py", line' in text
+    assert "No such file or directory: 'no_such_file.npy'" in text
+    assert "autograder_sub_" not in text and "/work/" not in text

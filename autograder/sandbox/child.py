@@ -100,12 +100,19 @@ def evaluate_many(fn, args: list, kwargs: dict, plans: list[dict], outputs: list
     return values
 
 
-def _student_traceback(exc: BaseException, is_student: Callable[[str], bool]) -> str:
-    """The last frames of the failing call that ``is_student`` keeps (by file name), and the exception."""
+def _student_traceback(exc: BaseException, is_student: Callable[[str], bool], root: str | None = None) -> str:
+    """The last frames of the failing call that ``is_student`` keeps (by file name), and the exception; files
+    under ``root`` (the work folder) named relative to it."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if is_student(f.filename)]
     lines = traceback.format_list(frames[-6:])
     lines += traceback.format_exception_only(type(exc), exc)
-    return "".join(lines)[-3000:]
+    return _relative("".join(lines), root)[-3000:]
+
+
+def _relative(text: str, root: str | None) -> str:
+    """``text`` with the work folder's path cut from the files it names: the student knows ``rnn_layers.py``, not
+    the grader's temporary folder, whose random name would also make one bug's message differ between students."""
+    return text.replace(root.rstrip("/") + "/", "") if root else text
 
 
 class Child:
@@ -196,8 +203,8 @@ class Child:
                 reply = {
                     "ok": False,
                     "error_type": type(exc).__name__,
-                    "error": str(exc)[:500],
-                    "traceback": _student_traceback(exc, lambda name: name.startswith(self.workdir)),
+                    "error": _relative(str(exc), self.workdir)[:500],
+                    "traceback": _student_traceback(exc, lambda name: name.startswith(self.workdir), self.workdir),
                 }
             # Printed output reaches its capture file before the grader reads it or kills this process.
             for stream in (sys.stdout, sys.stderr):

@@ -33,7 +33,7 @@ import numpy as np
 from autograder.config import Limits
 from autograder.sandbox import wire
 from autograder.sandbox.box import OUTPUT_KEEP, Operations, Reply
-from autograder.sandbox.child import Child, _student_traceback
+from autograder.sandbox.child import Child, _relative, _student_traceback
 
 _NUMPY_DEFAULTS = np.geterr()  # what a fresh child starts with
 # Student calls change sys.path, sys.modules, os._exit and the printed streams of the whole process, and the
@@ -139,7 +139,7 @@ class InProcessBox(Operations):
 
     def _traceback(self, exc: BaseException) -> str:
         """The failing call's traceback, student frames only."""
-        return _student_traceback(exc, lambda name: name.startswith(str(self.workdir)))
+        return _student_traceback(exc, lambda name: name.startswith(str(self.workdir)), str(self.workdir))
 
     def kill(self) -> None:
         """Forget the student's modules and cached objects, as the grader forgets a faulty child."""
@@ -201,7 +201,7 @@ class InProcessBox(Operations):
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # noqa: BLE001 -- student code may raise anything, SystemExit included
-            raw = {"ok": False, "error_type": type(exc).__name__, "error": str(exc)[:500],
+            raw = {"ok": False, "error_type": type(exc).__name__, "error": _relative(str(exc), str(self.workdir))[:500],
                    "traceback": self._traceback(exc)}
         try:
             raw = _roundtrip(raw)
