@@ -107,7 +107,7 @@ class FileLexer:
     """copydetect's ``filter_code`` of single files, each distinct file lexed once while it is still needed.
 
     A class hands in many identical files (untouched given code, files a student did not change), and
-    Pygments' lexing is what fingerprinting costs.  ``expected`` counts how many texts hold each file: a
+    Pygments' lexing is what fingerprinting costs.  ``remaining`` counts the texts still to take each file: a
     file's result is kept only until its last holder has taken it, so a class of distinct files costs no
     memory here.
     """
