@@ -706,3 +706,15 @@ def test_a_new_download_of_the_same_class_keeps_its_rows(tmp_path):
         proc = run_cli("grade-all", *args, "--out", str(out), "--no-progress")
         assert proc.returncode == 2 and "holds the grades of" in proc.stderr, proc.stderr
     assert read_grades(out)[1] == after
+
+
+def test_problems_with_the_files_name_the_students(folder_batch, klass):
+    """summary.md's table of notes on the submitted files names who has each (not only how many)."""
+    _, out, _ = folder_batch
+    summary = (out / "summary.md").read_text()
+    section = summary.split("## Problems with the submitted files", 1)[1].split("\n## ", 1)[0]
+    assert "| students | who | note |" in section
+    row = next(ln for ln in section.splitlines() if "the submission is empty" in ln)
+    assert row.startswith("| 1 | empty | the submission is empty: rnn_layers.py, lstm_layers.py")
+    counts = [int(ln.split("|")[1]) for ln in section.splitlines() if ln.startswith("| ") and ln[2].isdigit()]
+    assert counts == sorted(counts, reverse=True)

@@ -377,3 +377,25 @@ def test_students_with_the_same_text_share_one_comparison():
     alone = {(p.a, p.b): p for p in similarity.compare({"a": reference, "d": loops}, {}, TEMPLATES, FILES)}
     assert alone["a", "d"].similarity == pairs["b", "d"].similarity
     assert alone["a", "d"].overlap == pairs["b", "d"].overlap
+
+
+def test_fingerprints_and_pairs_in_parallel_give_the_serial_result(monkeypatch):
+    """compare's forked processes (a large class) change nothing: the same pairs, figures and spans."""
+    import numpy as np
+
+    from autograder.classroom import similarity
+
+    monkeypatch.setattr(similarity, "PARALLEL_FROM", 2)  # parallel even for this small class
+    reference, template, loops = (similarity.student_text(f, FILES) for f in (SOLUTIONS, TEMPLATES, LOOPS))
+    texts = {"a": reference, "b": loops, "c": template, "d": reference.replace("s_prev", "h_before"),
+             "e": loops.replace("dx", "grad_x"), "f": reference, "g": loops[: len(loops) // 2], "h": ""}
+    digests = {"a": {"t1": "x", "t2": "y"}, "d": {"t1": "x", "t2": "y"}}
+
+    def figures(pairs):
+        return [(p.a, p.b, p.similarity, p.overlap, p.code_flag, p.values_flag, p.shared_values,
+                 [np.asarray(s).tolist() for s in p.slices]) for p in pairs]
+
+    serial = figures(similarity.compare(texts, digests, TEMPLATES, FILES, jobs=1))
+    assert len(serial) >= 10 and any(p[4] for p in serial) and any(p[5] for p in serial)
+    for jobs in (2, 3):
+        assert figures(similarity.compare(texts, digests, TEMPLATES, FILES, jobs=jobs)) == serial

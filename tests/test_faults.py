@@ -127,3 +127,26 @@ def test_messages_name_the_students_files_not_the_graders_folder(tmp_path):
     assert 'File "rnn_layers.py", line' in text and 'File "lstm_layers.py", line' in text
     assert "No such file or directory: 'no_such_file.npy'" in text
     assert "autograder_sub_" not in text and "/work/" not in text
+
+
+def test_a_misnamed_file_is_offered_for_one_name_only(tmp_path):
+    """Each misnamed file is advised to take the one expected name it resembles most, never two."""
+    from conftest import FILES
+
+    from autograder.submissions.locate import find_files
+
+    one = tmp_path / "one"
+    one.mkdir()
+    (one / "rnn_layer.py").write_text("")  # resembles rnn_layers.py best, and lstm_layers.py too (ratio 0.69)
+    (one / "README.txt").write_text("")
+    assert find_files(one, FILES)[1] == [
+        "rnn_layers.py is missing; found 'rnn_layer.py' instead: rename it to 'rnn_layers.py'",
+        "lstm_layers.py, char_rnn.py, sequence_models.py, quiz.py are missing from the submission"]
+    several = tmp_path / "several"
+    several.mkdir()
+    for name in ("lstm_layer.py", "rnn_layer.py", "Quiz.py", "charrnn.py"):
+        (several / name).write_text("")
+    renames = {note.split()[0]: note.split("'")[1] for note in find_files(several, FILES)[1] if "rename" in note}
+    assert renames == {"rnn_layers.py": "rnn_layer.py", "lstm_layers.py": "lstm_layer.py", "quiz.py": "Quiz.py",
+                       "char_rnn.py": "charrnn.py"}
+    assert len(set(renames.values())) == len(renames)

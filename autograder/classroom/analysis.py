@@ -18,6 +18,11 @@ from autograder.classroom.gradebook import describe_penalty
 from autograder.config import Config
 
 TOP_MESSAGES = 3
+PROBLEM_ROWS = 20  # notes listed in summary.md's "Problems with the submitted files" (the rest counted)
+PROBLEM_NAMES = 8  # students named per note
+PROBLEM_CHARS = 300  # a note longer than this is cut, with an ellipsis
+
+
 def item_analysis(records: dict[str, dict], config: Config) -> dict:
     """Per test and per function statistics over the students that were graded."""
     graded = [r for r in records.values() if r["status"] == "graded" and r.get("results")]
@@ -215,10 +220,25 @@ def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: 
     lines += mapping_section(mapping)
     # The mapping's own notes (the attempt graded) are listed above, once per student.
     decided = {n for s in (mapping or {}).get("students", []) for n in s.get("notes", [])}
-    noted = Counter(n.splitlines()[0] for s in graded for n in records[s].get("notes", []) if n not in decided)
-    if noted:
-        lines += ["## Problems with the submitted files", "", "| students | note |", "|---|---|"]
-        lines += [f"| {count} | {_cell(note[:200])} |" for note, count in noted.most_common(10)]
+    holders: dict[str, set[str]] = {}
+    for s in graded:
+        for n in records[s].get("notes", []):
+            if n not in decided:
+                holders.setdefault(n.splitlines()[0], set()).add(s)
+    if holders:
+        # The most common first, then by text: the same class gives the same table on every run.
+        rows = sorted(holders.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+        lines += ["## Problems with the submitted files", "", "| students | who | note |", "|---|---|---|"]
+        for note, who in rows[:PROBLEM_ROWS]:
+            names = sorted(who)
+            shown = ", ".join(names[:PROBLEM_NAMES]) + (f" and {len(names) - PROBLEM_NAMES} more"
+                                                         if len(names) > PROBLEM_NAMES else "")
+            text = note if len(note) <= PROBLEM_CHARS else note[:PROBLEM_CHARS - 1] + "…"
+            lines.append(f"| {len(names)} | {_cell(shown)} | {_cell(text)} |")
+        if len(rows) > PROBLEM_ROWS:
+            rest = set().union(*(who for _, who in rows[PROBLEM_ROWS:]))
+            lines.append(f"| {len(rest)} | | {len(rows) - PROBLEM_ROWS} more notes: each student's feedback and "
+                         "grades.csv's note column hold them |")
         lines.append("")
     lines += cluster_section(records, docs)
     lines += ["## Per function", "", "| function | points | full marks | pass rate |", "|---|---|---|---|"]

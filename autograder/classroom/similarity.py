@@ -23,6 +23,7 @@ import csv
 import html
 import io
 import itertools
+import os
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -219,27 +220,36 @@ def boilerplate_hashes(templates: Path | None, files: tuple[str, ...], threshold
 
 
 def compare(texts: dict[str, str], digests: dict[str, dict[str, str]], templates: Path | None,
-            files: tuple[str, ...] = (), thresholds: Thresholds = Thresholds()) -> list[Pair]:
+            files: tuple[str, ...] = (), thresholds: Thresholds = Thresholds(), jobs: int | None = None
+            ) -> list[Pair]:
     """Every pair of students with any evidence, most similar first.
 
     ``texts``: student -> graded source (``student_text``); ``digests``: student -> test -> value hash.
+    ``jobs``: processes that fingerprint and compare a large class (default: one per available core);
+    the result is the same whatever their number.
     """
     boilerplate = boilerplate_hashes(templates, files, thresholds)
     # Students who handed in the same text (copies of one solution, the same untouched template) share one
     # fingerprint, and each pair of distinct texts is compared once: a class of hundreds holds many.
     distinct = list(dict.fromkeys(t for t in texts.values() if t.strip()))
-    lexer = FileLexer(distinct)
-    by_text = {text: _fingerprint(text, thresholds, boilerplate, lexer=lexer) for text in distinct}
-    prints = {s: by_text[t] for s, t in texts.items() if t.strip()}
-    compared: dict[tuple[int, int], tuple | None] = {}
+    index = {text: i for i, text in enumerate(distinct)}
+    jobs = _cores() if jobs is None else jobs
+    _SHARED.update(thresholds=thresholds, boilerplate=boilerplate)
+    try:
+        fingerprints = _in_parallel(_fingerprints, distinct, jobs)
+        _SHARED["fingerprints"] = fingerprints
+        students = sorted(s for s, t in texts.items() if t.strip())
+        # In the students' order: a pair's figures are of its first student first, as they are listed.
+        wanted = list(dict.fromkeys((index[texts[a]], index[texts[b]])
+                                    for a, b in itertools.combinations(students, 2)))
+        compared = dict(zip(wanted, _in_parallel(_code_matches, wanted, jobs)))
+    finally:
+        _SHARED.clear()
     pairs: dict[tuple[str, str], Pair] = {}
-    for a, b in itertools.combinations(sorted(prints), 2):
-        pa, pb = prints[a], prints[b]
-        key = (id(pa), id(pb))
-        if key not in compared:
-            compared[key] = _code_match(pa, pb, thresholds)
-        if compared[key] is not None:
-            overlap, sims, slices = compared[key]
+    for a, b in itertools.combinations(students, 2):
+        found = compared[index[texts[a]], index[texts[b]]]
+        if found is not None:
+            overlap, sims, slices = found
             pairs[a, b] = Pair(a, b, (float(sims[0]), float(sims[1])), int(overlap), slices)
     holders: dict[tuple[str, str], list[str]] = defaultdict(list)
     for student, tests in digests.items():
@@ -253,6 +263,52 @@ def compare(texts: dict[str, str], digests: dict[str, dict[str, str]], templates
         p.values_flag = len(p.rare_values(thresholds.rare)) >= thresholds.wrong_values
     return sorted(pairs.values(), key=lambda p: (-(p.code_flag or p.values_flag), -p.score,
                                                  -len(p.rare_values(thresholds.rare)), p.a, p.b))
+
+
+# What the processes of _in_parallel read: set by compare before they fork, so nothing is sent to them.
+_SHARED: dict = {}
+PARALLEL_FROM = 40  # items (texts, pairs) below which forking processes costs more than it saves
+
+
+def _cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _in_parallel(work, items: list, jobs: int) -> list:
+    """``work(chunk)`` over ``items`` cut into ``jobs`` chunks in forked processes; its results in the items'
+    order.  In this process when there are few items, one job, or no ``fork`` (not Linux)."""
+    import multiprocessing
+
+    if jobs <= 1 or len(items) < PARALLEL_FROM or "fork" not in multiprocessing.get_all_start_methods():
+        return work(items)
+    chunks = [items[k::jobs] for k in range(jobs)]  # strided: rows of pairs shorten as they go
+    # Pool's exit terminates its processes: a Ctrl-C here stops them at once (they ignore it themselves).
+    with multiprocessing.get_context("fork").Pool(jobs, initializer=_quiet_worker) as pool:
+        done = pool.map(work, chunks)
+    results: list = [None] * len(items)
+    for k, part in enumerate(done):
+        results[k::jobs] = part
+    return results
+
+
+def _quiet_worker() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what a Ctrl-C means
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler: Pool's terminate must end it
+
+
+def _fingerprints(texts: list[str]) -> list[SimpleNamespace]:
+    lexer = FileLexer(texts)
+    return [_fingerprint(t, _SHARED["thresholds"], _SHARED["boilerplate"], lexer=lexer) for t in texts]
+
+
+def _code_matches(pairs: list[tuple[int, int]]) -> list[tuple | None]:
+    prints, thresholds = _SHARED["fingerprints"], _SHARED["thresholds"]
+    return [_code_match(prints[i], prints[j], thresholds) for i, j in pairs]
 
 
 def _code_match(pa: SimpleNamespace, pb: SimpleNamespace, thresholds: Thresholds) -> tuple | None:
@@ -281,7 +337,8 @@ def load_class(out: Path, config: Config) -> tuple[dict[str, str], dict[str, dic
     return texts, digests, folders
 
 
-def report(out: Path, config: Config, thresholds: Thresholds = Thresholds()) -> tuple[list[Pair], Path]:
+def report(out: Path, config: Config, thresholds: Thresholds = Thresholds(), jobs: int | None = None
+           ) -> tuple[list[Pair], Path]:
     """Compare the class in OUTDIR; write similarity/report.html and similarity/similarity.csv.
 
     Returns the pairs (flagged first) and the HTML's path.  Students graded before the graded source was
@@ -289,7 +346,7 @@ def report(out: Path, config: Config, thresholds: Thresholds = Thresholds()) -> 
     """
     out = Path(out)
     texts, digests, folders = load_class(out, config)
-    pairs = compare(texts, digests, config.templates, config.files, thresholds)
+    pairs = compare(texts, digests, config.templates, config.files, thresholds, jobs)
     listed = [p for p in pairs if p.code_flag or p.values_flag or p.score >= thresholds.listed
               or p.rare_values(thresholds.rare)]
     write_text_atomic(out / FOLDER / "similarity.csv", _csv(listed, thresholds))

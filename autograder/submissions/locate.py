@@ -47,28 +47,34 @@ def read_regular(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
 
 
 def find_files(submission: Path, expected: tuple[str, ...]) -> tuple[list[str], list[str]]:
-    """The expected files present, and notes on missing ones (with a likely misnamed match)."""
+    """The expected files present, and notes on missing ones (with a likely misnamed match).
+
+    A misnamed file is offered for one expected name at most: the name it resembles most (difflib's ratio,
+    at least 0.6), so ``rnn_layer.py`` is never advised to become both ``rnn_layers.py`` and ``lstm_layers.py``.
+    """
     entries = sorted(submission.iterdir()) if submission.is_dir() else []
     present = [p.name for p in entries if p.is_file() and not p.is_symlink()]
-    found, notes, missing = [], [], []
+    found, notes, absent = [], [], []
     for name in expected:
         path = submission / name
         if path.is_symlink():
             notes.append(f"{name} is a symbolic link, which is not graded: submit the file itself")
-            continue
-        if name in present:
-            if path.stat().st_size > MAX_FILE_BYTES:
-                notes.append(f"{name} is larger than {MAX_FILE_BYTES >> 20} MB and was not graded")
-                continue
-            found.append(name)
-            continue
-        others = [p for p in present if p.endswith(".py") and p not in expected]
-        close = difflib.get_close_matches(name.lower(), [p.lower() for p in others], n=1, cutoff=0.6)
-        if close:
-            actual = next(p for p in others if p.lower() == close[0])
-            notes.append(f"{name} is missing; found {actual!r} instead: rename it to {name!r}")
+        elif name not in present:
+            absent.append(name)
+        elif path.stat().st_size > MAX_FILE_BYTES:
+            notes.append(f"{name} is larger than {MAX_FILE_BYTES >> 20} MB and was not graded")
         else:
-            missing.append(name)
+            found.append(name)
+    others = [p for p in present if p.endswith(".py") and p not in expected]
+    likeness = sorted((-difflib.SequenceMatcher(None, name.lower(), other.lower()).ratio(), expected.index(name),
+                        other, name) for name in absent for other in others)
+    renames: dict[str, str] = {}
+    for minus_ratio, _, other, name in likeness:
+        if -minus_ratio >= 0.6 and name not in renames and other not in renames.values():
+            renames[name] = other
+    missing = [name for name in absent if name not in renames]
+    notes += [f"{name} is missing; found {renames[name]!r} instead: rename it to {name!r}"
+              for name in absent if name in renames]
     if missing:  # one note for all of them: a class summary counts notes, and an empty folder is one problem
         listed = f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing from the submission"
         if len(missing) == len(expected):
@@ -564,7 +570,7 @@ def _choose(scan: _Scan, files: tuple[str, ...], assignment: str, functions: tup
     if unused and (result.chosen or result.notebook):
         result.notes.append(f"Not graded: {shown_names(unused)}.")
     elif unused:
-        result.notes.append(f"Nothing here is named like the expected files or is a notebook of the assignment; "
+        result.notes.append(f"No file here has an expected name and no notebook of the assignment is here; "
                             f"the submission holds: {shown_names(unused)}.")
     return result
 
