@@ -399,3 +399,19 @@ def test_fingerprints_and_pairs_in_parallel_give_the_serial_result(monkeypatch):
     assert len(serial) >= 10 and any(p[4] for p in serial) and any(p[5] for p in serial)
     for jobs in (2, 3):
         assert figures(similarity.compare(texts, digests, TEMPLATES, FILES, jobs=jobs)) == serial
+
+
+def test_report_marks_code_not_docstrings_or_comments():
+    """report.html marks matched code only: a match running across a docstring or a comment leaves them unmarked,
+    and no mark starts or ends inside a name."""
+    from autograder.classroom import similarity
+
+    text = ('def f(x):\n    """Return x doubled.\n\n    A long docstring.\n    """\n    # a comment\n'
+            '    yy = x * 2\n    return yy\n')
+    # copydetect's spans may start or end inside a name.
+    start, end = text.index("ef f"), text.index("return yy") + len("return y")
+    shown = [text[a:b] for a, b in similarity.shown_spans(text, ([start], [end]))]
+    assert shown == ["def f(x):", "yy = x * 2\n    return yy"]
+    html = similarity._marked(text, ([start], [end]))
+    assert "<mark>def f(x):</mark>" in html and "doubled" in html and "<mark>yy = x * 2" in html
+    assert html.count("<mark>") == 2

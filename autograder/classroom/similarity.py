@@ -368,12 +368,53 @@ def _csv(pairs: list[Pair], t: Thresholds) -> str:
     return buf.getvalue()
 
 
-def _marked(text: str, spans) -> str:
-    from copydetect.utils import highlight_overlap
+# Docstrings, other triple-quoted strings and comments: one placeholder (or nothing) in the compared code, so a
+# match that runs across one would mark all of its text; the report leaves them unmarked.
+_UNCOMPARED = re.compile(r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|#[^\n]*')
+_WORD = re.compile(r"\w")
 
+
+def shown_spans(text: str, spans) -> list[tuple[int, int]]:
+    """The matched spans of ``text`` as report.html marks them: on the code only.
+
+    copydetect's spans (raw character ranges) are cut around docstrings and comments, trimmed of white
+    space, and widened to whole words (its offsets can start or end a span inside a name).  Display only:
+    the scores count the compared code as copydetect does.
+    """
+    quiet = [(m.start(), m.end()) for m in _UNCOMPARED.finditer(text)]
+    shown = []
+    for start, end in zip(*spans):
+        start, end = int(start), int(end)
+        while 0 < start < len(text) and _WORD.match(text[start - 1]) and _WORD.match(text[start]):
+            start -= 1
+        while 0 < end < len(text) and _WORD.match(text[end - 1]) and _WORD.match(text[end]):
+            end += 1
+        pieces, at = [], start
+        for q_start, q_end in quiet:
+            if q_end <= at or q_start >= end:
+                continue
+            pieces.append((at, q_start))
+            at = max(at, q_end)
+        pieces.append((at, end))
+        for a, b in pieces:
+            while a < b and text[a].isspace():
+                a += 1
+            while b > a and text[b - 1].isspace():
+                b -= 1
+            a = max(a, shown[-1][1]) if shown else a  # widened words may reach into the previous span
+            if a < b:
+                shown.append((a, b))
+    return shown
+
+
+def _marked(text: str, spans) -> str:
     if len(spans) == 0 or len(spans[0]) == 0:
         return html.escape(text)
-    return highlight_overlap(text, spans, "<mark>", "</mark>", escape_html=True)[0]
+    parts, at = [], 0
+    for start, end in shown_spans(text, spans):
+        parts += [html.escape(text[at:start]), "<mark>", html.escape(text[start:end]), "</mark>"]
+        at = end
+    return "".join(parts) + html.escape(text[at:])
 
 
 STYLE = """body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}td,th{border:1px solid #ccc;
