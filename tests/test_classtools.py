@@ -136,6 +136,12 @@ def test_identical_wrong_values_are_a_second_signal(graded):
     failed = {t["name"] for t in raw["mut_b1"]["results"]["tests"] if t["score"] < t["max_score"]}
     assert raw["mut_b1"]["digests"] and set(raw["mut_b1"]["digests"]) <= failed
     assert raw["mut_b1"]["digests"] == raw["mut_b2"]["digests"]  # the same bug, the same bits
+    # A failed numerical-gradient check keeps the wrong gradient's digest too.
+    from autograder.config import load_config
+
+    gradchecks = {t.full_name for t in load_config(ROOT / "assignments" / "hw_rnn" / "assignment.yaml").tests
+                  if t.kind == "gradcheck"}
+    assert set(raw["mut_b1"]["digests"]) & gradchecks & failed
     assert not set(raw["mut_a1"]["digests"].values()) & set(raw["mut_b1"]["digests"].values())
     # The digests never reach what the student sees.
     doc = json.loads((out / "results" / "mut_b1.json").read_text())

@@ -352,7 +352,8 @@ def report(out: Path, config: Config, thresholds: Thresholds = Thresholds(), job
     write_text_atomic(out / FOLDER / "similarity.csv", _csv(listed, thresholds))
     path = out / FOLDER / "report.html"
     # The report shows students' code side by side: private, as code/ is (similarity.csv holds only scores).
-    write_text_atomic(path, _html(listed, texts, thresholds, config, len(texts), len(digests)), mode=0o600)
+    valued = sum(bool(d) for d in digests.values())  # students with at least one wrong value kept
+    write_text_atomic(path, _html(listed, texts, thresholds, config, len(texts), valued), mode=0o600)
     return pairs, path
 
 
@@ -435,7 +436,7 @@ def _html(pairs: list[Pair], texts: dict[str, str], t: Thresholds, config: Confi
                     f"<td>{len(p.rare_values(t.rare))} of {len(p.shared_values)}</td></tr>")
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{e(config.title)}: similarity</title>"
              f"<style>{STYLE}</style></head><body><h1>{e(config.title)}: similar submissions</h1>",
-             f"<p>{coded} submissions with graded code, {valued} with the grader's wrong-value hashes. "
+             f"<p>{coded} submissions with graded code, {valued} with wrong values the grader kept a hash of. "
              f"{len(flagged)} pairs flagged, {len(pairs)} listed. Code released to students "
              f"(<code>{e(str(config.templates))}</code>) is excluded before comparing. A pair is flagged for "
              f"<b>code</b> when at least {100 * t.code:.0f}% of either student's own code (template excluded, "

@@ -494,7 +494,8 @@ class Grading:
                                f"or carry about 1e-7 relative error): the numerical gradient divides differences of "
                                f"its outputs by {2 * tol.step:g}, which magnifies that error, so this cannot tell "
                                f"whether {g.backward} is wrong. Compute {fwd.name} in float64 and check again")
-                raise Failed(f"does not match {against}: {mismatch.text(test.hidden)}{spoiled}")
+                # The wrong gradient's digest, as a value check keeps it: a second signal of shared code.
+                raise Failed(f"does not match {against}: {mismatch.text(test.hidden)}{spoiled}", digest=mismatch.digest)
 
     def _numerical_losses(self, r: dict, plans: list, sent: Pending | None = None) -> tuple[Reply, np.ndarray | None]:
         """Run every evaluation of ``plans`` in the child in one batch (or take the reply of ``sent``, the same

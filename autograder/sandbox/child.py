@@ -110,8 +110,8 @@ def _student_traceback(exc: BaseException, is_student: Callable[[str], bool], ro
 
 
 def _relative(text: str, root: str | None) -> str:
-    """``text`` with the work folder's path cut from the files it names: the student knows ``rnn_layers.py``, not
-    the grader's temporary folder, whose random name would also make one bug's message differ between students."""
+    """``text`` with the work folder's path cut from the files it names: the student knows the file by its name, not
+    by the grader's temporary folder, whose random name would also make one bug's message differ between students."""
     return text.replace(root.rstrip("/") + "/", "") if root else text
 
 

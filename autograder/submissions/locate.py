@@ -50,7 +50,7 @@ def find_files(submission: Path, expected: tuple[str, ...]) -> tuple[list[str], 
     """The expected files present, and notes on missing ones (with a likely misnamed match).
 
     A misnamed file is offered for one expected name at most: the name it resembles most (difflib's ratio,
-    at least 0.6), so ``rnn_layer.py`` is never advised to become both ``rnn_layers.py`` and ``lstm_layers.py``.
+    at least 0.6), so a file ``layer.py`` is never advised to become both ``layers.py`` and ``player.py``.
     """
     entries = sorted(submission.iterdir()) if submission.is_dir() else []
     present = [p.name for p in entries if p.is_file() and not p.is_symlink()]
