@@ -52,13 +52,13 @@ class Thresholds:
     wrong_values: int = 2  # flag: at least this many rare identical wrong values in common
 
 
-@dataclass
+@dataclass(slots=True)  # a class of hundreds has hundreds of thousands of pairs
 class Pair:
     a: str
     b: str
     similarity: tuple[float, float] = (0.0, 0.0)  # share of a's and of b's own code matched
     overlap: int = 0  # filtered characters in common
-    slices: tuple = ()  # copydetect's matched character spans in a's and b's text
+    slices: tuple = ()  # copydetect's matched character spans in a's and b's text (the pairs report.html shows)
     shared_values: list[tuple[str, int]] = field(default_factory=list)  # (test, students sharing the value)
     code_flag: bool = False
     values_flag: bool = False
@@ -69,6 +69,10 @@ class Pair:
 
     def rare_values(self, limit: int) -> list[str]:
         return [t for t, k in self.shared_values if k <= limit]
+
+    def listed(self, t: Thresholds) -> bool:
+        """Whether similarity.csv and report.html list the pair."""
+        return self.code_flag or self.values_flag or self.score >= t.listed or bool(self.rare_values(t.rare))
 
 
 def student_text(folder: Path, files: tuple[str, ...]) -> str:
@@ -249,8 +253,8 @@ def compare(texts: dict[str, str], digests: dict[str, dict[str, str]], templates
     for a, b in itertools.combinations(students, 2):
         found = compared[index[texts[a]], index[texts[b]]]
         if found is not None:
-            overlap, sims, slices = found
-            pairs[a, b] = Pair(a, b, (float(sims[0]), float(sims[1])), int(overlap), slices)
+            overlap, sims = found
+            pairs[a, b] = Pair(a, b, (float(sims[0]), float(sims[1])), int(overlap))
     holders: dict[tuple[str, str], list[str]] = defaultdict(list)
     for student, tests in digests.items():
         for test, digest in tests.items():
@@ -261,8 +265,14 @@ def compare(texts: dict[str, str], digests: dict[str, dict[str, str]], templates
     for p in pairs.values():
         p.code_flag = p.score >= thresholds.code and p.overlap >= thresholds.min_overlap
         p.values_flag = len(p.rare_values(thresholds.rare)) >= thresholds.wrong_values
-    return sorted(pairs.values(), key=lambda p: (-(p.code_flag or p.values_flag), -p.score,
-                                                 -len(p.rare_values(thresholds.rare)), p.a, p.b))
+    ranked = sorted(pairs.values(), key=lambda p: (-(p.code_flag or p.values_flag), -p.score,
+                                                   -len(p.rare_values(thresholds.rare)), p.a, p.b))
+    # The matched spans only of the pairs report.html shows side by side: kept for all, they would hold
+    # hundreds of megabytes in a large class.
+    for p in [p for p in ranked if p.listed(thresholds)][:SHOWN]:
+        if p.overlap:
+            p.slices = match_spans(fingerprints[index[texts[p.a]]], fingerprints[index[texts[p.b]]])[2]
+    return ranked
 
 
 # What the processes of _in_parallel read: set by compare before they fork, so nothing is sent to them.
@@ -318,9 +328,8 @@ def _code_match(pa: SimpleNamespace, pb: SimpleNamespace, thresholds: Thresholds
     shared = len(pa.hashes & pb.hashes)
     if not shared or shared < thresholds.listed / 2 * min(len(pa.hashes), len(pb.hashes)):
         return None
-    overlap, sims, slices = match_spans(pa, pb)
-    # Spans are kept only for pairs the report shows.
-    return (overlap, sims, slices) if overlap and max(sims) >= thresholds.listed else None
+    overlap, sims, _ = match_spans(pa, pb)
+    return (overlap, sims) if overlap and max(sims) >= thresholds.listed else None
 
 
 def load_class(out: Path, config: Config) -> tuple[dict[str, str], dict[str, dict[str, str]], dict[str, str]]:
@@ -347,8 +356,7 @@ def report(out: Path, config: Config, thresholds: Thresholds = Thresholds(), job
     out = Path(out)
     texts, digests, folders = load_class(out, config)
     pairs = compare(texts, digests, config.templates, config.files, thresholds, jobs)
-    listed = [p for p in pairs if p.code_flag or p.values_flag or p.score >= thresholds.listed
-              or p.rare_values(thresholds.rare)]
+    listed = [p for p in pairs if p.listed(thresholds)]
     write_text_atomic(out / FOLDER / "similarity.csv", _csv(listed, thresholds))
     path = out / FOLDER / "report.html"
     # The report shows students' code side by side: private, as code/ is (similarity.csv holds only scores).
