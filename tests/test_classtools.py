@@ -421,3 +421,14 @@ def test_report_marks_code_not_docstrings_or_comments():
     html = similarity._marked(text, ([start], [end]))
     assert "<mark>def f(x):</mark>" in html and "doubled" in html and "<mark>yy = x * 2" in html
     assert html.count("<mark>") == 2
+
+
+def test_the_terminal_line_names_each_signals_pairs():
+    """Many code matches must not hide the one pair flagged for identical wrong values."""
+    from autograder.classroom import similarity
+
+    pairs = [similarity.Pair(f"a{k}", f"b{k}", (0.9, 0.9), 500, code_flag=True) for k in range(7)]
+    pairs.append(similarity.Pair("x", "y", values_flag=True))
+    line = similarity.describe(pairs, Path("report.html"))
+    assert line.startswith("similarity: 8 pairs flagged (7 for code: a0/b0, ")
+    assert "a4/b4 ...; 1 for identical wrong values: x/y)" in line and "a5/b5" not in line

@@ -475,6 +475,11 @@ def _html(pairs: list[Pair], texts: dict[str, str], t: Thresholds, config: Confi
 def describe(pairs: list[Pair], path: Path) -> str:
     """One line for the terminal."""
     flagged = [p for p in pairs if p.code_flag or p.values_flag]
-    top = ", ".join(f"{p.a}/{p.b}" for p in flagged[:5])
-    return (f"similarity: {len(flagged)} pairs flagged" + (f" ({top}{' ...' if len(flagged) > 5 else ''})" if top
-                                                          else "") + f"; report: {path}")
+    parts = []
+    for label, members in (("code", [p for p in flagged if p.code_flag]),
+                           ("identical wrong values", [p for p in flagged if p.values_flag])):
+        if members:  # each signal names its own first pairs: one must not hide the other
+            top = ", ".join(f"{p.a}/{p.b}" for p in members[:5]) + (" ..." if len(members) > 5 else "")
+            parts.append(f"{len(members)} for {label}: {top}")
+    return (f"similarity: {len(flagged)} pairs flagged" + (f" ({'; '.join(parts)})" if parts else "")
+            + f"; report: {path}")
