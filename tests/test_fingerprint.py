@@ -106,3 +106,27 @@ def ast_docstring(source: str) -> str:
     import ast
 
     return ast.get_docstring(ast.parse(source), clean=False)
+
+
+def test_files_handed_in_as_released_are_named(tmp_path, config):
+    """A file identical to its template (line endings and trailing spaces aside) gets one note naming it: the
+    student may have handed in the wrong folder.  Any edit, and the reference, get none."""
+    untouched = "unchanged from the released template"
+    report = grade(TEMPLATES, config, public_only=True)
+    note = next(n for n in report.notes if untouched in n)
+    assert note.startswith(f"{', '.join(FILES)} are unchanged from the released templates")
+    half = make_submission(tmp_path / "half", base=TEMPLATES)
+    (half / "rnn_layers.py").write_text((SOLUTIONS / "rnn_layers.py").read_text())
+    crlf = (TEMPLATES / "quiz.py").read_text().replace("\n", "  \r\n")  # a Windows editor's line endings
+    (half / "quiz.py").write_bytes(crlf.encode())
+    note = next(n for n in grade(half, config, public_only=True).notes if untouched in n)
+    assert note.startswith(f"{', '.join(f for f in FILES if f != 'rnn_layers.py')} are unchanged")
+    one = make_submission(tmp_path / "one", base=SOLUTIONS)
+    (one / "quiz.py").write_text((TEMPLATES / "quiz.py").read_text())
+    assert [n for n in grade(one, config, public_only=True).notes if untouched in n] == [
+        "quiz.py is unchanged from the released template: was the file you worked on handed in?"]
+    edited = make_submission(tmp_path / "edited", base=TEMPLATES)
+    for name in FILES:
+        (edited / name).write_text((edited / name).read_text() + "\n# started\n")
+    assert not [n for n in grade(edited, config, public_only=True).notes if untouched in n]
+    assert not [n for n in grade(SOLUTIONS, config, public_only=True).notes if untouched in n]

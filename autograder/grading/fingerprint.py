@@ -1,5 +1,6 @@
 """Fingerprints of the template parts students are not meant to edit, and the warning when they were.
 
+A file handed in exactly as released (line endings and trailing spaces aside) earns a note of its own.
 Protected, per template file: each function's name and argument list, each
 function's docstring, the module docstring, and the module-level statements
 given outside the functions other than imports (constants such as a vocabulary).
@@ -56,10 +57,16 @@ def _functions(tree: ast.Module) -> dict[str, ast.FunctionDef]:
     return {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
 
 
+def _text_digest(source: str) -> str:
+    """The whole file's hash, blind to line endings and trailing spaces (a download or an editor may change them)."""
+    return _digest("\n".join(line.rstrip() for line in source.splitlines()).strip())
+
+
 def protected_parts(source: str) -> dict:
     """The fingerprint of one template file (raises SyntaxError on unparsable source)."""
     tree = ast.parse(source)
     return {
+        "template": _text_digest(source),
         "module_docstring": _doc_digest(tree),
         "statements": {_digest(ast.dump(s)): ast.unparse(s) for s in _given_statements(tree)},
         "functions": {name: {"arguments": ast.unparse(node.args), "docstring": _doc_digest(node)}
@@ -163,11 +170,15 @@ def notes(submission: Path, found: list[str], config_path: Path) -> list[str]:
     stored = _stored(config_path)
     if stored is None:
         return []
-    out = []
-    for name, expected in stored["files"].items():
-        if name not in found:
-            continue  # a missing file has its own note
+    out, untouched = [], []
+    for name in found:  # in the config's order; a missing file has its own note
+        expected = stored["files"].get(name)
+        if expected is None:
+            continue
         source = (Path(submission) / name).read_text(errors="replace")
+        if expected.get("template") == _text_digest(source):
+            untouched.append(name)
+            continue
         key = (id(stored), name, source)
         if key not in _CHANGES:
             try:
@@ -180,6 +191,9 @@ def notes(submission: Path, found: list[str], config_path: Path) -> list[str]:
         if changed:
             out.append(f"{name} changes parts of the template that are not meant to be edited (this costs no "
                        f"points, but please keep them as given): {'; '.join(changed)}")
+    if untouched:  # often the wrong folder handed in, or work saved elsewhere
+        out.insert(0, f"{', '.join(untouched)} {'is' if len(untouched) == 1 else 'are'} unchanged from the released "
+                      f"template{'' if len(untouched) == 1 else 's'}: was the file you worked on handed in?")
     return out
 
 
