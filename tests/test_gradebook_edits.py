@@ -7,6 +7,7 @@ Every class is graded by the real ``grade-all`` (or ``regrade``); the files are 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import re
@@ -266,7 +267,9 @@ def test_hand_edited_grades_csv_is_not_overwritten(klass, edit):
     path = out / "grades.csv"
     text = path.read_text(encoding="utf-8")
     if edit == "excel":  # Excel's re-save in a comma-decimal locale: BOM, semicolons, CRLF
-        edited = ("\ufeff" + text.replace(",", ";").replace("\n", "\r\n")).encode("utf-8")
+        buffer = io.StringIO()  # cells keep their text (a note's commas included), as Excel keeps them
+        csv.writer(buffer, delimiter=";", lineterminator="\r\n").writerows(csv.reader(io.StringIO(text)))
+        edited = ("\ufeff" + buffer.getvalue()).encode("utf-8")
     elif edit == "typed":
         edited = text.replace("blank,0,", "blank,2,", 1).encode("utf-8")
     else:
