@@ -624,3 +624,22 @@ def test_the_lock_file_alone_does_not_make_a_folder_foreign(tmp_path):
     (other / "notes.txt").write_text("mine")
     proc = run_cli("grade-all", str(tmp_path / "class"), "--out", str(other), "--no-progress")
     assert proc.returncode == 2 and not (other / LOCK).exists()
+
+
+def test_the_visible_score_line_never_counts_hidden_tests(tmp_path):
+    """results.json's output (shown to students on Gradescope before grades are published) gives the score on
+    the visible tests only: a changed quiz answer (hidden tests) must not move it, while the total does."""
+    from conftest import grade_cli
+
+    lines = {}
+    for name, answer in (("right", '"markov_property": 2'), ("wrong", '"markov_property": 1')):
+        sub = make_submission(tmp_path / name, [{"file": "quiz.py", "find": '"markov_property": 2',
+                                                  "replace": answer}])
+        _, results = grade_cli(sub, tmp_path)
+        shown = [t for t in results["tests"] if t["visibility"] == "visible"]
+        hidden = [t for t in results["tests"] if t["visibility"] != "visible"]
+        line = next(ln for ln in results["output"].splitlines() if "Score" in ln)
+        assert line.startswith(f"Score on the tests shown: {sum(t['score'] for t in shown):g} / "
+                               f"{sum(t['max_score'] for t in shown):g}; {len(hidden)} hidden tests")
+        lines[name] = (line, results["score"])
+    assert lines["right"][0] == lines["wrong"][0] and lines["right"][1] > lines["wrong"][1]

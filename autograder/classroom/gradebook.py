@@ -586,8 +586,8 @@ def results_document(record: dict, overrides: dict[str, dict], config: Config,
     if extension:
         notes.append(f"Extension granted by the course staff: {extension.get('reason', '')}")
     if applied or penalty or extension:
-        doc["output"] = top_output(record.get("files_found", []), notes, doc["score"],
-                                   sum(t["max_score"] for t in doc["tests"]), record.get("student_output", ""))
+        doc["output"] = top_output(record.get("files_found", []), notes, doc["tests"],
+                                   record.get("student_output", ""), total=doc["score"])
     if applied:
         extra["overrides"] = applied
     if stale:

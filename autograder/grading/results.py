@@ -45,10 +45,22 @@ def tolerant_stdio() -> None:
             pass
 
 
-def top_output(files_found: list[str], notes: list[str], score: float, max_score: float,
-               student_output: str) -> str:
-    """What the student sees above the tests: files graded, problems, the score, printed output."""
-    lines = [f"Graded files: {', '.join(files_found) or 'none'}", *notes, f"Score: {score:g} / {max_score:g}"]
+def top_output(files_found: list[str], notes: list[str], tests: list[dict], student_output: str,
+               total: float | None = None) -> str:
+    """What the student sees above the tests: files graded, problems, the score, printed output.
+
+    ``tests``: results.json's test entries (score, max_score, visibility); ``total``: the score when all are
+    shown, if not their sum (a staff penalty changes it).  While some tests are not
+    visible, only the score on the visible ones is given, with how many are withheld: a total that
+    counted them would let a student read hidden results (a quiz answer changed, the total moves).
+    """
+    withheld = [t for t in tests if t.get("visibility", "visible") != "visible"]
+    shown = [t for t in tests if t not in withheld]
+    got, out_of = sum(t["score"] for t in shown), sum(t["max_score"] for t in shown)
+    score = (f"Score on the tests shown: {got:g} / {out_of:g}; {len(withheld)} hidden tests "
+             f"({sum(t['max_score'] for t in withheld):g} points) count in the total and are shown when grades are "
+             "published" if withheld else f"Score: {got if total is None else total:g} / {out_of:g}")
+    lines = [f"Graded files: {', '.join(files_found) or 'none'}", *notes, score]
     if student_output:
         lines.append("Output printed by your code (public tests only, trimmed):\n" + student_output)
     return "\n".join(lines)
@@ -69,8 +81,7 @@ def to_gradescope(report: GradeReport, config: Config) -> dict:
     return clean({
         "score": report.score,
         "execution_time": round(report.seconds, 3),
-        "output": top_output(report.files_found, report.notes, report.score, report.max_score,
-                             report.student_output),
+        "output": top_output(report.files_found, report.notes, tests, report.student_output),
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,
