@@ -7,6 +7,8 @@ reach, and say what happened where it does.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from conftest import grade_cli, lost_functions, make_submission, with_callers, write_config
 
@@ -150,3 +152,16 @@ def test_a_misnamed_file_is_offered_for_one_name_only(tmp_path):
     assert renames == {"rnn_layers.py": "rnn_layer.py", "lstm_layers.py": "lstm_layer.py", "quiz.py": "Quiz.py",
                        "char_rnn.py": "charrnn.py"}
     assert len(set(renames.values())) == len(renames)
+
+
+def test_a_missing_file_imported_by_another_is_named_as_missing(tmp_path):
+    """char_rnn.py imports rnn_layers: with rnn_layers.py missing, its failures say the student's file is missing,
+    not that the grader's Python lacks a module."""
+    sub = make_submission(tmp_path / "no_rnn")
+    (sub / "rnn_layers.py").unlink()
+    _, results = grade_cli(sub, tmp_path)
+    outputs = [t["output"] for t in results["tests"] if t["name"].startswith(("train_char_rnn", "one_hot"))]
+    assert outputs and all("rnn_layers.py, which this code imports, is missing from the submission" in o
+                           for o in outputs if "No module named 'rnn_layers'" in o)
+    assert any("No module named 'rnn_layers'" in o for o in outputs)
+    assert "does not have rnn_layers" not in json.dumps(results)

@@ -89,7 +89,9 @@ def test_zip_holds_the_grader_config_and_reference_only(autograder_zip, tmp_path
     package = {p.relative_to(ROOT).as_posix() for p in (ROOT / "autograder").rglob("*")
                if p.suffix in (".py", ".json") and "__pycache__" not in p.parts}
     # The assignment's homework and behaviours modules build the tests' inputs and run its behaviour checks.
-    assignment = {f"assignments/hw_rnn/{name}" for name in ("assignment.yaml", "homework.py", "behaviours.py")}
+    # fingerprints.json: the notes on edited template parts and on files handed in as released.
+    assignment = {f"assignments/hw_rnn/{name}"
+                  for name in ("assignment.yaml", "homework.py", "behaviours.py", "fingerprints.json")}
     expected = {"setup.sh", "run_autograder", "requirements.txt", MANIFEST, *assignment,
                 *(f"solutions/hw_rnn/{f}" for f in FILES), *package}
     assert set(infos) == expected
@@ -139,6 +141,8 @@ def test_templates_get_zero(gs_root, validate_results):
     validate_results(results)
     assert results["score"] == 0 and total(results) >= 100
     assert all("is not implemented yet" in t["output"] for t in results["tests"])
+    # The template fingerprints travel in the zip: the student learns the files are as released.
+    assert f"{', '.join(FILES)} are unchanged from the released templates" in " ".join(results["output"].split())
 
 
 def test_mutant_gets_partial_marks_and_hidden_feedback_reveals_no_inputs(gs_root, tmp_path, validate_results):

@@ -137,6 +137,10 @@ def test_self_check_passes_the_reference_and_fails_the_templates(unzipped, numpy
     assert proc.stdout.count("[FAIL]") == len(public) and "[PASS]" not in proc.stdout
     assert " ".join(proc.stdout.split()).count("is not implemented yet") >= len(public)  # the table wraps lines
     assert "not meant to be edited" not in proc.stdout
+    # Run in the bundle's own folder: the bundle's files are never taken for the student's.
+    said = " ".join(proc.stdout.split())
+    assert "autograder/" not in said and "Notebooks not graded" not in said and "CHECK_AND_SUBMIT" not in said
+    assert f"{', '.join(FILES)} are unchanged from the released templates" in said
     # The reference copied in passes every public test, through the other entry point.
     student = tmp_path / "hw_rnn"
     shutil.copytree(unzipped, student)

@@ -85,6 +85,12 @@ def zip_members(config_path: Path) -> tuple[dict[str, Path], dict]:
     for path in (config.homework_path, config.behaviours_path):
         if path is not None and path.is_file():
             members[_inside_repo(path, "an assignment module")] = path
+    # The template fingerprints: the notes on edited template parts and on files handed in as released.
+    from autograder.grading import fingerprint
+
+    prints = fingerprint.path_for(config.path)
+    if prints.is_file():
+        members[_inside_repo(prints, "the template fingerprints")] = prints
     for name in config.files:
         members[_inside_repo(config.reference / name, "the reference solution")] = config.reference / name
     manifest = {

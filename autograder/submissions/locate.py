@@ -187,7 +187,7 @@ def _keep_time(target: Path, info: zipfile.ZipInfo) -> None:
 # the Gradescope run and the student's `check.py` all call ``locate``.
 _JUNK_DIRS = {"__MACOSX", "__pycache__", ".ipynb_checkpoints", ".git", "node_modules"}
 # The OS's and nbgrader's own records (collect writes timestamp.txt, submit submission_secret.txt).
-_QUIET_FILES = {"thumbs.db", "desktop.ini", "timestamp.txt", "submission_secret.txt"}
+_QUIET_FILES = {"thumbs.db", "desktop.ini", "timestamp.txt", "submission_secret.txt", "check_and_submit.md"}
 _RECEIPT = re.compile(r"receipt", re.IGNORECASE)  # an LMS's submission receipt
 # How browsers, LMSs and file managers rename a file: "x (1).py" (Chrome, Edge), "x(1).py" (Firefox),
 # "x-1.py" (Canvas resubmissions, Safari), "x - Copy.py" / "x - Copy (2).py" (Windows), "x copy.py" /
@@ -260,14 +260,14 @@ def canonical_name(name: str) -> str:
 def released_folder(folder: Path) -> bool:
     """A folder this toolkit releases beside the student's work (never the work itself).
 
-    The ``autograder/`` package (student bundle, nbgrader and otter releases:
-    it holds ``checks_api.py``) and a checks folder (``<assignment>_checks/``,
-    the bundle's ``public/``: the tests and the recorded reference values).
+    The ``autograder/`` package (nbgrader and otter releases hold ``checks_api.py``; the student bundle's
+    self-check, ``release/selfcheck.py``) and a checks folder (``<assignment>_checks/``, the bundle's
+    ``public/``: the tests and the recorded reference values).
     """
     from autograder.config import CONFIG_FILE, RECORD_FILE  # standard library at import time
 
-    return (folder / "checks_api.py").is_file() or (
-        (folder / CONFIG_FILE).is_file() and (folder / RECORD_FILE).is_file())
+    return ((folder / "checks_api.py").is_file() or (folder / "release" / "selfcheck.py").is_file()
+            or ((folder / CONFIG_FILE).is_file() and (folder / RECORD_FILE).is_file()))
 
 
 def _head(path: Path, size: int = 4096) -> bytes:
