@@ -124,7 +124,7 @@ def test_files_handed_in_as_released_are_named(tmp_path, config):
     one = make_submission(tmp_path / "one", base=SOLUTIONS)
     (one / "quiz.py").write_text((TEMPLATES / "quiz.py").read_text())
     assert [n for n in grade(one, config, public_only=True).notes if untouched in n] == [
-        "quiz.py is unchanged from the released template: was the file you worked on handed in?"]
+        "quiz.py is unchanged from the released template: is this the file you worked on?"]
     edited = make_submission(tmp_path / "edited", base=TEMPLATES)
     for name in FILES:
         (edited / name).write_text((edited / name).read_text() + "\n# started\n")

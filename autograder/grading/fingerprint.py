@@ -193,7 +193,7 @@ def notes(submission: Path, found: list[str], config_path: Path) -> list[str]:
                        f"points, but please keep them as given): {'; '.join(changed)}")
     if untouched:  # often the wrong folder handed in, or work saved elsewhere
         out.insert(0, f"{', '.join(untouched)} {'is' if len(untouched) == 1 else 'are'} unchanged from the released "
-                      f"template{'' if len(untouched) == 1 else 's'}: was the file you worked on handed in?")
+                      f"template{'' if len(untouched) == 1 else 's'}: is this the file you worked on?")
     return out
 
 
