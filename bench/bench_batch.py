@@ -121,13 +121,11 @@ def _floor(repeat: int = 5) -> float:
 
 
 def _verdicts(out: Path) -> dict:
-    """Each student's per-test scores and messages (results.json without its timings and temporary folders)."""
+    """Each student's per-test scores and messages (results.json without its timings)."""
     found = {}
     for path in (out / "raw").glob("*.json"):
         results = json.loads(path.read_text()).get("results") or {}
-        # Tracebacks name the sandbox's random temporary folder.
-        found[path.name] = [(t.get("name"), t.get("score"), re.sub(r"/\S*/work/", "WORK/", t.get("output") or ""))
-                            for t in results.get("tests", [])]
+        found[path.name] = [(t.get("name"), t.get("score"), t.get("output") or "") for t in results.get("tests", [])]
     return found
 
 

@@ -29,6 +29,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from autograder.classroom.batch import default_jobs  # noqa: E402
 from autograder.config import command_config  # noqa: E402
 
 CONFIG = ROOT / "assignments" / "hw_rnn" / "assignment.yaml"
@@ -67,7 +68,7 @@ def bench_similarity(students: int) -> None:
         generated_class(out, students, config)
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         start = time.perf_counter()
-        pairs, path = similarity.report(out, config)
+        pairs, path = similarity.report(out, config, jobs=default_jobs())
         seconds = time.perf_counter() - start
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         flagged = sum(p.code_flag or p.values_flag for p in pairs)

@@ -369,13 +369,23 @@ def test_file_by_file_filtering_equals_filtering_the_whole_text():
         assert np.array_equal(raw_positions(got, got_offsets), raw_positions(want, want_offsets))
 
 
-def test_students_with_the_same_text_share_one_comparison():
+def test_students_with_the_same_text_share_one_comparison(monkeypatch):
     """Copies of one text are fingerprinted and compared once, with the same figures as every other pair."""
     from autograder.classroom import similarity
 
     reference, template, loops = (similarity.student_text(f, FILES) for f in (SOLUTIONS, TEMPLATES, LOOPS))
     texts = {"a": reference, "b": reference, "c": reference, "d": loops, "e": template, "f": loops}
+    calls = {"fingerprint": 0, "match": 0}
+    for name, key in (("_fingerprint", "fingerprint"), ("_code_match", "match")):
+        real = getattr(similarity, name)
+        monkeypatch.setattr(similarity, name, lambda *a, _real=real, _key=key, **k: (
+            calls.__setitem__(_key, calls[_key] + 1), _real(*a, **k))[1])
     pairs = {(p.a, p.b): p for p in similarity.compare(texts, {}, TEMPLATES, FILES)}
+    # 3 distinct texts (+ the templates' boilerplate, fingerprinted on its own); 15 pairs of students, but only
+    # the ordered pairs of distinct texts met in the students' order: (ref, ref), (ref, loops), (ref, tpl),
+    # (loops, tpl), (tpl, loops), (loops, loops).
+    assert calls["match"] == 6
+    assert calls["fingerprint"] == 3 + len(list(TEMPLATES.glob("*.py"))) + 1
     assert pairs["a", "b"].similarity == pairs["a", "c"].similarity == pairs["b", "c"].similarity == (1.0, 1.0)
     assert pairs["a", "d"].similarity == pairs["b", "f"].similarity == pairs["c", "d"].similarity
     assert pairs["a", "d"].overlap == pairs["c", "f"].overlap > 0

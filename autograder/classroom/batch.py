@@ -649,7 +649,7 @@ def similarity_report(out: Path, config: Config, options: Options) -> None:
     try:
         from autograder.classroom import similarity
 
-        pairs, path = similarity.report(out, config, jobs=options.jobs or None)
+        pairs, path = similarity.report(out, config, jobs=options.jobs or default_jobs())
     except Exception as exc:  # noqa: BLE001 -- the grades are written; the report is an extra
         _say(options, f"note: no similarity report: {type(exc).__name__}: {exc}")
         return

@@ -216,7 +216,7 @@ def _similarity(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from autograder.classroom import similarity
-    from autograder.classroom.batch import _load_config, read_manifest, render_all
+    from autograder.classroom.batch import _load_config, default_jobs, read_manifest, render_all
     from autograder.classroom.gradebook import GradebookError
 
     out = Path(args.outdir)
@@ -227,7 +227,7 @@ def _similarity(args: argparse.Namespace) -> int:
         thresholds = replace(thresholds, code=args.threshold)
     if args.min_overlap is not None:
         thresholds = replace(thresholds, min_overlap=args.min_overlap)
-    pairs, path = similarity.report(out, config, thresholds)
+    pairs, path = similarity.report(out, config, thresholds, jobs=default_jobs())
     print(similarity.describe(pairs, path))
     if (manifest.get("incomplete") or {}).get("similarity"):  # an interrupted run's only missing piece: done now
         manifest.pop("incomplete")

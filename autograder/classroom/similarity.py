@@ -23,7 +23,6 @@ import csv
 import html
 import io
 import itertools
-import os
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -70,9 +69,13 @@ class Pair:
     def rare_values(self, limit: int) -> list[str]:
         return [t for t, k in self.shared_values if k <= limit]
 
+    @property
+    def flagged(self) -> bool:
+        return self.code_flag or self.values_flag
+
     def listed(self, t: Thresholds) -> bool:
         """Whether similarity.csv and report.html list the pair."""
-        return self.code_flag or self.values_flag or self.score >= t.listed or bool(self.rare_values(t.rare))
+        return self.flagged or self.score >= t.listed or bool(self.rare_values(t.rare))
 
 
 def student_text(folder: Path, files: tuple[str, ...]) -> str:
@@ -147,16 +150,15 @@ def filtered_code(text: str, lexer: FileLexer | None = None):
     import numpy as np
 
     lexer = lexer or FileLexer()
-    filtered, offsets, raw_seen = [], [], 0
+    filtered, offsets, raw_seen, done = [], [], 0, 0
     for piece in file_pieces(text):
         code, marks = lexer(piece)
-        done = sum(map(len, filtered))
         if offsets:  # filter_code's leading [0, 0] would sit out of order after the previous file's marks
             marks = marks[1:]
         if len(marks):
             offsets.append(marks + np.array([done, raw_seen - done]))
         filtered.append(code)
-        raw_seen += len(piece)
+        raw_seen, done = raw_seen + len(piece), done + len(code)
     return "".join(filtered), (np.concatenate(offsets) if offsets else np.array([]))
 
 
@@ -224,20 +226,18 @@ def boilerplate_hashes(templates: Path | None, files: tuple[str, ...], threshold
 
 
 def compare(texts: dict[str, str], digests: dict[str, dict[str, str]], templates: Path | None,
-            files: tuple[str, ...] = (), thresholds: Thresholds = Thresholds(), jobs: int | None = None
-            ) -> list[Pair]:
+            files: tuple[str, ...] = (), thresholds: Thresholds = Thresholds(), jobs: int = 1) -> list[Pair]:
     """Every pair of students with any evidence, most similar first.
 
     ``texts``: student -> graded source (``student_text``); ``digests``: student -> test -> value hash.
-    ``jobs``: processes that fingerprint and compare a large class (default: one per available core);
-    the result is the same whatever their number.
+    ``jobs``: processes that fingerprint and compare a large class (grade-all's worker count); the result is
+    the same whatever their number.
     """
     boilerplate = boilerplate_hashes(templates, files, thresholds)
     # Students who handed in the same text (copies of one solution, the same untouched template) share one
     # fingerprint, and each pair of distinct texts is compared once: a class of hundreds holds many.
     distinct = list(dict.fromkeys(t for t in texts.values() if t.strip()))
     index = {text: i for i, text in enumerate(distinct)}
-    jobs = _cores() if jobs is None else jobs
     _SHARED.update(thresholds=thresholds, boilerplate=boilerplate)
     try:
         fingerprints = _in_parallel(_fingerprints, distinct, jobs)
@@ -265,7 +265,7 @@ def compare(texts: dict[str, str], digests: dict[str, dict[str, str]], templates
     for p in pairs.values():
         p.code_flag = p.score >= thresholds.code and p.overlap >= thresholds.min_overlap
         p.values_flag = len(p.rare_values(thresholds.rare)) >= thresholds.wrong_values
-    ranked = sorted(pairs.values(), key=lambda p: (-(p.code_flag or p.values_flag), -p.score,
+    ranked = sorted(pairs.values(), key=lambda p: (-p.flagged, -p.score,
                                                    -len(p.rare_values(thresholds.rare)), p.a, p.b))
     # The matched spans only of the pairs report.html shows side by side: kept for all, they would hold
     # hundreds of megabytes in a large class.
@@ -278,13 +278,6 @@ def compare(texts: dict[str, str], digests: dict[str, dict[str, str]], templates
 # What the processes of _in_parallel read: set by compare before they fork, so nothing is sent to them.
 _SHARED: dict = {}
 PARALLEL_FROM = 40  # items (texts, pairs) below which forking processes costs more than it saves
-
-
-def _cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def _in_parallel(work, items: list, jobs: int) -> list:
@@ -346,7 +339,7 @@ def load_class(out: Path, config: Config) -> tuple[dict[str, str], dict[str, dic
     return texts, digests, folders
 
 
-def report(out: Path, config: Config, thresholds: Thresholds = Thresholds(), jobs: int | None = None
+def report(out: Path, config: Config, thresholds: Thresholds = Thresholds(), jobs: int = 1
            ) -> tuple[list[Pair], Path]:
     """Compare the class in OUTDIR; write similarity/report.html and similarity/similarity.csv.
 
@@ -434,7 +427,7 @@ font-size:12px;max-height:40em}mark{background:#ffd54f}"""
 
 def _html(pairs: list[Pair], texts: dict[str, str], t: Thresholds, config: Config, coded: int, valued: int) -> str:
     e = html.escape
-    flagged = [p for p in pairs if p.code_flag or p.values_flag]
+    flagged = [p for p in pairs if p.flagged]
     rows = []
     for k, p in enumerate(pairs):
         why = " + ".join(w for w, on in (("code", p.code_flag), ("wrong values", p.values_flag)) if on)
@@ -474,7 +467,7 @@ def _html(pairs: list[Pair], texts: dict[str, str], t: Thresholds, config: Confi
 
 def describe(pairs: list[Pair], path: Path) -> str:
     """One line for the terminal."""
-    flagged = [p for p in pairs if p.code_flag or p.values_flag]
+    flagged = [p for p in pairs if p.flagged]
     parts = []
     for label, members in (("code", [p for p in flagged if p.code_flag]),
                            ("identical wrong values", [p for p in flagged if p.values_flag])):

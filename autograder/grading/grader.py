@@ -103,10 +103,10 @@ def _missing_module(reply: Reply, config: Config) -> str:
     found = re.search(r"No module named '([\w.]+)'", reply.error)
     if not found:
         return ""
-    module = found.group(1)
-    if module.split(".")[0] in [f[:-3] for f in config.files]:  # one of the submission's own files is missing
+    module, own = found.group(1), [f[:-3] for f in config.files]
+    if module.split(".")[0] in own:  # one of the submission's own files is missing
         return f" ({module.split('.')[0]}.py, which this code imports, is missing from the submission)"
-    if not config.environment.allows(module, [f[:-3] for f in config.files]):
+    if not config.environment.allows(module, own):
         return f" ({environment.not_allowed(module, config.environment)})"
     return f" (the grader's Python does not have {module})"
 

@@ -54,8 +54,8 @@ def top_output(files_found: list[str], notes: list[str], tests: list[dict], stud
     visible, only the score on the visible ones is given, with how many are withheld: a total that
     counted them would let a student read hidden results (a quiz answer changed, the total moves).
     """
+    shown = [t for t in tests if t.get("visibility", "visible") == "visible"]
     withheld = [t for t in tests if t.get("visibility", "visible") != "visible"]
-    shown = [t for t in tests if t not in withheld]
     got, out_of = sum(t["score"] for t in shown), sum(t["max_score"] for t in shown)
     score = (f"Score on the tests shown: {got:g} / {out_of:g}; {len(withheld)} hidden tests "
              f"({sum(t['max_score'] for t in withheld):g} points) count in the total and are shown when grades are "
