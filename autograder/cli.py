@@ -44,9 +44,6 @@ def cmd_grade(args: argparse.Namespace) -> int:
         output_target(args.results)
     except ResultsPathError as exc:
         raise ConfigError(str(exc)) from None
-    from autograder.sandbox.box import prestart_child
-
-    prestart_child()  # the child's Python and numpy load while this process reads the config
     config = command_config(args.config, cases=False, assignment=args.assignment)
     located = _submission(args.submission, config)
     # The grader loads numpy (and the homework) while the fork server does, then forks the child from it.
@@ -69,9 +66,6 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from autograder.sandbox.box import prestart_child
-
-    prestart_child()
     config = command_config(args.config, cases=False, assignment=args.assignment)
     located = _submission(args.submission, config)
     check_config_cases(config)
@@ -130,7 +124,18 @@ def cmd_release(args: argparse.Namespace) -> int:
     return 0
 
 
+# The commands that run student code: their child's Python starts before anything else (see main).
+_CHILD_COMMANDS = ("grade", "check")
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] and argv[0] in _CHILD_COMMANDS:
+        # The child's Python and numpy load while this process builds its parser (the batch commands'
+        # options import the submission layouts) and reads the config: a single grade waits for both.
+        from autograder.sandbox.program import prestart_child
+
+        prestart_child()
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     common = argparse.ArgumentParser(add_help=False)
