@@ -341,21 +341,63 @@ def load_config(path: str | Path, known_functions: dict | None = None) -> Config
     known_functions maps each gradable function to the case keys its inputs
     need; without it, check_cases can be called later.
     """
-    import yaml
-
     path = Path(path)
     try:
-        raw = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        raw = _parse(path.read_text(), path)
     except OSError as exc:
         raise ConfigError(f"cannot read the assignment config {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping")
     # The grader needs both folders; only the student bundle's config goes without them.
     _get(raw, "reference", str, "top level")
     _get(raw, "templates", str, "top level")
     return from_mapping(raw, path, known_functions)
+
+
+PARSED_KEPT = 16  # parsed configs kept in the cache folder (the most recently written)
+
+
+def _parse(text: str, path: Path):
+    """The data of a YAML config, raising ConfigError when it is not YAML.
+
+    Kept as JSON in the grader's cache folder (``privileges.cache_folder``), named by a digest of the text:
+    JSON reads some forty times faster than YAML parses, and a single ``grade`` waits for it.  Only data
+    that JSON gives back unchanged is kept.
+    """
+    import hashlib
+    import json
+    import os
+    import tempfile
+
+    from autograder.sandbox.privileges import cache_folder
+
+    folder = cache_folder()
+    kept = folder / f"config-{hashlib.sha256(text.encode()).hexdigest()[:32]}.json" if folder else None
+    if kept is not None:
+        try:
+            return json.loads(kept.read_text())
+        except (OSError, ValueError):
+            pass
+    import yaml
+
+    try:
+        raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    if kept is not None:
+        try:
+            data = json.dumps(raw)
+            if json.loads(data) == raw:
+                fd, tmp = tempfile.mkstemp(dir=kept.parent, prefix=".tmp-")
+                with os.fdopen(fd, "w") as f:
+                    f.write(data)
+                os.replace(tmp, kept)
+                others = sorted(kept.parent.glob("config-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+                for old in others[PARSED_KEPT:]:
+                    old.unlink(missing_ok=True)
+        except (TypeError, ValueError, OSError):
+            pass
+    return raw
 
 
 def from_mapping(raw: dict, path: Path, known_functions: dict | None = None) -> Config:

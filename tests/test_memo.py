@@ -13,7 +13,7 @@ from conftest import CONFIG, SOLUTIONS, grade_cli, make_submission, write_config
 
 from autograder.config import load_config
 from autograder.grading import grader, memo
-from autograder.sandbox.privileges import student_identity
+from autograder.sandbox.privileges import cache_folder, student_identity
 
 EDITS = {
     # (Not a bug that leaves part of an np.empty array unwritten: its messages show whatever memory held.)
@@ -97,7 +97,7 @@ def test_a_damaged_file_is_not_trusted(tmp_path, monkeypatch, damage, capsys):
 def test_nothing_is_kept_without_a_separate_uid(tmp_path, monkeypatch):
     monkeypatch.setenv("AUTOGRADER_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("AUTOGRADER_DROP_PRIVILEGES", "0")
-    assert memo._folder() is None
+    assert cache_folder() is None
     config = load_config(write_config(tmp_path))
     assert memo._file(config) is None
     memo.save(config)
@@ -116,3 +116,29 @@ def test_a_folder_others_can_write_is_not_used(tmp_path, monkeypatch, capsys):
     assert "closed to others" in capsys.readouterr().err
     shared.chmod(0o700)
     assert memo._file(config).parent == shared
+
+
+@needs_uid
+def test_the_parsed_config_is_kept_as_json_and_read_back_equal(tmp_path, monkeypatch):
+    """A config read twice gives the same Config, the second time from the JSON kept beside the values; a
+    damaged copy is parsed again and replaced; YAML that JSON would change (a date) is never kept."""
+    monkeypatch.setenv("AUTOGRADER_CACHE", str(tmp_path / "cache"))
+    path = write_config(tmp_path)
+    first = load_config(path)
+    (kept,) = (tmp_path / "cache").glob("config-*.json")
+    assert json.loads(kept.read_text())["submission"]["files"] == list(first.files)
+    assert load_config(path) == first
+    kept.write_text('{"submission": ')  # damaged: parsed from the YAML again
+    assert load_config(path) == first
+    assert json.loads(kept.read_text())["submission"]["files"] == list(first.files)
+    dated = tmp_path / "dated.yaml"
+    dated.write_text(path.read_text() + "\nreleased: 2026-12-01\n")
+    load_config(dated)
+    assert len(list((tmp_path / "cache").glob("config-*.json"))) == 1
+
+
+def test_no_parsed_config_is_kept_without_a_separate_uid(tmp_path, monkeypatch):
+    monkeypatch.setenv("AUTOGRADER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("AUTOGRADER_DROP_PRIVILEGES", "0")
+    load_config(write_config(tmp_path))
+    assert not (tmp_path / "cache").exists()

@@ -256,7 +256,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     """Add the class-grading commands to ``python -m autograder``."""
     p = sub.add_parser("grade-all", parents=[common], help="grade a whole class in parallel",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    from autograder.submissions.layouts import ATTEMPTS, LAYOUTS
+    from autograder.submissions import ATTEMPTS, LAYOUTS
 
     p.add_argument("submissions", help="a folder of per-student folders or zips, a Gradescope export, "
                                        "nbgrader's submitted/ (or its course folder), or the unzipped download "

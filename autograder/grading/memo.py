@@ -38,7 +38,6 @@ INPUTS: dict[tuple, object] = {}
 # (reference path, function, case JSON) -> {input summary: named outputs}
 OUTPUTS: dict[tuple, dict[tuple, dict]] = {}
 _LOADED: dict[Path, int] = {}  # config path -> entries known when its file was read or written
-_REFUSED: set[Path] = set()  # cache folders found open to others (said once)
 
 
 def read_only(value):
@@ -65,37 +64,13 @@ def containers(value):
     return value
 
 
-def _folder() -> Path | None:
-    """Where values are kept on disk, or None when student code could reach it (no separate uid)."""
-    from autograder.sandbox.privileges import student_identity
-
-    if student_identity() is None:
-        return None
-    return Path(os.environ.get("AUTOGRADER_CACHE") or Path.home() / ".cache" / "autograder")
-
-
-def _private(folder: Path) -> bool:
-    """Whether ``folder`` exists (made if missing), is this user's and is closed to everyone else: a folder
-    another user could write to could hold someone else's file under the expected name."""
-    try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = folder.stat()
-    except OSError:
-        return False
-    if info.st_uid != os.geteuid() or info.st_mode & 0o077:
-        if folder not in _REFUSED:
-            _REFUSED.add(folder)
-            print(f"grader: not keeping reference values in {folder}: it must belong to this user and be closed "
-                  f"to others (chmod 700)", file=sys.stderr)
-        return False
-    return True
-
-
 def _file(config: Config) -> Path | None:
     """The cache file of this config's values, named by a digest of what they depend on; None when values are
     not kept on disk (no separate uid for student code, or a folder others can reach)."""
-    folder = _folder()
-    if folder is None or config.reference is None or not _private(folder):
+    from autograder.sandbox.privileges import cache_folder
+
+    folder = cache_folder()
+    if folder is None or config.reference is None:
         return None
     h = hashlib.sha256(f"{FORMAT} {sys.version_info[:2]} {np.__version__}".encode())
     sources = [config.path, config.homework_path, config.behaviours_path, *(config.reference / f for f in config.files)]

@@ -54,6 +54,35 @@ def student_identity(grader_pid: int | None = None) -> Identity | None:
 BUILT_CHILD_PYTHONS = ("/opt/hw_rnn_child/bin/python",)
 
 
+_REFUSED: set[Path] = set()  # cache folders found open to others (said once)
+
+
+def cache_folder() -> Path | None:
+    """Where the grader keeps what it computed between runs (the reference's values, the parsed config):
+    ``AUTOGRADER_CACHE``, else ``~/.cache/autograder``, made if missing.
+
+    None when student code shares this uid (it could write there), and when the folder is not this user's
+    alone: a folder another user could write to could hold someone else's file under the expected name.
+    """
+    import sys
+
+    if student_identity() is None:
+        return None
+    folder = Path(os.environ.get("AUTOGRADER_CACHE") or Path.home() / ".cache" / "autograder")
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = folder.stat()
+    except OSError:
+        return None
+    if info.st_uid != os.geteuid() or info.st_mode & 0o077:
+        if folder not in _REFUSED:
+            _REFUSED.add(folder)
+            print(f"grader: not keeping computed values in {folder}: it must belong to this user and be closed "
+                  "to others (chmod 700)", file=sys.stderr)
+        return None
+    return folder
+
+
 def child_python() -> str:
     """The interpreter for student code.
 

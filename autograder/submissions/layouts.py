@@ -45,6 +45,7 @@ from pathlib import Path
 
 import yaml
 
+from autograder.submissions import ATTEMPTS, LAYOUTS  # noqa: F401 -- re-exported
 from autograder.submissions.locate import (  # noqa: F401 -- ArchiveLimits and SubmissionProblem are re-exported
     ArchiveLimits,
     SubmissionProblem,
@@ -56,8 +57,6 @@ from autograder.submissions.locate import (  # noqa: F401 -- ArchiveLimits and S
 from autograder.text import disk_name, name_bytes
 
 SKIPPED_NAMES = {"__MACOSX", "__pycache__", ".DS_Store", "Thumbs.db"}
-LAYOUTS = ("folders", "gradescope", "nbgrader", "canvas", "moodle", "blackboard")
-ATTEMPTS = ("latest", "first")
 # The entry note of a submission the LMS flagged late (Canvas's _LATE_; Moodle's and Blackboard's downloads
 # carry no such flag).  A staff extension (gradebook) finds it by this text.
 LATE_NOTE = "submitted late (Canvas marked it LATE)"
