@@ -10,6 +10,7 @@ import pytest
 from autograder.config import Limits
 from autograder.sandbox.box import Sandbox
 from autograder.sandbox.privileges import child_python, student_identity
+from autograder.sandbox.wire import Handle
 
 MODULE = '''
 import os, time
@@ -31,6 +32,12 @@ def echo(a):
 def shout(k):
     print(f"call {k}")
     return k
+
+def forward(k):
+    return k, [k, k, k]
+
+def backward(cache):
+    return sum(cache)
 '''
 
 
@@ -78,3 +85,24 @@ def test_printed_output_includes_every_request_sent(box):
     later = box.submit_call("m", "shout", [99])
     assert later.result().ok
     assert all(f"call {k}" in printed for k in range(5)) and "call 99" not in printed
+
+
+@pytest.mark.parametrize("bad", ["hang", "die"])
+def test_a_call_on_a_kept_value_follows_it_to_a_fresh_child(box, bad):
+    """A backward sent right behind its forward (the handle named by the grader) still finds the forward's cache
+    when a fault between them replaced the child: the forward runs again in the new child first."""
+    forward = box.submit_call("m", "forward", [5], keep=(1,), keep_as=(1000,))
+    fault = box.submit_call("m", "f", [bad])
+    backward = box.submit_call("m", "backward", [Handle(1000)], needs=forward)
+    assert forward.result().ok and forward.result().value[1].id == 1000
+    assert not fault.result().ok
+    reply = backward.result()
+    assert reply.ok and reply.value == 15 and box.generation == 2
+
+
+def test_without_needs_a_fresh_child_lacks_the_kept_value(box):
+    """The counter-test: the same backward not naming its forward reaches a child that never ran it."""
+    box.submit_call("m", "forward", [5], keep=(1,), keep_as=(1000,))
+    box.submit_call("m", "f", ["die"])
+    reply = box.submit_call("m", "backward", [Handle(1000)]).result()
+    assert not reply.ok and box.generation == 2

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import re
 import sys
@@ -32,7 +33,7 @@ from autograder.config import Config, TestSpec
 from autograder.grading import compare, fingerprint, gradcheck, memo
 from autograder.grading.compare import Mismatch, Tolerance, check_array, check_value, describe_type, unchanged
 from autograder.sandbox.box import Pending, Reply, Sandbox, open_sandbox
-from autograder.sandbox.wire import output_cap, output_cut_message
+from autograder.sandbox.wire import Handle, output_cap, output_cut_message
 from autograder.spec import Function, Homework, input_summary, load_files, named_outputs, upstream_gradients
 from autograder.submissions.extract import discard as discard_extracted
 from autograder.submissions.extract import extracted_from
@@ -170,6 +171,8 @@ class Grading:
         self._answers: dict[str, dict | Failed] = {}  # each quiz function's answers, called once
         self._early: dict[tuple, tuple[Pending, list, dict]] = {}  # calls sent ahead by prefetch
         self._early_quick: dict[tuple, Pending] = {}  # quick checks' evaluations sent ahead, by backward and case
+        self._early_gradients: dict[tuple, dict] = {}  # forward and backward calls sent ahead, by backward and case
+        self._handle_ids = itertools.count(1)  # the ids of the caches the child keeps (keep_as)
 
     # -- calls -----------------------------------------------------------
     def inputs(self, function: str, case: dict) -> tuple[list, dict]:
@@ -205,13 +208,17 @@ class Grading:
         return dict(memo.INPUTS[key])
 
     def student_call(self, fn: Function, args: list, kwargs: dict | None = None,
-                     inputs_back: bool = False) -> Pending:
+                     inputs_back: bool = False, cache: Handle | None = None, needs: Pending | None = None) -> Pending:
         """Start a call of the student's function; ``.result()`` waits for it.  ``inputs_back``: the reply also
-        brings the arguments as the call left them (``inputs_unchanged`` compares them)."""
+        brings the arguments as the call left them (``inputs_unchanged`` compares them).  The function's cache
+        output stays in the child, behind ``cache`` when given (a later call may use it before this one is
+        answered, naming this call as ``needs``)."""
         if self.module_errors.get(fn.module):
             raise Failed(self.module_errors[fn.module], general=True)
         keep = (fn.cache_index,) if fn.cache_index is not None else ()
-        return self.box.submit_call(fn.module, fn.name, args, kwargs or {}, keep=keep, inputs_back=inputs_back)
+        keep_as = (cache.id,) if keep and cache is not None else ()
+        return self.box.submit_call(fn.module, fn.name, args, kwargs or {}, keep=keep, inputs_back=inputs_back,
+                                    keep_as=keep_as, needs=needs)
 
     def forward_call(self, fn: Function, case: dict, inputs_back: bool = False) -> tuple[Pending, list, dict]:
         """The student's call of ``fn`` on the case's inputs, its arguments and keyword arguments (the call
@@ -265,6 +272,56 @@ class Grading:
             quick = gradcheck.quick_plan(items, tol.step, tol.directions, case["seed"])
             self._early_quick[key] = self.box.submit_call_many(fwd.module, fwd.name, args, kwargs, [quick.wire()],
                                                                _loss_outputs(g, fwd))
+
+    def prefetch_gradients(self, tests: list[TestSpec]) -> None:
+        """Send ahead the forward and backward calls of the gradient tests' cases (``gradient_calls``), once the
+        reference is loaded: their arguments include the reference's upstream gradients."""
+        saved = self.case
+        try:
+            for test in tests:
+                gradient = self.homework.gradients.get(test.function)
+                if gradient is None or gradient.backward != test.function:
+                    continue
+                if test.kind == "inputs_unchanged" and gradient.forward == test.function:
+                    continue  # a loss's own inputs: a plain forward call (prefetch)
+                if test.kind not in ("gradcheck", "reference_gradient", "inputs_unchanged"):
+                    continue
+                if self.module_errors.get(self.homework.functions[gradient.forward].module):
+                    continue
+                for case in test.cases:
+                    key = (test.function, json.dumps(case, sort_keys=True))
+                    if key not in self._gradients and key not in self._early_gradients:
+                        self.case = case
+                        self._early_gradients[key] = self.gradient_calls(test.function, case)
+        except Exception:  # noqa: BLE001 -- the test itself meets the problem again and reports it
+            return
+        finally:
+            self.case = saved
+
+    def gradient_calls(self, backward: str, case: dict) -> dict:
+        """Send the student's forward on a case and, right behind it, the backward on the cache that forward
+        keeps in the child (a handle named here), with the reference's values they are checked against.
+
+        The backward runs even when the forward's outputs turn out unusable; its reply is then never read
+        (the forward's failure is the verdict), and a forward that raised left no cache to call it on.
+        """
+        g = self.homework.gradients[backward]
+        fwd = self.homework.functions[g.forward]
+        args, kwargs = self.inputs(fwd.name, case)
+        cache = Handle(next(self._handle_ids)) if not g.scalar else None
+        calls = {"g": g, "fwd": fwd, "args": args, "kwargs": kwargs,
+                 "forward": self.student_call(fwd, args, kwargs, cache=cache)}
+        calls["expected"] = expected = self.reference_call(fwd, args, kwargs)
+        calls["upstream"] = upstream = self.upstream(g, expected, case)
+        if not g.scalar:
+            bwd = self.homework.functions[backward]
+            calls["backward_args"] = bargs = [upstream[n] for n in g.upstream]
+            calls["cache"] = cache
+            if not self.module_errors.get(bwd.module):  # else the failure is said once the forward is checked
+                calls["backward"] = self.student_call(bwd, [*bargs, cache], inputs_back=True,  # inputs_unchanged
+                                                      needs=calls["forward"])
+            calls["reference_grads"] = self.reference_call(bwd, bargs + [expected["cache"]], {})
+        return calls
 
     def check_output(self, function: str, name: str, actual, expected, tol: Tolerance) -> Mismatch | None:
         """``check_value`` of ``function``'s output or gradient ``name``: time steps (and T) are named only
@@ -386,13 +443,11 @@ class Grading:
         return result
 
     def _student_gradients(self, backward: str, case: dict) -> dict:
-        g = self.homework.gradients[backward]
-        fwd = self.homework.functions[g.forward]
-        args, kwargs = self.inputs(fwd.name, case)
-        pending = self.student_call(fwd, args, kwargs)
-        expected = self.reference_call(fwd, args, kwargs)
-        upstream = self.upstream(g, expected, case)
-        reply = pending.result()
+        calls = self._early_gradients.pop((backward, json.dumps(case, sort_keys=True)), None)
+        if calls is None:
+            calls = self.gradient_calls(backward, case)
+        g, fwd, expected = calls["g"], calls["fwd"], calls["expected"]
+        reply = calls["forward"].result()
         needs = "" if fwd.name == backward else f"needs your {fwd.name} first: "
         if not reply.ok:
             raise _call_failed(reply, fwd, needs, config=self.config)
@@ -405,16 +460,17 @@ class Grading:
         # A forward computed in float32 spoils central differences (its ~1e-7 error over a step of 1e-5).
         imprecise_forward = any(compare.imprecise(got[n], expected[n])
                                 for n in (*g.upstream, *((g.scalar, *g.grads) if g.scalar else ())))
-        result = {"g": g, "fwd": fwd, "args": args, "kwargs": kwargs, "expected": expected, "upstream": upstream,
-                  "error": "", "backward_reply": reply, "backward_args": [], "imprecise_forward": imprecise_forward}
+        result = {"g": g, "fwd": fwd, "args": calls["args"], "kwargs": calls["kwargs"], "expected": expected,
+                  "upstream": calls["upstream"], "error": "", "backward_reply": reply, "backward_args": [],
+                  "imprecise_forward": imprecise_forward}
         if g.scalar:
             result["grads"] = {name: got[name] for name in g.grads}
             return result
         bwd = self.homework.functions[backward]
-        bargs = [upstream[n] for n in g.upstream]
-        result["backward_args"] = bargs
-        pending = self.student_call(bwd, [*bargs, got["cache"]], inputs_back=True)  # for inputs_unchanged
-        result["reference_grads"] = self.reference_call(bwd, bargs + [expected["cache"]], {})
+        result["backward_args"] = calls["backward_args"]
+        result["reference_grads"] = calls["reference_grads"]
+        pending = calls.get("backward") or self.student_call(bwd, [*calls["backward_args"], calls["cache"]],
+                                                             needs=calls["forward"])
         breply = result["backward_reply"] = pending.result()
         if not breply.ok:
             raise _call_failed(breply, bwd, config=self.config)
@@ -691,6 +747,7 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
         if grading_class.uses_reference:
             memo.load(config)
             grading.reference = load_reference(config)
+        grading.prefetch_gradients([t for t in tests if not t.hidden])
         own = [f[:-3] for f in config.files]
         for file in found:
             try:
@@ -708,6 +765,7 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
                 # descriptors and could later rewrite what it printed (clear O_APPEND, pwrite at offset 0).
                 public_output = box.output()
                 grading.prefetch([t for t in tests if t.hidden])
+                grading.prefetch_gradients([t for t in tests if t.hidden])
             try:
                 grading.run(test)
                 results[i] = TestResult(test, True, "passed")

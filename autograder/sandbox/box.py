@@ -133,7 +133,8 @@ class Operations:
 
     limits: Limits
 
-    def submit(self, message: dict, seconds: float):
+    def submit(self, message: dict, seconds: float, needs=None):
+        """Send a request; ``needs``: an earlier request whose kept handles this one uses."""
         raise NotImplementedError
 
     def request(self, message: dict, seconds: float) -> Reply:
@@ -152,12 +153,14 @@ class Operations:
         return self.submit_call(module, function, args, kwargs, keep).result()
 
     def submit_call(self, module: str, function: str, args: list, kwargs: dict | None = None,
-                    keep: tuple = (), inputs_back: bool = True):
-        """Call a student function; outputs at positions ``keep`` stay in the child behind handles.
-        ``inputs_back``: the reply brings the arguments back as the call left them (``args_after``)."""
+                    keep: tuple = (), inputs_back: bool = True, keep_as: tuple = (), needs=None):
+        """Call a student function; outputs at positions ``keep`` stay in the child behind handles (with the ids
+        ``keep_as`` when given: a later request may then use ``Handle(id)`` before this one is answered, naming
+        it as ``needs``).  ``inputs_back``: the reply brings the arguments back as the call left them
+        (``args_after``)."""
         message = {"op": "call", "module": module, "function": function, "args": list(args),
-                   "kwargs": kwargs or {}, "keep": list(keep), "inputs_back": inputs_back}
-        return self.submit(message, self.limits.call_seconds)
+                   "kwargs": kwargs or {}, "keep": list(keep), "keep_as": list(keep_as), "inputs_back": inputs_back}
+        return self.submit(message, self.limits.call_seconds, needs)
 
     def submit_call_many(self, module: str, function: str, args: list, kwargs: dict, plans: list[dict],
                          outputs: list[int]):
@@ -186,6 +189,7 @@ class Pending:
         self.generation = box.generation
         self.submitted = time.monotonic()
         self.reply: Reply | None = None
+        self.needs: Pending | None = None  # the request whose handles this one uses: it must run in the same child
 
     def result(self) -> Reply:
         if self.reply is None:
@@ -308,7 +312,7 @@ class Sandbox(Operations):
         self.close()
 
     # -- requests --------------------------------------------------------
-    def submit(self, message: dict, seconds: float) -> Pending:
+    def submit(self, message: dict, seconds: float, needs: Pending | None = None) -> Pending:
         """Send one request; collect its reply later with ``.result()``.
 
         Requests are pipelined: the grader may send several before it reads
@@ -320,13 +324,30 @@ class Sandbox(Operations):
         from autograder.sandbox import wire  # imported late: see _start_early in cli.py
 
         pending = Pending(self, wire.encode(message), seconds)
+        pending.needs = needs
         self._dispatch(pending)
         return pending
 
+    def _holds(self, needed: Pending) -> bool:
+        """Whether the current child holds what ``needed`` kept (or there is nothing to hold: it failed)."""
+        if needed.reply is not None and not needed.reply.ok:
+            return True
+        return needed.generation == self.generation and (needed.reply is not None or needed in self._queue)
+
     def _dispatch(self, pending: Pending) -> None:
-        """Write a request to the current child (a fresh one when there is none); on a fault, its reply."""
+        """Write a request to the current child (a fresh one when there is none); on a fault, its reply.
+
+        A request that uses an earlier one's handles goes to a child that ran that one: when a fault replaced
+        the child in between, the earlier request is sent again first (itself when its reply is still due,
+        else a copy whose reply nobody reads)."""
+        redo = pending.needs is not None
         while True:
             self.start()
+            if redo and not self._holds(pending.needs):
+                redo = False  # once: a copy that fails again leaves the handle missing, and the call says so
+                needed = pending.needs
+                self._dispatch(needed if needed.reply is None else Pending(self, needed.data, needed.seconds))
+                continue  # (a fault there replaced the child)
             pending.generation, pending.submitted = self.generation, time.monotonic()
             try:
                 self._send(pending)

@@ -121,6 +121,11 @@ class Child:
         self.handles: dict[int, object] = {}
         self.next_handle = 1
 
+    def _new_handle_id(self) -> int:
+        while self.next_handle in self.handles:  # the grader's named handles (keep_as) are taken
+            self.next_handle += 1
+        return self.next_handle
+
     def function(self, module: str, name: str):
         mod = importlib.import_module(module)
         fn = getattr(mod, name, None)
@@ -151,13 +156,16 @@ class Child:
             result = fn(*args, **kwargs)
         seconds = time.perf_counter() - start
         keep = msg.get("keep") or []
+        # The grader may name the handles itself ("keep_as"), so that it can send a call that uses one (a
+        # backward on its forward's cache) before this call is answered.
+        named = msg.get("keep_as") or []
         if keep and type(result) in (tuple, list):
             result = list(result)
-            for k in keep:
+            for n, k in enumerate(keep):
                 if k < len(result):
-                    self.handles[self.next_handle] = result[k]
-                    result[k] = Handle(self.next_handle)
-                    self.next_handle += 1
+                    handle_id = named[n] if n < len(named) else self._new_handle_id()
+                    self.handles[handle_id] = result[k]
+                    result[k] = Handle(handle_id)
             result = tuple(result)
         back = msg.get("inputs_back", True)
         return {

@@ -182,7 +182,8 @@ class InProcessBox(Operations):
             os._exit = saved_exit
             sys.path[:] = saved_path
 
-    def submit(self, message: dict, seconds: float) -> _Done:
+    def submit(self, message: dict, seconds: float, needs=None) -> _Done:
+        """Answer at once (``needs`` was answered by this runner just before, or failed)."""
         return _Done(self._answer(message, seconds))
 
     def _answer(self, message: dict, seconds: float) -> Reply:
