@@ -13,6 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from autograder import config as config_module
 from autograder.config import Config, ConfigError, check_config_cases, command_config
 from autograder.release import templates
 
@@ -128,6 +129,13 @@ def cmd_release(args: argparse.Namespace) -> int:
 _CHILD_COMMANDS = ("grade", "check")
 
 
+def _cache_folder() -> Path | None:
+    """The grader's private cache folder, where parsed configs are kept (``privileges.cache_folder``)."""
+    from autograder.sandbox.privileges import cache_folder
+
+    return cache_folder()
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] and argv[0] in _CHILD_COMMANDS:
@@ -136,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         from autograder.sandbox.program import prestart_child
 
         prestart_child()
+    config_module.parsed_cache = _cache_folder
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     common = argparse.ArgumentParser(add_help=False)

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 from autograder.environment import Environment
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from autograder.spec import Homework
 
 TEST_KINDS = ("forward", "inputs_unchanged", "gradcheck", "reference_gradient", "quiz", "behaviour")
@@ -357,10 +359,19 @@ def load_config(path: str | Path, known_functions: dict | None = None) -> Config
 PARSED_KEPT = 16  # parsed configs kept in the cache folder (the most recently written)
 
 
+def _no_cache_folder() -> Path | None:
+    return None
+
+
+# Where parsed configs are kept between runs (None: nowhere).  The commands set it to the sandbox's cache folder
+# (cli.py, ``privileges.cache_folder``): which folder student code cannot write to is the sandbox's question.
+parsed_cache: Callable[[], Path | None] = _no_cache_folder
+
+
 def _parse(text: str, path: Path):
     """The data of a YAML config, raising ConfigError when it is not YAML.
 
-    Kept as JSON in the grader's cache folder (``privileges.cache_folder``), named by a digest of the text:
+    Kept as JSON in the grader's cache folder (``parsed_cache``), named by a digest of the text:
     JSON reads some forty times faster than YAML parses, and a single ``grade`` waits for it.  Only data
     that JSON gives back unchanged is kept.
     """
@@ -369,9 +380,7 @@ def _parse(text: str, path: Path):
     import os
     import tempfile
 
-    from autograder.sandbox.privileges import cache_folder
-
-    folder = cache_folder()
+    folder = parsed_cache()
     kept = folder / f"config-{hashlib.sha256(text.encode()).hexdigest()[:32]}.json" if folder else None
     if kept is not None:
         try:

@@ -19,6 +19,7 @@ only at the top: the self-check imports this before it knows numpy is there.
 from __future__ import annotations
 
 import ast
+import functools
 import io
 import sys
 import token
@@ -117,6 +118,14 @@ def numpy_notes(env: Environment, version: str) -> list[str]:
 
 
 # -- graded source -------------------------------------------------------------------
+@functools.lru_cache(maxsize=64)
+def parsed(file: str, source: str) -> ast.Module:
+    """This Python's syntax tree of a graded file, made once per text: the notes below and the template
+    fingerprints (grading/fingerprint.py) read the same tree, and none may change it.  Raises SyntaxError (and
+    ValueError for a null byte, RecursionError for absurd nesting)."""
+    return ast.parse(source, file)
+
+
 def syntax_notes(file: str, source: str, env: Environment, tree: ast.AST | None = None) -> list[str]:
     """Syntax the grader's oldest Python cannot parse (when this Python parses the file at all; ``tree``:
     this Python's parse of it, when already made)."""
@@ -184,14 +193,21 @@ def _numpy_aliases(nodes: list[ast.AST]) -> set[str]:
     return names
 
 
+_WALKED: list = [None, None]  # the last tree walked and its nodes: each file's notes read them twice
+
+
 def _nodes(file: str, source: str, tree: ast.AST | None) -> list[ast.AST] | None:
-    """Every node of the file's syntax tree (parsed unless given), or None when it does not parse."""
+    """Every import and attribute node of the file's syntax tree (parsed unless given), or None when it does not
+    parse."""
     if tree is None:
         try:
             tree = ast.parse(source, file)
         except SyntaxError:
             return None
-    return list(ast.walk(tree))
+    if _WALKED[0] is not tree:
+        kinds = (ast.Import, ast.ImportFrom, ast.Attribute)
+        _WALKED[:] = [tree, [node for node in ast.walk(tree) if isinstance(node, kinds)]]
+    return _WALKED[1]
 
 
 def removed_numpy_notes(file: str, source: str, env: Environment, tree: ast.AST | None = None) -> list[str]:
@@ -253,8 +269,8 @@ def source_notes(file: str, source: str, env: Environment, own: Iterable[str] = 
     key = (file, source, env, tuple(own))
     if key not in _SOURCE_NOTES:
         try:
-            tree = ast.parse(source, file)
-        except SyntaxError:
+            tree = parsed(file, source)
+        except (SyntaxError, ValueError, RecursionError):
             return []  # this Python cannot parse it: importing the file says so
         _SOURCE_NOTES[key] = (syntax_notes(file, source, env, tree) + removed_numpy_notes(file, source, env, tree)
                               + import_notes(file, source, env, own, tree))

@@ -17,7 +17,9 @@ instructor modules, trusted code loaded by path (the folder is not a package):
     the extreme ones of its ``stability`` tests (what overflows in this assignment, and the fix).
 ``behaviours.py`` (optional)
     ``BEHAVIOURS``: check name -> ``check(grading, test, case)`` for tests of kind ``behaviour``;
-    a check raises ``autograder.grading.grader.Failed`` when the behaviour is wrong.
+    a check raises ``autograder.grading.grader.Failed`` when the behaviour is wrong;
+    ``CALLS`` (optional): check name -> the graded function the check calls first on the case's own inputs
+    (``grading.forward_call``), which the grader may then send to the child ahead of the test.
 
 assignment.yaml may name other files (``homework: recipe.py``, ``behaviours: checks.py``).
 ``Homework`` wraps the loaded modules with the few questions the engine asks.
@@ -191,6 +193,7 @@ class Homework:
         self.stability_hint: str = getattr(module, "STABILITY_HINT", DEFAULT_STABILITY_HINT)
         self.behaviours_path = behaviours_path
         self._behaviours: dict | None = None
+        self._behaviour_calls: dict[str, str] = {}
 
     @property
     def path(self) -> Path:
@@ -204,8 +207,21 @@ class Homework:
         """
         if self._behaviours is None:
             has = self.behaviours_path is not None and self.behaviours_path.is_file()
-            self._behaviours = dict(load_module(self.behaviours_path).BEHAVIOURS) if has else {}
+            module = load_module(self.behaviours_path) if has else None
+            self._behaviours = dict(module.BEHAVIOURS) if module else {}
+            self._behaviour_calls = dict(getattr(module, "CALLS", {}))
+            unknown = sorted(f for c, f in self._behaviour_calls.items() if c not in self._behaviours
+                             or f not in self.functions)
+            if unknown:
+                raise ValueError(f"{self.behaviours_path}: CALLS names {unknown}: each key must be a check of "
+                                 "BEHAVIOURS and each value a graded function")
         return self._behaviours
+
+    @property
+    def behaviour_calls(self) -> dict[str, str]:
+        """check name -> the function the check first calls on its case's inputs (the behaviours' ``CALLS``)."""
+        _ = self.behaviours
+        return self._behaviour_calls
 
     def time_axis(self, function: str, output: str) -> int | None:
         """The axis of ``function``'s output (or gradient) ``output`` that is time, or None when it has none."""

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 from conftest import CONFIG, SOLUTIONS, grade_cli, make_submission, write_config
 
+from autograder import config as config_module
 from autograder.config import load_config
 from autograder.grading import grader, memo
 from autograder.sandbox.privileges import cache_folder, student_identity
@@ -40,6 +41,7 @@ def test_a_warm_grade_gives_the_cold_grades_results(tmp_path, monkeypatch):
     subs += [make_submission(tmp_path / name, edits) for name, edits in EDITS.items()]
     cold = [_results(s, tmp_path, f"cold-{s.name}") for s in subs]
     assert len(list((tmp_path / "cache").glob("*.bin"))) == 1
+    assert len(list((tmp_path / "cache").glob("config-*.json"))) == 1  # the command keeps the parsed config
     warm = [_results(s, tmp_path, f"warm-{s.name}") for s in subs]
     assert cold == warm
     assert cold[0]["score"] == sum(t["max_score"] for t in cold[0]["tests"]) > cold[1]["score"]
@@ -123,6 +125,7 @@ def test_the_parsed_config_is_kept_as_json_and_read_back_equal(tmp_path, monkeyp
     """A config read twice gives the same Config, the second time from the JSON kept beside the values; a
     damaged copy is parsed again and replaced; YAML that JSON would change (a date) is never kept."""
     monkeypatch.setenv("AUTOGRADER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(config_module, "parsed_cache", cache_folder)  # as the commands set it (cli.py)
     path = write_config(tmp_path)
     first = load_config(path)
     (kept,) = (tmp_path / "cache").glob("config-*.json")
@@ -140,5 +143,6 @@ def test_the_parsed_config_is_kept_as_json_and_read_back_equal(tmp_path, monkeyp
 def test_no_parsed_config_is_kept_without_a_separate_uid(tmp_path, monkeypatch):
     monkeypatch.setenv("AUTOGRADER_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("AUTOGRADER_DROP_PRIVILEGES", "0")
+    monkeypatch.setattr(config_module, "parsed_cache", cache_folder)
     load_config(write_config(tmp_path))
     assert not (tmp_path / "cache").exists()

@@ -23,6 +23,8 @@ import hashlib
 import json
 from pathlib import Path
 
+from autograder.environment import parsed
+
 FILE_NAME = "fingerprints.json"
 
 
@@ -182,7 +184,7 @@ def notes(submission: Path, found: list[str], config_path: Path) -> list[str]:
         key = (id(stored), name, source)
         if key not in _CHANGES:
             try:
-                _CHANGES[key] = changes(expected, source)
+                _CHANGES[key] = changes(expected, parsed(name, source))
             except (SyntaxError, ValueError, RecursionError):
                 _CHANGES[key] = []  # an unparsable file already fails to import, with its own note
             if len(_CHANGES) > 4096:

@@ -150,6 +150,22 @@ def _case_label(test: TestSpec, k: int, case: dict) -> str:
     return f"case {k + 1} of {len(test.cases)} (seed {case['seed']}{', ' + shape if shape else ''}): "
 
 
+_CASE_KEYS: dict[int, tuple[dict, str]] = {}  # id of a case dict -> (the dict, kept so the id stays its own; key)
+
+
+def case_key(case: dict) -> str:
+    """A case as sorted JSON: the key of its memoised values and calls sent ahead.  Made once per case dict
+    (a grading asks some seven hundred times; the config's cases are never changed)."""
+    known = _CASE_KEYS.get(id(case))
+    if known is not None and known[0] is case:
+        return known[1]
+    if len(_CASE_KEYS) > 4096:  # cases a check built on the fly, in a long-lived worker
+        _CASE_KEYS.clear()
+    key = json.dumps(case, sort_keys=True)
+    _CASE_KEYS[id(case)] = (case, key)
+    return key
+
+
 class Grading:
     """The state of grading one submission: the child, the reference and a memo."""
 
@@ -181,7 +197,7 @@ class Grading:
         Built once per process and case (a worker of grade-all grades a whole class); the arrays are shared
         and read-only, the lists and dicts holding them new on every call.
         """
-        key = (self.config.path, function, json.dumps(case, sort_keys=True))
+        key = (self.config.path, function, case_key(case))
         if key not in memo.INPUTS:
             memo.INPUTS[key] = memo.read_only(self.homework.forward_inputs(function, case).call_args())
         return memo.containers(memo.INPUTS[key])
@@ -192,7 +208,7 @@ class Grading:
         Computed once per process for the same function, case and inputs (``spec.input_summary``: the
         reference's calls are determined by the case, as the student bundle's record relies on too).
         """
-        key = (self.config.reference, fn.name, json.dumps(self.case, sort_keys=True))
+        key = (self.config.reference, fn.name, case_key(self.case))
         summary = tuple(input_summary(fn, args, kwargs))
         known = memo.OUTPUTS.setdefault(key, {})
         if summary not in known:
@@ -202,7 +218,7 @@ class Grading:
 
     def upstream(self, gradient, expected: dict, case: dict) -> dict:
         """``spec.upstream_gradients`` of a case, once per process (read-only arrays, a new dict)."""
-        key = (self.config.path, "upstream", gradient.backward, json.dumps(case, sort_keys=True))
+        key = (self.config.path, "upstream", gradient.backward, case_key(case))
         if key not in memo.INPUTS:
             memo.INPUTS[key] = memo.read_only(upstream_gradients(gradient, expected, case))
         return dict(memo.INPUTS[key])
@@ -223,21 +239,24 @@ class Grading:
     def forward_call(self, fn: Function, case: dict, inputs_back: bool = False) -> tuple[Pending, list, dict]:
         """The student's call of ``fn`` on the case's inputs, its arguments and keyword arguments (the call
         ``prefetch`` sent ahead, when it did)."""
-        early = self._early.pop((fn.name, json.dumps(case, sort_keys=True), inputs_back), None)
+        early = self._early.pop((fn.name, case_key(case), inputs_back), None)
         if early is not None:
             return early
         args, kwargs = self.inputs(fn.name, case)
         return self.student_call(fn, args, kwargs, inputs_back), args, kwargs
 
     def prefetch(self, tests: list[TestSpec]) -> None:
-        """Send ahead the calls that forward and ``inputs_unchanged`` tests of forward functions make, and the
-        quick check's evaluations of gradcheck tests, so the child computes them while this process builds
-        reference values and compares.  The requests are exactly those the tests make (``forward_call`` and
-        ``_quick_gradients_pass`` take them over), only sent earlier."""
+        """Send ahead the calls that forward and ``inputs_unchanged`` tests of forward functions make, the first
+        call of behaviour checks that declare it, and the quick check's evaluations of gradcheck tests, so the
+        child computes them while this process builds reference values and compares.  The requests are exactly
+        those the tests make (``forward_call`` and ``_quick_gradients_pass`` take them over), only sent earlier."""
         try:
             for test in tests:
                 if test.kind == "gradcheck":
                     self._prefetch_quick(test)
+                    continue
+                if test.kind == "behaviour":
+                    self._prefetch_behaviour(test)
                     continue
                 fn = self.homework.functions.get(test.function)
                 if test.kind not in ("forward", "inputs_unchanged") or fn is None or self.module_errors.get(fn.module):
@@ -247,12 +266,22 @@ class Grading:
                     continue  # a backward function: called after its forward, by student_gradients
                 inputs_back = test.kind == "inputs_unchanged"
                 for case in test.cases:
-                    key = (fn.name, json.dumps(case, sort_keys=True), inputs_back)
+                    key = (fn.name, case_key(case), inputs_back)
                     if key not in self._early:
                         args, kwargs = self.inputs(fn.name, case)
                         self._early[key] = (self.student_call(fn, args, kwargs, inputs_back), args, kwargs)
         except Exception:  # noqa: BLE001 -- the test itself meets the problem again and reports it
             return
+
+    def _prefetch_behaviour(self, test: TestSpec) -> None:
+        """Send the first call of each case's behaviour check, when the behaviours module declares it (``CALLS``:
+        the check takes it with ``forward_call``)."""
+        for case in test.cases:
+            fn = self.homework.functions.get(self.homework.behaviour_calls.get(case.get("check"), ""))
+            key = (fn.name, case_key(case), False) if fn is not None else None
+            if fn is not None and not self.module_errors.get(fn.module) and key not in self._early:
+                args, kwargs = self.inputs(fn.name, case)
+                self._early[key] = (self.student_call(fn, args, kwargs), args, kwargs)
 
     def _prefetch_quick(self, test: TestSpec) -> None:
         """Send the quick check's evaluations of a gradcheck test's cases (they need only the case's inputs)."""
@@ -262,7 +291,7 @@ class Grading:
             return
         tol = self.config.tolerances
         for case in test.cases:
-            key = (g.backward, json.dumps(case, sort_keys=True))
+            key = (g.backward, case_key(case))
             if key in self._early_quick:
                 continue
             args, kwargs = self.inputs(fwd.name, case)
@@ -289,7 +318,7 @@ class Grading:
                 if self.module_errors.get(self.homework.functions[gradient.forward].module):
                     continue
                 for case in test.cases:
-                    key = (test.function, json.dumps(case, sort_keys=True))
+                    key = (test.function, case_key(case))
                     if key not in self._gradients and key not in self._early_gradients:
                         self.case = case
                         self._early_gradients[key] = self.gradient_calls(test.function, case)
@@ -433,7 +462,7 @@ class Grading:
 
     def student_gradients(self, backward: str, case: dict) -> dict:
         """The student's forward and backward on one case, shared by the gradient tests."""
-        key = (backward, json.dumps(case, sort_keys=True))
+        key = (backward, case_key(case))
         if key not in self._gradients:
             try:
                 self._gradients[key] = self._student_gradients(backward, case)
@@ -443,7 +472,7 @@ class Grading:
         return result
 
     def _student_gradients(self, backward: str, case: dict) -> dict:
-        calls = self._early_gradients.pop((backward, json.dumps(case, sort_keys=True)), None)
+        calls = self._early_gradients.pop((backward, case_key(case)), None)
         if calls is None:
             calls = self.gradient_calls(backward, case)
         g, fwd, expected = calls["g"], calls["fwd"], calls["expected"]
@@ -578,7 +607,7 @@ class Grading:
         """
         tol = self.config.tolerances
         strict = Tolerance(gradcheck.QUICK_TOLERANCE * numeric_tol.rtol, gradcheck.QUICK_TOLERANCE * numeric_tol.atol)
-        sent = self._early_quick.pop((r["g"].backward, json.dumps(self.case, sort_keys=True)), None)
+        sent = self._early_quick.pop((r["g"].backward, case_key(self.case)), None)
         reply, losses = self._numerical_losses(r, [quick], sent)
         if reply.fault:
             fwd = r["fwd"]

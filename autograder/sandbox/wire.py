@@ -205,20 +205,27 @@ class MessageStream:
             self._data.clear()
 
     def _split(self) -> None:
-        while len(self._data) >= 4:
-            (header_len,) = struct.unpack(">I", self._data[:4])
-            if header_len > MAX_MESSAGE_BYTES:
-                raise WireError("header too large")
-            if len(self._data) < 4 + header_len:
-                return
-            meta = _meta(bytes(self._data[4 : 4 + header_len]))
-            total = 4 + header_len + sum(meta["buffers"])
-            if total - 4 - header_len > MAX_MESSAGE_BYTES:
-                raise WireError("message too large")
-            if len(self._data) < total:
-                return
-            self._ready.append((meta, bytes(self._data[4 + header_len : total])))
-            del self._data[:total]
+        # The complete messages are cut out at a moving offset and dropped from the buffer once at the end:
+        # dropping each in turn would move the rest of a large read once per message.
+        data, start = self._data, 0
+        try:
+            while len(data) - start >= 4:
+                (header_len,) = struct.unpack_from(">I", data, start)
+                if header_len > MAX_MESSAGE_BYTES:
+                    raise WireError("header too large")
+                body = start + 4 + header_len
+                if len(data) < body:
+                    return
+                meta = _meta(bytes(data[start + 4 : body]))
+                end = body + sum(meta["buffers"])
+                if end - body > MAX_MESSAGE_BYTES:
+                    raise WireError("message too large")
+                if len(data) < end:
+                    return
+                self._ready.append((meta, bytes(data[body:end])))
+                start = end
+        finally:
+            del data[:start]
 
     @property
     def done(self) -> bool:
