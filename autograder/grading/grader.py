@@ -784,17 +784,19 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
                 notes += environment.source_notes(file, source, config.environment, own)
             except Exception as exc:  # noqa: BLE001 -- a warning that costs no points must not stop grading
                 grader_errors.append(f"environment notes for {file}: {type(exc).__name__}: {exc}")
-        # Public tests first, so the printed output shown to students stops before any hidden input.
-        order = sorted(range(len(tests)), key=lambda i: tests[i].hidden)
         public_output = None
+        if any(t.hidden for t in tests):
+            # The printed output shown to students stops before any hidden input: read now, with every public
+            # call sent so far answered and no hidden input sent (the child keeps its descriptors and could later
+            # rewrite what it printed: clear O_APPEND, pwrite at offset 0).  The child then works on the hidden
+            # calls while this process checks the public tests; a public call made later (a gradient
+            # diagnosis, a call no test sends ahead) prints after this point, where students do not see it.
+            public_output = box.output()
+            grading.prefetch([t for t in tests if t.hidden])
+            grading.prefetch_gradients([t for t in tests if t.hidden])
+        order = sorted(range(len(tests)), key=lambda i: tests[i].hidden)
         for i in order:
             test = tests[i]
-            if test.hidden and public_output is None:
-                # Read now, with every public call answered and no hidden input sent: the child keeps its
-                # descriptors and could later rewrite what it printed (clear O_APPEND, pwrite at offset 0).
-                public_output = box.output()
-                grading.prefetch([t for t in tests if t.hidden])
-                grading.prefetch_gradients([t for t in tests if t.hidden])
             try:
                 grading.run(test)
                 results[i] = TestResult(test, True, "passed")
