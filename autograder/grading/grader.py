@@ -777,13 +777,6 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
             memo.load(config)
             grading.reference = load_reference(config)
         grading.prefetch_gradients([t for t in tests if not t.hidden])
-        own = [f[:-3] for f in config.files]
-        for file in found:
-            try:
-                source = (submission / file).read_text(errors="replace")
-                notes += environment.source_notes(file, source, config.environment, own)
-            except Exception as exc:  # noqa: BLE001 -- a warning that costs no points must not stop grading
-                grader_errors.append(f"environment notes for {file}: {type(exc).__name__}: {exc}")
         public_output = None
         if any(t.hidden for t in tests):
             # The printed output shown to students stops before any hidden input: read now, with every public
@@ -791,9 +784,21 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
             # rewrite what it printed: clear O_APPEND, pwrite at offset 0).  The child then works on the hidden
             # calls while this process checks the public tests; a public call made later (a gradient
             # diagnosis, a call no test sends ahead) prints after this point, where students do not see it.
-            public_output = box.output()
+            # The hidden calls are made ready (inputs, reference values, encoded) while the child still works
+            # on the public ones, and sent together once the output is read.
+            box.hold()
             grading.prefetch([t for t in tests if t.hidden])
             grading.prefetch_gradients([t for t in tests if t.hidden])
+            public_output = box.output()
+            box.release()
+        # While the child works on the calls sent ahead.
+        own = [f[:-3] for f in config.files]
+        for file in found:
+            try:
+                source = (submission / file).read_text(errors="replace")
+                notes += environment.source_notes(file, source, config.environment, own)
+            except Exception as exc:  # noqa: BLE001 -- a warning that costs no points must not stop grading
+                grader_errors.append(f"environment notes for {file}: {type(exc).__name__}: {exc}")
         order = sorted(range(len(tests)), key=lambda i: tests[i].hidden)
         for i in order:
             test = tests[i]

@@ -9,6 +9,7 @@ and the next request starts a fresh child.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import select
 import shutil
@@ -44,6 +45,9 @@ _LOGGED: set[bool] = set()  # whether this process has logged a sealed / an unse
 # How long a new child may take to start Python and numpy (not student code: the limits count from its
 # status line on).  A safety net for a machine under heavy load, not a limit students meet.
 START_SECONDS = 300.0
+# The channel's pipes hold this much (the kernel's default is 64 KiB; unprivileged processes may ask for up to
+# /proc/sys/fs/pipe-max-size, 1 MiB by default): a grading's requests fit without waiting for the child to read.
+PIPE_BYTES = 1 << 20
 
 
 @dataclass
@@ -135,6 +139,15 @@ class Operations:
 
     def submit(self, message: dict, seconds: float, needs=None):
         """Send a request; ``needs``: an earlier request whose kept handles this one uses."""
+        raise NotImplementedError
+
+    def hold(self) -> None:
+        """Keep the requests submitted from now on, and send them at ``release`` (in order).  For what must not
+        reach student code before some point (hidden inputs, before ``output`` is read), but can be made ready."""
+        raise NotImplementedError
+
+    def release(self) -> None:
+        """Send the requests kept since ``hold``."""
         raise NotImplementedError
 
     def request(self, message: dict, seconds: float) -> Reply:
@@ -232,6 +245,7 @@ class Sandbox(Operations):
         self.confinement: str | None = None
         self._status_r: int | None = None
         self._queue: deque[Pending] = deque()  # sent to the current child, not answered yet, in order
+        self._held: list[Pending] | None = None  # submitted, kept unsent until release()
         self._replies: MessageStream | None = None  # made once the child runs: wire imports numpy
         self._answered = 0.0  # when the child last answered (or started serving): the next request's clock starts
         # Append mode: the child shares the file offset, so reading here never moves its writes.
@@ -244,6 +258,13 @@ class Sandbox(Operations):
             return
         req_r, self._req_w = os.pipe()
         self._resp_r, resp_w = os.pipe()
+        for fd in (self._req_w, resp_w):
+            # Room for a grading's requests (or replies) without waiting: the grader goes on comparing while
+            # the child works, and the child answers while the grader compares.
+            try:
+                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+            except OSError:  # above /proc/sys/fs/pipe-max-size: the default, and waits, as before
+                pass
         self._close_status()
         self._status_r, status_w = os.pipe()
         # Temporary files go to the work folder: under Landlock it is the only place the child may write.
@@ -325,8 +346,19 @@ class Sandbox(Operations):
 
         pending = Pending(self, wire.encode(message), seconds)
         pending.needs = needs
-        self._dispatch(pending)
+        if self._held is not None:
+            self._held.append(pending)
+        else:
+            self._dispatch(pending)
         return pending
+
+    def hold(self) -> None:
+        self._held = []  # encoded already: release only writes them
+
+    def release(self) -> None:
+        held, self._held = self._held or [], None
+        for pending in held:
+            self._dispatch(pending)
 
     def _holds(self, needed: Pending) -> bool:
         """Whether the current child holds what ``needed`` kept (or there is nothing to hold: it failed)."""
@@ -367,6 +399,8 @@ class Sandbox(Operations):
 
     def _collect_until(self, pending: Pending) -> None:
         """Collect replies in order up to ``pending``'s, sending it again if a fault replaced its child."""
+        if self._held and pending in self._held:
+            self.release()
         while pending.reply is None:
             if pending.generation != self.generation or pending not in self._queue:
                 self._dispatch(pending)

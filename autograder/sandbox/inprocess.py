@@ -102,12 +102,14 @@ def _reply(raw: dict) -> Reply:
 
 
 class _Done:
-    """A finished request, shaped like sandbox.Pending."""
+    """A request, shaped like sandbox.Pending: answered at once, or at ``release`` when submitted while held."""
 
-    def __init__(self, reply: Reply) -> None:
-        self.reply = reply
+    def __init__(self, reply: Reply | None, box: InProcessBox | None = None) -> None:
+        self.reply, self.box = reply, box
 
     def result(self) -> Reply:
+        if self.reply is None:
+            self.box.release()
         return self.reply
 
 
@@ -124,6 +126,7 @@ class InProcessBox(Operations):
         self.child: Child | None = None
         self._stdout, self._stderr = io.StringIO(), io.StringIO()
         self._numpy_state = dict(_NUMPY_DEFAULTS)
+        self._held: list[tuple[_Done, dict, float]] | None = None  # submitted while held: answered at release
         # Like the grader's child, student code sees only its own copied files, not the folders around it.
         here = Path(__file__).resolve().parents[2]
         self._hidden = {os.path.realpath(p) for p in ("", os.getcwd(), str(submission), str(here))}
@@ -183,8 +186,19 @@ class InProcessBox(Operations):
             sys.path[:] = saved_path
 
     def submit(self, message: dict, seconds: float, needs=None) -> _Done:
-        """Answer at once (``needs`` was answered by this runner just before, or failed)."""
+        """Answer at once (``needs`` was answered by this runner just before, or failed), or at ``release``."""
+        if self._held is not None:
+            self._held.append((_Done(None, self), message, seconds))
+            return self._held[-1][0]
         return _Done(self._answer(message, seconds))
+
+    def hold(self) -> None:
+        self._held = []
+
+    def release(self) -> None:
+        held, self._held = self._held or [], None
+        for done, message, seconds in held:
+            done.reply = self._answer(message, seconds)
 
     def _answer(self, message: dict, seconds: float) -> Reply:
         """Run one request of the child protocol here and return what the grader would get."""
