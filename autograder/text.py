@@ -31,7 +31,9 @@ def clean_text(text: str) -> str:
     UTF-8 (a file name read under the C locale) and otherwise shown as ``\\xNN``; any other lone
     surrogate becomes U+FFFD.  Control characters become ``\\xNN`` text, visibly.
     """
-    if _SURROGATES.search(text):
+    if text.isascii() and text.isprintable():  # most strings (keys, names, messages): nothing to do
+        return text
+    if not text.isascii() and _SURROGATES.search(text):
         text = _ESCAPED_BYTES.sub(_bytes_back, text)
         text = _SURROGATES.sub(lambda m: "\ufffd" * len(m.group()), text)
     if _CONTROL.search(text):

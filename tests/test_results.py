@@ -345,6 +345,9 @@ def test_control_characters_and_bad_bytes_never_reach_results_verbatim(tmp_path,
     ("bad \udcff byte", "bad \\xff byte"),
     ("lone \ud800 high", "lone \ufffd high"),
     ("größe ≠ ✓", "größe ≠ ✓"),
+    ("plain ASCII, printable ~", "plain ASCII, printable ~"),
+    ("\x7f", "\\x7f"),
+    ("", ""),
 ])
 def test_clean_text(raw, expected):
     assert clean_text(raw) == expected
