@@ -172,11 +172,14 @@ def _processes() -> list[tuple[int, int, int, int]]:
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()
-            uid = os.stat(f"/proc/{entry.name}").st_uid
-        except OSError:
+        try:  # os.open and os.read: no file object per process (grade-all scans once per student)
+            fd = os.open(f"/proc/{entry.name}/stat", os.O_RDONLY)
+            try:
+                fields = os.read(fd, 4096).rsplit(b")", 1)[1].split()
+            finally:
+                os.close(fd)
+            uid = entry.stat(follow_symlinks=False).st_uid
+        except (OSError, IndexError):
             continue
         found.append((int(entry.name), int(fields[1]), int(fields[2]), uid))
     return found
