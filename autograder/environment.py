@@ -196,6 +196,13 @@ def _numpy_aliases(nodes: list[ast.AST]) -> set[str]:
 _WALKED: list = [None, None]  # the last tree walked and its nodes: each file's notes read them twice
 
 
+def forget_parsed() -> None:
+    """Drop the syntax trees kept for one grading: a worker of grade-all grades a whole class, and a tree
+    takes about a megabyte."""
+    parsed.cache_clear()
+    _WALKED[:] = [None, None]
+
+
 def _nodes(file: str, source: str, tree: ast.AST | None) -> list[ast.AST] | None:
     """Every import and attribute node of the file's syntax tree (parsed unless given), or None when it does not
     parse."""

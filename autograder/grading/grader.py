@@ -825,6 +825,7 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
                   else fingerprint.notes(submission, found, config.path))
     except Exception as exc:  # noqa: BLE001 -- a warning that costs no points must not stop grading
         grader_errors.append(f"template fingerprints: {type(exc).__name__}: {exc}")
+    environment.forget_parsed()
     for err in grader_errors:
         print(f"grader error: {err}", file=sys.stderr)
     if grading_class.uses_reference:
