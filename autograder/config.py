@@ -314,6 +314,13 @@ def _check_consistency(tests: tuple[TestSpec, ...]) -> None:
                 for c in t.cases:
                     if tuple(sorted(c.items())) in public or c["seed"] in {dict(p)["seed"] for p in public}:
                         raise ConfigError(f"{t.full_name}: hidden case {c} reuses a public seed or case")
+    # Nor the same case as any public test: the grader prepares hidden calls ahead, keyed by case, and a public
+    # test must never be handed one (it would reach the student's code before the public tests end).
+    public = {tuple(sorted(c.items())) for t in tests if not t.hidden for c in t.cases}
+    for t in tests:
+        for c in t.cases if t.hidden else ():
+            if tuple(sorted(c.items())) in public:
+                raise ConfigError(f"{t.full_name}: hidden case {c} is also a public test's case")
 
 
 def check_cases(config: Config, required: dict[str, tuple[str, ...]]) -> None:

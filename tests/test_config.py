@@ -60,6 +60,10 @@ def test_bad_configs_name_the_problem(tmp_path):
     assert "unique" in _broken(tmp_path, lambda r: r["questions"][0]["tests"].append(r["questions"][0]["tests"][0]))
     assert "reuses a public seed" in _broken(
         tmp_path, lambda r: r["questions"][0]["tests"][1]["cases"].append({"seed": 1, "N": 9, "D": 8, "H": 7}))
+    # rnn_step_forward's public case as a hidden case of rnn_step_backward (hidden calls are prepared by case).
+    public_case = lambda r: dict(r["questions"][0]["tests"][0]["cases"][0])  # noqa: E731
+    assert "is also a public test's case" in _broken(
+        tmp_path, lambda r: r["questions"][1]["tests"][2]["cases"].append(public_case(r)))
     assert "lacks ['H']" in _broken(tmp_path, lambda r: r["questions"][0]["tests"][0]["cases"][0].pop("H"))
     assert "unknown keys ['pionts']" in _broken(tmp_path, lambda r: r["questions"][0]["tests"][0].update(pionts=1))
     assert "no grading recipe" in _broken(tmp_path, lambda r: r["questions"][0].update(function="rnn_magic"))

@@ -831,3 +831,44 @@ def test_root_mode_without_a_runnable_child_python_says_so(built, tmp_path):
     for path in built:
         assert path in proc.stderr
     assert not (tmp_path / "r.json").exists()
+
+
+LATE_PUBLIC_CALL = '''
+import sys
+_rnn_forward, _rnn_backward, _seen, _evaluations = rnn_forward, rnn_backward, [], {}
+def rnn_forward(x, s0, U, W, b):
+    if str(x.shape) not in _seen:
+        _seen.append(str(x.shape))
+    run = sys._getframe(1)
+    if run.f_code.co_name == "run" and run.f_back is not None and run.f_back.f_code.co_name == "evaluate_many":
+        # The coordinate-by-coordinate check (many evaluations), which runs only when the quick check fails.
+        count = _evaluations[id(run.f_back)] = _evaluations.get(id(run.f_back), 0) + 1
+        if count > 40:
+            raise ValueError("LEAK " + " ".join(_seen))
+    return _rnn_forward(x, s0, U, W, b)
+def rnn_backward(ds, cache):
+    grads = _rnn_backward(ds, cache)
+    if sys._getframe(1).f_code.co_name == "op_call":  # wrong when graded directly, right for its callers
+        grads = (*grads[:2], grads[2] + 1.0, *grads[3:])
+    return grads
+'''
+
+
+def test_public_messages_never_carry_hidden_inputs(tmp_path, fast_config):
+    """A public test's late call (here the coordinate-by-coordinate gradient check, which runs only once the
+    quick check failed) reaches student code before any hidden input: it remembers every input it saw and
+    raises them in the message students read."""
+    sub = make_submission(tmp_path / "late")
+    path = sub / "rnn_layers.py"
+    path.write_text(path.read_text() + LATE_PUBLIC_CALL)
+    results_path = tmp_path / "results.json"
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(sub), "--results", str(results_path),
+                           "--quiet", "--config", str(fast_config)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads(results_path.read_text())
+    public, hidden = _shapes(load_config(fast_config))
+    messages = [t["output"] for t in results["tests"] if "LEAK" in t["output"]]
+    assert messages, [t["name"] for t in results["tests"] if t["score"] < t["max_score"]]  # the attack ran
+    text = json.dumps(results)
+    assert not [shape for shape in hidden if shape in text], messages

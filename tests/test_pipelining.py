@@ -109,20 +109,22 @@ def test_without_needs_a_fresh_child_lacks_the_kept_value(box):
 
 
 def test_held_requests_reach_the_child_only_at_release(box):
-    """What is submitted while held (hidden inputs, made ready before the public output is read) runs only once
-    released: the output read in between shows none of it, and the replies still come in order."""
+    """What is submitted inside held() (hidden inputs, made ready before the public tests end) runs only once
+    released: requests submitted after the block, and the output read before release, come first."""
     first = box.submit_call("m", "shout", [1])
-    box.hold()
-    held = [box.submit_call("m", "shout", [k]) for k in (2, 3)]
+    with box.held():
+        held = [box.submit_call("m", "shout", [k]) for k in (2, 3)]
+    later = box.submit_call("m", "shout", [4])
+    assert later.result().value == 4 and all(p.reply is None for p in held)
     printed = box.output()
-    assert "call 1" in printed and "call 2" not in printed and "call 3" not in printed
+    assert "call 1" in printed and "call 4" in printed and "call 2" not in printed and "call 3" not in printed
     box.release()
     assert [p.result().value for p in (first, *held)] == [1, 2, 3]
-    assert "call 3" in box.output()
+    assert box.output().index("call 4") < box.output().index("call 2")
 
 
 def test_a_held_request_asked_for_is_released_with_those_before_it(box):
-    box.hold()
-    held = [box.submit_call("m", "shout", [k]) for k in (1, 2)]
+    with box.held():
+        held = [box.submit_call("m", "shout", [k]) for k in (1, 2)]
     assert held[1].result().value == 2 and held[0].reply is not None
     assert box.output().index("call 1") < box.output().index("call 2")

@@ -777,21 +777,13 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
             memo.load(config)
             grading.reference = load_reference(config)
         grading.prefetch_gradients([t for t in tests if not t.hidden])
-        public_output = None
-        if any(t.hidden for t in tests):
-            # The printed output shown to students stops before any hidden input: read now, with every public
-            # call sent so far answered and no hidden input sent (the child keeps its descriptors and could later
-            # rewrite what it printed: clear O_APPEND, pwrite at offset 0).  The child then works on the hidden
-            # calls while this process checks the public tests; a public call made later (a gradient
-            # diagnosis, a call no test sends ahead) prints after this point, where students do not see it.
-            # The hidden calls are made ready (inputs, reference values, encoded) while the child still works
-            # on the public ones, and sent together once the output is read.
-            box.hold()
-            grading.prefetch([t for t in tests if t.hidden])
-            grading.prefetch_gradients([t for t in tests if t.hidden])
-            public_output = box.output()
-            box.release()
-        # While the child works on the calls sent ahead.
+        hidden = [t for t in tests if t.hidden]
+        if hidden:
+            # Made ready (inputs, reference values, encoded) while the child works on the public calls, and
+            # sent once every public test has run and the printed output is read (below).
+            with box.held():
+                grading.prefetch(hidden)
+                grading.prefetch_gradients(hidden)
         own = [f[:-3] for f in config.files]
         for file in found:
             try:
@@ -799,9 +791,18 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
                 notes += environment.source_notes(file, source, config.environment, own)
             except Exception as exc:  # noqa: BLE001 -- a warning that costs no points must not stop grading
                 grader_errors.append(f"environment notes for {file}: {type(exc).__name__}: {exc}")
+        public_output = None
         order = sorted(range(len(tests)), key=lambda i: tests[i].hidden)
         for i in order:
             test = tests[i]
+            if test.hidden and public_output is None:
+                # Public tests first, all of them: a call a public test makes late (a gradient diagnosis, a
+                # behaviour's later steps) must not run in a child that has seen hidden inputs, which it could
+                # repeat in a message students read.  The printed output shown to students is read now, with
+                # every public call answered and no hidden input sent: the child keeps its descriptors and could
+                # later rewrite what it printed (clear O_APPEND, pwrite at offset 0).
+                public_output = box.output()
+                box.release()
             try:
                 grading.run(test)
                 results[i] = TestResult(test, True, "passed")

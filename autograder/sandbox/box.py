@@ -9,6 +9,7 @@ and the next request starts a fresh child.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import select
@@ -141,13 +142,22 @@ class Operations:
         """Send a request; ``needs``: an earlier request whose kept handles this one uses."""
         raise NotImplementedError
 
-    def hold(self) -> None:
-        """Keep the requests submitted from now on, and send them at ``release`` (in order).  For what must not
-        reach student code before some point (hidden inputs, before ``output`` is read), but can be made ready."""
-        raise NotImplementedError
+    _holding = False  # inside held(): requests are kept, not sent
+
+    @contextlib.contextmanager
+    def held(self):
+        """Keep the requests submitted inside the block, ready, and send them at ``release`` (in order); those
+        submitted after it go at once, ahead of them.  For what must not reach student code before some point
+        (hidden inputs, before every public test has run and the printed output is read) but can be made ready
+        earlier.  Asking for a kept request's reply releases it and those kept before it."""
+        self._holding = True
+        try:
+            yield
+        finally:
+            self._holding = False
 
     def release(self) -> None:
-        """Send the requests kept since ``hold``."""
+        """Send the requests kept by ``held``."""
         raise NotImplementedError
 
     def request(self, message: dict, seconds: float) -> Reply:
@@ -245,7 +255,7 @@ class Sandbox(Operations):
         self.confinement: str | None = None
         self._status_r: int | None = None
         self._queue: deque[Pending] = deque()  # sent to the current child, not answered yet, in order
-        self._held: list[Pending] | None = None  # submitted, kept unsent until release()
+        self._held: list[Pending] = []  # submitted inside held(), not sent until release()
         self._replies: MessageStream | None = None  # made once the child runs: wire imports numpy
         self._answered = 0.0  # when the child last answered (or started serving): the next request's clock starts
         # Append mode: the child shares the file offset, so reading here never moves its writes.
@@ -346,17 +356,14 @@ class Sandbox(Operations):
 
         pending = Pending(self, wire.encode(message), seconds)
         pending.needs = needs
-        if self._held is not None:
-            self._held.append(pending)
+        if self._holding:
+            self._held.append(pending)  # encoded already: release only writes it
         else:
             self._dispatch(pending)
         return pending
 
-    def hold(self) -> None:
-        self._held = []  # encoded already: release only writes them
-
     def release(self) -> None:
-        held, self._held = self._held or [], None
+        held, self._held = self._held, []
         for pending in held:
             self._dispatch(pending)
 
@@ -399,7 +406,7 @@ class Sandbox(Operations):
 
     def _collect_until(self, pending: Pending) -> None:
         """Collect replies in order up to ``pending``'s, sending it again if a fault replaced its child."""
-        if self._held and pending in self._held:
+        if any(p is pending for p in self._held):
             self.release()
         while pending.reply is None:
             if pending.generation != self.generation or pending not in self._queue:

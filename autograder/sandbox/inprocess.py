@@ -126,7 +126,7 @@ class InProcessBox(Operations):
         self.child: Child | None = None
         self._stdout, self._stderr = io.StringIO(), io.StringIO()
         self._numpy_state = dict(_NUMPY_DEFAULTS)
-        self._held: list[tuple[_Done, dict, float]] | None = None  # submitted while held: answered at release
+        self._held: list[tuple[_Done, dict, float]] = []  # submitted inside held(): answered at release
         # Like the grader's child, student code sees only its own copied files, not the folders around it.
         here = Path(__file__).resolve().parents[2]
         self._hidden = {os.path.realpath(p) for p in ("", os.getcwd(), str(submission), str(here))}
@@ -187,16 +187,13 @@ class InProcessBox(Operations):
 
     def submit(self, message: dict, seconds: float, needs=None) -> _Done:
         """Answer at once (``needs`` was answered by this runner just before, or failed), or at ``release``."""
-        if self._held is not None:
+        if self._holding:
             self._held.append((_Done(None, self), message, seconds))
             return self._held[-1][0]
         return _Done(self._answer(message, seconds))
 
-    def hold(self) -> None:
-        self._held = []
-
     def release(self) -> None:
-        held, self._held = self._held or [], None
+        held, self._held = self._held, []
         for done, message, seconds in held:
             done.reply = self._answer(message, seconds)
 
