@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import grade_cli, make_submission
+from conftest import CONFIG, grade_cli, make_submission
+
+from autograder.config import load_config
+from autograder.grading.grader import TestResult, add_hints
 
 CASES = {
     "recurrent_path_missing": (
@@ -96,3 +99,16 @@ def test_in_place_modification_loses_only_that_test(tmp_path):
     lost = {t["name"] for t in results["tests"] if t["score"] < t["max_score"]}
     assert lost == {f"{f}: does not modify its inputs" for f in ("output_forward", "char_rnn_loss", "sample",
                                                                   "train_char_rnn")}
+
+
+@pytest.mark.parametrize("hidden_passes", [True, False])
+def test_public_hints_say_nothing_of_hidden_tests(hidden_passes):
+    """The stability hint on a public test depends on the public ordinary tests only: were it drawn from the
+    hidden ones too, its presence would tell a student how a hidden test went (one bit per submission)."""
+    config = load_config(CONFIG)
+    sigmoid = [t for t in config.tests if t.function == "sigmoid" and t.kind == "forward"]
+    results = [TestResult(t, passed=not t.stability and (hidden_passes or not t.hidden), output="wrong")
+               for t in sigmoid]
+    add_hints(results, config.homework)
+    stability = next(r for r in results if r.spec.stability)
+    assert "Hint: " in stability.output  # the public ordinary test passed: the hint, whatever the hidden one did

@@ -872,3 +872,46 @@ def test_public_messages_never_carry_hidden_inputs(tmp_path, fast_config):
     assert messages, [t["name"] for t in results["tests"] if t["score"] < t["max_score"]]  # the attack ran
     text = json.dumps(results)
     assert not [shape for shape in hidden if shape in text], messages
+
+
+RECORD_SHAPES = '''
+_rnn_forward, _seen = rnn_forward, []
+def rnn_forward(x, s0, U, W, b):
+    if str(x.shape) not in _seen:
+        _seen.append(str(x.shape))
+    if str(x.shape) in FLOOD_SHAPES:  # a hidden shape: print past the capture file's limit
+        import sys
+        chunk = "x" * (1 << 20)
+        for _ in range(70):
+            sys.stdout.write(chunk)
+    return _rnn_forward(x, s0, U, W, b)
+'''
+ECHO_IN_QUIZ = '''
+import rnn_layers as _rnn_layers
+_answers = answers
+def answers():
+    got = dict(_answers())
+    got["order_matters"] = "LOG " + " ".join(_rnn_layers._seen)
+    return got
+'''
+
+
+@pytest.mark.parametrize("flood", [False, True], ids=["quiz", "flood"])
+def test_what_students_read_says_nothing_of_hidden_calls(flood, tmp_path, fast_config):
+    """Hidden questions' answers are asked before any hidden input reaches the child (a quiz function that
+    returns the inputs its module saw can only return public ones), and the note on printed output cut short
+    counts public calls only (printing past the limit on hidden inputs alone would otherwise show a note)."""
+    public, hidden = _shapes(load_config(fast_config))
+    sub = make_submission(tmp_path / "echo")
+    for name, code in (("rnn_layers.py", RECORD_SHAPES.replace("FLOOD_SHAPES", repr(hidden if flood else set()))),
+                       ("quiz.py", ECHO_IN_QUIZ)):
+        (sub / name).write_text((sub / name).read_text() + code)
+    results_path = tmp_path / "results.json"
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(sub), "--results", str(results_path),
+                           "--quiet", "--config", str(fast_config)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    text = results_path.read_text()
+    assert "LOG (" in text  # the quiz function ran after rnn_forward's public calls
+    assert not [shape for shape in hidden if shape in text]
+    assert "output is cut" not in text

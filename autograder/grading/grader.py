@@ -185,6 +185,7 @@ class Grading:
         self.numeric_tol = Tolerance(tol.numeric_rtol, tol.numeric_atol)
         self._gradients: dict[tuple, dict] = {}
         self._answers: dict[str, dict | Failed] = {}  # each quiz function's answers, called once
+        self._early_answers: dict[str, Pending] = {}  # quiz functions' calls sent ahead, by function
         self._early: dict[tuple, tuple[Pending, list, dict]] = {}  # calls sent ahead by prefetch
         self._early_quick: dict[tuple, Pending] = {}  # quick checks' evaluations sent ahead, by backward and case
         self._early_gradients: dict[tuple, dict] = {}  # forward and backward calls sent ahead, by backward and case
@@ -272,6 +273,15 @@ class Grading:
                         self._early[key] = (self.student_call(fn, args, kwargs, inputs_back), args, kwargs)
         except Exception:  # noqa: BLE001 -- the test itself meets the problem again and reports it
             return
+
+    def prefetch_answers(self, tests: list[TestSpec]) -> None:
+        """Send each quiz function's call (hidden questions' too): it takes no input, so it is asked before any
+        hidden input reaches the child, and the answers it returns cannot carry one."""
+        for test in tests:
+            fn = self.homework.functions.get(test.function)
+            if (test.kind == "quiz" and fn is not None and fn.name not in self._early_answers
+                    and not self.module_errors.get(fn.module)):
+                self._early_answers[fn.name] = self.student_call(fn, [])
 
     def _prefetch_behaviour(self, test: TestSpec) -> None:
         """Send the first call of each case's behaviour check, when the behaviours module declares it (``CALLS``:
@@ -628,7 +638,8 @@ class Grading:
         """One answer of a quiz function (answers()): right or wrong, without revealing the right one."""
         fn = self.homework.functions[test.function]
         if fn.name not in self._answers:  # called once per grading, whatever the number of questions
-            reply = self.student_call(fn, []).result()
+            early = self._early_answers.pop(fn.name, None)
+            reply = (early or self.student_call(fn, [])).result()
             if not reply.ok:
                 self._answers[fn.name] = _call_failed(reply, fn, config=self.config)
             elif not isinstance(reply.value, dict):
@@ -698,13 +709,20 @@ def _all_single_step(test: TestSpec, time_keys: tuple[str, ...]) -> bool:
 
 
 def add_hints(results: list[TestResult], homework: Homework) -> None:
-    """Hints that compare a function's tests with each other (or with its forward's)."""
+    """Hints that compare a function's tests with each other (or with its forward's).  A public test's hints
+    are drawn from the public tests alone: a hint must never tell a student how a hidden test went."""
+    _add_hints([r for r in results if not r.spec.hidden], homework, hidden=False)
+    _add_hints(results, homework, hidden=True)
+
+
+def _add_hints(results: list[TestResult], homework: Homework, hidden: bool) -> None:
+    """``add_hints`` on the tests of one visibility, comparing them with ``results``."""
     time_keys = homework.time_keys
     by_function: dict[str, list[TestResult]] = {}
     for r in results:
         by_function.setdefault(r.spec.function, []).append(r)
     for function, group in by_function.items():
-        failed = [r for r in group if not r.passed]
+        failed = [r for r in group if not r.passed and r.spec.hidden == hidden]
         if not failed:
             continue
         grad_kinds = ("gradcheck", "reference_gradient")
@@ -777,6 +795,7 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
             memo.load(config)
             grading.reference = load_reference(config)
         grading.prefetch_gradients([t for t in tests if not t.hidden])
+        grading.prefetch_answers(tests)
         hidden = [t for t in tests if t.hidden]
         if hidden:
             # Made ready (inputs, reference values, encoded) while the child works on the public calls, and
@@ -791,7 +810,7 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
                 notes += environment.source_notes(file, source, config.environment, own)
             except Exception as exc:  # noqa: BLE001 -- a warning that costs no points must not stop grading
                 grader_errors.append(f"environment notes for {file}: {type(exc).__name__}: {exc}")
-        public_output = None
+        public_output, sizes = None, None
         order = sorted(range(len(tests)), key=lambda i: tests[i].hidden)
         for i in order:
             test = tests[i]
@@ -801,7 +820,7 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
                 # repeat in a message students read.  The printed output shown to students is read now, with
                 # every public call answered and no hidden input sent: the child keeps its descriptors and could
                 # later rewrite what it printed (clear O_APPEND, pwrite at offset 0).
-                public_output = box.output()
+                public_output, sizes = box.output(), box.mark()  # the cut note below says nothing of hidden calls
                 box.release()
             try:
                 grading.run(test)
@@ -814,7 +833,7 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
                                         "fault); please tell the course staff")
         student_output = box.output() if public_output is None else public_output
         file_limit = config.limits.file_mb << 20
-        if any(size >= output_cap(file_limit) for size in box.mark()):
+        if any(size >= output_cap(file_limit) for size in (sizes or box.mark())):
             # The child kept output up to the cap and dropped the rest: no call failed because of it.
             notes.append(f"Note: {output_cut_message(file_limit)} (printing costs no points, but it slows "
                          "grading down: remove the prints from your functions).")
