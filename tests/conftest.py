@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -15,6 +16,12 @@ import pytest
 import yaml
 
 from autograder.config import load_config
+
+# Started as a background job (`cmd &` in a script, as CI may), this process inherits SIGINT ignored, and so
+# would every grade-all the tests start: the tests of interrupted batches, which send SIGINT as a terminal's
+# Ctrl-C does, would interrupt nothing.  Python's usual handler here; a caught signal is the default after exec.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parent.parent
 # In every process the tests start (this one has imported it already): a package of the dev venv that costs each
