@@ -789,14 +789,14 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
                 module_errors[module] = f"{file} could not be imported: {problem}"
                 notes.append(f"{file} could not be imported: {problem}\n{reply.traceback}".rstrip())
         grading = grading_class(config, box, {}, module_errors)
+        public, hidden = [t for t in tests if not t.hidden], [t for t in tests if t.hidden]
         # The child works on the public forward calls while this process loads the reference and reads the files.
-        grading.prefetch([t for t in tests if not t.hidden])
+        grading.prefetch(public)
         if grading_class.uses_reference:
             memo.load(config)
             grading.reference = load_reference(config)
-        grading.prefetch_gradients([t for t in tests if not t.hidden])
+        grading.prefetch_gradients(public)
         grading.prefetch_answers(tests)
-        hidden = [t for t in tests if t.hidden]
         if hidden:
             # Made ready (inputs, reference values, encoded) while the child works on the public calls, and
             # sent once every public test has run and the printed output is read (below).

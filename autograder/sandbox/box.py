@@ -10,7 +10,6 @@ and the next request starts a fresh child.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import select
 import shutil
@@ -46,9 +45,6 @@ _LOGGED: set[bool] = set()  # whether this process has logged a sealed / an unse
 # How long a new child may take to start Python and numpy (not student code: the limits count from its
 # status line on).  A safety net for a machine under heavy load, not a limit students meet.
 START_SECONDS = 300.0
-# The channel's pipes hold this much (the kernel's default is 64 KiB; unprivileged processes may ask for up to
-# /proc/sys/fs/pipe-max-size, 1 MiB by default): a grading's requests fit without waiting for the child to read.
-PIPE_BYTES = 1 << 20
 
 
 @dataclass
@@ -268,13 +264,6 @@ class Sandbox(Operations):
             return
         req_r, self._req_w = os.pipe()
         self._resp_r, resp_w = os.pipe()
-        for fd in (self._req_w, resp_w):
-            # Room for a grading's requests (or replies) without waiting: the grader goes on comparing while
-            # the child works, and the child answers while the grader compares.
-            try:
-                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-            except OSError:  # above /proc/sys/fs/pipe-max-size: the default, and waits, as before
-                pass
         self._close_status()
         self._status_r, status_w = os.pipe()
         # Temporary files go to the work folder: under Landlock it is the only place the child may write.
