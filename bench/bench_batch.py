@@ -10,7 +10,9 @@ graded twice in one run, interleaved with the floor (`python -c "import
 numpy"`): with each student's child forked from the worker's fork server, and
 with each child starting Python itself (``AUTOGRADER_FORK_SERVER=0``); the
 cost per submission and core (wall x workers / submissions) is printed as a
-multiple of the floor (target: 1x).  Then, on one
+multiple of the floor (target: 1x), beside the CPU of grading one submission
+in one process with no child (``in_process``) and the part of it spent inside
+the student's functions: what no sandbox can go below.  Then, on one
 submission, the wall time of `otter run` and `nbgrader autograde` when they
 are installed.  Not a test: the machines are shared, so the figures are for
 reading, not for asserting.  Targets: 1,000 submissions in under 5 minutes on
@@ -148,6 +150,44 @@ def _other_tool(label: str, exe: str, env_var: str, command) -> str:
     return f"{label}: {seconds:.2f} s on one submission ({status})"
 
 
+def in_process(klass: Path, limit: int) -> dict:
+    """The CPU of grading each submission folder of ``klass`` in this process, with no child and no fork: the
+    grader's own work plus the student's calls (``sandbox/inprocess.py``, messages still encoded as for a
+    child), and the part of it spent inside the student's functions.  Medians in seconds over at most
+    ``limit`` folders, after one grading that loads the reference."""
+    sys.path.insert(0, str(ROOT))
+    from autograder.config import command_config
+    from autograder.grading.grader import grade, load_reference
+    from autograder.sandbox import child
+    from autograder.sandbox.inprocess import InProcessBox
+    from autograder.submissions.locate import find_files
+
+    config = command_config(str(CONFIG))
+    load_reference(config)
+    inside = [0.0]
+
+    def timed(op):  # the student's function runs within these two operations of the child's server
+        def run(self, msg):
+            start = time.perf_counter()
+            try:
+                return op(self, msg)
+            finally:
+                inside[0] += time.perf_counter() - start
+        return run
+
+    child.Child.op_call, child.Child.op_call_many = timed(child.Child.op_call), timed(child.Child.op_call_many)
+    folders = sorted(p for p in klass.iterdir() if p.is_dir())[: limit + 1]
+    total, student = [], []
+    for k, folder in enumerate(folders):
+        inside[0] = 0.0
+        start = time.process_time()
+        grade(folder, config, box=InProcessBox(folder, find_files(folder, config.files)[0], config.limits))
+        if k:  # the first loads the reference
+            total.append(time.process_time() - start)
+            student.append(inside[0])
+    return {"graded": len(total), "total": statistics.median(total), "student": statistics.median(student)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     quick = bool(os.environ.get("BENCH_QUICK"))
@@ -155,7 +195,11 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, help="workers (default: grade-all's, one per core)")
     parser.add_argument("--generate", type=Path, help="only write a class folder of --n submissions here")
     parser.add_argument("--keep", action="store_true", help="keep the class and OUTDIR (their path is printed)")
+    parser.add_argument("--in-process", type=Path, help=argparse.SUPPRESS)  # in_process() in its own Python
     args = parser.parse_args()
+    if args.in_process:
+        print(json.dumps(in_process(args.in_process, args.n)))
+        return
     if args.generate:
         kinds = generate(args.generate, args.n)
         print(f"wrote {args.n} submissions to {args.generate}: "
@@ -210,6 +254,13 @@ def main() -> None:
                             ("each child starting Python", before)):
             cost = wall * jobs / len(records)
             print(f"  {label:<36} {cost:.3f} s = {cost / floor:5.2f}x   (target <= {TARGET_FLOOR_MULTIPLE:g}x)")
+        # The same work without any child: what no sandbox can go below.
+        inproc = json.loads(subprocess.run([sys.executable, __file__, "--in-process", str(klass), "--n", "100"],
+                                           check=True, capture_output=True, text=True).stdout.splitlines()[-1])
+        print(f"  one submission graded in one process, no child (CPU, median of {inproc['graded']}): "
+              f"{inproc['total']:.3f} s = {inproc['total'] / floor:.2f}x,")
+        print(f"    of which inside the student's functions {inproc['student']:.3f} s = "
+              f"{inproc['student'] / floor:.2f}x: the calls the tests make, whoever runs them")
         print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         again, proc = _grade_all(klass, out, args.jobs)
         print(f"  rerun with everything graded (resume): {again:.1f} s")

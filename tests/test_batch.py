@@ -708,6 +708,22 @@ def test_a_new_download_of_the_same_class_keeps_its_rows(tmp_path):
     assert read_grades(out)[1] == after
 
 
+def test_problems_past_the_listed_rows_name_their_students(tmp_path, monkeypatch):
+    """The row that counts the notes past the listed ones names their students too, not an empty cell."""
+    from autograder.classroom import analysis
+    from autograder.config import load_config
+
+    monkeypatch.setattr(analysis, "PROBLEM_ROWS", 2)
+    config = load_config(ROOT / "assignments" / "hw_rnn" / "assignment.yaml")
+    notes = {"ann": ["note a", "note b"], "bo": ["note a", "note c"], "cy": ["note d"]}
+    records = {s: {"student": s, "status": "graded", "notes": n, "results": {"tests": []}} for s, n in notes.items()}
+    docs = {s: {"score": 0.0, "tests": []} for s in notes}
+    section = analysis.summary(tmp_path, records, docs, config).split("## Problems with the submitted files")[1]
+    rows = [ln for ln in section.split("\n## ")[0].splitlines() if ln.startswith("| ") and ln[2].isdigit()]
+    assert rows[0] == "| 2 | ann, bo | note a |"
+    assert rows[-1].startswith("| 2 | bo, cy | 2 more notes")
+
+
 def test_problems_with_the_files_name_the_students(folder_batch, klass):
     """summary.md's table of notes on the submitted files names who has each (not only how many)."""
     _, out, _ = folder_batch

@@ -16,6 +16,7 @@ import shutil
 import signal
 import stat
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -450,6 +451,32 @@ def test_interrupted_regrade_marks_every_student_not_regraded(klass, faults, how
     assert proc.returncode == 1, proc.stderr  # broken still cannot be graded
     rows = grades(out)
     assert "pending" not in {r["status"] for r in rows.values()} and rows["good"]["total"] == before["good"]["total"]
+    assert not (out / "summary.md").read_text().startswith("**INCOMPLETE")
+
+
+def test_grade_all_after_an_interrupted_regrade_grades_the_pending_students(klass, faults):
+    """An interrupted ``grade-all --regrade`` says to resume without --regrade, and that run grades the students
+    the regrade did not reach (their records look current, but the regrade was meant for them), not the others."""
+    from autograder.classroom import batch
+
+    src, out = klass
+    config = ROOT / "assignments" / "hw_rnn" / "assignment.yaml"
+    (src / "bug2" / "INTERRUPT_BATCH.py").touch()
+    options = batch.Options(jobs=1, quiet=True, grade_fn="batch_faults:grade", similarity=False, regrade=True)
+    outcome = batch.grade_all(src, out, config, options)
+    assert outcome.interrupted and "run grade-all again without --regrade" in batch.describe(outcome, out)
+    pending = {s for s, r in grades(out).items() if r["status"] == "pending"}
+    assert {"bug3", "good"} <= pending
+    (src / "bug2" / "INTERRUPT_BATCH.py").unlink()
+    old = "2000-01-01T00:00:00+00:00"  # every record as graded long ago: a record graded again is newer
+    for path in (out / "raw").glob("*.json"):
+        path.write_text(json.dumps({**json.loads(path.read_text()), "graded_at": old}))
+    again = batch.grade_all(src, out, config, replace(options, regrade=False))
+    assert not again.interrupted
+    assert "pending" not in {r["status"] for r in grades(out).values()}
+    regraded = {p.stem for p in (out / "raw").glob("*.json") if json.loads(p.read_text())["graded_at"] != old}
+    # bug2 changed back (its marker is gone) and broken never counts as graded: both may be graded again.
+    assert pending <= regraded <= pending | {"bug2", "broken"}
     assert not (out / "summary.md").read_text().startswith("**INCOMPLETE")
 
 

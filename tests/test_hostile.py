@@ -858,20 +858,25 @@ def test_public_messages_never_carry_hidden_inputs(tmp_path, fast_config):
     """A public test's late call (here the coordinate-by-coordinate gradient check, which runs only once the
     quick check failed) reaches student code before any hidden input: it remembers every input it saw and
     raises them in the message students read."""
-    sub = make_submission(tmp_path / "late")
-    path = sub / "rnn_layers.py"
-    path.write_text(path.read_text() + LATE_PUBLIC_CALL)
-    results_path = tmp_path / "results.json"
-    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(sub), "--results", str(results_path),
-                           "--quiet", "--config", str(fast_config)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=600)
-    assert proc.returncode == 0, proc.stderr
-    results = json.loads(results_path.read_text())
+    results = _graded_with_rnn_layers_code(tmp_path / "late", LATE_PUBLIC_CALL, fast_config)
     public, hidden = _shapes(load_config(fast_config))
     messages = [t["output"] for t in results["tests"] if "LEAK" in t["output"]]
     assert messages, [t["name"] for t in results["tests"] if t["score"] < t["max_score"]]  # the attack ran
     text = json.dumps(results)
     assert not [shape for shape in hidden if shape in text], messages
+
+
+def _graded_with_rnn_layers_code(folder: Path, code: str, config: Path) -> dict:
+    """results.json of the reference submission with ``code`` appended to its rnn_layers.py."""
+    sub = make_submission(folder)
+    path = sub / "rnn_layers.py"
+    path.write_text(path.read_text() + code)
+    results_path = folder.parent / f"{folder.name}.results.json"
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(sub), "--results", str(results_path),
+                           "--quiet", "--config", str(config)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(results_path.read_text())
 
 
 RECORD_SHAPES = '''
@@ -915,3 +920,45 @@ def test_what_students_read_says_nothing_of_hidden_calls(flood, tmp_path, fast_c
     assert "LOG (" in text  # the quiz function ran after rnn_forward's public calls
     assert not [shape for shape in hidden if shape in text]
     assert "output is cut" not in text
+
+
+# Ways student code can try to carry a hidden input out through a hidden test's message: text it chooses and
+# the grader would repeat (a class name, a file or function name of code made at run time, a count).
+NAMED_LEAKS = {
+    "exception_class": "raise type(_tag(x), (ValueError,), {})('no text')",
+    "returned_class": "return type(_tag(x), (), {})(), None",
+    "value_count": "return (0,) * _count(x)",
+    "function_name": "_f = lambda: 1 / 0\n    types.FunctionType(_f.__code__.replace(co_name=_tag(x)), {})()",
+    "file_name": "exec(compile('1 / 0', os.path.join(os.getcwd(), _tag(x) + '.py'), 'exec'))",
+}
+
+
+def _tag(shape: tuple) -> str:
+    return "LEAK_" + "_".join(map(str, shape))
+
+
+def _count(shape: tuple) -> int:
+    return 7000 + 100 * shape[0] + 10 * shape[1] + shape[2]
+
+
+@pytest.mark.parametrize("channel", sorted(NAMED_LEAKS))
+def test_hidden_briefs_repeat_no_name_or_count_student_code_chose(channel, tmp_path, fast_config):
+    """A hidden test's message says what kind of thing went wrong, never a name or a count the submission made:
+    its rnn_forward fails with the input's shape written into that name or count.  The public tests' messages
+    keep the details (the attack shows there), the hidden ones drop them."""
+    results = _graded_with_rnn_layers_code(tmp_path / channel, f'''
+import os, types
+def _tag(x):
+    return "LEAK_" + "_".join(map(str, x.shape))
+def _count(x):
+    return 7000 + 100 * x.shape[0] + 10 * x.shape[1] + x.shape[2]
+def rnn_forward(x, s0, U, W, b):
+    {NAMED_LEAKS[channel]}
+''', fast_config)
+    public, hidden = _shapes(load_config(fast_config))
+    marks = {s: (_tag(eval(s)), f"{_count(eval(s))} values") for s in public | hidden}
+    text = json.dumps(results)
+    assert any(m in text for s in public for m in marks[s]), text[:3000]  # the attack ran, and public tests say so
+    hidden_tests = [t for t in results["tests"] if t.get("visibility") != "visible" and "hidden" in t["name"]]
+    assert any(t["score"] < t["max_score"] for t in hidden_tests)
+    assert not [m for s in hidden for m in marks[s] if m in text]

@@ -46,7 +46,8 @@ def _call(grading, name: str, case: dict) -> tuple[dict, list]:
 def _float_vector(name: str, value, size: int) -> np.ndarray:
     """The value when it is a float64 vector of ``size`` entries, else Failed."""
     if not isinstance(value, np.ndarray) or value.shape != (size,) or value.dtype != np.float64:
-        raise Failed(f"{name} should be a float64 array of shape ({size},), got {describe_type(value)}")
+        raise Failed(f"{name} should be a float64 array of shape ({size},), got {describe_type(value)}",
+                     brief=f"{name} should be a float64 vector, got {describe_type(value, hidden=True)}")
     return value
 
 
@@ -58,8 +59,10 @@ def hello_training(grading, test: TestSpec, case: dict) -> None:
     if not np.all(np.isfinite(losses)):
         raise Failed("the loss became NaN or inf during training (are the gradients clipped?)")
     if not losses[-1] < case["below"]:
+        # A hidden test's brief gives no figure the student's code returned: those could carry its inputs.
         raise Failed(f"after {steps} steps on {case['text']!r} the loss is {losses[-1]:.4g}, but it should fall "
-                     f"below {case['below']:g} (it started at {losses[0]:.4g})")
+                     f"below {case['below']:g} (it started at {losses[0]:.4g})",
+                     brief=f"the last loss is not below {case['below']:g}")
 
 
 def hello_sampling(grading, test: TestSpec, case: dict) -> None:
@@ -69,9 +72,11 @@ def hello_sampling(grading, test: TestSpec, case: dict) -> None:
     text = case["text"]
     got = _student(grading, "sample", [trained, VOCAB.index(text[0]), len(text) - 1, None, 0])["indices"]
     if not isinstance(got, np.ndarray) or got.dtype.kind not in "iu" or got.shape != (len(text) - 1,):
-        raise Failed(f"sample should return an integer array of shape ({len(text) - 1},), got {describe_type(got)}")
+        raise Failed(f"sample should return an integer array of shape ({len(text) - 1},), got {describe_type(got)}",
+                     brief=f"sample should return an integer array, got {describe_type(got, hidden=True)}")
     if np.any((got < 0) | (got >= len(VOCAB))):
-        raise Failed(f"sample returned indices outside the vocabulary: {got.tolist()}")
+        raise Failed(f"sample returned indices outside the vocabulary: {got.tolist()}",
+                     brief="sample returned indices outside the vocabulary")
     generated = "".join(VOCAB[i] for i in got)
     if generated != text[1:]:
         raise Failed(f"greedy sampling from {text[0]!r} with parameters trained on {text!r} gave {generated!r}; "

@@ -46,7 +46,8 @@ def _accuracy(grading, params: dict, held_out: list[np.ndarray], max_length: int
     for src in held_out:
         got = _student(grading, "greedy_decode", [params, src, homework.START, homework.END, max_length])["tokens"]
         if not isinstance(got, np.ndarray) or got.ndim != 1 or got.dtype.kind not in "iu":
-            raise Failed(f"greedy_decode should return a 1-D integer array, got {describe_type(got)}")
+            wanted = "greedy_decode should return a 1-D integer array, got "
+            raise Failed(wanted + describe_type(got), brief=wanted + describe_type(got, hidden=True))
         if np.array_equal(got, src[::-1]):
             right += 1
         elif len(wrong) < 3:
@@ -67,12 +68,14 @@ def reverse_training(grading, test: TestSpec, case: dict) -> None:
     steps = case["steps"]
     losses = got["losses"]
     if not isinstance(losses, np.ndarray) or losses.shape != (steps,) or losses.dtype != np.float64:
-        raise Failed(f"losses should be a float64 array of shape ({steps},), got {describe_type(losses)}")
+        raise Failed(f"losses should be a float64 array of shape ({steps},), got {describe_type(losses)}",
+                     brief=f"losses should be a float64 vector, got {describe_type(losses, hidden=True)}")
     if not np.all(np.isfinite(losses)):
         raise Failed("the loss became NaN or inf during training (are the gradients clipped?)")
     if not losses[-1] < case["below"]:
+        # A hidden test's brief gives no figure the student's code returned: those could carry its inputs.
         raise Failed(f"after {steps} steps the loss is {losses[-1]:.4g}, but it should fall below {case['below']:g} "
-                     f"(it started at {losses[0]:.4g})")
+                     f"(it started at {losses[0]:.4g})", brief=f"the last loss is not below {case['below']:g}")
 
 
 def reverse_decoding(grading, test: TestSpec, case: dict) -> None:

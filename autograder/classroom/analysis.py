@@ -156,6 +156,13 @@ def cluster_section(records: dict[str, dict], docs: dict[str, dict]) -> list[str
     return lines + [""]
 
 
+def _some(students: set[str]) -> str:
+    """The first ``PROBLEM_NAMES`` students by id, and how many more."""
+    names = sorted(students)
+    return ", ".join(names[:PROBLEM_NAMES]) + (f" and {len(names) - PROBLEM_NAMES} more"
+                                               if len(names) > PROBLEM_NAMES else "")
+
+
 def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: Config,
             mapping: dict | None = None, incomplete: dict | None = None) -> str:
     """The instructor's summary.md (charts are written beside it under charts/).
@@ -230,15 +237,12 @@ def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: 
         rows = sorted(holders.items(), key=lambda kv: (-len(kv[1]), kv[0]))
         lines += ["## Problems with the submitted files", "", "| students | who | note |", "|---|---|---|"]
         for note, who in rows[:PROBLEM_ROWS]:
-            names = sorted(who)
-            shown = ", ".join(names[:PROBLEM_NAMES]) + (f" and {len(names) - PROBLEM_NAMES} more"
-                                                         if len(names) > PROBLEM_NAMES else "")
             text = note if len(note) <= PROBLEM_CHARS else note[:PROBLEM_CHARS - 1] + "…"
-            lines.append(f"| {len(names)} | {_cell(shown)} | {_cell(text)} |")
+            lines.append(f"| {len(who)} | {_cell(_some(who))} | {_cell(text)} |")
         if len(rows) > PROBLEM_ROWS:
             rest = set().union(*(who for _, who in rows[PROBLEM_ROWS:]))
-            lines.append(f"| {len(rest)} | | {len(rows) - PROBLEM_ROWS} more notes: each student's feedback and "
-                         "grades.csv's note column hold them |")
+            lines.append(f"| {len(rest)} | {_cell(_some(rest))} | {len(rows) - PROBLEM_ROWS} more notes: each "
+                         "student's feedback and grades.csv's note column hold them |")
         lines.append("")
     lines += cluster_section(records, docs)
     lines += ["## Per function", "", "| function | points | full marks | pass rate |", "|---|---|---|---|"]

@@ -129,6 +129,7 @@ class Outcome:
     gone: list[str] = field(default_factory=list)  # rows kept from an earlier run, not in the class folder now
     pending: int = 0  # interrupted: students this run was to (re)grade and did not (rows marked pending)
     similarity_interrupted: bool = False  # interrupted while writing the similarity report (grades all written)
+    resume: str = "run the same command again"  # how to grade the pending students, once interrupted
 
     @property
     def exit_code(self) -> int:
@@ -331,6 +332,7 @@ class _Writer:
         self.seconds: list[float] = []
         self.worker_peak_kb = self.child_peak_kb = 0
         self.records: dict[str, dict] = {}
+        self.docs: dict[str, dict] = {}  # each results document written, for grades.csv and summary.md
 
     def __call__(self, job: dict, result: dict) -> None:
         record = {"student": job["student"], "name": job.get("name", ""), "file": job["file"],
@@ -343,8 +345,9 @@ class _Writer:
         # The grader's record holds hidden tests' messages and the value digests: private, as code/ is.
         write_json_atomic(self.out / "raw" / disk_name(f"{job['file']}.json"), record, mode=0o600, indent=None)
         self.records[record["student"]] = record
-        render_student(self.out, record, self.overrides.get(record["student"], {}), self.config, self.manifest,
-                       self.comments.get(record["student"], []))
+        self.docs[record["student"]] = render_student(self.out, record, self.overrides.get(record["student"], {}),
+                                                      self.config, self.manifest,
+                                                      self.comments.get(record["student"], []))
         if record["status"] != "graded":
             self.errors += 1
         if "seconds" in record:
@@ -397,8 +400,12 @@ def current_students(manifest: dict) -> set[str] | None:
 
 def render_all(out: Path, config: Config, manifest: dict, only: set[str] | None = None,
                records: dict[str, dict] | None = None, overrides: dict | None = None,
-               comments: dict | None = None, force: bool = False) -> dict[str, dict]:
+               comments: dict | None = None, force: bool = False, docs: dict[str, dict] | None = None
+               ) -> dict[str, dict]:
     """Rewrite results/ and feedback/ (of ``only`` the given students), grades.csv and summary.md.
+
+    ``docs``: results documents already made from these records, overrides and comments (by student), not
+    made again for students outside ``only``.
 
     GradebookError (before anything is written) when overrides.yaml or comments.yaml has a bad entry,
     or when grades.csv was edited by hand and not ``force`` (check_grades_csv).  batch.json is written
@@ -408,11 +415,13 @@ def render_all(out: Path, config: Config, manifest: dict, only: set[str] | None 
     overrides = load_overrides(out, records) if overrides is None else overrides
     comments = load_comments(out, records) if comments is None else comments
     check_grades_csv(out, manifest, force, _expected_grades(out, manifest))
-    docs = {}
+    made, docs = docs or {}, {}
     for student, record in records.items():
         if only is None or student in only:
             docs[student] = render_student(out, record, overrides.get(student, {}), config, manifest,
                                            comments.get(student, []))
+        elif student in made:
+            docs[student] = made[student]
         else:
             docs[student] = results_document(record, overrides.get(student, {}), config, comments.get(student, []))
     current = current_students(manifest)
@@ -440,8 +449,9 @@ def _say(options: Options, text: str) -> None:
 
 
 def run_batch(out: Path, config_path: Path, config: Config, layout: Layout, entries: list[Entry], manifest: dict,
-              options: Options, force: bool = False) -> Outcome:
-    """Grade ``entries`` (all of them when ``force``, else those without a current record) into OUTDIR.
+              options: Options, force: bool = False, pending: frozenset[str] = frozenset()) -> Outcome:
+    """Grade ``entries`` (all of them when ``force``, else those without a current record, and those ``pending``:
+    an interrupted run was to grade them again and did not) into OUTDIR.
 
     ``config`` is the config loaded from ``config_path`` (the workers load it again from the path).
     """
@@ -466,7 +476,7 @@ def run_batch(out: Path, config_path: Path, config: Config, layout: Layout, entr
         fingerprints[entry.student] = fingerprint(entry)
         old = existing.get(entry.student)
         if (not force and old and old.get("status") == "graded" and old.get("fingerprint") == fingerprints[
-                entry.student] and old.get("config") == config_hash):
+                entry.student] and old.get("config") == config_hash and entry.student not in pending):
             skipped += 1
             continue
         todo.append(_job(len(todo), entry, names[entry.student], options.archive_limits))
@@ -513,7 +523,7 @@ def run_batch(out: Path, config_path: Path, config: Config, layout: Layout, entr
     unwritten = {s for s, r in records.items() if not all(
         (out / d / disk_name(f"{r['file']}{ext}")).exists() for d, ext in (("results", ".json"), ("feedback", ".md")))}
     render_all(out, config, manifest, only=unwritten, records=records, overrides=overrides, comments=comments,
-               force=options.force)
+               force=options.force, docs=writer.docs)
     outcome.stale = stale_overrides(records, overrides)
     current = [records[e.student] for e in entries if e.student in records]
     # A student this run was to (re)grade and did not is pending, whatever an earlier run gave them.
@@ -615,8 +625,14 @@ def grade_all(submissions: Path, out: Path, config_path: Path, options: Options)
                           f"{submissions.resolve()}): the same class and assignment, so the rows are kept; "
                           "students whose submission is unchanged are not graded again")
         manifest = _manifest(submissions, layout, config_path, options, old, config.assignment)
+        # Students an interrupted run was to (re)grade are graded now even if their record looks current: that
+        # run may have been a --regrade, whose point was to grade them again.
+        pending = frozenset(((old or {}).get("incomplete") or {}).get("missing", []))
         outcome = run_batch(out, Path(config_path), config, layout, layout.entries, manifest, options,
-                            force=options.regrade)
+                            force=options.regrade, pending=pending)
+        if options.regrade and outcome.interrupted:
+            outcome.resume = ("run grade-all again without --regrade to grade only them (with --regrade, "
+                              "every student is graded again)")
         if options.similarity and not outcome.interrupted:
             _similarity_step(out, config, manifest, options, outcome)
         return outcome
@@ -779,8 +795,7 @@ def describe(outcome: Outcome, out: Path) -> str:
     elif outcome.interrupted:
         lines.append(f"interrupted: {outcome.pending} of {outcome.students} students are pending (not graded, or "
                      "not graded again, by this run: their rows in grades.csv say status pending and have no "
-                     "scores); run the same command again to grade them (summary.md and grades.csv are marked "
-                     "incomplete until then)")
+                     f"scores); {outcome.resume} (summary.md and grades.csv are marked incomplete until then)")
     per = outcome.seconds_per_submission
     if per:
         rate = 60 * len(per) / outcome.seconds if outcome.seconds else 0

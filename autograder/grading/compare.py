@@ -51,13 +51,19 @@ def value_digest(value) -> str:
     return h.hexdigest()[:16]
 
 
-def describe_type(value) -> str:
+def describe_type(value, hidden: bool = False) -> str:
+    """What a student's function returned, in a few words.
+
+    ``hidden``: for a hidden test's brief, no shape or dtype and no class of the student's own: its name is text
+    student code chooses, which could carry the hidden inputs (a class made at run time named after them).
+    The other names are of the few types the child's channel carries (wire.py), which no student code names.
+    """
     if isinstance(value, Opaque):
-        return f"a {value.type_name} object"
+        return "an object of a class of its own" if hidden else f"a {value.type_name} object"
     if isinstance(value, Handle):
         return "an opaque object"
     if isinstance(value, np.ndarray):
-        return f"an array of shape {value.shape} and dtype {value.dtype}"
+        return "an array" if hidden else f"an array of shape {value.shape} and dtype {value.dtype}"
     return f"a {type(value).__name__}"
 
 
@@ -147,7 +153,7 @@ def check_array(name: str, actual, expected: np.ndarray, tol: Tolerance,
     # Briefs (hidden tests) name no shape or size: those would reveal the hidden inputs' dimensions.
     if not isinstance(actual, np.ndarray):
         return Mismatch(f"{name} should be a float64 array of shape {expected.shape}, got {describe_type(actual)}",
-                        f"{name} should be a float64 array, got {describe_type(actual).split(' of shape')[0]}")
+                        f"{name} should be a float64 array, got {describe_type(actual, hidden=True)}")
     if actual.dtype != np.float64:
         extra = f": {FLOAT32_HINT}" if actual.dtype in (np.float32, np.float16) else ""
         return _same(f"{name} has dtype {actual.dtype}; it should be float64{extra}")
@@ -183,7 +189,7 @@ def check_indices(name: str, actual, expected: np.ndarray) -> Mismatch | None:
     """Integer outputs (class indices, sampled characters) must match exactly."""
     if not isinstance(actual, np.ndarray) or actual.dtype.kind not in "iu":
         return Mismatch(f"{name} should be an integer array of shape {expected.shape}, got {describe_type(actual)}",
-                        f"{name} should be an integer array, got {describe_type(actual).split(' of shape')[0]}")
+                        f"{name} should be an integer array, got {describe_type(actual, hidden=True)}")
     if actual.shape != expected.shape:
         return Mismatch(f"{name} has shape {actual.shape} but should have shape {expected.shape}",
                         f"{name} has the wrong shape")
@@ -202,7 +208,8 @@ def check_scalar(name: str, actual, expected: float, tol: Tolerance) -> Mismatch
     if isinstance(actual, (np.float32, np.float16)):
         return _same(f"{name} is a {type(actual).__name__}; it should be a float64: {FLOAT32_HINT}")
     if type(actual) is not float:
-        return _same(f"{name} should be a float, got {describe_type(actual)}")
+        return Mismatch(f"{name} should be a float, got {describe_type(actual)}",
+                        f"{name} should be a float, got {describe_type(actual, hidden=True)}")
     if not np.isfinite(actual):
         return _same(f"{name} is {actual}, not a finite number")
     if abs(actual - expected) <= tol.atol + tol.rtol * max(abs(actual), abs(expected)):
@@ -234,9 +241,13 @@ def check_value(name: str, actual, expected, tol: Tolerance, time_axis: int | No
 def _check_value(name: str, actual, expected, tol: Tolerance, time_axis: int | None = None) -> Mismatch | None:
     if isinstance(expected, dict):
         if not isinstance(actual, dict):
-            return _same(f"{name} should be a dict with keys {sorted(expected)}, got {describe_type(actual)}")
+            return Mismatch(f"{name} should be a dict with keys {sorted(expected)}, got {describe_type(actual)}",
+                            f"{name} should be a dict with keys {sorted(expected)}, got "
+                            f"{describe_type(actual, hidden=True)}")
         if set(actual) != set(expected):
-            return _same(f"{name} should have exactly the keys {sorted(expected)}, got {sorted(actual)}")
+            # The keys are the student's text: a hidden test's brief does not repeat them.
+            return Mismatch(f"{name} should have exactly the keys {sorted(expected)}, got {sorted(actual)}",
+                            f"{name} should have exactly the keys {sorted(expected)}, got other keys")
         for key in expected:
             found = check_value(f"{name}[{key!r}]", actual[key], expected[key], tol)
             if found:

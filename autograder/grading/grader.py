@@ -32,7 +32,7 @@ from autograder import environment
 from autograder.config import Config, TestSpec
 from autograder.grading import compare, fingerprint, gradcheck, memo
 from autograder.grading.compare import Mismatch, Tolerance, check_array, check_value, describe_type, unchanged
-from autograder.sandbox.box import Pending, Reply, Sandbox, open_sandbox
+from autograder.sandbox.box import Pending, Reply, Sandbox, known_name, open_sandbox
 from autograder.sandbox.wire import Handle, output_cap, output_cut_message
 from autograder.spec import Function, Homework, input_summary, load_files, named_outputs, upstream_gradients
 from autograder.submissions.extract import discard as discard_extracted
@@ -77,8 +77,9 @@ class Failed(Exception):
     ``general`` marks reasons that do not depend on the case (a missing
     function or file), so feedback does not tie them to one input.  ``brief``,
     when given, replaces the message in hidden tests: it must say nothing that
-    depends on the hidden inputs (values, shapes, the student's own exception
-    text, which could print them).
+    depends on the hidden inputs (values, shapes), and repeat no text student
+    code chose, which could carry them: its exception text, the names of its
+    own classes, files and functions, the number of values it returned.
     """
 
     def __init__(self, message: str, general: bool = False, brief: str | None = None, digest: str = "") -> None:
@@ -139,7 +140,9 @@ def _unpack(fn: Function, value) -> dict:
         return named_outputs(fn, value)
     if not isinstance(value, (tuple, list)) or len(value) != len(fn.outputs):
         got = f"{len(value)} values" if isinstance(value, (tuple, list)) else describe_type(value)
-        raise Failed(f"{fn.name} should return a tuple ({', '.join(fn.outputs)}), got {got}")
+        brief = "another number of values" if isinstance(value, (tuple, list)) else describe_type(value, hidden=True)
+        expected = f"{fn.name} should return a tuple ({', '.join(fn.outputs)}), got "
+        raise Failed(expected + got, brief=expected + brief)
     return named_outputs(fn, value)
 
 
@@ -150,6 +153,18 @@ def _case_label(test: TestSpec, k: int, case: dict) -> str:
     return f"case {k + 1} of {len(test.cases)} (seed {case['seed']}{', ' + shape if shape else ''}): "
 
 
+@dataclass(frozen=True)
+class GradcheckPlans:
+    """What ``Grading.gradcheck_plans`` makes of a case: the targets, the deciding plans, and the quick plan with
+    its request (None when a target is empty)."""
+
+    items: list
+    plans: list
+    quick: gradcheck.JointPlan | None
+    quick_wire: dict | None
+
+
+_PLANS: dict[tuple, GradcheckPlans] = {}  # (config path, backward, case key, tolerances) -> the case's plans
 _CASE_KEYS: dict[int, tuple[dict, str]] = {}  # id of a case dict -> (the dict, kept so the id stays its own; key)
 
 
@@ -299,18 +314,34 @@ class Grading:
         fwd = self.homework.functions[g.forward]
         if self.module_errors.get(fwd.module) or gradcheck.full_check_forced():
             return
-        tol = self.config.tolerances
         for case in test.cases:
             key = (g.backward, case_key(case))
             if key in self._early_quick:
                 continue
             args, kwargs = self.inputs(fwd.name, case)
-            items = gradcheck.targets(args, [n for n in fwd.args if n not in fwd.optional_args], g.wrt, g.grads)
-            if not all(t.value.size for t in items):
+            checks = self.gradcheck_plans(g, fwd, case, args)
+            if checks.quick is None:
                 continue
-            quick = gradcheck.quick_plan(items, tol.step, tol.directions, case["seed"])
-            self._early_quick[key] = self.box.submit_call_many(fwd.module, fwd.name, args, kwargs, [quick.wire()],
-                                                               _loss_outputs(g, fwd))
+            self._early_quick[key] = self.box.submit_call_many(fwd.module, fwd.name, args, kwargs,
+                                                               [dict(checks.quick_wire)], _loss_outputs(g, fwd))
+
+    def gradcheck_plans(self, g, fwd: Function, case: dict, args: list) -> GradcheckPlans:
+        """A gradcheck case's targets, deciding plans and quick plan (``gradcheck.plan``, ``quick_plan``).
+
+        They depend only on the case's inputs and the config's tolerances, so they are made once per process
+        and case (a worker of grade-all grades a whole class): their arrays are shared and read-only.
+        """
+        tol = self.config.tolerances
+        key = (self.config.path, g.backward, case_key(case), tol.step, tol.directions, tol.full_check_max_size)
+        known = _PLANS.get(key)
+        if known is None:
+            items = gradcheck.targets(args, [n for n in fwd.args if n not in fwd.optional_args], g.wrt, g.grads)
+            plans = gradcheck.plan(items, tol.step, tol.full_check_max_size, tol.directions, case["seed"])
+            quick = (gradcheck.quick_plan(items, tol.step, tol.directions, case["seed"])
+                     if all(t.value.size for t in items) else None)
+            known = _PLANS[key] = GradcheckPlans(items, plans, quick, quick.wire() if quick else None)
+            memo.read_only([[vars(p) for p in plans], list(quick.dirs) if quick else [], known.quick_wire or {}])
+        return known
 
     def prefetch_gradients(self, tests: list[TestSpec]) -> None:
         """Send ahead the forward and backward calls of the gradient tests' cases (``gradient_calls``), once the
@@ -411,8 +442,10 @@ class Grading:
             self._verdict(mismatches[0], test)
         if test.stability and reply.warnings:
             # The warning's text is the student's to choose: hidden tests get its category only.
+            category = reply.warnings[0].split(":")[0]
+            kind = known_name(category, "a warning")
             raise Failed(f"correct values, but it emitted a warning: {reply.warnings[0]}",
-                         brief=f"correct values, but it emitted a {reply.warnings[0].split(':')[0]}")
+                         brief=f"correct values, but it emitted {'a ' + kind if kind == category else kind}")
         return reply, args + list(kwargs.values())
 
     def _wrong_on_ordinary_inputs(self, test: TestSpec) -> bool:
@@ -495,7 +528,9 @@ class Grading:
             if not isinstance(got[name], np.ndarray) or got[name].shape != np.shape(expected[name]):
                 # No expected shape here: hidden tests share this message.
                 raise Failed(f"{needs}returned {name} of the wrong type or shape ({describe_type(got[name])})"
-                             .replace(f" of shape {np.shape(got[name])}", ""))
+                             .replace(f" of shape {np.shape(got[name])}", ""),
+                             brief=f"{needs}returned {name} of the wrong type or shape "
+                                   f"({describe_type(got[name], hidden=True)})")
         # A forward computed in float32 spoils central differences (its ~1e-7 error over a step of 1e-5).
         imprecise_forward = any(compare.imprecise(got[n], expected[n])
                                 for n in (*g.upstream, *((g.scalar, *g.grads) if g.scalar else ())))
@@ -539,9 +574,8 @@ class Grading:
         """
         r = self._gradient_case(test, case)
         g, fwd, tol = r["g"], r["fwd"], self.config.tolerances
-        positional = [n for n in fwd.args if n not in fwd.optional_args]
-        items = gradcheck.targets(r["args"], positional, g.wrt, g.grads)
-        plans = gradcheck.plan(items, tol.step, tol.full_check_max_size, tol.directions, case["seed"])
+        checks = self.gradcheck_plans(g, fwd, case, r["args"])
+        plans = checks.plans
         # Check every gradient's type and shape before spending any evaluations.
         for p in plans:
             got = _lookup(r["grads"], p.target.label)
@@ -549,14 +583,12 @@ class Grading:
                 shape = "" if test.hidden else f" of shape {p.target.value.shape}"
                 extra = f": {compare.FLOAT32_HINT}" if isinstance(got, np.ndarray) and got.dtype == np.float32 else ""
                 raise Failed(f"{p.target.label} should be a float64 array{shape}, got "
-                             + (describe_type(got).split(" of shape")[0] if test.hidden else describe_type(got))
+                             + describe_type(got, hidden=test.hidden)
                              + extra)
         numeric_tol = self.tolerance(test, self.numeric_tol)
         # A float32 forward's noise, not the gradient, would decide a quick check: it gets every coordinate.
-        if (not r["imprecise_forward"]
-                and all(t.value.size for t in items) and not gradcheck.full_check_forced()):
-            quick = gradcheck.quick_plan(items, tol.step, tol.directions, case["seed"])
-            if self._quick_gradients_pass(r, quick, numeric_tol):
+        if not r["imprecise_forward"] and checks.quick is not None and not gradcheck.full_check_forced():
+            if self._quick_gradients_pass(r, checks.quick, numeric_tol, checks.quick_wire):
                 return
         reply, losses = self._numerical_losses(r, plans)
         if not reply.ok:
@@ -594,13 +626,14 @@ class Grading:
                 # The wrong gradient's digest, as a value check keeps it: a second signal of shared code.
                 raise Failed(f"does not match {against}: {mismatch.text(test.hidden)}{spoiled}", digest=mismatch.digest)
 
-    def _numerical_losses(self, r: dict, plans: list, sent: Pending | None = None) -> tuple[Reply, np.ndarray | None]:
+    def _numerical_losses(self, r: dict, plans: list, sent: Pending | None = None,
+                          wires: list[dict] | None = None) -> tuple[Reply, np.ndarray | None]:
         """Run every evaluation of ``plans`` in the child in one batch (or take the reply of ``sent``, the same
-        request sent ahead): its reply, and L per evaluation (shape (evaluations,)) or None when the forward's
-        outputs came back malformed."""
+        request sent ahead; ``wires``: the plans' ``wire()`` when made already): its reply, and L per evaluation
+        (shape (evaluations,)) or None when the forward's outputs came back malformed."""
         g, fwd = r["g"], r["fwd"]
         reply = sent.result() if sent is not None else self.box.call_many(
-            fwd.module, fwd.name, r["args"], r["kwargs"], [p.wire() for p in plans], _loss_outputs(g, fwd))
+            fwd.module, fwd.name, r["args"], r["kwargs"], wires or [p.wire() for p in plans], _loss_outputs(g, fwd))
         if not reply.ok:
             return reply, None
         shapes = [()] if g.scalar else [np.shape(r["expected"][n]) for n in g.upstream]
@@ -609,7 +642,8 @@ class Grading:
             return reply, None
         return reply, gradcheck.losses(stacked, [r["upstream"][n] for n in g.upstream], bool(g.scalar))
 
-    def _quick_gradients_pass(self, r: dict, quick: gradcheck.JointPlan, numeric_tol: Tolerance) -> bool:
+    def _quick_gradients_pass(self, r: dict, quick: gradcheck.JointPlan, numeric_tol: Tolerance,
+                              wire: dict) -> bool:
         """Whether random joint directional derivatives confirm the gradients (gradcheck.quick_plan).
 
         False means "not confirmed", never "wrong": the caller then checks every coordinate.  A fault
@@ -618,7 +652,7 @@ class Grading:
         tol = self.config.tolerances
         strict = Tolerance(gradcheck.QUICK_TOLERANCE * numeric_tol.rtol, gradcheck.QUICK_TOLERANCE * numeric_tol.atol)
         sent = self._early_quick.pop((r["g"].backward, case_key(self.case)), None)
-        reply, losses = self._numerical_losses(r, [quick], sent)
+        reply, losses = self._numerical_losses(r, [quick], sent, [dict(wire)])
         if reply.fault:
             fwd = r["fwd"]
             raise _call_failed(reply, fwd, f"evaluating your {fwd.name} for the numerical gradient: ",

@@ -96,11 +96,35 @@ class Reply:
             what = self.error if self.error and not hidden else f"{function} is not implemented yet"
             where = f" in {module}.py" if module else ""
             return f"{what}: replace its `raise NotImplementedError`{where} with your code"
-        text = f"raised {self.error_type}" if hidden else f"raised {self.error_type}: {self.error}".rstrip(": ")
-        last = [ln for ln in self.traceback.strip().splitlines() if ln.strip().startswith("File ")]
-        if last:
-            text += f" ({last[-1].strip()})"
-        return text
+        last = [ln.strip() for ln in self.traceback.strip().splitlines() if ln.strip().startswith("File ")]
+        if hidden:
+            # Student code names its exception classes, files, functions and line numbers (code made at run
+            # time can take any): a hidden test's brief keeps only what no code can make carry its inputs.
+            text = f"raised {known_name(self.error_type, 'an exception')}"
+            return text + (f" (in {module}.py)" if last and last[-1].startswith(f'File "{module}.py"') else "")
+        text = f"raised {self.error_type}: {self.error}".rstrip(": ")
+        return text + (f" ({last[-1]})" if last else "")
+
+
+def _builtin_names() -> frozenset[str]:
+    import builtins
+
+    import numpy as np
+
+    names = {n for n, v in vars(builtins).items() if isinstance(v, type) and issubclass(v, BaseException)}
+    return frozenset(names | set(getattr(np.exceptions, "__all__", ())) | {"LinAlgError"})
+
+
+_KNOWN_NAMES: frozenset[str] = frozenset()
+
+
+def known_name(name: str, kind: str) -> str:
+    """``name`` when it is a built-in exception or warning class of Python or numpy, else "<kind> of a class of
+    its own": the name of a class student code made is text it chose."""
+    global _KNOWN_NAMES
+    if not _KNOWN_NAMES:
+        _KNOWN_NAMES = _builtin_names()
+    return name if name in _KNOWN_NAMES else f"{kind} of a class of its own"
 
 
 def _limits_spec(limits: Limits, identity: Identity | None) -> dict:

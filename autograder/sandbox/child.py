@@ -10,6 +10,7 @@ back only plain data.  It decides nothing about scores.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import io
 import os
@@ -103,7 +104,10 @@ def evaluate_many(fn, args: list, kwargs: dict, plans: list[dict], outputs: list
 def _student_traceback(exc: BaseException, is_student: Callable[[str], bool], root: str | None = None) -> str:
     """The last frames of the failing call that ``is_student`` keeps (by file name), and the exception; files
     under ``root`` (the work folder) named relative to it."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if is_student(f.filename)]
+    # Source lines are read only for the frames kept (lookup_lines=False leaves them to format_list): reading
+    # them for every frame would load numpy's own sources into a fresh child on each failing call.
+    stack = traceback.TracebackException(type(exc), exc, exc.__traceback__, lookup_lines=False).stack
+    frames = [f for f in stack if is_student(f.filename)]
     lines = traceback.format_list(frames[-6:])
     lines += traceback.format_exception_only(type(exc), exc)
     return _relative("".join(lines), root)[-3000:]
@@ -329,6 +333,9 @@ def fork_server(sock_fd: int) -> None:
             exited[pid] = (os.waitstatus_to_exitcode(status), usage.ru_maxrss)
 
     signal.signal(signal.SIGCHLD, reap)
+    # What is loaded now moves out of the collector's reach: a child's collections would otherwise walk (and,
+    # by writing their headers, copy) every object inherited from this process.
+    gc.freeze()
     try:
         sock.sendall(json.dumps({"ready": os.getpid()}).encode())
         _serve_forks(sock, exited, reap, confine)

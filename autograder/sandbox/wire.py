@@ -75,12 +75,16 @@ class Opaque:
 def _encode(value, buffers: list, depth: int = 0):
     if depth > MAX_DEPTH:
         return {"t": "opaque", "type": "nested too deeply"}
-    if value is None or type(value) in (bool, str):
+    kind = type(value)  # exact types only: a subclass of int or str (an enum, say) travels as opaque
+    if kind is str or kind is int or kind is bool or value is None:
         return value
-    if type(value) is int:
-        return value
-    if type(value) is float:
-        return {"t": "float", "v": repr(value)}
+    if kind is float:
+        # A finite float is a JSON number (repr, so it comes back exactly); NaN and infinity are not JSON.
+        return value if math.isfinite(value) else {"t": "float", "v": repr(value)}
+    if kind is list or kind is tuple:
+        return {"t": kind.__name__, "v": [_encode(v, buffers, depth + 1) for v in value]}
+    if kind is dict and all(type(k) is str for k in value):
+        return {"t": "dict", "v": {k: _encode(v, buffers, depth + 1) for k, v in value.items()}}
     if isinstance(value, Handle):
         return {"t": "handle", "id": value.id}
     if isinstance(value, (np.ndarray, np.generic)):
@@ -94,11 +98,7 @@ def _encode(value, buffers: list, depth: int = 0):
             return {"t": "opaque", "type": f"array of dtype {arr.dtype}"}
         buffers.append(arr.tobytes())
         return {"t": "array", "dtype": name, "shape": list(arr.shape), "buf": len(buffers) - 1}
-    if type(value) in (tuple, list):
-        return {"t": type(value).__name__, "v": [_encode(v, buffers, depth + 1) for v in value]}
-    if type(value) is dict and all(type(k) is str for k in value):
-        return {"t": "dict", "v": {k: _encode(v, buffers, depth + 1) for k, v in value.items()}}
-    return {"t": "opaque", "type": type(value).__name__}
+    return {"t": "opaque", "type": kind.__name__}
 
 
 def encode(message: dict) -> bytes:
@@ -112,22 +112,15 @@ def encode(message: dict) -> bytes:
 def _decode(node, buffers: list[bytes], depth: int = 0):
     if depth > MAX_DEPTH + 1:
         raise WireError("value nested too deeply")
-    if node is None or type(node) in (bool, int, str):
+    kind = type(node)
+    if kind is str or kind is int or kind is float or kind is bool or node is None:
         return node
-    if type(node) is not dict:
-        raise WireError(f"unexpected node {type(node).__name__}")
+    if kind is not dict:
+        raise WireError(f"unexpected node {kind.__name__}")
     kind = node.get("t")
-    if kind == "float":
-        return float(str(node.get("v")))
-    if kind == "handle":
-        if type(node.get("id")) is not int:
-            raise WireError("bad handle")
-        return Handle(node["id"])
-    if kind == "opaque":
-        return Opaque(str(node.get("type"))[:80])
     if kind == "array":
         dtype, shape, index = node.get("dtype"), node.get("shape"), node.get("buf")
-        if dtype not in ALLOWED_DTYPES:
+        if dtype not in _ITEMSIZE:
             raise WireError(f"dtype {dtype!r} not allowed")
         if type(shape) is not list or not all(type(d) is int and d >= 0 for d in shape) or len(shape) > 8:
             raise WireError("bad shape")
@@ -137,7 +130,7 @@ def _decode(node, buffers: list[bytes], depth: int = 0):
         if len(data) != math.prod(shape) * _ITEMSIZE[dtype]:
             raise WireError("buffer size does not match shape")
         return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
-    if kind in ("tuple", "list"):
+    if kind == "list" or kind == "tuple":
         items = node.get("v")
         if type(items) is not list:
             raise WireError("bad sequence")
@@ -148,6 +141,14 @@ def _decode(node, buffers: list[bytes], depth: int = 0):
         if type(items) is not dict:
             raise WireError("bad dict")
         return {str(k): _decode(v, buffers, depth + 1) for k, v in items.items()}
+    if kind == "float":
+        return float(str(node.get("v")))
+    if kind == "handle":
+        if type(node.get("id")) is not int:
+            raise WireError("bad handle")
+        return Handle(node["id"])
+    if kind == "opaque":
+        return Opaque(str(node.get("type"))[:80])
     raise WireError(f"unknown node type {kind!r}")
 
 
