@@ -349,11 +349,11 @@ def test_interrupted_run_is_marked_until_resumed(tmp_path, monkeypatch):
         signal.signal(signal.SIGINT, signal.default_int_handler)
     assert outcome.interrupted and outcome.exit_code == 130
     summary = (out / "summary.md").read_text()
-    assert summary.startswith("**INCOMPLETE") and "Run the same command again" in summary
+    assert summary.startswith("**INCOMPLETE") and "To grade them, run grade-all on the class folder again" in summary
     rows = grades(out)
     assert set(rows) == set(names)  # every student has a row: graded ones, and the rest marked pending
     pending = [s for s, r in rows.items() if r["status"] == "pending"]
-    assert pending and all("run the same command again" in rows[s]["note"] and rows[s]["total"] == ""
+    assert pending and all("run grade-all on the class folder again" in rows[s]["note"] and rows[s]["total"] == ""
                            for s in pending)
     (src / "s1" / "INTERRUPT_BATCH.py").unlink()
     proc = grade_all(src, out)
@@ -439,7 +439,7 @@ def test_interrupted_regrade_marks_every_student_not_regraded(klass, faults, how
     assert {"bug3", "good"} <= set(pending) and len(pending) == outcome.pending
     for student in pending:
         assert rows[student]["total"] == "" and rows[student]["rnn_step_forward"] == ""
-        assert "not regraded yet" in rows[student]["note"] and "run the same command again" in rows[student]["note"]
+        assert "not regraded yet" in rows[student]["note"] and "without --regrade" in rows[student]["note"]
     assert f"{before['good']['total']} / {before['good']['max']} (graded)" in rows["good"]["note"]
     said = batch.describe(outcome, out)
     assert f"{len(pending)} of {outcome.students} students are pending" in said
@@ -464,7 +464,8 @@ def test_grade_all_after_an_interrupted_regrade_grades_the_pending_students(klas
     (src / "bug2" / "INTERRUPT_BATCH.py").touch()
     options = batch.Options(jobs=1, quiet=True, grade_fn="batch_faults:grade", similarity=False, regrade=True)
     outcome = batch.grade_all(src, out, config, options)
-    assert outcome.interrupted and "run grade-all again without --regrade" in batch.describe(outcome, out)
+    assert outcome.interrupted and "run grade-all on the class folder again, without --regrade" in batch.describe(
+        outcome, out)
     pending = {s for s, r in grades(out).items() if r["status"] == "pending"}
     assert {"bug3", "good"} <= pending
     (src / "bug2" / "INTERRUPT_BATCH.py").unlink()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -734,6 +735,13 @@ def _refusals(public: Path, tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "readable by student code" in proc.stderr and str(config) in proc.stderr
     assert not (tmp_path / "r.json").exists()
+    advised = re.search(r"make them private: chmod go-rwx (.+?) \(", proc.stderr)
+    assert advised, proc.stderr
+    for folder in advised.group(1).split():  # doing what the message says is enough
+        os.chmod(folder, 0o700)
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(SOLUTIONS), "--config", str(config),
+                           "--results", str(tmp_path / "r.json")], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0 and (tmp_path / "r.json").exists(), proc.stderr
     env = {**os.environ, "AUTOGRADER_CHILD_PYTHON": "/root/.no-such-dir/python3"}
     proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(SOLUTIONS), "--results",
                            str(tmp_path / "r.json")], cwd=ROOT, capture_output=True, text=True, env=env)
@@ -930,6 +938,8 @@ NAMED_LEAKS = {
     "value_count": "return (0,) * _count(x)",
     "function_name": "_f = lambda: 1 / 0\n    types.FunctionType(_f.__code__.replace(co_name=_tag(x)), {})()",
     "file_name": "exec(compile('1 / 0', os.path.join(os.getcwd(), _tag(x) + '.py'), 'exec'))",
+    "module_name": "importlib.import_module(_tag(x))",
+    "dtype_field": "return np.zeros(2, dtype=[(_tag(x), 'f8')]), None",
 }
 
 
@@ -947,7 +957,7 @@ def test_hidden_briefs_repeat_no_name_or_count_student_code_chose(channel, tmp_p
     its rnn_forward fails with the input's shape written into that name or count.  The public tests' messages
     keep the details (the attack shows there), the hidden ones drop them."""
     results = _graded_with_rnn_layers_code(tmp_path / channel, f'''
-import os, types
+import importlib, os, types
 def _tag(x):
     return "LEAK_" + "_".join(map(str, x.shape))
 def _count(x):

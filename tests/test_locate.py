@@ -345,3 +345,27 @@ def test_the_bundles_self_check_finds_the_same_work(corpus):
     want = {work: check(folder) for work, folder in works.items()}
     names = ("zip_flat", "nbgrader_collected", "browser_copy", "untitled", "nbconvert_script")
     assert {name: check(inputs[name][0]) for name in names} == {name: want[inputs[name][1]] for name in names}
+
+
+HELPER_USE = '''
+import myutils
+_own_step = rnn_step_forward
+def rnn_step_forward(x_t, s_prev, U, W, b):
+    return myutils.call(_own_step, x_t, s_prev, U, W, b)
+'''
+
+
+def test_a_helper_module_beside_the_graded_files_can_be_imported(tmp_path):
+    """A .py file of the student's own beside the graded ones (not graded) is there for them to import, in the
+    grader's child and in the self-check alike."""
+    sub = make_submission(tmp_path / "helper")
+    (sub / "myutils.py").write_text("def call(f, *args):\n    return f(*args)\n")
+    path = sub / "rnn_layers.py"
+    path.write_text(path.read_text() + HELPER_USE)
+    _, results = grade_cli(sub, tmp_path)
+    assert results["score"] == sum(t.points for t in CONFIG.tests), results["output"]
+    assert "Not graded: myutils.py" in results["output"] and "myutils" not in results["output"].replace(
+        "Not graded: myutils.py", "")
+    proc = run_cli("check", str(sub))
+    assert proc.returncode == 0 and _total(proc.stdout) == f"{sum(t.points for t in CONFIG.tests if not t.hidden):g}", (
+        proc.stdout)

@@ -140,6 +140,7 @@ def test_self_check_passes_the_reference_and_fails_the_templates(unzipped, numpy
     # Run in the bundle's own folder: the bundle's files are never taken for the student's.
     said = " ".join(proc.stdout.split())
     assert "autograder/" not in said and "Notebooks not graded" not in said and "CHECK_AND_SUBMIT" not in said
+    assert "Not graded" not in said  # its handout and requirements.txt are the bundle's too
     assert f"{', '.join(FILES)} are unchanged from the released templates" in said
     # The reference copied in passes every public test, through the other entry point.
     student = tmp_path / "hw_rnn"

@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 from autograder.classroom.clusters import clusters, normalise
-from autograder.classroom.gradebook import describe_penalty
+from autograder.classroom.gradebook import RESUME, describe_penalty
 from autograder.config import Config
 
 TOP_MESSAGES = 3
@@ -185,8 +185,8 @@ def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: 
                   f"{incomplete.get('students', '?')} students are not graded (or not graded again) by it "
                   f"({_cell(', '.join(missing[:20]))}{' ...' if len(missing) > 20 else ''}): their rows in grades.csv "
                   "are `pending`, without scores, and this summary still counts an earlier run's result for those "
-                  "graded before. Run the same command again to grade them; this summary and grades.csv are not "
-                  "final until then.**", ""]
+                  f"graded before. To grade them, {RESUME}; this summary and grades.csv are not final until "
+                  "then.**", ""]
     lines += [f"# {config.title}: class summary", ""]
     current = {s["id"] for s in mapping.get("students", [])} if isinstance(mapping, dict) else set(records)
     gone = sorted(set(records) - current)

@@ -50,6 +50,7 @@ from autograder.classroom.clusters import load_comments
 from autograder.classroom.gradebook import (
     GRADES_HASH,
     LOCK,
+    RESUME,
     GradebookError,
     check_grades_csv,
     describe_stale,
@@ -631,8 +632,7 @@ def grade_all(submissions: Path, out: Path, config_path: Path, options: Options)
         outcome = run_batch(out, Path(config_path), config, layout, layout.entries, manifest, options,
                             force=options.regrade, pending=pending)
         if options.regrade and outcome.interrupted:
-            outcome.resume = ("run grade-all again without --regrade to grade only them (with --regrade, "
-                              "every student is graded again)")
+            outcome.resume = f"{RESUME} (with --regrade, every student is graded again)"
         if options.similarity and not outcome.interrupted:
             _similarity_step(out, config, manifest, options, outcome)
         return outcome
@@ -702,6 +702,8 @@ def regrade(out: Path, students: list[str] | None, options: Options, config_path
     manifest.update(config=str(config_path.resolve()), assignment_name=config.assignment, updated=now())
     outcome = run_batch(out, config_path, config, layout, [by_id[s] for s in students], manifest, options,
                         force=True)
+    if outcome.interrupted:
+        outcome.resume = f"{RESUME} (the same regrade grades every student it names again)"
     # A similarity report made before this regrade compares code that has changed: make it again (also one
     # that an interrupted run did not finish).
     if ((out / "similarity").exists() or similarity_owed) and not outcome.interrupted:

@@ -48,6 +48,11 @@ class OutdirBusy(GradebookError):
     """Another command is writing OUTDIR and the caller chose not to wait."""
 
 
+# How to grade the students an interrupted run left pending, whichever command it was (grade-all, grade-all
+# --regrade, regrade): grade-all without --regrade grades them, and only them among those already graded.
+RESUME = "run grade-all on the class folder again, without --regrade: it grades the pending students"
+
+
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -653,8 +658,8 @@ def grades_csv(records: dict[str, dict], docs: dict[str, dict], config: Config,
             before = (f"{doc['score']:g} / {config.max_score:g} (graded)" if record["status"] == "graded"
                       else f"could not be graded ({shorten(record.get('reason', ''), 120)})")
             writer.writerow([student, *[""] * (len(config.functions) + 1), f"{config.max_score:g}", "pending",
-                             "not regraded yet: the run was interrupted; run the same command again (the "
-                             f"earlier run's result, not final: {before}, {record.get('graded_at', '')})",
+                             f"not regraded yet: the run was interrupted; {RESUME} (the earlier run's result, not "
+                             f"final: {before}, {record.get('graded_at', '')})",
                              record.get("name", "") or pending[student]])
             continue
         if record["status"] == "graded":
@@ -682,7 +687,7 @@ def grades_csv(records: dict[str, dict], docs: dict[str, dict], config: Config,
     for student, name in sorted(pending.items()):
         if student not in records:
             writer.writerow([student, *[""] * (len(config.functions) + 1), f"{config.max_score:g}", "pending",
-                             "not graded yet: the run was interrupted; run the same command again", name])
+                             f"not graded yet: the run was interrupted; {RESUME}", name])
     return buf.getvalue()
 
 

@@ -58,6 +58,8 @@ def describe_type(value, hidden: bool = False) -> str:
     student code chooses, which could carry the hidden inputs (a class made at run time named after them).
     The other names are of the few types the child's channel carries (wire.py), which no student code names.
     """
+    if isinstance(value, Opaque) and value.type_name.startswith("array of dtype "):  # not numbers (wire.py)
+        return "an array of another dtype" if hidden else f"an {value.type_name}"
     if isinstance(value, Opaque):
         return "an object of a class of its own" if hidden else f"a {value.type_name} object"
     if isinstance(value, Handle):

@@ -38,7 +38,7 @@ from autograder.spec import Function, Homework, input_summary, load_files, named
 from autograder.submissions.extract import discard as discard_extracted
 from autograder.submissions.extract import extracted_from
 from autograder.submissions.extract import prepare as prepare_submission
-from autograder.submissions.locate import find_files, notebook_of
+from autograder.submissions.locate import find_files, notebook_of, workdir_files
 
 
 @dataclass
@@ -94,12 +94,17 @@ class Failed(Exception):
 
 def _call_failed(reply: Reply, fn: Function, prefix: str = "", config: Config | None = None) -> Failed:
     missing = _missing_module(reply, config) if config is not None else ""
+    brief = _missing_module(reply, config, hidden=True) if config is not None else ""
+    files = config.files if config is not None else ()
     return Failed(prefix + reply.describe(fn.name, fn.module) + missing, general=reply.not_implemented,
-                  brief=prefix + reply.describe(fn.name, fn.module, hidden=True) + missing)
+                  brief=prefix + reply.describe(fn.name, fn.module, hidden=True, files=files) + brief)
 
 
-def _missing_module(reply: Reply, config: Config) -> str:
-    """For an import that failed: that the grader's Python lacks the module, and what graded code may import."""
+def _missing_module(reply: Reply, config: Config, hidden: bool = False) -> str:
+    """For an import that failed: that the grader's Python lacks the module, and what graded code may import.
+
+    ``hidden``: without the module's name (read from the exception's text, which student code writes), unless
+    it is one of the assignment's files."""
     if reply.error_type not in ("ModuleNotFoundError", "ImportError"):
         return ""
     found = re.search(r"No module named '([\w.]+)'", reply.error)
@@ -109,8 +114,10 @@ def _missing_module(reply: Reply, config: Config) -> str:
     if module.split(".")[0] in own:  # one of the submission's own files is missing
         return f" ({module.split('.')[0]}.py, which this code imports, is missing from the submission)"
     if not config.environment.allows(module, own):
+        if hidden:
+            return f" (graded code may import only {config.environment.describe_allowed()})"
         return f" ({environment.not_allowed(module, config.environment)})"
-    return f" (the grader's Python does not have {module})"
+    return f" (the grader's Python does not have {'that module' if hidden else module})"
 
 
 _REFERENCE_CACHE: dict[Path, dict[str, ModuleType]] = {}
@@ -837,8 +844,10 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
             with box.held():
                 grading.prefetch(hidden)
                 grading.prefetch_gradients(hidden)
-        own = [f[:-3] for f in config.files]
-        for file in found:
+        # The student's helper modules beside the graded files are theirs to import, and their imports count too.
+        present = workdir_files(submission, config.files)
+        own = [f[:-3] for f in (*config.files, *present)]
+        for file in present:
             try:
                 source = (submission / file).read_text(errors="replace")
                 notes += environment.source_notes(file, source, config.environment, own)

@@ -56,7 +56,7 @@ def run(submission: Path, data: Path = DATA):
     from autograder.grading.grader import grade
     from autograder.grading.recorded import replaying
     from autograder.sandbox.inprocess import InProcessBox
-    from autograder.submissions.locate import SubmissionProblem, find_files, locate_work
+    from autograder.submissions.locate import SubmissionProblem, locate_work, workdir_files
 
     config, recorded = load(data)
     try:
@@ -70,7 +70,7 @@ def run(submission: Path, data: Path = DATA):
         raise CheckError(f"this numpy ({np.__version__}) draws different test inputs from the one the checker was "
                          f"made with ({recorded.numpy}), e.g. for {mismatched[0]}; install the numpy version in "
                          "requirements.txt (pip install -r requirements.txt)")
-    box = InProcessBox(located.folder, find_files(located.folder, config.files)[0], config.limits)
+    box = InProcessBox(located.folder, workdir_files(located.folder, config.files), config.limits)
     report = grade(located.folder, config, public_only=True, box=box, grading_class=replaying(recorded))
     report.notes[:0] = running_notes(config) + located.notes
     return report

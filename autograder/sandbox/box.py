@@ -35,7 +35,7 @@ from autograder.sandbox.privileges import (
     student_identity,
 )
 from autograder.sandbox.program import child_environment, child_program
-from autograder.submissions.locate import find_files, read_regular
+from autograder.submissions.locate import read_regular, workdir_files
 
 if TYPE_CHECKING:
     from autograder.sandbox.wire import MessageStream
@@ -83,11 +83,12 @@ class Reply:
     def not_implemented(self) -> bool:
         return self.error_type == "NotImplementedError"
 
-    def describe(self, function: str = "", module: str = "", hidden: bool = False) -> str:
+    def describe(self, function: str = "", module: str = "", hidden: bool = False, files: tuple[str, ...] = ()) -> str:
         """One or two lines for feedback: what went wrong in the call.
 
         hidden: leave out the exception's text, which student code controls and
-        which may print the (hidden) inputs; keep its type and place.
+        which may print the (hidden) inputs; keep its type when it is Python's or
+        numpy's, and the file when it is ``module``'s or one of ``files``.
         """
         if self.fault:
             return self.fault
@@ -101,18 +102,28 @@ class Reply:
             # Student code names its exception classes, files, functions and line numbers (code made at run
             # time can take any): a hidden test's brief keeps only what no code can make carry its inputs.
             text = f"raised {known_name(self.error_type, 'an exception')}"
-            return text + (f" (in {module}.py)" if last and last[-1].startswith(f'File "{module}.py"') else "")
+            where = next((f for f in (f"{module}.py", *files) if last and last[-1].startswith(f'File "{f}"')), "")
+            return text + (f" (in {where})" if where else "")
         text = f"raised {self.error_type}: {self.error}".rstrip(": ")
         return text + (f" ({last[-1]})" if last else "")
 
 
 def _builtin_names() -> frozenset[str]:
+    """The names of Python's built-in exception and warning classes and of numpy's (those a numpy call raises:
+    ``UFuncTypeError``, ``AxisError``, ``LinAlgError``, ...): the same set in every grading process."""
     import builtins
+    import importlib
 
-    import numpy as np
-
-    names = {n for n, v in vars(builtins).items() if isinstance(v, type) and issubclass(v, BaseException)}
-    return frozenset(names | set(getattr(np.exceptions, "__all__", ())) | {"LinAlgError"})
+    modules = [builtins, importlib.import_module("numpy"), importlib.import_module("numpy.linalg")]
+    for names in (("numpy.exceptions",), ("numpy._core._exceptions", "numpy.core._exceptions")):
+        for name in names:  # numpy 2 has numpy._core, numpy 1 numpy.core (and numpy.exceptions from 1.25)
+            try:
+                modules.append(importlib.import_module(name))
+                break
+            except ImportError:
+                pass
+    return frozenset(v.__name__ for m in modules for v in vars(m).values()
+                     if isinstance(v, type) and issubclass(v, BaseException))
 
 
 _KNOWN_NAMES: frozenset[str] = frozenset()
@@ -143,7 +154,7 @@ def open_sandbox(submission: Path, config: Config) -> Sandbox:
     if identity is not None:
         secrets = [config.path] + [config.reference / f for f in config.files]
         check_separation(python, secrets)
-    box = Sandbox(Path(submission), find_files(Path(submission), config.files)[0], config.limits, identity, python)
+    box = Sandbox(Path(submission), workdir_files(Path(submission), config.files), config.limits, identity, python)
     box.start()
     return box
 

@@ -143,11 +143,15 @@ def check_separation(python: str, secrets: list[Path]) -> None:
             f"student code would run as an unprivileged user, who cannot run {real}{tried}; set "
             "AUTOGRADER_CHILD_PYTHON to a Python (with numpy) that other users can run, e.g. a venv made from "
             "/usr/bin/python3 (`make child-python` builds one in /opt/hw_rnn_child)")
-    readable = [str(p) for p in secrets if readable_by_others(p)]
+    readable = [os.path.abspath(p) for p in secrets if readable_by_others(p)]
     if readable:
+        listed = ", ".join(readable[:5]) + (f" and {len(readable) - 5} more" if len(readable) > 5 else "")
+        # Closing one folder above them all is enough (others can no longer enter it); never advise "/" or /home.
+        top = os.path.commonpath(readable)
+        folders = [top] if len(Path(top).parts) > 2 else sorted({os.path.dirname(p) for p in readable})
         raise PrivilegeError(
-            "these grader files are readable by student code (other users): " + ", ".join(readable[:5])
-            + "; make their folder private (e.g. chmod -R go-rwx on it)")
+            f"these grader files are readable by student code (other users): {listed}; make them private: "
+            f"chmod go-rwx {' '.join(folders)} (in a clone of this repository, `make root-mode` does it)")
 
 
 def harden_grader() -> None:

@@ -46,6 +46,20 @@ def read_regular(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
     return data
 
 
+MAX_HELPERS = 20  # .py files beside the graded ones that student code gets to import; more are no homework's
+
+
+def workdir_files(submission: Path, expected: tuple[str, ...]) -> list[str]:
+    """The names of the files the student's process gets from a (staged) submission folder: the expected files
+    present (``find_files``), then the other ``.py`` files beside them, which the student's files may import
+    (helpers: at most ``MAX_HELPERS``, by name, regular files of at most ``MAX_FILE_BYTES``; not graded)."""
+    found = find_files(submission, expected)[0]
+    helpers = sorted(p.name for p in submission.iterdir() if p.name.endswith(".py") and p.name not in expected
+                     and p.is_file() and not p.is_symlink() and p.stat().st_size <= MAX_FILE_BYTES
+                     ) if submission.is_dir() else []
+    return found + helpers[:MAX_HELPERS]
+
+
 def find_files(submission: Path, expected: tuple[str, ...]) -> tuple[list[str], list[str]]:
     """The expected files present, and notes on missing ones (with a likely misnamed match).
 
@@ -188,6 +202,7 @@ def _keep_time(target: Path, info: zipfile.ZipInfo) -> None:
 _JUNK_DIRS = {"__MACOSX", "__pycache__", ".ipynb_checkpoints", ".git", "node_modules"}
 # The OS's and nbgrader's own records (collect writes timestamp.txt, submit submission_secret.txt).
 _QUIET_FILES = {"thumbs.db", "desktop.ini", "timestamp.txt", "submission_secret.txt", "check_and_submit.md"}
+_BUNDLE_FILES = {"README.md", "requirements.txt"}  # the student bundle's, beside its check.py (release/bundle.py)
 _RECEIPT = re.compile(r"receipt", re.IGNORECASE)  # an LMS's submission receipt
 # How browsers, LMSs and file managers rename a file: "x (1).py" (Chrome, Edge), "x(1).py" (Firefox),
 # "x-1.py" (Canvas resubmissions, Safari), "x - Copy.py" / "x - Copy (2).py" (Windows), "x copy.py" /
@@ -330,6 +345,8 @@ def _scan(root: Path, scan: _Scan, prefix: str, unpack_to: Path | None, limits) 
                                   "it was looked at.")
             continue
         dirnames[:] = kept
+        # Beside the student bundle's check.py, its handout and requirements are the bundle's, not the work.
+        bundle = any(f.lower() == "check.py" and _released_file(here / f) for f in filenames)
         for f in sorted(filenames):
             if f.startswith(".") or f.startswith("._"):
                 continue
@@ -340,7 +357,7 @@ def _scan(root: Path, scan: _Scan, prefix: str, unpack_to: Path | None, limits) 
                 scan.links.append(rel)
             elif not stat.S_ISREG(mode):
                 continue
-            elif _released_file(path):
+            elif _released_file(path) or (bundle and f in _BUNDLE_FILES):
                 scan.released.append(rel)
             elif f.lower().endswith(".zip") and unpack_to is not None:
                 _open_zip(path, rel, scan, unpack_to, limits)
