@@ -440,6 +440,9 @@ def test_interrupted_regrade_marks_every_student_not_regraded(klass, faults, how
     for student in pending:
         assert rows[student]["total"] == "" and rows[student]["rnn_step_forward"] == ""
         assert "not regraded yet" in rows[student]["note"] and "without --regrade" in rows[student]["note"]
+        # The earlier result in results/ and feedback/ is marked too: an upload must not take it as final.
+        assert results(out, student)["extra_data"]["pending"].startswith("not final")
+        assert "**Not final:" in (out / "feedback" / f"{student}.md").read_text()
     assert f"{before['good']['total']} / {before['good']['max']} (graded)" in rows["good"]["note"]
     said = batch.describe(outcome, out)
     assert f"{len(pending)} of {outcome.students} students are pending" in said
@@ -452,6 +455,8 @@ def test_interrupted_regrade_marks_every_student_not_regraded(klass, faults, how
     rows = grades(out)
     assert "pending" not in {r["status"] for r in rows.values()} and rows["good"]["total"] == before["good"]["total"]
     assert not (out / "summary.md").read_text().startswith("**INCOMPLETE")
+    assert not [s for s in rows if "pending" in results(out, s)["extra_data"]]
+    assert "Not final" not in (out / "feedback" / "good.md").read_text()
 
 
 def test_grade_all_after_an_interrupted_regrade_grades_the_pending_students(klass, faults):

@@ -372,8 +372,10 @@ def write_code(out: Path, file: str, code: dict[str, str]) -> None:
 
 
 def render_student(out: Path, record: dict, overrides: dict, config: Config, manifest: dict,
-                   comments: list[dict] | tuple = ()) -> dict:
-    doc = results_document(record, overrides, config, comments)
+                   comments: list[dict] | tuple = (), pending: bool = False) -> dict:
+    """Write the student's results/<id>.json and feedback/<id>.md; return the results document.  ``pending``:
+    an interrupted run was to grade the student again and did not (the files say this result is not final)."""
+    doc = results_document(record, overrides, config, comments, pending)
     write_json_atomic(out / "results" / disk_name(f"{record['file']}.json"), doc)
     text = feedback.render(record, doc, config, bool(manifest.get("published")), bool(manifest.get("after_due_date")))
     write_text_atomic(out / "feedback" / disk_name(f"{record['file']}.md"), text)
@@ -417,10 +419,12 @@ def render_all(out: Path, config: Config, manifest: dict, only: set[str] | None 
     comments = load_comments(out, records) if comments is None else comments
     check_grades_csv(out, manifest, force, _expected_grades(out, manifest))
     made, docs = docs or {}, {}
+    # Students an interrupted run left pending: their files (an earlier run's) are written again, marked.
+    waiting = set((manifest.get("incomplete") or {}).get("missing", []))
     for student, record in records.items():
-        if only is None or student in only:
+        if only is None or student in only or student in waiting:
             docs[student] = render_student(out, record, overrides.get(student, {}), config, manifest,
-                                           comments.get(student, []))
+                                           comments.get(student, []), pending=student in waiting)
         elif student in made:
             docs[student] = made[student]
         else:

@@ -33,6 +33,8 @@ def _fence(text: str) -> str:
 def render(record: dict, doc: dict, config: Config, published: bool = False, after_due_date: bool = False) -> str:
     """Markdown feedback for one student from their record and their results.json (overrides applied)."""
     lines = [f"# {config.title}", "", f"Feedback for **{record['student']}** ({config.assignment}).", ""]
+    if doc.get("extra_data", {}).get("pending"):
+        lines += [f"**{doc['extra_data']['pending'][0].upper()}{doc['extra_data']['pending'][1:]}.**", ""]
     for comment in doc.get("extra_data", {}).get("comments", []):
         lines += ["## Comment from the course staff", "", _fence(comment["text"]), ""]
     if record["status"] != "graded":

@@ -48,6 +48,8 @@ class OutdirBusy(GradebookError):
     """Another command is writing OUTDIR and the caller chose not to wait."""
 
 
+PENDING_NOTE = ("not final: the course staff's grading run was interrupted before this submission was graded "
+                "again; this is the result of an earlier run")
 # How to grade the students an interrupted run left pending, whichever command it was (grade-all, grade-all
 # --regrade, regrade): grade-all without --regrade grades them, and only them among those already graded.
 RESUME = "run grade-all on the class folder again, without --regrade: it grades the pending students"
@@ -527,16 +529,19 @@ def adjust(total: float, penalty: dict) -> float:
 
 # -- results.json ----------------------------------------------------------------------
 def results_document(record: dict, overrides: dict[str, dict], config: Config,
-                     comments: list[dict] | tuple = ()) -> dict:
+                     comments: list[dict] | tuple = (), pending: bool = False) -> dict:
     """The student's results.json: the grader's, with the staff's overrides, penalty and comments applied.
 
     ``overrides`` are the student's entries of overrides.yaml: a stale one (the grader's score is no
     longer the one it replaced) is not applied and is listed in ``extra_data.stale_overrides``; a
     ``penalty`` changes the total (never below 0) and is kept in ``extra_data.penalty``.  ``comments``
     are the student's entries of comments.yaml (clusters.load_comments): shown above the grader's output
-    and kept in ``extra_data.comments``.
+    and kept in ``extra_data.comments``.  ``pending``: an interrupted run was to grade the student again and did
+    not: ``extra_data.pending`` says this earlier result is not final (grades.csv's row has no scores).
     """
     extra = {"student": record["student"], "status": record["status"], "graded_at": record.get("graded_at", "")}
+    if pending:
+        extra["pending"] = PENDING_NOTE
     if comments:
         extra["comments"] = [{"text": c["text"], "cluster": c.get("cluster", ""), "when": c.get("when", "")}
                              for c in comments]
