@@ -442,6 +442,7 @@ def test_interrupted_regrade_marks_every_student_not_regraded(klass, faults, how
         assert "not regraded yet" in rows[student]["note"] and "without --regrade" in rows[student]["note"]
         # The earlier result in results/ and feedback/ is marked too: an upload must not take it as final.
         assert results(out, student)["extra_data"]["pending"].startswith("not final")
+        assert results(out, student)["output"].startswith("Not final")
         assert "**Not final:" in (out / "feedback" / f"{student}.md").read_text()
     assert f"{before['good']['total']} / {before['good']['max']} (graded)" in rows["good"]["note"]
     said = batch.describe(outcome, out)

@@ -931,15 +931,23 @@ def test_what_students_read_says_nothing_of_hidden_calls(flood, tmp_path, fast_c
 
 
 # Ways student code can try to carry a hidden input out through a hidden test's message: text it chooses and
-# the grader would repeat (a class name, a file or function name of code made at run time, a count).
+# the grader would repeat (a class name, a file or function name of code made at run time, a count, an exit
+# status, a signal, bytes forged on the reply channel), each with what it would show for an input shape.
+FORGED_REPLY = ("f = sys._getframe()\n    while 'resp_fd' not in f.f_locals:\n        f = f.f_back\n"
+                "    h = json.dumps({'body': {'ok': True, 'value': {'t': 'array', 'dtype': _tag(x), 'shape': [1], "
+                "'buf': 0}}, 'buffers': [8]}).encode()\n"
+                "    os.write(f.f_locals['resp_fd'], struct.pack('>I', len(h)) + h + bytes(8))\n    os._exit(0)")
 NAMED_LEAKS = {
-    "exception_class": "raise type(_tag(x), (ValueError,), {})('no text')",
-    "returned_class": "return type(_tag(x), (), {})(), None",
-    "value_count": "return (0,) * _count(x)",
-    "function_name": "_f = lambda: 1 / 0\n    types.FunctionType(_f.__code__.replace(co_name=_tag(x)), {})()",
-    "file_name": "exec(compile('1 / 0', os.path.join(os.getcwd(), _tag(x) + '.py'), 'exec'))",
-    "module_name": "importlib.import_module(_tag(x))",
-    "dtype_field": "return np.zeros(2, dtype=[(_tag(x), 'f8')]), None",
+    "exception_class": ("raise type(_tag(x), (ValueError,), {})('no text')", None),
+    "returned_class": ("return type(_tag(x), (), {})(), None", None),
+    "value_count": ("return (0,) * _count(x)", lambda shape: f"{_count(shape)} values"),
+    "function_name": ("_f = lambda: 1 / 0\n    types.FunctionType(_f.__code__.replace(co_name=_tag(x)), {})()", None),
+    "file_name": ("exec(compile('1 / 0', os.path.join(os.getcwd(), _tag(x) + '.py'), 'exec'))", None),
+    "module_name": ("importlib.import_module(_tag(x))", None),
+    "dtype_field": ("return np.zeros(2, dtype=[(_tag(x), 'f8')]), None", None),
+    "exit_status": ("os._exit(2 + _count(x) % 200)", lambda shape: f"status {2 + _count(shape) % 200} "),
+    "signal": ("os.kill(os.getpid(), 34 + _count(x) % 20)", lambda shape: f"signal {34 + _count(shape) % 20}"),
+    "forged_reply": (FORGED_REPLY, None),
 }
 
 
@@ -953,22 +961,70 @@ def _count(shape: tuple) -> int:
 
 @pytest.mark.parametrize("channel", sorted(NAMED_LEAKS))
 def test_hidden_briefs_repeat_no_name_or_count_student_code_chose(channel, tmp_path, fast_config):
-    """A hidden test's message says what kind of thing went wrong, never a name or a count the submission made:
-    its rnn_forward fails with the input's shape written into that name or count.  The public tests' messages
+    """A hidden test's message says what kind of thing went wrong, never a name, a count or a status the
+    submission chose: its rnn_forward fails with the input's shape written into it.  The public tests' messages
     keep the details (the attack shows there), the hidden ones drop them."""
+    code, mark = NAMED_LEAKS[channel]
     results = _graded_with_rnn_layers_code(tmp_path / channel, f'''
-import importlib, os, types
+import importlib, json, os, struct, sys, types
 def _tag(x):
     return "LEAK_" + "_".join(map(str, x.shape))
 def _count(x):
     return 7000 + 100 * x.shape[0] + 10 * x.shape[1] + x.shape[2]
 def rnn_forward(x, s0, U, W, b):
-    {NAMED_LEAKS[channel]}
+    {code}
 ''', fast_config)
     public, hidden = _shapes(load_config(fast_config))
-    marks = {s: (_tag(eval(s)), f"{_count(eval(s))} values") for s in public | hidden}
+    marks = {s: (mark or _tag)(eval(s)) for s in public | hidden}
     text = json.dumps(results)
-    assert any(m in text for s in public for m in marks[s]), text[:3000]  # the attack ran, and public tests say so
+    assert any(marks[s] in text for s in public), text[:3000]  # the attack ran, and public tests say so
     hidden_tests = [t for t in results["tests"] if t.get("visibility") != "visible" and "hidden" in t["name"]]
     assert any(t["score"] < t["max_score"] for t in hidden_tests)
-    assert not [m for s in hidden for m in marks[s] if m in text]
+    shown = {marks[s] for s in public}
+    assert not [marks[s] for s in hidden if marks[s] in text and marks[s] not in shown]
+
+
+LOG_FORWARD_SHAPES = '''
+_logged_rnn_forward = rnn_forward
+def rnn_forward(x, s0, U, W, b):
+    with open("shapes.log", "a") as f:  # the work folder outlives a child that dies
+        f.write(str(x.shape) + ";")
+    return _logged_rnn_forward(x, s0, U, W, b)
+'''
+CRASH_ONCE = '''
+_crashing_loss = many_to_one_loss
+def many_to_one_loss(x, y, s0, params):
+    import os
+    if not os.path.exists("crashed"):
+        open("crashed", "w").close()
+        os._exit(1)
+    return _crashing_loss(x, y, s0, params)
+'''
+ANSWER_THE_LOG = '''
+import os
+_logged_answers = answers
+def answers():
+    got = dict(_logged_answers())
+    got["order_matters"] = "LOG " + (open("shapes.log").read() if os.path.exists("shapes.log") else "")
+    return got
+'''
+
+
+def test_quiz_answers_are_taken_before_hidden_inputs_even_after_a_crash(tmp_path, fast_config):
+    """The quiz is asked early, before any hidden input; when the child dies on an earlier request, the quiz's
+    request is sent again.  That must happen before the hidden calls, or the answers could hold what they
+    showed (here: a log of rnn_forward's input shapes, kept in the work folder across children)."""
+    sub = make_submission(tmp_path / "quiz")
+    for name, code in (("rnn_layers.py", LOG_FORWARD_SHAPES), ("sequence_models.py", CRASH_ONCE),
+                       ("quiz.py", ANSWER_THE_LOG)):
+        (sub / name).write_text((sub / name).read_text() + code)
+    results_path = tmp_path / "results.json"
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(sub), "--results", str(results_path),
+                           "--quiet", "--config", str(fast_config)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads(results_path.read_text())
+    answered = [t["output"] for t in results["tests"] if "you answered 'LOG" in t["output"]]
+    assert answered and "exited with status 1" in json.dumps(results), answered  # the crash and the log happened
+    public, hidden = _shapes(load_config(fast_config))
+    assert not [shape for shape in hidden if shape in json.dumps(results)], answered

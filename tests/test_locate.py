@@ -369,3 +369,11 @@ def test_a_helper_module_beside_the_graded_files_can_be_imported(tmp_path):
     proc = run_cli("check", str(sub))
     assert proc.returncode == 0 and _total(proc.stdout) == f"{sum(t.points for t in CONFIG.tests if not t.hidden):g}", (
         proc.stdout)
+    # Named like a module the grader has loaded (an import would find that one), or past the number copied: said.
+    (sub / "json.py").write_text("def f():\n    return 1\n")
+    for k in range(25):
+        (sub / f"zz_{k:02d}.py").write_text("")
+    _, results = grade_cli(sub, tmp_path)
+    assert "json.py has the name of a module of Python's standard library" in results["output"]
+    assert "Only 20 of the 27 other .py files" in results["output"] and "not copied: zz_18.py, " in results["output"]
+    assert results["score"] == sum(t.points for t in CONFIG.tests)  # myutils.py, first by name, is still copied

@@ -63,6 +63,7 @@ def _raw(body: dict, buffers: list[bytes]) -> tuple[bytes, bytes]:
     ({"x": {"t": "array", "dtype": "float64", "shape": [1], "buf": 3}}, [b"\0" * 8], "buffer index"),
     ({"x": {"t": "pickle", "v": "cos\nsystem\n"}}, [], "unknown node"),
     ({"x": {"t": "array", "dtype": "float64", "shape": [-1], "buf": 0}}, [b""], "bad shape"),
+    ({"x": {"t": "float", "v": "not a number at all"}}, [], "bad float"),
 ])
 def test_malformed_messages_are_rejected(body, buffers, error):
     header, payload = _raw(body, buffers)

@@ -561,6 +561,8 @@ def results_document(record: dict, overrides: dict[str, dict], config: Config,
         if penalty:
             extra["penalty"].update(points=0.0, intended=0.0, pending=True, given="applies once graded")
         why = f"This submission could not be graded automatically: {record.get('reason')}"
+        if pending:
+            why = f"{PENDING_NOTE[0].upper()}{PENDING_NOTE[1:]}.\n\n{why}"
         return {"score": 0, "output": staff + why,
                 "visibility": "visible", "stdout_visibility": "hidden", "tests": [], "extra_data": extra}
     doc = copy.deepcopy(record["results"])
@@ -606,6 +608,8 @@ def results_document(record: dict, overrides: dict[str, dict], config: Config,
         extra["unmatched_overrides"] = unmatched
     if staff:
         doc["output"] = staff + doc.get("output", "")
+    if pending:  # said first, where the student reads it, as well as in extra_data
+        doc["output"] = f"{PENDING_NOTE[0].upper()}{PENDING_NOTE[1:]}.\n\n" + doc.get("output", "")
     doc["extra_data"] = extra
     return doc
 

@@ -38,7 +38,7 @@ from autograder.spec import Function, Homework, input_summary, load_files, named
 from autograder.submissions.extract import discard as discard_extracted
 from autograder.submissions.extract import extracted_from
 from autograder.submissions.extract import prepare as prepare_submission
-from autograder.submissions.locate import find_files, notebook_of, workdir_files
+from autograder.submissions.locate import MAX_HELPERS, find_files, helper_files, notebook_of, workdir_files
 
 
 @dataclass
@@ -116,7 +116,8 @@ def _missing_module(reply: Reply, config: Config, hidden: bool = False) -> str:
     if not config.environment.allows(module, own):
         if hidden:
             return f" (graded code may import only {config.environment.describe_allowed()})"
-        return f" ({environment.not_allowed(module, config.environment)})"
+        return (f" ({environment.not_allowed(module, config.environment)}; a module of your own must be a .py file "
+                "beside the graded files: folders are not copied)")
     return f" (the grader's Python does not have {'that module' if hidden else module})"
 
 
@@ -151,6 +152,22 @@ def _unpack(fn: Function, value) -> dict:
         expected = f"{fn.name} should return a tuple ({', '.join(fn.outputs)}), got "
         raise Failed(expected + got, brief=expected + brief)
     return named_outputs(fn, value)
+
+
+def helper_notes(submission: Path, files: tuple[str, ...]) -> list[str]:
+    """What the student should know of their helper modules (``locate.helper_files``): those beyond the number
+    copied, and those named like a module the child has loaded already (the standard library's, numpy), which
+    an import then finds instead of the file."""
+    helpers, notes = helper_files(submission, files), []
+    if len(helpers) > MAX_HELPERS:
+        notes.append(f"Only {MAX_HELPERS} of the {len(helpers)} other .py files are copied beside the graded files "
+                     f"for them to import (by name); not copied: {', '.join(helpers[MAX_HELPERS:])}")
+    clashes = [h for h in helpers[:MAX_HELPERS] if h[:-3] in sys.stdlib_module_names or h[:-3] == "numpy"]
+    if clashes:
+        notes.append(f"{', '.join(clashes)} {'has' if len(clashes) == 1 else 'have'} the name of a module of "
+                     "Python's standard library or numpy, which the grader has loaded already: an import of that "
+                     "name gets the library's module, not your file. Rename it")
+    return notes
 
 
 def _case_label(test: TestSpec, k: int, case: dict) -> str:
@@ -679,15 +696,7 @@ class Grading:
         """One answer of a quiz function (answers()): right or wrong, without revealing the right one."""
         fn = self.homework.functions[test.function]
         if fn.name not in self._answers:  # called once per grading, whatever the number of questions
-            early = self._early_answers.pop(fn.name, None)
-            reply = (early or self.student_call(fn, [])).result()
-            if not reply.ok:
-                self._answers[fn.name] = _call_failed(reply, fn, config=self.config)
-            elif not isinstance(reply.value, dict):
-                self._answers[fn.name] = Failed(f"{fn.name}() should return a dict, got {describe_type(reply.value)}",
-                                                True)
-            else:
-                self._answers[fn.name] = reply.value
+            self._take_answers(fn, self._early_answers.pop(fn.name, None) or self.student_call(fn, []))
         answers = self._answers[fn.name]
         if isinstance(answers, Failed):
             raise answers
@@ -698,6 +707,23 @@ class Grading:
         value = answers[key]
         if type(value) is not type(expected) or value != expected:
             raise Failed(f"incorrect (you answered {value!r})", general=True)
+
+    def _take_answers(self, fn: Function, pending: Pending) -> None:
+        reply = pending.result()
+        if not reply.ok:
+            self._answers[fn.name] = _call_failed(reply, fn, config=self.config)
+        elif not isinstance(reply.value, dict):
+            self._answers[fn.name] = Failed(f"{fn.name}() should return a dict, got {describe_type(reply.value)}",
+                                            True)
+        else:
+            self._answers[fn.name] = reply.value
+
+    def collect_answers(self) -> None:
+        """Take the quiz functions' answers now, before any hidden input reaches the child.  A call sent early
+        and not answered (its child died on an earlier request) is sent again when its reply is wanted: after
+        the hidden calls, it could return what they showed the student's code."""
+        for name in list(self._early_answers):
+            self._take_answers(self.homework.functions[name], self._early_answers.pop(name))
 
     def kind_behaviour(self, test: TestSpec, case: dict) -> None:
         """A check of what a function does rather than of its values (the assignment's behaviours module)."""
@@ -847,6 +873,7 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
         # The student's helper modules beside the graded files are theirs to import, and their imports count too.
         present = workdir_files(submission, config.files)
         own = [f[:-3] for f in (*config.files, *present)]
+        notes += helper_notes(submission, config.files)
         for file in present:
             try:
                 source = (submission / file).read_text(errors="replace")
@@ -863,6 +890,7 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
                 # repeat in a message students read.  The printed output shown to students is read now, with
                 # every public call answered and no hidden input sent: the child keeps its descriptors and could
                 # later rewrite what it printed (clear O_APPEND, pwrite at offset 0).
+                grading.collect_answers()
                 public_output, sizes = box.output(), box.mark()  # the cut note below says nothing of hidden calls
                 box.release()
             try:

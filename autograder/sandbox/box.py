@@ -62,6 +62,7 @@ class Reply:
     error: str = ""
     traceback: str = ""
     fault: str = ""  # the child hung, died or broke the protocol
+    fault_brief: str = ""  # the fault for a hidden test: without the exit status, signal or bytes student code chose
 
     @classmethod
     def from_raw(cls, raw: dict) -> Reply:
@@ -91,7 +92,7 @@ class Reply:
         numpy's, and the file when it is ``module``'s or one of ``files``.
         """
         if self.fault:
-            return self.fault
+            return (self.fault_brief or self.fault) if hidden else self.fault
         if self.not_implemented:
             # The template's message names the function that is missing (maybe a helper the call used).
             what = self.error if self.error and not hidden else f"{function} is not implemented yet"
@@ -423,7 +424,7 @@ class Sandbox(Operations):
                 if self._queue:  # the child died on an earlier request: that one gets the fault, this one a new child
                     self._drain()
                     continue
-                pending.reply = self._fault(self._death_reason())
+                pending.reply = self._fault(*self._death_reason())
                 return
             self._queue.append(pending)
             return
@@ -454,9 +455,9 @@ class Sandbox(Operations):
         except TimeoutError:
             reply = self._fault(f"did not finish within the time limit of {pending.seconds:g} s")
         except EOFError:
-            reply = self._fault(self._death_reason())
+            reply = self._fault(*self._death_reason())
         except wire.WireError as exc:
-            reply = self._fault(f"sent a malformed reply ({exc})")
+            reply = self._fault(f"sent a malformed reply ({exc})", "sent a malformed reply")
         else:
             if type(raw.get("ok")) is not bool:
                 reply = self._fault("sent a malformed reply")
@@ -502,22 +503,29 @@ class Sandbox(Operations):
                 print(f"grader: Landlock does not confine student code ({self.confinement[len('not sealed: '):]}); "
                       "the other defences hold (docs/security.md)", file=sys.stderr)
 
-    def _fault(self, reason: str) -> Reply:
+    def _fault(self, reason: str, brief: str = "") -> Reply:
         self.kill()
-        return Reply(ok=False, error_type="Fault", fault=reason)
+        return Reply(ok=False, error_type="Fault", fault=reason, fault_brief=brief)
 
-    def _death_reason(self) -> str:
+    def _death_reason(self) -> tuple[str, str]:
+        """Why the child stopped answering, and the same for a hidden test: without the status or signal, which
+        student code chooses (it could say a hidden input that way)."""
         assert self.proc is not None
         try:
             code = self.proc.wait(timeout=1)
         except subprocess.TimeoutExpired:
-            return "closed the grading channel"
+            return "closed the grading channel", ""
         if code < 0:
-            name = signal.Signals(-code).name
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:  # a real-time signal has no name
+                name = f"signal {-code}"
             hint = {"SIGXCPU": " (CPU time limit)", "SIGKILL": " (killed, e.g. memory)", "SIGSEGV": " (crash)",
                     "SIGXFSZ": f" (more than {self.limits.file_mb} MB of printed output or files)"}
-            return f"the process was ended by {name}{hint.get(name, '')}"
-        return f"the process exited with status {code} (sys.exit or os._exit in student code?)"
+            return (f"the process was ended by {name}{hint.get(name, '')}",
+                    "the process was ended by a signal (a limit, a crash or a kill)")
+        return (f"the process exited with status {code} (sys.exit or os._exit in student code?)",
+                "the process exited (sys.exit or os._exit in student code?)")
 
     def _send(self, pending: Pending) -> None:
         """Write a request.  When the pipe is full, replies to earlier requests are collected to make room (the

@@ -142,7 +142,10 @@ def _decode(node, buffers: list[bytes], depth: int = 0):
             raise WireError("bad dict")
         return {str(k): _decode(v, buffers, depth + 1) for k, v in items.items()}
     if kind == "float":
-        return float(str(node.get("v")))
+        try:
+            return float(str(node.get("v")))
+        except ValueError:
+            raise WireError("bad float") from None
     if kind == "handle":
         if type(node.get("id")) is not int:
             raise WireError("bad handle")
@@ -239,7 +242,12 @@ class MessageStream:
         if not self._ready and self._broken is not None:
             raise self._broken
         meta, payload = self._ready.popleft()
-        return _decode_body(meta, payload)
+        try:
+            return _decode_body(meta, payload)
+        except WireError:
+            raise
+        except Exception as exc:  # noqa: BLE001 -- whatever the bytes: the sender broke the format
+            raise WireError(f"undecodable message ({type(exc).__name__})") from None
 
     def read_from(self, fd: int) -> dict:
         """The next message, reading a blocking file descriptor as needed (the child's side)."""

@@ -49,15 +49,19 @@ def read_regular(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
 MAX_HELPERS = 20  # .py files beside the graded ones that student code gets to import; more are no homework's
 
 
+def helper_files(submission: Path, expected: tuple[str, ...]) -> list[str]:
+    """The other ``.py`` files of a (staged) submission folder, by name: regular files of at most
+    ``MAX_FILE_BYTES``, which the student's files may import (not graded)."""
+    if not submission.is_dir():
+        return []
+    return sorted(p.name for p in submission.iterdir() if p.name.endswith(".py") and p.name not in expected
+                  and p.is_file() and not p.is_symlink() and p.stat().st_size <= MAX_FILE_BYTES)
+
+
 def workdir_files(submission: Path, expected: tuple[str, ...]) -> list[str]:
     """The names of the files the student's process gets from a (staged) submission folder: the expected files
-    present (``find_files``), then the other ``.py`` files beside them, which the student's files may import
-    (helpers: at most ``MAX_HELPERS``, by name, regular files of at most ``MAX_FILE_BYTES``; not graded)."""
-    found = find_files(submission, expected)[0]
-    helpers = sorted(p.name for p in submission.iterdir() if p.name.endswith(".py") and p.name not in expected
-                     and p.is_file() and not p.is_symlink() and p.stat().st_size <= MAX_FILE_BYTES
-                     ) if submission.is_dir() else []
-    return found + helpers[:MAX_HELPERS]
+    present (``find_files``), then the first ``MAX_HELPERS`` of ``helper_files``."""
+    return find_files(submission, expected)[0] + helper_files(submission, expected)[:MAX_HELPERS]
 
 
 def find_files(submission: Path, expected: tuple[str, ...]) -> tuple[list[str], list[str]]:
