@@ -625,3 +625,18 @@ def test_ambiguous_test_name_lists_a_few_candidates(klass):
     assert listed.count(": gradients match the reference") == 5 and re.search(r"; and \d+ more", listed), proc.stderr
     proc = run_cli("override", str(out), "--student", "bug1", "--test", "rnn_step_backward:", "--remove")
     assert proc.returncode == 2 and " more" not in proc.stderr  # a few candidates: all listed
+
+
+def test_a_grader_failure_is_said_to_the_student_without_its_text():
+    """The text of a grader failure may quote what the student's code sent (a hidden call's reply): the staff
+    read it in extra_data.reason and grades.csv; the student's results.json says only that the grader failed."""
+    from autograder.classroom.gradebook import results_document
+    from autograder.config import load_config
+
+    config = load_config(ROOT / "assignments" / "hw_rnn" / "assignment.yaml")
+    record = {"student": "s", "status": "error", "error_kind": "grader", "reason": "the grader failed: SECRET 5x3x7"}
+    doc = results_document(record, {}, config)
+    assert "SECRET" not in doc["output"] and "the grader itself failed" in doc["output"]
+    assert doc["extra_data"]["reason"] == record["reason"]
+    doc = results_document({**record, "error_kind": "submission", "reason": "the zip does not open"}, {}, config)
+    assert doc["output"].endswith("the zip does not open")

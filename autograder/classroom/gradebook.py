@@ -560,7 +560,10 @@ def results_document(record: dict, overrides: dict[str, dict], config: Config,
         extra["reason"] = record.get("reason", "")
         if penalty:
             extra["penalty"].update(points=0.0, intended=0.0, pending=True, given="applies once graded")
-        why = f"This submission could not be graded automatically: {record.get('reason')}"
+        # A grader failure's text is for the staff (extra_data.reason): it may quote what the student's code sent.
+        why = ("This submission could not be graded automatically: " + (
+            record.get("reason", "") if record.get("error_kind") == "submission" else
+            "the grader itself failed on it (not something in your code); the course staff have been told"))
         if pending:
             why = f"{PENDING_NOTE[0].upper()}{PENDING_NOTE[1:]}.\n\n{why}"
         return {"score": 0, "output": staff + why,
