@@ -876,9 +876,14 @@ def test_public_messages_never_carry_hidden_inputs(tmp_path, fast_config):
 
 def _graded_with_rnn_layers_code(folder: Path, code: str, config: Path) -> dict:
     """results.json of the reference submission with ``code`` appended to its rnn_layers.py."""
+    return _graded_with_code(folder, {"rnn_layers.py": code}, config)
+
+
+def _graded_with_code(folder: Path, code: dict[str, str], config: Path) -> dict:
+    """results.json of the reference submission with ``code[name]`` appended to each file ``name``."""
     sub = make_submission(folder)
-    path = sub / "rnn_layers.py"
-    path.write_text(path.read_text() + code)
+    for name, text in code.items():
+        (sub / name).write_text((sub / name).read_text() + text)
     results_path = folder.parent / f"{folder.name}.results.json"
     proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(sub), "--results", str(results_path),
                            "--quiet", "--config", str(config)], cwd=ROOT, capture_output=True, text=True,
@@ -1014,16 +1019,9 @@ def test_quiz_answers_are_taken_before_hidden_inputs_even_after_a_crash(tmp_path
     """The quiz is asked early, before any hidden input; when the child dies on an earlier request, the quiz's
     request is sent again.  That must happen before the hidden calls, or the answers could hold what they
     showed (here: a log of rnn_forward's input shapes, kept in the work folder across children)."""
-    sub = make_submission(tmp_path / "quiz")
-    for name, code in (("rnn_layers.py", LOG_FORWARD_SHAPES), ("sequence_models.py", CRASH_ONCE),
-                       ("quiz.py", ANSWER_THE_LOG)):
-        (sub / name).write_text((sub / name).read_text() + code)
-    results_path = tmp_path / "results.json"
-    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(sub), "--results", str(results_path),
-                           "--quiet", "--config", str(fast_config)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=600)
-    assert proc.returncode == 0, proc.stderr
-    results = json.loads(results_path.read_text())
+    results = _graded_with_code(tmp_path / "quiz", {"rnn_layers.py": LOG_FORWARD_SHAPES,
+                                                    "sequence_models.py": CRASH_ONCE, "quiz.py": ANSWER_THE_LOG},
+                                fast_config)
     answered = [t["output"] for t in results["tests"] if "you answered 'LOG" in t["output"]]
     assert answered and "exited with status 1" in json.dumps(results), answered  # the crash and the log happened
     public, hidden = _shapes(load_config(fast_config))
