@@ -1026,3 +1026,41 @@ def test_quiz_answers_are_taken_before_hidden_inputs_even_after_a_crash(tmp_path
     assert answered and "exited with status 1" in json.dumps(results), answered  # the crash and the log happened
     public, hidden = _shapes(load_config(fast_config))
     assert not [shape for shape in hidden if shape in json.dumps(results)], answered
+
+
+def test_hidden_briefs_keep_what_no_code_chose():
+    """What a brief still says: Python's and numpy's own exception names (a numpy call raises UFuncTypeError),
+    an assignment file where the error arose, and that a returned array holds no numbers."""
+    from autograder.grading.compare import describe_type
+    from autograder.sandbox.box import Reply
+    from autograder.sandbox.wire import Opaque
+
+    trace = 'Traceback:\n  File "{file}", line 9, in helper\n'
+    for error_type, file, said in (("UFuncTypeError", "rnn_layers.py", "raised UFuncTypeError (in rnn_layers.py)"),
+                                   ("ValueError", "lstm_layers.py", "raised ValueError (in lstm_layers.py)"),
+                                   ("MyError", "mine.py", "raised an exception of a class of its own")):
+        reply = Reply(ok=False, error_type=error_type, error="5x3x7", traceback=trace.format(file=file))
+        assert reply.describe("f", "rnn_layers", hidden=True, files=tuple(FILES)) == said
+    dtype = Opaque("array of dtype [('N5_T3', '<f8')]")
+    assert describe_type(dtype, hidden=True) == "an array of another dtype"
+    assert describe_type(dtype) == "an array of dtype [('N5_T3', '<f8')]"
+
+
+TRAINING_FIGURE = '''
+_own_training = train_char_rnn
+def train_char_rnn(*args, **kwargs):
+    got = _own_training(*args, **kwargs)
+    params, losses = got[0], got[1].copy()
+    losses[-1] = 7000 + params["W"].shape[0]  # H, a hidden case's, written into the figure the check reports
+    return (params, losses, *got[2:])
+'''
+
+
+def test_a_behaviour_checks_brief_gives_no_figure_the_code_returned(tmp_path, fast_config):
+    """The training check reports the last loss; on a hidden case that figure is the student's to choose."""
+    results = _graded_with_code(tmp_path / "train", {"char_rnn.py": TRAINING_FIGURE}, fast_config)
+    outputs = {t["name"]: t["output"] for t in results["tests"] if t["name"].startswith("train_char_rnn")}
+    public = next(o for n, o in outputs.items() if "within 100 steps" in n)
+    hidden = next(o for n, o in outputs.items() if "hidden initial parameters" in n)
+    assert "the loss is 7008" in public, outputs  # H = 8 in the public case
+    assert "700" not in hidden and "the loss does not fall below the threshold" in hidden, hidden

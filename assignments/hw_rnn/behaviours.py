@@ -59,10 +59,10 @@ def hello_training(grading, test: TestSpec, case: dict) -> None:
     if not np.all(np.isfinite(losses)):
         raise Failed("the loss became NaN or inf during training (are the gradients clipped?)")
     if not losses[-1] < case["below"]:
-        # A hidden test's brief gives no figure the student's code returned: those could carry its inputs.
+        # A hidden test's brief gives no figure the student's code returned (it could carry the inputs), nor the case.
         raise Failed(f"after {steps} steps on {case['text']!r} the loss is {losses[-1]:.4g}, but it should fall "
                      f"below {case['below']:g} (it started at {losses[0]:.4g})",
-                     brief=f"the last loss is not below {case['below']:g}")
+                     brief="the loss does not fall below the threshold within the steps given")
 
 
 def hello_sampling(grading, test: TestSpec, case: dict) -> None:
@@ -80,7 +80,8 @@ def hello_sampling(grading, test: TestSpec, case: dict) -> None:
     generated = "".join(VOCAB[i] for i in got)
     if generated != text[1:]:
         raise Failed(f"greedy sampling from {text[0]!r} with parameters trained on {text!r} gave {generated!r}; "
-                     f"expected {text[1:]!r}")
+                     f"expected {text[1:]!r}",
+                     brief="greedy sampling from the text's first character does not give the rest of it")
 
 
 def gradient_rate(grading, test: TestSpec, case: dict) -> None:
@@ -95,7 +96,7 @@ def gradient_rate(grading, test: TestSpec, case: dict) -> None:
     want = (expected[0] / expected[-1]) ** (1 / (T - 1))
     if abs(rate - want) > 1e-6 * want:
         raise Failed(f"going back in time your gradient norm changes by a factor of {rate:.6g} per step on average; "
-                     f"expected {want:.6g}")
+                     f"expected {want:.6g}", brief="going back in time your gradient norm changes by the wrong factor")
 
 
 BEHAVIOURS = {"hello_training": hello_training, "hello_sampling": hello_sampling, "gradient_rate": gradient_rate}

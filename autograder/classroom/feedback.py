@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from autograder.classroom.gradebook import describe_penalty
+from autograder.classroom.gradebook import PENDING_LINE, describe_penalty
 from autograder.config import Config
 
 
@@ -34,7 +34,7 @@ def render(record: dict, doc: dict, config: Config, published: bool = False, aft
     """Markdown feedback for one student from their record and their results.json (overrides applied)."""
     lines = [f"# {config.title}", "", f"Feedback for **{record['student']}** ({config.assignment}).", ""]
     if doc.get("extra_data", {}).get("pending"):
-        lines += [f"**{doc['extra_data']['pending'][0].upper()}{doc['extra_data']['pending'][1:]}.**", ""]
+        lines += [f"**{PENDING_LINE}**", ""]
     for comment in doc.get("extra_data", {}).get("comments", []):
         lines += ["## Comment from the course staff", "", _fence(comment["text"]), ""]
     if record["status"] != "graded":

@@ -49,7 +49,8 @@ class OutdirBusy(GradebookError):
 
 
 PENDING_NOTE = ("not final: the course staff's grading run was interrupted before this submission was graded "
-                "again; this is the result of an earlier run")
+                "again; this is the result of an earlier run")  # results.json's extra_data.pending
+PENDING_LINE = PENDING_NOTE[:1].upper() + PENDING_NOTE[1:] + "."  # first in what the student reads
 # How to grade the students an interrupted run left pending, whichever command it was (grade-all, grade-all
 # --regrade, regrade): grade-all without --regrade grades them, and only them among those already graded.
 RESUME = "run grade-all on the class folder again, without --regrade: it grades the pending students"
@@ -542,6 +543,7 @@ def results_document(record: dict, overrides: dict[str, dict], config: Config,
     extra = {"student": record["student"], "status": record["status"], "graded_at": record.get("graded_at", "")}
     if pending:
         extra["pending"] = PENDING_NOTE
+    head = f"{PENDING_LINE}\n\n" if pending else ""
     if comments:
         extra["comments"] = [{"text": c["text"], "cluster": c.get("cluster", ""), "when": c.get("when", "")}
                              for c in comments]
@@ -564,9 +566,7 @@ def results_document(record: dict, overrides: dict[str, dict], config: Config,
         why = ("This submission could not be graded automatically: " + (
             record.get("reason", "") if record.get("error_kind") == "submission" else
             "the grader itself failed on it (not something in your code); the course staff have been told"))
-        if pending:
-            why = f"{PENDING_NOTE[0].upper()}{PENDING_NOTE[1:]}.\n\n{why}"
-        return {"score": 0, "output": staff + why,
+        return {"score": 0, "output": head + staff + why,
                 "visibility": "visible", "stdout_visibility": "hidden", "tests": [], "extra_data": extra}
     doc = copy.deepcopy(record["results"])
     applied, unmatched, stale = [], [], []
@@ -609,10 +609,8 @@ def results_document(record: dict, overrides: dict[str, dict], config: Config,
         extra["stale_overrides"] = stale
     if unmatched:
         extra["unmatched_overrides"] = unmatched
-    if staff:
-        doc["output"] = staff + doc.get("output", "")
-    if pending:  # said first, where the student reads it, as well as in extra_data
-        doc["output"] = f"{PENDING_NOTE[0].upper()}{PENDING_NOTE[1:]}.\n\n" + doc.get("output", "")
+    if head or staff:
+        doc["output"] = head + staff + doc.get("output", "")
     doc["extra_data"] = extra
     return doc
 

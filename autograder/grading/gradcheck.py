@@ -69,6 +69,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -182,7 +183,11 @@ class JointPlan:
 
     def wire(self) -> dict:
         """The plan as the child's ``call_many`` takes it: {"paths", "deltas": one (evaluations, *shape) array
-        per target}."""
+        per target}; made once per plan (a grader keeps a case's plan for every submission it grades)."""
+        return self._wire
+
+    @cached_property
+    def _wire(self) -> dict:
         signs = np.tile([1.0, -1.0], len(self.dirs[0]))
         deltas = [np.repeat(d, 2, axis=0) * signs.reshape(-1, *([1] * (d.ndim - 1))) * self.step for d in self.dirs]
         return {"paths": [list(t.path) for t in self.targets], "deltas": deltas}

@@ -38,7 +38,7 @@ from autograder.spec import Function, Homework, input_summary, load_files, named
 from autograder.submissions.extract import discard as discard_extracted
 from autograder.submissions.extract import extracted_from
 from autograder.submissions.extract import prepare as prepare_submission
-from autograder.submissions.locate import MAX_HELPERS, find_files, helper_files, notebook_of, workdir_files
+from autograder.submissions.locate import MAX_HELPERS, find_files, helper_files, helper_notes, notebook_of
 
 
 @dataclass
@@ -154,22 +154,6 @@ def _unpack(fn: Function, value) -> dict:
     return named_outputs(fn, value)
 
 
-def helper_notes(submission: Path, files: tuple[str, ...]) -> list[str]:
-    """What the student should know of their helper modules (``locate.helper_files``): those beyond the number
-    copied, and those named like a module the child has loaded already (the standard library's, numpy), which
-    an import then finds instead of the file."""
-    helpers, notes = helper_files(submission, files), []
-    if len(helpers) > MAX_HELPERS:
-        notes.append(f"Only {MAX_HELPERS} of the {len(helpers)} other .py files are copied beside the graded files "
-                     f"for them to import (by name); not copied: {', '.join(helpers[MAX_HELPERS:])}")
-    clashes = [h for h in helpers[:MAX_HELPERS] if h[:-3] in sys.stdlib_module_names or h[:-3] == "numpy"]
-    if clashes:
-        notes.append(f"{', '.join(clashes)} {'has' if len(clashes) == 1 else 'have'} the name of a module of "
-                     "Python's standard library or numpy, which the grader has loaded already: an import of that "
-                     "name gets the library's module, not your file. Rename it")
-    return notes
-
-
 def _case_label(test: TestSpec, k: int, case: dict) -> str:
     if test.hidden:
         return f"hidden case {k + 1} of {len(test.cases)}: "
@@ -177,18 +161,8 @@ def _case_label(test: TestSpec, k: int, case: dict) -> str:
     return f"case {k + 1} of {len(test.cases)} (seed {case['seed']}{', ' + shape if shape else ''}): "
 
 
-@dataclass(frozen=True)
-class GradcheckPlans:
-    """What ``Grading.gradcheck_plans`` makes of a case: the targets, the deciding plans, and the quick plan with
-    its request (None when a target is empty)."""
-
-    items: list
-    plans: list
-    quick: gradcheck.JointPlan | None
-    quick_wire: dict | None
-
-
-_PLANS: dict[tuple, GradcheckPlans] = {}  # (config path, backward, case key, tolerances) -> the case's plans
+# (config path, backward, case key, tolerances) -> the case's deciding plans and quick plan (Grading.gradcheck_plans)
+_PLANS: dict[tuple, tuple[list[gradcheck.Plan], gradcheck.JointPlan | None]] = {}
 _CASE_KEYS: dict[int, tuple[dict, str]] = {}  # id of a case dict -> (the dict, kept so the id stays its own; key)
 
 
@@ -343,29 +317,30 @@ class Grading:
             if key in self._early_quick:
                 continue
             args, kwargs = self.inputs(fwd.name, case)
-            checks = self.gradcheck_plans(g, fwd, case, args)
-            if checks.quick is None:
+            quick = self.gradcheck_plans(g, fwd, case, args)[1]
+            if quick is None:
                 continue
-            self._early_quick[key] = self.box.submit_call_many(fwd.module, fwd.name, args, kwargs,
-                                                               [dict(checks.quick_wire)], _loss_outputs(g, fwd))
+            self._early_quick[key] = self.box.submit_call_many(fwd.module, fwd.name, args, kwargs, [quick.wire()],
+                                                               _loss_outputs(g, fwd))
 
-    def gradcheck_plans(self, g, fwd: Function, case: dict, args: list) -> GradcheckPlans:
-        """A gradcheck case's targets, deciding plans and quick plan (``gradcheck.plan``, ``quick_plan``).
+    def gradcheck_plans(self, g, fwd: Function, case: dict,
+                        args: list) -> tuple[list[gradcheck.Plan], gradcheck.JointPlan | None]:
+        """A gradcheck case's deciding plans and quick plan (``gradcheck.plan``, ``quick_plan``; None when a
+        target is empty).
 
         They depend only on the case's inputs and the config's tolerances, so they are made once per process
         and case (a worker of grade-all grades a whole class): their arrays are shared and read-only.
         """
         tol = self.config.tolerances
         key = (self.config.path, g.backward, case_key(case), tol.step, tol.directions, tol.full_check_max_size)
-        known = _PLANS.get(key)
-        if known is None:
+        if key not in _PLANS:
             items = gradcheck.targets(args, [n for n in fwd.args if n not in fwd.optional_args], g.wrt, g.grads)
             plans = gradcheck.plan(items, tol.step, tol.full_check_max_size, tol.directions, case["seed"])
             quick = (gradcheck.quick_plan(items, tol.step, tol.directions, case["seed"])
                      if all(t.value.size for t in items) else None)
-            known = _PLANS[key] = GradcheckPlans(items, plans, quick, quick.wire() if quick else None)
-            memo.read_only([[vars(p) for p in plans], list(quick.dirs) if quick else [], known.quick_wire or {}])
-        return known
+            memo.read_only([[vars(p) for p in plans], [*quick.dirs, quick.wire()] if quick else []])
+            _PLANS[key] = plans, quick
+        return _PLANS[key]
 
     def prefetch_gradients(self, tests: list[TestSpec]) -> None:
         """Send ahead the forward and backward calls of the gradient tests' cases (``gradient_calls``), once the
@@ -466,10 +441,9 @@ class Grading:
             self._verdict(mismatches[0], test)
         if test.stability and reply.warnings:
             # The warning's text is the student's to choose: hidden tests get its category only.
-            category = reply.warnings[0].split(":")[0]
-            kind = known_name(category, "a warning")
+            category = known_name(reply.warnings[0].split(":")[0])
             raise Failed(f"correct values, but it emitted a warning: {reply.warnings[0]}",
-                         brief=f"correct values, but it emitted {'a ' + kind if kind == category else kind}")
+                         brief=f"correct values, but it emitted a {category or 'warning of a class of its own'}")
         return reply, args + list(kwargs.values())
 
     def _wrong_on_ordinary_inputs(self, test: TestSpec) -> bool:
@@ -598,8 +572,7 @@ class Grading:
         """
         r = self._gradient_case(test, case)
         g, fwd, tol = r["g"], r["fwd"], self.config.tolerances
-        checks = self.gradcheck_plans(g, fwd, case, r["args"])
-        plans = checks.plans
+        plans, quick = self.gradcheck_plans(g, fwd, case, r["args"])
         # Check every gradient's type and shape before spending any evaluations.
         for p in plans:
             got = _lookup(r["grads"], p.target.label)
@@ -611,8 +584,8 @@ class Grading:
                              + extra)
         numeric_tol = self.tolerance(test, self.numeric_tol)
         # A float32 forward's noise, not the gradient, would decide a quick check: it gets every coordinate.
-        if not r["imprecise_forward"] and checks.quick is not None and not gradcheck.full_check_forced():
-            if self._quick_gradients_pass(r, checks.quick, numeric_tol, checks.quick_wire):
+        if not r["imprecise_forward"] and quick is not None and not gradcheck.full_check_forced():
+            if self._quick_gradients_pass(r, quick, numeric_tol):
                 return
         reply, losses = self._numerical_losses(r, plans)
         if not reply.ok:
@@ -650,14 +623,13 @@ class Grading:
                 # The wrong gradient's digest, as a value check keeps it: a second signal of shared code.
                 raise Failed(f"does not match {against}: {mismatch.text(test.hidden)}{spoiled}", digest=mismatch.digest)
 
-    def _numerical_losses(self, r: dict, plans: list, sent: Pending | None = None,
-                          wires: list[dict] | None = None) -> tuple[Reply, np.ndarray | None]:
+    def _numerical_losses(self, r: dict, plans: list, sent: Pending | None = None) -> tuple[Reply, np.ndarray | None]:
         """Run every evaluation of ``plans`` in the child in one batch (or take the reply of ``sent``, the same
-        request sent ahead; ``wires``: the plans' ``wire()`` when made already): its reply, and L per evaluation
-        (shape (evaluations,)) or None when the forward's outputs came back malformed."""
+        request sent ahead): its reply, and L per evaluation (shape (evaluations,)) or None when the forward's
+        outputs came back malformed."""
         g, fwd = r["g"], r["fwd"]
         reply = sent.result() if sent is not None else self.box.call_many(
-            fwd.module, fwd.name, r["args"], r["kwargs"], wires or [p.wire() for p in plans], _loss_outputs(g, fwd))
+            fwd.module, fwd.name, r["args"], r["kwargs"], [p.wire() for p in plans], _loss_outputs(g, fwd))
         if not reply.ok:
             return reply, None
         shapes = [()] if g.scalar else [np.shape(r["expected"][n]) for n in g.upstream]
@@ -666,8 +638,7 @@ class Grading:
             return reply, None
         return reply, gradcheck.losses(stacked, [r["upstream"][n] for n in g.upstream], bool(g.scalar))
 
-    def _quick_gradients_pass(self, r: dict, quick: gradcheck.JointPlan, numeric_tol: Tolerance,
-                              wire: dict) -> bool:
+    def _quick_gradients_pass(self, r: dict, quick: gradcheck.JointPlan, numeric_tol: Tolerance) -> bool:
         """Whether random joint directional derivatives confirm the gradients (gradcheck.quick_plan).
 
         False means "not confirmed", never "wrong": the caller then checks every coordinate.  A fault
@@ -676,7 +647,7 @@ class Grading:
         tol = self.config.tolerances
         strict = Tolerance(gradcheck.QUICK_TOLERANCE * numeric_tol.rtol, gradcheck.QUICK_TOLERANCE * numeric_tol.atol)
         sent = self._early_quick.pop((r["g"].backward, case_key(self.case)), None)
-        reply, losses = self._numerical_losses(r, [quick], sent, [dict(wire)])
+        reply, losses = self._numerical_losses(r, [quick], sent)
         if reply.fault:
             fwd = r["fwd"]
             raise _call_failed(reply, fwd, f"evaluating your {fwd.name} for the numerical gradient: ",
@@ -871,9 +842,10 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
                 grading.prefetch(hidden)
                 grading.prefetch_gradients(hidden)
         # The student's helper modules beside the graded files are theirs to import, and their imports count too.
-        present = workdir_files(submission, config.files)
+        helpers = helper_files(submission, config.files)
+        present = [*found, *helpers[:MAX_HELPERS]]  # what the child got (locate.workdir_files)
         own = [f[:-3] for f in (*config.files, *present)]
-        notes += helper_notes(submission, config.files)
+        notes += helper_notes(helpers)
         for file in present:
             try:
                 source = (submission / file).read_text(errors="replace")

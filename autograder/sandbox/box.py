@@ -10,6 +10,7 @@ and the next request starts a fresh child.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import select
 import shutil
@@ -102,13 +103,14 @@ class Reply:
         if hidden:
             # Student code names its exception classes, files, functions and line numbers (code made at run
             # time can take any): a hidden test's brief keeps only what no code can make carry its inputs.
-            text = f"raised {known_name(self.error_type, 'an exception')}"
+            text = f"raised {known_name(self.error_type) or 'an exception of a class of its own'}"
             where = next((f for f in (f"{module}.py", *files) if last and last[-1].startswith(f'File "{f}"')), "")
             return text + (f" (in {where})" if where else "")
         text = f"raised {self.error_type}: {self.error}".rstrip(": ")
         return text + (f" ({last[-1]})" if last else "")
 
 
+@functools.cache
 def _builtin_names() -> frozenset[str]:
     """The names of Python's built-in exception and warning classes and of numpy's (those a numpy call raises:
     ``UFuncTypeError``, ``AxisError``, ``LinAlgError``, ...): the same set in every grading process."""
@@ -127,16 +129,10 @@ def _builtin_names() -> frozenset[str]:
                      if isinstance(v, type) and issubclass(v, BaseException))
 
 
-_KNOWN_NAMES: frozenset[str] = frozenset()
-
-
-def known_name(name: str, kind: str) -> str:
-    """``name`` when it is a built-in exception or warning class of Python or numpy, else "<kind> of a class of
-    its own": the name of a class student code made is text it chose."""
-    global _KNOWN_NAMES
-    if not _KNOWN_NAMES:
-        _KNOWN_NAMES = _builtin_names()
-    return name if name in _KNOWN_NAMES else f"{kind} of a class of its own"
+def known_name(name: str) -> str | None:
+    """``name`` when it is a built-in exception or warning class of Python or numpy, else None: the name of a
+    class student code made is text it chose."""
+    return name if name in _builtin_names() else None
 
 
 def _limits_spec(limits: Limits, identity: Identity | None) -> dict:

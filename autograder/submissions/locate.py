@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import stat
+import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -56,6 +57,22 @@ def helper_files(submission: Path, expected: tuple[str, ...]) -> list[str]:
         return []
     return sorted(p.name for p in submission.iterdir() if p.name.endswith(".py") and p.name not in expected
                   and p.is_file() and not p.is_symlink() and p.stat().st_size <= MAX_FILE_BYTES)
+
+
+def helper_notes(helpers: list[str]) -> list[str]:
+    """What the student should know of their helper modules (``helper_files``): those beyond the number copied,
+    and those named like a module the child has loaded already (the standard library's, numpy), which an import
+    then finds instead of the file."""
+    notes = []
+    if len(helpers) > MAX_HELPERS:
+        notes.append(f"Only {MAX_HELPERS} of the {len(helpers)} other .py files are copied beside the graded files "
+                     f"for them to import (by name); not copied: {', '.join(helpers[MAX_HELPERS:])}")
+    clashes = [h for h in helpers[:MAX_HELPERS] if h[:-3] in sys.stdlib_module_names or h[:-3] == "numpy"]
+    if clashes:
+        notes.append(f"{', '.join(clashes)} {'has' if len(clashes) == 1 else 'have'} the name of a module of "
+                     "Python's standard library or numpy, which the grader has loaded already: an import of that "
+                     "name gets the library's module, not your file. Rename it")
+    return notes
 
 
 def workdir_files(submission: Path, expected: tuple[str, ...]) -> list[str]:
