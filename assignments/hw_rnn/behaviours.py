@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.config import TestSpec
-from autograder.grading.compare import describe_type
+from autograder.grading.compare import check_layout, describe_type
 
 # Loaded by the grader (autograder/spec.py) when a behaviour test first runs, once grader.py is loaded.
 from autograder.grading.grader import Failed, _call_failed, _unpack
@@ -52,8 +52,11 @@ def _float_vector(name: str, value, size: int) -> np.ndarray:
 
 
 def hello_training(grading, test: TestSpec, case: dict) -> None:
-    """train_char_rnn on the case's text from the grader's initial parameters: the last loss is low enough."""
-    got, _ = _call(grading, "train_char_rnn", case)
+    """train_char_rnn on the case's text from the grader's initial parameters: the last loss it reports is low
+    enough, and so is the loss the student's own char_rnn_loss gives at the parameters it returns (losses alone
+    could be made up).  The student's loss, not the reference's: a bug the model learns around (a shifted
+    one-hot code) is the forward tests' to find, and the self-check, which has no reference, checks the same."""
+    got, args = _call(grading, "train_char_rnn", case)
     steps = case["steps"]
     losses = _float_vector("losses", got["losses"], steps)
     if not np.all(np.isfinite(losses)):
@@ -63,6 +66,19 @@ def hello_training(grading, test: TestSpec, case: dict) -> None:
         raise Failed(f"after {steps} steps on {case['text']!r} the loss is {losses[-1]:.4g}, but it should fall "
                      f"below {case['below']:g} (it started at {losses[0]:.4g})",
                      brief="the loss does not fall below the threshold within the steps given")
+    initial, x, y = args[0], args[1], args[2]
+    mismatch = check_layout("params", got["params"], initial)
+    if mismatch:
+        raise Failed(mismatch.message, brief=mismatch.brief)
+    s0 = np.zeros((x.shape[0], initial["W"].shape[0]))
+    final = _student(grading, "char_rnn_loss", [got["params"], x, y, s0])["loss"]
+    if not (isinstance(final, (float, np.floating)) and final < case["below"]):  # NaN included
+        said = f"{final:.4g}" if isinstance(final, (float, np.floating)) else describe_type(final)
+        raise Failed(f"your char_rnn_loss gives {said} at the parameters it returns, not below {case['below']:g}, "
+                     f"though the last loss it reports is {losses[-1]:.4g}: return the parameters the losses were "
+                     "computed with, updated",
+                     brief="at the parameters it returns your char_rnn_loss is not below the threshold, whatever "
+                     "losses it reports")
 
 
 def hello_sampling(grading, test: TestSpec, case: dict) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.config import TestSpec
-from autograder.grading.compare import describe_type
+from autograder.grading.compare import check_layout, describe_type
 from autograder.grading.grader import Failed, _call_failed, _unpack
 from autograder.spec import Inputs, sibling
 
@@ -58,10 +58,10 @@ def _accuracy(grading, params: dict, held_out: list[np.ndarray], max_length: int
 def reverse_training(grading, test: TestSpec, case: dict) -> None:
     """train_seq2seq on the reversal task from the grader's initial parameters.
 
-    The losses must stay finite and the last one must fall below ``below``.
-    (Every reference call of a check depends on the case alone, so that the
-    student bundle can replay it from a record: the student's trained
-    parameters are therefore not decoded here; reverse_decoding tests decoding.)
+    The losses must stay finite and the last one must fall below ``below``, and so
+    must the student's own seq2seq_loss at the parameters it returns (losses
+    alone could be made up; the student's loss, as hw_rnn's hello_training
+    explains, so that the self-check checks the same).
     """
     args, kwargs = _train_args(case)
     got = _student(grading, "train_seq2seq", args, kwargs)
@@ -77,6 +77,18 @@ def reverse_training(grading, test: TestSpec, case: dict) -> None:
         raise Failed(f"after {steps} steps the loss is {losses[-1]:.4g}, but it should fall below {case['below']:g} "
                      f"(it started at {losses[0]:.4g})",
                      brief="the loss does not fall below the threshold within the steps given")
+    trained = got["params"]
+    mismatch = check_layout("params", trained, args[0])
+    if mismatch:
+        raise Failed(mismatch.message, brief=mismatch.brief)
+    final = _student(grading, "seq2seq_loss", [trained, *args[1:6]])["loss"]
+    if not (isinstance(final, (float, np.floating)) and final < case["below"]):  # NaN included
+        said = f"{final:.4g}" if isinstance(final, (float, np.floating)) else describe_type(final)
+        raise Failed(f"your seq2seq_loss gives {said} at the parameters it returns, not below {case['below']:g}, "
+                     f"though the last loss it reports is {losses[-1]:.4g}: return the parameters the losses were "
+                     "computed with, updated",
+                     brief="at the parameters it returns your seq2seq_loss is not below the threshold, whatever "
+                     "losses it reports")
 
 
 def reverse_decoding(grading, test: TestSpec, case: dict) -> None:

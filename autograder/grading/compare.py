@@ -109,8 +109,16 @@ def pair(actual: float, expected: float) -> str:
     return f"got {actual:.{digits}g}, expected {expected:.{digits}g}"
 
 
-def _hint(actual: np.ndarray, expected: np.ndarray, tol: Tolerance) -> str:
-    """A guess at the bug from the shape of the error (empty when nothing fits)."""
+def order_of(rel: float) -> str:
+    """A relative error as its nearest power of ten ("about 1e-02"), for hidden tests' briefs: the student's code
+    chooses the wrong value, so every digit given is a digit it could send out of a hidden test; a decade
+    says how far off it is in about three bits (a relative error lies between the tolerance and 2)."""
+    return f"about 1e{int(np.floor(np.log10(max(rel, 1e-300)) + 0.5)):+03d}"
+
+
+def _hint(actual: np.ndarray, expected: np.ndarray, tol: Tolerance, hidden: bool = False) -> str:
+    """A guess at the bug from the shape of the error (empty when nothing fits); ``hidden``: with no figure
+    (the factor is the student code's choice: see order_of)."""
     if imprecise(actual, expected):
         return FLOAT32_HINT
     if not np.any(expected):
@@ -127,7 +135,8 @@ def _hint(actual: np.ndarray, expected: np.ndarray, tol: Tolerance) -> str:
         return "it equals the transpose of the expected value: check the order of a matrix product or a missing .T"
     factor = float(np.sum(actual * expected) / np.sum(expected * expected))
     if abs(factor - 1) > 1e-3 and close(factor * expected):
-        return f"it is {factor:.4g} times the expected value: a missing or extra constant factor (such as 1/N)?"
+        times = "a constant multiple of" if hidden else f"{factor:.4g} times"
+        return f"it is {times} the expected value: a missing or extra constant factor (such as 1/N)?"
     return ""
 
 
@@ -179,11 +188,11 @@ def check_array(name: str, actual, expected: np.ndarray, tol: Tolerance,
         where += f", time step {int(worst[axis])}; {_time_steps(bad, axis)}"
     message = (f"{name} is wrong in {int(bad.sum())} of {bad.size} entries: worst relative error {rel:.2e} "
                f"at {where} ({pair(float(actual[worst]), float(expected[worst]))})")
-    brief = f"{name} is wrong (worst relative error {rel:.2e})"
+    brief = f"{name} is wrong (worst relative error {order_of(rel)})"
     hint = _hint(actual, expected, tol)
     if hint:
         message += f"; {hint}"
-        brief += f"; {hint}"
+        brief += f"; {_hint(actual, expected, tol, hidden=True)}"
     return Mismatch(message, brief)
 
 
@@ -199,6 +208,18 @@ def check_indices(name: str, actual, expected: np.ndarray) -> Mismatch | None:
     if len(wrong) == 0:
         return None
     return Mismatch(f"{name} is {actual.tolist()} but should be {expected.tolist()}", f"{name} is wrong")
+
+
+def check_layout(name: str, actual, like: dict) -> Mismatch | None:
+    """A dict of float64 arrays with ``like``'s keys and shapes (trained parameters, say), else a Mismatch that
+    names no shape in its brief."""
+    if (isinstance(actual, dict) and set(actual) == set(like)
+            and all(isinstance(actual[k], np.ndarray) and actual[k].shape == np.shape(like[k])
+                    and actual[k].dtype == np.float64 for k in like)):
+        return None
+    return Mismatch(f"{name} should be a dict of float64 arrays with the keys and shapes of the initial ones, "
+                    f"got {describe_type(actual)}",
+                    f"{name} should be a dict of float64 arrays, got {describe_type(actual, hidden=True)}")
 
 
 def check_scalar(name: str, actual, expected: float, tol: Tolerance) -> Mismatch | None:
@@ -217,14 +238,15 @@ def check_scalar(name: str, actual, expected: float, tol: Tolerance) -> Mismatch
     if abs(actual - expected) <= tol.atol + tol.rtol * max(abs(actual), abs(expected)):
         return None
     rel = abs(actual - expected) / max(abs(actual), abs(expected), 1e-300)
-    hint = ""
+    hint = brief_hint = ""
     if expected != 0 and abs(actual / expected - 1) > 1e-3:
         hint = f"; it is {actual / expected:.4g} times the expected value"
+        brief_hint = "; it is off by a factor" if actual / expected > 0 else "; it is off by a factor or sign"
     elif FLOAT32_BAND[0] <= rel <= FLOAT32_BAND[1]:
-        hint = f"; {FLOAT32_HINT}"
+        hint = brief_hint = f"; {FLOAT32_HINT}"
     got, want = pair(actual, expected).removeprefix("got ").split(", expected ")
     return Mismatch(f"{name} is {got} but should be {want} (relative error {rel:.2e}){hint}",
-                    f"{name} is wrong (relative error {rel:.2e}){hint}")
+                    f"{name} is wrong (relative error {order_of(rel)}){brief_hint}")
 
 
 def check_value(name: str, actual, expected, tol: Tolerance, time_axis: int | None = None) -> Mismatch | None:

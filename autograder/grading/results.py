@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import tempfile
 from pathlib import Path
@@ -170,6 +171,12 @@ def write_text_atomic(path: str | Path, text: str, mode: int | None = None) -> N
         raise
 
 
+# What ASCII JSON shows of a string clean_text would change: a control character other than newline and tab
+# (\b, \f, \r or \u00XX) or a surrogate.  An escaped backslash before such letters matches too: that
+# only costs a cleaning that changes nothing.
+_UNCLEAN = re.compile(r"\\(?:[bfr]|u00[01][0-9a-fA-F]|u007[fF]|u00[89][0-9a-fA-F]|u[dD][89a-fA-F])")
+
+
 def write_json_atomic(path: str | Path, document: dict, mode: int | None = None, indent: int | None = 2) -> None:
     """Write JSON with every string cleaned (see clean_text), as write_text_atomic does.
 
@@ -177,4 +184,9 @@ def write_json_atomic(path: str | Path, document: dict, mode: int | None = None,
     ``indent=None``: one line, written by json's C implementation (several times faster), for files no one reads.
     Raises ValueError on NaN or infinity: a score must be a number.
     """
-    write_text_atomic(path, json.dumps(clean(document), indent=indent, allow_nan=False) + "\n", mode)
+    compact = json.dumps(document, allow_nan=False)  # json's C encoder: escapes show what needs cleaning
+    if _UNCLEAN.search(compact):
+        document, compact = clean(document), None
+    text = compact if indent is None and compact is not None else json.dumps(document, indent=indent,
+                                                                               allow_nan=False)
+    write_text_atomic(path, text + "\n", mode)

@@ -430,7 +430,13 @@ def main(argv: list[str]) -> None:
     req_fd, resp_fd, workdir = int(argv[0]), int(argv[1]), argv[2]
     # Only the submission's folder, never the grader's, is importable.
     sys.path[:] = [workdir] + [p for p in sys.path if p and not p.startswith(workdir)]
+    # The work folder is thrown away after grading: compiled student modules written there would only cost
+    # file creations (a directory and one file per module, for every submission of a class).
+    sys.dont_write_bytecode = True
     status = _seal(workdir) if "no-landlock" not in argv[4:] else "not sealed: turned off (AUTOGRADER_LANDLOCK=0)"
+    from autograder.sandbox import seccomp
+
+    status += "; " + seccomp.cut_network()  # after Landlock, which counts the threads; before any student module
     if len(argv) > 3:
         try:
             os.write(int(argv[3]), status.encode()[:4000] + b"\n")

@@ -35,6 +35,7 @@ REFER, TRUNCATE, IOCTL_DEV = 1 << 13, 1 << 14, 1 << 15
 # What a rule on a file (not a folder) may allow.
 _FILE_ONLY = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE | IOCTL_DEV
 _SCOPE_ABSTRACT_UNIX_SOCKET, _SCOPE_SIGNAL = 1 << 0, 1 << 1
+_NET_BIND_TCP, _NET_CONNECT_TCP = 1 << 0, 1 << 1  # handled with no rule: no TCP port may be bound or reached
 
 # The system's programs and shared libraries, and the few files the dynamic loader and time zones read.
 SYSTEM_READ = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc/ld.so.cache",
@@ -118,7 +119,8 @@ def seal(read: list[str], write: list[str], devices: tuple[str, ...] = DEVICES) 
 
     Also sets no_new_privs (Landlock requires it without CAP_SYS_ADMIN; it also
     stops setuid programs from regaining privileges) and, from ABI 6, scopes
-    signals and abstract UNIX sockets to processes inside the same sandbox.
+    signals and abstract UNIX sockets to processes inside the same sandbox; from ABI 4, refuses every TCP
+    bind and connect (seccomp.py refuses the sockets themselves).
     Returns a one-line description; raises LandlockError when Landlock is
     missing or a step fails (the process is then not confined by Landlock).
     """
@@ -131,10 +133,11 @@ def seal(read: list[str], write: list[str], devices: tuple[str, ...] = DEVICES) 
     if threads > 1:
         raise LandlockError(0, f"{threads} threads run already and only the calling one would be confined")
     fs = handled_fs(abi)
+    net = _NET_BIND_TCP | _NET_CONNECT_TCP
     if abi >= 6:
-        attr = struct.pack("=QQQ", fs, 0, _SCOPE_ABSTRACT_UNIX_SOCKET | _SCOPE_SIGNAL)
+        attr = struct.pack("=QQQ", fs, net, _SCOPE_ABSTRACT_UNIX_SOCKET | _SCOPE_SIGNAL)
     elif abi >= 4:
-        attr = struct.pack("=QQ", fs, 0)
+        attr = struct.pack("=QQ", fs, net)
     else:
         attr = struct.pack("=Q", fs)
     buf = ctypes.create_string_buffer(attr, len(attr))
@@ -161,4 +164,6 @@ def seal(read: list[str], write: list[str], devices: tuple[str, ...] = DEVICES) 
             raise LandlockError(err, f"landlock_restrict_self: {os.strerror(err)}")
     finally:
         os.close(ruleset)
-    return f"Landlock ABI {abi}: reads {', '.join(read)} and its own /proc entry; writes {', '.join(write)}"
+    tcp = "; no TCP" if abi >= 4 else ""
+    return (f"Landlock ABI {abi}: reads {', '.join(read)} and its own /proc entry; writes {', '.join(write)}"
+            + tcp)

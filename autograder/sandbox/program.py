@@ -15,7 +15,8 @@ import sys, types
 for name in ("autograder", "autograder.sandbox"):
     pkg = types.ModuleType(name); pkg.__path__ = []; sys.modules[name] = pkg
 sys.modules["autograder"].sandbox = pkg
-for name, source in (("wire", {wire!r}), ("landlock", {landlock!r}), ("confine", {confine!r})):
+for name, source in (("wire", {wire!r}), ("landlock", {landlock!r}), ("seccomp", {seccomp!r}),
+                     ("confine", {confine!r})):
     mod = types.ModuleType("autograder.sandbox." + name); sys.modules[mod.__name__] = mod; setattr(pkg, name, mod)
     exec(compile(source, name + ".py", "exec"), mod.__dict__)
 child = {{"__name__": "autograder_child"}}
@@ -39,7 +40,7 @@ def child_environment() -> dict[str, str]:
 def child_program() -> str:
     """The child's program, for ``python -I -c``: child.py and the modules it needs, as source."""
     return _BOOT.format(**{name: (_HERE / f"{name}.py").read_text(encoding="utf-8")
-                           for name in ("wire", "landlock", "confine", "child")})
+                           for name in ("wire", "landlock", "seccomp", "confine", "child")})
 
 
 def prestart_child() -> None:
