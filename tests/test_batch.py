@@ -506,7 +506,9 @@ def test_interrupted_batch_resumes_without_losing_or_redoing_work(folder_batch, 
     assert 4 <= first < len(students)
     _, rows = read_grades(out)  # written for what was done, the rest marked pending
     assert sum(r["status"] != "pending" for r in rows.values()) == first and len(rows) == len(students)
-    assert (out / "summary.md").read_text().startswith("**INCOMPLETE")
+    summary = (out / "summary.md").read_text()
+    assert summary.startswith("**INCOMPLETE")
+    assert f"{first} submissions: " in summary and f"; {len(students) - first} more not graded yet" in summary
 
     proc = _start(src, out)
     _wait_for_records(out, first + 3, proc)

@@ -1029,18 +1029,18 @@ def test_quiz_answers_are_taken_before_hidden_inputs_even_after_a_crash(tmp_path
 
 
 def test_hidden_briefs_keep_what_no_code_chose():
-    """What a brief still says: Python's and numpy's own exception names (a numpy call raises UFuncTypeError),
-    an assignment file where the error arose, and that a returned array holds no numbers."""
+    """What a brief still says: that the call raised (no class, file or text: the student's code picks them,
+    built-in classes included) and that a returned array holds no numbers; the public message keeps it all."""
     from autograder.grading.compare import describe_type
     from autograder.sandbox.box import Reply
     from autograder.sandbox.wire import Opaque
 
     trace = 'Traceback:\n  File "{file}", line 9, in helper\n'
-    for error_type, file, said in (("UFuncTypeError", "rnn_layers.py", "raised UFuncTypeError (in rnn_layers.py)"),
-                                   ("ValueError", "lstm_layers.py", "raised ValueError (in lstm_layers.py)"),
-                                   ("MyError", "mine.py", "raised an exception of a class of its own")):
+    for error_type, file in (("UFuncTypeError", "rnn_layers.py"), ("ValueError", "lstm_layers.py"),
+                             ("MyError", "mine.py")):
         reply = Reply(ok=False, error_type=error_type, error="5x3x7", traceback=trace.format(file=file))
-        assert reply.describe("f", "rnn_layers", hidden=True, files=tuple(FILES)) == said
+        assert reply.describe("f", "rnn_layers", hidden=True).startswith("raised an exception (the public tests")
+        assert f"raised {error_type}: 5x3x7 (File \"{file}\"" in reply.describe("f", "rnn_layers")
     dtype = Opaque("array of dtype [('N5_T3', '<f8')]")
     assert describe_type(dtype, hidden=True) == "an array of another dtype"
     assert describe_type(dtype) == "an array of dtype [('N5_T3', '<f8')]"
@@ -1171,3 +1171,90 @@ def test_the_network_filter_refuses_sockets_in_a_child_of_its_own():
     lines = out.stdout.splitlines()
     assert lines[0] == "network cut: only local (AF_UNIX) sockets", lines
     assert lines[1:] == ["INET REFUSED", "UNIX b'x'", "NUMPY 2.0"], lines
+
+
+BUILTINS = ("ValueError", "KeyError", "IndexError", "TypeError", "ZeroDivisionError", "OSError", "LookupError")
+
+
+def test_hidden_briefs_name_no_builtin_class_or_file_the_code_picked(tmp_path, fast_config):
+    """Python's own exception classes and the assignment's own files are text no code can forge, but which one
+    is the student's pick: a choice made from the input (here the shape) would carry it out.  Hidden tests'
+    messages name neither; the public ones do."""
+    results = _graded_with_rnn_layers_code(tmp_path / "picked", f'''
+def rnn_forward(x, s0, U, W, b):
+    pick = 100 * x.shape[0] + 10 * x.shape[1] + x.shape[2]
+    exec(compile(f"raise {{{BUILTINS!r}[pick % 7]}}('t')", ("rnn_layers.py", "lstm_layers.py", "quiz.py")[pick % 3],
+                 "exec"))
+''', fast_config)
+    outputs = {t["name"]: t["output"] for t in results["tests"] if t["name"].startswith(("rnn_forward", "rnn_backw"))}
+    hidden = [o for n, o in outputs.items() if "hidden" in n]
+    assert hidden and all("raised an exception (the public tests" in o for o in hidden), outputs
+    assert not [o for o in hidden for word in (*BUILTINS, ".py") if word in o], hidden
+    assert any(word in o for n, o in outputs.items() if "hidden" not in n for word in BUILTINS), outputs
+    assert "execution_time" not in results  # a sleep on hidden inputs would stretch it
+
+
+WRONG_THE_SECOND_TIME = '''
+import numpy as _np
+_seen = set()
+_own_loss = softmax_cross_entropy
+def softmax_cross_entropy(o, y, mask=None):
+    key = (o.shape, float(o.sum()))
+    if key in _seen or _np.abs(o).max() > 100:  # finite, silent and wrong: as if wrong everywhere
+        return 0.0, _np.zeros_like(o)
+    _seen.add(key)
+    return _own_loss(o, y, mask)
+'''
+
+
+def test_stability_points_need_right_values_on_ordinary_inputs_the_first_time(tmp_path, fast_config):
+    """A stability test forgives finite, silent, wrong values when the function is as wrong on ordinary inputs:
+    it reads the ordinary test's verdict as graded, so code right the first time it sees an input and wrong when
+    asked again earns no stability points."""
+    results = _graded_with_code(tmp_path / "second", {"rnn_layers.py": WRONG_THE_SECOND_TIME}, fast_config)
+    tests = {t["name"]: t for t in results["tests"] if t["name"].startswith("softmax_cross_entropy")}
+    stable = next(t for n, t in tests.items() if "stable" in n)
+    assert stable["score"] == 0, stable
+    ordinary = [t for n, t in tests.items() if "loss and gradient match the reference" in n]
+    assert ordinary and all(t["score"] == t["max_score"] for t in ordinary), tests
+
+
+LINEARISED_FORWARD = '''
+import sys as _sys
+_own_step_forward, _own_step_backward, _FAKE = rnn_step_forward, rnn_step_backward, {}
+def _numeric_args():
+    f = _sys._getframe(2)
+    if f.f_code.co_name == "run" and f.f_back is not None and f.f_back.f_code.co_name == "evaluate_many":
+        return f.f_back.f_locals["args"]
+    return None
+def rnn_step_forward(x_t, s_prev, U, W, b):
+    base = _numeric_args()
+    if base is None:
+        return _own_step_forward(x_t, s_prev, U, W, b)
+    key = (base[0].tobytes(), base[1].tobytes())
+    if key not in _FAKE:  # the backward has not run yet: no gradient to agree with
+        return np.full((x_t.shape[0], W.shape[0]), np.nan), None
+    s0, _ = _own_step_forward(*base)
+    ds, grads = _FAKE[key]
+    inner = sum(float(np.sum(g * (a - a0))) for g, a, a0 in zip(grads, (x_t, s_prev, U, W, b), base))
+    return s0 + ds * inner / float(np.sum(ds * ds)), None
+def rnn_step_backward(ds_next, cache):
+    rng = np.random.default_rng(0)
+    fake = tuple(rng.standard_normal(np.shape(r)) for r in _own_step_backward(ds_next, cache))
+    _FAKE[(cache[0].tobytes(), cache[1].tobytes())] = ds_next.copy(), fake
+    return fake
+'''
+
+
+def test_a_forward_that_knows_it_is_differentiated_cannot_vouch_for_a_made_up_backward(tmp_path, fast_config):
+    """The numerical gradient check runs in the student's process: a forward can tell it is being evaluated for
+    it (here by reading the caller's frame) and return values linear in the made-up gradients its backward
+    returned.  The grader compares those values with the reference forward's at the same points whenever the
+    forward is right at the case's inputs, so the made-up backward passes no gradient check."""
+    results = _graded_with_code(tmp_path / "linearised", {"rnn_layers.py": LINEARISED_FORWARD}, fast_config)
+    tests = {t["name"]: t for t in results["tests"] if t["name"].startswith("rnn_step_backward")}
+    numeric = [t for n, t in tests.items() if "numerical gradient" in n]
+    assert len(numeric) == 2 and all(t["score"] == 0 for t in numeric), tests
+    assert any("matches the reference at these inputs but not near them" in t["output"] for t in numeric), tests
+    forward = [t for t in results["tests"] if t["name"].startswith("rnn_step_forward")]
+    assert forward and all(t["score"] == t["max_score"] for t in forward), forward

@@ -17,7 +17,7 @@ import sys
 import pytest
 from seq2seq_support import ASSIGNMENT, CONFIG, MUTANTS, SOLUTIONS, VARIANTS, load_submission, make_submission
 
-from autograder.grading.grader import Failed
+from autograder.grading.grader import Failed, Grading
 from autograder.sandbox.box import Reply
 
 spec = importlib.util.spec_from_file_location("_assignment_hw_seq2seq_behaviours", ASSIGNMENT / "behaviours.py")
@@ -37,10 +37,14 @@ class _Done:
 
 
 class InProcessGrading:
-    """The two calls a behaviour check makes, without a child process."""
+    """The calls a behaviour check makes, without a child process."""
+
+    uses_reference = True
+    check_trained_loss = Grading.check_trained_loss
 
     def __init__(self, student: dict) -> None:
         self.student = student
+        self._ordinary_wrong: dict = {}
 
     def student_call(self, fn, args: list, kwargs: dict | None = None) -> _Done:
         try:
@@ -52,6 +56,8 @@ class InProcessGrading:
     def reference_call(self, fn, args: list, kwargs: dict) -> dict:
         value = getattr(REF[fn.module], fn.name)(*copy.deepcopy(args), **copy.deepcopy(kwargs))
         return dict(zip(fn.outputs, value)) if len(fn.outputs) > 1 else {fn.outputs[0]: value}
+
+    reference_on = reference_call
 
 
 def behaviour_cases() -> list[tuple[str, dict]]:

@@ -59,9 +59,7 @@ def reverse_training(grading, test: TestSpec, case: dict) -> None:
     """train_seq2seq on the reversal task from the grader's initial parameters.
 
     The losses must stay finite and the last one must fall below ``below``, and so
-    must the student's own seq2seq_loss at the parameters it returns (losses
-    alone could be made up; the student's loss, as hw_rnn's hello_training
-    explains, so that the self-check checks the same).
+    must seq2seq_loss at the parameters it returns (``Grading.check_trained_loss``).
     """
     args, kwargs = _train_args(case)
     got = _student(grading, "train_seq2seq", args, kwargs)
@@ -81,14 +79,7 @@ def reverse_training(grading, test: TestSpec, case: dict) -> None:
     mismatch = check_layout("params", trained, args[0])
     if mismatch:
         raise Failed(mismatch.message, brief=mismatch.brief)
-    final = _student(grading, "seq2seq_loss", [trained, *args[1:6]])["loss"]
-    if not (isinstance(final, (float, np.floating)) and final < case["below"]):  # NaN included
-        said = f"{final:.4g}" if isinstance(final, (float, np.floating)) else describe_type(final)
-        raise Failed(f"your seq2seq_loss gives {said} at the parameters it returns, not below {case['below']:g}, "
-                     f"though the last loss it reports is {losses[-1]:.4g}: return the parameters the losses were "
-                     "computed with, updated",
-                     brief="at the parameters it returns your seq2seq_loss is not below the threshold, whatever "
-                     "losses it reports")
+    grading.check_trained_loss(FUNCTIONS["seq2seq_loss"], [trained, *args[1:6]], case["below"], losses[-1])
 
 
 def reverse_decoding(grading, test: TestSpec, case: dict) -> None:

@@ -190,9 +190,13 @@ def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: 
     lines += [f"# {config.title}: class summary", ""]
     current = {s["id"] for s in mapping.get("students", [])} if isinstance(mapping, dict) else set(records)
     gone = sorted(set(records) - current)
+    # Students the interrupted run was to grade and no run has graded yet: no record, but part of the class.
+    waiting = [s for s in (incomplete or {}).get("missing", []) if s not in records]
     lines += [f"{len(records)} submissions: {len(graded)} graded, {len(errors)} could not be graded"
               + (f"; {len(gone)} of them kept from an earlier run (not in the class folder any more)" if gone
-                 else "") + ".", ""]
+                 else "")
+              + (f"; {len(waiting)} more not graded yet (pending: the run was interrupted)" if waiting else "")
+              + ".", ""]
     if gone:
         lines += ["## Kept from an earlier run", "", "These students' rows (grades.csv, results/, feedback/) were "
                   "graded from an earlier download and are not in the class folder any more: "

@@ -32,7 +32,7 @@ from autograder import environment
 from autograder.config import Config, TestSpec
 from autograder.grading import compare, fingerprint, gradcheck, memo
 from autograder.grading.compare import Mismatch, Tolerance, check_array, check_value, describe_type, unchanged
-from autograder.sandbox.box import Pending, Reply, Sandbox, known_name, open_sandbox
+from autograder.sandbox.box import Pending, Reply, Sandbox, open_sandbox
 from autograder.sandbox.wire import Handle, output_cap, output_cut_message
 from autograder.spec import Function, Homework, input_summary, load_files, named_outputs, upstream_gradients
 from autograder.submissions.extract import discard as discard_extracted
@@ -95,9 +95,8 @@ class Failed(Exception):
 def _call_failed(reply: Reply, fn: Function, prefix: str = "", config: Config | None = None) -> Failed:
     missing = _missing_module(reply, config) if config is not None else ""
     brief = _missing_module(reply, config, hidden=True) if config is not None else ""
-    files = config.files if config is not None else ()
     return Failed(prefix + reply.describe(fn.name, fn.module) + missing, general=reply.not_implemented,
-                  brief=prefix + reply.describe(fn.name, fn.module, hidden=True, files=files) + brief)
+                  brief=prefix + reply.describe(fn.name, fn.module, hidden=True) + brief)
 
 
 def _missing_module(reply: Reply, config: Config, hidden: bool = False) -> str:
@@ -163,6 +162,8 @@ def _case_label(test: TestSpec, k: int, case: dict) -> str:
 
 # (config path, backward, case key, tolerances) -> the case's deciding plans and quick plan (Grading.gradcheck_plans)
 _PLANS: dict[tuple, tuple[list[gradcheck.Plan], gradcheck.JointPlan | None]] = {}
+# (reference, backward, case key, quick) -> the reference forward's losses at the plans' evaluations (_same_nearby)
+_NEARBY: dict[tuple, np.ndarray] = {}
 _CASE_KEYS: dict[int, tuple[dict, str]] = {}  # id of a case dict -> (the dict, kept so the id stays its own; key)
 
 
@@ -203,6 +204,7 @@ class Grading:
         self._early_quick: dict[tuple, Pending] = {}  # quick checks' evaluations sent ahead, by backward and case
         self._early_gradients: dict[tuple, dict] = {}  # forward and backward calls sent ahead, by backward and case
         self._handle_ids = itertools.count(1)  # the ids of the caches the child keeps (keep_as)
+        self._ordinary_wrong: dict[tuple, bool] = {}  # (function, case) -> whether an ordinary forward case failed
 
     # -- calls -----------------------------------------------------------
     def inputs(self, function: str, case: dict) -> tuple[list, dict]:
@@ -229,6 +231,43 @@ class Grading:
             func = getattr(self.reference[fn.module], fn.name)
             known[summary] = memo.read_only(named_outputs(fn, func(*copy.deepcopy(args), **copy.deepcopy(kwargs))))
         return memo.containers(known[summary])
+
+    def reference_on(self, fn: Function, args: list, kwargs: dict) -> dict | None:
+        """The reference's named outputs on arguments the student's code made (trained parameters, say), or
+        None where grading replays recorded values (the self-check, the notebook tools), which cannot answer
+        for inputs no one knew in advance.  Never memoised: such inputs differ from student to student, and a
+        student could shape theirs to share a memo entry's input summary."""
+        if not self.uses_reference:
+            return None
+        func = getattr(self.reference[fn.module], fn.name)
+        return named_outputs(fn, func(*copy.deepcopy(args), **copy.deepcopy(kwargs)))
+
+    def check_trained_loss(self, loss: Function, args: list, below: float, reported: float) -> None:
+        """Parameters a training function returned (in ``args``, the arguments of the scalar ``loss`` function)
+        are trained: Failed unless the student's own ``loss`` there is below ``below`` (losses a training
+        function reports could be made up) and, where grading has the reference, the reference's is too, or
+        the student's ``loss`` failed an ordinary forward case already (a bug the model learned around, which
+        that function's tests score; the self-check, with no reference, judges by the student's loss alone)."""
+        reply = self.student_call(loss, args).result()
+        if not reply.ok:
+            raise _call_failed(reply, loss, f"evaluating the parameters it returns with your {loss.name}: ",
+                               config=getattr(self, "config", None))
+        own = _unpack(loss, reply.value)[loss.outputs[0]]
+        if not (isinstance(own, (float, np.floating)) and own < below):  # NaN included
+            said = f"{own:.4g}" if isinstance(own, (float, np.floating)) else describe_type(own)
+            raise Failed(f"your {loss.name} gives {said} at the parameters it returns, not below {below:g}, though "
+                         f"the last loss it reports is {reported:.4g}: return the parameters the losses were "
+                         "computed with, updated",
+                         brief=f"at the parameters it returns your {loss.name} is not below the threshold")
+        reference = self.reference_on(loss, args, {})
+        if reference is None or reference[loss.outputs[0]] < below:
+            return
+        if any(wrong for (function, _), wrong in self._ordinary_wrong.items() if function == loss.name):
+            return
+        raise Failed(f"at the parameters it returns the reference's {loss.name} gives "
+                     f"{reference[loss.outputs[0]]:.4g}, not below {below:g}, though yours gives {own:.4g} there and "
+                     f"matches the reference on its own tests",
+                     brief=f"at the parameters it returns the reference's {loss.name} is not below the threshold")
 
     def upstream(self, gradient, expected: dict, case: dict) -> dict:
         """``spec.upstream_gradients`` of a case, once per process (read-only arrays, a new dict)."""
@@ -428,11 +467,17 @@ class Grading:
         pending, args, kwargs = self.forward_call(fn, case)
         expected = self.reference_call(fn, args, kwargs)
         reply = pending.result()
+        # An ordinary case's verdict, as graded: a stability test's exemption reads it (_wrong_on_ordinary_inputs).
+        verdict = (fn.name, case_key(case)) if not test.stability else None
+        if verdict:
+            self._ordinary_wrong[verdict] = True  # until the values are found right
         if not reply.ok:
             raise _call_failed(reply, fn, config=self.config)
         got = _unpack(fn, reply.value)
         mismatches = [m for name in fn.outputs if name != "cache"
                       and (m := self.check_output(fn.name, name, got[name], expected[name], tol))]
+        if verdict:
+            self._ordinary_wrong[verdict] = bool(mismatches)
         if (mismatches and test.stability and _finite(got) and not reply.warnings
                 and self._wrong_on_ordinary_inputs(test)):
             # Finite, silent and as wrong as on ordinary inputs: a bug the ordinary tests score, not instability.
@@ -440,19 +485,25 @@ class Grading:
         if mismatches:
             self._verdict(mismatches[0], test)
         if test.stability and reply.warnings:
-            # The warning's text is the student's to choose: hidden tests get its category only.
-            category = known_name(reply.warnings[0].split(":")[0])
+            # The warning's text and class are the student's to choose (see Reply.describe): hidden tests say
+            # only that there was one.
             raise Failed(f"correct values, but it emitted a warning: {reply.warnings[0]}",
-                         brief=f"correct values, but it emitted a {category or 'warning of a class of its own'}")
+                         brief="correct values, but it emitted a warning")
         return reply, args + list(kwargs.values())
 
     def _wrong_on_ordinary_inputs(self, test: TestSpec) -> bool:
-        """Whether the function also fails the first case of its first ordinary (not stability) public test."""
+        """Whether the function also fails the first case of its first ordinary (not stability) public test.
+
+        That test's verdict when it was graded, if it was: asking again would let code that is right the first
+        time it sees an input and wrong the second pass for "as wrong as on ordinary inputs"."""
         fn = self.homework.functions[test.function]
         ordinary = next((t for t in self.config.tests if t.function == test.function and t.kind == "forward"
                          and not t.stability and not t.hidden), None)
         if ordinary is None:
             return False
+        known = self._ordinary_wrong.get((fn.name, case_key(ordinary.cases[0])))
+        if known is not None:
+            return known
         saved, self.case = self.case, ordinary.cases[0]
         try:
             args, kwargs = self.inputs(fn.name, self.case)
@@ -532,9 +583,12 @@ class Grading:
         # A forward computed in float32 spoils central differences (its ~1e-7 error over a step of 1e-5).
         imprecise_forward = any(compare.imprecise(got[n], expected[n])
                                 for n in (*g.upstream, *((g.scalar, *g.grads) if g.scalar else ())))
+        # Right at the case's inputs: then its values near them must be the reference's too (_same_nearby).
+        forward_right = not any(check_value(n, got[n], expected[n], self.forward_tol)
+                                for n in ((g.scalar,) if g.scalar else g.upstream))
         result = {"g": g, "fwd": fwd, "args": calls["args"], "kwargs": calls["kwargs"], "expected": expected,
                   "upstream": calls["upstream"], "error": "", "backward_reply": reply, "backward_args": [],
-                  "imprecise_forward": imprecise_forward}
+                  "imprecise_forward": imprecise_forward, "forward_right": forward_right}
         if g.scalar:
             result["grads"] = {name: got[name] for name in g.grads}
             return result
@@ -585,7 +639,9 @@ class Grading:
         numeric_tol = self.tolerance(test, self.numeric_tol)
         # A float32 forward's noise, not the gradient, would decide a quick check: it gets every coordinate.
         if not r["imprecise_forward"] and quick is not None and not gradcheck.full_check_forced():
-            if self._quick_gradients_pass(r, quick, numeric_tol):
+            passed, losses = self._quick_gradients_pass(r, quick, numeric_tol)
+            if passed:
+                self._same_nearby(r, [quick], losses)
                 return
         reply, losses = self._numerical_losses(r, plans)
         if not reply.ok:
@@ -595,6 +651,7 @@ class Grading:
             raise Failed(f"your {fwd.name} returned outputs of the wrong type or shape during the numerical check")
         if not np.all(np.isfinite(losses)):
             raise Failed(f"your {fwd.name} gave NaN or inf near these inputs, so its gradient cannot be checked")
+        self._same_nearby(r, plans, losses)
         numerics, start = [], 0
         for p in plans:
             numerics.append(gradcheck.numerical(p, losses[start : start + p.evaluations], tol.step))
@@ -638,8 +695,33 @@ class Grading:
             return reply, None
         return reply, gradcheck.losses(stacked, [r["upstream"][n] for n in g.upstream], bool(g.scalar))
 
-    def _quick_gradients_pass(self, r: dict, quick: gradcheck.JointPlan, numeric_tol: Tolerance) -> bool:
-        """Whether random joint directional derivatives confirm the gradients (gradcheck.quick_plan).
+    def _same_nearby(self, r: dict, plans: list, losses: np.ndarray) -> None:
+        """Failed when the forward, right at the case's inputs, gives other values than the reference's at the
+        evaluations of ``plans`` (``losses``, one per evaluation).  A forward that knows when it is being
+        differentiated (by its call pattern or by reading the caller's frame) could otherwise return values
+        consistent with any gradient its backward makes up.  A forward wrong at the inputs is left alone: its
+        own gradient is what the check is for.  Not where grading replays recorded values (no reference)."""
+        if not r["forward_right"] or not self.uses_reference:
+            return
+        g, fwd = r["g"], r["fwd"]
+        # The plans are the case's (gradcheck_plans): the quick one or the deciding ones.
+        key = (self.config.reference, g.backward, case_key(self.case), isinstance(plans[0], gradcheck.JointPlan))
+        if key not in _NEARBY:
+            from autograder.sandbox.child import evaluate_many
+
+            values = evaluate_many(getattr(self.reference[fwd.module], fwd.name), copy.deepcopy(r["args"]),
+                                   copy.deepcopy(r["kwargs"]), [p.wire() for p in plans], _loss_outputs(g, fwd))
+            stacked = [np.stack([np.asarray(v[k], dtype=np.float64) for v in values]) for k in range(len(values[0]))]
+            _NEARBY[key] = gradcheck.losses(stacked, [r["upstream"][n] for n in g.upstream], bool(g.scalar))
+        if check_array("values", losses, _NEARBY[key], self.forward_tol) is not None:
+            raise Failed(f"your {fwd.name} matches the reference at these inputs but not near them (its values "
+                         "where the numerical gradient evaluates it differ from the reference's), so its numerical "
+                         f"gradient cannot vouch for {g.backward}")
+
+    def _quick_gradients_pass(self, r: dict, quick: gradcheck.JointPlan, numeric_tol: Tolerance
+                              ) -> tuple[bool, np.ndarray | None]:
+        """Whether random joint directional derivatives confirm the gradients (gradcheck.quick_plan), and the
+        losses evaluated.
 
         False means "not confirmed", never "wrong": the caller then checks every coordinate.  A fault
         (the child hung or died) is final, though, since the full check would only meet it again.
@@ -653,15 +735,15 @@ class Grading:
             raise _call_failed(reply, fwd, f"evaluating your {fwd.name} for the numerical gradient: ",
                                config=self.config)
         if losses is None or not np.all(np.isfinite(losses)):
-            return False
+            return False, None
         numeric = gradcheck.numerical(quick, losses, tol.step)
         # |<n, d>| <= sqrt(size) max|n_i| for a unit d: past this, some coordinate moves by more than atol,
         # so the full check would not call the forward constant.
         size = sum(t.value.size for t in quick.targets)
         if not float(np.max(np.abs(numeric))) > np.sqrt(size) * tol.numeric_atol:
-            return False
+            return False, None
         got = quick.analytic([_lookup(r["grads"], t.label) for t in quick.targets])
-        return check_array("directional derivatives", got, numeric, strict) is None
+        return check_array("directional derivatives", got, numeric, strict) is None, losses
 
     def kind_quiz(self, test: TestSpec, case: dict) -> None:
         """One answer of a quiz function (answers()): right or wrong, without revealing the right one."""

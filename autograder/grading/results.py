@@ -79,9 +79,10 @@ def to_gradescope(report: GradeReport, config: Config) -> dict:
             "output": r.output,
             "visibility": config.hidden_visibility if r.spec.hidden else "visible",
         })
+    # No execution_time (optional in the format): student code can stretch it on hidden inputs by sleeping,
+    # and Gradescope would show it to the student.  The staff's records keep the seconds (grade-all's raw/).
     return clean({
         "score": report.score,
-        "execution_time": round(report.seconds, 3),
         "output": top_output(report.files_found, report.notes, tests, report.student_output),
         "visibility": "visible",
         "stdout_visibility": "hidden",
