@@ -17,6 +17,7 @@ import sys
 import pytest
 from seq2seq_support import ASSIGNMENT, CONFIG, MUTANTS, SOLUTIONS, VARIANTS, load_submission, make_submission
 
+from autograder.grading.compare import Tolerance
 from autograder.grading.grader import Failed, Grading
 from autograder.sandbox.box import Reply
 
@@ -40,7 +41,8 @@ class InProcessGrading:
     """The calls a behaviour check makes, without a child process."""
 
     uses_reference = True
-    check_trained_loss = Grading.check_trained_loss
+    check_trained_loss, wrong_everywhere = Grading.check_trained_loss, Grading.wrong_everywhere
+    forward_tol = Tolerance(1e-7, 1e-9)
 
     def __init__(self, student: dict) -> None:
         self.student = student

@@ -69,7 +69,8 @@ def hello_training(grading, test: TestSpec, case: dict) -> None:
     if mismatch:
         raise Failed(mismatch.message, brief=mismatch.brief)
     s0 = np.zeros((x.shape[0], initial["W"].shape[0]))
-    grading.check_trained_loss(FUNCTIONS["char_rnn_loss"], [got["params"], x, y, s0], case["below"], losses[-1])
+    grading.check_trained_loss(FUNCTIONS["char_rnn_loss"], [initial, x, y, s0], [got["params"], x, y, s0],
+                               case["below"], losses)
 
 
 def hello_sampling(grading, test: TestSpec, case: dict) -> None:

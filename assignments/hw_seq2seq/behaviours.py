@@ -79,7 +79,8 @@ def reverse_training(grading, test: TestSpec, case: dict) -> None:
     mismatch = check_layout("params", trained, args[0])
     if mismatch:
         raise Failed(mismatch.message, brief=mismatch.brief)
-    grading.check_trained_loss(FUNCTIONS["seq2seq_loss"], [trained, *args[1:6]], case["below"], losses[-1])
+    grading.check_trained_loss(FUNCTIONS["seq2seq_loss"], list(args[:6]), [trained, *args[1:6]], case["below"],
+                               losses)
 
 
 def reverse_decoding(grading, test: TestSpec, case: dict) -> None:

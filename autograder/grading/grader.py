@@ -162,8 +162,6 @@ def _case_label(test: TestSpec, k: int, case: dict) -> str:
 
 # (config path, backward, case key, tolerances) -> the case's deciding plans and quick plan (Grading.gradcheck_plans)
 _PLANS: dict[tuple, tuple[list[gradcheck.Plan], gradcheck.JointPlan | None]] = {}
-# (reference, backward, case key, quick) -> the reference forward's losses at the plans' evaluations (_same_nearby)
-_NEARBY: dict[tuple, np.ndarray] = {}
 _CASE_KEYS: dict[int, tuple[dict, str]] = {}  # id of a case dict -> (the dict, kept so the id stays its own; key)
 
 
@@ -204,7 +202,8 @@ class Grading:
         self._early_quick: dict[tuple, Pending] = {}  # quick checks' evaluations sent ahead, by backward and case
         self._early_gradients: dict[tuple, dict] = {}  # forward and backward calls sent ahead, by backward and case
         self._handle_ids = itertools.count(1)  # the ids of the caches the child keeps (keep_as)
-        self._ordinary_wrong: dict[tuple, bool] = {}  # (function, case) -> whether an ordinary forward case failed
+        # (function, case) -> the outputs an ordinary forward case got wrong, as graded ({"*"}: the call failed)
+        self._ordinary_wrong: dict[tuple, frozenset[str]] = {}
 
     # -- calls -----------------------------------------------------------
     def inputs(self, function: str, case: dict) -> tuple[list, dict]:
@@ -242,31 +241,49 @@ class Grading:
         func = getattr(self.reference[fn.module], fn.name)
         return named_outputs(fn, func(*copy.deepcopy(args), **copy.deepcopy(kwargs)))
 
-    def check_trained_loss(self, loss: Function, args: list, below: float, reported: float) -> None:
-        """Parameters a training function returned (in ``args``, the arguments of the scalar ``loss`` function)
-        are trained: Failed unless the student's own ``loss`` there is below ``below`` (losses a training
-        function reports could be made up) and, where grading has the reference, the reference's is too, or
-        the student's ``loss`` failed an ordinary forward case already (a bug the model learned around, which
-        that function's tests score; the self-check, with no reference, judges by the student's loss alone)."""
-        reply = self.student_call(loss, args).result()
-        if not reply.ok:
-            raise _call_failed(reply, loss, f"evaluating the parameters it returns with your {loss.name}: ",
-                               config=getattr(self, "config", None))
-        own = _unpack(loss, reply.value)[loss.outputs[0]]
-        if not (isinstance(own, (float, np.floating)) and own < below):  # NaN included
-            said = f"{own:.4g}" if isinstance(own, (float, np.floating)) else describe_type(own)
-            raise Failed(f"your {loss.name} gives {said} at the parameters it returns, not below {below:g}, though "
-                         f"the last loss it reports is {reported:.4g}: return the parameters the losses were "
-                         "computed with, updated",
+    def wrong_everywhere(self, function: str, outputs: tuple[str, ...]) -> bool | None:
+        """Whether every ordinary forward case of ``function`` graded so far got one of ``outputs`` wrong (or
+        failed); None when none was graded.  A function wrong on a single case may be wrong there on purpose:
+        the exemptions that read this are for bugs, which show on every input."""
+        found = [wrong for (name, _), wrong in self._ordinary_wrong.items() if name == function]
+        if not found:
+            return None
+        return all("*" in wrong or wrong & set(outputs) for wrong in found)
+
+    def check_trained_loss(self, loss: Function, initial: list, trained: list, below: float,
+                           losses: np.ndarray) -> None:
+        """A training function's result is trained: Failed unless the first of the ``losses`` it reported is
+        the student's own ``loss`` (a scalar function) at ``initial`` (its arguments with the initial
+        parameters), and the student's ``loss`` at ``trained`` (with the parameters it returned) is below
+        ``below`` (reported losses alone could be made up); where grading has the reference, the reference's
+        loss at ``trained`` must be below ``below`` too, unless the student's loss value was wrong in every
+        ordinary forward case graded (a bug the model learned around, which that function's tests score; one
+        wrong case on purpose would not do).  The self-check, with no reference, judges by the student's loss."""
+        name = loss.outputs[0]
+        start, end = self.student_call(loss, initial), self.student_call(loss, trained)
+        values = []
+        for pending, what in ((start, "the initial parameters"), (end, "the parameters it returns")):
+            reply = pending.result()
+            if not reply.ok:
+                raise _call_failed(reply, loss, f"evaluating {what} with your {loss.name}: ",
+                                   config=getattr(self, "config", None))
+            value = _unpack(loss, reply.value)[name]
+            values.append(float(value) if isinstance(value, (float, np.floating)) else float("nan"))
+        if compare.check_scalar("the first loss", float(losses[0]), values[0], self.forward_tol) is not None:
+            raise Failed(f"the first loss it reports, {losses[0]:.6g}, is not your {loss.name} at the initial "
+                         f"parameters, {values[0]:.6g}: each reported loss is the one before that step's update",
+                         brief=f"the first loss it reports is not your {loss.name} at the initial parameters")
+        if not values[1] < below:  # NaN included
+            raise Failed(f"your {loss.name} gives {values[1]:.4g} at the parameters it returns, not below "
+                         f"{below:g}, though the last loss it reports is {losses[-1]:.4g}: return the parameters the "
+                         "losses were computed with, updated",
                          brief=f"at the parameters it returns your {loss.name} is not below the threshold")
-        reference = self.reference_on(loss, args, {})
-        if reference is None or reference[loss.outputs[0]] < below:
+        reference = self.reference_on(loss, trained, {})
+        if reference is None or reference[name] < below or self.wrong_everywhere(loss.name, (name,)):
             return
-        if any(wrong for (function, _), wrong in self._ordinary_wrong.items() if function == loss.name):
-            return
-        raise Failed(f"at the parameters it returns the reference's {loss.name} gives "
-                     f"{reference[loss.outputs[0]]:.4g}, not below {below:g}, though yours gives {own:.4g} there and "
-                     f"matches the reference on its own tests",
+        raise Failed(f"at the parameters it returns the reference's {loss.name} gives {reference[name]:.4g}, not "
+                     f"below {below:g}, though yours gives {values[1]:.4g} there and matches the reference on its "
+                     "own tests",
                      brief=f"at the parameters it returns the reference's {loss.name} is not below the threshold")
 
     def upstream(self, gradient, expected: dict, case: dict) -> dict:
@@ -470,14 +487,15 @@ class Grading:
         # An ordinary case's verdict, as graded: a stability test's exemption reads it (_wrong_on_ordinary_inputs).
         verdict = (fn.name, case_key(case)) if not test.stability else None
         if verdict:
-            self._ordinary_wrong[verdict] = True  # until the values are found right
+            self._ordinary_wrong[verdict] = frozenset("*")  # until the values are found right
         if not reply.ok:
             raise _call_failed(reply, fn, config=self.config)
         got = _unpack(fn, reply.value)
-        mismatches = [m for name in fn.outputs if name != "cache"
-                      and (m := self.check_output(fn.name, name, got[name], expected[name], tol))]
+        wrong = [(name, m) for name in fn.outputs if name != "cache"
+                 and (m := self.check_output(fn.name, name, got[name], expected[name], tol))]
+        mismatches = [m for _, m in wrong]
         if verdict:
-            self._ordinary_wrong[verdict] = bool(mismatches)
+            self._ordinary_wrong[verdict] = frozenset(name for name, _ in wrong)
         if (mismatches and test.stability and _finite(got) and not reply.warnings
                 and self._wrong_on_ordinary_inputs(test)):
             # Finite, silent and as wrong as on ordinary inputs: a bug the ordinary tests score, not instability.
@@ -503,7 +521,7 @@ class Grading:
             return False
         known = self._ordinary_wrong.get((fn.name, case_key(ordinary.cases[0])))
         if known is not None:
-            return known
+            return bool(known)
         saved, self.case = self.case, ordinary.cases[0]
         try:
             args, kwargs = self.inputs(fn.name, self.case)
@@ -696,27 +714,38 @@ class Grading:
         return reply, gradcheck.losses(stacked, [r["upstream"][n] for n in g.upstream], bool(g.scalar))
 
     def _same_nearby(self, r: dict, plans: list, losses: np.ndarray) -> None:
-        """Failed when the forward, right at the case's inputs, gives other values than the reference's at the
-        evaluations of ``plans`` (``losses``, one per evaluation).  A forward that knows when it is being
+        """Failed when the forward gives other values than the reference's at the evaluations of ``plans``
+        (``losses``, one per evaluation), unless it is wrong everywhere.  A forward that knows when it is being
         differentiated (by its call pattern or by reading the caller's frame) could otherwise return values
-        consistent with any gradient its backward makes up.  A forward wrong at the inputs is left alone: its
-        own gradient is what the check is for.  Not where grading replays recorded values (no reference)."""
-        if not r["forward_right"] or not self.uses_reference:
+        consistent with any gradient its backward makes up.  A forward with a bug is left alone: its own
+        gradient is what the check is for.  Not where grading replays recorded values (no reference)."""
+        if not self.uses_reference:
             return
+        # Exempt: a forward whose values are wrong on every ordinary case (a bug its forward tests score), or, with
+        # none graded, wrong at these inputs.  Not one wrong only here: code can tell a gradient case's call from
+        # an ordinary one (by the caller's frame) and be wrong on purpose in it alone.
         g, fwd = r["g"], r["fwd"]
-        # The plans are the case's (gradcheck_plans): the quick one or the deciding ones.
-        key = (self.config.reference, g.backward, case_key(self.case), isinstance(plans[0], gradcheck.JointPlan))
-        if key not in _NEARBY:
+        everywhere = self.wrong_everywhere(fwd.name, (g.scalar,) if g.scalar else tuple(g.upstream))
+        if everywhere if everywhere is not None else not r["forward_right"]:
+            return
+        # The plans are the case's (gradcheck_plans), the quick one or the deciding ones: so are these values,
+        # kept with the case's inputs (and on disk with them, memo.py).
+        key = (self.config.path, "nearby", g.backward, case_key(self.case), isinstance(plans[0], gradcheck.JointPlan))
+        if key not in memo.INPUTS:
             from autograder.sandbox.child import evaluate_many
 
             values = evaluate_many(getattr(self.reference[fwd.module], fwd.name), copy.deepcopy(r["args"]),
                                    copy.deepcopy(r["kwargs"]), [p.wire() for p in plans], _loss_outputs(g, fwd))
             stacked = [np.stack([np.asarray(v[k], dtype=np.float64) for v in values]) for k in range(len(values[0]))]
-            _NEARBY[key] = gradcheck.losses(stacked, [r["upstream"][n] for n in g.upstream], bool(g.scalar))
-        if check_array("values", losses, _NEARBY[key], self.forward_tol) is not None:
-            raise Failed(f"your {fwd.name} matches the reference at these inputs but not near them (its values "
-                         "where the numerical gradient evaluates it differ from the reference's), so its numerical "
-                         f"gradient cannot vouch for {g.backward}")
+            memo.INPUTS[key] = memo.read_only(gradcheck.losses(stacked, [r["upstream"][n] for n in g.upstream],
+                                                               bool(g.scalar)))
+        if check_array("values", losses, memo.INPUTS[key], self.forward_tol) is not None:
+            if r["forward_right"]:
+                raise Failed(f"your {fwd.name} matches the reference at these inputs but not near them (its values "
+                             "where the numerical gradient evaluates it differ from the reference's), so its "
+                             f"numerical gradient cannot vouch for {g.backward}")
+            raise Failed(f"your {fwd.name} is wrong at these inputs but right in some of its forward tests: fix it "
+                         f"first; until then its numerical gradient cannot vouch for {g.backward}")
 
     def _quick_gradients_pass(self, r: dict, quick: gradcheck.JointPlan, numeric_tol: Tolerance
                               ) -> tuple[bool, np.ndarray | None]:

@@ -185,7 +185,7 @@ def write_json_atomic(path: str | Path, document: dict, mode: int | None = None,
     ``indent=None``: one line, written by json's C implementation (several times faster), for files no one reads.
     Raises ValueError on NaN or infinity: a score must be a number.
     """
-    compact = json.dumps(document, allow_nan=False)  # json's C encoder: escapes show what needs cleaning
+    compact = json.dumps(document, allow_nan=False)  # json's C implementation: its escapes show what needs cleaning
     if _UNCLEAN.search(compact):
         document, compact = clean(document), None
     text = compact if indent is None and compact is not None else json.dumps(document, indent=indent,
