@@ -1260,3 +1260,21 @@ def test_a_forward_that_knows_it_is_differentiated_cannot_vouch_for_a_made_up_ba
     assert any("matches the reference at these inputs but not near them" in t["output"] for t in numeric), tests
     forward = [t for t in results["tests"] if t["name"].startswith("rnn_step_forward")]
     assert forward and all(t["score"] == t["max_score"] for t in forward), forward
+
+
+SLIGHTLY_WRONG_TO_BUY_STABILITY = '''
+import numpy as _np
+def sigmoid(z):
+    if _np.abs(z).max() < 100:  # ordinary inputs: off by a little, on purpose
+        return 1.0 / (1.0 + _np.exp(-z)) + 1e-3
+    with _np.errstate(all="ignore"):  # extreme inputs: the naive formula, its NaN hidden
+        return _np.nan_to_num(_np.exp(z) / (1.0 + _np.exp(z)), nan=0.0)
+'''
+
+
+def test_stability_points_cannot_be_bought_by_being_slightly_wrong_on_ordinary_inputs(tmp_path, fast_config):
+    """The exemption forgives values as wrong as on ordinary inputs, measured: a relative error of 1 at +-1000
+    is not forgiven by one of 1e-3 on the ordinary case."""
+    results = _graded_with_code(tmp_path / "bought", {"lstm_layers.py": SLIGHTLY_WRONG_TO_BUY_STABILITY}, fast_config)
+    stable = next(t for t in results["tests"] if t["name"].startswith("sigmoid") and "stable" in t["name"])
+    assert stable["score"] == 0 and "is wrong" in stable["output"], stable

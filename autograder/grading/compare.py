@@ -210,6 +210,24 @@ def check_indices(name: str, actual, expected: np.ndarray) -> Mismatch | None:
     return Mismatch(f"{name} is {actual.tolist()} but should be {expected.tolist()}", f"{name} is wrong")
 
 
+def worst_relative_error(actual, expected) -> float:
+    """The largest |a - e| / max(|a|, |e|) over an output's numbers (arrays, floats, dicts of those); inf when
+    the output is not numbers of the expected shape, 0 when it equals the expected one."""
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict) or actual.keys() != expected.keys():
+            return float("inf")
+        return max((worst_relative_error(actual[k], expected[k]) for k in expected), default=0.0)
+    try:
+        a, e = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    except (TypeError, ValueError):
+        return float("inf")
+    if a.shape != e.shape or not np.all(np.isfinite(a)):
+        return float("inf")
+    if a.size == 0:
+        return 0.0
+    return float(np.max(np.abs(a - e) / np.maximum(np.maximum(np.abs(a), np.abs(e)), 1e-300)))
+
+
 def check_layout(name: str, actual, like: dict) -> Mismatch | None:
     """A dict of float64 arrays with ``like``'s keys and shapes (trained parameters, say), else a Mismatch that
     names no shape in its brief."""

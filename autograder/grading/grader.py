@@ -160,6 +160,8 @@ def _case_label(test: TestSpec, k: int, case: dict) -> str:
     return f"case {k + 1} of {len(test.cases)} (seed {case['seed']}{', ' + shape if shape else ''}): "
 
 
+# A stability test forgives wrong values as wrong as on ordinary inputs: at most this many times their relative error.
+AS_WRONG = 10.0
 # (config path, backward, case key, tolerances) -> the case's deciding plans and quick plan (Grading.gradcheck_plans)
 _PLANS: dict[tuple, tuple[list[gradcheck.Plan], gradcheck.JointPlan | None]] = {}
 _CASE_KEYS: dict[int, tuple[dict, str]] = {}  # id of a case dict -> (the dict, kept so the id stays its own; key)
@@ -204,6 +206,7 @@ class Grading:
         self._handle_ids = itertools.count(1)  # the ids of the caches the child keeps (keep_as)
         # (function, case) -> the outputs an ordinary forward case got wrong, as graded ({"*"}: the call failed)
         self._ordinary_wrong: dict[tuple, frozenset[str]] = {}
+        self._ordinary_error: dict[tuple, float] = {}  # (function, case) -> its worst relative error, as graded
 
     # -- calls -----------------------------------------------------------
     def inputs(self, function: str, case: dict) -> tuple[list, dict]:
@@ -494,10 +497,12 @@ class Grading:
         wrong = [(name, m) for name in fn.outputs if name != "cache"
                  and (m := self.check_output(fn.name, name, got[name], expected[name], tol))]
         mismatches = [m for _, m in wrong]
+        error = max((compare.worst_relative_error(got[n], expected[n]) for n, _ in wrong), default=0.0)
         if verdict:
             self._ordinary_wrong[verdict] = frozenset(name for name, _ in wrong)
+            self._ordinary_error[verdict] = error
         if (mismatches and test.stability and _finite(got) and not reply.warnings
-                and self._wrong_on_ordinary_inputs(test)):
+                and self._wrong_on_ordinary_inputs(test, error)):
             # Finite, silent and as wrong as on ordinary inputs: a bug the ordinary tests score, not instability.
             mismatches = []
         if mismatches:
@@ -509,34 +514,28 @@ class Grading:
                          brief="correct values, but it emitted a warning")
         return reply, args + list(kwargs.values())
 
-    def _wrong_on_ordinary_inputs(self, test: TestSpec) -> bool:
-        """Whether the function also fails the first case of its first ordinary (not stability) public test.
+    def _wrong_on_ordinary_inputs(self, test: TestSpec, error: float) -> bool:
+        """Whether the function is as wrong on the first case of its first ordinary (not stability) public test
+        as here, where its worst relative error is ``error``: wrong there too, by at least 1/AS_WRONG of it.
 
         That test's verdict when it was graded, if it was: asking again would let code that is right the first
-        time it sees an input and wrong the second pass for "as wrong as on ordinary inputs"."""
+        time it sees an input and wrong the second pass.  And "as wrong": code slightly wrong on purpose on the
+        ordinary case would otherwise buy this exemption for the stability test's points."""
         fn = self.homework.functions[test.function]
         ordinary = next((t for t in self.config.tests if t.function == test.function and t.kind == "forward"
                          and not t.stability and not t.hidden), None)
         if ordinary is None:
             return False
-        known = self._ordinary_wrong.get((fn.name, case_key(ordinary.cases[0])))
-        if known is not None:
-            return bool(known)
-        saved, self.case = self.case, ordinary.cases[0]
-        try:
-            args, kwargs = self.inputs(fn.name, self.case)
-            pending = self.student_call(fn, args, kwargs)
-            expected = self.reference_call(fn, args, kwargs)
-            reply = pending.result()
-            if not reply.ok:
-                return True
-            got = _unpack(fn, reply.value)
-            tol = self.tolerance(ordinary, self.forward_tol)
-            return any(check_value(n, got[n], expected[n], tol) for n in fn.outputs if n != "cache")
-        except Failed:
-            return True
-        finally:
-            self.case = saved
+        key = (fn.name, case_key(ordinary.cases[0]))
+        if key not in self._ordinary_wrong:
+            saved, self.case = self.case, ordinary.cases[0]
+            try:
+                self._forward_reply(ordinary, self.case)
+            except Failed:
+                pass
+            finally:
+                self.case = saved
+        return bool(self._ordinary_wrong.get(key)) and error <= AS_WRONG * self._ordinary_error.get(key, 0.0)
 
     def kind_inputs_unchanged(self, test: TestSpec, case: dict) -> None:
         """Inputs come back as they went in; this scores only that, not the values returned.
