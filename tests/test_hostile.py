@@ -1278,3 +1278,25 @@ def test_stability_points_cannot_be_bought_by_being_slightly_wrong_on_ordinary_i
     results = _graded_with_code(tmp_path / "bought", {"lstm_layers.py": SLIGHTLY_WRONG_TO_BUY_STABILITY}, fast_config)
     stable = next(t for t in results["tests"] if t["name"].startswith("sigmoid") and "stable" in t["name"])
     assert stable["score"] == 0 and "is wrong" in stable["output"], stable
+
+
+LINEARISED_LOSS = '''
+import sys as _sys
+_own_loss_and_gradient = softmax_cross_entropy
+def softmax_cross_entropy(o, y, mask=None):
+    caller = _sys._getframe(1)
+    if caller.f_code.co_name == "run" and caller.f_back is not None and caller.f_back.f_code.co_name == "evaluate_many":
+        base, kw = caller.f_back.f_locals["args"], caller.f_back.f_locals["kwargs"]
+        loss0, do0 = _own_loss_and_gradient(*base, **kw)
+        return loss0 + float(np.sum(1.03 * do0 * (o - base[0]))), 1.03 * do0  # agrees with the wrong gradient
+    loss, do = _own_loss_and_gradient(o, y, mask)
+    return loss, 1.03 * do
+'''
+
+
+def test_a_loss_that_knows_it_is_differentiated_cannot_vouch_for_its_wrong_gradient(tmp_path, fast_config):
+    """A loss function returns its value and its gradient: with the value right, its numerical gradient must be
+    the reference's, however the function bends its values where the check evaluates them."""
+    results = _graded_with_code(tmp_path / "linear_loss", {"rnn_layers.py": LINEARISED_LOSS}, fast_config)
+    check = next(t for t in results["tests"] if t["name"].startswith("softmax_cross_entropy: do matches the numer"))
+    assert check["score"] == 0 and "not near them" in check["output"], check

@@ -41,12 +41,12 @@ class InProcessGrading:
     """The calls a behaviour check makes, without a child process."""
 
     uses_reference = True
-    check_trained_loss, wrong_everywhere = Grading.check_trained_loss, Grading.wrong_everywhere
+    check_trained_loss, ordinary_error = Grading.check_trained_loss, Grading.ordinary_error
     forward_tol = Tolerance(1e-7, 1e-9)
 
     def __init__(self, student: dict) -> None:
         self.student = student
-        self._ordinary_wrong: dict = {}
+        self._ordinary: dict = {}
 
     def student_call(self, fn, args: list, kwargs: dict | None = None) -> _Done:
         try:

@@ -162,6 +162,7 @@ def _case_label(test: TestSpec, k: int, case: dict) -> str:
 
 # A stability test forgives wrong values as wrong as on ordinary inputs: at most this many times their relative error.
 AS_WRONG = 10.0
+FLOAT32_NOISE = 1e-6  # the relative error allowed in an imprecise forward's values (float32's is about 6e-8)
 # (config path, backward, case key, tolerances) -> the case's deciding plans and quick plan (Grading.gradcheck_plans)
 _PLANS: dict[tuple, tuple[list[gradcheck.Plan], gradcheck.JointPlan | None]] = {}
 _CASE_KEYS: dict[int, tuple[dict, str]] = {}  # id of a case dict -> (the dict, kept so the id stays its own; key)
@@ -204,9 +205,9 @@ class Grading:
         self._early_quick: dict[tuple, Pending] = {}  # quick checks' evaluations sent ahead, by backward and case
         self._early_gradients: dict[tuple, dict] = {}  # forward and backward calls sent ahead, by backward and case
         self._handle_ids = itertools.count(1)  # the ids of the caches the child keeps (keep_as)
-        # (function, case) -> the outputs an ordinary forward case got wrong, as graded ({"*"}: the call failed)
-        self._ordinary_wrong: dict[tuple, frozenset[str]] = {}
-        self._ordinary_error: dict[tuple, float] = {}  # (function, case) -> its worst relative error, as graded
+        # (function, case) -> {output: worst relative error} of the outputs an ordinary forward case got wrong,
+        # as graded ({"*": inf}: the call failed)
+        self._ordinary: dict[tuple, dict[str, float]] = {}
 
     # -- calls -----------------------------------------------------------
     def inputs(self, function: str, case: dict) -> tuple[list, dict]:
@@ -244,14 +245,17 @@ class Grading:
         func = getattr(self.reference[fn.module], fn.name)
         return named_outputs(fn, func(*copy.deepcopy(args), **copy.deepcopy(kwargs)))
 
-    def wrong_everywhere(self, function: str, outputs: tuple[str, ...]) -> bool | None:
-        """Whether every ordinary forward case of ``function`` graded so far got one of ``outputs`` wrong (or
-        failed); None when none was graded.  A function wrong on a single case may be wrong there on purpose:
-        the exemptions that read this are for bugs, which show on every input."""
-        found = [wrong for (name, _), wrong in self._ordinary_wrong.items() if name == function]
+    def ordinary_error(self, function: str, outputs: tuple[str, ...]) -> float | None:
+        """How wrong ``function`` is everywhere: over the ordinary forward cases graded so far, the smallest
+        worst relative error of ``outputs`` (0 when some case had them right, inf when every call failed); None
+        when none was graded.  Above 0, the function has a bug, which shows on every input: the checks that
+        would otherwise hold its values to the reference's judge it by its own.  Wrong on purpose on a single
+        case does not get there."""
+        found = [errors for (name, _), errors in self._ordinary.items() if name == function]
         if not found:
             return None
-        return all("*" in wrong or wrong & set(outputs) for wrong in found)
+        return min(float("inf") if "*" in errors else max((errors.get(o, 0.0) for o in outputs), default=0.0)
+                   for errors in found)
 
     def check_trained_loss(self, loss: Function, initial: list, trained: list, below: float,
                            losses: np.ndarray) -> None:
@@ -259,9 +263,10 @@ class Grading:
         the student's own ``loss`` (a scalar function) at ``initial`` (its arguments with the initial
         parameters), and the student's ``loss`` at ``trained`` (with the parameters it returned) is below
         ``below`` (reported losses alone could be made up); where grading has the reference, the reference's
-        loss at ``trained`` must be below ``below`` too, unless the student's loss value was wrong in every
-        ordinary forward case graded (a bug the model learned around, which that function's tests score; one
-        wrong case on purpose would not do).  The self-check, with no reference, judges by the student's loss."""
+        loss at ``trained`` must be below ``below`` too, unless the student's loss value is wrong on every
+        ordinary forward case (``ordinary_error``: a bug the model learned around, such as a shifted one-hot
+        code, which that function's tests score).  The self-check, with no reference, judges by the student's
+        loss, and agrees with the grader on such bugs."""
         name = loss.outputs[0]
         start, end = self.student_call(loss, initial), self.student_call(loss, trained)
         values = []
@@ -282,7 +287,9 @@ class Grading:
                          "losses were computed with, updated",
                          brief=f"at the parameters it returns your {loss.name} is not below the threshold")
         reference = self.reference_on(loss, trained, {})
-        if reference is None or reference[name] < below or self.wrong_everywhere(loss.name, (name,)):
+        if reference is None or reference[name] < below:
+            return
+        if (self.ordinary_error(loss.name, (name,)) or 0.0) > 0:
             return
         raise Failed(f"at the parameters it returns the reference's {loss.name} gives {reference[name]:.4g}, not "
                      f"below {below:g}, though yours gives {values[1]:.4g} there and matches the reference on its "
@@ -490,17 +497,17 @@ class Grading:
         # An ordinary case's verdict, as graded: a stability test's exemption reads it (_wrong_on_ordinary_inputs).
         verdict = (fn.name, case_key(case)) if not test.stability else None
         if verdict:
-            self._ordinary_wrong[verdict] = frozenset("*")  # until the values are found right
+            self._ordinary[verdict] = {"*": float("inf")}  # until the values are found
         if not reply.ok:
             raise _call_failed(reply, fn, config=self.config)
         got = _unpack(fn, reply.value)
         wrong = [(name, m) for name in fn.outputs if name != "cache"
                  and (m := self.check_output(fn.name, name, got[name], expected[name], tol))]
         mismatches = [m for _, m in wrong]
-        error = max((compare.worst_relative_error(got[n], expected[n]) for n, _ in wrong), default=0.0)
+        errors = {n: compare.worst_relative_error(got[n], expected[n]) for n, _ in wrong}
+        error = max(errors.values(), default=0.0)
         if verdict:
-            self._ordinary_wrong[verdict] = frozenset(name for name, _ in wrong)
-            self._ordinary_error[verdict] = error
+            self._ordinary[verdict] = errors
         if (mismatches and test.stability and _finite(got) and not reply.warnings
                 and self._wrong_on_ordinary_inputs(test, error)):
             # Finite, silent and as wrong as on ordinary inputs: a bug the ordinary tests score, not instability.
@@ -527,7 +534,7 @@ class Grading:
         if ordinary is None:
             return False
         key = (fn.name, case_key(ordinary.cases[0]))
-        if key not in self._ordinary_wrong:
+        if key not in self._ordinary:
             saved, self.case = self.case, ordinary.cases[0]
             try:
                 self._forward_reply(ordinary, self.case)
@@ -535,7 +542,8 @@ class Grading:
                 pass
             finally:
                 self.case = saved
-        return bool(self._ordinary_wrong.get(key)) and error <= AS_WRONG * self._ordinary_error.get(key, 0.0)
+        ordinary_errors = self._ordinary.get(key) or {}
+        return bool(ordinary_errors) and error <= AS_WRONG * max(ordinary_errors.values())
 
     def kind_inputs_unchanged(self, test: TestSpec, case: dict) -> None:
         """Inputs come back as they went in; this scores only that, not the values returned.
@@ -658,7 +666,7 @@ class Grading:
         if not r["imprecise_forward"] and quick is not None and not gradcheck.full_check_forced():
             passed, losses = self._quick_gradients_pass(r, quick, numeric_tol)
             if passed:
-                self._same_nearby(r, [quick], losses)
+                self._same_nearby(r, [quick], losses, numeric_tol)
                 return
         reply, losses = self._numerical_losses(r, plans)
         if not reply.ok:
@@ -668,7 +676,7 @@ class Grading:
             raise Failed(f"your {fwd.name} returned outputs of the wrong type or shape during the numerical check")
         if not np.all(np.isfinite(losses)):
             raise Failed(f"your {fwd.name} gave NaN or inf near these inputs, so its gradient cannot be checked")
-        self._same_nearby(r, plans, losses)
+        self._same_nearby(r, plans, losses, numeric_tol)
         numerics, start = [], 0
         for p in plans:
             numerics.append(gradcheck.numerical(p, losses[start : start + p.evaluations], tol.step))
@@ -712,20 +720,19 @@ class Grading:
             return reply, None
         return reply, gradcheck.losses(stacked, [r["upstream"][n] for n in g.upstream], bool(g.scalar))
 
-    def _same_nearby(self, r: dict, plans: list, losses: np.ndarray) -> None:
-        """Failed when the forward gives other values than the reference's at the evaluations of ``plans``
-        (``losses``, one per evaluation), unless it is wrong everywhere.  A forward that knows when it is being
-        differentiated (by its call pattern or by reading the caller's frame) could otherwise return values
-        consistent with any gradient its backward makes up.  A forward with a bug is left alone: its own
-        gradient is what the check is for.  Not where grading replays recorded values (no reference)."""
+    def _same_nearby(self, r: dict, plans: list, losses: np.ndarray, numeric_tol: Tolerance) -> None:
+        """Failed when the numerical gradient of the student's forward (central differences of ``losses``, one
+        per evaluation of ``plans``) differs from the reference forward's at the same points beyond the gradient
+        check's tolerance.  A forward that knows when it is being differentiated (by its call pattern or by
+        reading the caller's frame) could otherwise return values consistent with any gradient its backward
+        makes up.  A forward with a bug is left alone, its own gradient being what the check is for: one whose
+        values are wrong on every ordinary forward case (``ordinary_error``; with none graded, at these inputs;
+        a float32 forward among them).  Not where grading replays recorded values (no reference)."""
         if not self.uses_reference:
             return
-        # Exempt: a forward whose values are wrong on every ordinary case (a bug its forward tests score), or, with
-        # none graded, wrong at these inputs.  Not one wrong only here: code can tell a gradient case's call from
-        # an ordinary one (by the caller's frame) and be wrong on purpose in it alone.
-        g, fwd = r["g"], r["fwd"]
-        everywhere = self.wrong_everywhere(fwd.name, (g.scalar,) if g.scalar else tuple(g.upstream))
-        if everywhere if everywhere is not None else not r["forward_right"]:
+        g, fwd, step = r["g"], r["fwd"], self.config.tolerances.step
+        wrong = self.ordinary_error(fwd.name, (g.scalar,) if g.scalar else tuple(g.upstream))
+        if wrong > 0 if wrong is not None else not r["forward_right"]:
             return
         # The plans are the case's (gradcheck_plans), the quick one or the deciding ones: so are these values,
         # kept with the case's inputs (and on disk with them, memo.py).
@@ -738,13 +745,22 @@ class Grading:
             stacked = [np.stack([np.asarray(v[k], dtype=np.float64) for v in values]) for k in range(len(values[0]))]
             memo.INPUTS[key] = memo.read_only(gradcheck.losses(stacked, [r["upstream"][n] for n in g.upstream],
                                                                bool(g.scalar)))
-        if check_array("values", losses, memo.INPUTS[key], self.forward_tol) is not None:
-            if r["forward_right"]:
-                raise Failed(f"your {fwd.name} matches the reference at these inputs but not near them (its values "
-                             "where the numerical gradient evaluates it differ from the reference's), so its "
-                             f"numerical gradient cannot vouch for {g.backward}")
-            raise Failed(f"your {fwd.name} is wrong at these inputs but right in some of its forward tests: fix it "
-                         f"first; until then its numerical gradient cannot vouch for {g.backward}")
+        reference = memo.INPUTS[key]
+        # Every plan's evaluations come in (+h, -h) pairs, so the pairs of the whole batch are its differences.
+        ours = (losses[0::2] - losses[1::2]) / (2 * step)
+        theirs = (reference[0::2] - reference[1::2]) / (2 * step)
+        tol = numeric_tol
+        if r["imprecise_forward"]:
+            # float32-like outputs (about 1e-7 relative error) move each difference by up to ~1e-7 |L| / h: allowed,
+            # with a margin; the gradient check itself then says such a forward cannot be differentiated.
+            tol = Tolerance(tol.rtol, tol.atol + FLOAT32_NOISE * float(np.max(np.abs(reference))) / (2 * step))
+        if check_array("numerical gradient", ours, theirs, tol) is None:
+            return
+        if r["forward_right"]:
+            raise Failed(f"your {fwd.name} matches the reference at these inputs but not near them (its numerical "
+                         f"gradient there is not the reference's), so it cannot vouch for {g.backward}")
+        raise Failed(f"your {fwd.name} is wrong at these inputs but right in some of its forward tests: fix it "
+                     f"first; until then its numerical gradient cannot vouch for {g.backward}")
 
     def _quick_gradients_pass(self, r: dict, quick: gradcheck.JointPlan, numeric_tol: Tolerance
                               ) -> tuple[bool, np.ndarray | None]:
