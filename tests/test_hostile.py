@@ -19,6 +19,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import CONFIG, FILES, ROOT, SOLUTIONS, TEMPLATES, make_submission, with_callers, write_config
 
@@ -1115,34 +1116,27 @@ def test_student_code_has_no_network(forked, tmp_path, fast_config, monkeypatch)
     The child may open no TCP or UDP socket (seccomp; Landlock refuses TCP too), so a listener on this machine
     hears nothing, and the reference with the attempt keeps full marks on the function."""
     import socket
-    import threading
 
     monkeypatch.setenv("AUTOGRADER_FORK_SERVER", "1" if forked else "0")
-    heard: list[bytes] = []
-    tcp = socket.create_server(("127.0.0.1", 0))
+    # No thread listening against the clock: the kernel keeps what arrives (connections in the backlog, datagrams
+    # in the receive buffer) until it is read, after grading, however slowly the machine ran.
+    tcp = socket.create_server(("127.0.0.1", 0), backlog=1024)
     port = tcp.getsockname()[1]
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     udp.bind(("127.0.0.1", port))
-    udp.settimeout(0.2)
-    tcp.settimeout(0.2)
-    done = threading.Event()
-
-    def listen() -> None:
-        while not done.is_set():
-            for receive in (lambda: tcp.accept()[0].recv(4096), lambda: udp.recv(4096)):
-                try:
-                    heard.append(receive())
-                except OSError:
-                    pass
-
-    thread = threading.Thread(target=listen, daemon=True)
-    thread.start()
+    heard: list[bytes] = []
     try:
         code = SEND_HIDDEN_INPUTS.replace("PORT", str(port))
         results = _graded_with_code(tmp_path / "net", {"rnn_layers.py": code}, fast_config)
+        tcp.setblocking(False)
+        udp.setblocking(False)
+        for receive in (lambda: tcp.accept()[0].recv(4096), lambda: udp.recv(4096)):
+            while True:
+                try:
+                    heard.append(receive())
+                except BlockingIOError:
+                    break
     finally:
-        done.set()
-        thread.join(5)
         tcp.close()
         udp.close()
     assert heard == []
@@ -1300,3 +1294,47 @@ def test_a_loss_that_knows_it_is_differentiated_cannot_vouch_for_its_wrong_gradi
     results = _graded_with_code(tmp_path / "linear_loss", {"rnn_layers.py": LINEARISED_LOSS}, fast_config)
     check = next(t for t in results["tests"] if t["name"].startswith("softmax_cross_entropy: do matches the numer"))
     assert check["score"] == 0 and "not near them" in check["output"], check
+
+
+@pytest.mark.skipif(LANDLOCK_ABI < 4, reason="Landlock handles TCP from ABI 4")
+def test_landlock_alone_refuses_tcp(tmp_path):
+    """Landlock's own lock on TCP, without the seccomp filter: a process sealed by landlock.seal cannot connect
+    to a listener on this machine (its UDP is seccomp's to refuse)."""
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    code = textwrap.dedent('''
+        import socket, sys
+        sys.path.insert(0, sys.argv[1])
+        from autograder.sandbox import landlock
+        read, write = landlock.child_paths(sys.argv[2])
+        landlock.seal(read, write)
+        try:
+            socket.create_connection(("127.0.0.1", int(sys.argv[3])), timeout=5)
+            print("CONNECTED")
+        except PermissionError:
+            print("REFUSED")
+    ''')
+    try:
+        out = subprocess.run([sys.executable, "-c", code, str(ROOT), str(tmp_path), str(listener.getsockname()[1])],
+                             capture_output=True, text=True, timeout=60)
+    finally:
+        listener.close()
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["REFUSED"], out.stdout
+
+
+def test_a_brief_on_returned_parameters_names_the_wrong_entry_but_no_shape():
+    """Trained parameters of the wrong layout: a hidden test's brief says which of the initial parameters' entries
+    is wrong and how (shape, dtype, keys), naming no shape and no key of the student's; the public message
+    gives the shapes."""
+    from autograder.grading.compare import check_layout
+
+    like = {"U": np.zeros((2, 3)), "c": np.zeros(4)}
+    shape = check_layout("params", {"U": np.zeros((2, 3)), "c": np.zeros((3, 4))}, like)
+    assert shape.brief.endswith("params['c'] is of another shape") and "(3, 4)" in shape.message
+    dtype = check_layout("params", {"U": np.zeros((2, 3)), "c": np.zeros(4, dtype=np.float32)}, like)
+    assert dtype.brief.endswith("params['c'] is not float64") and "float32" in dtype.message
+    keys = check_layout("params", {"U": np.zeros((2, 3)), "N5_T3": np.zeros(4)}, like)
+    assert keys.brief.endswith("got other keys") and "N5_T3" not in keys.brief and "N5_T3" in keys.message
+    assert check_layout("params", {"U": np.ones((2, 3)), "c": np.ones(4)}, like) is None

@@ -81,9 +81,17 @@ FLOAT32_HINT = ("float32 arithmetic leaves about 1e-7 relative error: compute in
                 "scalars, no .astype(np.float32))")
 
 
-def relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
-    """max |actual - expected| / max(|expected|): one number for the precision of a whole array."""
+def relative_error(actual, expected) -> float:
+    """max |actual - expected| / max(|expected|): one number for the precision of a whole array (of a dict of
+    arrays, the largest); inf when the shapes or keys differ.  Raises TypeError or ValueError for values that
+    are not numbers."""
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict) or actual.keys() != expected.keys():
+            return float("inf")
+        return max((relative_error(actual[k], v) for k, v in expected.items()), default=0.0)
     actual, expected = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    if actual.shape != expected.shape:
+        return float("inf")
     scale = float(np.max(np.abs(expected), initial=0.0))
     return float(np.max(np.abs(actual - expected), initial=0.0)) / scale if scale > 0 else float("inf")
 
@@ -210,34 +218,22 @@ def check_indices(name: str, actual, expected: np.ndarray) -> Mismatch | None:
     return Mismatch(f"{name} is {actual.tolist()} but should be {expected.tolist()}", f"{name} is wrong")
 
 
-def worst_relative_error(actual, expected) -> float:
-    """The largest |a - e| / max(|a|, |e|) over an output's numbers (arrays, floats, dicts of those); inf when
-    the output is not numbers of the expected shape, 0 when it equals the expected one."""
-    if isinstance(expected, dict):
-        if not isinstance(actual, dict) or actual.keys() != expected.keys():
-            return float("inf")
-        return max((worst_relative_error(actual[k], expected[k]) for k in expected), default=0.0)
-    try:
-        a, e = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
-    except (TypeError, ValueError):
-        return float("inf")
-    if a.shape != e.shape or not np.all(np.isfinite(a)):
-        return float("inf")
-    if a.size == 0:
-        return 0.0
-    return float(np.max(np.abs(a - e) / np.maximum(np.maximum(np.abs(a), np.abs(e)), 1e-300)))
-
-
 def check_layout(name: str, actual, like: dict) -> Mismatch | None:
-    """A dict of float64 arrays with ``like``'s keys and shapes (trained parameters, say), else a Mismatch that
-    names no shape in its brief."""
-    if (isinstance(actual, dict) and set(actual) == set(like)
-            and all(isinstance(actual[k], np.ndarray) and actual[k].shape == np.shape(like[k])
-                    and actual[k].dtype == np.float64 for k in like)):
-        return None
-    return Mismatch(f"{name} should be a dict of float64 arrays with the keys and shapes of the initial ones, "
-                    f"got {describe_type(actual)}",
-                    f"{name} should be a dict of float64 arrays, got {describe_type(actual, hidden=True)}")
+    """A dict of float64 arrays with ``like``'s keys and shapes (trained parameters, say), else a Mismatch whose
+    brief names the first entry of ``like`` that is wrong (its key is the assignment's, not the student's) and
+    no shape."""
+    want = f"{name} should be a dict of float64 arrays with the keys and shapes of the initial ones"
+    if not isinstance(actual, dict) or set(actual) != set(like):
+        if isinstance(actual, dict):
+            return Mismatch(f"{want}, got one with the keys {sorted(map(str, actual))}", f"{want}, got other keys")
+        return Mismatch(f"{want}, got {describe_type(actual)}", f"{want}, got {describe_type(actual, hidden=True)}")
+    for k in like:
+        value = actual[k]
+        if not isinstance(value, np.ndarray) or value.shape != np.shape(like[k]) or value.dtype != np.float64:
+            what = (describe_type(value, hidden=True) if not isinstance(value, np.ndarray)
+                    else "of another shape" if value.shape != np.shape(like[k]) else "not float64")
+            return Mismatch(f"{want}: {name}[{k!r}] is {describe_type(value)}", f"{want}: {name}[{k!r}] is {what}")
+    return None
 
 
 def check_scalar(name: str, actual, expected: float, tol: Tolerance) -> Mismatch | None:

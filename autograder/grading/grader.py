@@ -205,7 +205,7 @@ class Grading:
         self._early_quick: dict[tuple, Pending] = {}  # quick checks' evaluations sent ahead, by backward and case
         self._early_gradients: dict[tuple, dict] = {}  # forward and backward calls sent ahead, by backward and case
         self._handle_ids = itertools.count(1)  # the ids of the caches the child keeps (keep_as)
-        # (function, case) -> {output: worst relative error} of the outputs an ordinary forward case got wrong,
+        # (function, case) -> {output: relative error} of the outputs an ordinary forward case got wrong,
         # as graded ({"*": inf}: the call failed)
         self._ordinary: dict[tuple, dict[str, float]] = {}
 
@@ -247,7 +247,7 @@ class Grading:
 
     def ordinary_error(self, function: str, outputs: tuple[str, ...]) -> float | None:
         """How wrong ``function`` is everywhere: over the ordinary forward cases graded so far, the smallest
-        worst relative error of ``outputs`` (0 when some case had them right, inf when every call failed); None
+        relative error of ``outputs`` (0 when some case had them right, inf when every call failed); None
         when none was graded.  Above 0, the function has a bug, which shows on every input: the checks that
         would otherwise hold its values to the reference's judge it by its own.  Wrong on purpose on a single
         case does not get there."""
@@ -259,7 +259,8 @@ class Grading:
 
     def check_trained_loss(self, loss: Function, initial: list, trained: list, below: float,
                            losses: np.ndarray) -> None:
-        """A training function's result is trained: Failed unless the first of the ``losses`` it reported is
+        """A training function's result is trained: Failed unless the parameters it returned (``trained[0]``) have
+        the initial ones' (``initial[0]``) keys, shapes and dtype, the first of the ``losses`` it reported is
         the student's own ``loss`` (a scalar function) at ``initial`` (its arguments with the initial
         parameters), and the student's ``loss`` at ``trained`` (with the parameters it returned) is below
         ``below`` (reported losses alone could be made up); where grading has the reference, the reference's
@@ -267,14 +268,16 @@ class Grading:
         ordinary forward case (``ordinary_error``: a bug the model learned around, such as a shifted one-hot
         code, which that function's tests score).  The self-check, with no reference, judges by the student's
         loss, and agrees with the grader on such bugs."""
+        mismatch = compare.check_layout("params", trained[0], initial[0])
+        if mismatch:
+            raise Failed(mismatch.message, brief=mismatch.brief)
         name = loss.outputs[0]
         start, end = self.student_call(loss, initial), self.student_call(loss, trained)
         values = []
         for pending, what in ((start, "the initial parameters"), (end, "the parameters it returns")):
             reply = pending.result()
             if not reply.ok:
-                raise _call_failed(reply, loss, f"evaluating {what} with your {loss.name}: ",
-                                   config=getattr(self, "config", None))
+                raise _call_failed(reply, loss, f"evaluating {what} with your {loss.name}: ", config=self.config)
             value = _unpack(loss, reply.value)[name]
             values.append(float(value) if isinstance(value, (float, np.floating)) else float("nan"))
         if compare.check_scalar("the first loss", float(losses[0]), values[0], self.forward_tol) is not None:
@@ -504,7 +507,7 @@ class Grading:
         wrong = [(name, m) for name in fn.outputs if name != "cache"
                  and (m := self.check_output(fn.name, name, got[name], expected[name], tol))]
         mismatches = [m for _, m in wrong]
-        errors = {n: compare.worst_relative_error(got[n], expected[n]) for n, _ in wrong}
+        errors = {n: _error(got[n], expected[n]) for n, _ in wrong}
         error = max(errors.values(), default=0.0)
         if verdict:
             self._ordinary[verdict] = errors
@@ -523,7 +526,7 @@ class Grading:
 
     def _wrong_on_ordinary_inputs(self, test: TestSpec, error: float) -> bool:
         """Whether the function is as wrong on the first case of its first ordinary (not stability) public test
-        as here, where its worst relative error is ``error``: wrong there too, by at least 1/AS_WRONG of it.
+        as here, where its relative error is ``error``: wrong there too, by at least 1/AS_WRONG of it.
 
         That test's verdict when it was graded, if it was: asking again would let code that is right the first
         time it sees an input and wrong the second pass.  And "as wrong": code slightly wrong on purpose on the
@@ -658,9 +661,10 @@ class Grading:
             if not isinstance(got, np.ndarray) or got.shape != p.target.value.shape or got.dtype != np.float64:
                 shape = "" if test.hidden else f" of shape {p.target.value.shape}"
                 extra = f": {compare.FLOAT32_HINT}" if isinstance(got, np.ndarray) and got.dtype == np.float32 else ""
-                raise Failed(f"{p.target.label} should be a float64 array{shape}, got "
-                             + describe_type(got, hidden=test.hidden)
-                             + extra)
+                what = describe_type(got, hidden=test.hidden)
+                if test.hidden and isinstance(got, np.ndarray):  # no shape named, but which of the two is wrong
+                    what += " of another shape" if got.shape != p.target.value.shape else f" of dtype {got.dtype}"
+                raise Failed(f"{p.target.label} should be a float64 array{shape}, got {what}{extra}")
         numeric_tol = self.tolerance(test, self.numeric_tol)
         # A float32 forward's noise, not the gradient, would decide a quick check: it gets every coordinate.
         if not r["imprecise_forward"] and quick is not None and not gradcheck.full_check_forced():
@@ -738,13 +742,13 @@ class Grading:
         # kept with the case's inputs (and on disk with them, memo.py).
         key = (self.config.path, "nearby", g.backward, case_key(self.case), isinstance(plans[0], gradcheck.JointPlan))
         if key not in memo.INPUTS:
-            from autograder.sandbox.child import evaluate_many
+            from autograder.sandbox.child import evaluate_many, stacked_outputs
 
+            outputs = _loss_outputs(g, fwd)
             values = evaluate_many(getattr(self.reference[fwd.module], fwd.name), copy.deepcopy(r["args"]),
-                                   copy.deepcopy(r["kwargs"]), [p.wire() for p in plans], _loss_outputs(g, fwd))
-            stacked = [np.stack([np.asarray(v[k], dtype=np.float64) for v in values]) for k in range(len(values[0]))]
-            memo.INPUTS[key] = memo.read_only(gradcheck.losses(stacked, [r["upstream"][n] for n in g.upstream],
-                                                               bool(g.scalar)))
+                                   copy.deepcopy(r["kwargs"]), [p.wire() for p in plans], outputs)
+            memo.INPUTS[key] = memo.read_only(gradcheck.losses(stacked_outputs(values, len(outputs)),
+                                                               [r["upstream"][n] for n in g.upstream], bool(g.scalar)))
         reference = memo.INPUTS[key]
         # Every plan's evaluations come in (+h, -h) pairs, so the pairs of the whole batch are its differences.
         ours = (losses[0::2] - losses[1::2]) / (2 * step)
@@ -829,6 +833,14 @@ class Grading:
             # The config's fault, not the submission's: a grader error, never lost points.
             raise RuntimeError(f"the assignment has no behaviour check named {case['check']!r}")
         check(self, test, case)
+
+
+def _error(actual, expected) -> float:
+    """``compare.relative_error`` of an output, inf for one that is not numbers: how wrong, for AS_WRONG."""
+    try:
+        return compare.relative_error(actual, expected)
+    except (TypeError, ValueError):
+        return float("inf")
 
 
 def _loss_outputs(g, fwd: Function) -> list[int]:

@@ -101,6 +101,12 @@ def evaluate_many(fn, args: list, kwargs: dict, plans: list[dict], outputs: list
     return values
 
 
+def stacked_outputs(values: list[tuple], outputs: int) -> list[np.ndarray]:
+    """``evaluate_many``'s values as one (evaluations, ...) float64 array per output; raises on ragged or odd
+    outputs."""
+    return [np.stack([np.asarray(v[k], dtype=np.float64) for v in values]) for k in range(outputs)]
+
+
 def _student_traceback(exc: BaseException, is_student: Callable[[str], bool], root: str | None = None) -> str:
     """The last frames of the failing call that ``is_student`` keeps (by file name), and the exception; files
     under ``root`` (the work folder) named relative to it."""
@@ -190,8 +196,7 @@ class Child:
             values = evaluate_many(fn, list(msg["args"]), dict(msg.get("kwargs") or {}), msg["plans"], msg["outputs"])
         # One (evaluations, ...) array per output is far cheaper to send than thousands of small ones.
         try:
-            stacked = [np.stack([np.asarray(v[k], dtype=np.float64) for v in values])
-                       for k in range(len(msg["outputs"]))]
+            stacked = stacked_outputs(values, len(msg["outputs"]))
         except Exception:  # noqa: BLE001 -- ragged or odd outputs: send them as they are
             return {"ok": True, "values": values}
         return {"ok": True, "stacked": stacked}
