@@ -190,7 +190,8 @@ class Homework:
                                  "not return" if outputs is not None else f"{function}, not a graded function"))
             if not all(type(a) is int for a in axes.values()):
                 raise ValueError(f"{module.__file__}: TIME_AXES[{function!r}] maps outputs to axis numbers (int)")
-        self.stability_hint: str = getattr(module, "STABILITY_HINT", DEFAULT_STABILITY_HINT)
+        # One hint for every function, or one per function ({function: hint}; the others get the default).
+        self.stability_hint: str | dict[str, str] = getattr(module, "STABILITY_HINT", DEFAULT_STABILITY_HINT)
         self.behaviours_path = behaviours_path
         self._behaviours: dict | None = None
         self._behaviour_calls: dict[str, str] = {}
@@ -198,6 +199,12 @@ class Homework:
     @property
     def path(self) -> Path:
         return Path(self.module.__file__)
+
+    def stability_hint_for(self, function: str) -> str:
+        """The hint for ``function`` failing only its stability tests (STABILITY_HINT, a str or a dict)."""
+        if isinstance(self.stability_hint, dict):
+            return self.stability_hint.get(function, DEFAULT_STABILITY_HINT)
+        return self.stability_hint
 
     @property
     def behaviours(self) -> dict[str, Callable]:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 from classroom import CORPUS
-from conftest import NBGRADER_SOURCE, ROOT, SOLUTIONS, TEMPLATES, make_submission, run_cli, write_config
+from conftest import NBGRADER_SOURCE, ROOT, SOLUTIONS, TEMPLATES, grade_cli, make_submission, run_cli, write_config
 
 from autograder.integrations.notebooks import dumps, fill
 
@@ -192,6 +192,25 @@ def test_clusters_hold_exactly_the_students_with_one_bug(graded):
     assert f"| {by_member['mut_b1'].id} | 2 | mut_b1, mut_b2 |" in section
     assert section.index(by_member["mut_a1"].id) < section.index(by_member["mut_b1"].id)  # largest first
     assert "rnn_step_backward" in section.split(by_member["mut_a1"].id)[1].splitlines()[0]
+
+
+def test_two_bugs_failing_the_same_tests_alike_are_two_clusters(tmp_path):
+    """db divided by N and db multiplied by N fail the same tests (both right when N = 1) with messages equal once
+    numbers are stripped; the wrong values differ, so they are two clusters; the same bug written another way
+    stays in its cluster."""
+    from autograder.classroom.clusters import clusters
+
+    find = "    db = da.sum(axis=0)\n"
+    bugs = {"mean1": "    db = da.mean(axis=0)\n", "mean2": "    db = da.sum(axis=0) / len(da)\n",
+            "times_n": "    db = da.sum(axis=0) * len(da)\n"}
+    records = {}
+    for student, replace in bugs.items():
+        folder = make_submission(tmp_path / student, [{"file": "rnn_layers.py", "find": find, "replace": replace}])
+        records[student] = {"status": "graded", "results": grade_cli(folder, tmp_path)[1]}
+    lost = {s: [t["name"] for t in r["results"]["tests"] if t["score"] < t["max_score"]] for s, r in records.items()}
+    assert lost["mean1"] == lost["times_n"] and lost["mean1"]
+    by_member = {m: c.id for c in clusters(records) for m in c.members}
+    assert by_member["mean1"] == by_member["mean2"] != by_member["times_n"]
 
 
 @pytest.fixture

@@ -10,6 +10,15 @@ from conftest import CONFIG, grade_cli, make_submission
 from autograder.config import load_config
 from autograder.grading.grader import TestResult, add_hints
 
+SAME_BUG_BOTH_WAYS = [
+    {"file": "rnn_layers.py",
+     "find": "        s_prev, step_cache = rnn_step_forward(x[:, t], s_prev, U, W, b)\n        s[:, t] = s_prev\n",
+     "replace": "        s_t, step_cache = rnn_step_forward(x[:, t], s0, U, W, b)\n        s[:, t] = s_t\n"},
+    {"file": "rnn_layers.py",
+     "find": "        dx_t, ds_carry, dU_t, dW_t, db_t = rnn_step_backward(ds[:, t] + ds_carry, cache[t])\n",
+     "replace": "        dx_t, ds_prev_t, dU_t, dW_t, db_t = rnn_step_backward(ds[:, t], cache[t])\n"
+                "        ds_carry = ds_carry + ds_prev_t\n"}]
+
 CASES = {
     "recurrent_path_missing": (
         [{"file": "rnn_layers.py", "find": "rnn_step_backward(ds[:, t] + ds_carry, cache[t])",
@@ -20,7 +29,7 @@ CASES = {
         [{"file": "rnn_layers.py", "find": "    shifted = o - o.max(axis=-1, keepdims=True)\n",
           "replace": "    shifted = o\n"}],
         "softmax_cross_entropy: stable for scores near 1000",
-        ["extreme", "subtract the maximum"]),
+        ["extreme", "subtract each position's maximum score"]),
     "dW_transposed": (
         [{"file": "rnn_layers.py", "find": "    dW = da.T @ s_prev\n", "replace": "    dW = s_prev.T @ da\n"}],
         "rnn_step_backward: gradients match the reference",
@@ -43,6 +52,18 @@ CASES = {
          {"file": "rnn_layers.py", "find": "    dW = da.T @ s_prev\n", "replace": "    dW = s_prev.T @ da\n"}],
         "rnn_step_backward: gradients match the reference",
         ["fix rnn_step_forward first"]),
+    # The backward is the reference's; the forward drops b, so the cache it hands over is wrong.
+    "backward_right_forward_wrong": (
+        [{"file": "rnn_layers.py", "find": "    a = x_t @ U.T + s_prev @ W.T + b\n",
+          "replace": "    a = x_t @ U.T + s_prev @ W.T\n"}],
+        "rnn_step_backward: gradients match the reference",
+        ["your rnn_step_forward fails its own tests", "fix rnn_step_forward first"]),
+    # One idea in both: every step starts from s0 (no recurrence), and the backward carries nothing back
+    # but sums ds_prev into ds0.  Right for T = 1, wrong against the reference for longer sequences.
+    "same_bug_in_forward_and_backward": (
+        SAME_BUG_BOTH_WAYS,
+        "rnn_backward: gradients match the reference",
+        ["fix rnn_forward first"]),
     "wrong_sign": (
         [{"file": "rnn_layers.py", "find": "    ds = do @ V\n", "replace": "    ds = -(do @ V)\n"}],
         "output_backward: gradients match the reference",
@@ -59,6 +80,15 @@ def test_hint(name, tmp_path):
     assert test["score"] == 0
     for phrase in phrases:
         assert phrase in test["output"], test["output"]
+
+
+def test_a_backward_whose_forward_is_wrong_is_sent_to_the_forward_first(tmp_path):
+    """The T = 1 hint points at the backward's recurrent path; while the forward is wrong for longer sequences
+    (the same idea in both), every lost point of the backward says to fix the forward first, and none the path."""
+    _, results = grade_cli(make_submission(tmp_path / "both", SAME_BUG_BOTH_WAYS), tmp_path)
+    failed = [t for t in results["tests"] if t["name"].startswith("rnn_backward:") and t["score"] < t["max_score"]]
+    assert failed and all(re.search(r"fix (it|rnn_forward) first", t["output"]) for t in failed), failed
+    assert not any("single time step" in t["output"] for t in failed), failed
 
 
 def test_error_carried_forward_keeps_the_self_consistency_points(tmp_path):

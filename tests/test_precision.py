@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 from conftest import grade_cli, make_submission
 
-from autograder.grading.compare import Tolerance, check_array, check_scalar, imprecise, pair
+from autograder.grading.compare import (
+    FLOAT32_HINT,
+    FLOAT32_MAYBE,
+    Tolerance,
+    check_array,
+    check_scalar,
+    imprecise,
+    pair,
+)
 
 # Each computes one forward in float32 somewhere; every backward stays the reference's (correct).
 VARIANTS = {
@@ -73,3 +81,28 @@ def test_array_and_scalar_messages_show_distinct_numbers_and_name_float32():
     # A real bug (a relative error near 1) is not called float32.
     assert not imprecise(expected * 1.5, expected) and imprecise(rounded, expected)
     assert not imprecise(expected + 1e-15, expected)
+
+
+def test_float32_is_asserted_only_of_float32_numbers():
+    """Values widened from float32 are float32 for sure; values off by 1e-6 that are not float32 numbers may be a
+    bug that barely shows (a factor that a later normalisation divides out): the hint then says both."""
+    tol = Tolerance(1e-7, 1e-9)
+    expected = np.random.default_rng(1).standard_normal((4, 3))
+    # A few float32 operations (about 4e-7), then widened: every value is a float32 number.
+    widened = (expected * (1 + 4e-7)).astype(np.float32).astype(np.float64)
+    assert FLOAT32_HINT in check_array("s", widened, expected, tol).message
+    nudged = expected * (1 + 2e-6)
+    found = check_array("s", nudged, expected, tol)
+    assert FLOAT32_MAYBE in found.message and FLOAT32_MAYBE in found.brief
+    assert FLOAT32_MAYBE in check_scalar("loss", 1.25 * (1 + 3e-7), 1.25, tol).message
+    assert FLOAT32_HINT in check_scalar("loss", float(np.float32(1.2345678 * (1 + 4e-7))), 1.2345678, tol).message
+
+
+def test_a_bug_an_update_rule_divides_out_is_not_called_float32(tmp_path):
+    """db averaged over the batch instead of summed: Adagrad's step g / sqrt(m) hides the factor, so training
+    differs from the reference by about 1e-6; that is not float32, and the message must not say it is."""
+    edits = [{"file": "rnn_layers.py", "find": "    db = da.sum(axis=0)\n", "replace": "    db = da.mean(axis=0)\n"}]
+    _, results = grade_cli(make_submission(tmp_path / "db_mean", edits), tmp_path)
+    training = next(t for t in results["tests"] if t["name"] == "train_char_rnn: three steps match the reference")
+    assert training["score"] == 0
+    assert FLOAT32_MAYBE in training["output"] and FLOAT32_HINT not in training["output"], training["output"]

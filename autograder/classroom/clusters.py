@@ -1,10 +1,10 @@
 """Students grouped by what they got wrong, and the staff's comments (``comments.yaml``).
 
-A student's signature is the set of their failed tests, each with the grader's message normalised as
-the summary groups messages (``normalise``: paths cut, numbers replaced by #, so the output
-named, the location's kind and the hint remain) and any hint lines the grader added.  Students with the
-same signature are one cluster: usually one bug.  Its id is a hash of the signature, so it stays the
-same across regrades as long as the bug does.
+A student's signature is the set of their failed tests, each with the grader's message normalised
+(``normalise``: paths cut, numbers replaced by # but the wrong and expected values and a factor, to 3
+digits, so the output named, the location's kind, the value and the hint remain) and any hint lines the
+grader added.  Students with the same signature are one cluster: usually one bug.  Its id is a hash of the
+signature, so it stays the same across regrades as long as the bug does.
 
 ``comments.yaml`` holds the staff's comments, per student (so a comment survives any regrade, as
 overrides do): ``student -> [{text, cluster, when}]``.  ``python -m autograder comment OUTDIR --cluster
@@ -25,11 +25,24 @@ _PATH = re.compile(r"(?:/[^\s\"':,()]+)+/([^\s\"':,()/]+)")
 _NUMBER = re.compile(r"(?<![A-Za-z_])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
-def normalise(message: str) -> str:
-    """The failure's first line with paths cut to file names and every number replaced by #."""
+# The words before a number that is the wrong value itself, the expected one or their ratio (compare.py's
+# messages): the same bug gives the same such numbers on the same inputs, another bug other ones.
+_VALUE_BEFORE = re.compile(r"(?:got|expected|it is|should be|[\w\]'] is) $")
+
+
+def normalise(message: str, values: bool = False) -> str:
+    """The failure's first line with paths cut to file names and every number replaced by #; with ``values``
+    the wrong value, the expected value and a factor are kept to 3 significant digits (a student's clusters:
+    two bugs failing one test the same way differ there, while line numbers and counts still do not split)."""
     first = message.strip().splitlines()[0] if message.strip() else "(no message)"
     first = _PATH.sub(r"\1", first)
-    first = _NUMBER.sub("#", first)
+
+    def number(m: re.Match) -> str:
+        if values and _VALUE_BEFORE.search(m.string[max(0, m.start() - 12):m.start()]):
+            return f"<{float(m.group()):.3g}>"
+        return "#"
+
+    first = _NUMBER.sub(number, first)
     first = re.sub(r"#(?:\s*,\s*#)+", "#, ...", first)
     return first[:200]
 
@@ -56,7 +69,7 @@ def signature(record: dict) -> tuple[tuple[str, str], ...]:
     for t in record["results"]["tests"]:
         if t["score"] < t["max_score"]:
             hints = [normalise(line) for line in t["output"].splitlines()[1:] if line.startswith("Hint:")]
-            found.append((t["name"], " / ".join([normalise(t["output"]), *hints])))
+            found.append((t["name"], " / ".join([normalise(t["output"], values=True), *hints])))
     return tuple(found)  # the config's order: a bug's own function comes before the functions that call it
 
 

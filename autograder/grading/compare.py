@@ -79,6 +79,11 @@ def _same(msg: str) -> Mismatch:
 FLOAT32_BAND = (1e-9, 1e-5)
 FLOAT32_HINT = ("float32 arithmetic leaves about 1e-7 relative error: compute in float64 (no np.float32 arrays or "
                 "scalars, no .astype(np.float32))")
+# An error in the band whose values are not float32 numbers may be float32 inside or a bug that barely shows here.
+FLOAT32_MAYBE = ("an error this small (about 1e-7 to 1e-5 of the largest value) is what float32 arithmetic leaves: if "
+                 "any step uses float32 (np.float32 arrays or scalars, .astype(np.float32)), compute in float64; if "
+                 "none does, look for a term with a small effect on these values (an epsilon, or a constant factor "
+                 "that a later step divides out)")
 
 
 def relative_error(actual, expected) -> float:
@@ -109,6 +114,19 @@ def imprecise(actual, expected) -> bool:
     return np.shape(actual) == np.shape(expected) and FLOAT32_BAND[0] <= err <= FLOAT32_BAND[1]
 
 
+def float32_hint(actual) -> str:
+    """The hint for an imprecise value (``imprecise``): FLOAT32_HINT when it is float32 or holds only float32
+    numbers (not all integers), computed in float32 then widened; else FLOAT32_MAYBE, since a real bug can
+    leave an error that small (a factor a later normalisation divides out, say)."""
+    value = np.asarray(actual)
+    if value.dtype in (np.float32, np.float16):
+        return FLOAT32_HINT
+    if value.dtype != np.float64 or not np.all(np.isfinite(value)):
+        return FLOAT32_MAYBE
+    narrowed = value.astype(np.float32).astype(np.float64)
+    return FLOAT32_HINT if np.array_equal(narrowed, value) and np.any(value != np.round(value)) else FLOAT32_MAYBE
+
+
 def pair(actual: float, expected: float) -> str:
     """"got A, expected B" with enough significant digits (6 to 17) that A and B differ when they do."""
     digits = 6
@@ -128,7 +146,7 @@ def _hint(actual: np.ndarray, expected: np.ndarray, tol: Tolerance, hidden: bool
     """A guess at the bug from the shape of the error (empty when nothing fits); ``hidden``: with no figure
     (the factor is the student code's choice: see order_of)."""
     if imprecise(actual, expected):
-        return FLOAT32_HINT
+        return float32_hint(actual)
     if not np.any(expected):
         return ""
     if not np.any(actual):
@@ -257,7 +275,7 @@ def check_scalar(name: str, actual, expected: float, tol: Tolerance) -> Mismatch
         hint = f"; it is {actual / expected:.4g} times the expected value"
         brief_hint = "; it is off by a factor" if actual / expected > 0 else "; it is off by a factor or sign"
     elif FLOAT32_BAND[0] <= rel <= FLOAT32_BAND[1]:
-        hint = brief_hint = f"; {FLOAT32_HINT}"
+        hint = brief_hint = f"; {float32_hint(actual)}"
     got, want = pair(actual, expected).removeprefix("got ").split(", expected ")
     return Mismatch(f"{name} is {got} but should be {want} (relative error {rel:.2e}){hint}",
                     f"{name} is wrong (relative error {order_of(rel)}){brief_hint}")

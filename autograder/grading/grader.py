@@ -903,28 +903,34 @@ def _add_hints(results: list[TestResult], homework: Homework, hidden: bool) -> N
             continue
         grad_kinds = ("gradcheck", "reference_gradient")
         gradient = homework.gradients.get(function)
+        forward = gradient.forward if gradient is not None else None
+        gradchecks = [r for r in group if r.spec.kind == "gradcheck"]
+        # Every numerical check passes: the backward is the derivative of the student's own forward.
+        consistent = bool(gradchecks) and all(r.passed for r in gradchecks)
+        forward_broken = forward and forward != function and any(
+            not r.passed and r.spec.kind == "forward" and not r.spec.stability for r in by_function.get(forward, []))
         through_time = gradient is not None and gradient.forward != function and function in homework.sequence_functions
-        if through_time and any(
+        # A wrong forward hands its backward wrong caches: the forward's hint below comes first.
+        if through_time and not forward_broken and any(
                 r.passed and r.spec.kind in grad_kinds and _all_single_step(r.spec, time_keys) for r in group):
             for r in failed:
                 if r.spec.kind in grad_kinds and not _all_single_step(r.spec, time_keys):
                     r.output += ("\nHint: right for a single time step (T = 1) but wrong for longer sequences: "
                                  "check the gradient carried back through time (the recurrent path) and that "
                                  "parameter gradients are summed over the time steps.")
-        forward = gradient.forward if gradient is not None else None
-        self_check_ok = any(r.passed and r.spec.kind == "gradcheck" for r in group)
-        forward_broken = forward and forward != function and any(
-            not r.passed and r.spec.kind == "forward" for r in by_function.get(forward, []))
-        if self_check_ok and forward_broken:
+        if forward_broken:
             for r in failed:
-                if r.spec.kind == "reference_gradient":
+                if consistent and r.spec.kind == "reference_gradient":
                     r.output += (f"\nHint: this backward is consistent with your own {forward} (its numerical "
                                  f"check passes), so fix {forward} first.")
+                elif r.spec.kind == "reference_gradient":
+                    r.output += (f"\nHint: your {forward} fails its own tests, and this test runs on what it "
+                                 f"returns (its outputs and cache): fix {forward} first, then check this again.")
         ordinary = [r for r in group if r.spec.kind == "forward" and not r.spec.stability]
         if ordinary and all(r.passed for r in ordinary):
             for r in failed:
                 if r.spec.stability:
-                    r.output += "\nHint: " + homework.stability_hint
+                    r.output += "\nHint: " + homework.stability_hint_for(function)
 
 
 def grade(submission: Path, config: Config, public_only: bool = False, box: Sandbox | None = None,
