@@ -14,7 +14,10 @@ instructor modules, trusted code loaded by path (the folder is not a package):
     among them that is right for one step only gets a hint about the recurrent path;
     ``TIME_KEYS`` (optional): the case keys that are sequence lengths (which tests are one step);
     ``STABILITY_HINT`` (optional): the hint for a function right on ordinary inputs but not on
-    the extreme ones of its ``stability`` tests (what overflows in this assignment, and the fix).
+    the extreme ones of its ``stability`` tests (what overflows in this assignment, and the fix), one
+    text or {function: text};
+    ``CALLS`` (optional): function -> the graded functions its reference calls, directly or not, so
+    that a caller's lost points name the failing function it is meant to call.
 ``behaviours.py`` (optional)
     ``BEHAVIOURS``: check name -> ``check(grading, test, case)`` for tests of kind ``behaviour``;
     a check raises ``autograder.grading.grader.Failed`` when the behaviour is wrong;
@@ -190,6 +193,10 @@ class Homework:
                                  "not return" if outputs is not None else f"{function}, not a graded function"))
             if not all(type(a) is int for a in axes.values()):
                 raise ValueError(f"{module.__file__}: TIME_AXES[{function!r}] maps outputs to axis numbers (int)")
+        self.calls: dict[str, frozenset[str]] = {f: frozenset(c) for f, c in getattr(module, "CALLS", {}).items()}
+        unknown = sorted({f for f, c in self.calls.items() for f in (f, *c)} - set(self.functions))
+        if unknown:
+            raise ValueError(f"{module.__file__}: CALLS names {unknown}, not graded functions")
         # One hint for every function, or one per function ({function: hint}; the others get the default).
         self.stability_hint: str | dict[str, str] = getattr(module, "STABILITY_HINT", DEFAULT_STABILITY_HINT)
         self.behaviours_path = behaviours_path

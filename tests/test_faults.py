@@ -23,12 +23,19 @@ LSTM_GATES = '    z = np.concatenate([h_prev, x_t], axis=1)\n    f = sigmoid('
 STEP_BWD = "    x_t, s_prev, U, W, s_next = cache\n"
 
 FAULTS = {
+    # A call past its time says where it was stopped: the loop's line in the student's file.
     "infinite_loop": ([{"file": "rnn_layers.py", "find": RNN_FWD,
                         "replace": "    while True:\n        pass\n" + RNN_FWD}],
-                      {"rnn_forward", "rnn_backward"}, "time limit"),
+                      {"rnn_forward", "rnn_backward"},
+                      "did not finish within the time limit of 1 s; it was stopped in rnn_forward "
+                      "(rnn_layers.py, line"),
     "sleep": ([{"file": "rnn_layers.py", "find": RNN_FWD,
                 "replace": "    import time\n    time.sleep(60)\n" + RNN_FWD}],
-              {"rnn_forward", "rnn_backward"}, "time limit"),
+              {"rnn_forward", "rnn_backward"}, "; it was stopped in rnn_forward (rnn_layers.py, line"),
+    # Printing without end: the time it took is put down to the printing.
+    "print_until_stopped": ([{"file": "rnn_layers.py", "find": "    total_norm = float(",
+                              "replace": "    while True:\n        print('x' * 10000)\n    total_norm = float("}],
+                            {"clip_gradients"}, "printing that much is slow: remove the prints"),
     "sys_exit_in_call": ([{"file": "rnn_layers.py", "find": STEP_BWD, "replace": "    import sys\n    sys.exit(3)\n"}],
                          {"rnn_step_backward", "rnn_backward"}, "SystemExit"),
     "os_exit_in_call": ([{"file": "lstm_layers.py", "find": LSTM_GATES,

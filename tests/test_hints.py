@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 from conftest import CONFIG, grade_cli, make_submission
 
@@ -30,6 +31,13 @@ CASES = {
           "replace": "    shifted = o\n"}],
         "softmax_cross_entropy: stable for scores near 1000",
         ["extreme", "subtract each position's maximum score"]),
+    # The maximum is subtracted, but the log is taken of probabilities that underflow to 0.
+    "log_of_softmax": (
+        [{"file": "rnn_layers.py",
+          "find": "    log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))\n",
+          "replace": "    log_probs = np.log(np.exp(shifted) / np.exp(shifted).sum(axis=-1, keepdims=True))\n"}],
+        "softmax_cross_entropy: stable for scores near 1000",
+        ["not the log of a softmax"]),
     "dW_transposed": (
         [{"file": "rnn_layers.py", "find": "    dW = da.T @ s_prev\n", "replace": "    dW = s_prev.T @ da\n"}],
         "rnn_step_backward: gradients match the reference",
@@ -64,6 +72,30 @@ CASES = {
         SAME_BUG_BOTH_WAYS,
         "rnn_backward: gradients match the reference",
         ["fix rnn_forward first"]),
+    # dc summed over the batch only: its shape is wrong, and training then spoils every parameter's values;
+    # the message names the entry of the wrong shape, not the first key whose values differ.
+    "dc_not_summed_over_time": (
+        [{"file": "rnn_layers.py", "find": "    dc = do.sum(axis=(0, 1))\n", "replace": "    dc = do.sum(axis=0)\n"}],
+        "train_char_rnn: three steps match the reference",
+        ["params['c'] has shape"]),
+    # [x_t, h_prev] where the assignment says [h_prev, x_t]: the forward is wrong, the backward is written for the
+    # right one, so the backward's own numerical check fails too, and says why.
+    "lstm_concatenation_order": (
+        [{"file": "lstm_layers.py",
+          "find": "    z = np.concatenate([h_prev, x_t], axis=1)\n    f = sigmoid(",
+          "replace": "    z = np.concatenate([x_t, h_prev], axis=1)\n    f = sigmoid("}],
+        "lstm_step_backward: gradients match the numerical gradient of your lstm_step_forward",
+        ["your lstm_step_forward fails its own tests",
+         "a backward written for the correct lstm_step_forward fails here until lstm_step_forward is fixed"]),
+    # The norm taken after the step back: step t holds the norm that belongs at t - 1.  Its ratio to the expected
+    # value is the spectral radius, not a count: no "1/N" either.
+    "norms_shifted_by_one_step": (
+        [{"file": "sequence_models.py",
+          "find": "        norms[t] = np.linalg.norm(ds)\n        _, ds, _, _, _ = rnn_step_backward(ds, caches[t])\n",
+          "replace": "        _, ds, _, _, _ = rnn_step_backward(ds, caches[t])\n"
+                     "        norms[t] = np.linalg.norm(ds)\n"}],
+        "state_gradient_norms: vanishing: W with spectral radius 0.8, T = 100",
+        ["shifted by one time step (step t holds what belongs at t - 1)"]),
     "wrong_sign": (
         [{"file": "rnn_layers.py", "find": "    ds = do @ V\n", "replace": "    ds = -(do @ V)\n"}],
         "output_backward: gradients match the reference",
@@ -89,6 +121,26 @@ def test_a_backward_whose_forward_is_wrong_is_sent_to_the_forward_first(tmp_path
     failed = [t for t in results["tests"] if t["name"].startswith("rnn_backward:") and t["score"] < t["max_score"]]
     assert failed and all(re.search(r"fix (it|rnn_forward) first", t["output"]) for t in failed), failed
     assert not any("single time step" in t["output"] for t in failed), failed
+
+
+def test_a_callers_lost_points_name_the_failing_function_it_calls(tmp_path):
+    """A bug in rnn_step_backward reaches its callers; each lost point of a caller names it (the deepest failing
+    function it is meant to call, not rnn_backward, which fails only through it), in public and hidden tests.
+    A forward that hard-codes H = 5 fails hidden inputs only: its hidden caller says so too."""
+    edits = [{"file": "rnn_layers.py", "find": "    db = da.sum(axis=0)\n", "replace": "    db = da.mean(axis=0)\n"}]
+    _, results = grade_cli(make_submission(tmp_path / "callee", edits), tmp_path)
+    callers = [t for t in results["tests"] if t["score"] < t["max_score"]
+               and t["name"].split(":")[0] in ("rnn_backward", "char_rnn_loss", "train_char_rnn", "many_to_one_loss")]
+    assert {t["visibility"] for t in callers} == {"visible", "after_published"}
+    for t in callers:
+        caller = t["name"].split(":")[0]
+        assert f"{caller} is meant to call rnn_step_backward, which fails its own tests" in t["output"], t["output"]
+    edits = [{"file": "rnn_layers.py", "find": "    s = np.empty((N, T, s0.shape[1]))\n",
+              "replace": "    s = np.empty((N, T, 5))\n"}]
+    _, results = grade_cli(make_submission(tmp_path / "fixed_h", edits), tmp_path)
+    hidden = [t for t in results["tests"] if t["name"].startswith("many_to_one_loss:") and t["score"] == 0]
+    assert hidden and all(t["visibility"] != "visible" for t in hidden)
+    assert all("meant to call rnn_forward, which fails its own tests" in t["output"] for t in hidden), hidden
 
 
 def test_error_carried_forward_keeps_the_self_consistency_points(tmp_path):
@@ -142,3 +194,13 @@ def test_public_hints_say_nothing_of_hidden_tests(hidden_passes):
     add_hints(results, config.homework)
     stability = next(r for r in results if r.spec.stability)
     assert "Hint: " in stability.output  # the public ordinary test passed: the hint, whatever the hidden one did
+
+
+def test_a_factor_names_1_over_n_only_when_it_is_a_count():
+    from autograder.grading.compare import Tolerance, check_array
+
+    tol, expected = Tolerance(1e-7, 1e-9), np.random.default_rng(2).standard_normal((3, 4))
+    assert "(such as 1/N)" in check_array("db", expected / 3, expected, tol).message
+    assert "(such as 1/N)" in check_array("db", expected * 2, expected, tol).brief
+    plain = check_array("norms", expected * 0.8, expected, tol)
+    assert "constant factor?" in plain.message and "1/N" not in plain.message + plain.brief

@@ -1144,11 +1144,27 @@ def test_student_code_has_no_network(forked, tmp_path, fast_config, monkeypatch)
     assert lost == [], lost
 
 
+@pytest.mark.parametrize("forked", [False, True], ids=["started", "forked"])
+def test_student_code_cannot_enter_a_user_namespace(forked, tmp_path, fast_config, monkeypatch):
+    """unshare(CLONE_NEWUSER) would give student code every capability over namespaces of its own: refused in
+    the child, started or forked, and said so in what the student sees (the attempt ran)."""
+    if not ROOT_MODE and not LANDLOCK_ABI:
+        pytest.skip("the filter is installed where the child confines itself (docs/security.md)")
+    monkeypatch.setenv("AUTOGRADER_FORK_SERVER", "1" if forked else "0")
+    results = _graded_with_rnn_layers_code(tmp_path / "ns", '''
+import ctypes
+_libc = ctypes.CDLL(None, use_errno=True)
+print("USERNS", _libc.unshare(0x10000000), ctypes.get_errno())  # CLONE_NEWUSER
+''', fast_config)
+    assert "USERNS -1 13" in results["output"], results["output"][:2000]  # EACCES
+
+
 def test_the_network_filter_refuses_sockets_in_a_child_of_its_own():
     """The filter itself, in a fresh Python: an AF_INET socket is refused with EACCES, an AF_UNIX pair works,
-    and so does everything numpy needs."""
+    and so does everything numpy needs; a new user namespace is refused (by unshare, and by clone as a
+    thread-starting flag set would not ask), while threads and processes still start."""
     code = textwrap.dedent('''
-        import socket, sys
+        import ctypes, os, socket, subprocess, sys, threading
         sys.path.insert(0, sys.argv[1])
         from autograder.sandbox import seccomp
         print(seccomp.cut_network())
@@ -1159,6 +1175,15 @@ def test_the_network_filter_refuses_sockets_in_a_child_of_its_own():
             print("INET REFUSED")
         a, b = socket.socketpair()
         a.sendall(b"x"); print("UNIX", b.recv(1))
+        libc = ctypes.CDLL(None, use_errno=True)
+        print("UNSHARE", libc.unshare(0x10000000), os.strerror(ctypes.get_errno()))
+        done = []
+        thread = threading.Thread(target=done.append, args=(1,)); thread.start(); thread.join()
+        print("THREAD", done, "PROCESS", subprocess.run(["/bin/true"]).returncode)
+        pid = os.fork()
+        if pid == 0:
+            os._exit(7)
+        print("FORK", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
         import numpy as np
         print("NUMPY", float(np.linalg.norm(np.ones(4))))
     ''')
@@ -1166,7 +1191,8 @@ def test_the_network_filter_refuses_sockets_in_a_child_of_its_own():
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0] == "network cut: only local (AF_UNIX) sockets", lines
-    assert lines[1:] == ["INET REFUSED", "UNIX b'x'", "NUMPY 2.0"], lines
+    assert lines[1:] == ["INET REFUSED", "UNIX b'x'", "UNSHARE -1 Permission denied", "THREAD [1] PROCESS 0", "FORK 7",
+                         "NUMPY 2.0"], lines
 
 
 BUILTINS = ("ValueError", "KeyError", "IndexError", "TypeError", "ZeroDivisionError", "OSError", "LookupError")

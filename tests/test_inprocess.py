@@ -31,7 +31,11 @@ def test_student_state_stays_with_the_student(tmp_path):
         assert box.call("lstm_layers", "sigmoid", [np.array([-1000.0])]).error_type == "FloatingPointError"
         assert (np.geterr(), sys.path, os._exit, signal.getsignal(signal.SIGALRM)) == before
         napped = box.call("lstm_layers", "nap", [])
-        assert napped.fault == "did not finish within the time limit of 0.3 s"
+        # Where it was stopped, in the student's file: the sleep's line in nap.
+        line = (sub / "lstm_layers.py").read_text().splitlines().index("    time.sleep(30)") + 1
+        assert napped.fault == ("did not finish within the time limit of 0.3 s; it was stopped in nap "
+                                f"(lstm_layers.py, line {line})"), napped.fault
+        assert napped.describe(hidden=True) == "did not finish within the time limit of 0.3 s"
         assert "rnn_layers" not in sys.modules  # the next call starts from fresh imports, like a new child
         assert box.call("lstm_layers", "sigmoid", [np.array([-1000.0])]).ok
         assert "hello from the student" in box.output()

@@ -224,15 +224,17 @@ TIME_KEYS = ("T",)
 # The hint for a function that fails only its stability tests.
 STABILITY_HINT = {
     "softmax_cross_entropy": "right on ordinary inputs but not on extreme ones: avoid exp of large positive numbers "
-                             "(subtract each position's maximum score, o.max(axis=-1, keepdims=True), before exp).",
+                             "(subtract each position's maximum score, o.max(axis=-1, keepdims=True), before exp) "
+                             "and the log of a probability that rounds to 0 (take log-probabilities as shifted - "
+                             "log(sum(exp(shifted))), not the log of a softmax).",
     "sigmoid": "right on ordinary inputs but not on extreme ones: avoid exp of large positive numbers (use "
                "1 / (1 + exp(-z)) where z >= 0 and exp(z) / (1 + exp(z)) where z < 0: only exp of numbers <= 0).",
 }
 
 
 # Which graded functions each graded function of the reference calls, directly or not: a bug in a callee
-# reaches the caller's tests (tests/corpus/mutants.yaml's `breaks` follow it; a test compares it with
-# solutions/hw_rnn).
+# reaches the caller's tests, whose lost points then name it (tests/corpus/mutants.yaml's `breaks` follow it;
+# a test compares it with solutions/hw_rnn).
 CALLS = {
     "rnn_forward": {"rnn_step_forward"},
     "rnn_backward": {"rnn_step_backward"},

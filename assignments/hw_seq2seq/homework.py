@@ -281,7 +281,8 @@ STABILITY_HINT = ("right on ordinary inputs but not on extreme ones: avoid exp o
                   "the log of the sum, not of a softmax).")
 
 # Which graded functions each graded function of the reference calls, directly or not: a bug in a callee
-# reaches the caller's tests (tests/corpus/mutants_seq2seq.yaml's `breaks` follow it).
+# reaches the caller's tests, whose lost points then name it (tests/corpus/mutants_seq2seq.yaml's `breaks`
+# follow it).
 CALLS = {
     "encoder_forward": {"rnn_step_forward"},
     "encoder_backward": {"rnn_step_backward"},

@@ -142,9 +142,10 @@ def order_of(rel: float) -> str:
     return f"about 1e{int(np.floor(np.log10(max(rel, 1e-300)) + 0.5)):+03d}"
 
 
-def _hint(actual: np.ndarray, expected: np.ndarray, tol: Tolerance, hidden: bool = False) -> str:
+def _hint(actual: np.ndarray, expected: np.ndarray, tol: Tolerance, hidden: bool = False,
+          time_axis: int | None = None) -> str:
     """A guess at the bug from the shape of the error (empty when nothing fits); ``hidden``: with no figure
-    (the factor is the student code's choice: see order_of)."""
+    (the factor is the student code's choice: see order_of); ``time_axis`` as for check_array."""
     if imprecise(actual, expected):
         return float32_hint(actual)
     if not np.any(expected):
@@ -157,13 +158,28 @@ def _hint(actual: np.ndarray, expected: np.ndarray, tol: Tolerance, hidden: bool
 
     if close(-expected):
         return "it has the wrong sign"
+    if time_axis is not None and expected.shape[time_axis] >= 3:
+        later, earlier = _steps(actual, time_axis, 1, None), _steps(expected, time_axis, 0, -1)
+        for lag, (a, e) in (("t - 1", (later, earlier)),
+                            ("t + 1", (_steps(actual, time_axis, 0, -1), _steps(expected, time_axis, 1, None)))):
+            if np.all(np.abs(a - e) <= tol.atol + tol.rtol * np.maximum(np.abs(a), np.abs(e))):
+                return (f"it is the expected sequence shifted by one time step (step t holds what belongs at {lag}): "
+                        "an off-by-one in the time index?")
     if expected.ndim == 2 and expected.shape[0] == expected.shape[1] and close(expected.T):
         return "it equals the transpose of the expected value: check the order of a matrix product or a missing .T"
     factor = float(np.sum(actual * expected) / np.sum(expected * expected))
     if abs(factor - 1) > 1e-3 and close(factor * expected):
         times = "a constant multiple of" if hidden else f"{factor:.4g} times"
-        return f"it is {times} the expected value: a missing or extra constant factor (such as 1/N)?"
+        # A count (N, T, 2) or its inverse says "mean for sum" or a lost 1/N; another factor (a spectral radius, a
+        # norm) says something else, which the generic words leave open.
+        whole = max(abs(factor), 1 / abs(factor))
+        such = " (such as 1/N)" if abs(whole - round(whole)) < 1e-6 else ""
+        return f"it is {times} the expected value: a missing or extra constant factor{such}?"
     return ""
+
+
+def _steps(a: np.ndarray, axis: int, start: int, stop: int | None) -> np.ndarray:
+    return a[(slice(None),) * axis + (slice(start, stop),)]
 
 
 def _time_steps(bad: np.ndarray, axis: int) -> str:
@@ -215,10 +231,11 @@ def check_array(name: str, actual, expected: np.ndarray, tol: Tolerance,
     message = (f"{name} is wrong in {int(bad.sum())} of {bad.size} entries: worst relative error {rel:.2e} "
                f"at {where} ({pair(float(actual[worst]), float(expected[worst]))})")
     brief = f"{name} is wrong (worst relative error {order_of(rel)})"
-    hint = _hint(actual, expected, tol)
+    axis = time_axis % actual.ndim if time_axis is not None and -actual.ndim <= time_axis < actual.ndim else None
+    hint = _hint(actual, expected, tol, time_axis=axis)
     if hint:
         message += f"; {hint}"
-        brief += f"; {_hint(actual, expected, tol, hidden=True)}"
+        brief += f"; {_hint(actual, expected, tol, hidden=True, time_axis=axis)}"
     return Mismatch(message, brief)
 
 
@@ -234,6 +251,18 @@ def check_indices(name: str, actual, expected: np.ndarray) -> Mismatch | None:
     if len(wrong) == 0:
         return None
     return Mismatch(f"{name} is {actual.tolist()} but should be {expected.tolist()}", f"{name} is wrong")
+
+
+def _same_layout(actual, expected) -> bool:
+    """Whether ``actual`` has ``expected``'s type, shape and dtype (values aside)."""
+    if isinstance(expected, dict):
+        return isinstance(actual, dict) and actual.keys() == expected.keys() and all(
+            _same_layout(actual[k], v) for k, v in expected.items())
+    if isinstance(expected, np.ndarray):
+        return isinstance(actual, np.ndarray) and actual.shape == expected.shape and (
+            actual.dtype == expected.dtype if expected.dtype.kind == "f" else actual.dtype.kind in "iu")
+    return isinstance(actual, (float, int, np.number)) and not isinstance(actual, bool) or (
+        isinstance(actual, np.ndarray) and actual.shape == ())
 
 
 def check_layout(name: str, actual, like: dict) -> Mismatch | None:
@@ -304,11 +333,10 @@ def _check_value(name: str, actual, expected, tol: Tolerance, time_axis: int | N
             # The keys are the student's text: a hidden test's brief does not repeat them.
             return Mismatch(f"{name} should have exactly the keys {sorted(expected)}, got {sorted(actual)}",
                             f"{name} should have exactly the keys {sorted(expected)}, got other keys")
-        for key in expected:
-            found = check_value(f"{name}[{key!r}]", actual[key], expected[key], tol)
-            if found:
-                return found
-        return None
+        found = [check_value(f"{name}[{key!r}]", actual[key], expected[key], tol) for key in expected]
+        # An entry of the wrong type or shape is named before entries whose values it may have spoiled.
+        structural = [f for key, f in zip(expected, found) if f and not _same_layout(actual[key], expected[key])]
+        return next(iter(structural), None) or next((f for f in found if f), None)
     if isinstance(expected, np.ndarray) and expected.dtype.kind in "iu":
         return check_indices(name, actual, expected)
     if isinstance(expected, np.ndarray):

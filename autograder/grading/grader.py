@@ -884,6 +884,13 @@ def _all_single_step(test: TestSpec, time_keys: tuple[str, ...]) -> bool:
     return bool(time_keys) and all(c.get(k, 1) == 1 for c in test.cases for k in time_keys)
 
 
+def _depends_on(homework: Homework, function: str) -> frozenset[str]:
+    """The graded functions whose bugs reach ``function``'s tests: those it calls, and a backward's forward."""
+    gradient = homework.gradients.get(function)
+    forward = {gradient.forward} - {function} if gradient is not None else set()
+    return homework.calls.get(function, frozenset()) | forward
+
+
 def add_hints(results: list[TestResult], homework: Homework) -> None:
     """Hints that compare a function's tests with each other (or with its forward's).  A public test's hints
     are drawn from the public tests alone: a hint must never tell a student how a hidden test went."""
@@ -926,11 +933,27 @@ def _add_hints(results: list[TestResult], homework: Homework, hidden: bool) -> N
                 elif r.spec.kind == "reference_gradient":
                     r.output += (f"\nHint: your {forward} fails its own tests, and this test runs on what it "
                                  f"returns (its outputs and cache): fix {forward} first, then check this again.")
+                elif r.spec.kind == "gradcheck":
+                    r.output += (f"\nHint: your {forward} fails its own tests, and this check differentiates it "
+                                 f"as you wrote it: a backward written for the correct {forward} fails here until "
+                                 f"{forward} is fixed.")
         ordinary = [r for r in group if r.spec.kind == "forward" and not r.spec.stability]
         if ordinary and all(r.passed for r in ordinary):
             for r in failed:
                 if r.spec.stability:
                     r.output += "\nHint: " + homework.stability_hint_for(function)
+        # The failing functions this one is meant to call, leaving out those whose failures a deeper one explains
+        # (a function it calls, or the forward whose outputs a backward's tests run on).
+        failing = {f for f, g in by_function.items() if any(not r.passed and not r.spec.stability for r in g)}
+        causes = sorted(f for f in failing & homework.calls.get(function, frozenset())
+                        if not failing & _depends_on(homework, f))
+        if causes:
+            named = " and ".join(causes)
+            for r in failed:
+                if not r.spec.stability:
+                    r.output += (f"\nHint: {function} is meant to call {named}, which fail"
+                                 f"{'s' if len(causes) == 1 else ''} {'its' if len(causes) == 1 else 'their'} own "
+                                 f"tests: fix {'it' if len(causes) == 1 else 'them'} first, then check this again.")
 
 
 def grade(submission: Path, config: Config, public_only: bool = False, box: Sandbox | None = None,

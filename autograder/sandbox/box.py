@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import select
 import shutil
 import signal
@@ -104,6 +105,31 @@ class Reply:
         last = [ln.strip() for ln in self.traceback.strip().splitlines() if ln.strip().startswith("File ")]
         text = f"raised {self.error_type}: {self.error}".rstrip(": ")
         return text + (f" ({last[-1]})" if last else "")
+
+
+_FRAME = re.compile(r'File "([^"\n]+)", line (\d+) in (\S+)')
+# Where the child was when its time ran out: it dumps its stack (faulthandler, child.py) on this signal.
+WHERE_SIGNAL = signal.SIGUSR2
+WHERE_SECONDS = 2.0  # how long to wait for that dump before killing the child anyway
+PRINTED_NOTE_BYTES = 1 << 20  # printing this much during the call is named as a likely reason for the time
+
+
+def timeout_detail(frames: list[tuple[str, int, str]], workdir: str, printed: int) -> str:
+    """What follows "did not finish within the time limit" in a public test's message: the student's innermost
+    frames (path, line, function; innermost first) when the call was stopped, and how much it printed during the
+    call when that is enough to be the reason.  Empty when neither says anything."""
+    own = [(Path(path).name, line, func) for path, line, func in frames
+           if os.path.dirname(os.path.abspath(path)) == os.path.abspath(workdir)]
+    text = ""
+    if own:
+        (name, line, func), callers = own[0], own[1:3]
+        text = f"; it was stopped in {func} ({name}, line {line})"
+        if callers:
+            text += ", called from " + ", ".join(f"{f} ({n}, line {ln})" for n, ln, f in callers)
+    if printed >= PRINTED_NOTE_BYTES:
+        text += (f"; it had printed {printed / (1 << 20):.1f} MB during the call, and printing that much is slow: "
+                 f"remove the prints")
+    return text
 
 
 def _limits_spec(limits: Limits, identity: Identity | None) -> dict:
@@ -257,6 +283,7 @@ class Sandbox(Operations):
         self._held: list[Pending] = []  # submitted inside held(), not sent until release()
         self._replies: MessageStream | None = None  # made once the child runs: wire imports numpy
         self._answered = 0.0  # when the child last answered (or started serving): the next request's clock starts
+        self._printed = 0  # bytes printed (stdout and stderr) when the child last answered
         # Append mode: the child shares the file offset, so reading here never moves its writes.
         self._out = open(self.tmp / "stdout.txt", "a+b")
         self._err = open(self.tmp / "stderr.txt", "a+b")
@@ -385,7 +412,7 @@ class Sandbox(Operations):
             except _Replaced:
                 continue
             except TimeoutError:
-                pending.reply = self._fault(f"did not finish within the time limit of {pending.seconds:g} s")
+                pending.reply = self._timeout(pending.seconds)
                 return
             except (EOFError, BrokenPipeError):
                 if self._queue:  # the child died on an earlier request: that one gets the fault, this one a new child
@@ -420,7 +447,7 @@ class Sandbox(Operations):
         try:
             raw = self._receive(deadline)
         except TimeoutError:
-            reply = self._fault(f"did not finish within the time limit of {pending.seconds:g} s")
+            reply = self._timeout(pending.seconds)
         except EOFError:
             reply = self._fault(*self._death_reason())
         except wire.WireError as exc:
@@ -433,6 +460,7 @@ class Sandbox(Operations):
                 self._queue.popleft()
         pending.reply = reply
         self._answered = time.monotonic()
+        self._printed = self._printed_size()
 
     def _close_status(self) -> None:
         if self._status_r is not None:
@@ -459,6 +487,7 @@ class Sandbox(Operations):
             data += chunk
         self._close_status()
         self._answered = time.monotonic()
+        self._printed = self._printed_size()
         line = data.decode(errors="replace").strip().splitlines()
         self.confinement = line[0][:4000] if line else "not sealed: the child said nothing about Landlock"
         sealed = self.confinement.startswith("sealed:")
@@ -473,6 +502,40 @@ class Sandbox(Operations):
     def _fault(self, reason: str, brief: str = "") -> Reply:
         self.kill()
         return Reply(ok=False, error_type="Fault", fault=reason, fault_brief=brief)
+
+    def _printed_size(self) -> int:
+        return sum(os.fstat(f.fileno()).st_size for f in (self._out, self._err))
+
+    def _timeout(self, seconds: float) -> Reply:
+        """The fault of a call past its time: where the child was (public tests only, the place being the
+        student code's choice) and how much it printed meanwhile, then the child killed."""
+        plain = f"did not finish within the time limit of {seconds:g} s"
+        printed = self._printed_size() - self._printed
+        return self._fault(plain + timeout_detail(self._stopped_at(), str(self.workdir), printed), plain)
+
+    def _stopped_at(self) -> list[tuple[str, int, str]]:
+        """The child's stack (innermost first) from the dump it writes to its stderr file on WHERE_SIGNAL; the
+        dump is cut from that file again, so it never shows as printed output.  [] when none came in time."""
+        if self.proc is None:
+            return []
+        start = os.fstat(self._err.fileno()).st_size
+        try:
+            os.kill(self.proc.pid, WHERE_SIGNAL)
+        except OSError:
+            return []
+        deadline, last, dump = time.monotonic() + WHERE_SECONDS, start, b""
+        while time.monotonic() < deadline:
+            time.sleep(0.02)
+            size = os.fstat(self._err.fileno()).st_size
+            if size > start and size == last:
+                self._err.seek(start)
+                dump = self._err.read(min(size - start, 1 << 16))
+                if b"most recent call first" in dump:
+                    break
+            last = size
+        self._err.truncate(start)
+        text = dump.decode(errors="replace")
+        return [(path, int(line), func) for path, line, func in _FRAME.findall(text)]
 
     def _death_reason(self) -> tuple[str, str]:
         """Why the child stopped answering, and the same for a hidden test: without the status or signal, which

@@ -10,10 +10,12 @@ back only plain data.  It decides nothing about scores.
 
 from __future__ import annotations
 
+import faulthandler
 import gc
 import importlib
 import io
 import os
+import signal
 import sys
 import time
 import traceback
@@ -449,6 +451,9 @@ def main(argv: list[str]) -> None:
         except OSError:
             pass
     _cap_output()
+    # On the grader's signal when a call runs past its time, the stack goes to stderr, where the grader reads
+    # (and cuts) it to say where the code was (box.py, WHERE_SIGNAL).  Student code may replace the handler.
+    faulthandler.register(signal.SIGUSR2, file=2, all_threads=False)
     Child(workdir).serve(req_fd, resp_fd)
 
 

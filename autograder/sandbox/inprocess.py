@@ -26,13 +26,14 @@ import signal
 import sys
 import tempfile
 import threading
+import traceback
 from pathlib import Path
 
 import numpy as np
 
 from autograder.config import Limits
 from autograder.sandbox import wire
-from autograder.sandbox.box import OUTPUT_KEEP, Operations, Reply
+from autograder.sandbox.box import OUTPUT_KEEP, Operations, Reply, timeout_detail
 from autograder.sandbox.child import Child, _relative, _student_traceback
 
 _NUMPY_DEFAULTS = np.geterr()  # what a fresh child starts with
@@ -203,11 +204,14 @@ class InProcessBox(Operations):
         assert self.child is not None
         msg = _roundtrip(message)
         ops = {"import": self.child.op_import, "call": self.child.op_call, "call_many": self.child.op_call_many}
+        printed = sum(self.mark())
         try:
             with self._student_side(seconds):
                 raw = ops[msg["op"]](msg)
-        except _TimeUp:
-            return self._fault(f"did not finish within the time limit of {seconds:g} s")
+        except _TimeUp as exc:
+            frames = [(f.filename, f.lineno or 0, f.name) for f in reversed(traceback.extract_tb(exc.__traceback__))]
+            plain = f"did not finish within the time limit of {seconds:g} s"
+            return self._fault(plain + timeout_detail(frames, str(self.workdir), sum(self.mark()) - printed), plain)
         except _Exited as exc:
             return self._fault(f"exited with status {exc.status}: os._exit was called (it would end the check)")
         except KeyboardInterrupt:
@@ -221,9 +225,9 @@ class InProcessBox(Operations):
             raw = {"ok": False, "error_type": "ReplyError", "error": str(exc)[:500], "traceback": ""}
         return _reply(raw)
 
-    def _fault(self, reason: str) -> Reply:
+    def _fault(self, reason: str, brief: str = "") -> Reply:
         self.kill()
-        return Reply(ok=False, error_type="Fault", fault=reason)
+        return Reply(ok=False, error_type="Fault", fault=reason, fault_brief=brief)
 
     def mark(self) -> tuple[int, int]:
         return len(self._stdout.getvalue()), len(self._stderr.getvalue())
