@@ -56,6 +56,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     box = _start_early(config, located.folder)
     report = grade(located.folder, config, box=box)
     report.notes[:0] = located.notes
+    report.files_found = located.as_found(report.files_found)
     # results.json first: whatever happens while printing, the grade is on disk.
     try:
         write_json_atomic(args.results, to_gradescope(report, config))
@@ -77,6 +78,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     box = _start_early(config, located.folder)
     report = grade(located.folder, config, public_only=True, box=box)
     report.notes[:0] = located.notes
+    report.files_found = located.as_found(report.files_found)
     print(table(report))
     if report.student_output:
         print("\nOutput printed by your code:\n" + clean_text(report.student_output))

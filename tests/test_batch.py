@@ -286,6 +286,13 @@ def test_gradescope_export(folder_batch, klass):
     assert rows["G1"]["total"] == rows["G2"]["total"] == expected["ref0"]["total"]
     assert (rows["G1"]["name"], rows[ids["ref0"]]["name"]) == ("A", "Student 0")  # Gradescope's :name:
     assert rows["GONE"]["status"] == "error" and "missing from the export" in rows["GONE"]["note"]
+    # One hand-in of a group: said on each member's row, and never a pair of the similarity report (the copies
+    # of the reference among the others are).
+    assert "a group submission (submission_4999999) with G2" in rows["G1"]["note"]
+    assert "a group submission (submission_4999999) with G1" in rows["G2"]["note"]
+    with open(out / "similarity" / "similarity.csv", newline="") as f:
+        pairs = {frozenset((r["student_a"], r["student_b"])) for r in csv.DictReader(f)}
+    assert frozenset(("G1", "G2")) not in pairs and frozenset(("G1", ids["ref0"])) in pairs
 
 
 def test_nbgrader_submitted_tree(folder_batch, klass):
@@ -601,6 +608,32 @@ def test_changed_config_grades_everyone_again_on_rerun(tmp_path):
     write_config(tmp_path, title="Recurrent networks, corrected")  # the same path, new content
     proc = grade_all(src, out, "--config", str(config))
     assert proc.returncode == 0 and "already graded" not in proc.stderr and "this run: 2 submissions" in proc.stderr
+
+
+def test_a_rerun_without_config_keeps_the_config_the_class_was_graded_with(tmp_path):
+    """Graded (or regraded) with --config, then the plain command again: the same config, said, nothing undone."""
+    src = tmp_path / "class"
+    make_submission(src / "a")
+    make_submission(src / "b", base=TEMPLATES)
+    out = tmp_path / "out"
+    config = write_config(tmp_path, title="Recurrent networks, corrected")
+    assert grade_all(src, out, "--config", str(config)).returncode == 0
+    proc = grade_all(src, out)
+    assert proc.returncode == 0, proc.stderr
+    assert f"grading with the config {out} was graded with, {config}" in proc.stderr
+    assert "2 of 2 students already graded" in proc.stderr
+    assert json.loads((out / "batch.json").read_text())["config"] == str(config.resolve())
+
+
+def test_a_file_where_a_folder_belongs_is_one_line_and_exit_2(tmp_path):
+    src = tmp_path / "class"
+    make_submission(src / "a")
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for args in ((src, afile), (src / "a" / "rnn_layers.py", tmp_path / "out")):
+        proc = grade_all(*args)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+        assert "is a file" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
 
 # -- a grader that breaks --------------------------------------------------------------------------

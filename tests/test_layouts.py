@@ -87,10 +87,13 @@ def test_a_zipped_folder_is_found_inside_the_zip(tmp_path):
     work = tmp_path / "work"
     work.mkdir()
     folder = prepare(Entry("alice", archive, "zip", "alice.zip"), work, FILES)
-    assert not list(work.rglob("__MACOSX"))
     located = locate(folder, FILES, dest=tmp_path / "located")
     assert located.chosen == {f: f"alice/hw_rnn/{f}" for f in FILES}
     assert sorted(p.name for p in located.folder.iterdir()) == sorted(FILES)
+    # Said, not graded: the paths graded, the other file, the Mac's metadata.
+    assert located.as_found(list(FILES)) == [f"alice/hw_rnn/{f}" for f in FILES]
+    assert located.not_graded == ["__MACOSX/", "alice/notes.txt"]
+    assert any(n.startswith("Left out, as files no one writes by hand: __MACOSX/") for n in located.notes)
 
 
 def test_locate_prefers_the_expected_files_and_tolerates_case(tmp_path):
@@ -203,7 +206,11 @@ def _tree(root: Path, files: dict[str, str | bytes]) -> Path:
     ("hw_rnn (1).ipynb", "hw_rnn.ipynb", (2, 1)), ("rnn_layer.py", "rnn_layers.py", None),
     ("rnn_layers_v2.py", "rnn_layers.py", (2, 2)), ("rnn_layers_final.py", "rnn_layers.py", (2, 1000)),
     ("rnn_layers-final.py", "rnn_layers.py", (2, 1000)), ("rnn_layers_vx.py", "rnn_layers.py", None),
-    ("rnn_layers.py.txt", "rnn_layers.py", None), ("lstm_layers (1).py", "rnn_layers.py", None)])
+    ("rnn_layers.py.txt", "rnn_layers.py", None), ("lstm_layers (1).py", "rnn_layers.py", None),
+    # The same names after Canvas's download wrote their spaces as hyphens.
+    ("rnn_layers-(1).py", "rnn_layers.py", (2, 1)), ("rnn_layers---Copy.py", "rnn_layers.py", (2, 1)),
+    ("rnn_layers---Copy-(2).py", "rnn_layers.py", (2, 2)), ("rnn_layers-copy-2.py", "rnn_layers.py", (2, 2)),
+    ("hw_rnn-(1).ipynb", "hw_rnn.ipynb", (2, 1))])
 def test_names_as_browsers_lms_and_file_managers_rewrite_them(found, expected, how):
     from autograder.submissions.locate import name_match
 
@@ -494,6 +501,38 @@ def test_a_loose_homework_file_in_a_class_folder_is_not_placed(tmp_path, kind, s
     assert [u["path"] for u in layout.unplaced] == [stray]
     if stray in FILES:
         assert "top of the class folder" in layout.unplaced[0]["reason"]
+
+
+@pytest.mark.parametrize("kind", ["canvas", "moodle", "blackboard", "folders", "zips", "gradescope"])
+def test_a_download_inside_folders_of_its_own_is_found(tmp_path, kind):
+    """A download unzipped into a folder of its own (twice, with a Mac's __MACOSX beside it) is read from the
+    folder that holds it, with a note; never as one student made of every student's files."""
+    import shutil
+
+    import classroom
+
+    students = _students(tmp_path / "src")
+    build = {"canvas": classroom.as_canvas, "moodle": classroom.as_moodle, "blackboard": classroom.as_blackboard,
+             "folders": classroom.as_folders, "zips": classroom.as_zips,
+             "gradescope": classroom.as_gradescope}[kind]
+    plain = discover(build(students, tmp_path / "class"), FILES)
+    wrapper = tmp_path / "wrapper"
+    (wrapper / "__MACOSX").mkdir(parents=True)
+    shutil.move(str(tmp_path / "class"), str(wrapper / "Downloads" / "HW RNN-12345"))
+    wrapped = discover(wrapper, FILES)
+    assert wrapped.kind == plain.kind and wrapped.root == wrapper / "Downloads" / "HW RNN-12345"
+    assert [(e.student, e.name, e.kind) for e in wrapped.entries] == [(e.student, e.name, e.kind)
+                                                                      for e in plain.entries]
+    assert sum("the class was read from" in n for n in wrapped.notes) == 2
+    # Named by the TA: the same.
+    assert [e.student for e in discover(wrapper, FILES, layout=plain.kind).entries] == [e.student for e in
+                                                                                       plain.entries]
+
+
+def test_a_class_of_one_in_a_folder_is_still_that_student(tmp_path):
+    make_submission(tmp_path / "class" / "alice" / "hw_rnn")
+    layout = discover(tmp_path / "class", FILES)
+    assert [e.student for e in layout.entries] == ["alice"] and not layout.notes
 
 
 def test_a_folder_that_is_one_submission_is_still_refused(tmp_path):

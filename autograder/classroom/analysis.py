@@ -80,8 +80,9 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def mapping_section(mapping: dict | None) -> list[str]:
-    """summary.md's lines on how the class folder was read: attempts chosen, files not graded, files not placed."""
+def mapping_section(mapping: dict | None, records: dict[str, dict] | None = None) -> list[str]:
+    """summary.md's lines on how the class folder was read: attempts chosen, files not graded (by the layout, and
+    within each graded student's submission: ``records``' "not_graded"), files not placed."""
     if not mapping:
         return []
     lines = ["## How the class folder was read", "",
@@ -104,7 +105,9 @@ def mapping_section(mapping: dict | None) -> list[str]:
                   "| path | why |", "|---|---|"]
         lines += [f"| {_cell(u['path'])} | {_cell(u['reason'])} |" for u in unplaced]
         lines.append("")
-    ignored = mapping.get("ignored", [])
+    ignored = mapping.get("ignored", []) + [
+        {"path": path, "student": student, "reason": "in the submission, not graded (the student's notes say why)"}
+        for student, record in sorted((records or {}).items()) for path in record.get("not_graded") or []]
     if ignored:
         lines += [f"### Not graded ({len(ignored)})", "", "| path | student | why |", "|---|---|---|"]
         lines += [f"| {_cell(i['path'])} | {_cell(i.get('student', ''))} | {_cell(i['reason'])} |" for i in ignored]
@@ -228,7 +231,7 @@ def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: 
         lines += [f"| {_cell(s)} | {_cell(o['test'])} | {o['then']:g} | {o['now']:g} | {o['score']:g} | "
                   f"{_cell(o['reason'])} |" for s, o in stale_rows]
         lines.append("")
-    lines += mapping_section(mapping)
+    lines += mapping_section(mapping, records)
     # The mapping's own notes (the attempt graded) are listed above, once per student.
     decided = {n for s in (mapping or {}).get("students", []) for n in s.get("notes", [])}
     holders: dict[str, set[str]] = {}

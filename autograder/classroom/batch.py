@@ -604,6 +604,8 @@ def _check_same_class(out: Path, old: dict | None, submissions: Path, layout: La
 def grade_all(submissions: Path, out: Path, config_path: Path, options: Options) -> Outcome:
     """Grade every submission under ``submissions`` into ``out`` (see the module's docstring)."""
     submissions, out = Path(submissions), Path(out)
+    if out.exists() and not out.is_dir():
+        raise BatchError(f"--out {out} is a file: give a folder (a new or empty one, or one grade-all wrote)")
     config = _load_config(config_path)
     old = read_json(out / MANIFEST) if (out / MANIFEST).exists() else None
     if old is None and out.exists() and any(p.name != LOCK for p in out.iterdir()):

@@ -226,13 +226,16 @@ def boilerplate_hashes(templates: Path | None, files: tuple[str, ...], threshold
 
 
 def compare(texts: dict[str, str], digests: dict[str, dict[str, str]], templates: Path | None,
-            files: tuple[str, ...] = (), thresholds: Thresholds = Thresholds(), jobs: int = 1) -> list[Pair]:
+            files: tuple[str, ...] = (), thresholds: Thresholds = Thresholds(), jobs: int = 1,
+            groups: dict[str, str] | None = None) -> list[Pair]:
     """Every pair of students with any evidence, most similar first.
 
     ``texts``: student -> graded source (``student_text``); ``digests``: student -> test -> value hash.
     ``jobs``: processes that fingerprint and compare a large class (grade-all's worker count); the result is
-    the same whatever their number.
+    the same whatever their number.  ``groups``: student -> their submission, for the members of a group
+    submission, who are never a pair (one hand-in, graded once for each member).
     """
+    groups = groups or {}
     boilerplate = boilerplate_hashes(templates, files, thresholds)
     # Students who handed in the same text (copies of one solution, the same untouched template) share one
     # fingerprint, and each pair of distinct texts is compared once: a class of hundreds holds many.
@@ -250,7 +253,13 @@ def compare(texts: dict[str, str], digests: dict[str, dict[str, str]], templates
     finally:
         _SHARED.clear()
     pairs: dict[tuple[str, str], Pair] = {}
+
+    def together(a: str, b: str) -> bool:
+        return a in groups and groups.get(a) == groups.get(b)
+
     for a, b in itertools.combinations(students, 2):
+        if together(a, b):
+            continue
         found = compared[index[texts[a]], index[texts[b]]]
         if found is not None:
             overlap, sims = found
@@ -261,7 +270,8 @@ def compare(texts: dict[str, str], digests: dict[str, dict[str, str]], templates
             holders[test, digest].append(student)
     for (test, _), group in holders.items():
         for a, b in itertools.combinations(sorted(group), 2):
-            pairs.setdefault((a, b), Pair(a, b)).shared_values.append((test, len(group)))
+            if not together(a, b):
+                pairs.setdefault((a, b), Pair(a, b)).shared_values.append((test, len(group)))
     for p in pairs.values():
         p.code_flag = p.score >= thresholds.code and p.overlap >= thresholds.min_overlap
         p.values_flag = len(p.rare_values(thresholds.rare)) >= thresholds.wrong_values
@@ -325,6 +335,15 @@ def _code_match(pa: SimpleNamespace, pb: SimpleNamespace, thresholds: Thresholds
     return (overlap, sims) if overlap and max(sims) >= thresholds.listed else None
 
 
+def group_submissions(records: dict[str, dict]) -> dict[str, str]:
+    """student -> the submission (folder or zip) they share with another student: a group hand-in."""
+    holders: dict[str, list[str]] = defaultdict(list)
+    for student, record in records.items():
+        if record.get("kind") in ("folder", "zip") and record.get("source"):
+            holders[str(record["source"])].append(student)
+    return {s: source for source, members in holders.items() if len(members) > 1 for s in members}
+
+
 def load_class(out: Path, config: Config) -> tuple[dict[str, str], dict[str, dict[str, str]], dict[str, str]]:
     """From OUTDIR: student -> graded source text, student -> failing test -> value hash, student -> code folder."""
     records = load_records(out)
@@ -348,7 +367,8 @@ def report(out: Path, config: Config, thresholds: Thresholds = Thresholds(), job
     """
     out = Path(out)
     texts, digests, folders = load_class(out, config)
-    pairs = compare(texts, digests, config.templates, config.files, thresholds, jobs)
+    pairs = compare(texts, digests, config.templates, config.files, thresholds, jobs,
+                    groups=group_submissions(load_records(out)))
     listed = [p for p in pairs if p.listed(thresholds)]
     write_text_atomic(out / FOLDER / "similarity.csv", _csv(listed, thresholds))
     path = out / FOLDER / "report.html"

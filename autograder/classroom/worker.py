@@ -82,10 +82,11 @@ def grade_job(job: dict, config, grade_fn) -> dict:
             folder = prepare(entry, Path(tmp), config.files, limits)
             located = locate_work(folder, config, Path(tmp) / "located", limits)
             record["code"] = graded_code(located, config.files)  # read before grading: the student's own text
+            record["not_graded"] = list(located.not_graded)  # summary.md's "Not graded" table lists them
             report = grade_fn(located.folder, config)
             report.notes[:0] = located.notes
             record.update(results=to_gradescope(report, config), notes=list(report.notes),
-                          files_found=list(report.files_found), student_output=report.student_output)
+                          files_found=located.as_found(report.files_found), student_output=report.student_output)
             # Hashes of wrong values (compare.value_digest) for the class's similarity report; never shown.
             record["digests"] = {t.spec.full_name: t.digest for t in getattr(report, "tests", []) if
                                  getattr(t, "digest", "")}

@@ -163,7 +163,9 @@ def _hint(actual: np.ndarray, expected: np.ndarray, tol: Tolerance, hidden: bool
         for lag, (a, e) in (("t - 1", (later, earlier)),
                             ("t + 1", (_steps(actual, time_axis, 0, -1), _steps(expected, time_axis, 1, None)))):
             if np.all(np.abs(a - e) <= tol.atol + tol.rtol * np.maximum(np.abs(a), np.abs(e))):
-                return (f"it is the expected sequence shifted by one time step (step t holds what belongs at {lag}): "
+                # A hidden test's brief names no time step (none of its indices, nor the word).
+                return ("it is the expected values shifted by one position: an off-by-one index?" if hidden else
+                        f"it is the expected sequence shifted by one time step (step t holds what belongs at {lag}): "
                         "an off-by-one in the time index?")
     if expected.ndim == 2 and expected.shape[0] == expected.shape[1] and close(expected.T):
         return "it equals the transpose of the expected value: check the order of a matrix product or a missing .T"
@@ -172,8 +174,8 @@ def _hint(actual: np.ndarray, expected: np.ndarray, tol: Tolerance, hidden: bool
         times = "a constant multiple of" if hidden else f"{factor:.4g} times"
         # A count (N, T, 2) or its inverse says "mean for sum" or a lost 1/N; another factor (a spectral radius, a
         # norm) says something else, which the generic words leave open.
-        whole = max(abs(factor), 1 / abs(factor))
-        such = " (such as 1/N)" if abs(whole - round(whole)) < 1e-6 else ""
+        whole = max(abs(factor), 1 / abs(factor)) if factor else np.inf
+        such = " (such as 1/N)" if whole < 1e6 and abs(whole - round(whole)) < 1e-6 else ""
         return f"it is {times} the expected value: a missing or extra constant factor{such}?"
     return ""
 

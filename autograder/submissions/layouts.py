@@ -151,7 +151,10 @@ def discover(root: Path, files: tuple[str, ...], assignment: str | None = None,
         raise LayoutError(f"{root} is a zip file: unzip it first (unzip {root.name} -d {root.stem}) "
                           "and give the folder")
     if not root.is_dir():
-        raise LayoutError(f"submissions folder {str(root)!r} does not exist")
+        what = "is a file, not a folder" if root.exists() else "does not exist"
+        raise LayoutError(f"submissions folder {str(root)!r} {what}: give the folder that holds the class's "
+                          "submissions (one folder or zip per student, or an LMS download)")
+    root, unwrapped = _unwrap(root, files)
     kind = layout or _recognise(root)
     loose = [f for f in files if (root / f).is_file()]
     if loose and layout is None and kind == "folders" and sum(_holds_work(p, files) for p in root.iterdir()) < 2:
@@ -177,6 +180,7 @@ def discover(root: Path, files: tuple[str, ...], assignment: str | None = None,
     else:
         found = _folders(root)
     found.attempt = attempt
+    found.notes[:0] = unwrapped
     if not found.entries:
         raise LayoutError(f"no submissions found in {root} (expected one folder or .zip per student, a Gradescope "
                           "export with submission_metadata.yml, nbgrader's submitted/<student>/<assignment>/, or "
@@ -187,6 +191,28 @@ def discover(root: Path, files: tuple[str, ...], assignment: str | None = None,
             stray["reason"] = ("a homework file at the top of the class folder, so no student's: move it into its "
                                "student's folder (or out of the class folder) and run again")
     return found
+
+
+def _unwrap(root: Path, files: tuple[str, ...]) -> tuple[Path, list[str]]:
+    """The class folder inside folders that hold nothing else (an LMS download unzipped into a folder of its
+    own, a folder of student folders moved into another), and a note for each level gone down.  Gone down only
+    when the folder reached is a class: an LMS download, or two entries or more that look like submissions; a
+    chain that ends in one student's work (a class of one) stays where it was."""
+    if _recognise(root) != "folders":
+        return root, []
+    chain = [root]
+    for _ in range(4):
+        children = [p for p in chain[-1].iterdir() if _visible(p)]
+        if len(children) != 1 or not children[0].is_dir() or children[0].is_symlink():
+            break
+        if any((children[0] / f).is_file() for f in files):
+            return root, []
+        chain.append(children[0])
+    inner = chain[-1]
+    if inner == root or (_recognise(inner) == "folders" and sum(_holds_work(p, files) for p in inner.iterdir()) < 2):
+        return root, []
+    return inner, [f"{outer} holds nothing but the folder {held.name!r}: the class was read from {inner}"
+                   for outer, held in zip(chain, chain[1:])]
 
 
 def _holds_work(path: Path, files: tuple[str, ...]) -> bool:
@@ -298,8 +324,10 @@ def _gradescope(root: Path) -> Layout:
             notes.append(f"{folder_name}: no submitter id in the metadata; using the folder name")
         problem = "" if folder.is_dir() else f"{folder_name} is listed in submission_metadata.yml but its folder " \
                                              "is missing from the export"
-        # A group submission gives each member the same grade.
-        entries += [Entry(sid, folder, "folder", folder_name, problem, name) for sid, name in ids]
+        # A group submission gives each member the same grade, and says who the group is.
+        entries += [Entry(sid, folder, "folder", folder_name, problem, name, notes=(
+            f"a group submission ({folder_name}) with {', '.join(o for o, _ in ids if o != sid)}: each member "
+            "gets its grade",) if len(ids) > 1 else ()) for sid, name in ids]
     for path in sorted(root.iterdir()):
         if path.is_dir() and _visible(path) and path.name not in listed:
             entries.append(Entry(path.name, path, "folder", path.name))

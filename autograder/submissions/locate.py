@@ -120,9 +120,6 @@ def find_files(submission: Path, expected: tuple[str, ...]) -> tuple[list[str], 
     return found, notes
 
 
-_ZIP_SKIPPED = {"__MACOSX", "__pycache__", ".DS_Store", "Thumbs.db"}
-
-
 class SubmissionProblem(Exception):
     """One submission cannot be graded (bad zip, unsafe content); the message says why."""
 
@@ -182,7 +179,7 @@ def extract_zip(archive: Path, dest: Path, limits: ArchiveLimits = ArchiveLimits
         written = 0
         for info in members:
             rel = member_path(info.filename)
-            if not rel.parts or any(p in _ZIP_SKIPPED for p in rel.parts) or info.is_dir():
+            if not rel.parts or info.is_dir():
                 continue
             # The member's name is text; on disk it is its UTF-8 bytes whatever the locale (text.disk_name).
             target = (root / disk_name(rel.as_posix())).resolve()
@@ -221,6 +218,7 @@ def _keep_time(target: Path, info: zipfile.ZipInfo) -> None:
 # The rule (README "Where the grader finds your work") lives here and only here: `grade`, `check`, `grade-all`,
 # the Gradescope run and the student's `check.py` all call ``locate``.
 _JUNK_DIRS = {"__MACOSX", "__pycache__", ".ipynb_checkpoints", ".git", "node_modules"}
+_JUNK_FILES = {"Thumbs.db", "desktop.ini"}
 # The OS's and nbgrader's own records (collect writes timestamp.txt, submit submission_secret.txt).
 _QUIET_FILES = {"thumbs.db", "desktop.ini", "timestamp.txt", "submission_secret.txt", "check_and_submit.md"}
 _BUNDLE_FILES = {"README.md", "requirements.txt"}  # the student bundle's, beside its check.py (release/bundle.py)
@@ -228,10 +226,12 @@ _RECEIPT = re.compile(r"receipt", re.IGNORECASE)  # an LMS's submission receipt
 # How browsers, LMSs and file managers rename a file: "x (1).py" (Chrome, Edge), "x(1).py" (Firefox),
 # "x-1.py" (Canvas resubmissions, Safari), "x - Copy.py" / "x - Copy (2).py" (Windows), "x copy.py" /
 # "x copy 2.py" / "x 2.py" (macOS); and how students mark versions: "x_v2.py", "x_final.py".  The number orders
-# copies: the highest is the newest, "final" after any number.
-_REWRITE = re.compile(r"^(?P<stem>.+?)(?:\s*\((?P<a>\d{1,3})\)|-(?P<b>\d{1,3})|\s+-\s+copy(?:\s*\((?P<c>\d{1,3})\))?"
-                      r"|\s+copy(?:\s+(?P<d>\d{1,3}))?|\s+(?P<e>\d{1,2})|[_\s-]+v(?P<v>\d{1,3})|[_\s-]+(?P<f>final))$",
-                      re.IGNORECASE)
+# copies: the highest is the newest, "final" after any number.  Canvas's download writes a name's spaces as
+# hyphens ("x-(1).py", "x---Copy.py", "x-copy-2.py"): a hyphen counts as a space throughout.
+_REWRITE = re.compile(r"^(?P<stem>.+?)(?:[\s-]*\((?P<a>\d{1,3})\)|-(?P<b>\d{1,3})"
+                      r"|[\s-]+-[\s-]+copy(?:[\s-]*\((?P<c>\d{1,3})\))?"
+                      r"|[\s-]+copy(?:[\s-]+(?P<d>\d{1,3}))?|\s+(?P<e>\d{1,2})|[_\s-]+v(?P<v>\d{1,3})"
+                      r"|[_\s-]+(?P<f>final))$", re.IGNORECASE)
 FINAL = 1000  # the copy number of a "final" version
 MAX_ENTRIES = 2000  # files and folders looked at in one submission
 MAX_NESTED_ZIPS = 5  # zips inside a submission that are opened
@@ -338,6 +338,7 @@ class _Scan:
     links: list[str] = field(default_factory=list)
     released: list[str] = field(default_factory=list)  # the toolkit's own folders and files
     notes: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # files no one writes by hand (__MACOSX/, .DS_Store, caches)
     seen: int = 0
     zips: int = 0
 
@@ -353,7 +354,7 @@ def _scan(root: Path, scan: _Scan, prefix: str, unpack_to: Path | None, limits) 
             if (here / d).is_symlink():
                 scan.links.append(rel_here + _printable(d))
             elif d in _JUNK_DIRS or d.startswith("."):
-                continue
+                scan.skipped.append(rel_here + _printable(d) + "/")
             elif released_folder(here / d):
                 scan.released.append(rel_here + _printable(d) + "/")
             else:
@@ -369,7 +370,8 @@ def _scan(root: Path, scan: _Scan, prefix: str, unpack_to: Path | None, limits) 
         # Beside the student bundle's check.py, its handout and requirements are the bundle's, not the work.
         bundle = any(f.lower() == "check.py" and _released_file(here / f) for f in filenames)
         for f in sorted(filenames):
-            if f.startswith(".") or f.startswith("._"):
+            if f.startswith(".") or f in _JUNK_FILES:
+                scan.skipped.append(rel_here + _printable(f))
                 continue
             path = here / f
             rel = rel_here + _printable(f)
@@ -449,6 +451,11 @@ class Located:
     uploaded: list[str] = field(default_factory=list)  # every file of the submission, relative paths
     released: list[str] = field(default_factory=list)  # the toolkit's own folders and files, left out
     notes: list[str] = field(default_factory=list)  # for the student and the TA
+    not_graded: list[str] = field(default_factory=list)  # every path of the submission left out (notes say why)
+
+    def as_found(self, names: list[str]) -> list[str]:
+        """Graded file names as the submission holds them (``hw_rnn/rnn_layers.py`` in a zipped folder)."""
+        return [self.chosen.get(name, name) for name in names]
 
     def summary(self) -> str:
         """The files seen, then the notes (Gradescope shows this above the tests)."""
@@ -610,6 +617,11 @@ def _choose(scan: _Scan, files: tuple[str, ...], assignment: str, functions: tup
     elif unused:
         result.notes.append(f"No file here has an expected name and no notebook of the assignment is here; "
                             f"the submission holds: {shown_names(unused)}.")
+    if scan.skipped:
+        result.notes.append(f"Left out, as files no one writes by hand: {shown_names(scan.skipped)}.")
+    graded = set(result.chosen.values()) | {result.notebook}
+    result.not_graded = sorted({rel for rel in result.uploaded if rel not in graded} | set(scan.links)
+                               | set(scan.skipped))
     return result
 
 
