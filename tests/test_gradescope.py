@@ -332,7 +332,9 @@ def test_stage_prefers_the_exact_name_and_ignores_junk(tmp_path):
                                    ".git/config": "x"})
     assert info.chosen == {"rnn_layers.py": "rnn_layers.py", "lstm_layers.py": "hw/lstm_layers.py"}
     assert (dest / "rnn_layers.py").read_text() == "top" and (dest / "lstm_layers.py").read_text() == "lstm"
-    assert "__MACOSX" not in info.summary() and ".git" not in info.summary()
+    # Junk is never graded nor listed as uploaded work, and is said left out (nothing is skipped in silence).
+    assert "Left out, as files no one writes by hand: .git/, __MACOSX/." in info.summary()
+    assert "__MACOSX" not in info.summary().splitlines()[0] and ".git" not in info.summary().splitlines()[0]
 
 
 def test_stage_takes_the_newest_copy_and_names_the_other(tmp_path):

@@ -204,3 +204,24 @@ def test_a_factor_names_1_over_n_only_when_it_is_a_count():
     assert "(such as 1/N)" in check_array("db", expected * 2, expected, tol).brief
     plain = check_array("norms", expected * 0.8, expected, tol)
     assert "constant factor?" in plain.message and "1/N" not in plain.message + plain.brief
+
+
+def test_quiz_answers_that_cannot_be_marked_are_said_by_the_self_check(tmp_path):
+    """A misspelt key or a value of the wrong type loses the question whatever the answer: the public check says
+    so at once (the question file names the keys and types), and the graded answer says which."""
+    from conftest import run_cli
+
+    edits = [{"file": "quiz.py", "find": '"s_t_plus_2": 4', "replace": '"s_t_plus2": 4'},
+             {"file": "quiz.py", "find": '"order_matters": True', "replace": '"order_matters": "True"'}]
+    sub = make_submission(tmp_path / "quiz", edits)
+    check = run_cli("check", str(sub))
+    assert check.returncode == 0, check.stderr
+    note = next(line for line in check.stdout.splitlines() if "Quiz:" in line)
+    assert "no answer for 's_t_plus_2'" in note and "'s_t_plus2' is not a question" in note
+    assert "'order_matters' is a str ('True'), the question asks for a bool" in note
+    _, results = grade_cli(sub, tmp_path)
+    outputs = {t["name"]: t["output"] for t in results["tests"] if t["name"].startswith("answers:")}
+    assert "not a bool, as the question asks (you answered 'True')" in outputs["answers: answer 1 of 5"]
+    assert "no answer for 's_t_plus_2'" in outputs["answers: answer 5 of 5"]
+    full = make_submission(tmp_path / "right")
+    assert "Quiz:" not in run_cli("check", str(full)).stdout

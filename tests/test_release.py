@@ -154,6 +154,27 @@ def test_self_check_passes_the_reference_and_fails_the_templates(unzipped, numpy
     assert f"{sum(t.points for t in public):g} / {sum(t.points for t in public):g}" in proc.stdout
 
 
+def test_self_check_says_which_quiz_answers_cannot_be_marked(unzipped, numpy_only_python, tmp_path):
+    """The bundle knows the questions and the answer types (never the answers): a misspelt key or a str where a
+    bool belongs is said at once, as the grader would."""
+    record = json.loads((unzipped / "autograder" / "public" / "expected.json").read_text())
+    assert record["answer_formats"] == {"answers": {"order_matters": "bool", "same_length_in_batch": "bool",
+                                                    "state_is_linear": "bool", "markov_property": "int",
+                                                    "s_t_plus_2": "int"}}
+    student = tmp_path / "hw_rnn"
+    shutil.copytree(unzipped, student)
+    for name in FILES:
+        shutil.copyfile(SOLUTIONS / name, student / name)
+    quiz = student / "quiz.py"
+    quiz.write_text(quiz.read_text().replace('"s_t_plus_2": 4', '"s_t_plus2": 4')
+                    .replace('"order_matters": True', '"order_matters": "True"'))
+    proc = subprocess.run([numpy_only_python, "check.py"], cwd=student, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    said = " ".join(proc.stdout.split())
+    assert "no answer for 's_t_plus_2'" in said and "'s_t_plus2' is not a question" in said, said
+    assert "'order_matters' is a str ('True'), the question asks for a bool" in said
+
+
 def test_self_check_usage_errors(unzipped, numpy_only_python, tmp_path):
     proc = subprocess.run([numpy_only_python, "check.py", str(tmp_path / "nope")], cwd=unzipped,
                           capture_output=True, text=True)

@@ -356,13 +356,16 @@ class Grading:
         except Exception:  # noqa: BLE001 -- the test itself meets the problem again and reports it
             return
 
-    def prefetch_answers(self, tests: list[TestSpec]) -> None:
+    def quiz_functions(self) -> list[str]:
+        """The functions whose answers are graded (the config's quiz tests, hidden ones too)."""
+        return list(dict.fromkeys(t.function for t in self.config.tests if t.kind == "quiz"))
+
+    def prefetch_answers(self) -> None:
         """Send each quiz function's call (hidden questions' too): it takes no input, so it is asked before any
         hidden input reaches the child, and the answers it returns cannot carry one."""
-        for test in tests:
-            fn = self.homework.functions.get(test.function)
-            if (test.kind == "quiz" and fn is not None and fn.name not in self._early_answers
-                    and not self.module_errors.get(fn.module)):
+        for name in self.quiz_functions():
+            fn = self.homework.functions.get(name)
+            if fn is not None and fn.name not in self._early_answers and not self.module_errors.get(fn.module):
                 self._early_answers[fn.name] = self.student_call(fn, [])
 
     def _prefetch_behaviour(self, test: TestSpec) -> None:
@@ -806,8 +809,37 @@ class Grading:
         if key not in answers:
             raise Failed(f"no answer for {key!r} in the dict {fn.name}() returns", general=True)
         value = answers[key]
-        if type(value) is not type(expected) or value != expected:
+        if type(value) is not type(expected):
+            raise Failed(f"not a {type(expected).__name__}, as the question asks (you answered {value!r})",
+                         general=True)
+        if value != expected:
             raise Failed(f"incorrect (you answered {value!r})", general=True)
+
+    def answer_format(self, fn: Function) -> dict[str, str] | None:
+        """A quiz function's questions and the type name of each answer (the reference's), never the answers."""
+        answers = self.reference_call(fn, [], {})[fn.outputs[0]]
+        return {str(k): type(v).__name__ for k, v in answers.items()}
+
+    def answer_notes(self) -> list[str]:
+        """What makes quiz answers unmarkable whatever is right, for every quiz function asked: keys missing or
+        not asked, values of another type than the question asks (its text names both, so this is public)."""
+        notes = []
+        for name, answers in self._answers.items():
+            expected = None if isinstance(answers, Failed) else self.answer_format(self.homework.functions[name])
+            if expected is None:
+                continue
+            fn = self.homework.functions[name]
+            missing = [k for k in expected if k not in answers]
+            unknown = [repr(k) for k in answers if k not in expected]
+            typed = [f"{k!r} is a {type(answers[k]).__name__} ({answers[k]!r}), the question asks for a {v}"
+                     for k, v in expected.items() if k in answers and type(answers[k]).__name__ != v]
+            problems = ([f"no answer for {', '.join(map(repr, missing))}"] if missing else []) + (
+                [f"{', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not a question"] if unknown else []
+            ) + typed
+            if problems:
+                notes.append(f"Quiz: {fn.module}.py's {name}() has answers that cannot be marked right: "
+                             f"{'; '.join(problems)}.")
+        return notes
 
     def _take_answers(self, fn: Function, pending: Pending) -> None:
         reply = pending.result()
@@ -1001,7 +1033,9 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
             memo.load(config)
             grading.reference = load_reference(config)
         grading.prefetch_gradients(public)
-        grading.prefetch_answers(tests)
+        # Every quiz function is asked, hidden questions or not: it takes no input, and the format of its answers
+        # (answer_notes) is for the self-check too.
+        grading.prefetch_answers()
         if hidden:
             # Made ready (inputs, reference values, encoded) while the child works on the public calls, and
             # sent once every public test has run and the printed output is read (below).
@@ -1041,6 +1075,8 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
                 grader_errors.append(f"{test.full_name}: {type(exc).__name__}: {exc}")
                 results[i] = TestResult(test, False, "the grader itself failed on this test (not your code's "
                                         "fault); please tell the course staff")
+        grading.collect_answers()
+        notes += grading.answer_notes()
         student_output = box.output() if public_output is None else public_output
         file_limit = config.limits.file_mb << 20
         if any(size >= output_cap(file_limit) for size in (sizes or box.mark())):

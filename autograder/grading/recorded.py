@@ -68,6 +68,7 @@ class Recorder:
 
     def __init__(self) -> None:
         self.records: dict[str, dict] = {}
+        self.answer_formats: dict[str, dict[str, str]] = {}  # quiz function -> question -> type name
 
     def add(self, fn: Function, case: dict, args: list, kwargs: dict, outputs: dict) -> None:
         self.records.setdefault(_key(fn.name, case), {
@@ -86,6 +87,12 @@ class Recorder:
                 recorder.add(fn, self.case, args, kwargs, outputs)
                 return outputs
 
+            def answer_format(self, fn: Function) -> dict[str, str] | None:
+                # The questions and answer types only: the answers stay out of the record.
+                found = Grading.reference_call(self, fn, [], {})[fn.outputs[0]]
+                recorder.answer_formats[fn.name] = {str(k): type(v).__name__ for k, v in found.items()}
+                return recorder.answer_formats[fn.name]
+
         return Recording
 
     def document(self, public_only: bool = True) -> dict:
@@ -94,6 +101,7 @@ class Recorder:
             "about": f"Reference outputs on the {which}, recorded by the grader on the reference solution.",
             "numpy": np.__version__,
             "records": [self.records[k] for k in sorted(self.records)],
+            "answer_formats": self.answer_formats,
         }
 
 
@@ -103,6 +111,7 @@ class Recorded:
     def __init__(self, document: dict) -> None:
         self.numpy = str(document.get("numpy", "?"))
         self.records = {_key(r["function"], r["case"]): r for r in document["records"]}
+        self.answer_formats: dict[str, dict[str, str]] = dict(document.get("answer_formats") or {})
 
     def outputs(self, fn: Function, case: dict, args: list, kwargs: dict) -> dict:
         record = self.records.get(_key(fn.name, case))
@@ -135,5 +144,12 @@ def replaying(recorded: Recorded) -> type[Grading]:
 
         def reference_call(self, fn: Function, args: list, kwargs: dict) -> dict:
             return recorded.outputs(fn, self.case, args, kwargs)
+
+        def answer_format(self, fn: Function) -> dict[str, str] | None:
+            return recorded.answer_formats.get(fn.name)
+
+        def quiz_functions(self) -> list[str]:
+            # A public config has no quiz test (every answer is hidden): the record names the functions.
+            return list(dict.fromkeys([*super().quiz_functions(), *recorded.answer_formats]))
 
     return Replay
