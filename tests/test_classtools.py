@@ -260,6 +260,8 @@ def test_cluster_comment_reaches_members_and_survives_regrades(small_class, tmp_
     assert bad.returncode == 2 and "no cluster 'cffffff'" in bad.stderr
     bad = run_cli("comment", str(out), "--student", "nobody", "--text", "x")
     assert bad.returncode == 2 and "no graded student 'nobody'" in bad.stderr
+    bad = run_cli("comment", str(out), "--student", "blnk", "--text", "x")
+    assert bad.returncode == 2 and "did you mean blank?" in bad.stderr
     before = (out / "comments.yaml").read_text()
     for broken, message in (({"bug1": [{"text": ""}]}, "not empty"), ({"bug1": "hello"}, "expected a list"),
                             ({"ghost": [{"text": "hi"}]}, "no graded student 'ghost'"),
@@ -461,3 +463,12 @@ def test_the_terminal_line_names_each_signals_pairs():
     line = similarity.describe(pairs, Path("report.html"))
     assert line.startswith("similarity: 8 pairs flagged (7 for code: a0/b0, ")
     assert "a4/b4 ...; 1 for identical wrong values: x/y)" in line and "a5/b5" not in line
+
+
+def test_a_student_named_instead_of_their_id_is_pointed_to_the_id():
+    from autograder.classroom.gradebook import no_such_student
+
+    records = {"1002": {"name": "Bob Brown"}, "1003": {"name": "Alice Anders"}, "1004": {"name": ""}}
+    for given in ("Bob Brown", "brown bob", "brownbob", "Brown, Bob"):
+        assert "did you mean 1002 (Bob Brown)?" in no_such_student(given, records, Path("out")), given
+    assert "did you mean" not in no_such_student("zed", records, Path("out"))

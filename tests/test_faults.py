@@ -52,6 +52,10 @@ FAULTS = {
     "exit_at_import": ([{"file": "rnn_layers.py", "find": "import numpy as np\n",
                          "replace": "import numpy as np\nimport os\nos._exit(1)\n"}],
                        RNN | CHAR_AND_SEQUENCE, "could not be imported"),
+    # A module the grader lacks, imported by rnn_layers.py: the files that import it say where the import fails.
+    "missing_module_at_import": ([{"file": "rnn_layers.py", "find": "import numpy as np\n",
+                                   "replace": "import numpy as np\nimport plotting_helpers_not_here\n"}],
+                                 RNN | CHAR_AND_SEQUENCE, "(the import fails in rnn_layers.py, line"),
     "hang_at_import": ([{"file": "lstm_layers.py", "find": "import numpy as np\n",
                          "replace": "import numpy as np\nwhile True:\n    pass\n"}], LSTM, "could not be imported"),
     "wrong_return_type": ([{"file": "rnn_layers.py", "find": "    return s_next, cache\n",

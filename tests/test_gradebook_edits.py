@@ -127,6 +127,8 @@ def test_stale_override_is_listed_and_not_applied(klass):
     assert run_cli("override", str(out), "--student", "bug2", "--test", REF_TEST, "--remove").returncode == 0
     rows = grades(out)
     assert float(rows["bug1"]["total"]) == float(full) - 1 and rows["bug2"]["total"] == full
+    # The row says which score the staff set, from what, to what, and why.
+    assert f"staff set {REF_TEST} from 2 to 1: copied from bug3" in rows["bug1"]["note"], rows["bug1"]["note"]
     assert "## Overrides to review" not in (out / "summary.md").read_text()
     again = run_cli("grade-all", str(src), "--out", str(out), "--no-progress", "--no-similarity")
     assert "overrides to review" not in again.stderr

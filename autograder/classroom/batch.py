@@ -56,6 +56,7 @@ from autograder.classroom.gradebook import (
     describe_stale,
     load_overrides,
     load_records,
+    no_such_student,
     now,
     read_json,
     results_document,
@@ -730,7 +731,7 @@ def override(out: Path, student: str, test: str | None, score: float | None, rea
     manifest = read_manifest(out)
     records = load_records(out)
     if student not in records:
-        raise BatchError(f"no graded student {student!r} in {out}")
+        raise BatchError(no_such_student(student, records, out))
     config = _load_config(Path(manifest["config"]))
     try:
         check_grades_csv(out, manifest, force, _expected_grades(out, manifest))

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.classroom.gradebook import GradebookError, now, read_edited_mapping, save_edited
+from autograder.classroom.gradebook import GradebookError, no_such_student, now, read_edited_mapping, save_edited
 
 _PATH = re.compile(r"(?:/[^\s\"':,()]+)+/([^\s\"':,()/]+)")
 _NUMBER = re.compile(r"(?<![A-Za-z_])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
@@ -153,7 +153,7 @@ def add_comment(out: Path, records: dict[str, dict], text: str, *, cluster: str 
             (carriers if remove else found[cluster].members)
     elif student is not None:
         if student not in records:
-            raise GradebookError(f"no graded student {student!r} in {out}")
+            raise GradebookError(no_such_student(student, records, out))
         members = [student]
     else:
         raise GradebookError("give --cluster ID or --student ID")

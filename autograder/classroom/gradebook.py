@@ -60,6 +60,27 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def no_such_student(student: str, records: dict[str, dict], out: Path) -> str:
+    """The message for a student id OUTDIR does not hold, naming the likely one: a student whose name is the
+    text given (any letter case, or its words in another order), else the closest ids (difflib)."""
+    import difflib
+    import itertools
+
+    given = "".join(student.lower().replace(",", " ").split())
+
+    def spellings(name: str) -> set[str]:  # "Bob Brown": bobbrown, brownbob (Canvas writes "lastfirst")
+        words = name.lower().replace(",", " ").split()[:4]
+        return {"".join(p) for p in itertools.permutations(words)} if words else set()
+
+    named = [s for s, r in records.items() if given in spellings(str(r.get("name", "")))]
+    close = named or difflib.get_close_matches(student, list(records), n=3, cutoff=0.6)
+    hint = ""
+    if close:
+        shown = ", ".join(f"{s} ({records[s].get('name')})" if records[s].get("name") else s for s in close)
+        hint = f"; did you mean {shown}? Students are named by id, grades.csv's first column"
+    return f"no graded student {student!r} in {out}{hint}"
+
+
 def read_json(path: Path) -> dict | None:
     """A JSON file, or None when it is missing or unreadable (e.g. cut by a crash before this version)."""
     try:
@@ -680,8 +701,8 @@ def grades_csv(records: dict[str, dict], docs: dict[str, dict], config: Config,
         parts = [row_note(record, doc)]
         if current is not None and student not in current:
             parts.insert(0, "not in the class folder any more (kept from an earlier run)")
-        if extra.get("overrides"):
-            parts.append(f"{len(extra['overrides'])} score(s) changed by staff")
+        for o in extra.get("overrides", []):
+            parts.append(f"staff set {o['test']} from {o['from']:g} to {o['to']:g}: {shorten(o['reason'], 120)}")
         if extra.get("stale_overrides"):
             parts.append(f"{len(extra['stale_overrides'])} override(s) to review (the grader's score changed "
                          "since; not applied)")

@@ -120,6 +120,15 @@ def _missing_module(reply: Reply, config: Config, hidden: bool = False) -> str:
     return f" (the grader's Python does not have {'that module' if hidden else module})"
 
 
+def _raised_in(reply: Reply, file: str) -> str:
+    """Where an import of ``file`` failed when that is another file it imports (the last frame of the student's
+    traceback, ``File "rnn_layers.py", line 15``), else empty."""
+    frames = re.findall(r'File "([^"\n]+\.py)", line (\d+)', reply.traceback)
+    if not frames or Path(frames[-1][0]).name == file:
+        return ""
+    return f" (the import fails in {Path(frames[-1][0]).name}, line {frames[-1][1]}, which {file} imports)"
+
+
 _REFERENCE_CACHE: dict[Path, dict[str, ModuleType]] = {}
 _REFERENCE_LOCK = threading.Lock()
 
@@ -916,6 +925,9 @@ def _all_single_step(test: TestSpec, time_keys: tuple[str, ...]) -> bool:
     return bool(time_keys) and all(c.get(k, 1) == 1 for c in test.cases for k in time_keys)
 
 
+_IMPORT_FAILURE = re.compile(r"\.py (could not be imported|was not found in the submission)")
+
+
 def _depends_on(homework: Homework, function: str) -> frozenset[str]:
     """The graded functions whose bugs reach ``function``'s tests: those it calls, and a backward's forward."""
     gradient = homework.gradients.get(function)
@@ -980,9 +992,10 @@ def _add_hints(results: list[TestResult], homework: Homework, hidden: bool) -> N
         causes = sorted(f for f in failing & homework.calls.get(function, frozenset())
                         if not failing & _depends_on(homework, f))
         if causes:
-            named = " and ".join(causes)
+            named = " and ".join(causes) if len(causes) < 3 else f"{', '.join(causes[:-1])} and {causes[-1]}"
             for r in failed:
-                if not r.spec.stability:
+                # A module that could not be imported (or is missing) says so itself: the calls never ran.
+                if not r.spec.stability and not _IMPORT_FAILURE.search(r.output.split("\n")[0]):
                     r.output += (f"\nHint: {function} is meant to call {named}, which fail"
                                  f"{'s' if len(causes) == 1 else ''} {'its' if len(causes) == 1 else 'their'} own "
                                  f"tests: fix {'it' if len(causes) == 1 else 'them'} first, then check this again.")
@@ -1023,7 +1036,7 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
                 notes += [str(n) for n in reply.value if str(n) not in notes]
             if not reply.ok:
                 problem = reply.fault or f"{reply.error_type}: {reply.error}" + _missing_module(reply, config)
-                module_errors[module] = f"{file} could not be imported: {problem}"
+                module_errors[module] = f"{file} could not be imported: {problem}" + _raised_in(reply, file)
                 notes.append(f"{file} could not be imported: {problem}\n{reply.traceback}".rstrip())
         grading = grading_class(config, box, {}, module_errors)
         public, hidden = [t for t in tests if not t.hidden], [t for t in tests if t.hidden]
