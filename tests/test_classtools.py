@@ -79,6 +79,9 @@ def graded(tmp_path_factory):
         short_function(src / f"step{k}", "step")
     for k in (1, 2, 3):
         make_submission(src / f"mut_a{k}", MUTANT_A["edits"])
+    # Two bugs: mutant A's and a wrong quiz answer.
+    make_submission(src / "mut_a_quiz", [*MUTANT_A["edits"], {"file": "quiz.py", "find": '"markov_property": 2',
+                                                              "replace": '"markov_property": 1'}])
     for k in (1, 2):
         make_submission(src / f"mut_b{k}", MUTANT_B["edits"])
     out = base / "out"
@@ -173,25 +176,35 @@ def test_similarity_command_and_html_report(graded, tmp_path):
 
 # -- bug clusters -------------------------------------------------------------------------------------------
 def test_clusters_hold_exactly_the_students_with_one_bug(graded):
+    """One cluster per bug: every student with mutant A's bug, the one with a second bug too, who is also in a
+    cluster of their own for it; the callers' failures stay with the bug's function; never two bugs in one."""
     from autograder.classroom.clusters import clusters
     from autograder.classroom.gradebook import load_records
 
     _, out, _ = graded
     found = clusters(load_records(out))
-    by_member = {m: c for c in found for m in c.members}
-    assert by_member["mut_a1"].members == ["mut_a1", "mut_a2", "mut_a3"]
-    assert by_member["mut_b1"].members == ["mut_b1", "mut_b2"]
-    assert by_member["mut_a1"].id != by_member["mut_b1"].id
+    of: dict[str, list] = {}
+    for c in found:
+        for m in c.members:
+            of.setdefault(m, []).append(c)
+    a = next(c for c in of["mut_a1"])
+    assert of["mut_a1"] == [a] and a.members == ["mut_a1", "mut_a2", "mut_a3", "mut_a_quiz"]
+    assert {t.split(":")[0] for t, _ in a.signature} == {"rnn_step_backward"}  # its callers' failures: its own
+    quiz = [c for c in of["mut_a_quiz"] if c is not a]
+    assert len(quiz) == 1 and quiz[0].members == ["mut_a_quiz"]
+    assert {t.split(":")[0] for t, _ in quiz[0].signature} == {"answers"}
+    assert [c.members for c in of["mut_b1"]] == [["mut_b1", "mut_b2"]] and of["mut_b1"][0].id != a.id
     for student in ("copy_a", "copy_b", "ref"):  # every test passed
-        assert student not in by_member
-    assert by_member["nb_copy"].members == ["nb_copy"]  # its own failure (the missing LSTM helper)
-    assert by_member["tpl1"].members == ["tpl1", "tpl2"]
+        assert student not in of
+    assert [c.members for c in of["nb_copy"]] == [["nb_copy"]]  # its own failure (the missing LSTM helper)
+    # The untouched templates fail alike everywhere: every cluster of one holds the other.
+    assert all("tpl2" in c.members for c in of["tpl1"]) and all("tpl1" in c.members for c in of["tpl2"])
     summary = (out / "summary.md").read_text()
     section = summary[summary.index("## Bug clusters"):summary.index("## Per function")]
-    assert f"| {by_member['mut_a1'].id} | 3 | mut_a1, mut_a2, mut_a3 |" in section
-    assert f"| {by_member['mut_b1'].id} | 2 | mut_b1, mut_b2 |" in section
-    assert section.index(by_member["mut_a1"].id) < section.index(by_member["mut_b1"].id)  # largest first
-    assert "rnn_step_backward" in section.split(by_member["mut_a1"].id)[1].splitlines()[0]
+    assert f"| {a.id} | 4 | mut_a1, mut_a2, mut_a3, mut_a_quiz |" in section
+    assert f"| {of['mut_b1'][0].id} | 2 | mut_b1, mut_b2 |" in section
+    assert section.index(a.id) < section.index(of["mut_b1"][0].id)  # largest first
+    assert "rnn_step_backward" in section.split(a.id)[1].splitlines()[0]
 
 
 def test_two_bugs_failing_the_same_tests_alike_are_two_clusters(tmp_path):

@@ -1,10 +1,12 @@
 """Students grouped by what they got wrong, and the staff's comments (``comments.yaml``).
 
-A student's signature is the set of their failed tests, each with the grader's message normalised
+A student's signatures are their failed tests per function whose failures are its own (not put down by
+the grader's hints to a function it calls or differentiates), each with the grader's message normalised
 (``normalise``: paths cut, numbers replaced by # but the wrong and expected values and a factor, to 3
 digits, so the output named, the location's kind, the value and the hint remain) and any hint lines the
-grader added.  Students with the same signature are one cluster: usually one bug.  Its id is a hash of the
-signature, so it stays the same across regrades as long as the bug does.
+grader added.  Students with the same signature in a function are one cluster: usually one bug, and a
+student with two bugs is in two clusters.  Its id is a hash of the signature, so it stays the same across
+regrades as long as the bug does.
 
 ``comments.yaml`` holds the staff's comments, per student (so a comment survives any regrade, as
 overrides do): ``student -> [{text, cluster, when}]``.  ``python -m autograder comment OUTDIR --cluster
@@ -57,20 +59,32 @@ HEADER = ("# Comments from the course staff, shown in each student's feedback an
 @dataclass
 class Cluster:
     id: str
-    signature: tuple[tuple[str, str], ...]  # (test name, normalised message), in the config's order
+    signature: tuple[tuple[str, str], ...]  # (test name, normalised message) of the bug's function(s)
     members: list[str]
 
 
-def signature(record: dict) -> tuple[tuple[str, str], ...]:
-    """What a graded student got wrong, normalised; () when everything passed or the record has no tests."""
+# The grader's hints that put a failure down to another function ("fix rnn_step_backward first", "fix it first").
+_EXPLAINED = re.compile(r"\bfix (?:it|them|[\w.]+) first\b")
+
+
+def signatures(record: dict) -> dict[str, tuple[tuple[str, str], ...]]:
+    """What a graded student got wrong, per function whose failures are its own: function -> its failed tests
+    (name, normalised message and hint lines), in the config's order.  A function every failure of which the
+    grader puts down to another one (a callee, the forward it differentiates) is left out: that one's cluster
+    holds the bug.  {} when everything passed or the record has no tests."""
     if record.get("status") != "graded" or not record.get("results"):
-        return ()
-    found = []
+        return {}
+    found: dict[str, list[tuple[str, str]]] = {}
+    own: set[str] = set()
     for t in record["results"]["tests"]:
         if t["score"] < t["max_score"]:
+            function = t["name"].split(":", 1)[0]
             hints = [normalise(line) for line in t["output"].splitlines()[1:] if line.startswith("Hint:")]
-            found.append((t["name"], " / ".join([normalise(t["output"], values=True), *hints])))
-    return tuple(found)  # the config's order: a bug's own function comes before the functions that call it
+            found.setdefault(function, []).append((t["name"], " / ".join([normalise(t["output"], values=True),
+                                                                          *hints])))
+            if not _EXPLAINED.search(t["output"]):
+                own.add(function)
+    return {f: tuple(tests) for f, tests in found.items() if f in own}
 
 
 def cluster_id(sig: tuple[tuple[str, str], ...]) -> str:
@@ -78,13 +92,26 @@ def cluster_id(sig: tuple[tuple[str, str], ...]) -> str:
 
 
 def clusters(records: dict[str, dict]) -> list[Cluster]:
-    """Clusters of graded students who failed something, largest first (then by id)."""
+    """Clusters of graded students who failed something, largest first (then by id).
+
+    One per bug: the students whose failures in one function (its own, see ``signatures``) are the same; a
+    student with two bugs is in two clusters.  One problem that shows in several functions alike (a file that
+    does not import, untouched templates) gives the same students each time: one cluster, its signatures
+    joined in the config's order."""
     groups: dict[tuple, list[str]] = {}
+    order: dict[tuple, int] = {}  # a signature's first test's place in its first student's results
     for student in sorted(records):
-        sig = signature(records[student])
-        if sig:
+        names = [t["name"] for t in (records[student].get("results") or {}).get("tests", [])]
+        for sig in signatures(records[student]).values():
             groups.setdefault(sig, []).append(student)
-    found = [Cluster(cluster_id(sig), sig, members) for sig, members in groups.items()]
+            order.setdefault(sig, names.index(sig[0][0]))
+    joined: dict[tuple[str, ...], list[tuple]] = {}
+    for sig, members in groups.items():
+        joined.setdefault(tuple(members), []).append(sig)
+    found = []
+    for members, sigs in joined.items():
+        sig = tuple(test for part in sorted(sigs, key=order.__getitem__) for test in part)
+        found.append(Cluster(cluster_id(sig), sig, list(members)))
     return sorted(found, key=lambda c: (-len(c.members), c.id))
 
 
