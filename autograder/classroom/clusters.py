@@ -63,7 +63,7 @@ class Cluster:
     members: list[str]
 
 
-# The grader's hints that put a failure down to another function ("fix rnn_step_backward first", "fix it first").
+# The grader's hints that put a failure down to another function ("fix it first", "fix <function> first").
 _EXPLAINED = re.compile(r"\bfix (?:it|them|[\w.]+) first\b")
 
 

@@ -122,7 +122,7 @@ def _missing_module(reply: Reply, config: Config, hidden: bool = False) -> str:
 
 def _raised_in(reply: Reply, file: str) -> str:
     """Where an import of ``file`` failed when that is another file it imports (the last frame of the student's
-    traceback, ``File "rnn_layers.py", line 15``), else empty."""
+    traceback, ``File "<module>.py", line N``), else empty."""
     frames = re.findall(r'File "([^"\n]+\.py)", line (\d+)', reply.traceback)
     if not frames or Path(frames[-1][0]).name == file:
         return ""

@@ -454,7 +454,7 @@ class Located:
     not_graded: list[str] = field(default_factory=list)  # every path of the submission left out (notes say why)
 
     def as_found(self, names: list[str]) -> list[str]:
-        """Graded file names as the submission holds them (``hw_rnn/rnn_layers.py`` in a zipped folder)."""
+        """Graded file names as the submission holds them (inside a zipped folder: its path there)."""
         return [self.chosen.get(name, name) for name in names]
 
     def summary(self) -> str:
