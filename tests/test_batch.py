@@ -426,6 +426,10 @@ def test_blackboard_attempts_are_one_row_and_loose_files_are_placed(lms_class, c
     _, again = read_grades(first)
     assert set(again) == set(rows) and "graded the first" in again[ids["ref0"]]["note"]
     assert lost_functions(results(first, ids["ref0"])) == students[mutant]["breaks"]
+    # The plain command again keeps the choice the folder was graded with, and says so.
+    proc = grade_all(src, first)
+    assert proc.returncode == 0 and "grading the first attempt, as" in proc.stderr, proc.stderr
+    assert "already graded" in proc.stderr and json.loads((first / "batch.json").read_text())["attempt"] == "first"
 
 
 def test_dry_run_prints_the_mapping_and_writes_nothing(lms_class):
@@ -636,6 +640,31 @@ def test_a_file_where_a_folder_belongs_is_one_line_and_exit_2(tmp_path):
         assert "is a file" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="student code runs under its own uid only as root")
+def test_a_config_student_code_could_read_is_refused_once_up_front(tmp_path):
+    """As root, a config that other users can read would let student code read the hidden tests: grade-all and
+    regrade refuse it once, before any student is graded, and OUTDIR keeps its grades."""
+    src = tmp_path / "class"
+    make_submission(src / "a")
+    make_submission(src / "b", base=TEMPLATES)
+    out = tmp_path / "out"
+    assert grade_all(src, out).returncode == 0
+    before = (out / "grades.csv").read_text()
+    shared = Path(tempfile.mkdtemp(prefix="hw_rnn_shared_cfg_", dir="/tmp"))
+    try:
+        os.chmod(shared, 0o755)
+        config = write_config(shared)
+        os.chmod(config, 0o644)
+        for proc in (grade_all(src, tmp_path / "out2", "--config", str(config)),
+                     run_cli("regrade", str(out), "--all", "--config", str(config)),
+                     run_cli("regrade", str(out), "--dry-run", "--config", str(config))):
+            assert proc.returncode == 2, proc.stderr
+            assert "readable by student code" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+        assert not (tmp_path / "out2").exists() and (out / "grades.csv").read_text() == before
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
 # -- a grader that breaks --------------------------------------------------------------------------
 def test_grader_crash_raise_and_hang_become_error_rows(tmp_path, monkeypatch):
     from autograder.classroom.batch import Options
@@ -677,6 +706,8 @@ def test_inputs_grade_all_cannot_use_exit_2(folder_batch, tmp_path):
         ((str(tmp_path / "nope"), "--out", str(tmp_path / "o1")), "does not exist"),
         ((str(SOLUTIONS), "--out", str(tmp_path / "o2")), "looks like one submission"),
         ((str(empty), "--out", str(tmp_path / "o3")), "no submissions found"),
+        ((str(empty), "--out", str(tmp_path / "o6"), "--timeout", "0"), "must be more than 0 seconds"),
+        ((str(empty), "--out", str(tmp_path / "o5"), "--jobs", "two"), "a whole number of worker processes"),
         ((str(SOLUTIONS.parent), "--out", str(out), "--assignment", "hw_seq2seq"), "holds the grades of"),
     ]
     archive = tmp_path / "class.zip"

@@ -23,6 +23,8 @@ from conftest import NBGRADER_SOURCE, ROOT, SOLUTIONS, TEMPLATES, grade_cli, mak
 from autograder.integrations.notebooks import dumps, fill
 
 LOOPS = ROOT / "tests" / "submissions" / "variants" / "loops"
+_NORM, _STEP = "        norms[t] = np.linalg.norm(ds)\n", "        _, ds, _, _, _ = rnn_step_backward(ds, caches[t])\n"
+NORMS_AFTER_STEP = {"file": "sequence_models.py", "find": _NORM + _STEP, "replace": _STEP + _NORM}
 MUTANT_A = next(m for m in CORPUS if m["name"] == "rnn_step_backward_db_mean")
 MUTANT_B = next(m for m in CORPUS if m["name"] == "lstm_step_backward_bias_mean")
 FILES = ("rnn_layers.py", "lstm_layers.py", "char_rnn.py", "quiz.py", "sequence_models.py")
@@ -79,9 +81,12 @@ def graded(tmp_path_factory):
         short_function(src / f"step{k}", "step")
     for k in (1, 2, 3):
         make_submission(src / f"mut_a{k}", MUTANT_A["edits"])
-    # Two bugs: mutant A's and a wrong quiz answer.
+    # Two bugs: mutant A's and a wrong quiz answer; mutant A's and the norms one step off, which another
+    # student has alone (rnn_step_backward's db does not reach the norms, whatever hint the norms carry).
     make_submission(src / "mut_a_quiz", [*MUTANT_A["edits"], {"file": "quiz.py", "find": '"markov_property": 2',
                                                               "replace": '"markov_property": 1'}])
+    make_submission(src / "mut_a_norms", [*MUTANT_A["edits"], NORMS_AFTER_STEP])
+    make_submission(src / "norms", [NORMS_AFTER_STEP])
     for k in (1, 2):
         make_submission(src / f"mut_b{k}", MUTANT_B["edits"])
     out = base / "out"
@@ -169,15 +174,17 @@ def test_similarity_command_and_html_report(graded, tmp_path):
     section = html[html.index("<h2>copy_a and copy_b</h2>"):]
     section = section[:section.index("</div></div>")]
     assert section.count("<mark>") >= 2 and "pre_activation" in section and "a_n" in section
-    strict = run_cli("similarity", str(copy), "--threshold", "1.01")
+    strict = run_cli("similarity", str(copy), "--min-overlap", "1000000")
     assert strict.returncode == 0, strict.stderr
     assert "code" not in similarity_rows(copy)[frozenset(("copy_a", "copy_b"))]["flagged"]
+    bad = run_cli("similarity", str(copy), "--threshold", "1.5")  # no pair could ever be flagged
+    assert bad.returncode == 2 and "above 0 and at most 1" in bad.stderr
 
 
 # -- bug clusters -------------------------------------------------------------------------------------------
 def test_clusters_hold_exactly_the_students_with_one_bug(graded):
     """One cluster per bug: every student with mutant A's bug, the one with a second bug too, who is also in a
-    cluster of their own for it; the callers' failures stay with the bug's function; never two bugs in one."""
+    cluster of their own for it; the functions the bug breaks are in its cluster; never two bugs in one."""
     from autograder.classroom.clusters import clusters
     from autograder.classroom.gradebook import load_records
 
@@ -188,8 +195,9 @@ def test_clusters_hold_exactly_the_students_with_one_bug(graded):
         for m in c.members:
             of.setdefault(m, []).append(c)
     a = next(c for c in of["mut_a1"])
-    assert of["mut_a1"] == [a] and a.members == ["mut_a1", "mut_a2", "mut_a3", "mut_a_quiz"]
-    assert {t.split(":")[0] for t, _ in a.signature} == {"rnn_step_backward"}  # its callers' failures: its own
+    assert of["mut_a1"] == [a] and a.members == ["mut_a1", "mut_a2", "mut_a3", "mut_a_norms", "mut_a_quiz"]
+    assert [c.members for c in of["norms"]] == [["mut_a_norms", "norms"]]
+    assert {t.split(":")[0] for t, _ in a.signature} == set(MUTANT_A["breaks"])  # the bug and what it breaks
     quiz = [c for c in of["mut_a_quiz"] if c is not a]
     assert len(quiz) == 1 and quiz[0].members == ["mut_a_quiz"]
     assert {t.split(":")[0] for t, _ in quiz[0].signature} == {"answers"}
@@ -201,7 +209,7 @@ def test_clusters_hold_exactly_the_students_with_one_bug(graded):
     assert all("tpl2" in c.members for c in of["tpl1"]) and all("tpl1" in c.members for c in of["tpl2"])
     summary = (out / "summary.md").read_text()
     section = summary[summary.index("## Bug clusters"):summary.index("## Per function")]
-    assert f"| {a.id} | 4 | mut_a1, mut_a2, mut_a3, mut_a_quiz |" in section
+    assert f"| {a.id} | 5 | mut_a1, mut_a2, mut_a3, mut_a_norms, mut_a_quiz |" in section
     assert f"| {of['mut_b1'][0].id} | 2 | mut_b1, mut_b2 |" in section
     assert section.index(a.id) < section.index(of["mut_b1"][0].id)  # largest first
     assert "rnn_step_backward" in section.split(a.id)[1].splitlines()[0]
@@ -482,6 +490,8 @@ def test_a_student_named_instead_of_their_id_is_pointed_to_the_id():
     from autograder.classroom.gradebook import no_such_student
 
     records = {"1002": {"name": "Bob Brown"}, "1003": {"name": "Alice Anders"}, "1004": {"name": ""}}
-    for given in ("Bob Brown", "brown bob", "brownbob", "Brown, Bob"):
+    records["1005"] = {"name": "José Núñez"}
+    for given in ("Bob Brown", "brown bob", "brownbob", "Brown, Bob", "bob"):
         assert "did you mean 1002 (Bob Brown)?" in no_such_student(given, records, Path("out")), given
+    assert "did you mean 1005 (José Núñez)?" in no_such_student("jose nunez", records, Path("out"))
     assert "did you mean" not in no_such_student("zed", records, Path("out"))

@@ -82,6 +82,15 @@ def test_the_graders_syntax_error_names_its_python(name, tmp_path):
         assert "a newer Python accepts" in t["output"] and re.search(r"Python 3\.1[01]\.\d+", t["output"])
 
 
+def test_a_plain_syntax_error_is_not_put_down_to_the_python_version(tmp_path):
+    """An unclosed bracket is an error in every Python: no word of newer versions."""
+    edits = _edit("    s_next = np.tanh(a)\n", "    s_next = np.tanh([a)\n")
+    _, results = grade_cli(make_submission(tmp_path / "s", edits), tmp_path)
+    failed = [t for t in results["tests"] if t["name"].startswith("rnn_step_forward:")]
+    assert failed and all("SyntaxError" in t["output"] for t in failed)
+    assert not any("newer Python" in t["output"] for t in results["tests"]) and "newer Python" not in results["output"]
+
+
 # -- numpy ---------------------------------------------------------------------------------
 def test_removed_numpy_names_match_the_installed_numpy():
     """Each listed name is gone from (or, if only deprecated, still in) a numpy at least as new as the entry."""

@@ -323,6 +323,10 @@ def test_penalty_in_points_and_percent(klass):
     assert bad.returncode == 2 and "give a reason" in bad.stderr
     bad = run_cli("override", str(out), "--student", "good", "--test", "total", "--penalty", "-1", "--reason", "x")
     assert bad.returncode == 2 and "--penalty" in bad.stderr
+    # "15" for "-15" would add the points: the sign is never guessed.
+    for value in ("15", "10%"):
+        bad = run_cli("override", str(out), "--student", "good", "--penalty", value, "--reason", "late")
+        assert bad.returncode == 2 and f"-{value} takes points off, +{value} adds them" in bad.stderr
     assert run_cli("override", str(out), "--student", "good", "--remove-penalty").returncode == 0
     assert float(grades(out)["good"]["total"]) == full
 

@@ -96,6 +96,11 @@ CASES = {
                      "        norms[t] = np.linalg.norm(ds)\n"}],
         "state_gradient_norms: vanishing: W with spectral radius 0.8, T = 100",
         ["shifted by one time step (step t holds what belongs at t - 1)"]),
+    # The mask left out of do: right where the mask is on, not 0 where it is off.
+    "mask_left_out_of_the_gradient": (
+        [{"file": "rnn_layers.py", "find": "    do *= keep[..., None] / N\n", "replace": "    do /= N\n"}],
+        "softmax_cross_entropy: sequences of different lengths (mask) and a fully masked sequence",
+        ["not 0 where it is: entries that should be left out (masked positions?)"]),
     "wrong_sign": (
         [{"file": "rnn_layers.py", "find": "    ds = do @ V\n", "replace": "    ds = -(do @ V)\n"}],
         "output_backward: gradients match the reference",
@@ -221,7 +226,29 @@ def test_quiz_answers_that_cannot_be_marked_are_said_by_the_self_check(tmp_path)
     assert "'order_matters' is a str ('True'), the question asks for a bool" in note
     _, results = grade_cli(sub, tmp_path)
     outputs = {t["name"]: t["output"] for t in results["tests"] if t["name"].startswith("answers:")}
-    assert "not a bool, as the question asks (you answered 'True')" in outputs["answers: answer 1 of 5"]
+    assert "'order_matters': not a bool, as the question asks (you answered 'True')" in outputs[
+        "answers: answer 1 of 5"]
     assert "no answer for 's_t_plus_2'" in outputs["answers: answer 5 of 5"]
     full = make_submission(tmp_path / "right")
     assert "Quiz:" not in run_cli("check", str(full)).stdout
+
+
+def test_a_wrong_step_is_named_before_the_recurrent_path(tmp_path):
+    """lstm_step_backward drops the forget gate from dc_prev: right for T = 1, wrong for longer sequences in
+    lstm_backward, whose own loop is right: its lost points name the step, not the recurrent path."""
+    edits = [{"file": "lstm_layers.py", "find": "dz[:, :H], dc * f, grads", "replace": "dz[:, :H], dc, grads"}]
+    _, results = grade_cli(make_submission(tmp_path / "step", edits), tmp_path)
+    failed = [t for t in results["tests"] if t["name"].startswith("lstm_backward:") and t["score"] < t["max_score"]]
+    assert failed and all("meant to call lstm_step_backward" in t["output"] for t in failed), failed
+    assert not any("single time step" in t["output"] for t in failed), failed
+
+
+def test_a_call_that_raises_on_hidden_inputs_only_says_so(tmp_path):
+    """A squeeze that drops the batch axis when N = 1: every public test passes, a hidden one raises; its brief
+    cannot say which exception, so the hint says where to look."""
+    edits = [{"file": "sequence_models.py", "find": "last = s[:, -1]", "replace": "last = s[:, -1].squeeze()"}]
+    _, results = grade_cli(make_submission(tmp_path / "squeeze", edits), tmp_path)
+    lost = [t for t in results["tests"] if t["score"] < t["max_score"]]
+    assert lost and all(t["visibility"] != "visible" for t in lost)
+    raised = [t for t in lost if "raised an exception" in t["output"]]
+    assert raised and all("raises on hidden inputs only" in t["output"] for t in raised), raised

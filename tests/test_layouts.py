@@ -529,6 +529,15 @@ def test_a_download_inside_folders_of_its_own_is_found(tmp_path, kind):
                                                                                        plain.entries]
 
 
+def test_a_layout_named_wrongly_says_what_the_folder_looks_like(tmp_path):
+    import classroom
+
+    folder = classroom.as_moodle(_students(tmp_path / "src"), tmp_path / "class")
+    with pytest.raises(LayoutError, match="it looks like a moodle download: leave --layout out, or give --layout "
+                                          "moodle"):
+        discover(folder, FILES, layout="canvas")
+
+
 def test_a_class_of_one_in_a_folder_is_still_that_student(tmp_path):
     make_submission(tmp_path / "class" / "alice" / "hw_rnn")
     layout = discover(tmp_path / "class", FILES)

@@ -106,3 +106,15 @@ def test_a_bug_an_update_rule_divides_out_is_not_called_float32(tmp_path):
     training = next(t for t in results["tests"] if t["name"] == "train_char_rnn: three steps match the reference")
     assert training["score"] == 0
     assert FLOAT32_MAYBE in training["output"] and FLOAT32_HINT not in training["output"], training["output"]
+
+
+def test_a_float32_forward_does_not_excuse_a_backward_far_off(tmp_path):
+    """float32 states in rnn_step_forward spoil central differences by about 1e-7 |L| / h; many_to_one_loss's
+    missing 1/N is a factor of 2, far beyond that: its own check says it is wrong, not that it cannot tell."""
+    edits = VARIANTS["rnn_step_forward_casts_output"][0] + [
+        {"file": "sequence_models.py", "find": "    do /= N\n", "replace": ""}]
+    _, results = grade_cli(make_submission(tmp_path / "both", edits), tmp_path)
+    test = next(t for t in results["tests"]
+                if t["name"] == "many_to_one_loss: gradients match the numerical gradient of your loss")
+    assert test["score"] == 0 and "not precise enough" not in test["output"], test["output"]
+    assert "far larger than that explains" in test["output"]

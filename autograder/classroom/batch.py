@@ -54,6 +54,7 @@ from autograder.classroom.gradebook import (
     GradebookError,
     check_grades_csv,
     describe_stale,
+    likely_students,
     load_overrides,
     load_records,
     no_such_student,
@@ -100,7 +101,7 @@ class Options:
     after_due_date: bool | None = None
     assignment: str | None = None  # nbgrader: which assignment folder
     layout: str | None = None  # one of layouts.LAYOUTS; None: recognise it
-    attempt: str = "latest"  # which of several attempts of one student is graded
+    attempt: str | None = None  # which of several attempts of one student is graded (None: OUTDIR's, or latest)
     dry_run: bool = False  # print the student <-> files mapping; grade and write nothing
     timeout: float = 900.0  # one submission, end to end; the sandbox's own limits normally act first
     progress: bool | None = None  # None: a progress bar when stderr is a terminal
@@ -304,6 +305,18 @@ class Pool:
 
 
 # -- OUTDIR ------------------------------------------------------------------------
+def _can_grade(config: Config) -> None:
+    """BatchError once, before any student is graded, when no submission could be (as root: student code
+    could read the config or the reference, or cannot run the child's Python)."""
+    from autograder.sandbox.box import check_can_grade
+    from autograder.sandbox.privileges import PrivilegeError
+
+    try:
+        check_can_grade(config)
+    except PrivilegeError as exc:
+        raise BatchError(str(exc)) from None
+
+
 def _load_config(path: Path) -> Config:
     from autograder.config import command_config
 
@@ -611,6 +624,11 @@ def grade_all(submissions: Path, out: Path, config_path: Path, options: Options)
     old = read_json(out / MANIFEST) if (out / MANIFEST).exists() else None
     if old is None and out.exists() and any(p.name != LOCK for p in out.iterdir()):
         raise BatchError(f"{out} exists and is not a grade-all output folder: choose an empty or new --out")
+    # Not given: the attempt OUTDIR was graded with (a plain rerun must not undo --attempt first), else the latest.
+    attempt = options.attempt or (old or {}).get("attempt") or "latest"
+    if not options.attempt and attempt != "latest":
+        _say(options, f"note: grading the {attempt} attempt, as {out} was graded (--attempt to choose)")
+    options = replace(options, attempt=attempt)
     try:
         layout = discover(submissions, config.files, options.assignment, config.assignment, options.layout,
                           options.attempt)
@@ -620,6 +638,7 @@ def grade_all(submissions: Path, out: Path, config_path: Path, options: Options)
     if options.dry_run:  # nothing is graded and nothing is written
         print(describe_mapping(layout))
         return Outcome(students=len(layout.entries), unplaced=len(layout.unplaced), ignored=len(layout.ignored))
+    _can_grade(config)
     for note in layout.notes:
         _say(options, f"note: {note}")
     for item in layout.unplaced:
@@ -701,11 +720,12 @@ def regrade(out: Path, students: list[str] | None, options: Options, config_path
     students = list(by_id) if students is None else students
     unknown = [s for s in students if s not in by_id]
     if unknown:
-        import difflib
-
-        close = {s: difflib.get_close_matches(s, list(by_id), n=3) for s in unknown}
-        hints = [f"{s!r} (did you mean {', '.join(close[s])}?)" if close[s] else repr(s) for s in unknown]
+        names = {e.student: e.name for e in layout.entries}
+        close = {s: likely_students(s, names) for s in unknown}
+        hints = [f"{s!r} (did you mean {', '.join(f'{c} ({names[c]})' if names[c] else c for c in close[s])}?)"
+                 if close[s] else repr(s) for s in unknown]
         raise BatchError(f"no submission in {manifest['submissions']} for {', '.join(hints)}")
+    _can_grade(config)
     manifest.update(config=str(config_path.resolve()), assignment_name=config.assignment, updated=now())
     outcome = run_batch(out, config_path, config, layout, [by_id[s] for s in students], manifest, options,
                         force=True)
@@ -817,8 +837,9 @@ def describe(outcome: Outcome, out: Path) -> str:
                  + (f", {outcome.pending} pending" if outcome.pending else "")
                  + (f", {outcome.skipped} already graded before" if outcome.skipped else ""))
     if outcome.ignored:
-        lines.append(f"{outcome.ignored} files or folders were not graded (online text, receipts, other attempts): "
-                     "listed in summary.md")
+        lines.append(f"{outcome.ignored} files or folders of the download were not given to any student's grading "
+                     "(the layout's choices: online text, receipts, other attempts or assignments): summary.md's "
+                     "Not graded lists them, with every file left out inside a submission")
     if outcome.unplaced:
         lines.append(f"{outcome.unplaced} files or folders belong to no student and were not graded: listed in "
                      f"summary.md (exit status {EXIT_UNPLACED})")

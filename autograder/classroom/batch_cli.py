@@ -83,13 +83,16 @@ def _grade_all_config(args: argparse.Namespace, out: Path) -> Path:
     """--config or --assignment when given; else, for an OUTDIR that grade-all wrote, the config it was last
     graded with (as regrade does: a plain rerun must not undo a regrade with another config), said on stderr;
     else the default assignment's."""
-    if args.config or args.assignment:
-        return _config_path(args)
     from autograder.classroom.batch import MANIFEST, read_json
 
     manifest = read_json(out / MANIFEST) if (out / MANIFEST).is_file() else None
     recorded = manifest.get("config") if isinstance(manifest, dict) else None
     default = _config_path(args)
+    if args.config or args.assignment:
+        if isinstance(recorded, str) and Path(recorded).resolve() != default.resolve():
+            print(f"note: {out} was graded with {recorded}; this run grades with {default}, so every student "
+                  "whose grade depends on the difference is graded again", file=sys.stderr)
+        return default
     if not isinstance(recorded, str) or Path(recorded).resolve() == default.resolve():
         return default
     if not Path(recorded).is_file():
@@ -101,10 +104,33 @@ def _grade_all_config(args: argparse.Namespace, out: Path) -> Path:
 
 
 def _jobs(value: str) -> int:
-    jobs = int(value)
+    try:
+        jobs = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a whole number of worker processes, not {value!r}") from None
     if jobs < 1:
         raise argparse.ArgumentTypeError("--jobs must be at least 1")
     return jobs
+
+
+def _positive(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a number of seconds, not {value!r}") from None
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {value}")
+    return number
+
+
+def _share(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a share of the code between 0 and 1, not {value!r}") from None
+    if not 0 < number <= 1:
+        raise argparse.ArgumentTypeError(f"a share of the code above 0 and at most 1, not {value}")
+    return number
 
 
 def cmd_grade_all(args: argparse.Namespace) -> int:
@@ -291,12 +317,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--nbgrader-assignment", help="nbgrader: the assignment folder to grade, when its name is not the "
                                                  "config's assignment")
     p.add_argument("--layout", choices=LAYOUTS, help="how the class folder is laid out (default: recognised)")
-    p.add_argument("--attempt", choices=ATTEMPTS, default="latest",
-                   help="which of a student's several attempts is graded (Blackboard; default: latest)")
+    p.add_argument("--attempt", choices=ATTEMPTS,
+                   help="which of a student's several attempts is graded (Blackboard; default: OUTDIR's choice when "
+                        "it was graded before, else latest)")
     p.add_argument("--dry-run", action="store_true",
                    help="print which files each student gets and what is not graded; grade and write nothing")
-    p.add_argument("--timeout", type=float, default=900.0, help="seconds per submission before its worker is "
-                                                                "stopped (default 900)")
+    p.add_argument("--timeout", type=_positive, default=900.0, help="seconds per submission before its worker "
+                                                                    "is stopped (default 900)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no notes")
     p.add_argument("--no-similarity", action="store_true",
@@ -317,8 +344,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = sub.add_parser("similarity", help="rank pairs of students by code similarity (templates excluded) and "
                                           "identical wrong values: OUTDIR/similarity/report.html")
     p.add_argument("outdir")
-    p.add_argument("--threshold", type=float, help="flag a pair when this share of either student's own code "
-                                                   "matches (default 0.5)")
+    p.add_argument("--threshold", type=_share, help="flag a pair when this share of either student's own code "
+                                                    "matches (default 0.5; above 0 and at most 1)")
     p.add_argument("--min-overlap", type=int, help="... and at least this many matched characters (default 150)")
     _no_wait(p)
     p.set_defaults(run=cmd_similarity)

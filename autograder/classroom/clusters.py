@@ -1,12 +1,12 @@
 """Students grouped by what they got wrong, and the staff's comments (``comments.yaml``).
 
-A student's signatures are their failed tests per function whose failures are its own (not put down by
-the grader's hints to a function it calls or differentiates), each with the grader's message normalised
+A student's signatures are their failed tests per function, each with the grader's message normalised
 (``normalise``: paths cut, numbers replaced by # but the wrong and expected values and a factor, to 3
-digits, so the output named, the location's kind, the value and the hint remain) and any hint lines the
-grader added.  Students with the same signature in a function are one cluster: usually one bug, and a
-student with two bugs is in two clusters.  Its id is a hash of the signature, so it stays the same across
-regrades as long as the bug does.
+digits, so the output named, the location's kind, the value and the hint remain) and the hint lines the
+grader added, but those that point at another function.  Students with the same signature in a function
+form a group; groups with the same students (a bug and the functions it breaks) are one cluster: usually
+one bug, and a student with two bugs is in two clusters.  Its id is a hash of the signature, so it stays
+the same across regrades as long as the bug does.
 
 ``comments.yaml`` holds the staff's comments, per student (so a comment survives any regrade, as
 overrides do): ``student -> [{text, cluster, when}]``.  ``python -m autograder comment OUTDIR --cluster
@@ -63,28 +63,25 @@ class Cluster:
     members: list[str]
 
 
-# The grader's hints that put a failure down to another function ("fix it first", "fix <function> first").
+# The grader's hints that put a failure down to another function ("fix it first", "fix <function> first"): left
+# out of a signature, since they depend on the student's other bugs.
 _EXPLAINED = re.compile(r"\bfix (?:it|them|[\w.]+) first\b")
 
 
 def signatures(record: dict) -> dict[str, tuple[tuple[str, str], ...]]:
-    """What a graded student got wrong, per function whose failures are its own: function -> its failed tests
-    (name, normalised message and hint lines), in the config's order.  A function every failure of which the
-    grader puts down to another one (a callee, the forward it differentiates) is left out: that one's cluster
-    holds the bug.  {} when everything passed or the record has no tests."""
+    """What a graded student got wrong, per function: function -> its failed tests (name, normalised message and
+    hint lines but those that point at another function), in the config's order.  {} when everything passed or
+    the record has no tests."""
     if record.get("status") != "graded" or not record.get("results"):
         return {}
     found: dict[str, list[tuple[str, str]]] = {}
-    own: set[str] = set()
     for t in record["results"]["tests"]:
         if t["score"] < t["max_score"]:
-            function = t["name"].split(":", 1)[0]
-            hints = [normalise(line) for line in t["output"].splitlines()[1:] if line.startswith("Hint:")]
-            found.setdefault(function, []).append((t["name"], " / ".join([normalise(t["output"], values=True),
-                                                                          *hints])))
-            if not _EXPLAINED.search(t["output"]):
-                own.add(function)
-    return {f: tuple(tests) for f, tests in found.items() if f in own}
+            hints = [normalise(line) for line in t["output"].splitlines()[1:]
+                     if line.startswith("Hint:") and not _EXPLAINED.search(line)]
+            found.setdefault(t["name"].split(":", 1)[0], []).append(
+                (t["name"], " / ".join([normalise(t["output"], values=True), *hints])))
+    return {f: tuple(tests) for f, tests in found.items()}
 
 
 def cluster_id(sig: tuple[tuple[str, str], ...]) -> str:
@@ -94,10 +91,10 @@ def cluster_id(sig: tuple[tuple[str, str], ...]) -> str:
 def clusters(records: dict[str, dict]) -> list[Cluster]:
     """Clusters of graded students who failed something, largest first (then by id).
 
-    One per bug: the students whose failures in one function (its own, see ``signatures``) are the same; a
-    student with two bugs is in two clusters.  One problem that shows in several functions alike (a file that
-    does not import, untouched templates) gives the same students each time: one cluster, its signatures
-    joined in the config's order."""
+    One per bug: students whose failures in a function are the same form a group, and the groups of one
+    function's bug and of the functions it breaks hold the same students, so groups with the same members are
+    one cluster (its signatures joined in the config's order).  A student with two bugs is in two clusters,
+    whatever else each bug breaks; a file that does not import, or untouched templates, is one cluster."""
     groups: dict[tuple, list[str]] = {}
     order: dict[tuple, int] = {}  # a signature's first test's place in its first student's results
     for student in sorted(records):

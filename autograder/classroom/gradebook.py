@@ -60,20 +60,35 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def no_such_student(student: str, records: dict[str, dict], out: Path) -> str:
-    """The message for a student id OUTDIR does not hold, naming the likely one: a student whose name is the
-    text given (any letter case, or its words in another order), else the closest ids (difflib)."""
+def likely_students(given: str, names: dict[str, str]) -> list[str]:
+    """The ids ``given`` most likely means (``names``: id -> display name): the students whose name it is (any
+    letter case or accents, its words in any order or run together as Canvas's "lastfirst", or some of its
+    words: a first name alone), else the closest ids (difflib)."""
     import difflib
     import itertools
+    import unicodedata
 
-    given = "".join(student.lower().replace(",", " ").split())
+    def plain(text: str) -> list[str]:
+        text = unicodedata.normalize("NFKD", text.lower().replace(",", " "))
+        return "".join(c for c in text if not unicodedata.combining(c)).split()
 
-    def spellings(name: str) -> set[str]:  # "Bob Brown": bobbrown, brownbob (Canvas writes "lastfirst")
-        words = name.lower().replace(",", " ").split()[:4]
-        return {"".join(p) for p in itertools.permutations(words)} if words else set()
+    words = plain(given)
+    joined = "".join(words)
+    whole, part = [], []
+    for student, name in names.items():
+        name_words = plain(name or "")[:4]
+        if not name_words:
+            continue
+        if joined in {"".join(p) for p in itertools.permutations(name_words)}:
+            whole.append(student)
+        elif words and set(words) <= set(name_words):
+            part.append(student)
+    return whole or part or difflib.get_close_matches(given, list(names), n=3, cutoff=0.6)
 
-    named = [s for s, r in records.items() if given in spellings(str(r.get("name", "")))]
-    close = named or difflib.get_close_matches(student, list(records), n=3, cutoff=0.6)
+
+def no_such_student(student: str, records: dict[str, dict], out: Path) -> str:
+    """The message for a student id OUTDIR does not hold, naming the likely ones (``likely_students``)."""
+    close = likely_students(student, {s: str(r.get("name") or "") for s, r in records.items()})
     hint = ""
     if close:
         shown = ", ".join(f"{s} ({records[s].get('name')})" if records[s].get("name") else s for s in close)
@@ -474,6 +489,9 @@ def set_penalty(out: Path, records: dict[str, dict], student: str, value: str | 
             number = float(text.rstrip("%"))
         except ValueError:
             raise GradebookError(f"--penalty takes points (-15) or a percentage (-10%), found {value!r}") from None
+        if number and not text.startswith(("-", "+")):
+            # "15" for "-15" would add the points it means to take: the sign is never guessed.
+            raise GradebookError(f"--penalty {text}: write its sign: -{text} takes points off, +{text} adds them")
         entry = {"percent" if text.endswith("%") else "points": number, "reason": reason.strip(), "when": now()}
         _check_penalty(out / OVERRIDES, student, entry, records)
     if PENALTY not in load_overrides(out, records).get(student, {}) and entry is None:

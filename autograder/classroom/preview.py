@@ -18,6 +18,7 @@ from pathlib import Path
 from autograder.classroom.batch import (
     BatchError,
     Options,
+    _can_grade,
     _load_config,
     config_fingerprint,
     read_manifest,
@@ -115,6 +116,7 @@ def preview(out: Path, options: Options, config_path: Path | None = None) -> Pre
     old_config = _load_config(Path(manifest["config"])) if Path(manifest["config"]).exists() else None
     config_path = Path(config_path or manifest["config"])
     config = _load_config(config_path)
+    _can_grade(config)
     layout = rediscover(manifest, config)
     old_records = load_records(out)
     try:

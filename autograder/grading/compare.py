@@ -158,6 +158,12 @@ def _hint(actual: np.ndarray, expected: np.ndarray, tol: Tolerance, hidden: bool
 
     if close(-expected):
         return "it has the wrong sign"
+    zero = expected == 0
+    if zero.any() and not zero.all() and np.any(actual[zero] != 0):
+        a, e = actual[~zero], expected[~zero]
+        if np.all(np.abs(a - e) <= tol.atol + tol.rtol * np.maximum(np.abs(a), np.abs(e))):
+            return ("it is right wherever the expected value is not 0 but not 0 where it is: entries that should be "
+                    "left out (masked positions?) are not")
     if time_axis is not None and expected.shape[time_axis] >= 3:
         later, earlier = _steps(actual, time_axis, 1, None), _steps(expected, time_axis, 0, -1)
         for lag, (a, e) in (("t - 1", (later, earlier)),

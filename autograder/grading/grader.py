@@ -288,7 +288,15 @@ class Grading:
             if not reply.ok:
                 raise _call_failed(reply, loss, f"evaluating {what} with your {loss.name}: ", config=self.config)
             value = _unpack(loss, reply.value)[name]
-            values.append(float(value) if isinstance(value, (float, np.floating)) else float("nan"))
+            # What the loss's own tests accept as a float (check_scalar): a 0-d float array too (an np.float64
+            # arrives as one).
+            if isinstance(value, np.ndarray) and value.shape == () and value.dtype.kind == "f":
+                value = float(value)
+            if type(value) not in (float, int) and not isinstance(value, np.floating):
+                raise Failed(f"evaluating {what} with your {loss.name}: {name} should be a float, got "
+                             f"{describe_type(value)}", brief=f"evaluating {what} with your {loss.name}: {name} "
+                             f"should be a float, got {describe_type(value, hidden=True)}")
+            values.append(float(value))
         if compare.check_scalar("the first loss", float(losses[0]), values[0], self.forward_tol) is not None:
             raise Failed(f"the first loss it reports, {losses[0]:.6g}, is not your {loss.name} at the initial "
                          f"parameters, {values[0]:.6g}: each reported loss is the one before that step's update",
@@ -589,8 +597,9 @@ class Grading:
         after = list(reply.args_after) + list(reply.kwargs_after.values())
         changed = [n for n, b, a in zip(names, before, after) if not unchanged(b, a)]
         if changed:
-            raise Failed(f"modified its input {', '.join(changed)} in place; compute on new arrays "
-                         "(e.g. a = a + x instead of a += x when a is an input)")
+            raise Failed(f"modified its input {', '.join(changed)} in place; compute on new arrays and "
+                         "containers (a = a + x instead of a += x when a is an input; a new dict instead of "
+                         "assigning into the one passed in)")
 
     def student_gradients(self, backward: str, case: dict) -> dict:
         """The student's forward and backward on one case, shared by the gradient tests."""
@@ -713,7 +722,17 @@ class Grading:
                                        numeric, numeric_tol)
             if mismatch is not None:
                 spoiled = ""
-                if r["imprecise_forward"]:
+                # float32-like outputs move each central difference by up to 2 e |L| / 2h (e about 1e-7; FLOAT32_NOISE
+                # has a margin): a mismatch beyond that is the backward's, whatever the forward's precision.
+                noise = Tolerance(numeric_tol.rtol, numeric_tol.atol + FLOAT32_NOISE
+                                  * float(np.max(np.abs(losses))) / tol.step)
+                beyond = r["imprecise_forward"] and (
+                    self.check_output(g.backward, label, got, numeric, noise) if p.mode == "full" else
+                    check_array(label, gradcheck.analytic_directional(p, got), numeric, noise)) is not None
+                if beyond:
+                    spoiled = (f"; (your {fwd.name} is also imprecise, float32-like: compute it in float64 too, but "
+                               "this error is far larger than that explains)")
+                elif r["imprecise_forward"]:
                     spoiled = (f"; but your {fwd.name} is not precise enough for this check (its outputs are float32 "
                                f"or carry about 1e-7 relative error): the numerical gradient divides differences of "
                                f"its outputs by {2 * tol.step:g}, which magnifies that error, so this cannot tell "
@@ -819,10 +838,10 @@ class Grading:
             raise Failed(f"no answer for {key!r} in the dict {fn.name}() returns", general=True)
         value = answers[key]
         if type(value) is not type(expected):
-            raise Failed(f"not a {type(expected).__name__}, as the question asks (you answered {value!r})",
+            raise Failed(f"{key!r}: not a {type(expected).__name__}, as the question asks (you answered {value!r})",
                          general=True)
         if value != expected:
-            raise Failed(f"incorrect (you answered {value!r})", general=True)
+            raise Failed(f"{key!r}: incorrect (you answered {value!r})", general=True)
 
     def answer_format(self, fn: Function) -> dict[str, str] | None:
         """A quiz function's questions and the type name of each answer (the reference's), never the answers."""
@@ -925,7 +944,9 @@ def _all_single_step(test: TestSpec, time_keys: tuple[str, ...]) -> bool:
     return bool(time_keys) and all(c.get(k, 1) == 1 for c in test.cases for k in time_keys)
 
 
-_IMPORT_FAILURE = re.compile(r"\.py (could not be imported|was not found in the submission)")
+_RAISED = "raised an exception (the public tests"  # a hidden test's brief of a call that raised (Reply.describe)
+# Failures that are the function's own whatever it calls: its module never imported, or it is a stub.
+_OWN_FAILURE = re.compile(r"\.py (could not be imported|was not found in the submission)|is not implemented yet")
 
 
 def _depends_on(homework: Homework, function: str) -> frozenset[str]:
@@ -961,8 +982,13 @@ def _add_hints(results: list[TestResult], homework: Homework, hidden: bool) -> N
         forward_broken = forward and forward != function and any(
             not r.passed and r.spec.kind == "forward" and not r.spec.stability for r in by_function.get(forward, []))
         through_time = gradient is not None and gradient.forward != function and function in homework.sequence_functions
-        # A wrong forward hands its backward wrong caches: the forward's hint below comes first.
-        if through_time and not forward_broken and any(
+        # The failing functions this one is meant to call, leaving out those whose failures a deeper one explains
+        # (a function it calls, or the forward whose outputs a backward's tests run on).
+        failing = {f for f, g in by_function.items() if any(not r.passed and not r.spec.stability for r in g)}
+        causes = sorted(f for f in failing & homework.calls.get(function, frozenset())
+                        if not failing & _depends_on(homework, f))
+        # A wrong forward hands its backward wrong caches, a wrong step breaks every step: those hints come first.
+        if through_time and not forward_broken and not causes and any(
                 r.passed and r.spec.kind in grad_kinds and _all_single_step(r.spec, time_keys) for r in group):
             for r in failed:
                 if r.spec.kind in grad_kinds and not _all_single_step(r.spec, time_keys):
@@ -971,6 +997,8 @@ def _add_hints(results: list[TestResult], homework: Homework, hidden: bool) -> N
                                  "parameter gradients are summed over the time steps.")
         if forward_broken:
             for r in failed:
+                if _OWN_FAILURE.search(r.output.split("\n")[0]):
+                    continue
                 if consistent and r.spec.kind == "reference_gradient":
                     r.output += (f"\nHint: this backward is consistent with your own {forward} (its numerical "
                                  f"check passes), so fix {forward} first.")
@@ -981,21 +1009,22 @@ def _add_hints(results: list[TestResult], homework: Homework, hidden: bool) -> N
                     r.output += (f"\nHint: your {forward} fails its own tests, and this check differentiates it "
                                  f"as you wrote it: a backward written for the correct {forward} fails here until "
                                  f"{forward} is fixed.")
+        if hidden and not any(not r.passed for r in group if not r.spec.hidden):
+            for r in failed:
+                if r.spec.hidden and _RAISED in r.output:
+                    r.output += ("\nHint: it raises on hidden inputs only (every public test of this function "
+                                 "passes): look for code that holds only for the public inputs' sizes, such as a "
+                                 "size written as a number or a squeeze that also drops an axis of length 1.")
         ordinary = [r for r in group if r.spec.kind == "forward" and not r.spec.stability]
         if ordinary and all(r.passed for r in ordinary):
             for r in failed:
                 if r.spec.stability:
                     r.output += "\nHint: " + homework.stability_hint_for(function)
-        # The failing functions this one is meant to call, leaving out those whose failures a deeper one explains
-        # (a function it calls, or the forward whose outputs a backward's tests run on).
-        failing = {f for f, g in by_function.items() if any(not r.passed and not r.spec.stability for r in g)}
-        causes = sorted(f for f in failing & homework.calls.get(function, frozenset())
-                        if not failing & _depends_on(homework, f))
         if causes:
             named = " and ".join(causes) if len(causes) < 3 else f"{', '.join(causes[:-1])} and {causes[-1]}"
             for r in failed:
                 # A module that could not be imported (or is missing) says so itself: the calls never ran.
-                if not r.spec.stability and not _IMPORT_FAILURE.search(r.output.split("\n")[0]):
+                if not r.spec.stability and not _OWN_FAILURE.search(r.output.split("\n")[0]):
                     r.output += (f"\nHint: {function} is meant to call {named}, which fail"
                                  f"{'s' if len(causes) == 1 else ''} {'its' if len(causes) == 1 else 'their'} own "
                                  f"tests: fix {'it' if len(causes) == 1 else 'them'} first, then check this again.")

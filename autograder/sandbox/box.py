@@ -138,6 +138,14 @@ def _limits_spec(limits: Limits, identity: Identity | None) -> dict:
                         identity.uid if identity else None, identity.gid if identity else None)
 
 
+def check_can_grade(config: Config, identity: Identity | None = None, python: str | None = None) -> None:
+    """Raise PrivilegeError (as root) when student code could not be separated from the config and the
+    reference: what ``open_sandbox`` would raise for every submission, for a class to refuse once up front."""
+    identity = identity if identity is not None else student_identity()
+    if identity is not None:
+        check_separation(python or child_python(), [config.path] + [config.reference / f for f in config.files])
+
+
 def open_sandbox(submission: Path, config: Config) -> Sandbox:
     """A started sandbox on the submission's expected files, as the right identity.
 
@@ -145,9 +153,7 @@ def open_sandbox(submission: Path, config: Config) -> Sandbox:
     """
     identity = student_identity()
     python = child_python()
-    if identity is not None:
-        secrets = [config.path] + [config.reference / f for f in config.files]
-        check_separation(python, secrets)
+    check_can_grade(config, identity, python)
     box = Sandbox(Path(submission), workdir_files(Path(submission), config.files), config.limits, identity, python)
     box.start()
     return box

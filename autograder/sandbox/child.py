@@ -15,6 +15,7 @@ import gc
 import importlib
 import io
 import os
+import re
 import signal
 import sys
 import time
@@ -149,10 +150,12 @@ class Child:
         try:
             importlib.import_module(msg["module"])
         except SyntaxError as exc:
-            # Valid code for the student's newer Python can be an error for this one: say which one this is.
-            version = ".".join(map(str, sys.version_info[:3]))
-            exc.msg = (f"{exc.msg} [Python {version} runs this code; syntax that only a newer Python accepts, "
-                       "such as an f-string reusing its quotes inside (3.12), is an error here]")
+            # Valid code for the student's newer Python can be an error for this one: where the line holds what
+            # newer Pythons added (an f-string, except*, a type statement, type parameters), say which one this is.
+            if _NEWER_SYNTAX.search(exc.text or "") or "f-string" in str(exc.msg):
+                version = ".".join(map(str, sys.version_info[:3]))
+                exc.msg = (f"{exc.msg} [Python {version} runs this code; syntax that only a newer Python accepts, "
+                           "such as an f-string reusing its quotes inside (3.12), is an error here]")
             raise
         # A notebook's modules run its cells (notebook_kernel.py) and keep what failed, for the student.
         notes = getattr(sys.modules.get("_notebook_run"), "notes", None)
@@ -424,6 +427,11 @@ def _forked(request: dict, fds: list[int], confine) -> None:
         except BaseException:  # noqa: BLE001 -- student code may have replaced or closed the stream
             pass
     os._exit(0)
+
+
+# Syntax newer Pythons accept and older ones refuse: f-strings (3.12 lets them nest quotes), except* (3.11),
+# type statements and type parameters (3.12).
+_NEWER_SYNTAX = re.compile(r"""\b[fF][rR]?["']|\bexcept\s*\*|^\s*type\s+\w+.*=|\b(def|class)\s+\w+\[""")
 
 
 def main(argv: list[str]) -> None:

@@ -182,9 +182,12 @@ def discover(root: Path, files: tuple[str, ...], assignment: str | None = None,
     found.attempt = attempt
     found.notes[:0] = unwrapped
     if not found.entries:
-        raise LayoutError(f"no submissions found in {root} (expected one folder or .zip per student, a Gradescope "
-                          "export with submission_metadata.yml, nbgrader's submitted/<student>/<assignment>/, or "
-                          "a Canvas, Moodle or Blackboard download)")
+        looks = _recognise(root) if layout is not None else kind
+        named = (f"; it looks like a {looks} download: leave --layout out, or give --layout {looks}"
+                 if looks != kind and looks != "folders" else "")
+        raise LayoutError(f"no submissions found in {root} as a {kind} layout (expected one folder or .zip per "
+                          "student, a Gradescope export with submission_metadata.yml, nbgrader's "
+                          "submitted/<student>/<assignment>/, or a Canvas, Moodle or Blackboard download)" + named)
     found.entries = _mark_duplicates(found.entries)
     for stray in found.unplaced:
         if stray["path"] in loose:

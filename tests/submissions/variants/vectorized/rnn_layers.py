@@ -104,7 +104,7 @@ def softmax_cross_entropy(o, y, mask=None):
     do = np.exp(log_p)
     np.add.at(do, (n_idx, t_idx, y), -1.0)
     do = do * (keep / N)[:, :, None]
-    return float(loss), do
+    return loss, do  # an np.float64, which the API accepts as a float
 
 
 def clip_gradients(grads, max_norm):
