@@ -706,7 +706,7 @@ def test_inputs_grade_all_cannot_use_exit_2(folder_batch, tmp_path):
         ((str(tmp_path / "nope"), "--out", str(tmp_path / "o1")), "does not exist"),
         ((str(SOLUTIONS), "--out", str(tmp_path / "o2")), "looks like one submission"),
         ((str(empty), "--out", str(tmp_path / "o3")), "no submissions found"),
-        ((str(empty), "--out", str(tmp_path / "o6"), "--timeout", "0"), "must be more than 0 seconds"),
+        ((str(empty), "--out", str(tmp_path / "o6"), "--timeout", "0"), "a number of seconds, more than 0"),
         ((str(empty), "--out", str(tmp_path / "o5"), "--jobs", "two"), "a whole number of worker processes"),
         ((str(SOLUTIONS.parent), "--out", str(out), "--assignment", "hw_seq2seq"), "holds the grades of"),
     ]

@@ -178,7 +178,7 @@ def test_similarity_command_and_html_report(graded, tmp_path):
     assert strict.returncode == 0, strict.stderr
     assert "code" not in similarity_rows(copy)[frozenset(("copy_a", "copy_b"))]["flagged"]
     bad = run_cli("similarity", str(copy), "--threshold", "1.5")  # no pair could ever be flagged
-    assert bad.returncode == 2 and "above 0 and at most 1" in bad.stderr
+    assert bad.returncode == 2 and "a share of the code, above 0 and at most 1" in bad.stderr
 
 
 # -- bug clusters -------------------------------------------------------------------------------------------

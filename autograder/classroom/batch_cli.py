@@ -103,34 +103,23 @@ def _grade_all_config(args: argparse.Namespace, out: Path) -> Path:
     return Path(recorded)
 
 
-def _jobs(value: str) -> int:
-    try:
-        jobs = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"a whole number of worker processes, not {value!r}") from None
-    if jobs < 1:
-        raise argparse.ArgumentTypeError("--jobs must be at least 1")
-    return jobs
+def _number(kind: type, what: str, low: float, high: float = float("inf"), low_included: bool = False):
+    """An argparse type: a ``kind`` number within (low, high] (or [low, high]), else a message saying ``what``."""
+    def parse(value: str):
+        try:
+            number = kind(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what}, not {value!r}") from None
+        if not (low <= number if low_included else low < number) or number > high:
+            raise argparse.ArgumentTypeError(f"{what}, not {value}")
+        return number
+
+    return parse
 
 
-def _positive(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"a number of seconds, not {value!r}") from None
-    if not number > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {value}")
-    return number
-
-
-def _share(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"a share of the code between 0 and 1, not {value!r}") from None
-    if not 0 < number <= 1:
-        raise argparse.ArgumentTypeError(f"a share of the code above 0 and at most 1, not {value}")
-    return number
+_jobs = _number(int, "a whole number of worker processes, at least 1", 1, low_included=True)
+_positive = _number(float, "a number of seconds, more than 0", 0)
+_share = _number(float, "a share of the code, above 0 and at most 1", 0, 1)
 
 
 def cmd_grade_all(args: argparse.Namespace) -> int:
