@@ -221,17 +221,25 @@ def test_two_bugs_failing_the_same_tests_alike_are_two_clusters(tmp_path):
     stays in its cluster."""
     from autograder.classroom.clusters import clusters
 
-    find = "    db = da.sum(axis=0)\n"
-    bugs = {"mean1": "    db = da.mean(axis=0)\n", "mean2": "    db = da.sum(axis=0) / len(da)\n",
-            "times_n": "    db = da.sum(axis=0) * len(da)\n"}
+    bugs = {"mean1": ("    db = da.sum(axis=0)\n", "    db = da.mean(axis=0)\n"),
+            "mean2": ("    db = da.sum(axis=0)\n", "    db = da.sum(axis=0) / len(da)\n"),
+            "times_n": ("    db = da.sum(axis=0)\n", "    db = da.sum(axis=0) * len(da)\n"),
+            # dU of the wrong shape two ways: (D, H) and (H, H) where (H, D) belongs.
+            "du_swapped": ("    dU = da.T @ x_t\n", "    dU = x_t.T @ da\n"),
+            "du_of_state": ("    dU = da.T @ x_t\n", "    dU = da.T @ s_prev\n")}
     records = {}
-    for student, replace in bugs.items():
+    for student, (find, replace) in bugs.items():
         folder = make_submission(tmp_path / student, [{"file": "rnn_layers.py", "find": find, "replace": replace}])
         records[student] = {"status": "graded", "results": grade_cli(folder, tmp_path)[1]}
     lost = {s: [t["name"] for t in r["results"]["tests"] if t["score"] < t["max_score"]] for s, r in records.items()}
     assert lost["mean1"] == lost["times_n"] and lost["mean1"]
-    by_member = {m: c.id for c in clusters(records) for m in c.members}
+    found = clusters(records)
+    by_member = {m: c.id for c in found for m in c.members}
     assert by_member["mean1"] == by_member["mean2"] != by_member["times_n"]
+    # Never one cluster for two bugs, not even one of a caller that sees both alike (Adagrad divides the factor
+    # out of training), nor of two wrong shapes.
+    for pair in (("mean1", "times_n"), ("du_swapped", "du_of_state"), ("mean1", "du_swapped")):
+        assert not [c.id for c in found if set(pair) <= set(c.members)], pair
 
 
 @pytest.fixture

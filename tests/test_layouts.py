@@ -529,6 +529,27 @@ def test_a_download_inside_folders_of_its_own_is_found(tmp_path, kind):
                                                                                        plain.entries]
 
 
+@pytest.mark.parametrize("kind", ["moodle", "canvas", "folders"])
+def test_junk_is_left_out_and_listed_wherever_it_lies(tmp_path, kind):
+    """A Mac's and Python's own files, in the class folder and in a student's folder: never graded, never silent."""
+    import classroom
+
+    folder = {"moodle": classroom.as_moodle, "canvas": classroom.as_canvas,
+              "folders": classroom.as_folders}[kind](_students(tmp_path / "src"), tmp_path / "class")
+    (folder / "__MACOSX").mkdir()
+    (folder / ".DS_Store").write_bytes(b"\0")
+    layout = discover(folder, FILES)
+    assert len(layout.entries) == 3
+    assert "left out of the class folder, as files no one writes by hand: .DS_Store, __MACOSX/" in layout.notes
+    if kind == "moodle":  # a student's folder, read file by file by the layout
+        student = next(p for p in folder.iterdir() if p.name.endswith("_assignsubmission_file"))
+        (student / "__pycache__").mkdir()
+        (student / "__pycache__" / "x.pyc").write_bytes(b"\0")
+        (student / ".DS_Store").write_bytes(b"\0")
+        junk = {i["path"] for i in discover(folder, FILES).ignored if "no one writes by hand" in i["reason"]}
+        assert junk == {f"{student.name}/.DS_Store", f"{student.name}/__pycache__/"}
+
+
 def test_a_layout_named_wrongly_says_what_the_folder_looks_like(tmp_path):
     import classroom
 

@@ -128,8 +128,8 @@ def cluster_section(records: dict[str, dict], docs: dict[str, dict]) -> list[str
         return []
     lines = ["## Bug clusters", "",
              "Students who failed one function's tests with the same messages (numbers replaced by #, the wrong "
-             "values kept), not counting failures the grader puts down to another function: usually one bug, and "
-             "a student with two bugs is in two clusters. "
+             "values and shapes kept), with the functions the same bug breaks: usually one bug, and a student with "
+             "two bugs is in two clusters. "
              "Attach one comment to every member with `python -m autograder comment OUTDIR --cluster ID --text "
              "\"...\"`.", "", "| cluster | students | members | what they got wrong | staff comment |",
              "|---|---|---|---|---|"]

@@ -615,13 +615,42 @@ def _check_same_class(out: Path, old: dict | None, submissions: Path, layout: La
     return moved
 
 
-def grade_all(submissions: Path, out: Path, config_path: Path, options: Options) -> Outcome:
-    """Grade every submission under ``submissions`` into ``out`` (see the module's docstring)."""
+def _grading_config(out: Path, old: dict | None, given: Path | None, options: Options) -> Path:
+    """``given``; else, for an OUTDIR that grade-all wrote, the config it was last graded with (as regrade does: a
+    plain rerun must not undo a regrade with another config); else the default assignment's.  Said when the
+    config is not the one OUTDIR was graded with, or is that one though not given."""
+    from autograder.config import ConfigError
+    from autograder.config import config_path as default_config
+
+    recorded = (old or {}).get("config")
+    recorded = Path(recorded) if isinstance(recorded, str) else None
+    try:
+        chosen = Path(given) if given is not None else default_config()
+    except ConfigError as exc:
+        raise BatchError(str(exc)) from None
+    if recorded is None or recorded.resolve() == chosen.resolve():
+        return chosen
+    if given is not None:
+        _say(options, f"note: {out} was graded with {recorded}; this run grades with {chosen}, so every student "
+                      "whose grade depends on the difference is graded again")
+    elif not recorded.is_file():
+        _say(options, f"note: {out} was graded with {recorded}, which is gone: grading with {chosen}")
+    else:
+        _say(options, f"note: grading with the config {out} was graded with, {recorded} (give --config or "
+                      "--assignment to choose another)")
+        return recorded
+    return chosen
+
+
+def grade_all(submissions: Path, out: Path, config_path: Path | None, options: Options) -> Outcome:
+    """Grade every submission under ``submissions`` into ``out`` (see the module's docstring) with the config
+    ``config_path`` (None: ``_grading_config``'s choice)."""
     submissions, out = Path(submissions), Path(out)
     if out.exists() and not out.is_dir():
         raise BatchError(f"--out {out} is a file: give a folder (a new or empty one, or one grade-all wrote)")
-    config = _load_config(config_path)
     old = read_json(out / MANIFEST) if (out / MANIFEST).exists() else None
+    config_path = _grading_config(out, old, config_path, options)
+    config = _load_config(config_path)
     if old is None and out.exists() and any(p.name != LOCK for p in out.iterdir()):
         raise BatchError(f"{out} exists and is not a grade-all output folder: choose an empty or new --out")
     # Not given: the attempt OUTDIR was graded with (a plain rerun must not undo --attempt first), else the latest.

@@ -79,30 +79,6 @@ def _config_path(args: argparse.Namespace) -> Path:
     return config_path(args.assignment, args.config)
 
 
-def _grade_all_config(args: argparse.Namespace, out: Path) -> Path:
-    """--config or --assignment when given; else, for an OUTDIR that grade-all wrote, the config it was last
-    graded with (as regrade does: a plain rerun must not undo a regrade with another config), said on stderr;
-    else the default assignment's."""
-    from autograder.classroom.batch import MANIFEST, read_json
-
-    manifest = read_json(out / MANIFEST) if (out / MANIFEST).is_file() else None
-    recorded = manifest.get("config") if isinstance(manifest, dict) else None
-    default = _config_path(args)
-    if args.config or args.assignment:
-        if isinstance(recorded, str) and Path(recorded).resolve() != default.resolve():
-            print(f"note: {out} was graded with {recorded}; this run grades with {default}, so every student "
-                  "whose grade depends on the difference is graded again", file=sys.stderr)
-        return default
-    if not isinstance(recorded, str) or Path(recorded).resolve() == default.resolve():
-        return default
-    if not Path(recorded).is_file():
-        print(f"note: {out} was graded with {recorded}, which is gone: grading with {default}", file=sys.stderr)
-        return default
-    print(f"note: grading with the config {out} was graded with, {recorded} (give --config or --assignment to "
-          "choose another)", file=sys.stderr)
-    return Path(recorded)
-
-
 def _number(kind: type, what: str, low: float, high: float = float("inf"), low_included: bool = False):
     """An argparse type: a ``kind`` number within (low, high] (or [low, high]), else a message saying ``what``."""
     def parse(value: str):
@@ -132,7 +108,8 @@ def cmd_grade_all(args: argparse.Namespace) -> int:
                       dry_run=args.dry_run, similarity=not args.no_similarity, force=args.force)
     out = Path(args.out)
     return _locked(out, args, lambda: _run_batch(
-        lambda: grade_all(Path(args.submissions), out, _grade_all_config(args, out), options), out,
+        lambda: grade_all(Path(args.submissions), out, _config_path(args) if args.config or args.assignment
+                          else None, options), out,
         report=not args.dry_run), lock=False)
 
 

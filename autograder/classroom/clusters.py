@@ -30,18 +30,22 @@ _NUMBER = re.compile(r"(?<![A-Za-z_])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 # The words before a number that is the wrong value itself, the expected one or their ratio (compare.py's
 # messages): the same bug gives the same such numbers on the same inputs, another bug other ones.
 _VALUE_BEFORE = re.compile(r"(?:got|expected|it is|should be|[\w\]'] is) $")
+_SHAPE_BEFORE = re.compile(r"shape \((?:\d+, )*$")  # a shape's numbers: dW of shape (4, 5) is not dW of (5, 4)
 
 
 def normalise(message: str, values: bool = False) -> str:
     """The failure's first line with paths cut to file names and every number replaced by #; with ``values``
-    the wrong value, the expected value and a factor are kept to 3 significant digits (a student's clusters:
-    two bugs failing one test the same way differ there, while line numbers and counts still do not split)."""
+    the wrong value, the expected value and a factor are kept to 3 significant digits, and shapes whole (a
+    student's clusters: two bugs failing one test the same way differ there, while line numbers and counts
+    still do not split)."""
     first = message.strip().splitlines()[0] if message.strip() else "(no message)"
     first = _PATH.sub(r"\1", first)
 
     def number(m: re.Match) -> str:
         if values and _VALUE_BEFORE.search(m.string[max(0, m.start() - 12):m.start()]):
             return f"<{float(m.group()):.3g}>"
+        if values and _SHAPE_BEFORE.search(m.string[max(0, m.start() - 40):m.start()]):
+            return m.group()
         return "#"
 
     first = _NUMBER.sub(number, first)
@@ -68,20 +72,25 @@ class Cluster:
 _EXPLAINED = re.compile(r"\bfix (?:it|them|[\w.]+) first\b")
 
 
-def signatures(record: dict) -> dict[str, tuple[tuple[str, str], ...]]:
-    """What a graded student got wrong, per function: function -> its failed tests (name, normalised message and
-    hint lines but those that point at another function), in the config's order.  {} when everything passed or
-    the record has no tests."""
+def signatures(record: dict) -> dict[str, tuple[tuple[tuple[str, str], ...], bool]]:
+    """What a graded student got wrong, per function: function -> (its failed tests as (name, normalised message
+    and hint lines but those that point at another function), in the config's order; whether any of them is the
+    function's own, no hint putting it down to another function).  {} when everything passed or the record has
+    no tests."""
     if record.get("status") != "graded" or not record.get("results"):
         return {}
     found: dict[str, list[tuple[str, str]]] = {}
+    own: set[str] = set()
     for t in record["results"]["tests"]:
         if t["score"] < t["max_score"]:
+            function = t["name"].split(":", 1)[0]
             hints = [normalise(line) for line in t["output"].splitlines()[1:]
                      if line.startswith("Hint:") and not _EXPLAINED.search(line)]
-            found.setdefault(t["name"].split(":", 1)[0], []).append(
-                (t["name"], " / ".join([normalise(t["output"], values=True), *hints])))
-    return {f: tuple(tests) for f, tests in found.items()}
+            found.setdefault(function, []).append((t["name"], " / ".join([normalise(t["output"], values=True),
+                                                                          *hints])))
+            if not _EXPLAINED.search(t["output"]):
+                own.add(function)
+    return {f: (tuple(tests), f in own) for f, tests in found.items()}
 
 
 def cluster_id(sig: tuple[tuple[str, str], ...]) -> str:
@@ -94,19 +103,26 @@ def clusters(records: dict[str, dict]) -> list[Cluster]:
     One per bug: students whose failures in a function are the same form a group, and the groups of one
     function's bug and of the functions it breaks hold the same students, so groups with the same members are
     one cluster (its signatures joined in the config's order).  A student with two bugs is in two clusters,
-    whatever else each bug breaks; a file that does not import, or untouched templates, is one cluster."""
+    whatever else each bug breaks; a file that does not import, or untouched templates, is one cluster.  A
+    cluster none of whose failures is anyone's own (every one put down by the grader to another function) is
+    an echo of bugs elsewhere, which have their clusters: two bugs seen alike through a caller are not one."""
     groups: dict[tuple, list[str]] = {}
+    owned: set[tuple] = set()  # signatures some member fails on their own
     order: dict[tuple, int] = {}  # a signature's first test's place in its first student's results
     for student in sorted(records):
         names = [t["name"] for t in (records[student].get("results") or {}).get("tests", [])]
-        for sig in signatures(records[student]).values():
+        for sig, own in signatures(records[student]).values():
             groups.setdefault(sig, []).append(student)
             order.setdefault(sig, names.index(sig[0][0]))
+            if own:
+                owned.add(sig)
     joined: dict[tuple[str, ...], list[tuple]] = {}
     for sig, members in groups.items():
         joined.setdefault(tuple(members), []).append(sig)
     found = []
     for members, sigs in joined.items():
+        if owned.isdisjoint(sigs):
+            continue
         sig = tuple(test for part in sorted(sigs, key=order.__getitem__) for test in part)
         found.append(Cluster(cluster_id(sig), sig, list(members)))
     return sorted(found, key=lambda c: (-len(c.members), c.id))

@@ -344,9 +344,10 @@ def group_submissions(records: dict[str, dict]) -> dict[str, str]:
     return {s: source for source, members in holders.items() if len(members) > 1 for s in members}
 
 
-def load_class(out: Path, config: Config) -> tuple[dict[str, str], dict[str, dict[str, str]], dict[str, str]]:
-    """From OUTDIR: student -> graded source text, student -> failing test -> value hash, student -> code folder."""
-    records = load_records(out)
+def load_class(out: Path, config: Config, records: dict[str, dict]
+               ) -> tuple[dict[str, str], dict[str, dict[str, str]], dict[str, str]]:
+    """From OUTDIR and its ``records`` (``load_records``): student -> graded source text, student -> failing test
+    -> value hash, student -> code folder."""
     texts, digests, folders = {}, {}, {}
     for student, record in records.items():
         folder = out / "code" / disk_name(record.get("file", student))
@@ -366,9 +367,10 @@ def report(out: Path, config: Config, thresholds: Thresholds = Thresholds(), job
     kept (no ``code/<id>/``) take part through their wrong values only; a regrade brings their code in.
     """
     out = Path(out)
-    texts, digests, folders = load_class(out, config)
+    records = load_records(out)
+    texts, digests, folders = load_class(out, config, records)
     pairs = compare(texts, digests, config.templates, config.files, thresholds, jobs,
-                    groups=group_submissions(load_records(out)))
+                    groups=group_submissions(records))
     listed = [p for p in pairs if p.listed(thresholds)]
     write_text_atomic(out / FOLDER / "similarity.csv", _csv(listed, thresholds))
     path = out / FOLDER / "report.html"

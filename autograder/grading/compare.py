@@ -154,21 +154,19 @@ def _hint(actual: np.ndarray, expected: np.ndarray, tol: Tolerance, hidden: bool
         return "it is all zeros: is it computed (or accumulated) at all?"
 
     def close(x: np.ndarray) -> bool:
-        return bool(np.all(np.abs(actual - x) <= tol.atol + tol.rtol * np.maximum(np.abs(actual), np.abs(x))))
+        return _close(actual, x, tol)
 
     if close(-expected):
         return "it has the wrong sign"
     zero = expected == 0
     if zero.any() and not zero.all() and np.any(actual[zero] != 0):
-        a, e = actual[~zero], expected[~zero]
-        if np.all(np.abs(a - e) <= tol.atol + tol.rtol * np.maximum(np.abs(a), np.abs(e))):
+        if _close(actual[~zero], expected[~zero], tol):
             return ("it is right wherever the expected value is not 0 but not 0 where it is: entries that should be "
                     "left out (masked positions?) are not")
     if time_axis is not None and expected.shape[time_axis] >= 3:
-        later, earlier = _steps(actual, time_axis, 1, None), _steps(expected, time_axis, 0, -1)
-        for lag, (a, e) in (("t - 1", (later, earlier)),
-                            ("t + 1", (_steps(actual, time_axis, 0, -1), _steps(expected, time_axis, 1, None)))):
-            if np.all(np.abs(a - e) <= tol.atol + tol.rtol * np.maximum(np.abs(a), np.abs(e))):
+        later, earlier = slice(1, None), slice(0, -1)
+        for lag, (a, e) in (("t - 1", (later, earlier)), ("t + 1", (earlier, later))):
+            if _close(_steps(actual, time_axis, a), _steps(expected, time_axis, e), tol):
                 # A hidden test's brief names no time step (none of its indices, nor the word).
                 return ("it is the expected values shifted by one position: an off-by-one index?" if hidden else
                         f"it is the expected sequence shifted by one time step (step t holds what belongs at {lag}): "
@@ -186,8 +184,13 @@ def _hint(actual: np.ndarray, expected: np.ndarray, tol: Tolerance, hidden: bool
     return ""
 
 
-def _steps(a: np.ndarray, axis: int, start: int, stop: int | None) -> np.ndarray:
-    return a[(slice(None),) * axis + (slice(start, stop),)]
+def _close(a: np.ndarray, b: np.ndarray, tol: Tolerance) -> bool:
+    """Every entry within the tolerance (the comparison of check_array)."""
+    return bool(np.all(np.abs(a - b) <= tol.atol + tol.rtol * np.maximum(np.abs(a), np.abs(b))))
+
+
+def _steps(a: np.ndarray, axis: int, steps: slice) -> np.ndarray:
+    return a[(slice(None),) * axis + (steps,)]
 
 
 def _time_steps(bad: np.ndarray, axis: int) -> str:

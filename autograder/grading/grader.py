@@ -845,18 +845,17 @@ class Grading:
 
     def answer_format(self, fn: Function) -> dict[str, str] | None:
         """A quiz function's questions and the type name of each answer (the reference's), never the answers."""
-        answers = self.reference_call(fn, [], {})[fn.outputs[0]]
-        return {str(k): type(v).__name__ for k, v in answers.items()}
+        return answer_types(self.reference_call(fn, [], {})[fn.outputs[0]])
 
     def answer_notes(self) -> list[str]:
         """What makes quiz answers unmarkable whatever is right, for every quiz function asked: keys missing or
         not asked, values of another type than the question asks (its text names both, so this is public)."""
         notes = []
         for name, answers in self._answers.items():
-            expected = None if isinstance(answers, Failed) else self.answer_format(self.homework.functions[name])
+            fn = self.homework.functions[name]
+            expected = None if isinstance(answers, Failed) else self.answer_format(fn)
             if expected is None:
                 continue
-            fn = self.homework.functions[name]
             missing = [k for k in expected if k not in answers]
             unknown = [repr(k) for k in answers if k not in expected]
             typed = [f"{k!r} is a {type(answers[k]).__name__} ({answers[k]!r}), the question asks for a {v}"
@@ -944,6 +943,11 @@ def _all_single_step(test: TestSpec, time_keys: tuple[str, ...]) -> bool:
     return bool(time_keys) and all(c.get(k, 1) == 1 for c in test.cases for k in time_keys)
 
 
+def answer_types(answers: dict) -> dict[str, str]:
+    """Each question of a quiz function's answers and the type name of its answer (what the question asks for)."""
+    return {str(k): type(v).__name__ for k, v in answers.items()}
+
+
 _RAISED = "raised an exception (the public tests"  # a hidden test's brief of a call that raised (Reply.describe)
 # Failures that are the function's own whatever it calls: its module never imported, or it is a stub.
 _OWN_FAILURE = re.compile(r"\.py (could not be imported|was not found in the submission)|is not implemented yet")
@@ -969,6 +973,7 @@ def _add_hints(results: list[TestResult], homework: Homework, hidden: bool) -> N
     by_function: dict[str, list[TestResult]] = {}
     for r in results:
         by_function.setdefault(r.spec.function, []).append(r)
+    failing = {f for f, g in by_function.items() if any(not r.passed and not r.spec.stability for r in g)}
     for function, group in by_function.items():
         failed = [r for r in group if not r.passed and r.spec.hidden == hidden]
         if not failed:
@@ -984,7 +989,6 @@ def _add_hints(results: list[TestResult], homework: Homework, hidden: bool) -> N
         through_time = gradient is not None and gradient.forward != function and function in homework.sequence_functions
         # The failing functions this one is meant to call, leaving out those whose failures a deeper one explains
         # (a function it calls, or the forward whose outputs a backward's tests run on).
-        failing = {f for f, g in by_function.items() if any(not r.passed and not r.spec.stability for r in g)}
         causes = sorted(f for f in failing & homework.calls.get(function, frozenset())
                         if not failing & _depends_on(homework, f))
         # A wrong forward hands its backward wrong caches, a wrong step breaks every step: those hints come first.

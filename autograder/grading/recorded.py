@@ -22,7 +22,7 @@ import json
 
 import numpy as np
 
-from autograder.grading.grader import Grading
+from autograder.grading.grader import Grading, answer_types
 from autograder.spec import Function, Homework, input_summary
 
 
@@ -89,8 +89,7 @@ class Recorder:
 
             def answer_format(self, fn: Function) -> dict[str, str] | None:
                 # The questions and answer types only: the answers stay out of the record.
-                found = Grading.reference_call(self, fn, [], {})[fn.outputs[0]]
-                recorder.answer_formats[fn.name] = {str(k): type(v).__name__ for k, v in found.items()}
+                recorder.answer_formats[fn.name] = answer_types(Grading.reference_call(self, fn, [], {})[fn.outputs[0]])
                 return recorder.answer_formats[fn.name]
 
         return Recording

@@ -110,7 +110,10 @@ class Reply:
 _FRAME = re.compile(r'File "([^"\n]+)", line (\d+) in (\S+)')
 # Where the child was when its time ran out: it dumps its stack (faulthandler, child.py) on this signal.
 WHERE_SIGNAL = signal.SIGUSR2
-WHERE_SECONDS = 2.0  # how long to wait for that dump before killing the child anyway
+# The dump ends with the outermost frame, the child program's own ("<string>" ... in <module>).
+_DUMP_END = re.compile(rb"in <module>\n\Z")
+WHERE_SECONDS = 30.0  # at most this long for the dump while the signal waits for the child to be scheduled
+WHERE_QUIET_SECONDS = 1.0  # once the signal is taken: this long with nothing written means no dump comes
 PRINTED_NOTE_BYTES = 1 << 20  # printing this much during the call is named as a likely reason for the time
 
 
@@ -136,6 +139,16 @@ def _limits_spec(limits: Limits, identity: Identity | None) -> dict:
     """What the child takes on before running student code (confine.py)."""
     return confine.spec(limits.cpu_seconds, limits.memory_mb, limits.file_mb, limits.processes,
                         identity.uid if identity else None, identity.gid if identity else None)
+
+
+def _signal_pending(pid: int, signum: int) -> bool:
+    """Whether ``signum`` waits, not delivered yet, for process ``pid`` (its /proc status; False when unknown)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            lines = [line.split() for line in f if line.startswith(("SigPnd:", "ShdPnd:"))]
+    except OSError:
+        return False
+    return any(int(parts[1], 16) >> (signum - 1) & 1 for parts in lines if len(parts) > 1)
 
 
 def check_can_grade(config: Config, identity: Identity | None = None, python: str | None = None) -> None:
@@ -529,16 +542,23 @@ class Sandbox(Operations):
             os.kill(self.proc.pid, WHERE_SIGNAL)
         except OSError:
             return []
-        deadline, last, dump = time.monotonic() + WHERE_SECONDS, start, b""
+        # However loaded the machine: waited for while the signal is pending (the child not scheduled yet), then
+        # until the dump is whole, or nothing more is written (student code replaced the handler).
+        deadline, quiet, last, dump = time.monotonic() + WHERE_SECONDS, None, start, b""
         while time.monotonic() < deadline:
-            time.sleep(0.02)
+            time.sleep(0.01)
             size = os.fstat(self._err.fileno()).st_size
-            if size > start and size == last:
+            if size > start:
                 self._err.seek(start)
                 dump = self._err.read(min(size - start, 1 << 16))
-                if b"most recent call first" in dump:
+                if _DUMP_END.search(dump):
                     break
-            last = size
+            if _signal_pending(self.proc.pid, WHERE_SIGNAL) or size != last:
+                quiet, last = None, size
+            elif quiet is None:
+                quiet = time.monotonic()
+            elif time.monotonic() - quiet > WHERE_QUIET_SECONDS:
+                break
         self._err.truncate(start)
         text = dump.decode(errors="replace")
         return [(path, int(line), func) for path, line, func in _FRAME.findall(text)]

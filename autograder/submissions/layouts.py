@@ -47,16 +47,20 @@ import yaml
 
 from autograder.submissions import ATTEMPTS, LAYOUTS  # noqa: F401 -- re-exported
 from autograder.submissions.locate import (  # noqa: F401 -- ArchiveLimits and SubmissionProblem are re-exported
+    JUNK_DIRS,
+    JUNK_FILES,
     ArchiveLimits,
     SubmissionProblem,
     UnsafeFile,
     extract_zip,
+    junk,
     member_path,
     read_regular,
 )
 from autograder.text import disk_name, name_bytes
 
-SKIPPED_NAMES = {"__MACOSX", "__pycache__", ".DS_Store", "Thumbs.db"}
+SKIPPED_NAMES = JUNK_DIRS | JUNK_FILES  # (locate.py's list: one list of junk for class folders and submissions)
+JUNK_REASON = "a file or folder no one writes by hand (an operating system's or a tool's): left out"
 # The entry note of a submission the LMS flagged late (Canvas's _LATE_; Moodle's and Blackboard's downloads
 # carry no such flag).  A staff extension (gradebook) finds it by this text.
 LATE_NOTE = "submitted late (Canvas marked it LATE)"
@@ -127,7 +131,7 @@ class Layout:
 
 # -- discovery ---------------------------------------------------------------
 def _visible(path: Path) -> bool:
-    return not path.name.startswith(".") and path.name not in SKIPPED_NAMES
+    return not junk(path.name)
 
 
 def _rel(path: Path, root: Path) -> str:
@@ -154,8 +158,9 @@ def discover(root: Path, files: tuple[str, ...], assignment: str | None = None,
         what = "is a file, not a folder" if root.exists() else "does not exist"
         raise LayoutError(f"submissions folder {str(root)!r} {what}: give the folder that holds the class's "
                           "submissions (one folder or zip per student, or an LMS download)")
-    root, unwrapped = _unwrap(root, files)
-    kind = layout or _recognise(root)
+    given = root
+    root, unwrapped, recognised = _unwrap(root, files)
+    kind = layout or recognised
     loose = [f for f in files if (root / f).is_file()]
     if loose and layout is None and kind == "folders" and sum(_holds_work(p, files) for p in root.iterdir()) < 2:
         # Only a folder that is one submission is refused: a class folder (a layout named or recognised, several
@@ -181,8 +186,12 @@ def discover(root: Path, files: tuple[str, ...], assignment: str | None = None,
         found = _folders(root)
     found.attempt = attempt
     found.notes[:0] = unwrapped
+    top = sorted({_rel(p, given) + ("/" if p.is_dir() else "") for folder in {given, root} for p in folder.iterdir()
+                  if p.name in SKIPPED_NAMES})
+    if top:
+        found.notes.append(f"left out of the class folder, as files no one writes by hand: {', '.join(top)}")
     if not found.entries:
-        looks = _recognise(root) if layout is not None else kind
+        looks = recognised
         named = (f"; it looks like a {looks} download: leave --layout out, or give --layout {looks}"
                  if looks != kind and looks != "folders" else "")
         raise LayoutError(f"no submissions found in {root} as a {kind} layout (expected one folder or .zip per "
@@ -196,26 +205,31 @@ def discover(root: Path, files: tuple[str, ...], assignment: str | None = None,
     return found
 
 
-def _unwrap(root: Path, files: tuple[str, ...]) -> tuple[Path, list[str]]:
+def _unwrap(root: Path, files: tuple[str, ...]) -> tuple[Path, list[str], str]:
     """The class folder inside folders that hold nothing else (an LMS download unzipped into a folder of its
-    own, a folder of student folders moved into another), and a note for each level gone down.  Gone down only
-    when the folder reached is a class: an LMS download, or two entries or more that look like submissions; a
-    chain that ends in one student's work (a class of one) stays where it was."""
-    if _recognise(root) != "folders":
-        return root, []
+    own, a folder of student folders moved into another), a note for each level gone down, and the layout
+    that folder is recognised as (``_recognise``).  Gone down only when the folder reached is a class: an LMS
+    download, or two entries or more that look like submissions; a chain that ends in one student's work (a
+    class of one) stays where it was."""
+    kind = _recognise(root)
+    if kind != "folders":
+        return root, [], kind
     chain = [root]
     for _ in range(4):
         children = [p for p in chain[-1].iterdir() if _visible(p)]
         if len(children) != 1 or not children[0].is_dir() or children[0].is_symlink():
             break
         if any((children[0] / f).is_file() for f in files):
-            return root, []
+            return root, [], kind
         chain.append(children[0])
     inner = chain[-1]
-    if inner == root or (_recognise(inner) == "folders" and sum(_holds_work(p, files) for p in inner.iterdir()) < 2):
-        return root, []
-    return inner, [f"{outer} holds nothing but the folder {held.name!r}: the class was read from {inner}"
-                   for outer, held in zip(chain, chain[1:])]
+    if inner == root:
+        return root, [], kind
+    inner_kind = _recognise(inner)
+    if inner_kind == "folders" and sum(_holds_work(p, files) for p in inner.iterdir()) < 2:
+        return root, [], kind
+    return inner, [f"{outer} holds no other work than the folder {held.name!r}: the class was read from {inner}"
+                   for outer, held in zip(chain, chain[1:])], inner_kind
 
 
 def _holds_work(path: Path, files: tuple[str, ...]) -> bool:
@@ -455,9 +469,12 @@ def _canvas(root: Path, files: tuple[str, ...]) -> Layout:
     return Layout("canvas", root, entries, ignored=ignored, unplaced=unplaced)
 
 
-def _files_under(folder: Path) -> list[Path]:
+def _files_under(folder: Path, skipped: list[Path]) -> list[Path]:
+    """The files under ``folder``, junk left out and added to ``skipped`` (folders whole)."""
     out = []
     for dirpath, dirnames, filenames in os.walk(folder):
+        skipped += [Path(dirpath) / d for d in sorted(dirnames) if d in SKIPPED_NAMES]
+        skipped += [Path(dirpath) / n for n in sorted(filenames) if n in SKIPPED_NAMES]
         dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_NAMES)
         out += [Path(dirpath) / n for n in sorted(filenames) if n not in SKIPPED_NAMES]
     return out
@@ -483,8 +500,11 @@ def _moodle(root: Path) -> Layout:
             ignored.append({"path": path.name + ("/" if path.is_dir() else ""), "student": student,
                             "reason": f"{what} is not graded"})
             continue
-        found = [(f.relative_to(path).as_posix(), f) for f in _files_under(path)] if path.is_dir() else \
+        skipped: list[Path] = []
+        found = [(f.relative_to(path).as_posix(), f) for f in _files_under(path, skipped)] if path.is_dir() else \
             [(match["original"], path)]
+        ignored += [{"path": _rel(j, root) + ("/" if j.is_dir() else ""), "student": student, "reason": JUNK_REASON}
+                    for j in skipped]
         for original, file in found:
             safe = _safe_original(original)
             if safe is None:

@@ -217,8 +217,15 @@ def _keep_time(target: Path, info: zipfile.ZipInfo) -> None:
 # -- one student's submission: where their work is, whatever the path, zip or upload -------------------------------
 # The rule (README "Where the grader finds your work") lives here and only here: `grade`, `check`, `grade-all`,
 # the Gradescope run and the student's `check.py` all call ``locate``.
-_JUNK_DIRS = {"__MACOSX", "__pycache__", ".ipynb_checkpoints", ".git", "node_modules"}
-_JUNK_FILES = {"Thumbs.db", "desktop.ini"}
+# Files and folders no one writes by hand (operating systems', editors' and tools' own), wherever they lie: a
+# class folder (layouts.py) or a submission.  Left out of grading, and listed as left out.
+JUNK_DIRS = {"__MACOSX", "__pycache__", ".ipynb_checkpoints", ".git", "node_modules"}
+JUNK_FILES = {"Thumbs.db", "desktop.ini", ".DS_Store"}
+
+
+def junk(name: str) -> bool:
+    """Whether a file or folder name is junk (JUNK_DIRS, JUNK_FILES, or a name that begins with a dot)."""
+    return name.startswith(".") or name in JUNK_DIRS or name in JUNK_FILES
 # The OS's and nbgrader's own records (collect writes timestamp.txt, submit submission_secret.txt).
 _QUIET_FILES = {"thumbs.db", "desktop.ini", "timestamp.txt", "submission_secret.txt", "check_and_submit.md"}
 _BUNDLE_FILES = {"README.md", "requirements.txt"}  # the student bundle's, beside its check.py (release/bundle.py)
@@ -353,7 +360,7 @@ def _scan(root: Path, scan: _Scan, prefix: str, unpack_to: Path | None, limits) 
         for d in sorted(dirnames):
             if (here / d).is_symlink():
                 scan.links.append(rel_here + _printable(d))
-            elif d in _JUNK_DIRS or d.startswith("."):
+            elif junk(d):
                 scan.skipped.append(rel_here + _printable(d) + "/")
             elif released_folder(here / d):
                 scan.released.append(rel_here + _printable(d) + "/")
@@ -370,7 +377,7 @@ def _scan(root: Path, scan: _Scan, prefix: str, unpack_to: Path | None, limits) 
         # Beside the student bundle's check.py, its handout and requirements are the bundle's, not the work.
         bundle = any(f.lower() == "check.py" and _released_file(here / f) for f in filenames)
         for f in sorted(filenames):
-            if f.startswith(".") or f in _JUNK_FILES:
+            if junk(f):
                 scan.skipped.append(rel_here + _printable(f))
                 continue
             path = here / f
