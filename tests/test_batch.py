@@ -627,6 +627,7 @@ def test_a_rerun_without_config_keeps_the_config_the_class_was_graded_with(tmp_p
     assert f"grading with the config {out} was graded with, {config}" in proc.stderr
     assert "2 of 2 students already graded" in proc.stderr
     assert json.loads((out / "batch.json").read_text())["config"] == str(config.resolve())
+    assert f"Graded with the config {config}" in (out / "summary.md").read_text()
 
 
 def test_a_file_where_a_folder_belongs_is_one_line_and_exit_2(tmp_path):

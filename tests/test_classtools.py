@@ -240,6 +240,11 @@ def test_two_bugs_failing_the_same_tests_alike_are_two_clusters(tmp_path):
     # out of training), nor of two wrong shapes.
     for pair in (("mean1", "times_n"), ("du_swapped", "du_of_state"), ("mean1", "du_swapped")):
         assert not [c.id for c in found if set(pair) <= set(c.members)], pair
+    # What the caller shows alike for both db bugs stays with each bug's cluster, outside its id.
+    echoed = {t for t in lost["mean1"] if t.startswith("train_char_rnn:")} & set(lost["times_n"])
+    for student in ("mean1", "times_n"):
+        cluster = next(c for c in found if student in c.members)
+        assert echoed and echoed <= set(cluster.echoes) | {t for t, _ in cluster.signature}, (student, cluster)
 
 
 @pytest.fixture

@@ -139,6 +139,8 @@ def cluster_section(records: dict[str, dict], docs: dict[str, dict]) -> list[str
             f"{_cell(test)}: `{_cell(msg).replace('`', '')}`" for test, msg in c.signature[:3])
         if len(c.signature) > 3:
             wrong += f"<br>... and {len(c.signature) - 3} more failed tests"
+        if c.echoes:
+            wrong += f"<br>also failed alike by students of other bugs: {_cell(', '.join(c.echoes))}"
         members = ", ".join(c.members[:12]) + (" ..." if len(c.members) > 12 else "")
         said = []
         for text, holders in sorted(carried.get(c.id, {}).items()):
@@ -192,7 +194,7 @@ def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: 
                   "are `pending`, without scores, and this summary still counts an earlier run's result for those "
                   f"graded before. To grade them, {RESUME}; this summary and grades.csv are not final until "
                   "then.**", ""]
-    lines += [f"# {config.title}: class summary", ""]
+    lines += [f"# {config.title}: class summary", "", f"Graded with the config {config.path}.", ""]
     current = {s["id"] for s in mapping.get("students", [])} if isinstance(mapping, dict) else set(records)
     gone = sorted(set(records) - current)
     # Students the interrupted run was to grade and no run has graded yet: no record, but part of the class.

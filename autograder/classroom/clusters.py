@@ -65,6 +65,9 @@ class Cluster:
     id: str
     signature: tuple[tuple[str, str], ...]  # (test name, normalised message) of the bug's function(s)
     members: list[str]
+    # Tests its members also fail, alike with the students of other bugs, each put down by the grader to another
+    # function (a caller that sees two bugs the same way): not in the signature, so the id stays the bug's.
+    echoes: tuple[str, ...] = ()
 
 
 # The grader's hints that put a failure down to another function ("fix it first", "fix <function> first"): left
@@ -105,7 +108,8 @@ def clusters(records: dict[str, dict]) -> list[Cluster]:
     one cluster (its signatures joined in the config's order).  A student with two bugs is in two clusters,
     whatever else each bug breaks; a file that does not import, or untouched templates, is one cluster.  A
     cluster none of whose failures is anyone's own (every one put down by the grader to another function) is
-    an echo of bugs elsewhere, which have their clusters: two bugs seen alike through a caller are not one."""
+    an echo of bugs elsewhere: two bugs seen alike through a caller are not one; its tests are listed as
+    ``echoes`` of each cluster whose members all share them."""
     groups: dict[tuple, list[str]] = {}
     owned: set[tuple] = set()  # signatures some member fails on their own
     order: dict[tuple, int] = {}  # a signature's first test's place in its first student's results
@@ -119,12 +123,16 @@ def clusters(records: dict[str, dict]) -> list[Cluster]:
     joined: dict[tuple[str, ...], list[tuple]] = {}
     for sig, members in groups.items():
         joined.setdefault(tuple(members), []).append(sig)
-    found = []
+    found, echoes = [], []
     for members, sigs in joined.items():
         if owned.isdisjoint(sigs):
+            echoes += [(set(members), [name for part in sigs for name, _ in part])]
             continue
         sig = tuple(test for part in sorted(sigs, key=order.__getitem__) for test in part)
         found.append(Cluster(cluster_id(sig), sig, list(members)))
+    for c in found:
+        c.echoes = tuple(dict.fromkeys(name for members, names in echoes if set(c.members) <= members
+                                       for name in names))
     return sorted(found, key=lambda c: (-len(c.members), c.id))
 
 
