@@ -90,6 +90,20 @@ def test_fault_costs_only_what_it_touches(name, tmp_path, fast_config, validate_
     assert message in outputs
 
 
+def test_printing_is_named_at_every_timeout_after_the_output_is_cut(tmp_path):
+    """The capture keeps 2 MB here: the first call that prints without end fills it, and the later ones print
+    only past the cap, where output is dropped but still counted: each of their timeouts names the printing."""
+    config = write_config(tmp_path, limits={"call_seconds": 1.0, "import_seconds": 3.0, "batch_seconds": 10.0,
+                                            "file_mb": 2})
+    sub = make_submission(tmp_path / "printer", FAULTS["print_until_stopped"][0])
+    _, results = grade_cli(sub, tmp_path, "--config", str(config))
+    timed_out = [t["output"] for t in results["tests"]
+                 if t["visibility"] == "visible" and "did not finish within the time limit" in t["output"]]
+    assert len(timed_out) >= 2, results["tests"]
+    assert all("printing that much is slow: remove the prints" in o for o in timed_out), timed_out
+    assert "output is cut" in results["output"] and "\x00" not in results["output"]
+
+
 def test_empty_submission_folder(tmp_path, validate_results):
     empty = tmp_path / "empty"
     empty.mkdir()

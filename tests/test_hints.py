@@ -233,6 +233,30 @@ def test_quiz_answers_that_cannot_be_marked_are_said_by_the_self_check(tmp_path)
     assert "Quiz:" not in run_cli("check", str(full)).stdout
 
 
+def test_numpy_scalar_quiz_answers_are_marked_as_the_numbers_they_are(tmp_path):
+    """A comparison gives np.bool_, a numpy sum np.int64: marked like True and 2, in check and grade alike; a
+    float where an int is asked stays unmarkable, a numpy one included."""
+    from conftest import run_cli
+
+    edits = [{"file": "quiz.py", "find": "def answers():", "replace": "import numpy as np\n\n\ndef answers():"},
+             {"file": "quiz.py", "find": '"order_matters": True', "replace": '"order_matters": np.int64(3) > 2'},
+             {"file": "quiz.py", "find": '"markov_property": 2',
+              "replace": '"markov_property": np.ones(2).astype(int).sum()'},
+             {"file": "quiz.py", "find": '"s_t_plus_2": 4', "replace": '"s_t_plus_2": np.array(4.0)'}]
+    sub = make_submission(tmp_path / "npquiz", edits)
+    check = run_cli("check", str(sub))
+    assert check.returncode == 0, check.stderr
+    note = next(line for line in check.stdout.splitlines() if "Quiz:" in line)
+    assert "'s_t_plus_2' is a float (4.0), the question asks for an int" in note
+    assert "order_matters" not in note and "markov_property" not in note
+    _, results = grade_cli(sub, tmp_path)
+    scores = {t["name"]: (t["score"], t["max_score"], t["output"]) for t in results["tests"]
+              if t["name"].startswith("answers:")}
+    assert all(s == m for name, (s, m, _) in scores.items() if not name.endswith("5 of 5")), scores
+    score, _, output = scores["answers: answer 5 of 5"]
+    assert score == 0 and "not an int, as the question asks (you answered 4.0)" in output
+
+
 def test_a_wrong_step_is_named_before_the_recurrent_path(tmp_path):
     """lstm_step_backward drops the forget gate from dc_prev: right for T = 1, wrong for longer sequences in
     lstm_backward, whose own loop is right: its lost points name the step, not the recurrent path."""

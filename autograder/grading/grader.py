@@ -838,7 +838,7 @@ class Grading:
             raise Failed(f"no answer for {key!r} in the dict {fn.name}() returns", general=True)
         value = answers[key]
         if type(value) is not type(expected):
-            raise Failed(f"{key!r}: not a {type(expected).__name__}, as the question asks (you answered {value!r})",
+            raise Failed(f"{key!r}: not {_a(type(expected).__name__)}, as the question asks (you answered {value!r})",
                          general=True)
         if value != expected:
             raise Failed(f"{key!r}: incorrect (you answered {value!r})", general=True)
@@ -858,7 +858,7 @@ class Grading:
                 continue
             missing = [k for k in expected if k not in answers]
             unknown = [repr(k) for k in answers if k not in expected]
-            typed = [f"{k!r} is a {type(answers[k]).__name__} ({answers[k]!r}), the question asks for a {v}"
+            typed = [f"{k!r} is {_a(type(answers[k]).__name__)} ({answers[k]!r}), the question asks for {_a(v)}"
                      for k, v in expected.items() if k in answers and type(answers[k]).__name__ != v]
             problems = ([f"no answer for {', '.join(map(repr, missing))}"] if missing else []) + (
                 [f"{', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not a question"] if unknown else []
@@ -876,7 +876,7 @@ class Grading:
             self._answers[fn.name] = Failed(f"{fn.name}() should return a dict, got {describe_type(reply.value)}",
                                             True)
         else:
-            self._answers[fn.name] = reply.value
+            self._answers[fn.name] = {k: _plain_answer(v) for k, v in reply.value.items()}
 
     def collect_answers(self) -> None:
         """Take the quiz functions' answers now, before any hidden input reaches the child.  A call sent early
@@ -941,6 +941,19 @@ def _lookup(grads: dict, label: str):
 def _all_single_step(test: TestSpec, time_keys: tuple[str, ...]) -> bool:
     """Whether every case of the test has sequences of one step (time keys absent count as 1)."""
     return bool(time_keys) and all(c.get(k, 1) == 1 for c in test.cases for k in time_keys)
+
+
+def _a(noun: str) -> str:
+    """The noun with its indefinite article: "an int", "a bool"."""
+    return ("an " if noun[:1] in "aeiou" else "a ") + noun
+
+
+def _plain_answer(value):
+    """A numpy scalar answer (``np.bool_``, ``np.int64``, a 0-d array: what a comparison or a numpy sum gives) as
+    the Python bool, int or float it stands for, so it is marked like one; other values as they are."""
+    if isinstance(value, (np.ndarray, np.generic)) and np.ndim(value) == 0 and value.dtype.kind in "biuf":
+        return value.item()
+    return value
 
 
 def answer_types(answers: dict) -> dict[str, str]:

@@ -523,7 +523,11 @@ class Sandbox(Operations):
         return Reply(ok=False, error_type="Fault", fault=reason, fault_brief=brief)
 
     def _printed_size(self) -> int:
-        return sum(os.fstat(f.fileno()).st_size for f in (self._out, self._err))
+        """Bytes printed to stdout and stderr so far, those dropped past the cap included (wire.printed_bytes)."""
+        from autograder.sandbox import wire
+
+        limit = self.limits.file_mb << 20
+        return sum(wire.printed_bytes(os.fstat(f.fileno()).st_size, limit) for f in (self._out, self._err))
 
     def _timeout(self, seconds: float) -> Reply:
         """The fault of a call past its time: where the child was (public tests only, the place being the
@@ -631,7 +635,10 @@ class Sandbox(Operations):
         self._drain()
         parts = []
         for name, f in (("stdout", self._out), ("stderr", self._err)):
-            size = os.fstat(f.fileno()).st_size
+            from autograder.sandbox import wire
+
+            # Ticks counting dropped output follow the cut line: they are not output.
+            size = min(os.fstat(f.fileno()).st_size, wire.output_kept_end(self.limits.file_mb << 20))
             if size == 0:
                 continue
             f.seek(0)

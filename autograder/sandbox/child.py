@@ -25,7 +25,15 @@ from collections.abc import Callable
 
 import numpy as np
 
-from autograder.sandbox.wire import Handle, MessageStream, output_cap, output_cut_message, write_message
+from autograder.sandbox.wire import (
+    PRINTED_TICKS_MAX,
+    Handle,
+    MessageStream,
+    output_cap,
+    output_cut_line,
+    tick_unit,
+    write_message,
+)
 
 MAX_WARNINGS = 20
 
@@ -249,14 +257,16 @@ class _CappedOutput(io.RawIOBase):
     without being kept: printing costs no points.
     """
 
-    def __init__(self, fd: int, cap: int, message: str) -> None:
+    def __init__(self, fd: int, cap: int, cut_line: bytes) -> None:
         super().__init__()
-        self._fd, self._cap, self._message = fd, cap, message
+        self._fd, self._cap, self._cut_line = fd, cap, cut_line
         try:  # the capture file outlives a restarted child: count what earlier children wrote
             self._size = os.fstat(fd).st_size
         except OSError:
             self._size = 0
         self._cut = self._size >= cap
+        # Bytes dropped since the last tick, and ticks written (wire.tick_unit: the grader counts them).
+        self._dropped, self._ticked = 0, max(0, self._size - cap - len(cut_line))
 
     def writable(self) -> bool:
         return True
@@ -267,6 +277,7 @@ class _CappedOutput(io.RawIOBase):
     def write(self, data) -> int:
         n = len(data)
         if self._cut:
+            self._count_dropped(n)
             return n
         try:
             if self._size + n <= self._cap:
@@ -274,11 +285,25 @@ class _CappedOutput(io.RawIOBase):
                 self._size += written
                 return written
             os.write(self._fd, bytes(data[:self._cap - self._size]))
-            os.write(self._fd, f"\n[{self._message}]\n".encode())
+            os.write(self._fd, self._cut_line)
         except OSError:  # the limit reached anyway (output written around the stream): keep nothing more
-            pass
+            self._ticked = PRINTED_TICKS_MAX
         self._cut = True
+        self._count_dropped(n - max(0, self._cap - self._size))
         return n
+
+    def _count_dropped(self, n: int) -> None:
+        self._dropped += n
+        ticks = 0
+        while self._ticked + ticks < PRINTED_TICKS_MAX and self._dropped >= tick_unit(self._ticked + ticks):
+            self._dropped -= tick_unit(self._ticked + ticks)
+            ticks += 1
+        if ticks:
+            self._ticked += ticks
+            try:
+                os.write(self._fd, bytes(ticks))
+            except OSError:
+                self._ticked = PRINTED_TICKS_MAX
 
 
 def _cap_output() -> None:
@@ -291,7 +316,7 @@ def _cap_output() -> None:
     for name in ("stdout", "stderr"):
         stream = getattr(sys, name)
         try:
-            raw = _CappedOutput(stream.fileno(), output_cap(limit), output_cut_message(limit))
+            raw = _CappedOutput(stream.fileno(), output_cap(limit), output_cut_line(limit))
         except (AttributeError, OSError, ValueError):
             continue
         setattr(sys, name, io.TextIOWrapper(io.BufferedWriter(raw), encoding=stream.encoding, errors=stream.errors,

@@ -44,6 +44,43 @@ def output_cut_message(file_limit: int) -> str:
     return f"your code printed more than {output_cap(file_limit) / 2**20:.3g} MB; output is cut"
 
 
+# Past the cap, output is dropped but still counted, so that a later call's printing can be named too: one NUL
+# byte (a tick) is appended per tick_unit(i) bytes dropped, at most PRINTED_TICKS_MAX (well inside the margin).
+# The unit doubles every PRINTED_TICK_DOUBLING ticks: endless printing (gigabytes a second once nothing is
+# written) never runs out of ticks, and a call's count stays within 1/PRINTED_TICK_DOUBLING of the total.
+PRINTED_TICK = 1 << 20
+PRINTED_TICK_DOUBLING = 1024
+PRINTED_TICKS_MAX = OUTPUT_MARGIN // 4
+
+
+def tick_unit(index: int) -> int:
+    """Bytes dropped that tick number ``index`` (0 for the first past the cut line) stands for."""
+    return PRINTED_TICK << (index // PRINTED_TICK_DOUBLING)
+
+
+def _ticked_bytes(ticks: int) -> int:
+    """Bytes the first ``ticks`` ticks stand for together."""
+    doublings, rest = divmod(ticks, PRINTED_TICK_DOUBLING)
+    return PRINTED_TICK * (PRINTED_TICK_DOUBLING * ((1 << doublings) - 1) + (rest << doublings))
+
+
+def output_cut_line(file_limit: int) -> bytes:
+    """The line the child writes where it stops keeping output (after exactly ``output_cap`` bytes)."""
+    return f"\n[{output_cut_message(file_limit)}]\n".encode()
+
+
+def output_kept_end(file_limit: int) -> int:
+    """The size of a cut capture file before its ticks: the kept output and the cut line."""
+    return output_cap(file_limit) + len(output_cut_line(file_limit))
+
+
+def printed_bytes(size: int, file_limit: int) -> int:
+    """How many bytes were printed to a capture file now ``size`` bytes long: those kept, and those dropped past
+    the cap as counted by their ticks (each within one tick's unit)."""
+    end = output_kept_end(file_limit)
+    return size if size <= end else end + _ticked_bytes(size - end)
+
+
 class WireError(Exception):
     """A message that breaks the format: the sender is faulty or hostile."""
 
