@@ -336,6 +336,10 @@ def check_behaviours(config: Config) -> None:
     cases = [(t, c) for t in config.tests if t.kind == "behaviour" for c in t.cases]
     if not cases:
         return
+    if config.behaviours_path is None or not config.behaviours_path.is_file():
+        # Without this, a missing module reads as one that defines no checks.
+        raise ConfigError(f"{config.path}: the assignment's behaviours module {config.behaviours_path} does not "
+                          "exist (its behaviour tests need it)")
     checks = config.homework.behaviours
     for test, case in cases:
         if case.get("check") not in checks:
@@ -461,6 +465,60 @@ def check_config_cases(config: Config) -> None:
     (imports the homework module, hence numpy).  Raises ConfigError."""
     check_cases(config, config.homework.required_case_keys())
     check_behaviours(config)
+
+
+def content_files(config: Config) -> dict[str, Path]:
+    """The files whose content decides a grade, by a label that does not depend on where they are: the config
+    itself, the homework module, the behaviours module and each file of the reference solution."""
+    files = {"config": Path(config.path)}
+    if config.homework_path is not None:
+        files["homework"] = config.homework_path
+    if config.behaviours_path is not None:
+        files["behaviours"] = config.behaviours_path
+    if config.reference is not None:
+        files.update({f"reference/{name}": config.reference / name for name in config.files})
+    return files
+
+
+def content_digests(config: Config) -> dict[str, str]:
+    """sha256 of each of ``content_files`` by its label ("" for a file that does not exist)."""
+    import hashlib
+
+    return {label: hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+            for label, path in content_files(config).items()}
+
+
+def content_fingerprint(digests: dict[str, str]) -> str:
+    """One digest of ``content_digests``: it changes whenever any of those files does."""
+    import hashlib
+
+    return hashlib.sha256("".join(f"{k}\0{v}\n" for k, v in sorted(digests.items())).encode()).hexdigest()
+
+
+def missing_files(config: Config) -> list[str]:
+    """What grading with ``config`` needs and does not find, each as "what path": the homework module, the
+    behaviours module (when a test is a behaviour test), the reference folder and each of its files."""
+    missing = []
+    if config.homework_path is None or not config.homework_path.is_file():
+        missing.append(f"the homework module {config.homework_path}")
+    if any(t.kind == "behaviour" for t in config.tests) and (
+            config.behaviours_path is None or not config.behaviours_path.is_file()):
+        missing.append(f"the behaviours module {config.behaviours_path}")
+    if config.reference is not None and not config.reference.is_dir():
+        missing.append(f"the reference solution folder {config.reference}")
+    elif config.reference is not None:
+        missing += [f"the reference solution file {config.reference / name}" for name in config.files
+                    if not (config.reference / name).is_file()]
+    return missing
+
+
+def check_required_files(config: Config) -> None:
+    """ConfigError, one line naming every missing file, when grading with ``config`` could not work."""
+    missing = missing_files(config)
+    if missing:
+        one = len(missing) == 1
+        raise ConfigError(f"{config.path}: {'; '.join(missing)} {'does' if one else 'do'} not exist: nothing was "
+                          f"graded (put {'it' if one else 'them'} back, or fix the config)")
 
 
 def command_config(path: str | Path | None = None, cases: bool = True, assignment: str | None = None) -> Config:

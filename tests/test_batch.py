@@ -630,6 +630,146 @@ def test_a_rerun_without_config_keeps_the_config_the_class_was_graded_with(tmp_p
     assert f"Graded with the config {config}" in (out / "summary.md").read_text()
 
 
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (but OUTDIR's lock file) by its relative path, with its bytes."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != ".lock"}
+
+
+def test_a_rerun_whose_config_is_gone_is_refused_in_one_line(tmp_path):
+    """The config OUTDIR was graded with is deleted: a rerun or a regrade without --config refuses (it never
+    falls back on the default assignment's), in one line naming the config, and writes nothing."""
+    src = tmp_path / "class"
+    make_submission(src / "a")
+    make_submission(src / "b", base=TEMPLATES)
+    out = tmp_path / "out"
+    (tmp_path / "cfg").mkdir()
+    config = write_config(tmp_path / "cfg", title="Recurrent networks, corrected")
+    assert grade_all(src, out, "--config", str(config)).returncode == 0
+    config.unlink()
+    before = snapshot(out)
+    for proc in (grade_all(src, out), grade_all(src, out, "--regrade"),
+                 run_cli("regrade", str(out), "--all", "--no-progress"),
+                 run_cli("regrade", str(out), "--dry-run"),
+                 run_cli("feedback", str(out), "--published")):
+        assert proc.returncode == 2, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and "is gone" in lines[0] and str(config) in lines[0], proc.stderr
+        assert "--config" in lines[0] or "put it back" in lines[0]
+    assert snapshot(out) == before
+    # Choosing a config goes on, saying which.
+    proc = grade_all(src, out, "--config", str(CONFIG))
+    assert proc.returncode == 0 and f"was graded with {config}" in proc.stderr, proc.stderr
+
+
+def test_a_rerun_says_when_the_configs_content_changed(tmp_path):
+    """The same config file, edited (its YAML, then its homework module): the rerun says so, names the file, grades
+    everyone again with the current content, and summary.md says it too; an unchanged rerun says nothing."""
+    src = tmp_path / "class"
+    make_submission(src / "a")
+    make_submission(src / "b", base=TEMPLATES)
+    out = tmp_path / "out"
+    folder = tmp_path / "cfg"
+    folder.mkdir()
+    shutil.copyfile(CONFIG.parent / "homework.py", folder / "homework.py")
+    config = write_config(folder, homework=str(folder / "homework.py"))
+    assert grade_all(src, out, "--config", str(config)).returncode == 0
+    proc = grade_all(src, out)
+    assert "2 of 2 students already graded" in proc.stderr and "changed since" not in proc.stderr, proc.stderr
+    summary = (out / "summary.md").read_text()
+    assert "content changed" not in summary
+
+    write_config(folder, homework=str(folder / "homework.py"), title="Recurrent networks, corrected")
+    proc = grade_all(src, out)
+    assert proc.returncode == 0, proc.stderr
+    assert f"the config {config} changed since {out} was graded with it ({config} edited)" in proc.stderr
+    assert "this run: 2 submissions" in proc.stderr
+    summary = (out / "summary.md").read_text()
+    assert "The config's content changed after this class was graded with it" in summary and str(config) in summary
+    assert "Every student is graded with the current content." in summary
+
+    # A homework module's edit changes what is graded: said, and everyone is graded again (not skipped).
+    with open(folder / "homework.py", "a") as f:
+        f.write("\n# tolerance note for the TAs\n")
+    proc = run_cli("regrade", str(out), "--student", "a", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    assert f"({folder / 'homework.py'} edited)" in proc.stderr and "students not named keep" in proc.stderr
+    assert "1 student still holds grades made with other content (b)" in (out / "summary.md").read_text()
+    proc = grade_all(src, out)
+    assert "1 of 2 students already graded" in proc.stderr and "this run: 1 submission" in proc.stderr
+    assert "Every student is graded with the current content." in (out / "summary.md").read_text()
+
+    # A batch.json written before the content was recorded: the rerun works and claims no change.
+    manifest = json.loads((out / "batch.json").read_text())
+    manifest.pop("content")
+    manifest.pop("content_changed")
+    (out / "batch.json").write_text(json.dumps(manifest))
+    proc = grade_all(src, out)
+    assert proc.returncode == 0 and "2 of 2 students already graded" in proc.stderr, proc.stderr
+    assert "changed since" not in proc.stderr and "earlier version" not in proc.stderr
+    assert "content" in json.loads((out / "batch.json").read_text())
+
+
+def test_a_config_missing_a_file_is_refused_up_front_in_one_line(tmp_path):
+    """A config whose homework module or reference file is missing is refused before anything is graded or written
+    (first run and rerun), in one line naming the file: not by workers that die while starting, after OUTDIR is
+    made."""
+    src = tmp_path / "class"
+    make_submission(src / "a")
+    folder = tmp_path / "cfg"
+    folder.mkdir()
+    shutil.copyfile(CONFIG.parent / "homework.py", folder / "homework.py")
+    reference = tmp_path / "reference"
+    shutil.copytree(SOLUTIONS, reference)
+    config = write_config(folder, homework=str(folder / "homework.py"), reference=str(reference))
+    (reference / "lstm_layers.py").unlink()
+    proc = grade_all(src, tmp_path / "new", "--config", str(config))
+    assert proc.returncode == 2 and not (tmp_path / "new").exists(), proc.stderr
+    missing = reference / "lstm_layers.py"
+    assert proc.stderr.strip().splitlines() == [f"error: {config}: the reference solution file {missing} does not "
+                                                "exist: nothing was graded (put it back, or fix the config)"]
+    shutil.copyfile(SOLUTIONS / "lstm_layers.py", reference / "lstm_layers.py")
+    out = tmp_path / "out"
+    assert grade_all(src, out, "--config", str(config)).returncode == 0
+    before = snapshot(out)
+    (folder / "homework.py").unlink()
+    for proc in (grade_all(src, out), run_cli("regrade", str(out), "--all", "--no-progress"),
+                 run_cli("regrade", str(out), "--dry-run")):
+        assert proc.returncode == 2, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and f"the homework module {folder / 'homework.py'} does not exist" in lines[0], lines
+    assert snapshot(out) == before
+
+
+def test_an_unknown_option_names_the_closest_one(tmp_path):
+    """Every subcommand: an option it does not know is one line naming the closest it knows, exit 2 (before
+    argparse would say only "unrecognized arguments", or that --out is missing)."""
+    cases = [(("grade-all", str(tmp_path), "--output", "x"), "--output", "--out"),
+             (("grade-all", str(tmp_path), "--out", str(tmp_path / "o"), "--jbos", "2"), "--jbos", "--jobs"),
+             (("regrade", str(tmp_path), "--studnet", "ann"), "--studnet", "--student"),
+             (("override", str(tmp_path), "--student", "ann", "--penalty", "-15", "--reasn", "late"), "--reasn",
+              "--reason"),
+             (("override", str(tmp_path), "--student", "ann", "--reason", "--late", "--penalty=-1", "--dry-run"),
+              "--dry-run", None),
+             (("feedback", str(tmp_path), "--publish", "--after-due"), None, None),
+             (("feedback", str(tmp_path), "--unpublish", "--befor-due-date"), "--befor-due-date",
+              "--before-due-date"),
+             (("comment", str(tmp_path), "--clster", "C1"), "--clster", "--cluster"),
+             (("similarity", str(tmp_path), "--treshold", "0.5"), "--treshold", "--threshold"),
+             (("grade", str(SOLUTIONS), "--resluts", str(tmp_path / "r.json")), "--resluts", "--results"),
+             (("check", str(SOLUTIONS), "--asignment", "hw_rnn"), "--asignment", "--assignment")]
+    for args, unknown, close in cases:
+        proc = run_cli(*args)
+        lines = proc.stderr.strip().splitlines()
+        if unknown is None:  # abbreviations of known options are not unknown: argparse's own checks go on
+            assert "unknown option" not in proc.stderr, (args, proc.stderr)
+            continue
+        assert proc.returncode == 2 and len(lines) == 1, (args, proc.stderr)
+        assert f"{args[0]}: error: unknown option {unknown}" in lines[0], (args, lines)
+        assert (f"did you mean {close}?" in lines[0]) if close else "--help lists the options" in lines[0], lines
+    assert not (tmp_path / "o").exists() and not (tmp_path / "r.json").exists()
+
+
 def test_a_file_where_a_folder_belongs_is_one_line_and_exit_2(tmp_path):
     src = tmp_path / "class"
     make_submission(src / "a")

@@ -152,3 +152,37 @@ def test_a_behaviour_case_must_name_a_check_of_the_assignment(tmp_path):
         path = write_config(tmp_path / str(check), questions=raw["questions"])
         with pytest.raises(ConfigError, match="names no behaviour check of .*behaviours.py.*hello_training"):
             command_config(str(path))
+
+
+def test_files_grading_needs_are_named_when_missing(tmp_path):
+    """A config whose homework module, behaviours module or reference files are missing: one ConfigError that names
+    each, before anything loads them; the behaviour tests' check says the module is missing, not that it is empty."""
+    import shutil
+
+    from conftest import SOLUTIONS, write_config
+
+    from autograder.config import check_behaviours, check_required_files, content_digests, missing_files
+
+    reference = tmp_path / "reference"
+    shutil.copytree(SOLUTIONS, reference)
+    path = write_config(tmp_path, homework=str(tmp_path / "homework.py"), behaviours=str(tmp_path / "behaviours.py"),
+                        reference=str(reference))
+    shutil.copyfile(CONFIG.parent / "homework.py", tmp_path / "homework.py")
+    shutil.copyfile(CONFIG.parent / "behaviours.py", tmp_path / "behaviours.py")
+    config = load_config(path)
+    assert missing_files(config) == []
+    check_required_files(config)
+    digests = content_digests(config)
+    (tmp_path / "homework.py").unlink()
+    (tmp_path / "behaviours.py").unlink()
+    (reference / "rnn_layers.py").unlink()
+    assert content_digests(config) != digests and content_digests(config)["homework"] == ""
+    with pytest.raises(ConfigError) as info:
+        check_required_files(config)
+    message = str(info.value)
+    assert len(message.splitlines()) == 1 and message.startswith(f"{path}: ")
+    for missing in ("homework module", "behaviours module", "reference solution file"):
+        assert missing in message, message
+    assert str(reference / "rnn_layers.py") in message and "do not exist" in message
+    with pytest.raises(ConfigError, match="behaviours module .*behaviours.py does not exist"):
+        check_behaviours(config)

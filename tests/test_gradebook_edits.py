@@ -547,6 +547,41 @@ def test_penalty_on_a_zero_and_on_an_error_row_is_shown_as_set(klass):
     assert "| good | -5 points | -5 points | late |" in summary
 
 
+def test_a_bonus_keeps_its_sign_and_the_total_stays_within_the_maximum(klass):
+    """``--penalty +15`` is a bonus: shown with its + wherever it is described (the command's output, grades.csv,
+    summary.md, feedback, results.json), and never lifts a total above the maximum score (said where the total is
+    shown)."""
+    _, out = klass
+    rows = grades(out)
+    full, bug = float(rows["good"]["max"]), float(rows["bug1"]["total"])
+    assert float(rows["good"]["total"]) == full and bug < full
+    proc = run_cli("override", str(out), "--student", "good", "--penalty", "+15", "--reason", "bonus question")
+    assert proc.returncode == 0, proc.stderr
+    capped = f"+15 points (applied: 0, capped at the maximum {full:g})"
+    assert f"good: penalty {capped}; total {full:g} / {full:g}" in proc.stdout
+    gap = full - bug
+    proc = run_cli("override", str(out), "--student", "bug1", "--penalty", f"+{gap + 5:g}", "--reason", "bonus")
+    assert proc.returncode == 0, proc.stderr
+    assert run_cli("override", str(out), "--student", "bug2", "--penalty=+10%", "--reason", "bonus").returncode == 0
+    rows, summary = grades(out), (out / "summary.md").read_text()
+    assert rows["good"]["total"] == f"{full:g}" and f"penalty {capped}: bonus question" in rows["good"]["note"]
+    assert rows["bug1"]["total"] == f"{full:g}"
+    assert (f"penalty +{gap + 5:g} points (applied: +{gap:g}, capped at the maximum {full:g}): bonus"
+            in rows["bug1"]["note"])
+    assert float(rows["bug2"]["total"]) == pytest.approx(min(full, bug * 1.1))
+    assert f"| good | +15 points | {capped} | bonus question |" in summary
+    assert f"| bug2 | +10% | +10% of {bug:g} ({bug * 0.1:+g} points) | bonus |" in summary
+    doc = results(out, "good")
+    assert doc["score"] == full and doc["extra_data"]["penalty"]["set"] == "+15 points"
+    assert f"Adjusted by the course staff: {capped}: bonus question" in doc["output"]
+    assert f"{capped}: bonus question" in (out / "feedback" / "good.md").read_text()
+    assert run_cli("feedback", str(out), "--published").returncode == 0
+    feedback = (out / "feedback" / "good.md").read_text()
+    assert f"**Score: {full:g} / {full:g}** (capped at the maximum {full:g})" in feedback
+    assert "capped" not in (out / "feedback" / "bug2.md").read_text()
+    assert summary.count(f"max {full:g};") == 1 and f"max {full + 15:g}" not in summary
+
+
 def canvas_class(base: Path) -> Path:
     """A Canvas download: ken and lea flagged LATE by Canvas, mo on time."""
     from classroom import as_canvas

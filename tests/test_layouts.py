@@ -476,7 +476,8 @@ def test_loose_files_are_staged_under_their_names_and_an_uploaded_zip_is_opened(
 
 
 def test_an_entry_survives_the_trip_to_a_worker(tmp_path):
-    entry = Entry("9", tmp_path, "files", "lee_9_*", "", "lee", (("quiz.py", str(tmp_path / "x")),), ("late",))
+    entry = Entry("9", tmp_path, "files", "lee_9_*", "", "lee", (("quiz.py", str(tmp_path / "x")),), ("late",),
+                  (".DS_Store", "__MACOSX/"))
     assert Entry.from_job(__import__("json").loads(__import__("json").dumps(entry.to_job()))) == entry
 
 
@@ -543,11 +544,47 @@ def test_junk_is_left_out_and_listed_wherever_it_lies(tmp_path, kind):
     assert "left out of the class folder, as files no one writes by hand: .DS_Store, __MACOSX/" in layout.notes
     if kind == "moodle":  # a student's folder, read file by file by the layout
         student = next(p for p in folder.iterdir() if p.name.endswith("_assignsubmission_file"))
-        (student / "__pycache__").mkdir()
-        (student / "__pycache__" / "x.pyc").write_bytes(b"\0")
+        (student / "hw" / "__pycache__").mkdir(parents=True)
+        (student / "hw" / "__pycache__" / "x.pyc").write_bytes(b"\0")
         (student / ".DS_Store").write_bytes(b"\0")
-        junk = {i["path"] for i in discover(folder, FILES).ignored if "no one writes by hand" in i["reason"]}
-        assert junk == {f"{student.name}/.DS_Store", f"{student.name}/__pycache__/"}
+        layout = discover(folder, FILES)
+        entry = next(e for e in layout.entries if e.student == student.name.split("_")[-3])
+        # The student's own: listed by the one rule for a submission (locate), in their notes, as for any folder.
+        assert entry.junk == (".DS_Store", "hw/__pycache__/") and not layout.ignored
+        assert all(not e.junk for e in layout.entries if e is not entry)
+        work = tmp_path / "work"
+        work.mkdir()
+        located = locate(prepare(entry, work, FILES), FILES, dest=tmp_path / "located")
+        assert "Left out, as files no one writes by hand: .DS_Store, hw/__pycache__/." in located.notes
+        assert set(located.not_graded) == {".DS_Store", "hw/__pycache__/"}
+        assert not (work / "staged" / "hw" / "__pycache__" / "x.pyc").exists()  # laid out empty, never copied
+
+
+@pytest.mark.parametrize("kind, uploads", [
+    ("canvas", {"smithalice_41_900_rnn_layers.py": "x", "smithalice_41_901_.DS_Store": "\0",
+                "doejohn_42_902_quiz.py": "y", "doejohn_42_903_Thumbs.db": "\0"}),
+    ("moodle", {"Alice Smith_41_assignsubmission_file_rnn_layers.py": "x",
+                "Alice Smith_41_assignsubmission_file_.DS_Store": "\0",
+                "John Doe_42_assignsubmission_file_quiz.py": "y", "John Doe_42_assignsubmission_file_Thumbs.db": "\0"}),
+    ("blackboard", {"HW_41_attempt_2024-03-01-10-00-00_rnn_layers.py": "x",
+                    "HW_41_attempt_2024-03-01-10-00-00_.DS_Store": "\0",
+                    "HW_42_attempt_2024-03-01-10-00-00_quiz.py": "y",
+                    "HW_42_attempt_2024-03-01-10-00-00_Thumbs.db": "\0"}),
+])
+def test_junk_uploaded_to_a_flat_download_is_the_students_not_unplaced(tmp_path, kind, uploads):
+    """A .DS_Store or Thumbs.db uploaded with the work is the student's junk, listed in their notes: not a file of no
+    one's (which would make grade-all exit 3 and tell the TA to move it)."""
+    from dataclasses import replace
+
+    layout = discover(_flat(tmp_path / kind, uploads), FILES)
+    assert layout.kind == kind and not layout.unplaced and not layout.ignored
+    assert {e.student: (e.junk, tuple(dict(e.files))) for e in layout.entries} == {
+        "41": ((".DS_Store",), ("rnn_layers.py",)), "42": (("Thumbs.db",), ("quiz.py",))}
+    work = tmp_path / "work"
+    work.mkdir()
+    located = locate(prepare(layout.entries[0], work, FILES), FILES, dest=tmp_path / "located")
+    assert located.not_graded == [".DS_Store"] and located.chosen == {"rnn_layers.py": "rnn_layers.py"}
+    assert fingerprint(layout.entries[0]) != fingerprint(replace(layout.entries[0], junk=()))
 
 
 def test_a_layout_named_wrongly_says_what_the_folder_looks_like(tmp_path):

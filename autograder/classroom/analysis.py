@@ -170,13 +170,33 @@ def _some(students: set[str]) -> str:
                                                if len(names) > PROBLEM_NAMES else "")
 
 
+def content_section(records: dict[str, dict], content: dict | None, changed: dict | None) -> list[str]:
+    """summary.md's lines on a config whose content changed since the class was first graded with it."""
+    if not changed:
+        return []
+    earlier = sorted(s for s, r in records.items() if content and r.get("config") != content.get("sha256"))
+    text = (f"The config's content changed after this class was graded with it (noticed {changed.get('when', '')}; "
+            f"edited: {_cell(', '.join(changed.get('files', [])))}); grading went on with its current content.")
+    if earlier:
+        text += (f" {len(earlier)} student{'s' * (len(earlier) != 1)} still hold{'s' * (len(earlier) == 1)} grades "
+                 f"made with other content ({_cell(_some(set(earlier)))}): `python -m autograder regrade OUTDIR --all` "
+                 "grades them again.")
+    else:
+        text += " Every student is graded with the current content."
+    return [text, ""]
+
+
 def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: Config,
-            mapping: dict | None = None, incomplete: dict | None = None) -> str:
+            mapping: dict | None = None, incomplete: dict | None = None, content: dict | None = None,
+            content_changed: dict | None = None) -> str:
     """The instructor's summary.md (charts are written beside it under charts/).
 
     ``mapping`` is batch.json's "mapping" (``layouts.Layout.mapping``): what was not graded or placed.
     ``incomplete`` is batch.json's "incomplete" ({when, missing, students}) after an interrupted run:
-    said in the first line, with the students not graded yet and how to resume.
+    said in the first line, with the students not graded yet and how to resume.  ``content`` is batch.json's
+    record of the config's content ({sha256, files}) and ``content_changed`` how it last changed under the
+    same config file ({when, files}): said under the config's name, with the students still graded with the
+    earlier content.
     """
     stats = item_analysis(records, config)
     graded = [s for s, r in records.items() if r["status"] == "graded"]
@@ -195,6 +215,7 @@ def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: 
                   f"graded before. To grade them, {RESUME}; this summary and grades.csv are not final until "
                   "then.**", ""]
     lines += [f"# {config.title}: class summary", "", f"Graded with the config {config.path}.", ""]
+    lines += content_section(records, content, content_changed)
     current = {s["id"] for s in mapping.get("students", [])} if isinstance(mapping, dict) else set(records)
     gone = sorted(set(records) - current)
     # Students the interrupted run was to grade and no run has graded yet: no record, but part of the class.

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import hashlib
 import json
 import os
 import selectors
@@ -53,8 +52,8 @@ from autograder.classroom.gradebook import (
     RESUME,
     GradebookError,
     check_grades_csv,
+    describe_penalty,
     describe_stale,
-    likely_students,
     load_overrides,
     load_records,
     no_such_student,
@@ -65,6 +64,7 @@ from autograder.classroom.gradebook import (
     set_override,
     set_penalty,
     stale_overrides,
+    unknown_students,
     write_grades_csv,
 )
 from autograder.classroom.gradebook import grades_csv as make_grades_csv
@@ -151,12 +151,11 @@ def default_jobs() -> int:
 
 
 def config_fingerprint(config: Config) -> str:
-    """A change of the config or of the reference solution makes every earlier record stale."""
-    h = hashlib.sha256(Path(config.path).read_bytes())
-    for name in config.files:
-        path = config.reference / name
-        h.update(name.encode() + b"\0" + (path.read_bytes() if path.exists() else b""))
-    return h.hexdigest()
+    """A change of the config, its homework or behaviours module or the reference solution makes every earlier
+    record stale (``config.content_digests``)."""
+    from autograder.config import content_digests, content_fingerprint
+
+    return content_fingerprint(content_digests(config))
 
 
 # -- the worker pool ---------------------------------------------------------------
@@ -317,10 +316,68 @@ def _can_grade(config: Config) -> None:
         raise BatchError(str(exc)) from None
 
 
-def _load_config(path: Path) -> Config:
-    from autograder.config import command_config
+def _load_config(path: Path, grading: bool = False) -> Config:
+    """The config at ``path``, checked; with ``grading``, ConfigError (one line) up front when a file grading
+    needs is missing: a worker would otherwise fail on it only after OUTDIR is written."""
+    from autograder.config import check_config_cases, check_required_files, command_config
 
-    return command_config(str(path))
+    config = command_config(str(path), cases=False)
+    if grading:
+        check_required_files(config)
+    check_config_cases(config)
+    return config
+
+
+def _graded_config(out: Path, manifest: dict) -> Config:
+    """The config OUTDIR was graded with, for a command that grades nothing (override, feedback, comment...)."""
+    path = Path(manifest["config"])
+    if not path.is_file():
+        raise BatchError(f"the config {out} was graded with, {path}, is gone: put it back, or grade the class again "
+                         f"with another: python -m autograder regrade {out} --all --config NEW.yaml")
+    return _load_config(path)
+
+
+def recorded_config(out: Path, manifest: dict | None = None) -> Path:
+    """The config file OUTDIR was (last) graded with; BatchError, one line, when it is gone: a rerun never
+    falls back on another config without being told to."""
+    manifest = read_manifest(out) if manifest is None else manifest
+    path = Path(manifest["config"])
+    if not path.is_file():
+        raise BatchError(f"the config {out} was graded with, {path}, is gone: pass --config to choose one")
+    return path
+
+
+def content_change(manifest: dict | None, config: Config, config_path: Path) -> dict | None:
+    """How the content of ``config_path`` changed since ``manifest`` recorded it: {"when", "files"} (the
+    changed files' paths), or None when it did not, when OUTDIR was graded with another config, or when
+    its batch.json predates the record (``content``)."""
+    from autograder.config import content_digests, content_files
+
+    recorded = (manifest or {}).get("content")
+    if not isinstance(recorded, dict) or Path(manifest.get("config", "")).resolve() != Path(config_path).resolve():
+        return None
+    now_digests, then = content_digests(config), recorded.get("files") or {}
+    changed = sorted(label for label in set(now_digests) | set(then) if now_digests.get(label) != then.get(label))
+    if not changed:
+        return None
+    paths = content_files(config)
+    return {"when": now(), "files": [str(paths.get(label, label)) for label in changed]}
+
+
+def _content_record(config: Config) -> dict:
+    """batch.json's record of the config's content (``content_change`` compares a rerun's with it)."""
+    from autograder.config import content_digests, content_fingerprint
+
+    digests = content_digests(config)
+    return {"sha256": content_fingerprint(digests), "files": digests}
+
+
+def describe_content_change(change: dict, out: Path, config_path: Path, everyone: bool = True) -> str:
+    """The note for a rerun whose config file is the same but whose content is not."""
+    then = ("every student graded with the earlier content is graded again" if everyone else
+            f"students not named keep grades made with the earlier content until regraded (regrade {out} --all)")
+    return (f"note: the config {config_path} changed since {out} was graded with it ({', '.join(change['files'])} "
+            f"edited): this run grades with its current content; {then}")
 
 
 def read_manifest(out: Path) -> dict:
@@ -449,7 +506,9 @@ def render_all(out: Path, config: Config, manifest: dict, only: set[str] | None 
     write_grades_csv(out, make_grades_csv(records, docs, config, current, pending), manifest, force)
     write_json_atomic(out / MANIFEST, manifest)
     write_text_atomic(out / "summary.md", analysis.summary(out, records, docs, config, manifest.get("mapping"),
-                                                           incomplete=manifest.get("incomplete")))
+                                                           incomplete=manifest.get("incomplete"),
+                                                           content=manifest.get("content"),
+                                                           content_changed=manifest.get("content_changed")))
     return records
 
 
@@ -615,31 +674,29 @@ def _check_same_class(out: Path, old: dict | None, submissions: Path, layout: La
     return moved
 
 
-def _grading_config(out: Path, old: dict | None, given: Path | None, options: Options) -> Path:
+def _grading_config(out: Path, old: dict | None, given: Path | None) -> tuple[Path, str]:
     """``given``; else, for an OUTDIR that grade-all wrote, the config it was last graded with (as regrade does: a
-    plain rerun must not undo a regrade with another config); else the default assignment's.  Said when the
-    config is not the one OUTDIR was graded with, or is that one though not given."""
+    plain rerun must not undo a regrade with another config); else the default assignment's.  With the note to
+    print once the config is known to be good: when it is not the one OUTDIR was graded with, or is that one
+    though not given.  BatchError when that one is gone and none is given."""
     from autograder.config import ConfigError
     from autograder.config import config_path as default_config
 
     recorded = (old or {}).get("config")
     recorded = Path(recorded) if isinstance(recorded, str) else None
+    if given is None and recorded is not None:
+        recorded = recorded_config(out, old)
     try:
         chosen = Path(given) if given is not None else default_config()
     except ConfigError as exc:
         raise BatchError(str(exc)) from None
     if recorded is None or recorded.resolve() == chosen.resolve():
-        return chosen
+        return chosen, ""
     if given is not None:
-        _say(options, f"note: {out} was graded with {recorded}; this run grades with {chosen}, so every student "
-                      "whose grade depends on the difference is graded again")
-    elif not recorded.is_file():
-        _say(options, f"note: {out} was graded with {recorded}, which is gone: grading with {chosen}")
-    else:
-        _say(options, f"note: grading with the config {out} was graded with, {recorded} (give --config or "
+        return chosen, (f"note: {out} was graded with {recorded}; this run grades with {chosen}, so every student "
+                        "whose grade depends on the difference is graded again")
+    return recorded, (f"note: grading with the config {out} was graded with, {recorded} (give --config or "
                       "--assignment to choose another)")
-        return recorded
-    return chosen
 
 
 def grade_all(submissions: Path, out: Path, config_path: Path | None, options: Options) -> Outcome:
@@ -649,10 +706,12 @@ def grade_all(submissions: Path, out: Path, config_path: Path | None, options: O
     if out.exists() and not out.is_dir():
         raise BatchError(f"--out {out} is a file: give a folder (a new or empty one, or one grade-all wrote)")
     old = read_json(out / MANIFEST) if (out / MANIFEST).exists() else None
-    config_path = _grading_config(out, old, config_path, options)
-    config = _load_config(config_path)
+    config_path, note = _grading_config(out, old, config_path)
+    config = _load_config(config_path, grading=True)
     if old is None and out.exists() and any(p.name != LOCK for p in out.iterdir()):
         raise BatchError(f"{out} exists and is not a grade-all output folder: choose an empty or new --out")
+    if note:
+        _say(options, note)
     # Not given: the attempt OUTDIR was graded with (a plain rerun must not undo --attempt first), else the latest.
     attempt = options.attempt or (old or {}).get("attempt") or "latest"
     if not options.attempt and attempt != "latest":
@@ -665,7 +724,7 @@ def grade_all(submissions: Path, out: Path, config_path: Path | None, options: O
         raise BatchError(str(exc)) from None
     _check_same_class(out, old, submissions, layout, config, config_path)
     if options.dry_run:  # nothing is graded and nothing is written
-        print(describe_mapping(layout))
+        print(describe_mapping(layout, config, options.archive_limits))
         return Outcome(students=len(layout.entries), unplaced=len(layout.unplaced), ignored=len(layout.ignored))
     _can_grade(config)
     for note in layout.notes:
@@ -681,6 +740,7 @@ def grade_all(submissions: Path, out: Path, config_path: Path | None, options: O
                           f"{submissions.resolve()}): the same class and assignment, so the rows are kept; "
                           "students whose submission is unchanged are not graded again")
         manifest = _manifest(submissions, layout, config_path, options, old, config.assignment)
+        _record_content(manifest, old, config, config_path, out, options, everyone=True)
         # Students an interrupted run was to (re)grade are graded now even if their record looks current: that
         # run may have been a --regrade, whose point was to grade them again.
         pending = frozenset(((old or {}).get("incomplete") or {}).get("missing", []))
@@ -691,6 +751,30 @@ def grade_all(submissions: Path, out: Path, config_path: Path | None, options: O
         if options.similarity and not outcome.interrupted:
             _similarity_step(out, config, manifest, options, outcome)
         return outcome
+
+
+def _record_content(manifest: dict, old: dict | None, config: Config, config_path: Path, out: Path,
+                    options: Options, everyone: bool) -> None:
+    """Keep the config's content in ``manifest`` (batch.json); when it changed since ``old`` recorded it, say so
+    and keep that in ``manifest["content_changed"]`` (summary.md says it).  ``everyone``: this run grades every
+    student whose record was made with other content (grade-all), not only some (regrade --student)."""
+    same = bool(old and old.get("config")) and Path(old["config"]).resolve() == Path(config_path).resolve()
+    change = content_change(old, config, config_path)
+    if change:
+        _say(options, describe_content_change(change, out, config_path, everyone))
+        manifest["content_changed"] = change
+    elif same and old.get("content_changed"):
+        manifest["content_changed"] = old["content_changed"]
+    else:  # a first run, or another config: an earlier change of the old one is moot
+        manifest.pop("content_changed", None)
+    if same and "content" not in old:
+        # An earlier version digested the config another way (without the homework modules): its records differ.
+        digest = config_fingerprint(config)
+        if any(r.get("config") != digest for r in load_records(out).values()):
+            _say(options, f"note: {out} was graded by an earlier version of this toolkit, which digested the config "
+                          "without its homework modules: every student it graded is graded again"
+                          + ("" if everyone else " (those not named now by the next grade-all)"))
+    manifest["content"] = _content_record(config)
 
 
 def _similarity_step(out: Path, config: Config, manifest: dict, options: Options, outcome: Outcome) -> None:
@@ -741,20 +825,23 @@ def regrade(out: Path, students: list[str] | None, options: Options, config_path
     out = Path(out)
     manifest = read_manifest(out)
     similarity_owed = bool((manifest.get("incomplete") or {}).get("similarity"))
-    config_path = Path(config_path or manifest["config"])
-    config = _load_config(config_path)
+    config_path = Path(config_path or recorded_config(out, manifest))
+    config = _load_config(config_path, grading=True)
     layout = rediscover(manifest, config)
     manifest["mapping"] = layout.mapping()
     by_id = {e.student: e for e in layout.entries}
     students = list(by_id) if students is None else students
     unknown = [s for s in students if s not in by_id]
     if unknown:
-        names = {e.student: e.name for e in layout.entries}
-        close = {s: likely_students(s, names) for s in unknown}
-        hints = [f"{s!r} (did you mean {', '.join(f'{c} ({names[c]})' if names[c] else c for c in close[s])}?)"
-                 if close[s] else repr(s) for s in unknown]
-        raise BatchError(f"no submission in {manifest['submissions']} for {', '.join(hints)}")
+        graded = load_records(out)
+        gone = [s for s in unknown if s in graded]
+        if gone:  # graded once, and its submission has left the class folder since
+            raise BatchError(f"no submission in {manifest['submissions']} for {', '.join(map(repr, gone))}, graded "
+                             f"earlier in {out}: put it back in the class folder to grade it again")
+        names = {s: str(r.get("name") or "") for s, r in graded.items()} | {e.student: e.name for e in layout.entries}
+        raise BatchError(unknown_students(unknown, names, out))
     _can_grade(config)
+    _record_content(manifest, dict(manifest), config, config_path, out, options, everyone=students == list(by_id))
     manifest.update(config=str(config_path.resolve()), assignment_name=config.assignment, updated=now())
     outcome = run_batch(out, config_path, config, layout, [by_id[s] for s in students], manifest, options,
                         force=True)
@@ -769,19 +856,21 @@ def regrade(out: Path, students: list[str] | None, options: Options, config_path
 
 def override(out: Path, student: str, test: str | None, score: float | None, reason: str, force: bool = False,
              penalty: str | None = None, remove_penalty: bool = False, extension: str | None = None,
-             remove_extension: bool = False) -> tuple[str, float]:
+             remove_extension: bool = False) -> tuple[str, float, str]:
     """Change one test's score for one student (score None: remove the change), or their penalty (``penalty``
-    "-15" or "-10%", or ``remove_penalty``), or their extension (``extension`` "3 days, approved by prof",
+    "-15", "+5" or "-10%", or ``remove_penalty``), or their extension (``extension`` "3 days, approved by prof",
     or ``remove_extension``: no score changes), and rewrite what depends on it.
 
-    Returns the test's full name and max score ("penalty" or "extension" and the class's max score).
+    Returns the test's full name and max score ("penalty" or "extension" and the class's max score), and for a
+    penalty set, how it applies and the total it gives ("+15 points (applied: +5, capped at the maximum 100);
+    total 100 / 100"; "" otherwise).
     """
     out = Path(out)
     manifest = read_manifest(out)
     records = load_records(out)
     if student not in records:
         raise BatchError(no_such_student(student, records, out))
-    config = _load_config(Path(manifest["config"]))
+    config = _graded_config(out, manifest)
     try:
         check_grades_csv(out, manifest, force, _expected_grades(out, manifest))
         if penalty is not None or remove_penalty:
@@ -795,7 +884,13 @@ def override(out: Path, student: str, test: str | None, score: float | None, rea
     except GradebookError as exc:
         raise BatchError(str(exc)) from None
     render_all(out, config, manifest, only={student}, force=force)
-    return name, max_score
+    applied = ""
+    if penalty is not None:
+        doc = results_document(records[student], load_overrides(out, records).get(student, {}), config)
+        applied = describe_penalty(doc["extra_data"]["penalty"])
+        if doc["extra_data"]["status"] == "graded":
+            applied += f"; total {doc['score']:g} / {config.max_score:g}"
+    return name, max_score, applied
 
 
 def comment(out: Path, text: str, cluster: str | None = None, student: str | None = None,
@@ -809,13 +904,13 @@ def comment(out: Path, text: str, cluster: str | None = None, student: str | Non
     out = Path(out)
     manifest = read_manifest(out)
     records = load_records(out)
+    config = _graded_config(out, manifest)  # before comments.yaml changes
     try:
         check_grades_csv(out, manifest, force, _expected_grades(out, manifest))
         members, already = add_comment(out, records, text, cluster=cluster, student=student, remove=remove)
     except GradebookError as exc:
         raise BatchError(str(exc)) from None
-    render_all(out, _load_config(Path(manifest["config"])), manifest, only=set(members), records=records,
-               force=force)
+    render_all(out, config, manifest, only=set(members), records=records, force=force)
     return members, already
 
 
@@ -828,7 +923,7 @@ def rerender(out: Path, published: bool | None, after_due_date: bool | None, for
     if after_due_date is not None:
         manifest["after_due_date"] = after_due_date
     manifest["updated"] = now()
-    config = _load_config(Path(manifest["config"]))
+    config = _graded_config(out, manifest)
     records = load_records(out)
     overrides = load_overrides(out, records)  # a bad overrides.yaml stops us before batch.json changes
     comments = load_comments(out, records)

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import re
 import shlex
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 # The batch modules are imported inside the commands: `grade` and `check` must not pay for them.
@@ -147,10 +148,13 @@ def cmd_regrade(args: argparse.Namespace) -> int:
 
 
 def _preview(out: Path, options, config: Path | None) -> int:
+    from autograder.classroom.batch import recorded_config
     from autograder.classroom.preview import describe, preview
+    from autograder.config import check_required_files, load_config
 
+    config = config or recorded_config(out)
+    check_required_files(load_config(config))  # one line now, not workers failing in the scratch folder
     # Nothing is written to OUTDIR: a grades.csv edited by hand is only said, not refused.
-
     print(describe(preview(out, options, config), out))
     return 0
 
@@ -180,15 +184,16 @@ def _override(args: argparse.Namespace) -> int:
 
     # Text typed under a non-UTF-8 locale arrives with surrogates; records hold it cleaned.
     args.student, args.test = clean_text(args.student), clean_text(args.test or "")
-    name, max_score = override(Path(args.outdir), args.student, args.test, args.score, clean_text(args.reason or ""),
-                               force=args.force, penalty=args.penalty, remove_penalty=args.remove_penalty,
-                               extension=clean_text(args.extension) if args.extension is not None else None,
-                               remove_extension=args.remove_extension)
+    name, max_score, applied = override(
+        Path(args.outdir), args.student, args.test, args.score, clean_text(args.reason or ""), force=args.force,
+        penalty=args.penalty, remove_penalty=args.remove_penalty,
+        extension=clean_text(args.extension) if args.extension is not None else None,
+        remove_extension=args.remove_extension)
     if args.extension is not None or args.remove_extension:
         print(f"{args.student}: extension {'removed' if args.remove_extension else repr(args.extension)} (no score "
               "changes); feedback, grades.csv and summary.md updated")
     elif args.penalty is not None or args.remove_penalty:
-        print(f"{args.student}: penalty {'removed' if args.remove_penalty else args.penalty}; results, feedback, "
+        print(f"{args.student}: penalty {'removed' if args.remove_penalty else applied}; results, feedback, "
               "grades.csv and summary.md updated")
     elif args.remove:
         print(f"{args.student}: removed the override on {name!r}")
@@ -229,12 +234,12 @@ def _similarity(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from autograder.classroom import similarity
-    from autograder.classroom.batch import _load_config, default_jobs, read_manifest, render_all
+    from autograder.classroom.batch import _graded_config, default_jobs, read_manifest, render_all
     from autograder.classroom.gradebook import GradebookError
 
     out = Path(args.outdir)
     manifest = read_manifest(out)
-    config = _load_config(Path(manifest["config"]))
+    config = _graded_config(out, manifest)
     thresholds = similarity.Thresholds()
     if args.threshold is not None:
         thresholds = replace(thresholds, code=args.threshold)
@@ -355,6 +360,57 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     group.add_argument("--before-due-date", dest="after_due_date", action="store_false")
     _no_wait(p)
     p.set_defaults(run=cmd_feedback)
+    # Every subcommand, those cli.py added before these too: the subparsers action gives no other way to choose
+    # the class of parsers already made.
+    for parser in sub.choices.values():
+        parser.__class__ = StrictOptionsParser
+
+
+# A negative number is a value (--penalty -15), never an option: argparse reads it so too.
+_NUMBER = re.compile(r"-\d+|-\d*\.\d+")
+
+
+def unknown_options(parser: argparse.ArgumentParser, args: list[str]) -> list[str]:
+    """A message per option in ``args`` that ``parser`` does not know, naming the closest one it knows (difflib).
+
+    Walks ``args`` as argparse does: a known option that takes a value skips that value (``--reason -x``),
+    an unambiguous prefix of a known option is that option, and ``--`` ends the options.  A prefix of
+    several options is left to argparse, which names them.
+    """
+    import difflib
+
+    actions = {s: a for a in parser._actions for s in a.option_strings}
+    found, i = [], 0
+    while i < len(args):
+        arg = args[i]
+        i += 1
+        if arg == "--":
+            break
+        if len(arg) < 2 or not arg.startswith("-") or _NUMBER.fullmatch(arg):
+            continue
+        name = arg.split("=", 1)[0]
+        hits = [name] if name in actions else [s for s in actions if name.startswith("--") and s.startswith(name)]
+        if hits:
+            if len(hits) == 1 and actions[hits[0]].nargs != 0 and "=" not in arg:
+                i += 1
+            continue
+        close = difflib.get_close_matches(name, list(actions), n=1)
+        found.append(f"unknown option {name}" + (f"; did you mean {close[0]}?" if close
+                                                 else f" ({parser.prog} --help lists the options)"))
+    return found
+
+
+class StrictOptionsParser(argparse.ArgumentParser):
+    """A subcommand's parser that refuses an unknown option in one line naming the closest known one, before
+    argparse's own checks (which would say only "unrecognized arguments", or first that --out is missing)."""
+
+    def parse_known_args(self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+                         ) -> tuple[argparse.Namespace, list[str]]:
+        """argparse's, once no option of ``args`` is unknown (else exit 2 with the one line)."""
+        unknown = unknown_options(self, list(sys.argv[1:] if args is None else args))
+        if unknown:
+            self.exit(EXIT_USAGE, f"{self.prog}: error: {'; '.join(unknown)}\n")
+        return super().parse_known_args(args, namespace)
 
 
 def _no_wait(p: argparse.ArgumentParser) -> None:

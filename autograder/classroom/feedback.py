@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from autograder.classroom.gradebook import PENDING_LINE, describe_penalty
+from autograder.classroom.gradebook import PENDING_LINE, capped, describe_penalty
 from autograder.config import Config
 
 
@@ -48,12 +48,13 @@ def render(record: dict, doc: dict, config: Config, published: bool = False, aft
     withheld = [t for t in tests if t not in visible]
     got = sum(t["score"] for t in visible)
     out_of = sum(t["max_score"] for t in visible)
+    penalty = doc.get("extra_data", {}).get("penalty")
     if withheld:
         lines.append(f"**Score on the tests shown: {got:g} / {out_of:g}.** {len(withheld)} hidden tests "
                      f"({sum(t['max_score'] for t in withheld):g} points) are shown when grades are published.")
     else:
-        lines.append(f"**Score: {doc['score']:g} / {out_of:g}**")
-    penalty = doc.get("extra_data", {}).get("penalty")
+        lines.append(f"**Score: {doc['score']:g} / {out_of:g}**" + (
+            f" (capped at the maximum {penalty['max']:g})" if capped(penalty) else ""))
     if penalty:
         lines += ["", f"Adjusted by the course staff: {describe_penalty(penalty)}: "
                       f"{penalty['reason']}" + (" (included in the total when grades are published)"

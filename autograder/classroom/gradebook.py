@@ -62,38 +62,74 @@ def now() -> str:
 
 def likely_students(given: str, names: dict[str, str]) -> list[str]:
     """The ids ``given`` most likely means (``names``: id -> display name): the students whose name it is (any
-    letter case or accents, its words in any order or run together as Canvas's "lastfirst", or some of its
-    words: a first name alone), else the closest ids (difflib)."""
+    letter case or accents, its words in any order, or run together as Canvas's "lastfirst": "Alice Smith" is
+    ``smithalice``; hyphens and apostrophes count for nothing there), else those whose name holds all its words
+    (a first name alone), else the closest ids (difflib)."""
     import difflib
-    import itertools
-    import unicodedata
 
-    def plain(text: str) -> list[str]:
-        text = unicodedata.normalize("NFKD", text.lower().replace(",", " "))
-        return "".join(c for c in text if not unicodedata.combining(c)).split()
-
-    words = plain(given)
-    joined = "".join(words)
     whole, part = [], []
+    words = _plain_words(given)
+    orders = _joined_orders(words)
     for student, name in names.items():
-        name_words = plain(name or "")[:4]
+        name_words = _plain_words(name or "")[:4]
         if not name_words:
             continue
-        if joined in {"".join(p) for p in itertools.permutations(name_words)}:
+        if orders & _joined_orders(name_words):
             whole.append(student)
         elif words and set(words) <= set(name_words):
             part.append(student)
     return whole or part or difflib.get_close_matches(given, list(names), n=3, cutoff=0.6)
 
 
+def _plain_words(text: str) -> list[str]:
+    """A name's words in lower case without accents (a comma separates words too: "Smith, Alice")."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFKD", text.lower().replace(",", " "))
+    return "".join(c for c in text if not unicodedata.combining(c)).split()
+
+
+def _joined_orders(words: list[str]) -> set[str]:
+    """The words run together in every order, letters and digits only (Canvas drops spaces and hyphens from
+    "Smith-Jones, Mary" alike); none for more than four words (a sentence, not a name)."""
+    import itertools
+
+    if not words or len(words) > 4:
+        return set()
+    return {"".join(c for c in "".join(order) if c.isalnum()) for order in itertools.permutations(words)} - {""}
+
+
 def no_such_student(student: str, records: dict[str, dict], out: Path) -> str:
     """The message for a student id OUTDIR does not hold, naming the likely ones (``likely_students``)."""
-    close = likely_students(student, {s: str(r.get("name") or "") for s, r in records.items()})
-    hint = ""
-    if close:
-        shown = ", ".join(f"{s} ({records[s].get('name')})" if records[s].get("name") else s for s in close)
-        hint = f"; did you mean {shown}? Students are named by id, grades.csv's first column"
-    return f"no graded student {student!r} in {out}{hint}"
+    return unknown_students([student], {s: str(r.get("name") or "") for s, r in records.items()}, out)
+
+
+SHOWN_IDS = 5  # ids listed in a message about an unknown student
+
+
+def unknown_students(given: list[str], names: dict[str, str], out: Path) -> str:
+    """One line for ids OUTDIR does not hold (``names``: id -> display name of those it does): the likely ones
+    for each (``likely_students``), and for those with none a few of OUTDIR's ids and where to find them all."""
+    def who(student: str) -> str:
+        return f"{student} ({names[student]})" if names.get(student) else student
+
+    close = {s: likely_students(s, names) for s in given}
+    hints = [f"did you mean {', '.join(map(who, close[s]))}?" if len(given) == 1 else
+             f"for {s!r}, did you mean {', '.join(map(who, close[s]))}?" for s in given if close[s]]
+    lost = [s for s in given if not close[s]]
+    message = f"no graded student {', '.join(map(repr, given))} in {out}"
+    if hints:
+        message += "; " + "; ".join(hints)
+    if not lost:
+        return message + " Students are named by id, grades.csv's first column"
+    nothing = f"no id or name like {'it' if len(given) == 1 else ', '.join(map(repr, lost))}"
+    ids = sorted(names)
+    if not ids:
+        return f"{message} ({nothing}); it holds no graded student yet"
+    listed = ", ".join(map(who, ids[:SHOWN_IDS])) + (f" and {len(ids) - SHOWN_IDS} more" if len(ids) > SHOWN_IDS
+                                                    else "")
+    return (f"{message} ({nothing}); it holds {len(ids)} student{'s' if len(ids) != 1 else ''}: {listed} "
+            "(grades.csv's first column lists every id)")
 
 
 def read_json(path: Path) -> dict | None:
@@ -396,18 +432,38 @@ def shown_notes(notes: list[str], extension: dict | None) -> list[str]:
             if n == LATE_NOTE else n for n in notes]
 
 
+def signed(number: float) -> str:
+    """A penalty's or bonus's number with its sign ("-15", "+15"); "0" for none."""
+    return f"{number:+g}" if number else "0"
+
+
+def set_text(penalty: dict) -> str:
+    """A ``penalty`` entry of overrides.yaml as set, always signed: "-15 points", "+15 points", "-10%"."""
+    if "percent" in penalty:
+        return f"{signed(float(penalty['percent']))}%"
+    return f"{signed(float(penalty['points']))} points"
+
+
 def describe_penalty(penalty: dict) -> str:
-    """A penalty as set and as applied: "-15 points", "-15 points (applied: 0, the score cannot go below
-    0)", "-10% of 40 (-4 points)", "-15 points (applies once graded)" (extra_data.penalty)."""
+    """A penalty or bonus as set and as applied: "-15 points", "-15 points (applied: 0, the score cannot go below
+    0)", "+15 points (applied: +5, capped at the maximum 100)", "-10% of 40 (-4 points)", "-15 points (applies
+    once graded)" (extra_data.penalty)."""
     text = penalty["set"]
     if penalty.get("pending"):
         return f"{text} (applies once graded)"
     if text.endswith("%"):
         text += f" of {penalty['before']:g} ({penalty['intended']:+g} points)"
     if not math.isclose(penalty["points"], penalty["intended"], abs_tol=1e-9):
-        applied = f"{penalty['points']:+g}" if penalty["points"] else "0"
-        text += f" (applied: {applied}, the score cannot go below 0)"
+        applied = signed(penalty["points"])
+        limit = (f"capped at the maximum {penalty['max']:g}" if penalty["intended"] > penalty["points"]
+                 else "the score cannot go below 0")
+        text += f" (applied: {applied}, {limit})"
     return text
+
+
+def capped(penalty: dict | None) -> bool:
+    """Whether a bonus (``extra_data.penalty``) was cut to keep the total at the maximum score."""
+    return bool(penalty) and not penalty.get("pending") and penalty["intended"] > penalty["points"] + 1e-9
 
 
 def _save_overrides(out: Path, update: Callable[[dict], None]) -> None:
@@ -595,8 +651,8 @@ def results_document(record: dict, overrides: dict[str, dict], config: Config,
     if notes != record.get("notes", []):
         extra["notes"] = notes
     if penalty:
-        given = (f"{float(penalty['percent']):g}%" if "percent" in penalty else f"{float(penalty['points']):g} points")
-        extra["penalty"] = {"set": given, "reason": penalty.get("reason", ""), "when": penalty.get("when", "")}
+        extra["penalty"] = {"set": set_text(penalty), "reason": penalty.get("reason", ""),
+                            "when": penalty.get("when", "")}
     if record["status"] != "graded" or not record.get("results"):
         extra["reason"] = record.get("reason", "")
         if penalty:
@@ -632,10 +688,12 @@ def results_document(record: dict, overrides: dict[str, dict], config: Config,
     if penalty:
         points = adjust(doc["score"], penalty)
         before = doc["score"]
-        doc["score"] = max(0.0, before + points)
-        kind = f"{float(penalty['percent']):g}% of {before:g}" if "percent" in penalty else "points"
-        # points: what it changed; intended: what it would have changed without the floor at 0.
-        extra["penalty"].update(points=round(doc["score"] - before, 4), intended=points, before=before, given=kind)
+        # A bonus never lifts the total above the maximum score, a penalty never takes it below 0.
+        doc["score"] = min(config.max_score, max(0.0, before + points))
+        kind = f"{set_text(penalty)} of {before:g}" if "percent" in penalty else "points"
+        # points: what it changed; intended: what it would have changed without the limits 0 and max.
+        extra["penalty"].update(points=round(doc["score"] - before, 4), intended=points, before=before, given=kind,
+                                max=config.max_score)
         notes.append(f"Adjusted by the course staff: {describe_penalty(extra['penalty'])}: {penalty.get('reason')}")
     if extension:
         notes.append(f"Extension granted by the course staff: {extension.get('reason', '')}")

@@ -25,8 +25,9 @@ SID), with the display name where the layout has one.  The flat layouts give an 
 When a layout holds several attempts of one student (Blackboard), one is chosen (``attempt``:
 latest or first) and the entry's notes say so; the other attempts' files are ``ignored``.
 Whatever is not graded is listed: ``Layout.ignored`` (online text, receipts, other attempts)
-and ``Layout.unplaced`` (files and folders that belong to no student).  An entry that cannot
-be graded (two submissions for one id, a folder named in the metadata but absent) keeps a
+and ``Layout.unplaced`` (files and folders that belong to no student); junk a student uploaded (``.DS_Store``, a
+Moodle folder's ``__pycache__/``) is the entry's ``junk``, left out and listed by ``locate`` as in any folder.
+An entry that cannot be graded (two submissions for one id, a folder named in the metadata but absent) keeps a
 ``problem`` and becomes an error row; only an input that is not a class folder at all raises
 ``LayoutError``.  Zips are untrusted: ``extract_zip`` refuses path traversal, links, password
 protection and archives that would unpack beyond the size limits, counting the bytes actually
@@ -40,8 +41,9 @@ import os
 import re
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
@@ -54,13 +56,17 @@ from autograder.submissions.locate import (  # noqa: F401 -- ArchiveLimits and S
     UnsafeFile,
     extract_zip,
     junk,
+    locate_work,
     member_path,
     read_regular,
+    shown_names,
 )
 from autograder.text import disk_name, name_bytes
 
+if TYPE_CHECKING:
+    from autograder.config import Config
+
 SKIPPED_NAMES = JUNK_DIRS | JUNK_FILES  # (locate.py's list: one list of junk for class folders and submissions)
-JUNK_REASON = "a file or folder no one writes by hand (an operating system's or a tool's): left out"
 # The entry note of a submission the LMS flagged late (Canvas's _LATE_; Moodle's and Blackboard's downloads
 # carry no such flag).  A staff extension (gradebook) finds it by this text.
 LATE_NOTE = "submitted late (Canvas marked it LATE)"
@@ -86,6 +92,9 @@ class Entry:
     name: str = ""  # the student's display name, when the layout has one
     files: tuple[tuple[str, str], ...] = ()
     notes: tuple[str, ...] = ()  # what the mapping decided for this student (attempt chosen, late)
+    # For "files": paths in the submission the layout did not take, as no one writes them by hand (a folder ends
+    # in "/"); ``stage_files`` lays them out empty so that the student's notes list them as for any folder.
+    junk: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # One spelling of an accented id or name (macOS unzips folder names decomposed, NFD): the same student
@@ -97,13 +106,14 @@ class Entry:
         """The fields a grading worker needs, as JSON-ready data (``from_job`` reads them back)."""
         return {"student": self.student, "source": str(self.source), "kind": self.kind, "label": self.label,
                 "problem": self.problem, "name": self.name, "files": [list(f) for f in self.files],
-                "entry_notes": list(self.notes)}
+                "entry_notes": list(self.notes), "junk": list(self.junk)}
 
     @classmethod
     def from_job(cls, job: dict) -> Entry:
+        """The entry ``to_job`` described."""
         return cls(job["student"], Path(job["source"]), job["kind"], job["label"], job.get("problem", ""),
                    job.get("name", ""), tuple((str(a), str(b)) for a, b in job.get("files", ())),
-                   tuple(job.get("entry_notes", ())))
+                   tuple(job.get("entry_notes", ())), tuple(job.get("junk", ())))
 
 
 @dataclass
@@ -404,7 +414,16 @@ def _safe_original(name: str) -> str | None:
         path = member_path(name)
     except SubmissionProblem:
         return None
-    return path.as_posix() if path.parts and not any(p in SKIPPED_NAMES for p in path.parts) else None
+    return path.as_posix() if path.parts else None
+
+
+def _junk_part(rel: str) -> str | None:
+    """The junk a relative path is or lies in (``hw/__pycache__/x.pyc``: ``hw/__pycache__/``), else None."""
+    parts = rel.split("/")
+    for k, part in enumerate(parts):
+        if part in SKIPPED_NAMES:
+            return "/".join(parts[:k + 1]) + ("/" if k < len(parts) - 1 else "")
+    return None
 
 
 def _pick(student: str, candidates: list[tuple[str, str, str]], ignored: list[dict]) -> tuple[tuple[str, str], ...]:
@@ -423,6 +442,7 @@ def _canvas(root: Path, files: tuple[str, ...]) -> Layout:
     uploads: dict[str, list[tuple[str, str, str]]] = {}
     names: dict[str, str] = {}
     late: set[str] = set()
+    junk: dict[str, set[str]] = {}
     ignored, unplaced = [], []
     for path in sorted(root.iterdir()):
         if not _visible(path):
@@ -451,6 +471,10 @@ def _canvas(root: Path, files: tuple[str, ...]) -> Layout:
         if safe is None:
             unplaced.append({"path": path.name, "reason": "its original name is not a safe file name"})
             continue
+        if _junk_part(safe):
+            junk.setdefault(user, set()).add(_junk_part(safe))
+            uploads.setdefault(user, [])
+            continue
         uploads.setdefault(user, []).append((safe, path.name, f"{int(match['attachment']):020d}"))
     for user in sorted(set(names) - set(uploads)):
         ignored.append({"path": f"{names[user]}_{user}_*", "student": user,
@@ -465,7 +489,8 @@ def _canvas(root: Path, files: tuple[str, ...]) -> Layout:
             notes += (f"{len(older)} older upload{'s' if len(older) > 1 else ''} not graded (the newest of each file "
                       f"is): {', '.join(older[:3])}{', ...' if len(older) > 3 else ''}",)
         entries.append(Entry(user, root, "files", f"{names[user]}_{user}_*", name=names[user],
-                             files=tuple((o, str(root / p)) for o, p in chosen), notes=notes))
+                             files=tuple((o, str(root / p)) for o, p in chosen), notes=notes,
+                             junk=tuple(sorted(junk.get(user, ())))))
     return Layout("canvas", root, entries, ignored=ignored, unplaced=unplaced)
 
 
@@ -483,6 +508,7 @@ def _files_under(folder: Path, skipped: list[Path]) -> list[Path]:
 def _moodle(root: Path) -> Layout:
     uploads: dict[str, list[tuple[str, str, str]]] = {}
     names: dict[str, str] = {}
+    junk: dict[str, set[str]] = {}
     ignored, unplaced = [], []
     for path in sorted(root.iterdir()):
         if not _visible(path):
@@ -503,22 +529,23 @@ def _moodle(root: Path) -> Layout:
         skipped: list[Path] = []
         found = [(f.relative_to(path).as_posix(), f) for f in _files_under(path, skipped)] if path.is_dir() else \
             [(match["original"], path)]
-        ignored += [{"path": _rel(j, root) + ("/" if j.is_dir() else ""), "student": student, "reason": JUNK_REASON}
-                    for j in skipped]
+        junk.setdefault(student, set()).update(_rel(j, path) + ("/" if j.is_dir() else "") for j in skipped)
         for original, file in found:
             safe = _safe_original(original)
             if safe is None:
                 unplaced.append({"path": _rel(file, root), "reason": "its original name is not a safe file name"})
+            elif _junk_part(safe):
+                junk[student].add(_junk_part(safe))
             else:
                 uploads.setdefault(student, []).append((safe, _rel(file, root), ""))
-        if path.is_dir() and not found:
+        if path.is_dir() or junk[student]:
             uploads.setdefault(student, [])
     entries = []
     for student, files in sorted(uploads.items()):
         chosen = _pick(student, files, ignored)
         label = f"{names[student]}_{student}_assignsubmission_file"
         entries.append(Entry(student, root, "files", label, name=names[student],
-                             files=tuple((o, str(root / p)) for o, p in chosen)))
+                             files=tuple((o, str(root / p)) for o, p in chosen), junk=tuple(sorted(junk[student]))))
     for student in sorted(set(names) - set(uploads)):
         ignored.append({"path": f"{names[student]}_{student}_*", "student": student,
                         "reason": "no file submission: nothing to grade (no row in grades.csv)"})
@@ -593,16 +620,18 @@ def _blackboard(root: Path, attempt: str) -> Layout:
                 if p != chosen:
                     reason = f"another attempt ({_bb_time(attempts[p]['stamp'])}): the {attempt} ({when}) is graded"
                     ignored += [{"path": name, "student": user, "reason": reason} for _, name in attempts[p]["files"]]
-        candidates = []
+        candidates, junk = [], set()
         for original, name in attempts[chosen]["files"]:
             safe = _safe_original(original)
             if safe is None:
                 unplaced.append({"path": name, "reason": "its original name is not a safe file name"})
+            elif _junk_part(safe):
+                junk.add(_junk_part(safe))
             else:
                 candidates.append((safe, name, name))
         picked = _pick(user, candidates, ignored)
         entries.append(Entry(user, root, "files", chosen, name=names.get(user, ""),
-                             files=tuple((o, str(root / p)) for o, p in picked), notes=notes))
+                             files=tuple((o, str(root / p)) for o, p in picked), notes=notes, junk=tuple(sorted(junk))))
     return Layout("blackboard", root, entries, layout_notes, ignored=ignored, unplaced=unplaced)
 
 
@@ -643,25 +672,36 @@ def _mark_duplicates(entries: list[Entry]) -> list[Entry]:
         seen.add(e.student)
         if len(sources[e.student]) > 1:
             labels = sorted(x.label for x in entries if x.student == e.student)
-            e = Entry(e.student, e.source, e.kind, e.label,
-                      f"several submissions for this id ({', '.join(labels)}): keep one and regrade", e.name,
-                      e.files, e.notes)
+            e = replace(e, problem=f"several submissions for this id ({', '.join(labels)}): keep one and regrade")
         out.append(e)
     return out
 
 
-def describe_mapping(layout: Layout) -> str:
-    """The student <-> files mapping as text, for ``grade-all --dry-run``."""
+def describe_mapping(layout: Layout, config: Config | None = None, limits: ArchiveLimits | None = None) -> str:
+    """The student <-> files mapping as text, for ``grade-all --dry-run``.
+
+    Each student's files are listed as the download holds them (a file the LMS renamed as ``downloaded name ->
+    original name``).  With ``config``, each submission is also looked into as grading would look (``prepare``,
+    then ``locate``'s rule; no student code runs): the path in the submission graded as each expected file, the
+    expected files missing, and the paths not graded (what summary.md's "Not graded" lists for that student).
+    """
     lines = [f"layout: {layout.kind} ({layout.root}); {len(layout.entries)} students"
              + (f"; several attempts: the {layout.attempt} is graded" if layout.kind == "blackboard" else "")]
+    if config is not None:
+        lines.append("(per student: \"graded: PATH as FILE\" is the path in the submission graded as the expected "
+                     "FILE, a bare name the file of that name at the top; \"not graded\": paths in the submission left "
+                     "out, as summary.md's Not graded lists them)")
     for e in layout.entries:
         who = f"{e.student} ({e.name})" if e.name else e.student
-        what = ", ".join(f"{Path(path).name} -> {orig}" if Path(path).name != orig else orig
+        # A flat download renames each file; a folder download (Moodle's) keeps the student's paths as they are.
+        what = ", ".join(f"{Path(path).name} -> {orig}" if Path(path).name != orig.rpartition("/")[2] else orig
                          for orig, path in e.files) if e.kind == "files" else f"{e.kind} {e.label}"
         lines.append(f"  {who}: {what or 'no files'}")
         lines += [f"      note: {n}" for n in e.notes]
         if e.problem:
             lines.append(f"      cannot be graded: {e.problem}")
+        elif config is not None:
+            lines += [f"      {line}" for line in _plan(e, config, limits)]
     for note in layout.notes:
         lines.append(f"note: {note}")
     if layout.ignored:
@@ -672,6 +712,32 @@ def describe_mapping(layout: Layout) -> str:
         lines.append(f"NOT PLACED to any student ({len(layout.unplaced)}):")
         lines += [f"  {u['path']}: {u['reason']}" for u in layout.unplaced]
     return "\n".join(lines)
+
+
+def _plan(entry: Entry, config: Config, limits: ArchiveLimits | None) -> list[str]:
+    """What grading takes from one submission (as the worker finds it: ``prepare``, then ``locate_work``)."""
+    import tempfile
+
+    from autograder.submissions.extract import discard
+
+    with tempfile.TemporaryDirectory(prefix="autograder_dry_run_") as tmp:
+        try:
+            located = locate_work(prepare(entry, Path(tmp), config.files, limits), config, Path(tmp) / "located",
+                                  limits)
+        except SubmissionProblem as exc:
+            return [f"cannot be graded: {exc}"]
+        discard(located.folder)  # a notebook's extracted modules: only its name is said here
+    if located.notebook is not None:
+        lines = [f"graded: the notebook {located.notebook}"]
+    else:
+        graded = [rel if rel == name else f"{rel} as {name}" for name, rel in located.chosen.items()]
+        lines = [f"graded: {', '.join(graded) or 'nothing'}"]
+        missing = [name for name in config.files if name not in located.chosen]
+        if missing:
+            lines.append(f"missing: {', '.join(missing)}")
+    if located.not_graded:
+        lines.append(f"not graded: {shown_names(located.not_graded)}")
+    return lines
 
 
 # -- file names ----------------------------------------------------------------
@@ -704,16 +770,30 @@ def stage_files(entry: Entry, dest: Path, limits: ArchiveLimits | None = None) -
     """
     limits = limits or ArchiveLimits()
     root = dest.resolve()
+
+    def target(name: str) -> Path:
+        path = (root / disk_name(member_path(name).as_posix())).resolve()
+        if root not in path.parents:
+            raise SubmissionProblem(f"{name!r} points outside the submission folder")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
     for original, source in entry.files:
-        target = (root / disk_name(member_path(original).as_posix())).resolve()
-        if root not in target.parents:
-            raise SubmissionProblem(f"{original!r} points outside the submission folder")
         try:
             data = read_regular(Path(source), int(limits.max_file_mb * 2**20))
         except UnsafeFile as exc:
             raise SubmissionProblem(f"{original}: {exc}") from None
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+        target(original).write_bytes(data)
+    # Junk the layout left behind is laid out empty (never copied: a .git/ may be large), where the submission held
+    # it: ``locate`` then leaves it out and lists it, in the student's notes too, as in any submission folder.
+    for name in entry.junk:
+        path = target(name.rstrip("/"))
+        if path.exists():
+            continue
+        if name.endswith("/"):
+            path.mkdir()
+        else:
+            path.touch()
 
 
 def prepare(entry: Entry, workdir: Path, files: tuple[str, ...], limits: ArchiveLimits | None = None) -> Path:
@@ -745,6 +825,8 @@ def prepare(entry: Entry, workdir: Path, files: tuple[str, ...], limits: Archive
 def fingerprint(entry: Entry) -> str:
     """A hash of the submission's content: a changed submission is graded again on resume."""
     h = hashlib.sha256(name_bytes(f"{entry.kind}\0{entry.problem}\0"))
+    if entry.junk:  # the student's notes list it: a record made without it is not current
+        h.update(name_bytes("\0".join(("junk", *entry.junk))) + b"\0")
     if entry.kind == "files":
         paths = [(original, Path(path)) for original, path in entry.files]
     elif entry.kind == "zip" and entry.source.is_file():
