@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from autograder import config as config_module
-from autograder.config import Config, ConfigError, check_config_cases, command_config
+from autograder.config import Config, ConfigError, check_config_cases, check_required_files, command_config
 from autograder.release import templates
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -46,6 +46,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     except ResultsPathError as exc:
         raise ConfigError(str(exc)) from None
     config = command_config(args.config, cases=False, assignment=args.assignment)
+    check_required_files(config)  # a copied config whose relative paths now point nowhere: one line, not a crash
     located = _submission(args.submission, config)
     # The grader loads numpy (and the homework) while the fork server does, then forks the child from it.
     check_config_cases(config)
@@ -69,6 +70,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     config = command_config(args.config, cases=False, assignment=args.assignment)
+    check_required_files(config)  # a copied config whose relative paths now point nowhere: one line, not a crash
     located = _submission(args.submission, config)
     check_config_cases(config)
     from autograder.grading.grader import grade

@@ -186,3 +186,19 @@ def test_files_grading_needs_are_named_when_missing(tmp_path):
     assert str(reference / "rnn_layers.py") in message and "do not exist" in message
     with pytest.raises(ConfigError, match="behaviours module .*behaviours.py does not exist"):
         check_behaviours(config)
+
+
+@pytest.mark.parametrize("command", ["grade", "check"])
+def test_a_copied_config_whose_reference_is_elsewhere_is_one_line(command, tmp_path):
+    """The shipped config names its reference relative to its folder: copied elsewhere, it points nowhere.  grade
+    and check say so in one line (exit 2), as grade-all does, instead of a traceback."""
+    import shutil
+
+    from conftest import SOLUTIONS, run_cli
+
+    copy = tmp_path / "cfg"
+    shutil.copytree(CONFIG.parent, copy)
+    proc = run_cli(command, str(SOLUTIONS), "--config", str(copy / CONFIG.name))
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert "the reference solution folder" in lines[0] and "does not exist" in lines[0], lines

@@ -343,7 +343,8 @@ def recorded_config(out: Path, manifest: dict | None = None) -> Path:
     manifest = read_manifest(out) if manifest is None else manifest
     path = Path(manifest["config"])
     if not path.is_file():
-        raise BatchError(f"the config {out} was graded with, {path}, is gone: pass --config to choose one")
+        raise BatchError(f"{out} was graded with the config {path}, which is gone: pass --config PATH or "
+                         "--assignment NAME to choose one")
     return path
 
 
