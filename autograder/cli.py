@@ -155,7 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     common.add_argument("--assignment", help="the assignment to use: assignments/NAME/assignment.yaml "
                                              "(default: $AUTOGRADER_ASSIGNMENT, else assignments/DEFAULT)")
     common.add_argument("--config", help="an assignment.yaml by path, instead of --assignment")
-    sub = parser.add_subparsers(dest="command", required=True)
+    from autograder.classroom import batch_cli
+
+    # Every subcommand refuses an unknown option in one line naming the closest one.
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=batch_cli.StrictOptionsParser)
     p = sub.add_parser("grade", parents=[common],
                        help="grade a submission (folder, zip, .py or .ipynb) into results.json")
     p.add_argument("submission")
@@ -172,8 +175,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(REPOSITORY / "dist" / "student"),
                    help="output folder (default: dist/student)")
     p.set_defaults(run=cmd_release)
-    from autograder.classroom import batch_cli
-
     batch_cli.register(sub, common)
     args = parser.parse_args(argv)
     from autograder.grading.results import tolerant_stdio

@@ -348,29 +348,22 @@ def recorded_config(out: Path, manifest: dict | None = None) -> Path:
     return path
 
 
-def content_change(manifest: dict | None, config: Config, config_path: Path) -> dict | None:
-    """How the content of ``config_path`` changed since ``manifest`` recorded it: {"when", "files"} (the
-    changed files' paths), or None when it did not, when OUTDIR was graded with another config, or when
-    its batch.json predates the record (``content``)."""
-    from autograder.config import content_digests, content_files
+def content_change(manifest: dict | None, config: Config, config_path: Path, now_digests: dict[str, str]
+                   ) -> dict | None:
+    """How the content of ``config_path`` (now ``now_digests``, ``config.content_digests``) changed since
+    ``manifest`` recorded it: {"when", "files"} (the changed files' paths), or None when it did not, when OUTDIR
+    was graded with another config, or when its batch.json predates the record (``content``)."""
+    from autograder.config import content_files
 
     recorded = (manifest or {}).get("content")
     if not isinstance(recorded, dict) or Path(manifest.get("config", "")).resolve() != Path(config_path).resolve():
         return None
-    now_digests, then = content_digests(config), recorded.get("files") or {}
+    then = recorded.get("files") or {}
     changed = sorted(label for label in set(now_digests) | set(then) if now_digests.get(label) != then.get(label))
     if not changed:
         return None
     paths = content_files(config)
     return {"when": now(), "files": [str(paths.get(label, label)) for label in changed]}
-
-
-def _content_record(config: Config) -> dict:
-    """batch.json's record of the config's content (``content_change`` compares a rerun's with it)."""
-    from autograder.config import content_digests, content_fingerprint
-
-    digests = content_digests(config)
-    return {"sha256": content_fingerprint(digests), "files": digests}
 
 
 def describe_content_change(change: dict, out: Path, config_path: Path, everyone: bool = True) -> str:
@@ -759,8 +752,11 @@ def _record_content(manifest: dict, old: dict | None, config: Config, config_pat
     """Keep the config's content in ``manifest`` (batch.json); when it changed since ``old`` recorded it, say so
     and keep that in ``manifest["content_changed"]`` (summary.md says it).  ``everyone``: this run grades every
     student whose record was made with other content (grade-all), not only some (regrade --student)."""
+    from autograder.config import content_digests, content_fingerprint
+
     same = bool(old and old.get("config")) and Path(old["config"]).resolve() == Path(config_path).resolve()
-    change = content_change(old, config, config_path)
+    digests = content_digests(config)  # the files read once: the comparison, the old records' digest, the record
+    change = content_change(old, config, config_path, digests)
     if change:
         _say(options, describe_content_change(change, out, config_path, everyone))
         manifest["content_changed"] = change
@@ -770,12 +766,13 @@ def _record_content(manifest: dict, old: dict | None, config: Config, config_pat
         manifest.pop("content_changed", None)
     if same and "content" not in old:
         # An earlier version digested the config another way (without the homework modules): its records differ.
-        digest = config_fingerprint(config)
+        digest = content_fingerprint(digests)  # what config_fingerprint gives
         if any(r.get("config") != digest for r in load_records(out).values()):
             _say(options, f"note: {out} was graded by an earlier version of this toolkit, which digested the config "
                           "without its homework modules: every student it graded is graded again"
                           + ("" if everyone else " (those not named now by the next grade-all)"))
-    manifest["content"] = _content_record(config)
+    # batch.json's record of the config's content (content_change compares a rerun's with it).
+    manifest["content"] = {"sha256": content_fingerprint(digests), "files": digests}
 
 
 def _similarity_step(out: Path, config: Config, manifest: dict, options: Options, outcome: Outcome) -> None:

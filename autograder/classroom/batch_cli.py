@@ -360,10 +360,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     group.add_argument("--before-due-date", dest="after_due_date", action="store_false")
     _no_wait(p)
     p.set_defaults(run=cmd_feedback)
-    # Every subcommand, those cli.py added before these too: the subparsers action gives no other way to choose
-    # the class of parsers already made.
-    for parser in sub.choices.values():
-        parser.__class__ = StrictOptionsParser
 
 
 # A negative number is a value (--penalty -15), never an option: argparse reads it so too.
