@@ -74,7 +74,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     located = _submission(args.submission, config)
     check_config_cases(config)
     from autograder.grading.grader import grade
-    from autograder.grading.report import table
+    from autograder.grading.report import public_only_line, table
     from autograder.text import clean_text
 
     box = _start_early(config, located.folder)
@@ -84,7 +84,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(table(report))
     if report.student_output:
         print("\nOutput printed by your code:\n" + clean_text(report.student_output))
-    print("\nThese are the public tests only; hidden tests use other inputs and shapes.")
+    print("\n" + public_only_line(report))
     return 0
 
 
@@ -140,6 +140,15 @@ def _cache_folder() -> Path | None:
     return cache_folder()
 
 
+def config_options(default: str = "$AUTOGRADER_ASSIGNMENT, else assignments/DEFAULT") -> argparse.ArgumentParser:
+    """A parent parser with --assignment and --config; ``default`` says which config a command uses without them."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--assignment", help=f"the assignment to use: assignments/NAME/assignment.yaml (default: "
+                                              f"{default})")
+    options.add_argument("--config", help="an assignment.yaml by path, instead of --assignment")
+    return options
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] and argv[0] in _CHILD_COMMANDS:
@@ -151,10 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     config_module.parsed_cache = _cache_folder
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--assignment", help="the assignment to use: assignments/NAME/assignment.yaml "
-                                             "(default: $AUTOGRADER_ASSIGNMENT, else assignments/DEFAULT)")
-    common.add_argument("--config", help="an assignment.yaml by path, instead of --assignment")
+    common = config_options()
     from autograder.classroom import batch_cli
 
     # Every subcommand refuses an unknown option in one line naming the closest one.
@@ -175,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(REPOSITORY / "dist" / "student"),
                    help="output folder (default: dist/student)")
     p.set_defaults(run=cmd_release)
-    batch_cli.register(sub, common)
+    batch_cli.register(sub, config_options)
     args = parser.parse_args(argv)
     from autograder.grading.results import tolerant_stdio
 

@@ -156,6 +156,9 @@ class Config:
     # config unless its ``homework`` / ``behaviours`` keys name other files (relative to its folder).
     homework_path: Path | None = None
     behaviours_path: Path | None = None
+    # What a public-only config (the student bundle's) leaves out: (points of the hidden tests, the functions only
+    # hidden tests grade, as hidden_part says them).  None: read from ``tests``.
+    withheld: tuple[float, tuple[str, ...]] | None = None
     _homework: Homework | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -179,6 +182,15 @@ class Config:
     @property
     def max_score(self) -> float:
         return sum(t.points for t in self.tests)
+
+    @property
+    def hidden_part(self) -> tuple[float, tuple[str, ...]]:
+        """The points of the hidden tests and the functions that only hidden tests grade ("answers() in quiz.py")."""
+        if self.withheld is not None:
+            return self.withheld
+        public = {t.function for t in self.tests if not t.hidden}
+        return (sum(t.points for t in self.tests if t.hidden),
+                tuple(f"{f}() in {self.module_of(f)}.py" for f in self.functions if f not in public))
 
     @property
     def function_points(self) -> dict[str, float]:
@@ -336,7 +348,7 @@ def check_behaviours(config: Config) -> None:
     cases = [(t, c) for t in config.tests if t.kind == "behaviour" for c in t.cases]
     if not cases:
         return
-    if config.behaviours_path is None or not config.behaviours_path.is_file():
+    if _behaviours_missing(config):
         # Without this, a missing module reads as one that defines no checks.
         raise ConfigError(f"{config.path}: the assignment's behaviours module {config.behaviours_path} does not "
                           "exist (its behaviour tests need it)")
@@ -454,10 +466,21 @@ def from_mapping(raw: dict, path: Path, known_functions: dict | None = None) -> 
                                  _get(raw, "allowed_imports", dict, "top level", None)),
         homework_path=(base / modules["homework"]).resolve(),
         behaviours_path=(base / modules["behaviours"]).resolve(),
+        withheld=_withheld(_get(raw, "withheld", dict, "top level", None)),
     )
     if known_functions is not None:
         check_cases(config, known_functions)
     return config
+
+
+def _withheld(raw: dict | None) -> tuple[float, tuple[str, ...]] | None:
+    """The ``withheld`` section of a public-only config: {points: P, functions: ["answers() in quiz.py"]}."""
+    if raw is None:
+        return None
+    functions = _get(raw, "functions", list, "withheld")
+    if not all(isinstance(f, str) for f in functions):
+        raise ConfigError("withheld.functions: a list of strings")
+    return _get(raw, "points", float, "withheld"), tuple(functions)
 
 
 def check_config_cases(config: Config) -> None:
@@ -495,14 +518,19 @@ def content_fingerprint(digests: dict[str, str]) -> str:
     return hashlib.sha256("".join(f"{k}\0{v}\n" for k, v in sorted(digests.items())).encode()).hexdigest()
 
 
+def _behaviours_missing(config: Config) -> bool:
+    """Whether a behaviour test needs the behaviours module and it does not exist."""
+    return any(t.kind == "behaviour" for t in config.tests) and (
+        config.behaviours_path is None or not config.behaviours_path.is_file())
+
+
 def missing_files(config: Config) -> list[str]:
     """What grading with ``config`` needs and does not find, each as "what path": the homework module, the
     behaviours module (when a test is a behaviour test), the reference folder and each of its files."""
     missing = []
     if config.homework_path is None or not config.homework_path.is_file():
         missing.append(f"the homework module {config.homework_path}")
-    if any(t.kind == "behaviour" for t in config.tests) and (
-            config.behaviours_path is None or not config.behaviours_path.is_file()):
+    if _behaviours_missing(config):
         missing.append(f"the behaviours module {config.behaviours_path}")
     if config.reference is not None and not config.reference.is_dir():
         missing.append(f"the reference solution folder {config.reference}")

@@ -212,3 +212,12 @@ def test_dry_run_says_which_path_is_graded_as_which_file(tmp_path, kind):
     assert f"| {bob}old/rnn_layers.py | {bob_id} | in the submission, not graded" in summary, summary
     output = json.loads((out / "results" / f"{bob_id}.json").read_text())["output"]
     assert f"not graded: {bob}old/rnn_layers.py." in output, output
+
+
+def test_help_says_which_config_each_command_uses_by_default():
+    """A rerun keeps the config OUTDIR was graded with: grade-all's and regrade's help say so, grade's does not."""
+    for command in ("grade-all", "regrade"):
+        said = " ".join(run_cli(command, "--help").stdout.split())
+        assert "(default: the config OUTDIR was graded with; for a new OUTDIR, $AUTOGRADER_ASSIGNMENT" in said, said
+    said = " ".join(run_cli("grade", "--help").stdout.split())
+    assert "(default: $AUTOGRADER_ASSIGNMENT, else assignments/DEFAULT)" in said and "OUTDIR" not in said

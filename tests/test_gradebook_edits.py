@@ -318,7 +318,7 @@ def test_penalty_in_points_and_percent(klass):
     assert doc["score"] == full - 15 and doc["extra_data"]["penalty"]["reason"] == "2 days late"
     assert sum(t["score"] for t in doc["tests"]) == full  # the tests keep their scores
     assert "-15 points" in (out / "feedback" / "good.md").read_text()
-    assert "| good | -15 points | -15 points | 2 days late |" in (out / "summary.md").read_text()
+    assert "| good | penalty | -15 points | -15 points | 2 days late |" in (out / "summary.md").read_text()
     bad = run_cli("override", str(out), "--student", "good", "--penalty", "-15", "--reason", "")
     assert bad.returncode == 2 and "give a reason" in bad.stderr
     bad = run_cli("override", str(out), "--student", "good", "--test", "total", "--penalty", "-1", "--reason", "x")
@@ -538,13 +538,17 @@ def test_penalty_on_a_zero_and_on_an_error_row_is_shown_as_set(klass):
     rows, summary = grades(out), (out / "summary.md").read_text()
     floor = "-15 points (applied: 0, the score cannot go below 0)"
     assert rows["blank"]["total"] == "0" and f"penalty {floor}: late" in rows["blank"]["note"]
-    assert f"| blank | -15 points | {floor} | late |" in summary
-    assert floor in (out / "feedback" / "blank.md").read_text() and "+0" not in summary
-    assert "| broken | -15 points | applies once graded | late |" in summary
+    assert f"| blank | penalty | -15 points | {floor} | late |" in summary and "+0" not in summary
+    feedback = (out / "feedback" / "blank.md").read_text()  # hidden tests withheld: only what was set
+    assert "-15 points: late (applied to the total, which is shown when grades are published)" in feedback
+    assert floor not in feedback
+    assert run_cli("feedback", str(out), "--published").returncode == 0
+    assert floor in (out / "feedback" / "blank.md").read_text()
+    assert "| broken | penalty | -15 points | applies once graded | late |" in summary
     assert "penalty -15 points (applies once graded): late" in rows["broken"]["note"]
     bug = results(out, "bug1")["extra_data"]["penalty"]
-    assert f"| bug1 | -10% | -10% of {bug['before']:g} ({bug['points']:+g} points) | late |" in summary
-    assert "| good | -5 points | -5 points | late |" in summary
+    assert f"| bug1 | penalty | -10% | -10% of {bug['before']:g} ({bug['points']:+g} points) | late |" in summary
+    assert "| good | penalty | -5 points | -5 points | late |" in summary
 
 
 def test_a_bonus_keeps_its_sign_and_the_total_stays_within_the_maximum(klass):
@@ -558,26 +562,32 @@ def test_a_bonus_keeps_its_sign_and_the_total_stays_within_the_maximum(klass):
     proc = run_cli("override", str(out), "--student", "good", "--penalty", "+15", "--reason", "bonus question")
     assert proc.returncode == 0, proc.stderr
     capped = f"+15 points (applied: 0, capped at the maximum {full:g})"
-    assert f"good: penalty {capped}; total {full:g} / {full:g}" in proc.stdout
+    assert f"good: bonus {capped}; total {full:g} / {full:g}" in proc.stdout
     gap = full - bug
     proc = run_cli("override", str(out), "--student", "bug1", "--penalty", f"+{gap + 5:g}", "--reason", "bonus")
     assert proc.returncode == 0, proc.stderr
     assert run_cli("override", str(out), "--student", "bug2", "--penalty=+10%", "--reason", "bonus").returncode == 0
     rows, summary = grades(out), (out / "summary.md").read_text()
-    assert rows["good"]["total"] == f"{full:g}" and f"penalty {capped}: bonus question" in rows["good"]["note"]
+    assert rows["good"]["total"] == f"{full:g}" and f"bonus {capped}: bonus question" in rows["good"]["note"]
     assert rows["bug1"]["total"] == f"{full:g}"
-    assert (f"penalty +{gap + 5:g} points (applied: +{gap:g}, capped at the maximum {full:g}): bonus"
+    assert (f"bonus +{gap + 5:g} points (applied: +{gap:g}, capped at the maximum {full:g}): bonus"
             in rows["bug1"]["note"])
     assert float(rows["bug2"]["total"]) == pytest.approx(min(full, bug * 1.1))
-    assert f"| good | +15 points | {capped} | bonus question |" in summary
-    assert f"| bug2 | +10% | +10% of {bug:g} ({bug * 0.1:+g} points) | bonus |" in summary
+    assert f"| good | bonus | +15 points | {capped} | bonus question |" in summary
+    assert f"| bug2 | bonus | +10% | +10% of {bug:g} ({bug * 0.1:+g} points) | bonus |" in summary
+    assert "## Penalties and bonuses" in summary
     doc = results(out, "good")
     assert doc["score"] == full and doc["extra_data"]["penalty"]["set"] == "+15 points"
-    assert f"Adjusted by the course staff: {capped}: bonus question" in doc["output"]
-    assert f"{capped}: bonus question" in (out / "feedback" / "good.md").read_text()
+    # Before grades are published, what a student reads says only what was set: how much applied (capped here)
+    # would tell the hidden tests' score.
+    withheld = "+15 points: bonus question (applied to the total, which is shown when grades are published)"
+    assert f"Adjusted by the course staff: {withheld}" in doc["output"] and "capped" not in doc["output"]
+    feedback = (out / "feedback" / "good.md").read_text()
+    assert withheld in feedback and "capped" not in feedback
     assert run_cli("feedback", str(out), "--published").returncode == 0
     feedback = (out / "feedback" / "good.md").read_text()
     assert f"**Score: {full:g} / {full:g}** (capped at the maximum {full:g})" in feedback
+    assert f"Adjusted by the course staff: {capped}: bonus question" in feedback
     assert "capped" not in (out / "feedback" / "bug2.md").read_text()
     assert summary.count(f"max {full:g};") == 1 and f"max {full + 15:g}" not in summary
 

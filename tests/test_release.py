@@ -151,7 +151,14 @@ def test_self_check_passes_the_reference_and_fails_the_templates(unzipped, numpy
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("[PASS]") == len(public) and "[FAIL]" not in proc.stdout
-    assert f"{sum(t.points for t in public):g} / {sum(t.points for t in public):g}" in proc.stdout
+    points = sum(t.points for t in public)
+    assert f"{points:g} / {points:g}" in proc.stdout
+    # Its last line says what the public tests leave out, the functions its table does not show included.
+    only_hidden = [f for f in config.functions if all(t.hidden for t in config.tests if t.function == f)]
+    assert only_hidden, "the quiz is graded by hidden tests only"
+    assert (f"These are the public tests only ({points:g} of the {config.max_score:g} points); hidden tests "
+            f"({config.max_score - points:g} points) use other inputs and shapes; "
+            f"{', '.join(f'{f}() in {config.module_of(f)}.py' for f in only_hidden)}") in proc.stdout
 
 
 def test_self_check_says_which_quiz_answers_cannot_be_marked(unzipped, numpy_only_python, tmp_path):

@@ -31,6 +31,7 @@ from conftest import CONFIG, FILES, ROOT, SOLUTIONS, TEMPLATES, make_submission,
 from test_gradescope import autograder_zip, gs_root, run_autograder, upload  # noqa: F401 -- fixtures
 
 from autograder.classroom.gradebook import EXIT_BUSY, LOCK, outdir_lock
+from autograder.config import load_config
 from autograder.text import clean, clean_text
 
 # A non-UTF-8 locale, as on a bare server or in a minimal container.
@@ -106,7 +107,10 @@ def test_grade_and_check_survive_a_non_utf8_locale(case, tmp_path, validate_resu
 
     check = cli("check", str(sub), env=C_LOCALE)
     assert check.returncode == 0, text(check.stderr)
-    assert "These are the public tests only" in text(check.stdout)
+    config = load_config(CONFIG)
+    public = sum(t.points for t in config.tests if not t.hidden)
+    assert f"These are the public tests only ({public:g} of the {config.max_score:g} points)" in text(check.stdout)
+    assert "answers() in quiz.py is graded by hidden tests only" in text(check.stdout)  # not in its table
     assert "\\u2713" in text(check.stdout)
 
 
@@ -292,6 +296,10 @@ def test_printing_past_the_output_limit_costs_no_points(case, tmp_path, validate
     assert [(t["name"], t["score"]) for t in document["tests"]] == [(t["name"], t["score"]) for t in expected["tests"]]
     assert not any("File too large" in t["output"] or "OSError" in t["output"] for t in document["tests"])
     assert "your code printed more than 1.94 MB; output is cut" in document["output"]
+    # The note counts what was printed past the cut too, not only the cap.
+    printed = re.search(r"Note: your code printed about ([0-9.e+]+) MB in the public tests; output past 1.94 MB "
+                        r"is cut", document["output"])
+    assert printed and float(printed.group(1)) > 1.94, document["output"]
 
 
 # -- control characters and undecodable bytes --------------------------------------------------------------

@@ -51,6 +51,7 @@ from autograder.classroom.gradebook import (
     LOCK,
     RESUME,
     GradebookError,
+    adjustment_kind,
     check_grades_csv,
     describe_penalty,
     describe_stale,
@@ -328,24 +329,23 @@ def _load_config(path: Path, grading: bool = False) -> Config:
     return config
 
 
-def _graded_config(out: Path, manifest: dict) -> Config:
-    """The config OUTDIR was graded with, for a command that grades nothing (override, feedback, comment...)."""
-    path = Path(manifest["config"])
-    if not path.is_file():
-        raise BatchError(f"the config {out} was graded with, {path}, is gone: put it back, or grade the class again "
-                         f"with another: python -m autograder regrade {out} --all --config NEW.yaml")
-    return _load_config(path)
-
-
-def recorded_config(out: Path, manifest: dict | None = None) -> Path:
-    """The config file OUTDIR was (last) graded with; BatchError, one line, when it is gone: a rerun never
-    falls back on another config without being told to."""
+def recorded_config(out: Path, manifest: dict | None = None,
+                    advice: str = "pass --config PATH or --assignment NAME to choose one") -> Path:
+    """The config file OUTDIR was (last) graded with; BatchError, one line ending with ``advice``, when it is
+    gone: a rerun never falls back on another config without being told to."""
     manifest = read_manifest(out) if manifest is None else manifest
     path = Path(manifest["config"])
     if not path.is_file():
-        raise BatchError(f"{out} was graded with the config {path}, which is gone: pass --config PATH or "
-                         "--assignment NAME to choose one")
+        raise BatchError(f"{out} was graded with the config {path}, which is gone: {advice}")
     return path
+
+
+def graded_config(out: Path, manifest: dict) -> Config:
+    """The config OUTDIR was graded with, loaded, for a command that grades nothing (override, feedback,
+    comment, similarity)."""
+    return _load_config(recorded_config(out, manifest, advice=(
+        f"put it back, or grade the class again with another: python -m autograder regrade {out} --all "
+        "--config NEW.yaml")))
 
 
 def content_change(manifest: dict | None, config: Config, config_path: Path, now_digests: dict[str, str]
@@ -860,15 +860,15 @@ def override(out: Path, student: str, test: str | None, score: float | None, rea
     or ``remove_extension``: no score changes), and rewrite what depends on it.
 
     Returns the test's full name and max score ("penalty" or "extension" and the class's max score), and for a
-    penalty set, how it applies and the total it gives ("+15 points (applied: +5, capped at the maximum 100);
-    total 100 / 100"; "" otherwise).
+    penalty or bonus set, what it is and how it applies, with the total it gives ("bonus +15 points (applied: +5,
+    capped at the maximum 100); total 100 / 100"; "" otherwise).
     """
     out = Path(out)
     manifest = read_manifest(out)
     records = load_records(out)
     if student not in records:
         raise BatchError(no_such_student(student, records, out))
-    config = _graded_config(out, manifest)
+    config = graded_config(out, manifest)
     try:
         check_grades_csv(out, manifest, force, _expected_grades(out, manifest))
         if penalty is not None or remove_penalty:
@@ -885,7 +885,7 @@ def override(out: Path, student: str, test: str | None, score: float | None, rea
     applied = ""
     if penalty is not None:
         doc = results_document(records[student], load_overrides(out, records).get(student, {}), config)
-        applied = describe_penalty(doc["extra_data"]["penalty"])
+        applied = f"{adjustment_kind(doc['extra_data']['penalty'])} {describe_penalty(doc['extra_data']['penalty'])}"
         if doc["extra_data"]["status"] == "graded":
             applied += f"; total {doc['score']:g} / {config.max_score:g}"
     return name, max_score, applied
@@ -902,7 +902,7 @@ def comment(out: Path, text: str, cluster: str | None = None, student: str | Non
     out = Path(out)
     manifest = read_manifest(out)
     records = load_records(out)
-    config = _graded_config(out, manifest)  # before comments.yaml changes
+    config = graded_config(out, manifest)  # before comments.yaml changes
     try:
         check_grades_csv(out, manifest, force, _expected_grades(out, manifest))
         members, already = add_comment(out, records, text, cluster=cluster, student=student, remove=remove)
@@ -921,7 +921,7 @@ def rerender(out: Path, published: bool | None, after_due_date: bool | None, for
     if after_due_date is not None:
         manifest["after_due_date"] = after_due_date
     manifest["updated"] = now()
-    config = _graded_config(out, manifest)
+    config = graded_config(out, manifest)
     records = load_records(out)
     overrides = load_overrides(out, records)  # a bad overrides.yaml stops us before batch.json changes
     comments = load_comments(out, records)

@@ -193,7 +193,7 @@ def _override(args: argparse.Namespace) -> int:
         print(f"{args.student}: extension {'removed' if args.remove_extension else repr(args.extension)} (no score "
               "changes); feedback, grades.csv and summary.md updated")
     elif args.penalty is not None or args.remove_penalty:
-        print(f"{args.student}: penalty {'removed' if args.remove_penalty else applied}; results, feedback, "
+        print(f"{args.student}: {'penalty or bonus removed' if args.remove_penalty else applied}; results, feedback, "
               "grades.csv and summary.md updated")
     elif args.remove:
         print(f"{args.student}: removed the override on {name!r}")
@@ -234,12 +234,12 @@ def _similarity(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from autograder.classroom import similarity
-    from autograder.classroom.batch import _graded_config, default_jobs, read_manifest, render_all
+    from autograder.classroom.batch import default_jobs, graded_config, read_manifest, render_all
     from autograder.classroom.gradebook import GradebookError
 
     out = Path(args.outdir)
     manifest = read_manifest(out)
-    config = _graded_config(out, manifest)
+    config = graded_config(out, manifest)
     thresholds = similarity.Thresholds()
     if args.threshold is not None:
         thresholds = replace(thresholds, code=args.threshold)
@@ -270,8 +270,12 @@ def _feedback(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    """Add the class-grading commands to ``python -m autograder``."""
+def register(sub: argparse._SubParsersAction, config_options: Callable[[str], argparse.ArgumentParser]) -> None:
+    """Add the class-grading commands to ``python -m autograder`` (``config_options(default)``: the --assignment
+    and --config options, saying which config is used without them)."""
+    # A rerun keeps the config OUTDIR was graded with (batch.recorded_config).
+    common = config_options("the config OUTDIR was graded with; for a new OUTDIR, $AUTOGRADER_ASSIGNMENT, else "
+                            "assignments/DEFAULT")
     p = sub.add_parser("grade-all", parents=[common], help="grade a whole class in parallel",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     from autograder.submissions import ATTEMPTS, LAYOUTS

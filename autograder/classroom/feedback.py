@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from autograder.classroom.gradebook import PENDING_LINE, capped, describe_penalty
+from autograder.classroom.gradebook import PENDING_LINE, adjustment_line, capped
 from autograder.config import Config
 
 
@@ -56,9 +56,7 @@ def render(record: dict, doc: dict, config: Config, published: bool = False, aft
         lines.append(f"**Score: {doc['score']:g} / {out_of:g}**" + (
             f" (capped at the maximum {penalty['max']:g})" if capped(penalty) else ""))
     if penalty:
-        lines += ["", f"Adjusted by the course staff: {describe_penalty(penalty)}: "
-                      f"{penalty['reason']}" + (" (included in the total when grades are published)"
-                                                if withheld else "")]
+        lines += ["", adjustment_line(penalty, bool(withheld))]
     extension = doc.get("extra_data", {}).get("extension")
     if extension:
         lines += ["", f"Extension granted by the course staff: {extension['reason']}"]

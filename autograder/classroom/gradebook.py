@@ -454,16 +454,29 @@ def describe_penalty(penalty: dict) -> str:
     if text.endswith("%"):
         text += f" of {penalty['before']:g} ({penalty['intended']:+g} points)"
     if not math.isclose(penalty["points"], penalty["intended"], abs_tol=1e-9):
-        applied = signed(penalty["points"])
-        limit = (f"capped at the maximum {penalty['max']:g}" if penalty["intended"] > penalty["points"]
-                 else "the score cannot go below 0")
-        text += f" (applied: {applied}, {limit})"
+        limit = f"capped at the maximum {penalty['max']:g}" if capped(penalty) else "the score cannot go below 0"
+        text += f" (applied: {signed(penalty['points'])}, {limit})"
     return text
 
 
 def capped(penalty: dict | None) -> bool:
     """Whether a bonus (``extra_data.penalty``) was cut to keep the total at the maximum score."""
     return bool(penalty) and not penalty.get("pending") and penalty["intended"] > penalty["points"] + 1e-9
+
+
+def adjustment_line(penalty: dict, total_withheld: bool) -> str:
+    """What a student reads of their staff adjustment (``extra_data.penalty``).  While some tests are withheld
+    (``total_withheld``), only what was set: how much of it applies (capped, floored, a percentage's points)
+    would tell the hidden tests' score before grades are published."""
+    if total_withheld and not penalty.get("pending"):
+        return (f"Adjusted by the course staff: {penalty['set']}: {penalty['reason']} (applied to the total, which "
+                "is shown when grades are published)")
+    return f"Adjusted by the course staff: {describe_penalty(penalty)}: {penalty['reason']}"
+
+
+def adjustment_kind(penalty: dict) -> str:
+    """"bonus" for a staff adjustment (``extra_data.penalty``) that adds points, else "penalty"."""
+    return "bonus" if penalty["set"].startswith("+") else "penalty"
 
 
 def _save_overrides(out: Path, update: Callable[[dict], None]) -> None:
@@ -694,7 +707,9 @@ def results_document(record: dict, overrides: dict[str, dict], config: Config,
         # points: what it changed; intended: what it would have changed without the limits 0 and max.
         extra["penalty"].update(points=round(doc["score"] - before, 4), intended=points, before=before, given=kind,
                                 max=config.max_score)
-        notes.append(f"Adjusted by the course staff: {describe_penalty(extra['penalty'])}: {penalty.get('reason')}")
+        # Gradescope shows this output at once, the total only once no test is withheld.
+        notes.append(adjustment_line(extra["penalty"], any(t.get("visibility", "visible") != "visible"
+                                                           for t in doc["tests"])))
     if extension:
         notes.append(f"Extension granted by the course staff: {extension.get('reason', '')}")
     if applied or penalty or extension:
@@ -783,7 +798,8 @@ def grades_csv(records: dict[str, dict], docs: dict[str, dict], config: Config,
             parts.append(f"{len(extra['stale_overrides'])} override(s) to review (the grader's score changed "
                          "since; not applied)")
         if extra.get("penalty"):
-            parts.append(f"penalty {describe_penalty(extra['penalty'])}: {extra['penalty']['reason']}")
+            parts.append(f"{adjustment_kind(extra['penalty'])} {describe_penalty(extra['penalty'])}: "
+                         f"{extra['penalty']['reason']}")
         if extra.get("extension"):
             parts.append(f"extension: {extra['extension']['reason']}" + (
                 " (the LMS's late flag is covered by it)" if extra["extension"]["late_flag_answered"] else ""))

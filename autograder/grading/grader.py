@@ -33,7 +33,7 @@ from autograder.config import Config, TestSpec
 from autograder.grading import compare, fingerprint, gradcheck, memo
 from autograder.grading.compare import Mismatch, Tolerance, check_array, check_value, describe_type, unchanged
 from autograder.sandbox.box import Pending, Reply, Sandbox, open_sandbox
-from autograder.sandbox.wire import Handle, output_cap, output_cut_message
+from autograder.sandbox.wire import Handle, output_cap, printed_bytes
 from autograder.spec import Function, Homework, input_summary, load_files, named_outputs, upstream_gradients
 from autograder.submissions.extract import discard as discard_extracted
 from autograder.submissions.extract import extracted_from
@@ -61,6 +61,8 @@ class GradeReport:
     student_output: str
     seconds: float
     grader_errors: list[str] = field(default_factory=list)
+    # Of public-only grading (the self-check): the hidden tests' points and the functions only they grade.
+    withheld: tuple[float, tuple[str, ...]] = (0.0, ())
 
     @property
     def score(self) -> float:
@@ -1138,10 +1140,13 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
         notes += grading.answer_notes()
         student_output = box.output() if public_output is None else public_output
         file_limit = config.limits.file_mb << 20
-        if any(size >= output_cap(file_limit) for size in (sizes or box.mark())):
+        sizes = sizes or box.mark()
+        if any(size >= output_cap(file_limit) for size in sizes):
             # The child kept output up to the cap and dropped the rest: no call failed because of it.
-            notes.append(f"Note: {output_cut_message(file_limit)} (printing costs no points, but it slows "
-                         "grading down: remove the prints from your functions).")
+            printed = sum(printed_bytes(size, file_limit) for size in sizes) / 2**20
+            notes.append(f"Note: your code printed about {printed:.4g} MB{' in the public tests' if hidden else ''}; "
+                         f"output past {output_cap(file_limit) / 2**20:.3g} MB is cut (printing costs no points, "
+                         "but it slows grading down: remove the prints from your functions).")
     ordered = [results[i] for i in range(len(tests))]
     add_hints(ordered, config.homework)
     try:
@@ -1156,4 +1161,5 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
     if grading_class.uses_reference:
         memo.save(config)
     discard_extracted(submission)  # a long-lived worker grades many notebooks
-    return GradeReport(ordered, found, notes, student_output, time.perf_counter() - start, grader_errors)
+    return GradeReport(ordered, found, notes, student_output, time.perf_counter() - start, grader_errors,
+                       config.hidden_part if public_only else (0.0, ()))

@@ -38,3 +38,17 @@ def table(report: GradeReport) -> str:
     lines.append("-" * WIDTH)
     lines.append(f"{'total':<{name_width}}  {report.score:>6g} / {report.max_score:<4g}  ({report.seconds:.2f} s)")
     return clean_text("\n".join(lines))
+
+
+def public_only_line(report: GradeReport) -> str:
+    """The self-check's last line: what its public tests leave out (points of the hidden tests, the functions
+    only hidden tests grade, which its table does not show)."""
+    points, functions = report.withheld
+    line = "These are the public tests only"
+    if not points:
+        return line + "."
+    line += (f" ({report.max_score:g} of the {report.max_score + points:g} points); hidden tests ({points:g} "
+             "points) use other inputs and shapes")
+    if functions:
+        line += f"; {', '.join(functions)} {'is' if len(functions) == 1 else 'are'} graded by hidden tests only"
+    return line + "."

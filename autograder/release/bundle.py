@@ -117,6 +117,7 @@ def config_mapping(config: Config, public_only: bool = True) -> dict:
                  for t in config.tests if t.function == function and not (public_only and t.hidden)]
         if tests:
             questions.append({"function": function, "module": config.module_of(function), "tests": tests})
+    hidden_points, hidden_only = config.hidden_part
     return {
         "assignment": config.assignment,
         "title": config.title,
@@ -129,6 +130,8 @@ def config_mapping(config: Config, public_only: bool = True) -> dict:
                                    "directions": tol.directions, "full_check_max_size": tol.full_check_max_size},
         },
         "questions": questions,
+        # What the public tests leave out, for the self-check to say (no hidden test's name or case).
+        **({"withheld": {"points": hidden_points, "functions": list(hidden_only)}} if public_only else {}),
         **_environment_mapping(config),
     }
 

@@ -115,10 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     except CheckError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    from autograder.grading.report import table
+    from autograder.grading.report import public_only_line, table
 
     print(table(report))
     if report.student_output:
         print("\nOutput printed by your code:\n" + report.student_output)
-    print("\nThese are the public tests only; hidden tests use other inputs and shapes.")
+    print("\n" + public_only_line(report))
     return 0

@@ -471,8 +471,8 @@ def _canvas(root: Path, files: tuple[str, ...]) -> Layout:
         if safe is None:
             unplaced.append({"path": path.name, "reason": "its original name is not a safe file name"})
             continue
-        if _junk_part(safe):
-            junk.setdefault(user, set()).add(_junk_part(safe))
+        if part := _junk_part(safe):
+            junk.setdefault(user, set()).add(part)
             uploads.setdefault(user, [])
             continue
         uploads.setdefault(user, []).append((safe, path.name, f"{int(match['attachment']):020d}"))
@@ -534,8 +534,8 @@ def _moodle(root: Path) -> Layout:
             safe = _safe_original(original)
             if safe is None:
                 unplaced.append({"path": _rel(file, root), "reason": "its original name is not a safe file name"})
-            elif _junk_part(safe):
-                junk[student].add(_junk_part(safe))
+            elif part := _junk_part(safe):
+                junk[student].add(part)
             else:
                 uploads.setdefault(student, []).append((safe, _rel(file, root), ""))
         if path.is_dir() or junk[student]:
@@ -625,8 +625,8 @@ def _blackboard(root: Path, attempt: str) -> Layout:
             safe = _safe_original(original)
             if safe is None:
                 unplaced.append({"path": name, "reason": "its original name is not a safe file name"})
-            elif _junk_part(safe):
-                junk.add(_junk_part(safe))
+            elif part := _junk_part(safe):
+                junk.add(part)
             else:
                 candidates.append((safe, name, name))
         picked = _pick(user, candidates, ignored)
