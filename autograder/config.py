@@ -185,12 +185,14 @@ class Config:
 
     @property
     def hidden_part(self) -> tuple[float, tuple[str, ...]]:
-        """The points of the hidden tests and the functions that only hidden tests grade ("answers() in quiz.py")."""
+        """The points of the hidden tests and the functions that only hidden tests grade ("answers() in quiz.py
+        (5 points)")."""
         if self.withheld is not None:
             return self.withheld
         public = {t.function for t in self.tests if not t.hidden}
         return (sum(t.points for t in self.tests if t.hidden),
-                tuple(f"{f}() in {self.module_of(f)}.py" for f in self.functions if f not in public))
+                tuple(f"{f}() in {self.module_of(f)}.py ({self.function_points[f]:g} points)" for f in self.functions
+                      if f not in public))
 
     @property
     def function_points(self) -> dict[str, float]:
@@ -474,7 +476,7 @@ def from_mapping(raw: dict, path: Path, known_functions: dict | None = None) -> 
 
 
 def _withheld(raw: dict | None) -> tuple[float, tuple[str, ...]] | None:
-    """The ``withheld`` section of a public-only config: {points: P, functions: ["answers() in quiz.py"]}."""
+    """The ``withheld`` section of a public-only config: {points: P, functions: ["answers() in quiz.py (5 points)"]}."""
     if raw is None:
         return None
     functions = _get(raw, "functions", list, "withheld")

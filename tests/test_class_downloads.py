@@ -218,6 +218,7 @@ def test_help_says_which_config_each_command_uses_by_default():
     """A rerun keeps the config OUTDIR was graded with: grade-all's and regrade's help say so, grade's does not."""
     for command in ("grade-all", "regrade"):
         said = " ".join(run_cli(command, "--help").stdout.split())
-        assert "(default: the config OUTDIR was graded with; for a new OUTDIR, $AUTOGRADER_ASSIGNMENT" in said, said
+        assert "the config file OUTDIR was last graded with, as it is now" in said, said
+    assert "for a new OUTDIR, $AUTOGRADER_ASSIGNMENT" in " ".join(run_cli("grade-all", "--help").stdout.split())
     said = " ".join(run_cli("grade", "--help").stdout.split())
     assert "(default: $AUTOGRADER_ASSIGNMENT, else assignments/DEFAULT)" in said and "OUTDIR" not in said

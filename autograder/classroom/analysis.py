@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 from autograder.classroom.clusters import clusters, normalise
-from autograder.classroom.gradebook import RESUME, adjustment_kind, describe_penalty
+from autograder.classroom.gradebook import RESUME, adjustment_kind, applied_text
 from autograder.config import Config
 
 TOP_MESSAGES = 3
@@ -295,7 +295,7 @@ def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: 
         lines += ["", "## Penalties and bonuses", "", "| student | kind | set | applied | reason |",
                   "|---|---|---|---|---|"]
         lines += [f"| {_cell(s)} | {adjustment_kind(p)} | {_cell(p['set'])} | "
-                  f"{'applies once graded' if p.get('pending') else _cell(describe_penalty(p))} | "
+                  f"{_cell(applied_text(p))} | "
                   f"{_cell(p['reason'])} |" for s, p in penalties]
     extensions = [(s, docs[s]["extra_data"]["extension"]) for s in sorted(docs)
                   if docs[s].get("extra_data", {}).get("extension")]

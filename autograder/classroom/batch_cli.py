@@ -274,9 +274,10 @@ def register(sub: argparse._SubParsersAction, config_options: Callable[[str], ar
     """Add the class-grading commands to ``python -m autograder`` (``config_options(default)``: the --assignment
     and --config options, saying which config is used without them)."""
     # A rerun keeps the config OUTDIR was graded with (batch.recorded_config).
-    common = config_options("the config OUTDIR was graded with; for a new OUTDIR, $AUTOGRADER_ASSIGNMENT, else "
-                            "assignments/DEFAULT")
-    p = sub.add_parser("grade-all", parents=[common], help="grade a whole class in parallel",
+    kept = "the config file OUTDIR was last graded with, as it is now"
+    chosen = config_options(f"for a new OUTDIR, $AUTOGRADER_ASSIGNMENT, else the name in assignments/DEFAULT; on a "
+                            f"rerun, {kept}")
+    p = sub.add_parser("grade-all", parents=[chosen], help="grade a whole class in parallel",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     from autograder.submissions import ATTEMPTS, LAYOUTS
 
@@ -325,15 +326,16 @@ def register(sub: argparse._SubParsersAction, config_options: Callable[[str], ar
     _no_wait(p)
     p.set_defaults(run=cmd_similarity)
 
-    p = sub.add_parser("regrade", parents=[common], help="grade some students of a grade-all folder again")
-    p.add_argument("outdir")
+    p = sub.add_parser("regrade", parents=[config_options(f"{kept}; a config given becomes OUTDIR's for later runs")],
+                       help="grade some students of a grade-all folder again")
+    p.add_argument("outdir", help="a grade-all output folder")
     p.add_argument("--student", action="append", help="student id (repeat for several)")
     p.add_argument("--all", action="store_true", help="every student (after a change of the config or the tests)")
     p.add_argument("--dry-run", action="store_true",
                    help="grade everyone in a scratch folder and print every score that would change, with the "
                         "old and new score and why; write nothing to OUTDIR")
-    p.add_argument("--jobs", type=_jobs)
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--jobs", type=_jobs, help="worker processes (default: one per core)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _no_wait(p)
     p.set_defaults(run=cmd_regrade)
 
@@ -344,9 +346,9 @@ def register(sub: argparse._SubParsersAction, config_options: Callable[[str], ar
     p.add_argument("--score", type=float)
     p.add_argument("--reason", help="why (the student sees it with the new score)")
     p.add_argument("--remove", action="store_true", help="remove this student's override on this test")
-    p.add_argument("--penalty", help="change the student's total instead of a test: points (-15) or a percentage "
-                                     "of their score (-10%%), with a --reason (e.g. a late penalty)")
-    p.add_argument("--remove-penalty", action="store_true", help="remove this student's penalty")
+    p.add_argument("--penalty", help="change the student's total instead of a test: points (-15; a bonus: +5) or a "
+                                     "percentage of their score (-10%%), with a --reason (e.g. a late penalty)")
+    p.add_argument("--remove-penalty", action="store_true", help="remove this student's penalty or bonus")
     p.add_argument("--extension", help="record a deadline extension (e.g. \"3 days, approved by prof\"): changes "
                                        "no score; shown in feedback, grades.csv and summary.md, and answers an LMS "
                                        "late flag (Canvas's LATE) in the student's note")
@@ -357,17 +359,23 @@ def register(sub: argparse._SubParsersAction, config_options: Callable[[str], ar
     p = sub.add_parser("feedback", help="rewrite the students' feedback (e.g. once grades are published)")
     p.add_argument("outdir")
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--published", dest="published", action="store_true", default=None)
-    group.add_argument("--unpublished", dest="published", action="store_false")
+    # Each is recorded in batch.json: later commands and reruns keep it until told otherwise.
+    group.add_argument("--published", dest="published", action="store_true", default=None,
+                       help="grades are published: show hidden tests' names and scores (kept for later runs)")
+    group.add_argument("--unpublished", dest="published", action="store_false",
+                       help="grades are not published (any more): hide them again (kept for later runs)")
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--after-due-date", dest="after_due_date", action="store_true", default=None)
-    group.add_argument("--before-due-date", dest="after_due_date", action="store_false")
+    group.add_argument("--after-due-date", dest="after_due_date", action="store_true", default=None,
+                       help="show tests whose visibility is after_due_date (kept for later runs)")
+    group.add_argument("--before-due-date", dest="after_due_date", action="store_false",
+                       help="hide them again (kept for later runs)")
     _no_wait(p)
     p.set_defaults(run=cmd_feedback)
 
 
-# A negative number is a value (--penalty -15), never an option: argparse reads it so too.
-_NUMBER = re.compile(r"-\d+|-\d*\.\d+")
+# A negative number or percentage is a value (--penalty -15, --penalty -10%), never an option: argparse is told
+# so too (StrictOptionsParser).
+_NUMBER = re.compile(r"-\d+%?|-\d*\.\d+%?")
 
 
 def unknown_options(parser: argparse.ArgumentParser, args: list[str]) -> list[str]:
@@ -402,7 +410,12 @@ def unknown_options(parser: argparse.ArgumentParser, args: list[str]) -> list[st
 
 class StrictOptionsParser(argparse.ArgumentParser):
     """A subcommand's parser that refuses an unknown option in one line naming the closest known one, before
-    argparse's own checks (which would say only "unrecognized arguments", or first that --out is missing)."""
+    argparse's own checks (which would say only "unrecognized arguments", or first that --out is missing).
+    A negative percentage is a value, as a negative number is."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(f"(?:{_NUMBER.pattern})$")  # argparse's own, with %
 
     def parse_known_args(self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
                          ) -> tuple[argparse.Namespace, list[str]]:

@@ -459,6 +459,18 @@ def describe_penalty(penalty: dict) -> str:
     return text
 
 
+def applied_text(penalty: dict) -> str:
+    """What a penalty or bonus (``extra_data.penalty``) changed, first: "-4 points (-10% of 40)", "0 points
+    (+15 set, capped at the maximum 100)", "applies once graded"."""
+    if penalty.get("pending"):
+        return "applies once graded"
+    why = [f"{penalty['set']} of {penalty['before']:g}"] if penalty["set"].endswith("%") else []
+    if not math.isclose(penalty["points"], penalty["intended"], abs_tol=1e-9):
+        limit = f"capped at the maximum {penalty['max']:g}" if capped(penalty) else "the score cannot go below 0"
+        why.append(f"{penalty['intended']:+g} set, {limit}")
+    return f"{signed(penalty['points'])} points" + (f" ({'; '.join(why)})" if why else "")
+
+
 def capped(penalty: dict | None) -> bool:
     """Whether a bonus (``extra_data.penalty``) was cut to keep the total at the maximum score."""
     return bool(penalty) and not penalty.get("pending") and penalty["intended"] > penalty["points"] + 1e-9

@@ -47,8 +47,10 @@ def public_only_line(report: GradeReport) -> str:
     line = "These are the public tests only"
     if not points:
         return line + "."
-    line += (f" ({report.max_score:g} of the {report.max_score + points:g} points); hidden tests ({points:g} "
-             "points) use other inputs and shapes")
+    line += f" ({report.max_score:g} of the {report.max_score + points:g} points); hidden tests ({points:g} points)"
     if functions:
-        line += f"; {', '.join(functions)} {'is' if len(functions) == 1 else 'are'} graded by hidden tests only"
+        line += (f" grade {', '.join(functions)}, which the table above leaves out, and use other inputs and shapes "
+                 "for the rest")
+    else:
+        line += " use other inputs and shapes"
     return line + "."

@@ -648,6 +648,6 @@ class Sandbox(Operations):
                 head = f.read(OUTPUT_KEEP).decode(errors="replace")
                 f.seek(size - OUTPUT_KEEP)
                 tail = f.read(OUTPUT_KEEP).decode(errors="replace")
-                text = f"{head}\n[... {size - 2 * OUTPUT_KEEP} bytes cut ...]\n{tail}"
+                text = f"{head}\n[... {size - 2 * OUTPUT_KEEP} bytes not shown here ...]\n{tail}"
             parts.append(f"--- {name} ---\n{text}")
         return "\n".join(parts)
