@@ -18,7 +18,17 @@ from pathlib import Path
 import pytest
 import yaml
 from classroom import CORPUS
-from conftest import NBGRADER_SOURCE, ROOT, SOLUTIONS, TEMPLATES, grade_cli, make_submission, run_cli, write_config
+from conftest import (
+    CONFIG,
+    NBGRADER_SOURCE,
+    ROOT,
+    SOLUTIONS,
+    TEMPLATES,
+    grade_cli,
+    make_submission,
+    run_cli,
+    write_config,
+)
 
 from autograder.integrations.notebooks import dumps, fill
 
@@ -508,3 +518,23 @@ def test_a_student_named_instead_of_their_id_is_pointed_to_the_id():
         assert "did you mean 1002 (Bob Brown)?" in no_such_student(given, records, Path("out")), given
     assert "did you mean 1005 (José Núñez)?" in no_such_student("jose nunez", records, Path("out"))
     assert "did you mean" not in no_such_student("zed", records, Path("out"))
+
+
+def test_a_long_failure_message_ends_at_a_word_in_summary_tables(tmp_path):
+    """A message longer than clusters keep is shown in summary.md's cluster and per-test tables cut at a word,
+    with an ellipsis, never mid-word."""
+    from autograder.classroom.analysis import summary
+    from autograder.config import load_config
+
+    sub = make_submission(tmp_path / "long", [{
+        "file": "rnn_layers.py", "find": "def rnn_step_forward(x_t, s_prev, U, W, b):",
+        "replace": "def rnn_step_forward(x_t, s_prev, U, W, b):\n    raise ValueError('QWERTYUIOP ' * 40)"}])
+    results = grade_cli(sub, tmp_path)[1]
+    records = {s: {"status": "graded", "student": s, "results": results} for s in ("ann", "bob")}
+    docs = {s: r["results"] for s, r in records.items()}
+    (tmp_path / "out").mkdir()
+    text = summary(tmp_path / "out", records, docs, load_config(CONFIG))
+    assert "## Per test" in text and "cluster" in text
+    words = re.findall(r"Q[A-Z]*", text)
+    assert words and set(words) == {"QWERTYUIOP"}, text  # never a word cut short
+    assert "QWERTYUIOP…`" in text

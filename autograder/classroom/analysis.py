@@ -13,8 +13,8 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
-from autograder.classroom.clusters import clusters, normalise
-from autograder.classroom.gradebook import RESUME, adjustment_kind, applied_text
+from autograder.classroom.clusters import MESSAGE_LIMIT, clusters, normalise
+from autograder.classroom.gradebook import RESUME, adjustment_kind, applied_text, shorten
 from autograder.config import Config
 
 TOP_MESSAGES = 3
@@ -80,6 +80,14 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _message(message: str) -> str:
+    """A normalised failure message as a table cell, in backticks; one that normalise cut ends at a word, with
+    an ellipsis."""
+    if len(message) >= MESSAGE_LIMIT:
+        message = shorten(message, MESSAGE_LIMIT - 1)
+    return f"`{_cell(message).replace('`', '')}`"
+
+
 def mapping_section(mapping: dict | None, records: dict[str, dict] | None = None) -> list[str]:
     """summary.md's lines on how the class folder was read: attempts chosen, files not graded (by the layout, and
     within each graded student's submission: ``records``' "not_graded"), files not placed."""
@@ -136,7 +144,7 @@ def cluster_section(records: dict[str, dict], docs: dict[str, dict]) -> list[str
     for c in found:
         functions = list(dict.fromkeys(test.split(":", 1)[0] for test, _ in c.signature))
         wrong = f"functions: {', '.join(functions)}<br>" + "<br>".join(
-            f"{_cell(test)}: `{_cell(msg).replace('`', '')}`" for test, msg in c.signature[:3])
+            f"{_cell(test)}: {_message(msg)}" for test, msg in c.signature[:3])
         if len(c.signature) > 3:
             wrong += f"<br>... and {len(c.signature) - 3} more failed tests"
         if c.echoes:
@@ -286,7 +294,7 @@ def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: 
               "| test | visibility | points | failed | most common failure messages |", "|---|---|---|---|---|"]
     for name, v in stats["tests"].items():
         spec = v["spec"]
-        messages = "<br>".join(f"{count}× `{_cell(msg).replace('`', '')}`" for msg, count in v["messages"])
+        messages = "<br>".join(f"{count}× {_message(msg)}" for msg, count in v["messages"])
         share = f"{v['failed']} ({100 * v['failed'] / stats['graded']:.0f}%)" if stats["graded"] else "0"
         lines.append(f"| {_cell(name)} | {spec.visibility} | {spec.points:g} | {share} | {messages} |")
     penalties = [(s, docs[s]["extra_data"]["penalty"]) for s in sorted(docs)

@@ -33,6 +33,10 @@ _VALUE_BEFORE = re.compile(r"(?:got|expected|it is|should be|[\w\]'] is) $")
 _SHAPE_BEFORE = re.compile(r"shape \((?:\d+, )*$")  # a shape's numbers: dW of shape (4, 5) is not dW of (5, 4)
 
 
+# Characters of a normalised message kept (summary.md's tables end a longer one at a word, with an ellipsis).
+MESSAGE_LIMIT = 200
+
+
 def normalise(message: str, values: bool = False) -> str:
     """The failure's first line with paths cut to file names and every number replaced by #; with ``values``
     the wrong value, the expected value and a factor are kept to 3 significant digits, and shapes whole (a
@@ -50,7 +54,7 @@ def normalise(message: str, values: bool = False) -> str:
 
     first = _NUMBER.sub(number, first)
     first = re.sub(r"#(?:\s*,\s*#)+", "#, ...", first)
-    return first[:200]
+    return first[:MESSAGE_LIMIT]  # part of a cluster's id: a change renames clusters that comments name
 
 
 
