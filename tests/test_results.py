@@ -296,10 +296,11 @@ def test_printing_past_the_output_limit_costs_no_points(case, tmp_path, validate
     assert [(t["name"], t["score"]) for t in document["tests"]] == [(t["name"], t["score"]) for t in expected["tests"]]
     assert not any("File too large" in t["output"] or "OSError" in t["output"] for t in document["tests"])
     assert "your code printed more than 1.94 MB; output is cut" in document["output"]
-    # The note counts what was printed past the cut too, not only the cap.
+    # The note counts what was printed past the cut too, not only what was kept: every case prints well over ten
+    # times the cap in its public calls (80 MB and more), so a count of the kept bytes alone (1.94 MB) fails here.
     printed = re.search(r"Note: your code printed about ([0-9.e+]+) MB in the public tests; output past 1.94 MB "
                         r"is cut", document["output"])
-    assert printed and float(printed.group(1)) > 1.94, document["output"]
+    assert printed and float(printed.group(1)) > 10 * 1.94, document["output"]
 
 
 # -- control characters and undecodable bytes --------------------------------------------------------------

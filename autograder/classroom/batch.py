@@ -51,10 +51,9 @@ from autograder.classroom.gradebook import (
     LOCK,
     RESUME,
     GradebookError,
-    adjustment_kind,
     check_grades_csv,
-    describe_penalty,
     describe_stale,
+    labelled,
     load_overrides,
     load_records,
     no_such_student,
@@ -885,7 +884,7 @@ def override(out: Path, student: str, test: str | None, score: float | None, rea
     applied = ""
     if penalty is not None:
         doc = results_document(records[student], load_overrides(out, records).get(student, {}), config)
-        applied = f"{adjustment_kind(doc['extra_data']['penalty'])} {describe_penalty(doc['extra_data']['penalty'])}"
+        applied = labelled(doc["extra_data"]["penalty"])
         if doc["extra_data"]["status"] == "graded":
             applied += f"; total {doc['score']:g} / {config.max_score:g}"
     return name, max_score, applied

@@ -453,10 +453,22 @@ def describe_penalty(penalty: dict) -> str:
         return f"{text} (applies once graded)"
     if text.endswith("%"):
         text += f" of {penalty['before']:g} ({penalty['intended']:+g} points)"
-    if not math.isclose(penalty["points"], penalty["intended"], abs_tol=1e-9):
-        limit = f"capped at the maximum {penalty['max']:g}" if capped(penalty) else "the score cannot go below 0"
+    if limit := _limit(penalty):
         text += f" (applied: {signed(penalty['points'])}, {limit})"
     return text
+
+
+def _limit(penalty: dict) -> str:
+    """Why a penalty or bonus applied less than it would ("capped at the maximum 100", "the score cannot go below
+    0"); "" when it applied whole."""
+    if math.isclose(penalty["points"], penalty["intended"], abs_tol=1e-9):
+        return ""
+    return f"capped at the maximum {penalty['max']:g}" if capped(penalty) else "the score cannot go below 0"
+
+
+def labelled(penalty: dict) -> str:
+    """A penalty or bonus named by its kind, then described: "bonus +15 points (applied: 0, capped at ...)"."""
+    return f"{adjustment_kind(penalty)} {describe_penalty(penalty)}"
 
 
 def applied_text(penalty: dict) -> str:
@@ -465,8 +477,7 @@ def applied_text(penalty: dict) -> str:
     if penalty.get("pending"):
         return "applies once graded"
     why = [f"{penalty['set']} of {penalty['before']:g}"] if penalty["set"].endswith("%") else []
-    if not math.isclose(penalty["points"], penalty["intended"], abs_tol=1e-9):
-        limit = f"capped at the maximum {penalty['max']:g}" if capped(penalty) else "the score cannot go below 0"
+    if limit := _limit(penalty):
         why.append(f"{penalty['intended']:+g} set, {limit}")
     return f"{signed(penalty['points'])} points" + (f" ({'; '.join(why)})" if why else "")
 
@@ -810,8 +821,7 @@ def grades_csv(records: dict[str, dict], docs: dict[str, dict], config: Config,
             parts.append(f"{len(extra['stale_overrides'])} override(s) to review (the grader's score changed "
                          "since; not applied)")
         if extra.get("penalty"):
-            parts.append(f"{adjustment_kind(extra['penalty'])} {describe_penalty(extra['penalty'])}: "
-                         f"{extra['penalty']['reason']}")
+            parts.append(f"{labelled(extra['penalty'])}: {extra['penalty']['reason']}")
         if extra.get("extension"):
             parts.append(f"extension: {extra['extension']['reason']}" + (
                 " (the LMS's late flag is covered by it)" if extra["extension"]["late_flag_answered"] else ""))
