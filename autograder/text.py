@@ -65,3 +65,12 @@ def disk_name(name: str) -> str:
 def name_bytes(name: str) -> bytes:
     """The bytes a file name stands for (text as UTF-8, surrogate-escaped bytes as themselves), for hashing."""
     return name.encode("utf-8", "surrogateescape")
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters at a word boundary, with an ellipsis when cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut).rstrip(" ;,") + "…"

@@ -396,7 +396,8 @@ def test_regrade_rewrites_similarity_and_removed_students_are_said(klass):
 
 # -- 10. minors ------------------------------------------------------------------------------------------------
 def test_notes_are_cut_at_a_word_and_hidden_override_reasons_shown_once_published(klass):
-    from autograder.classroom.gradebook import row_note, shorten
+    from autograder.classroom.gradebook import row_note
+    from autograder.text import shorten
 
     _, out = klass
     long = "word " * 100

@@ -76,3 +76,33 @@ def test_a_call_that_never_returns_is_stopped_in_the_kernel_each_time():
             after = box.call("quiz", "add", [1, 2])
             assert after.ok and after.value == 3, name
     assert signal.getsignal(signal.SIGALRM) == before
+
+
+LONG_RAISE = [{"file": "lstm_layers.py", "find": "import numpy as np\n",
+               "replace": "import numpy as np\n\n\ndef shout():\n    raise ValueError('QWERTYUIOP ' * 60)\n"}]
+
+
+def _whole_words(text: str) -> bool:
+    """Whether every QWERTYUIOP of ``text`` is whole, one of them followed by the ellipsis of a cut."""
+    import re
+
+    words = re.findall(r"Q[A-Z]*", text)
+    return bool(words) and set(words) == {"QWERTYUIOP"} and "QWERTYUIOP…" in text
+
+
+def test_a_long_exception_text_is_cut_at_a_word_in_both_boxes(tmp_path):
+    """An exception's text past what a message shows ends at a word with an ellipsis (it was cut mid-word, with
+    no sign), in the self-check's box and in the grader's sandbox alike."""
+    from autograder.sandbox.box import Sandbox
+    from autograder.sandbox.privileges import child_python, student_identity
+
+    sub = make_submission(tmp_path / "sub", LONG_RAISE)
+    with InProcessBox(sub, list(FILES), Limits()) as box:
+        assert box.load("lstm_layers").ok
+        in_process = box.call("lstm_layers", "shout", [])
+    with Sandbox(sub, list(FILES), Limits(), student_identity(), child_python()) as box:
+        assert box.load("lstm_layers").ok
+        sandboxed = box.call("lstm_layers", "shout", [])
+    for reply in (in_process, sandboxed):
+        assert reply.error_type == "ValueError" and len(reply.error) <= 500
+        assert _whole_words(reply.error), reply.error

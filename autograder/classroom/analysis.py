@@ -14,8 +14,9 @@ from collections import Counter
 from pathlib import Path
 
 from autograder.classroom.clusters import MESSAGE_LIMIT, clusters, normalise
-from autograder.classroom.gradebook import RESUME, adjustment_kind, applied_text, shorten
+from autograder.classroom.gradebook import RESUME, adjustment_kind, applied_text
 from autograder.config import Config
+from autograder.text import shorten
 
 TOP_MESSAGES = 3
 PROBLEM_ROWS = 20  # notes listed in summary.md's "Problems with the submitted files" (the rest counted)

@@ -25,6 +25,7 @@ from pathlib import Path
 from autograder.config import Config
 from autograder.grading.results import top_output, write_text_atomic
 from autograder.submissions.layouts import LATE_NOTE
+from autograder.text import shorten
 
 OVERRIDES = "overrides.yaml"
 OVERRIDE_FIELDS = ("score", "reason", "when", "grader_score")  # grader_score: the grader's score it replaced
@@ -758,15 +759,6 @@ def function_scores(doc: dict, functions: tuple[str, ...]) -> dict[str, float]:
         if function in scores:
             scores[function] += t["score"]
     return scores
-
-
-def shorten(text: str, limit: int) -> str:
-    """``text`` cut to at most ``limit`` characters at a word boundary, with an ellipsis when cut."""
-    if len(text) <= limit:
-        return text
-    cut = text[:limit - 1]
-    space = cut.rfind(" ")
-    return (cut[:space] if space > limit // 2 else cut).rstrip(" ;,") + "…"
 
 
 def row_note(record: dict, doc: dict | None = None) -> str:

@@ -37,6 +37,7 @@ from autograder.sandbox.privileges import (
 )
 from autograder.sandbox.program import child_environment, child_program
 from autograder.submissions.locate import read_regular, workdir_files
+from autograder.text import shorten
 
 if TYPE_CHECKING:
     from autograder.sandbox.wire import MessageStream
@@ -68,6 +69,8 @@ class Reply:
     @classmethod
     def from_raw(cls, raw: dict) -> Reply:
         """A reply from the child's decoded message, every field checked for its type and capped."""
+        from autograder.sandbox.wire import ERROR_CHARS  # loaded already: the message came through it
+
         return cls(
             ok=raw["ok"],
             value=raw.get("value"),
@@ -77,7 +80,7 @@ class Reply:
             values=raw.get("values") if isinstance(raw.get("values"), list) else [],
             stacked=raw.get("stacked") if isinstance(raw.get("stacked"), list) else [],
             error_type=str(raw.get("error_type", ""))[:100],
-            error=str(raw.get("error", ""))[:500],
+            error=shorten(str(raw.get("error", ""))[:ERROR_CHARS + 1], ERROR_CHARS),
             traceback=str(raw.get("traceback", ""))[:3000],
         )
 

@@ -217,12 +217,13 @@ class InProcessBox(Operations):
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # noqa: BLE001 -- student code may raise anything, SystemExit included
-            raw = {"ok": False, "error_type": type(exc).__name__, "error": _relative(str(exc), str(self.workdir))[:500],
+            raw = {"ok": False, "error_type": type(exc).__name__,
+                   "error": _relative(str(exc), str(self.workdir))[:wire.ERROR_CHARS + 1],
                    "traceback": self._traceback(exc)}
         try:
             raw = _roundtrip(raw)
         except Exception as exc:  # noqa: BLE001 -- e.g. a value that cannot be encoded
-            raw = {"ok": False, "error_type": "ReplyError", "error": str(exc)[:500], "traceback": ""}
+            raw = {"ok": False, "error_type": "ReplyError", "error": str(exc)[:wire.ERROR_CHARS + 1], "traceback": ""}
         return _reply(raw)
 
     def _fault(self, reason: str, brief: str = "") -> Reply:

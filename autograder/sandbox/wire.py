@@ -32,6 +32,9 @@ MAX_DEPTH = 8
 # The child's printed output goes to capture files limited by RLIMIT_FSIZE (the config's ``file_mb``): it stops
 # keeping output this far below the limit, so that printing never fails the student's call (see child.py).
 OUTPUT_MARGIN = 64 << 10
+# Characters of an exception's text a message shows.  The child sends one more, so that the grader can tell a cut
+# and end the text at a word with an ellipsis (box.Reply.from_raw), never mid-word without a sign.
+ERROR_CHARS = 500
 
 
 def output_cap(file_limit: int) -> int:
