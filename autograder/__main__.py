@@ -5,6 +5,14 @@ import os
 for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
 
+import sys  # noqa: E402
+
+if sys.argv[1:2] in (["grade"], ["check"]):  # cli._CHILD_COMMANDS
+    # The fork server's Python and numpy load while this process imports the grader (main() then finds it).
+    from autograder.sandbox.program import prestart_child
+
+    prestart_child()
+
 from autograder import finish  # noqa: E402
 from autograder.cli import main  # noqa: E402 -- after the thread settings, which numpy reads when imported
 

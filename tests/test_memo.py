@@ -149,3 +149,47 @@ def test_no_parsed_config_is_kept_without_a_separate_uid(tmp_path, monkeypatch):
     monkeypatch.setattr(config_module, "parsed_cache", cache_folder)
     load_config(write_config(tmp_path))
     assert not (tmp_path / "cache").exists()
+
+
+def test_the_file_format_gives_back_exactly_what_it_kept():
+    """Tuples, dicts (keys that look like the format's own markers included), non-finite floats and arrays of
+    every numeric kind come back identical, the arrays read-only; what the format cannot hold is refused."""
+    import numpy as np
+
+    value = [np.zeros((0, 3)), np.arange(5.0), (1, 2.5, float("nan"), float("-inf"), -0.0, None, True, "x"),
+             {"a": np.array(3), "t": {"d": [1]}, "big": np.array([[1, 2]], dtype=">i4")},
+             np.ones(3, bool), np.arange(7, dtype=np.uint8)[::2], np.zeros((2, 0))]
+    ((key, back),) = memo._loads(memo._dumps([(("inputs", "f", "case"), value)]))
+    assert key == ["inputs", "f", "case"] and memo._identical(value, back)
+    assert all(not a.flags.writeable for a in (back[0], back[1], back[4], back[5]))
+    for refused in (np.float64(1.0), [object()], np.zeros(2, complex), {1: 2}):
+        assert not memo._keepable(("inputs",), refused)
+
+
+@needs_uid
+def test_warm_gradchecks_draw_no_directions(tmp_path, monkeypatch):
+    """The quick check's and the deciding plans' random directions are kept with the inputs: a warm grade
+    draws none, and grades as the cold one did."""
+    from autograder.grading import gradcheck
+
+    monkeypatch.setenv("AUTOGRADER_CACHE", str(tmp_path / "cache"))
+    config = load_config(write_config(tmp_path))
+    sub = make_submission(tmp_path / "bug", EDITS["rnn_step_backward_db_doubled"])
+    for name in ("INPUTS", "OUTPUTS", "_LOADED"):
+        monkeypatch.setattr(memo, name, {})
+    monkeypatch.setattr(grader, "_PLANS", {})
+    cold = grader.grade(sub, config)
+    for name in ("INPUTS", "OUTPUTS", "_LOADED"):
+        monkeypatch.setattr(memo, name, {})
+    monkeypatch.setattr(grader, "_PLANS", {})
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("directions were drawn again")
+
+    monkeypatch.setattr(gradcheck, "plan", refuse)
+    monkeypatch.setattr(gradcheck, "quick_plan", refuse)
+    warm = grader.grade(sub, config)
+    assert not warm.grader_errors
+    assert [(t.spec.full_name, t.passed, t.output) for t in warm.tests] == [
+        (t.spec.full_name, t.passed, t.output) for t in cold.tests]
+    assert not all(t.passed for t in warm.tests if t.spec.function == "rnn_step_backward")

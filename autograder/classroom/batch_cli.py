@@ -385,8 +385,6 @@ def unknown_options(parser: argparse.ArgumentParser, args: list[str]) -> list[st
     an unambiguous prefix of a known option is that option, and ``--`` ends the options.  A prefix of
     several options is left to argparse, which names them.
     """
-    import difflib
-
     actions = {s: a for a in parser._actions for s in a.option_strings}
     found, i = [], 0
     while i < len(args):
@@ -402,6 +400,8 @@ def unknown_options(parser: argparse.ArgumentParser, args: list[str]) -> list[st
             if len(hits) == 1 and actions[hits[0]].nargs != 0 and "=" not in arg:
                 i += 1
             continue
+        import difflib  # here: every command's start-up parses its options, and a grade's is on its critical path
+
         close = difflib.get_close_matches(name, list(actions), n=1)
         found.append(f"unknown option {name}" + (f"; did you mean {close[0]}?" if close
                                                  else f" ({parser.prog} --help lists the options)"))

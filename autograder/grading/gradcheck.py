@@ -119,6 +119,11 @@ class Plan:
         return {"path": list(self.target.path), "index": self.index, "delta": self.delta}
 
 
+def plan_arrays(entry: Plan) -> dict:
+    """A plan's fields but its target, as plain data: ``Plan(target, **plan_arrays(entry))`` rebuilds it."""
+    return {"mode": entry.mode, "delta": entry.delta, "index": entry.index, "dirs": entry.dirs}
+
+
 def full_check_forced() -> bool:
     """Whether ``FULL_CHECK_ENV`` asks to skip the quick check."""
     return os.environ.get(FULL_CHECK_ENV, "") == "1"

@@ -426,10 +426,19 @@ class Grading:
         key = (self.config.path, g.backward, case_key(case), tol.step, tol.directions, tol.full_check_max_size)
         if key not in _PLANS:
             items = gradcheck.targets(args, [n for n in fwd.args if n not in fwd.optional_args], g.wrt, g.grads)
-            plans = gradcheck.plan(items, tol.step, tol.full_check_max_size, tol.directions, case["seed"])
-            quick = (gradcheck.quick_plan(items, tol.step, tol.directions, case["seed"])
-                     if all(t.value.size for t in items) else None)
-            memo.read_only([[vars(p) for p in plans], [*quick.dirs, quick.wire()] if quick else []])
+            # Their random directions are kept with the case's inputs (and on disk with them, memo.py).
+            kept = (self.config.path, "plans", *key[1:])
+            if kept not in memo.INPUTS:
+                plans = gradcheck.plan(items, tol.step, tol.full_check_max_size, tol.directions, case["seed"])
+                quick = (gradcheck.quick_plan(items, tol.step, tol.directions, case["seed"])
+                         if all(t.value.size for t in items) else None)
+                memo.INPUTS[kept] = memo.read_only([[gradcheck.plan_arrays(p) for p in plans],
+                                                    list(quick.dirs) if quick else None])
+            arrays, quick_dirs = memo.INPUTS[kept]
+            plans = [gradcheck.Plan(t, **a) for t, a in zip(items, arrays)]
+            quick = gradcheck.JointPlan(tuple(items), tuple(quick_dirs), tol.step) if quick_dirs is not None else None
+            if quick is not None:
+                memo.read_only(quick.wire())
             _PLANS[key] = plans, quick
         return _PLANS[key]
 
@@ -1074,6 +1083,8 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
         # A notebook's first import runs its cells within their own budget (extract.py).
         seconds = config.limits.notebook_import_seconds if extracted_from(submission) else None
         loads = {file: box.submit_load(file[:-3], seconds) for file in config.files if file in found}
+        if grading_class.uses_reference:
+            memo.load(config)  # the kept inputs and plans (a few ms, while the child imports the files)
         for file in config.files:
             module = file[:-3]
             if file not in found:
@@ -1091,7 +1102,6 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
         # The child works on the public forward calls while this process loads the reference and reads the files.
         grading.prefetch(public)
         if grading_class.uses_reference:
-            memo.load(config)
             grading.reference = load_reference(config)
         grading.prefetch_gradients(public)
         # Every quiz function is asked, hidden questions or not: it takes no input, and the format of its answers

@@ -12,16 +12,23 @@ never read, and it lives in a folder only the grader's user can enter
 student code could write there, so nothing is read or written.
 
 Values are shared read-only (a write would be a grader bug, and raises) in new
-lists, tuples and dicts.  On disk they travel in the child channel's format
-(``sandbox/wire.py``: plain data and arrays, never pickled); an entry that
-would not come back exactly as it went (a numpy scalar, an object) stays in
-memory only.
+lists, tuples and dicts.  On disk they are plain data and arrays, never
+pickled: one JSON index of every entry (tuples, dicts and arrays as one-key
+objects, ``_encode``) and one block of every array's bytes, which the arrays
+read back are read-only views of.  Read with one ``json.loads`` (the values
+are the grader's own, in a folder only it can write: they need none of the
+child channel's checks, and a single grade reads them on its critical path).
+An entry that would not come back exactly as it went (a numpy scalar, an
+object) stays in memory only.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 import os
+import struct
 import sys
 import tempfile
 from pathlib import Path
@@ -30,10 +37,10 @@ import numpy as np
 
 from autograder.config import Config
 
-FORMAT = 1
+FORMAT = 2
 MAX_FILES = 64  # cache files kept (the most recently written); one per config and reference version
 
-# (config path, kind, function, case JSON) -> inputs or upstream gradients
+# (config path, kind, function, case JSON[, tolerances]) -> inputs, upstream gradients, losses or gradcheck plans
 INPUTS: dict[tuple, object] = {}
 # (reference path, function, case JSON) -> {input summary: named outputs}
 OUTPUTS: dict[tuple, dict[tuple, dict]] = {}
@@ -106,6 +113,73 @@ def _identical(a, b) -> bool:
     return a == b
 
 
+_ALIGN = 16  # every array starts on this boundary of the file's bytes (numpy reads aligned arrays fastest)
+
+
+def _encode(value, blob: list[bytes], size: list[int]):
+    """``value`` as JSON-ready data, its arrays' bytes appended to ``blob`` (``size[0]`` bytes so far); raises
+    TypeError for what the format does not hold (exact types only: a numpy scalar is not a float)."""
+    kind = type(value)
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return value
+    if kind is list:
+        return [_encode(v, blob, size) for v in value]
+    if kind is tuple:
+        return {"t": [_encode(v, blob, size) for v in value]}
+    if kind is dict and all(type(k) is str for k in value):
+        # Pairs, not an object: json.loads' hook then sees only the one-key objects made here.
+        return {"d": [[k, _encode(v, blob, size)] for k, v in value.items()]}
+    if kind is np.ndarray and value.dtype.kind in "fiub" and not value.dtype.hasobject:
+        data = np.ascontiguousarray(value).tobytes()
+        entry = {"a": [value.dtype.str, list(value.shape), size[0]]}
+        padded = -len(data) % _ALIGN
+        blob.append(data + bytes(padded))
+        size[0] += len(data) + padded
+        return entry
+    raise TypeError(f"{kind.__name__} is not kept")
+
+
+def _object_hook(data: bytes, base: int):
+    """The ``json.loads`` hook that turns ``_encode``'s one-key objects back into tuples, dicts and read-only arrays
+    (views of ``data``, whose array block starts at ``base``)."""
+
+    def hook(node: dict):
+        if "a" in node:
+            dtype, shape, offset = node["a"]
+            count = math.prod(shape)
+            return np.frombuffer(data, dtype=dtype, count=count, offset=base + offset).reshape(shape)
+        if "t" in node:
+            return tuple(node["t"])
+        return dict(node["d"])
+
+    return hook
+
+
+def _dumps(entries: list[tuple[tuple, object]]) -> bytes:
+    """The file: [8-byte big-endian index length][index JSON, padded][array block]; the index is
+    ``[array block size, [[key, value], ...]]`` (lists: json.loads' hook sees only ``_encode``'s objects)."""
+    blob: list[bytes] = []
+    size = [0]
+    encoded = [[list(key), _encode(value, blob, size)] for key, value in entries]
+    index = json.dumps([size[0], encoded]).encode()
+    index += b" " * (-(8 + len(index)) % _ALIGN)
+    return b"".join([struct.pack(">Q", len(index)), index, *blob])
+
+
+def _loads(data: bytes) -> list:
+    """``_dumps``'s entries, as [key list, value]; raises ValueError (or TypeError, KeyError) on a damaged file."""
+    if len(data) < 8:
+        raise ValueError("too short")
+    (length,) = struct.unpack(">Q", data[:8])
+    base = 8 + length
+    if base > len(data):
+        raise ValueError("the index runs past the end")
+    size, entries = json.loads(data[8:base], object_hook=_object_hook(data, base))
+    if size != len(data) - base:
+        raise ValueError("the array block's size does not match")
+    return entries
+
+
 def load(config: Config) -> None:
     """Read this config's values from disk into memory, once per process (nothing when there is no file)."""
     if config.path in _LOADED:
@@ -114,23 +188,27 @@ def load(config: Config) -> None:
     path = _file(config)
     if path is None or not path.is_file():
         return
-    from autograder.sandbox import wire
-
     try:
-        stream = wire.MessageStream()
-        stream.feed(path.read_bytes())
-        while stream.done:
-            entry = stream.pop()
-            key, value = tuple(entry["key"]), entry["value"]
+        entries = _loads(path.read_bytes())
+        for key, value in entries:  # arrays are read-only views already
             if key[0] == "inputs":
-                INPUTS.setdefault((config.path, *key[1:]), read_only(value))
+                INPUTS.setdefault((config.path, *key[1:]), value)
             elif key[0] == "outputs":
                 *name, summary = key[1:]
-                OUTPUTS.setdefault((config.reference, *name), {}).setdefault(tuple(summary), read_only(value))
-    except (OSError, ValueError, KeyError, TypeError, wire.WireError) as exc:
+                OUTPUTS.setdefault((config.reference, *name), {}).setdefault(tuple(summary), value)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         print(f"grader: the reference values kept in {path} are unreadable ({exc}); computing them",
               file=sys.stderr)
     _LOADED[config.path] = len(_entries(config))
+
+
+def _keepable(key: tuple, value) -> bool:
+    """Whether an entry comes back from the file exactly as it is."""
+    try:
+        ((_, back),) = _loads(_dumps([(key, value)]))
+    except (TypeError, ValueError):
+        return False
+    return _identical(value, back)
 
 
 def save(config: Config) -> None:
@@ -141,19 +219,11 @@ def save(config: Config) -> None:
     path = _file(config)
     if path is None:
         return
-    from autograder.sandbox import wire
-
     try:
-        chunks = []
-        for key, value in entries:
-            data = wire.encode({"key": list(key), "value": value})
-            stream = wire.MessageStream()
-            stream.feed(data)
-            if _identical(value, stream.pop()["value"]):  # else it stays in memory only
-                chunks.append(data)
+        data = _dumps([(key, value) for key, value in entries if _keepable(key, value)])  # the rest: memory only
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         with os.fdopen(fd, "wb") as f:
-            f.write(b"".join(chunks))
+            f.write(data)
         os.replace(tmp, path)
         _LOADED[config.path] = len(entries)
         kept = sorted(path.parent.glob("*.bin"), key=lambda p: p.stat().st_mtime, reverse=True)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import atexit
-import difflib
 import os
 import re
 import shutil
 import stat
 import sys
 import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -18,6 +16,8 @@ from typing import TYPE_CHECKING
 from autograder.text import disk_name
 
 if TYPE_CHECKING:
+    import zipfile
+
     from autograder.config import Config
 
 MAX_FILE_BYTES = 5 << 20  # far above any honest solution file
@@ -101,6 +101,8 @@ def find_files(submission: Path, expected: tuple[str, ...]) -> tuple[list[str], 
         else:
             found.append(name)
     others = [p for p in present if p.endswith(".py") and p not in expected]
+    if absent and others:  # imported only then: a grade's start-up is on its critical path
+        import difflib
     likeness = sorted((-difflib.SequenceMatcher(None, name.lower(), other.lower()).ratio(), expected.index(name),
                         other, name) for name in absent for other in others)
     renames: dict[str, str] = {}
@@ -144,8 +146,16 @@ def member_path(name: str) -> PurePosixPath:
     return path
 
 
+def _is_zip(path: Path) -> bool:
+    import zipfile
+
+    return zipfile.is_zipfile(path)
+
+
 def extract_zip(archive: Path, dest: Path, limits: ArchiveLimits = ArchiveLimits()) -> None:
     """Unpack a student's zip into ``dest`` (an empty folder), or raise SubmissionProblem."""
+    import zipfile  # only for a zip: a grade's start-up is on its critical path
+
     max_file, max_total = int(limits.max_file_mb * 2**20), int(limits.max_total_mb * 2**20)
     try:
         zf = zipfile.ZipFile(archive)
@@ -513,7 +523,7 @@ def locate(path: Path, files: tuple[str, ...], assignment: str = "", functions: 
         raise SubmissionProblem(f"{path} is a symbolic link: give the file or folder itself")
     if path.is_dir():
         _scan(path, scan, "", dest / "unpacked", limits)
-    elif path.is_file() and (path.suffix.lower() == ".zip" or zipfile.is_zipfile(path)):
+    elif path.is_file() and (path.suffix.lower() == ".zip" or _is_zip(path)):
         root = dest / "unpacked" / "zip0"
         root.mkdir(parents=True)
         extract_zip(path, root, limits)
