@@ -222,6 +222,11 @@ def test_feedback_never_shows_hidden_and_waits_for_the_due_date(folder_batch, co
                 t["visibility"] = visibility
         text = feedback.render(record, changed, config, published=published, after_due_date=due)
         assert text.count("(hidden test)") == shown, (visibility, published, due)
+        # The score line says when the tests withheld now will be shown: never a promise the rules do not keep.
+        points = sum(t["max_score"] for t in changed["tests"] if t["visibility"] != "visible")
+        when = {"hidden": "are not shown", "after_due_date": "are shown after the due date",
+                "after_published": "are shown when grades are published"}[visibility]
+        assert (f"{n_hidden} hidden tests ({points:g} points) {when}." in text) == (not shown), text
 
 
 # -- zips, Gradescope, nbgrader ------------------------------------------------------------------

@@ -109,8 +109,8 @@ def test_grade_and_check_survive_a_non_utf8_locale(case, tmp_path, validate_resu
     assert check.returncode == 0, text(check.stderr)
     config = load_config(CONFIG)
     public = sum(t.points for t in config.tests if not t.hidden)
-    assert f"These are the public tests only ({public:g} of the {config.max_score:g} points)" in text(check.stdout)
-    assert "grade answers() in quiz.py (5 points), which the table above leaves out" in text(check.stdout)
+    assert f"These are the public tests only: {public:g} of the {config.max_score:g} points." in text(check.stdout)
+    assert "and grade answers() in quiz.py (5 points), which the table above does not show." in text(check.stdout)
     assert "\\u2713" in text(check.stdout)
 
 

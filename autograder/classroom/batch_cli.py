@@ -264,10 +264,19 @@ def _feedback(args: argparse.Namespace) -> int:
     from autograder.classroom.batch import rerender
 
     manifest = rerender(Path(args.outdir), args.published, args.after_due_date, force=args.force)
-    state = "published" if manifest["published"] else "not published"
-    print(f"feedback rewritten in {Path(args.outdir) / 'feedback'} (grades {state}; due date "
-          f"{'passed' if manifest['after_due_date'] else 'not passed'})")
+    print(f"feedback rewritten in {Path(args.outdir) / 'feedback'}: {_what_students_see(manifest)}")
     return 0
+
+
+def _what_students_see(manifest: dict) -> str:
+    """Which tests the feedback now shows (feedback.shown), in words."""
+    if manifest["published"]:
+        shown = "grades published: visible tests are shown, and those marked after_due_date or after_published"
+    elif manifest["after_due_date"]:
+        shown = "grades not published, due date passed: visible tests are shown, and those marked after_due_date"
+    else:
+        shown = "grades not published, before the due date: only visible tests are shown"
+    return shown + " (a student's total, once all their tests are)"
 
 
 def register(sub: argparse._SubParsersAction, config_options: Callable[[str], argparse.ArgumentParser]) -> None:

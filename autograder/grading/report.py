@@ -47,6 +47,11 @@ def public_only_line(report: GradeReport) -> str:
     line = "These are the public tests only"
     if not points:
         return line + "."
+    line += f": {report.max_score:g} of the {report.max_score + points:g} points. The hidden tests ({points:g} points)"
+    line += " use other inputs and shapes"
+    if functions:
+        line += f", and grade {', '.join(functions)}, which the table above does not show"
+    return line + "."
     line += f" ({report.max_score:g} of the {report.max_score + points:g} points); hidden tests ({points:g} points)"
     if functions:
         line += (f" grade {', '.join(functions)}, which the table above leaves out, and use other inputs and shapes "
