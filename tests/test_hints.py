@@ -233,6 +233,24 @@ def test_quiz_answers_that_cannot_be_marked_are_said_by_the_self_check(tmp_path)
     assert "Quiz:" not in run_cli("check", str(full)).stdout
 
 
+@pytest.mark.parametrize("body, said", [
+    ("    raise NotImplementedError\n", "answers is not implemented yet"),
+    ("    return [2, 4]\n", "answers() should return a dict, got a list"),
+    ("    raise KeyError('markov')\n", "KeyError"),
+])
+def test_a_quiz_function_that_fails_is_said_by_the_self_check(tmp_path, body, said):
+    """Only hidden tests grade the quiz, and the call takes no input: that it raises or returns no dict is said
+    by the public check (a student would otherwise lose its points with every public test passed)."""
+    from conftest import run_cli
+
+    sub = make_submission(tmp_path / "quiz", [{"file": "quiz.py", "find": "def answers():\n",
+                                                "replace": "def answers():\n" + body}])
+    check = run_cli("check", str(sub))
+    assert check.returncode == 0, check.stderr
+    note = next(line for line in check.stdout.splitlines() if "Quiz:" in line)
+    assert note.startswith("! Quiz: quiz.py's answers() cannot be marked: ") and said in note, note
+
+
 def test_numpy_scalar_quiz_answers_are_marked_as_the_numbers_they_are(tmp_path):
     """A comparison gives np.bool_, a numpy sum np.int64: marked like True and 2, in check and grade alike; a
     float where an int is asked stays unmarkable, a numpy one included."""

@@ -563,7 +563,9 @@ def test_attack_is_harmless(name, forked, tmp_path, fast_config, validate_result
     before = _digest(grader_files)
     victim = Path("/tmp/autograder_sub_victim/work")
     victim.mkdir(parents=True, exist_ok=True)
-    (victim / "rnn_layers.py").write_text("ok\n")
+    # The other xdist worker may be reading it (its own attack's check): replaced whole, never truncated in place.
+    (victim / f".rnn_layers.{os.getpid()}").write_text("ok\n")
+    os.replace(victim / f".rnn_layers.{os.getpid()}", victim / "rnn_layers.py")
     proc, sub, results = _attack(name, tmp_path, fast_config, planted)
     hoppers = _hoppers()  # found and killed before any assertion can fail
     if name == "plant_results_everywhere":

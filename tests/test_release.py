@@ -158,8 +158,8 @@ def test_self_check_passes_the_reference_and_fails_the_templates(unzipped, numpy
     assert only_hidden, "the quiz is graded by hidden tests only"
     named = ", ".join(f"{f}() in {config.module_of(f)}.py ({config.function_points[f]:g} points)" for f in only_hidden)
     assert (f"These are the public tests only: {points:g} of the {config.max_score:g} points. The hidden tests "
-            f"({config.max_score - points:g} points) use other inputs and shapes, and grade {named}, which the table "
-            "above does not show.") in proc.stdout
+            f"({config.max_score - points:g} points) use other inputs and shapes; they also grade {named}, a function "
+            "the table above does not show.") in proc.stdout
 
 
 def test_self_check_says_which_quiz_answers_cannot_be_marked(unzipped, numpy_only_python, tmp_path):

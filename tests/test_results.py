@@ -110,7 +110,8 @@ def test_grade_and_check_survive_a_non_utf8_locale(case, tmp_path, validate_resu
     config = load_config(CONFIG)
     public = sum(t.points for t in config.tests if not t.hidden)
     assert f"These are the public tests only: {public:g} of the {config.max_score:g} points." in text(check.stdout)
-    assert "and grade answers() in quiz.py (5 points), which the table above does not show." in text(check.stdout)
+    assert ("; they also grade answers() in quiz.py (5 points), a function the table above does not show."
+            in text(check.stdout))
     assert "\\u2713" in text(check.stdout)
 
 
@@ -652,7 +653,7 @@ def test_the_visible_score_line_never_counts_hidden_tests(tmp_path):
         hidden = [t for t in results["tests"] if t["visibility"] != "visible"]
         line = next(ln for ln in results["output"].splitlines() if "Score" in ln)
         assert line.startswith(f"Score on the tests shown: {sum(t['score'] for t in shown):g} / "
-                               f"{sum(t['max_score'] for t in shown):g}; {len(hidden)} hidden tests")
+                               f"{sum(t['max_score'] for t in shown):g}. {len(hidden)} hidden tests")
         lines[name] = (line, results["score"])
     assert lines["right"][0] == lines["wrong"][0] and lines["right"][1] > lines["wrong"][1]
 

@@ -261,22 +261,27 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 
 
 def _feedback(args: argparse.Namespace) -> int:
-    from autograder.classroom.batch import rerender
+    from autograder.classroom.batch import graded_config, rerender
 
-    manifest = rerender(Path(args.outdir), args.published, args.after_due_date, force=args.force)
-    print(f"feedback rewritten in {Path(args.outdir) / 'feedback'}: {_what_students_see(manifest)}")
+    out = Path(args.outdir)
+    manifest = rerender(out, args.published, args.after_due_date, force=args.force)
+    print(f"feedback rewritten in {out / 'feedback'}: {_what_students_see(manifest, graded_config(out, manifest))}")
     return 0
 
 
-def _what_students_see(manifest: dict) -> str:
-    """Which tests the feedback now shows (feedback.shown), in words."""
-    if manifest["published"]:
-        shown = "grades published: visible tests are shown, and those marked after_due_date or after_published"
-    elif manifest["after_due_date"]:
-        shown = "grades not published, due date passed: visible tests are shown, and those marked after_due_date"
-    else:
-        shown = "grades not published, before the due date: only visible tests are shown"
-    return shown + " (a student's total, once all their tests are)"
+def _what_students_see(manifest: dict, config) -> str:
+    """How many tests the feedback now shows (feedback.shown) and whether totals show, in words."""
+    from autograder.classroom.feedback import shown
+
+    state = ("grades published" if manifest["published"] else
+             f"grades not published, {'after' if manifest['after_due_date'] else 'before'} the due date")
+    visible = [t for t in config.tests if shown(config.hidden_visibility if t.hidden else "visible",
+                                                 manifest["published"], manifest["after_due_date"])]
+    if len(visible) == len(config.tests):
+        return f"{state}; students see all {len(visible)} tests and their total"
+    withheld = len(config.tests) - len(visible)
+    return (f"{state}; students see {len(visible)} of the {len(config.tests)} tests, and no total while the other "
+            f"{withheld} ({config.hidden_visibility}) are withheld")
 
 
 def register(sub: argparse._SubParsersAction, config_options: Callable[[str], argparse.ArgumentParser]) -> None:

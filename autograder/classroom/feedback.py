@@ -14,6 +14,7 @@ import re
 
 from autograder.classroom.gradebook import PENDING_LINE, adjustment_line, capped
 from autograder.config import Config
+from autograder.grading.results import withheld_text
 
 
 def shown(visibility: str, published: bool, after_due_date: bool) -> bool:
@@ -28,23 +29,6 @@ def _fence(text: str) -> str:
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     ticks = "`" * max(3, longest + 1)
     return f"{ticks}text\n{text.rstrip()}\n{ticks}"
-
-
-# When a test withheld now is shown, by its Gradescope visibility.
-_SHOWN_WHEN = {"after_due_date": "after the due date", "after_published": "when grades are published"}
-
-
-def _withheld_text(withheld: list[dict]) -> str:
-    """"3 hidden tests (45 points) are shown when grades are published.": a sentence per visibility."""
-    parts = []
-    for visibility in ("after_due_date", "after_published", "hidden"):
-        group = [t for t in withheld if t["visibility"] == visibility]
-        if group:
-            many = len(group) > 1
-            when = f"shown {_SHOWN_WHEN[visibility]}" if visibility in _SHOWN_WHEN else "not shown"
-            parts.append(f"{len(group)} hidden test{'s' if many else ''} ({sum(t['max_score'] for t in group):g} "
-                         f"points) {'are' if many else 'is'} {when}.")
-    return " ".join(parts)
 
 
 def render(record: dict, doc: dict, config: Config, published: bool = False, after_due_date: bool = False) -> str:
@@ -67,7 +51,7 @@ def render(record: dict, doc: dict, config: Config, published: bool = False, aft
     out_of = sum(t["max_score"] for t in visible)
     penalty = doc.get("extra_data", {}).get("penalty")
     if withheld:
-        lines.append(f"**Score on the tests shown: {got:g} / {out_of:g}.** " + _withheld_text(withheld))
+        lines.append(f"**Score on the tests shown: {got:g} / {out_of:g}.** " + withheld_text(withheld))
     else:
         lines.append(f"**Score: {doc['score']:g} / {out_of:g}**" + (
             f" (capped at the maximum {penalty['max']:g})" if capped(penalty) else ""))

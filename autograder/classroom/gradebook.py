@@ -494,9 +494,8 @@ def adjustment_line(penalty: dict, total_withheld: bool) -> str:
     would tell the hidden tests' score before grades are published."""
     if total_withheld and not penalty.get("pending"):
         # True whatever the hidden tests gave (a bonus on full marks adds nothing, and saying so would tell).
-        how = ("added to the total when grades are published; a total never goes above the maximum score"
-               if adjustment_kind(penalty) == "bonus" else
-               "taken from the total when grades are published; a total never goes below 0")
+        how = ("added to the total; a total never goes above the maximum score" if adjustment_kind(penalty) == "bonus"
+               else "taken from the total; a total never goes below 0")
         return f"Adjusted by the course staff: {penalty['set']}: {penalty['reason']} ({how})"
     return f"Adjusted by the course staff: {describe_penalty(penalty)}: {penalty['reason']}"
 

@@ -859,12 +859,17 @@ class Grading:
         return answer_types(self.reference_call(fn, [], {})[fn.outputs[0]])
 
     def answer_notes(self) -> list[str]:
-        """What makes quiz answers unmarkable whatever is right, for every quiz function asked: keys missing or
-        not asked, values of another type than the question asks (its text names both, so this is public)."""
+        """What makes quiz answers unmarkable whatever is right, for every quiz function asked: a call that
+        failed or returned no dict, keys missing or not asked, values of another type than the question asks (the
+        call takes no input and the question's text names both, so this is public, even when only hidden tests
+        grade the quiz)."""
         notes = []
         for name, answers in self._answers.items():
             fn = self.homework.functions[name]
-            expected = None if isinstance(answers, Failed) else self.answer_format(fn)
+            if isinstance(answers, Failed):
+                notes.append(f"Quiz: {fn.module}.py's {name}() cannot be marked: {str(answers).splitlines()[0]}")
+                continue
+            expected = self.answer_format(fn)
             if expected is None:
                 continue
             missing = [k for k in expected if k not in answers]

@@ -50,7 +50,8 @@ def public_only_line(report: GradeReport) -> str:
     line += f": {report.max_score:g} of the {report.max_score + points:g} points. The hidden tests ({points:g} points)"
     line += " use other inputs and shapes"
     if functions:
-        line += f", and grade {', '.join(functions)}, which the table above does not show"
+        line += (f"; they also grade {', '.join(functions)}, "
+                 f"{'a function' if len(functions) == 1 else 'functions'} the table above does not show")
     return line + "."
     line += f" ({report.max_score:g} of the {report.max_score + points:g} points); hidden tests ({points:g} points)"
     if functions:

@@ -46,6 +46,25 @@ def tolerant_stdio() -> None:
             pass
 
 
+# When a test withheld now is shown, by its Gradescope visibility (Gradescope's autograder docs: "hidden",
+# "after_due_date", "after_published", "visible").
+_SHOWN_WHEN = {"after_due_date": "shown after the due date", "after_published": "shown when grades are published",
+               "hidden": "never shown"}
+
+
+def withheld_text(withheld: list[dict]) -> str:
+    """"32 hidden tests (45 points) count in the total and are shown when grades are published.": a sentence per
+    visibility of the withheld tests (results.json's test entries)."""
+    parts = []
+    for visibility, when in _SHOWN_WHEN.items():
+        group = [t for t in withheld if t.get("visibility") == visibility]
+        if group:
+            many = len(group) > 1
+            parts.append(f"{len(group)} hidden test{'s' if many else ''} ({sum(t['max_score'] for t in group):g} "
+                         f"points) count{'' if many else 's'} in the total and {'are' if many else 'is'} {when}.")
+    return " ".join(parts)
+
+
 def top_output(files_found: list[str], notes: list[str], tests: list[dict], student_output: str,
                total: float | None = None) -> str:
     """What the student sees above the tests: files graded, problems, the score, printed output.
@@ -58,9 +77,8 @@ def top_output(files_found: list[str], notes: list[str], tests: list[dict], stud
     shown = [t for t in tests if t.get("visibility", "visible") == "visible"]
     withheld = [t for t in tests if t.get("visibility", "visible") != "visible"]
     got, out_of = sum(t["score"] for t in shown), sum(t["max_score"] for t in shown)
-    score = (f"Score on the tests shown: {got:g} / {out_of:g}; {len(withheld)} hidden tests "
-             f"({sum(t['max_score'] for t in withheld):g} points) count in the total and are shown when grades are "
-             "published" if withheld else f"Score: {got if total is None else total:g} / {out_of:g}")
+    score = (f"Score on the tests shown: {got:g} / {out_of:g}. {withheld_text(withheld)}" if withheld
+             else f"Score: {got if total is None else total:g} / {out_of:g}")
     lines = [f"Graded files: {', '.join(files_found) or 'none'}", *notes, score]
     if student_output:
         lines.append("Output printed by your code (public tests only, trimmed):\n" + student_output)
