@@ -38,6 +38,15 @@ def _start_early(config: Config, submission: Path):
     return open_sandbox(submission, config)
 
 
+def _check_files(config: Config) -> None:
+    """ConfigError when a file grading needs is missing (a copied config whose relative paths now point nowhere:
+    one line, not a crash); a warning when the template fingerprints are."""
+    from autograder.grading.fingerprint import warn_if_missing
+
+    check_required_files(config)
+    warn_if_missing(config)
+
+
 def cmd_grade(args: argparse.Namespace) -> int:
     from autograder.grading.results import ResultsPathError, output_target
 
@@ -46,7 +55,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     except ResultsPathError as exc:
         raise ConfigError(str(exc)) from None
     config = command_config(args.config, cases=False, assignment=args.assignment)
-    check_required_files(config)  # a copied config whose relative paths now point nowhere: one line, not a crash
+    _check_files(config)
     located = _submission(args.submission, config)
     # The grader loads numpy (and the homework) while the fork server does, then forks the child from it.
     check_config_cases(config)
@@ -70,7 +79,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     config = command_config(args.config, cases=False, assignment=args.assignment)
-    check_required_files(config)  # a copied config whose relative paths now point nowhere: one line, not a crash
+    _check_files(config)
     located = _submission(args.submission, config)
     check_config_cases(config)
     from autograder.grading.grader import grade

@@ -547,8 +547,11 @@ def check_required_files(config: Config) -> None:
     missing = missing_files(config)
     if missing:
         one = len(missing) == 1
+        # The config's keys that name them: a copied config's relative paths are the usual cause.
+        keys = [key for key in ("homework", "behaviours", "reference") if any(f"the {key} " in m for m in missing)]
         raise ConfigError(f"{config.path}: {'; '.join(missing)} {'does' if one else 'do'} not exist: nothing was "
-                          f"graded (put {'it' if one else 'them'} back, or fix the config)")
+                          f"graded (put {'it' if one else 'them'} back, or fix {', '.join(f'{k}:' for k in keys)} "
+                          "in the config)")
 
 
 def command_config(path: str | Path | None = None, cases: bool = True, assignment: str | None = None) -> Config:

@@ -97,7 +97,8 @@ def grade_cli(submission: Path, tmp_path: Path, *extra: str) -> tuple[subprocess
 
 
 def write_config(tmp_path: Path, **changes) -> Path:
-    """A copy of the assignment config with absolute paths and top-level sections changed."""
+    """A copy of the assignment config with absolute paths and top-level sections changed, with the template
+    fingerprints beside it (as a careful copy has them: the grader warns when they are missing)."""
     raw = yaml.safe_load(CONFIG.read_text())
     raw["reference"] = str(SOLUTIONS)
     raw["templates"] = str(TEMPLATES)
@@ -110,6 +111,7 @@ def write_config(tmp_path: Path, **changes) -> Path:
             raw[key] = value
     path = tmp_path / "assignment.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    shutil.copyfile(CONFIG.with_name("fingerprints.json"), path.with_name("fingerprints.json"))
     return path
 
 

@@ -130,3 +130,21 @@ def test_files_handed_in_as_released_are_named(tmp_path, config):
         (edited / name).write_text((edited / name).read_text() + "\n# started\n")
     assert not [n for n in grade(edited, config, public_only=True).notes if untouched in n]
     assert not [n for n in grade(SOLUTIONS, config, public_only=True).notes if untouched in n]
+
+
+def test_a_config_copied_without_its_fingerprints_is_said_to_the_staff(tmp_path):
+    """A TA who copies the config but not fingerprints.json loses the notes on untouched and changed templates:
+    grade and grade-all say so on stderr (and still grade), and say nothing when the file is there."""
+    from conftest import run_cli, write_config
+
+    config = write_config(tmp_path)
+    untouched = make_submission(tmp_path / "class" / "untouched", base=TEMPLATES)
+    warning = f"no fingerprints.json beside {config}"
+    kept = run_cli("grade", str(untouched), "--config", str(config), "--results", str(tmp_path / "a.json"))
+    assert kept.returncode == 0 and warning not in kept.stderr
+    config.with_name("fingerprints.json").unlink()
+    lost = run_cli("grade", str(untouched), "--config", str(config), "--results", str(tmp_path / "b.json"))
+    assert lost.returncode == 0 and warning in lost.stderr, lost.stderr
+    batch = run_cli("grade-all", str(tmp_path / "class"), "--config", str(config), "--out", str(tmp_path / "out"),
+                    "--no-progress")
+    assert batch.returncode == 0 and batch.stderr.count(warning) == 1, batch.stderr

@@ -88,6 +88,17 @@ def path_for(config_path: Path) -> Path:
     return Path(config_path).with_name(FILE_NAME)
 
 
+def warn_if_missing(config) -> None:
+    """Tell the staff (stderr) when ``config`` (a Config) names templates but no fingerprints lie beside it (a
+    config copied without them): submissions are then not compared with the released templates."""
+    if config.templates is not None and not path_for(config.path).exists():
+        import sys
+
+        print(f"grader: no {FILE_NAME} beside {config.path}, so submissions are not compared with the released "
+              "templates (no note on files left unchanged or protected parts changed): copy the one beside the "
+              "config this one was copied from", file=sys.stderr)
+
+
 def render(fingerprints: dict) -> str:
     return json.dumps(fingerprints, indent=2, sort_keys=True) + "\n"
 
