@@ -294,3 +294,18 @@ def test_a_call_that_raises_on_hidden_inputs_only_says_so(tmp_path):
     assert lost and all(t["visibility"] != "visible" for t in lost)
     raised = [t for t in lost if "raised an exception" in t["output"]]
     assert raised and all("raises on hidden inputs only" in t["output"] for t in raised), raised
+
+
+def test_a_small_error_from_a_failing_callee_is_not_put_down_to_float32_alone(tmp_path):
+    """db averaged instead of summed makes training land a hair off the reference: the message's float32
+    reading of so small an error is followed by the callee hint, which says the callee explains it too."""
+    from autograder.grading.compare import FLOAT32_MAYBE
+
+    sub = make_submission(tmp_path / "db_mean", [{"file": "rnn_layers.py", "find": "    db = da.sum(axis=0)\n",
+                                                  "replace": "    db = da.mean(axis=0)\n"}])
+    _, results = grade_cli(sub, tmp_path)
+    small = [t["output"] for t in results["tests"] if FLOAT32_MAYBE in t["output"]]
+    assert small, "the mutant no longer gives a float32-sized error anywhere"
+    for output in small:
+        assert output.endswith("fix it first, then check this again. The small error above need not mean float32: "
+                               "a wrong rnn_step_backward gives one too."), output

@@ -1061,6 +1061,8 @@ def _add_hints(results: list[TestResult], homework: Homework, hidden: bool) -> N
                     r.output += (f"\nHint: {function} is meant to call {named}, which fail"
                                  f"{'s' if len(causes) == 1 else ''} {'its' if len(causes) == 1 else 'their'} own "
                                  f"tests: fix {'it' if len(causes) == 1 else 'them'} first, then check this again.")
+                    if compare.FLOAT32_MAYBE in r.output:  # a failing callee explains a small error as well as float32
+                        r.output += f" The small error above need not mean float32: a wrong {named} gives one too."
 
 
 def grade(submission: Path, config: Config, public_only: bool = False, box: Sandbox | None = None,
