@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from autograder.environment import Environment
+from autograder.text import listed
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -549,9 +550,11 @@ def check_required_files(config: Config) -> None:
         one = len(missing) == 1
         # The config's keys that name them: a copied config's relative paths are the usual cause.
         keys = [key for key in ("homework", "behaviours", "reference") if any(f"the {key} " in m for m in missing)]
+        modules = [f"{k}: {k}.py" for k in keys if k != "reference"]
         raise ConfigError(f"{config.path}: {'; '.join(missing)} {'does' if one else 'do'} not exist: nothing was "
-                          f"graded (put {'it' if one else 'them'} back, or fix {', '.join(f'{k}:' for k in keys)} "
-                          "in the config)")
+                          f"graded; give {'its path' if one else 'their paths'} with "
+                          f"{listed([f'{k}:' for k in keys])} in the config (relative to its folder"
+                          + (f"; when not given, {listed(modules)} beside it" if modules else "") + ")")
 
 
 def command_config(path: str | Path | None = None, cases: bool = True, assignment: str | None = None) -> Config:

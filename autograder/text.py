@@ -74,3 +74,13 @@ def shorten(text: str, limit: int) -> str:
     cut = text[:limit - 1]
     space = cut.rfind(" ")
     return (cut[:space] if space > limit // 2 else cut).rstrip(" ;,") + "…"
+
+
+def counted(n: int, noun: str, plural: str = "") -> str:
+    """"1 submission", "3 submissions" (``plural`` for nouns that do not take an s)."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
+def listed(items: list[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"

@@ -738,8 +738,8 @@ def test_a_config_missing_a_file_is_refused_up_front_in_one_line(tmp_path):
     assert proc.returncode == 2 and not (tmp_path / "new").exists(), proc.stderr
     missing = reference / "lstm_layers.py"
     assert proc.stderr.strip().splitlines() == [
-        f"error: {config}: the reference solution file {missing} does not exist: nothing was graded (put it back, or "
-        "fix reference: in the config)"]
+        f"error: {config}: the reference solution file {missing} does not exist: nothing was graded; give its path "
+        "with reference: in the config (relative to its folder)"]
     shutil.copyfile(SOLUTIONS / "lstm_layers.py", reference / "lstm_layers.py")
     out = tmp_path / "out"
     assert grade_all(src, out, "--config", str(config)).returncode == 0
@@ -750,7 +750,8 @@ def test_a_config_missing_a_file_is_refused_up_front_in_one_line(tmp_path):
         assert proc.returncode == 2, proc.stderr
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and f"the homework module {folder / 'homework.py'} does not exist" in lines[0], lines
-        assert lines[0].endswith("(put it back, or fix homework: in the config)"), lines
+        assert lines[0].endswith("give its path with homework: in the config (relative to its folder; when not "
+                                 "given, homework: homework.py beside it)"), lines
     assert snapshot(out) == before
 
 

@@ -114,7 +114,7 @@ def test_files_handed_in_as_released_are_named(tmp_path, config):
     untouched = "unchanged from the released template"
     report = grade(TEMPLATES, config, public_only=True)
     note = next(n for n in report.notes if untouched in n)
-    assert note.startswith(f"{', '.join(FILES)} are unchanged from the released templates")
+    assert note == f"{', '.join(FILES)} are unchanged from the released templates: are these the files you worked on?"
     half = make_submission(tmp_path / "half", base=TEMPLATES)
     (half / "rnn_layers.py").write_text((SOLUTIONS / "rnn_layers.py").read_text())
     crlf = (TEMPLATES / "quiz.py").read_text().replace("\n", "  \r\n")  # a Windows editor's line endings
@@ -148,3 +148,20 @@ def test_a_config_copied_without_its_fingerprints_is_said_to_the_staff(tmp_path)
     batch = run_cli("grade-all", str(tmp_path / "class"), "--config", str(config), "--out", str(tmp_path / "out"),
                     "--no-progress")
     assert batch.returncode == 0 and batch.stderr.count(warning) == 1, batch.stderr
+
+
+def test_a_templates_folder_that_is_not_there_is_said_to_the_staff(tmp_path):
+    """A copied config whose templates: points nowhere: grade-all says so on stderr, and the similarity report
+    says that no released code was left out (it said the folder's code was)."""
+    from conftest import run_cli, write_config
+
+    config = write_config(tmp_path, templates=str(tmp_path / "no_such_templates"))
+    for name in ("a", "b"):
+        make_submission(tmp_path / "class" / name)
+    batch = run_cli("grade-all", str(tmp_path / "class"), "--config", str(config), "--out", str(tmp_path / "out"),
+                    "--no-progress")
+    assert batch.returncode == 0, batch.stderr
+    assert batch.stderr.count(f"the templates folder {tmp_path / 'no_such_templates'} (templates: in {config}) "
+                              "does not exist") == 1, batch.stderr
+    report = (tmp_path / "out" / "similarity" / "report.html").read_text()
+    assert "No released code is excluded" in report and "is excluded before comparing" not in report

@@ -594,8 +594,14 @@ def test_a_bonus_keeps_its_sign_and_the_total_stays_within_the_maximum(klass):
     assert withheld in feedback and "capped" not in feedback
     proc = run_cli("feedback", str(out), "--published")
     assert proc.returncode == 0
-    tests = len(load_config(CONFIG).tests)
-    assert f"grades published; students see all {tests} tests and their total" in proc.stdout
+    tests = load_config(CONFIG).tests
+    assert f"grades published; the feedback shows all {len(tests)} tests and the total" in proc.stdout
+    unpublished = run_cli("feedback", str(out), "--unpublished").stdout
+    hidden = sum(t.hidden for t in tests)
+    assert (f"grades not published, before the due date; the feedback shows {len(tests) - hidden} of the "
+            f"{len(tests)} tests and no total: the other {hidden} are shown when grades are published "
+            "(after_published)") in unpublished, unpublished
+    assert run_cli("feedback", str(out), "--published").returncode == 0
     feedback = (out / "feedback" / "good.md").read_text()
     assert f"**Score: {full:g} / {full:g}** (capped at the maximum {full:g})" in feedback
     assert f"Adjusted by the course staff: {capped}: bonus question" in feedback

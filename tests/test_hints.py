@@ -229,8 +229,9 @@ def test_quiz_answers_that_cannot_be_marked_are_said_by_the_self_check(tmp_path)
     assert "'order_matters': not a bool, as the question asks (you answered 'True')" in outputs[
         "answers: answer 1 of 5"]
     assert "no answer for 's_t_plus_2'" in outputs["answers: answer 5 of 5"]
+    assert check.stdout.rstrip().endswith("see the Quiz note above.")
     full = make_submission(tmp_path / "right")
-    assert "Quiz:" not in run_cli("check", str(full)).stdout
+    assert "Quiz" not in run_cli("check", str(full)).stdout
 
 
 @pytest.mark.parametrize("body, said", [
@@ -249,6 +250,8 @@ def test_a_quiz_function_that_fails_is_said_by_the_self_check(tmp_path, body, sa
     assert check.returncode == 0, check.stderr
     note = next(line for line in check.stdout.splitlines() if "Quiz:" in line)
     assert note.startswith("! Quiz: quiz.py's answers() cannot be marked: ") and said in note, note
+    # Its note is at the top, far from the total: the last line reminds the student of it.
+    assert check.stdout.rstrip().endswith("Some quiz answers cannot be marked as they are: see the Quiz note above.")
 
 
 def test_numpy_scalar_quiz_answers_are_marked_as_the_numbers_they_are(tmp_path):

@@ -16,7 +16,7 @@ from pathlib import Path
 from autograder.classroom.clusters import MESSAGE_LIMIT, clusters, normalise
 from autograder.classroom.gradebook import RESUME, adjustment_kind, applied_text
 from autograder.config import Config
-from autograder.text import shorten
+from autograder.text import counted, shorten
 
 TOP_MESSAGES = 3
 PROBLEM_ROWS = 20  # notes listed in summary.md's "Problems with the submitted files" (the rest counted)
@@ -95,7 +95,7 @@ def mapping_section(mapping: dict | None, records: dict[str, dict] | None = None
     if not mapping:
         return []
     lines = ["## How the class folder was read", "",
-             f"Layout: {mapping.get('layout', '?')}; {len(mapping.get('students', []))} students found."
+             f"Layout: {mapping.get('layout', '?')}; {counted(len(mapping.get('students', [])), 'student')} found."
              + (f" When a student made several attempts, the {mapping['attempt']} is graded (`--attempt`)."
                 if mapping.get("layout") == "blackboard" else ""), ""]
     lines += [f"- {_cell(n)}" for n in mapping.get("notes", [])]
@@ -229,7 +229,7 @@ def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: 
     gone = sorted(set(records) - current)
     # Students the interrupted run was to grade and no run has graded yet: no record, but part of the class.
     waiting = [s for s in (incomplete or {}).get("missing", []) if s not in records]
-    lines += [f"{len(records)} submissions: {len(graded)} graded, {len(errors)} could not be graded"
+    lines += [f"{counted(len(records), 'submission')}: {len(graded)} graded, {len(errors)} could not be graded"
               + (f"; {len(gone)} of them kept from an earlier run (not in the class folder any more)" if gone
                  else "")
               + (f"; {len(waiting)} more not graded yet (pending: the run was interrupted)" if waiting else "")

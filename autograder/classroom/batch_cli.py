@@ -151,9 +151,11 @@ def _preview(out: Path, options, config: Path | None) -> int:
     from autograder.classroom.batch import recorded_config
     from autograder.classroom.preview import describe, preview
     from autograder.config import check_required_files, load_config
+    from autograder.grading.fingerprint import warn_if_missing
 
     config = config or recorded_config(out)
-    check_required_files(load_config(config))  # one line now, not workers failing in the scratch folder
+    check_required_files(loaded := load_config(config))  # one line now, not workers failing in the scratch folder
+    warn_if_missing(loaded)
     # Nothing is written to OUTDIR: a grades.csv edited by hand is only said, not refused.
     print(describe(preview(out, options, config), out))
     return 0
@@ -278,10 +280,12 @@ def _what_students_see(manifest: dict, config) -> str:
     visible = [t for t in config.tests if shown(config.hidden_visibility if t.hidden else "visible",
                                                  manifest["published"], manifest["after_due_date"])]
     if len(visible) == len(config.tests):
-        return f"{state}; students see all {len(visible)} tests and their total"
+        return f"{state}; the feedback shows all {len(visible)} tests and the total"
+    from autograder.grading.results import SHOWN_WHEN
+
     withheld = len(config.tests) - len(visible)
-    return (f"{state}; students see {len(visible)} of the {len(config.tests)} tests, and no total while the other "
-            f"{withheld} ({config.hidden_visibility}) are withheld")
+    return (f"{state}; the feedback shows {len(visible)} of the {len(config.tests)} tests and no total: the other "
+            f"{withheld} are {SHOWN_WHEN[config.hidden_visibility]} ({config.hidden_visibility})")
 
 
 def register(sub: argparse._SubParsersAction, config_options: Callable[[str], argparse.ArgumentParser]) -> None:

@@ -457,11 +457,15 @@ def _html(pairs: list[Pair], texts: dict[str, str], t: Thresholds, config: Confi
         rows.append(f"<tr><td>{link}</td><td class='flag'>{e(why)}</td>"
                     f"<td>{100 * p.similarity[0]:.0f}% / {100 * p.similarity[1]:.0f}%</td><td>{p.overlap}</td>"
                     f"<td>{len(p.rare_values(t.rare))} of {len(p.shared_values)}</td></tr>")
+    released = (f"Code released to students (<code>{e(str(config.templates))}</code>) is excluded before comparing."
+                if config.templates and Path(config.templates).is_dir() else
+                f"<b>No released code is excluded</b>: the templates folder "
+                f"(<code>{e(str(config.templates))}</code>, the config's <code>templates:</code>) does not exist, "
+                "so code every student was given counts as a match.")
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{e(config.title)}: similarity</title>"
              f"<style>{STYLE}</style></head><body><h1>{e(config.title)}: similar submissions</h1>",
              f"<p>{coded} submissions with graded code, {valued} with wrong values the grader kept a hash of. "
-             f"{len(flagged)} pairs flagged, {len(pairs)} listed. Code released to students "
-             f"(<code>{e(str(config.templates))}</code>) is excluded before comparing. A pair is flagged for "
+             f"{len(flagged)} pairs flagged, {len(pairs)} listed. {released} A pair is flagged for "
              f"<b>code</b> when at least {100 * t.code:.0f}% of either student's own code (template excluded, "
              f"names and comments ignored) matches the other's in runs of at least {t.noise} characters, "
              f"{t.min_overlap} characters in all; for <b>wrong values</b> when at least {t.wrong_values} failing "

@@ -89,11 +89,17 @@ def path_for(config_path: Path) -> Path:
 
 
 def warn_if_missing(config) -> None:
-    """Tell the staff (stderr) when ``config`` (a Config) names templates but no fingerprints lie beside it (a
-    config copied without them): submissions are then not compared with the released templates."""
-    if config.templates is not None and not path_for(config.path).exists():
-        import sys
+    """Tell the staff (stderr) when ``config`` (a Config) names a templates folder that does not exist, or no
+    fingerprints lie beside it (a config copied without them): submissions are then not compared with the
+    released templates, and the class's similarity report cannot leave released code out."""
+    import sys
 
+    if config.templates is None:
+        return
+    if not Path(config.templates).is_dir():
+        print(f"grader: the templates folder {config.templates} (templates: in {config.path}) does not exist: the "
+              "similarity report of grade-all cannot leave the released code out", file=sys.stderr)
+    if not path_for(config.path).exists():
         print(f"grader: no {FILE_NAME} beside {config.path}, so submissions are not compared with the released "
               "templates (no note on files left unchanged or protected parts changed): copy the one beside the "
               "config this one was copied from", file=sys.stderr)
@@ -206,7 +212,8 @@ def notes(submission: Path, found: list[str], config_path: Path) -> list[str]:
                        f"points, but please keep them as given): {'; '.join(changed)}")
     if untouched:  # often the wrong folder handed in, or work saved elsewhere
         out.insert(0, f"{', '.join(untouched)} {'is' if len(untouched) == 1 else 'are'} unchanged from the released "
-                      f"template{'' if len(untouched) == 1 else 's'}: is this the file you worked on?")
+                      f"template{'' if len(untouched) == 1 else 's'}: "
+                      f"{'is this the file' if len(untouched) == 1 else 'are these the files'} you worked on?")
     return out
 
 

@@ -39,6 +39,7 @@ from autograder.submissions.extract import discard as discard_extracted
 from autograder.submissions.extract import extracted_from
 from autograder.submissions.extract import prepare as prepare_submission
 from autograder.submissions.locate import MAX_HELPERS, find_files, helper_files, helper_notes, notebook_of
+from autograder.text import listed
 
 
 @dataclass
@@ -1054,7 +1055,7 @@ def _add_hints(results: list[TestResult], homework: Homework, hidden: bool) -> N
                 if r.spec.stability:
                     r.output += "\nHint: " + homework.stability_hint_for(function)
         if causes:
-            named = " and ".join(causes) if len(causes) < 3 else f"{', '.join(causes[:-1])} and {causes[-1]}"
+            named = listed(causes)
             for r in failed:
                 # A module that could not be imported (or is missing) says so itself: the calls never ran.
                 if not r.spec.stability and not _OWN_FAILURE.search(r.output.split("\n")[0]):

@@ -42,21 +42,17 @@ def table(report: GradeReport) -> str:
 
 def public_only_line(report: GradeReport) -> str:
     """The self-check's last line: what its public tests leave out (points of the hidden tests, the functions
-    only hidden tests grade, which its table does not show)."""
+    only hidden tests grade, which its table does not show), and a reminder of quiz answers that cannot be
+    marked (its note is at the top, far from the total)."""
     points, functions = report.withheld
     line = "These are the public tests only"
-    if not points:
-        return line + "."
-    line += f": {report.max_score:g} of the {report.max_score + points:g} points. The hidden tests ({points:g} points)"
-    line += " use other inputs and shapes"
-    if functions:
-        line += (f"; they also grade {', '.join(functions)}, "
-                 f"{'a function' if len(functions) == 1 else 'functions'} the table above does not show")
-    return line + "."
-    line += f" ({report.max_score:g} of the {report.max_score + points:g} points); hidden tests ({points:g} points)"
-    if functions:
-        line += (f" grade {', '.join(functions)}, which the table above leaves out, and use other inputs and shapes "
-                 "for the rest")
-    else:
-        line += " use other inputs and shapes"
-    return line + "."
+    if points:
+        line += (f": {report.max_score:g} of the {report.max_score + points:g} points. The hidden tests ({points:g} "
+                 "points) use other inputs and shapes")
+        if functions:
+            line += (f"; they also grade {', '.join(functions)}, "
+                     f"{'a function' if len(functions) == 1 else 'functions'} the table above does not show")
+    line += "."
+    if any(note.startswith("Quiz: ") for note in report.notes):
+        line += " Some quiz answers cannot be marked as they are: see the Quiz note above."
+    return line

@@ -48,7 +48,7 @@ def tolerant_stdio() -> None:
 
 # When a test withheld now is shown, by its Gradescope visibility (Gradescope's autograder docs: "hidden",
 # "after_due_date", "after_published", "visible").
-_SHOWN_WHEN = {"after_due_date": "shown after the due date", "after_published": "shown when grades are published",
+SHOWN_WHEN = {"after_due_date": "shown after the due date", "after_published": "shown when grades are published",
                "hidden": "never shown"}
 
 
@@ -56,7 +56,7 @@ def withheld_text(withheld: list[dict]) -> str:
     """"32 hidden tests (45 points) count in the total and are shown when grades are published.": a sentence per
     visibility of the withheld tests (results.json's test entries)."""
     parts = []
-    for visibility, when in _SHOWN_WHEN.items():
+    for visibility, when in SHOWN_WHEN.items():
         group = [t for t in withheld if t.get("visibility") == visibility]
         if group:
             many = len(group) > 1
