@@ -738,8 +738,9 @@ def _refusals(public: Path, tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "readable by student code" in proc.stderr and str(config) in proc.stderr
     assert not (tmp_path / "r.json").exists()
-    advised = re.search(r"make them private: chmod go-rwx (.+?) \(", proc.stderr)
-    assert advised, proc.stderr
+    advised = re.search(r"make them private: chmod go-rwx (.+?)$", proc.stderr, re.MULTILINE)
+    # Outside the repository: no word of `make root-mode`, which closes the repository only.
+    assert advised and "root-mode" not in proc.stderr, proc.stderr
     for folder in advised.group(1).split():  # doing what the message says is enough
         os.chmod(folder, 0o700)
     proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(SOLUTIONS), "--config", str(config),

@@ -149,9 +149,11 @@ def check_separation(python: str, secrets: list[Path]) -> None:
         # Closing one folder above them all is enough (others can no longer enter it); never advise "/" or /home.
         top = os.path.commonpath(readable)
         folders = [top] if len(Path(top).parts) > 2 else sorted({os.path.dirname(p) for p in readable})
+        repository = str(Path(__file__).resolve().parents[2])
+        inside = all(os.path.commonpath([repository, p]) == repository for p in readable)
         raise PrivilegeError(
             f"these grader files are readable by student code (other users): {listed}; make them private: "
-            f"chmod go-rwx {' '.join(folders)} (in a clone of this repository, `make root-mode` does it)")
+            f"chmod go-rwx {' '.join(folders)}" + (" (`make root-mode` does it for this repository)" if inside else ""))
 
 
 def harden_grader() -> None:
