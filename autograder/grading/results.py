@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from autograder.text import clean, clean_text  # noqa: F401 -- re-exported for the writers' callers
+from autograder.text import clean, clean_text, counted  # noqa: F401 -- clean re-exported for the writers' callers
 
 if TYPE_CHECKING:  # type hints only: the writers below serve callers that never grade (grade-all's parent)
     from autograder.config import Config
@@ -49,7 +49,7 @@ def tolerant_stdio() -> None:
 # When a test withheld now is shown, by its Gradescope visibility (Gradescope's autograder docs: "hidden",
 # "after_due_date", "after_published", "visible").
 SHOWN_WHEN = {"after_due_date": "shown after the due date", "after_published": "shown when grades are published",
-               "hidden": "never shown"}
+              "hidden": "never shown"}
 
 
 def withheld_text(withheld: list[dict]) -> str:
@@ -60,7 +60,7 @@ def withheld_text(withheld: list[dict]) -> str:
         group = [t for t in withheld if t.get("visibility") == visibility]
         if group:
             many = len(group) > 1
-            parts.append(f"{len(group)} hidden test{'s' if many else ''} ({sum(t['max_score'] for t in group):g} "
+            parts.append(f"{counted(len(group), 'hidden test')} ({sum(t['max_score'] for t in group):g} "
                          f"points) count{'' if many else 's'} in the total and {'are' if many else 'is'} {when}.")
     return " ".join(parts)
 
