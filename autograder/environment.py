@@ -315,15 +315,31 @@ def function_notes(fn: object, namespace: Mapping[str, object], env: Environment
             notes.append(f"{name} uses {global_name}, from {module}: {not_allowed(module, env)}")
     if numpy_names:
         # co_names holds attribute names too: np.Inf gives "Inf"; only those of a numpy alias are reported.
-        try:
-            import inspect
-
-            tree = ast.parse(inspect.getsource(fn))
-        except (OSError, TypeError, SyntaxError, IndentationError):
-            tree = None
-        if tree is not None:
-            for node in ast.walk(tree):
-                if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
-                        and node.value.id in numpy_names and node.attr in REMOVED_NUMPY):
-                    notes.append(_removed_note(name, f"{node.value.id}.{node.attr}", node.attr, env))
+        notes += [_removed_note(name, f"{alias}.{attr}", attr, env) for alias, attr in _removed_attributes(fn, code)
+                  if alias in numpy_names]
     return list(dict.fromkeys(notes))
+
+
+_REMOVED_ATTRIBUTES: dict[types.CodeType, list[tuple[str, str]]] = {}  # a notebook's checks ask again and again
+
+
+def _removed_attributes(fn: object, code: types.CodeType) -> list[tuple[str, str]]:
+    """(name, attribute) for each ``name.attribute`` in ``fn``'s source whose attribute numpy removed (any name:
+    which are numpy's depends on the namespace).  Parsed once per code object."""
+    if code not in _REMOVED_ATTRIBUTES:
+        if not REMOVED_NUMPY.keys() & _code_names(code):  # no such attribute name anywhere: nothing to parse
+            found = []
+        else:
+            try:
+                import inspect
+
+                tree = ast.parse(inspect.getsource(fn))
+            except (OSError, TypeError, SyntaxError, IndentationError):
+                tree = None
+            found = [] if tree is None else [
+                (node.value.id, node.attr) for node in ast.walk(tree) if isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name) and node.attr in REMOVED_NUMPY]
+        if len(_REMOVED_ATTRIBUTES) > 4096:  # a long-lived kernel: keep memory bounded
+            _REMOVED_ATTRIBUTES.clear()
+        _REMOVED_ATTRIBUTES[code] = found
+    return _REMOVED_ATTRIBUTES[code]

@@ -106,3 +106,22 @@ def test_a_long_exception_text_is_cut_at_a_word_in_both_boxes(tmp_path):
     for reply in (in_process, sandboxed):
         assert reply.error_type == "ValueError" and len(reply.error) <= 500
         assert _whole_words(reply.error), reply.error
+
+
+def test_a_notebooks_checks_share_one_work_folder(tmp_path, monkeypatch):
+    """A notebook's test cells make one check each: they share one empty work folder, made on the first and kept
+    to the kernel's end (making and removing one per check cost more than some checks), while the self-check's
+    box, which copies the student's files, makes and removes its own."""
+    import tempfile
+
+    from autograder.sandbox import kernel_box
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(kernel_box, "_FOLDER", [])
+    for _ in range(3):
+        with KernelBox({"add": lambda a, b: a + b}, Limits(call_seconds=5)) as box:
+            assert box.call("quiz", "add", [1, 2]).value == 3
+    assert [p.name.startswith("autograder_check_") for p in tmp_path.iterdir()] == [True]
+    with InProcessBox(make_submission(tmp_path / "sub"), list(FILES), Limits(call_seconds=5)):
+        assert len(list(tmp_path.glob("autograder_check_*"))) == 2
+    assert len(list(tmp_path.glob("autograder_check_*"))) == 1

@@ -119,9 +119,9 @@ class InProcessBox(Operations):
 
     def __init__(self, submission: Path, files: list[str], limits: Limits) -> None:
         self.limits = limits
-        self.tmp = Path(tempfile.mkdtemp(prefix="autograder_check_"))
+        self.tmp = self._folder()
         self.workdir = self.tmp / "work"
-        self.workdir.mkdir()
+        self.workdir.mkdir(exist_ok=True)
         for name in files:
             shutil.copyfile(Path(submission) / name, self.workdir / name)
         self.child: Child | None = None
@@ -131,6 +131,10 @@ class InProcessBox(Operations):
         # Like the grader's child, student code sees only its own copied files, not the folders around it.
         here = Path(__file__).resolve().parents[2]
         self._hidden = {os.path.realpath(p) for p in ("", os.getcwd(), str(submission), str(here))}
+
+    def _folder(self) -> Path:
+        """A new folder for this box's copies of the files (removed by ``close``)."""
+        return Path(tempfile.mkdtemp(prefix="autograder_check_"))
 
     # -- lifecycle -------------------------------------------------------
     def start(self) -> None:
@@ -156,6 +160,9 @@ class InProcessBox(Operations):
 
     def close(self) -> None:
         self.kill()
+        self._remove_folder()
+
+    def _remove_folder(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def __enter__(self) -> InProcessBox:

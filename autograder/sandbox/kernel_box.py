@@ -14,6 +14,9 @@ What it cannot give is the child's isolation: student code shares the kernel
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -39,12 +42,27 @@ class _NamespaceChild(Child):
         return fn
 
 
+_FOLDER: list[Path] = []  # one empty work folder for every check of this kernel, removed when it exits
+
+
 class KernelBox(InProcessBox):
     """The grader's call interface, run in this process on the functions of a namespace."""
 
     def __init__(self, namespace: Mapping[str, object], limits: Limits) -> None:
         self.namespace = namespace
         super().__init__(Path.cwd(), [], limits)
+
+    def _folder(self) -> Path:
+        # No file is copied (the functions live in the namespace): one folder serves every check, where a new one
+        # per check cost a notebook's test cell more than some of its checks (removing a folder is slow on some
+        # file systems).
+        if not _FOLDER:
+            _FOLDER.append(Path(tempfile.mkdtemp(prefix="autograder_check_")))
+            atexit.register(shutil.rmtree, _FOLDER[0], True)
+        return _FOLDER[0]
+
+    def _remove_folder(self) -> None:
+        pass  # kept for the next check (_folder)
 
     def kill(self) -> None:
         self.child = None  # no modules of the student's to forget: the functions live in the namespace
