@@ -590,6 +590,8 @@ def test_a_bonus_keeps_its_sign_and_the_total_stays_within_the_maximum(klass):
     # would tell the hidden tests' score.
     withheld = "+15 points: bonus question (added to the total; a total never goes above the maximum score)"
     assert f"Adjusted by the course staff: {withheld}" in doc["output"] and "capped" not in doc["output"]
+    # Below the score line it adjusts, as in the feedback.
+    assert doc["output"].index("Adjusted by the course staff") > doc["output"].index("Score on the tests shown")
     feedback = (out / "feedback" / "good.md").read_text()
     assert withheld in feedback and "capped" not in feedback
     proc = run_cli("feedback", str(out), "--published")

@@ -689,6 +689,7 @@ def results_document(record: dict, overrides: dict[str, dict], config: Config,
                               "late_flag_answered": LATE_NOTE in record.get("notes", [])}
     if notes != record.get("notes", []):
         extra["notes"] = notes
+    after_score: list[str] = []  # results.json's output explains the total below it, as the feedback does
     if penalty:
         extra["penalty"] = {"set": set_text(penalty), "reason": penalty.get("reason", ""),
                             "when": penalty.get("when", "")}
@@ -734,13 +735,13 @@ def results_document(record: dict, overrides: dict[str, dict], config: Config,
         extra["penalty"].update(points=round(doc["score"] - before, 4), intended=points, before=before, given=kind,
                                 max=config.max_score)
         # Gradescope shows this output at once, the total only once no test is withheld.
-        notes.append(adjustment_line(extra["penalty"], any(t.get("visibility", "visible") != "visible"
-                                                           for t in doc["tests"])))
+        after_score.append(adjustment_line(extra["penalty"], any(t.get("visibility", "visible") != "visible"
+                                                                 for t in doc["tests"])))
     if extension:
-        notes.append(f"Extension granted by the course staff: {extension.get('reason', '')}")
+        after_score.append(f"Extension granted by the course staff: {extension.get('reason', '')}")
     if applied or penalty or extension:
         doc["output"] = top_output(record.get("files_found", []), notes, doc["tests"],
-                                   record.get("student_output", ""), total=doc["score"])
+                                   record.get("student_output", ""), total=doc["score"], after_score=after_score)
     if applied:
         extra["overrides"] = applied
     if stale:

@@ -66,11 +66,12 @@ def withheld_text(withheld: list[dict]) -> str:
 
 
 def top_output(files_found: list[str], notes: list[str], tests: list[dict], student_output: str,
-               total: float | None = None) -> str:
+               total: float | None = None, after_score: list[str] = ()) -> str:
     """What the student sees above the tests: files graded, problems, the score, printed output.
 
     ``tests``: results.json's test entries (score, max_score, visibility); ``total``: the score when all are
-    shown, if not their sum (a staff penalty changes it).  While some tests are not
+    shown, if not their sum (a staff penalty changes it); ``after_score``: lines that explain it (the staff's
+    adjustment, an extension), as the feedback puts them.  While some tests are not
     visible, only the score on the visible ones is given, with how many are withheld: a total that
     counted them would let a student read hidden results (a quiz answer changed, the total moves).
     """
@@ -79,7 +80,7 @@ def top_output(files_found: list[str], notes: list[str], tests: list[dict], stud
     got, out_of = sum(t["score"] for t in shown), sum(t["max_score"] for t in shown)
     score = (f"Score on the tests shown: {got:g} / {out_of:g}. {withheld_text(withheld)}" if withheld
              else f"Score: {got if total is None else total:g} / {out_of:g}")
-    lines = [f"Graded files: {', '.join(files_found) or 'none'}", *notes, score]
+    lines = [f"Graded files: {', '.join(files_found) or 'none'}", *notes, score, *after_score]
     if student_output:
         lines.append("Output printed by your code (public tests only, trimmed):\n" + student_output)
     return "\n".join(lines)
