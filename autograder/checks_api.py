@@ -130,6 +130,9 @@ def run_test(function: str, name: str, namespace: Mapping[str, object] | None = 
             replaying(recorded)(config, box, {}, {}).run(test)
         except Failed as exc:
             message = f"{test.full_name}: {exc}"
+            for file in config.files:  # a notebook has no such file: its code is the cell marked for it
+                message = message.replace(f"`raise NotImplementedError` in {file} ",
+                                          f"`raise NotImplementedError` in the cell marked `# file: {file}` ")
             for note in running_notes(config):
                 message += f"\nNote: {note}"
             printed = box.output()

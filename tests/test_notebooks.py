@@ -223,8 +223,12 @@ def test_run_test_passes_the_reference_and_fails_the_templates(checks, monkeypat
     reference, template = _namespace(SOLUTIONS, monkeypatch), _namespace(TEMPLATES, monkeypatch)
     for test in (t for t in config.tests if not t.hidden):
         checks_api.run_test(test.function, test.name, reference)
-        with pytest.raises(checks_api.CheckFailed, match="is not implemented yet"):
+        with pytest.raises(checks_api.CheckFailed, match="is not implemented yet") as failed:
             checks_api.run_test(test.function, test.name, template)
+        # A notebook has no .py file: the message names the cell marked for it.
+        file = config.module_of(test.function) + ".py"
+        assert f"`raise NotImplementedError` in the cell marked `# file: {file}` with your code" in str(
+            failed.value), str(failed.value)
     hidden = next(t for t in config.tests if t.hidden)
     with pytest.raises(LookupError, match="hidden tests run only when graded"):
         checks_api.run_test(hidden.function, hidden.name, reference)
