@@ -7,11 +7,10 @@ for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import sys  # noqa: E402
 
-if sys.argv[1:2] in (["grade"], ["check"]):  # cli._CHILD_COMMANDS
-    # The fork server's Python and numpy load while this process imports the grader (main() then finds it).
-    from autograder.sandbox.program import prestart_child
+from autograder.sandbox.program import CHILD_COMMANDS, prestart_child  # noqa: E402 -- light: no numpy
 
-    prestart_child()
+if sys.argv[1:2] and sys.argv[1] in CHILD_COMMANDS:
+    prestart_child()  # the fork server's Python and numpy load while this process imports the grader
 
 from autograder import finish  # noqa: E402
 from autograder.cli import main  # noqa: E402 -- after the thread settings, which numpy reads when imported

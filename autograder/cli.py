@@ -38,15 +38,6 @@ def _start_early(config: Config, submission: Path):
     return open_sandbox(submission, config)
 
 
-def _check_files(config: Config) -> None:
-    """ConfigError when a file grading needs is missing (a copied config whose relative paths now point nowhere:
-    one line, not a crash); a warning when the template fingerprints are."""
-    from autograder.grading.fingerprint import warn_if_missing
-
-    check_required_files(config)
-    warn_if_missing(config)
-
-
 def cmd_grade(args: argparse.Namespace) -> int:
     from autograder.grading.results import ResultsPathError, output_target
 
@@ -55,7 +46,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     except ResultsPathError as exc:
         raise ConfigError(str(exc)) from None
     config = command_config(args.config, cases=False, assignment=args.assignment)
-    _check_files(config)
+    check_required_files(config)  # a copied config whose relative paths point nowhere: one line, not a crash
     located = _submission(args.submission, config)
     # The grader loads numpy (and the homework) while the fork server does, then forks the child from it.
     check_config_cases(config)
@@ -79,7 +70,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     config = command_config(args.config, cases=False, assignment=args.assignment)
-    _check_files(config)
+    check_required_files(config)  # a copied config whose relative paths point nowhere: one line, not a crash
     located = _submission(args.submission, config)
     check_config_cases(config)
     from autograder.grading.grader import grade
@@ -138,8 +129,6 @@ def cmd_release(args: argparse.Namespace) -> int:
     return 0
 
 
-# The commands that run student code: their child's Python starts before anything else (see main).
-_CHILD_COMMANDS = ("grade", "check")
 
 
 def _cache_folder() -> Path | None:
@@ -160,7 +149,9 @@ def config_options(default: str = "$AUTOGRADER_ASSIGNMENT, else assignments/DEFA
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] and argv[0] in _CHILD_COMMANDS:
+    from autograder.sandbox.program import CHILD_COMMANDS
+
+    if argv[:1] and argv[0] in CHILD_COMMANDS:
         # The child's Python and numpy load while this process builds its parser (the batch commands'
         # options import the submission layouts) and reads the config: a single grade waits for both.
         from autograder.sandbox.program import prestart_child

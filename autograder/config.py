@@ -10,6 +10,7 @@ so yaml is imported only where YAML is read).
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -527,34 +528,61 @@ def _behaviours_missing(config: Config) -> bool:
         config.behaviours_path is None or not config.behaviours_path.is_file())
 
 
-def missing_files(config: Config) -> list[str]:
-    """What grading with ``config`` needs and does not find, each as "what path": the homework module, the
-    behaviours module (when a test is a behaviour test), the reference folder and each of its files."""
+def _missing(config: Config) -> list[tuple[str, str]]:
+    """(the config's key that gives its path, "what path") for each file grading with ``config`` needs and does
+    not find: the homework module, the behaviours module (when a test is a behaviour test), the reference folder
+    and each of its files."""
     missing = []
     if config.homework_path is None or not config.homework_path.is_file():
-        missing.append(f"the homework module {config.homework_path}")
+        missing.append(("homework", f"the homework module {config.homework_path}"))
     if _behaviours_missing(config):
-        missing.append(f"the behaviours module {config.behaviours_path}")
+        missing.append(("behaviours", f"the behaviours module {config.behaviours_path}"))
     if config.reference is not None and not config.reference.is_dir():
-        missing.append(f"the reference solution folder {config.reference}")
+        missing.append(("reference", f"the reference solution folder {config.reference}"))
     elif config.reference is not None:
-        missing += [f"the reference solution file {config.reference / name}" for name in config.files
+        missing += [("reference", f"the reference solution file {config.reference / name}") for name in config.files
                     if not (config.reference / name).is_file()]
     return missing
 
 
+def missing_files(config: Config) -> list[str]:
+    """What grading with ``config`` needs and does not find, each as "what path" (``_missing``)."""
+    return [text for _, text in _missing(config)]
+
+
+# The template fingerprints beside a config (grading/fingerprint.py writes and reads them).
+FINGERPRINTS_FILE = "fingerprints.json"
+
+
 def check_required_files(config: Config) -> None:
-    """ConfigError, one line naming every missing file, when grading with ``config`` could not work."""
-    missing = missing_files(config)
+    """ConfigError, one line naming every missing file, when grading with ``config`` could not work; a warning
+    (stderr) when only what compares submissions with the released templates is missing."""
+    missing = _missing(config)
     if missing:
         one = len(missing) == 1
         # The config's keys that name them: a copied config's relative paths are the usual cause.
-        keys = [key for key in ("homework", "behaviours", "reference") if any(f"the {key} " in m for m in missing)]
+        keys = list(dict.fromkeys(key for key, _ in missing))
         modules = [f"{k}: {k}.py" for k in keys if k != "reference"]
-        raise ConfigError(f"{config.path}: {'; '.join(missing)} {'does' if one else 'do'} not exist: nothing was "
-                          f"graded; give {'its path' if one else 'their paths'} with "
+        raise ConfigError(f"{config.path}: {'; '.join(text for _, text in missing)} {'does' if one else 'do'} not "
+                          f"exist: nothing was graded; give {'its path' if one else 'their paths'} with "
                           f"{listed([f'{k}:' for k in keys])} in the config (relative to its folder"
                           + (f"; when not given, {listed(modules)} beside it" if modules else "") + ")")
+    _warn_templates_missing(config)
+
+
+def _warn_templates_missing(config: Config) -> None:
+    """Tell the staff when ``config`` names a templates folder that does not exist, or no fingerprints lie beside
+    it (a config copied without them): submissions are then not compared with the released templates, and the
+    class's similarity report cannot leave released code out."""
+    if config.templates is None:
+        return
+    if not Path(config.templates).is_dir():
+        print(f"grader: the templates folder {config.templates} (templates: in {config.path}) does not exist: the "
+              "similarity report of grade-all cannot leave the released code out", file=sys.stderr)
+    if not Path(config.path).with_name(FINGERPRINTS_FILE).exists():
+        print(f"grader: no {FINGERPRINTS_FILE} beside {config.path}, so submissions are not compared with the "
+              "released templates (no note on files left unchanged or protected parts changed): copy the one "
+              "beside the config this one was copied from", file=sys.stderr)
 
 
 def command_config(path: str | Path | None = None, cases: bool = True, assignment: str | None = None) -> Config:

@@ -324,9 +324,6 @@ def _load_config(path: Path, grading: bool = False) -> Config:
     config = command_config(str(path), cases=False)
     if grading:
         check_required_files(config)
-        from autograder.grading.fingerprint import warn_if_missing
-
-        warn_if_missing(config)
     check_config_cases(config)
     return config
 

@@ -151,11 +151,9 @@ def _preview(out: Path, options, config: Path | None) -> int:
     from autograder.classroom.batch import recorded_config
     from autograder.classroom.preview import describe, preview
     from autograder.config import check_required_files, load_config
-    from autograder.grading.fingerprint import warn_if_missing
 
     config = config or recorded_config(out)
-    check_required_files(loaded := load_config(config))  # one line now, not workers failing in the scratch folder
-    warn_if_missing(loaded)
+    check_required_files(load_config(config))  # one line now, not workers failing in the scratch folder
     # Nothing is written to OUTDIR: a grades.csv edited by hand is only said, not refused.
     print(describe(preview(out, options, config), out))
     return 0

@@ -23,9 +23,10 @@ import hashlib
 import json
 from pathlib import Path
 
+from autograder.config import FINGERPRINTS_FILE
 from autograder.environment import parsed
 
-FILE_NAME = "fingerprints.json"
+FILE_NAME = FINGERPRINTS_FILE
 
 
 def _digest(text: str) -> str:
@@ -86,23 +87,6 @@ def compute(templates: Path, files: tuple[str, ...]) -> dict:
 
 def path_for(config_path: Path) -> Path:
     return Path(config_path).with_name(FILE_NAME)
-
-
-def warn_if_missing(config) -> None:
-    """Tell the staff (stderr) when ``config`` (a Config) names a templates folder that does not exist, or no
-    fingerprints lie beside it (a config copied without them): submissions are then not compared with the
-    released templates, and the class's similarity report cannot leave released code out."""
-    import sys
-
-    if config.templates is None:
-        return
-    if not Path(config.templates).is_dir():
-        print(f"grader: the templates folder {config.templates} (templates: in {config.path}) does not exist: the "
-              "similarity report of grade-all cannot leave the released code out", file=sys.stderr)
-    if not path_for(config.path).exists():
-        print(f"grader: no {FILE_NAME} beside {config.path}, so submissions are not compared with the released "
-              "templates (no note on files left unchanged or protected parts changed): copy the one beside the "
-              "config this one was copied from", file=sys.stderr)
 
 
 def render(fingerprints: dict) -> str:

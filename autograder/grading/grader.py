@@ -172,6 +172,8 @@ def _case_label(test: TestSpec, k: int, case: dict) -> str:
     return f"case {k + 1} of {len(test.cases)} (seed {case['seed']}{', ' + shape if shape else ''}): "
 
 
+# How a note on quiz answers that cannot be marked begins (the self-check's last line points to such notes).
+QUIZ_NOTE = "Quiz: "
 # A stability test forgives wrong values as wrong as on ordinary inputs: at most this many times their relative error.
 AS_WRONG = 10.0
 FLOAT32_NOISE = 1e-6  # the relative error allowed in an imprecise forward's values (float32's is about 6e-8)
@@ -868,7 +870,7 @@ class Grading:
         for name, answers in self._answers.items():
             fn = self.homework.functions[name]
             if isinstance(answers, Failed):
-                notes.append(f"Quiz: {fn.module}.py's {name}() cannot be marked: {str(answers).splitlines()[0]}")
+                notes.append(f"{QUIZ_NOTE}{fn.module}.py's {name}() cannot be marked: {str(answers).splitlines()[0]}")
                 continue
             expected = self.answer_format(fn)
             if expected is None:
@@ -881,7 +883,7 @@ class Grading:
                 [f"{', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not a question"] if unknown else []
             ) + typed
             if problems:
-                notes.append(f"Quiz: {fn.module}.py's {name}() has answers that cannot be marked right: "
+                notes.append(f"{QUIZ_NOTE}{fn.module}.py's {name}() has answers that cannot be marked right: "
                              f"{'; '.join(problems)}.")
         return notes
 

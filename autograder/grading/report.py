@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from autograder.grading.grader import GradeReport
+from autograder.grading.grader import QUIZ_NOTE, GradeReport
 from autograder.text import clean_text
 
 WIDTH = 88
@@ -53,6 +53,6 @@ def public_only_line(report: GradeReport) -> str:
             line += (f"; they also grade {', '.join(functions)}, "
                      f"{'a function' if len(functions) == 1 else 'functions'} the table above does not show")
     line += "."
-    if any(note.startswith("Quiz: ") for note in report.notes):
+    if any(note.startswith(QUIZ_NOTE) for note in report.notes):
         line += " Some quiz answers cannot be marked as they are: see the Quiz note above."
     return line

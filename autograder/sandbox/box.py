@@ -69,7 +69,7 @@ class Reply:
     @classmethod
     def from_raw(cls, raw: dict) -> Reply:
         """A reply from the child's decoded message, every field checked for its type and capped."""
-        from autograder.sandbox.wire import ERROR_CHARS  # loaded already: the message came through it
+        from autograder.sandbox.wire import ERROR_CHARS, sent_error  # loaded already: the message came through it
 
         return cls(
             ok=raw["ok"],
@@ -80,7 +80,7 @@ class Reply:
             values=raw.get("values") if isinstance(raw.get("values"), list) else [],
             stacked=raw.get("stacked") if isinstance(raw.get("stacked"), list) else [],
             error_type=str(raw.get("error_type", ""))[:100],
-            error=shorten(str(raw.get("error", ""))[:ERROR_CHARS + 1], ERROR_CHARS),
+            error=shorten(sent_error(str(raw.get("error", ""))), ERROR_CHARS),
             traceback=str(raw.get("traceback", ""))[:3000],
         )
 

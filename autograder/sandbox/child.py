@@ -26,12 +26,12 @@ from collections.abc import Callable
 import numpy as np
 
 from autograder.sandbox.wire import (
-    ERROR_CHARS,
     PRINTED_TICKS_MAX,
     Handle,
     MessageStream,
     output_cap,
     output_cut_line,
+    sent_error,
     tick_unit,
     write_message,
 )
@@ -234,7 +234,7 @@ class Child:
                 reply = {
                     "ok": False,
                     "error_type": type(exc).__name__,
-                    "error": _relative(str(exc), self.workdir)[:ERROR_CHARS + 1],
+                    "error": sent_error(_relative(str(exc), self.workdir)),
                     "traceback": _student_traceback(exc, lambda name: name.startswith(self.workdir), self.workdir),
                 }
             # Printed output reaches its capture file before the grader reads it or kills this process.
@@ -246,7 +246,7 @@ class Child:
             try:
                 write_message(resp_fd, reply)
             except BaseException as exc:  # noqa: BLE001 -- e.g. a value that cannot be encoded
-                write_message(resp_fd, {"ok": False, "error_type": "ReplyError", "error": str(exc)[:ERROR_CHARS + 1],
+                write_message(resp_fd, {"ok": False, "error_type": "ReplyError", "error": sent_error(str(exc)),
                                         "traceback": ""})
 
 

@@ -225,12 +225,12 @@ class InProcessBox(Operations):
             raise
         except BaseException as exc:  # noqa: BLE001 -- student code may raise anything, SystemExit included
             raw = {"ok": False, "error_type": type(exc).__name__,
-                   "error": _relative(str(exc), str(self.workdir))[:wire.ERROR_CHARS + 1],
+                   "error": wire.sent_error(_relative(str(exc), str(self.workdir))),
                    "traceback": self._traceback(exc)}
         try:
             raw = _roundtrip(raw)
         except Exception as exc:  # noqa: BLE001 -- e.g. a value that cannot be encoded
-            raw = {"ok": False, "error_type": "ReplyError", "error": str(exc)[:wire.ERROR_CHARS + 1], "traceback": ""}
+            raw = {"ok": False, "error_type": "ReplyError", "error": wire.sent_error(str(exc)), "traceback": ""}
         return _reply(raw)
 
     def _fault(self, reason: str, brief: str = "") -> Reply:

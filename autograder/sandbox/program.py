@@ -26,6 +26,9 @@ if sys.argv[1:2] == ["fork-server"]:
 else:
     child["main"](sys.argv[1:])
 """
+# The commands that run student code: their child's Python starts before anything else (``prestart_child``, from
+# ``autograder/__main__.py`` before the grader's own imports, and from ``cli.main`` for callers in-process).
+CHILD_COMMANDS = ("grade", "check")
 # Environment variables the child may see; numeric libraries get one thread each
 # so that a batch of children shares the cores fairly.
 _ENV_PASSED = ("PATH", "LANG", "LC_ALL", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")

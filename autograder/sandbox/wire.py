@@ -37,6 +37,11 @@ OUTPUT_MARGIN = 64 << 10
 ERROR_CHARS = 500
 
 
+def sent_error(text: str) -> str:
+    """An exception's text as a reply carries it: ``ERROR_CHARS`` and one more, the sign of a cut."""
+    return text[:ERROR_CHARS + 1]
+
+
 def output_cap(file_limit: int) -> int:
     """Bytes of printed output kept per stream (stdout, stderr) under a file size limit of ``file_limit`` bytes."""
     return max(file_limit - OUTPUT_MARGIN, file_limit // 2)
