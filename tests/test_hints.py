@@ -251,7 +251,12 @@ def test_a_quiz_function_that_fails_is_said_by_the_self_check(tmp_path, body, sa
     note = next(line for line in check.stdout.splitlines() if "Quiz:" in line)
     assert note.startswith("! Quiz: quiz.py's answers() cannot be marked: ") and said in note, note
     # Its note is at the top, far from the total: the last line reminds the student of it.
-    assert check.stdout.rstrip().endswith("Some quiz answers cannot be marked as they are: see the Quiz note above.")
+    assert check.stdout.rstrip().endswith("Your quiz answers cannot all be marked as they are: see the Quiz note "
+                                          "above.")
+    # Graded, the quiz's hidden tests say the call failed, with no hint about public tests the quiz does not have.
+    _, results = grade_cli(sub, tmp_path)
+    quiz = [t["output"] for t in results["tests"] if t["name"].startswith("answers:")]
+    assert quiz and all("public test" not in o.split("\n", 1)[-1] and "Hint:" not in o for o in quiz), quiz
 
 
 def test_numpy_scalar_quiz_answers_are_marked_as_the_numbers_they_are(tmp_path):

@@ -890,7 +890,10 @@ class Grading:
     def _take_answers(self, fn: Function, pending: Pending) -> None:
         reply = pending.result()
         if not reply.ok:
-            self._answers[fn.name] = _call_failed(reply, fn, config=self.config)
+            failed = _call_failed(reply, fn, config=self.config)
+            # Asked before any hidden input reaches the child (collect_answers): its text can carry none, and the
+            # quiz has no public test to show it, so its hidden tests show it whole.
+            self._answers[fn.name] = Failed(str(failed), failed.general, brief=str(failed))
         elif not isinstance(reply.value, dict):
             self._answers[fn.name] = Failed(f"{fn.name}() should return a dict, got {describe_type(reply.value)}",
                                             True)
@@ -1045,7 +1048,8 @@ def _add_hints(results: list[TestResult], homework: Homework, hidden: bool) -> N
                     r.output += (f"\nHint: your {forward} fails its own tests, and this check differentiates it "
                                  f"as you wrote it: a backward written for the correct {forward} fails here until "
                                  f"{forward} is fixed.")
-        if hidden and not any(not r.passed for r in group if not r.spec.hidden):
+        public = [r for r in group if not r.spec.hidden]  # none for a function only hidden tests grade (the quiz)
+        if hidden and public and all(r.passed for r in public):
             for r in failed:
                 if r.spec.hidden and _RAISED in r.output:
                     r.output += ("\nHint: it raises on hidden inputs only (every public test of this function "

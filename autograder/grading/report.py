@@ -54,5 +54,5 @@ def public_only_line(report: GradeReport) -> str:
                      f"{'a function' if len(functions) == 1 else 'functions'} the table above does not show")
     line += "."
     if any(note.startswith(QUIZ_NOTE) for note in report.notes):
-        line += " Some quiz answers cannot be marked as they are: see the Quiz note above."
+        line += " Your quiz answers cannot all be marked as they are: see the Quiz note above."
     return line
