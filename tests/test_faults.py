@@ -8,9 +8,12 @@ reach, and say what happened where it does.
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import pytest
 from conftest import grade_cli, lost_functions, make_submission, with_callers, write_config
+
+from autograder.sandbox.box import HANG_STRIKES
 
 RNN = {"rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward", "output_forward", "output_backward",
        "softmax_cross_entropy", "clip_gradients"}  # the modules built on rnn_layers fail with it: see with_callers
@@ -88,6 +91,27 @@ def test_fault_costs_only_what_it_touches(name, tmp_path, fast_config, validate_
     assert lost_functions(results) == with_callers(broken)
     outputs = " ".join(t["output"] for t in results["tests"] if t["score"] == 0) + results["output"]
     assert message in outputs
+    # A function that never finishes waits out its limit HANG_STRIKES times, not once per test that reaches it.
+    stopped = Counter(t["name"].split(":", 1)[0] for t in results["tests"]
+                      if "did not finish within the time limit" in t["output"])
+    assert max(stopped.values(), default=0) <= HANG_STRIKES, stopped
+    if name == "infinite_loop":
+        assert ("rnn_forward was not called again: its 2 calls so far were all stopped at the time limit of 1 s, so "
+                "this one would most likely wait as long") in outputs
+
+
+def test_a_hang_on_some_inputs_only_keeps_the_function_called(tmp_path, fast_config):
+    """rnn_forward loops forever on one time step only: its other calls finished, so every test is still run
+    (those with T > 1 pass) however many T = 1 calls time out."""
+    sub = make_submission(tmp_path / "t1", [{"file": "rnn_layers.py", "find": RNN_FWD,
+                                             "replace": "    while x.shape[1] == 1:\n        pass\n" + RNN_FWD}])
+    _, results = grade_cli(sub, tmp_path, "--config", str(fast_config))
+    forward = {t["name"]: t for t in results["tests"] if t["name"].startswith("rnn_forward:")}
+    # (sample, which calls it one step at a time, hangs on every call: it is called twice)
+    assert "rnn_forward was not called again" not in json.dumps(results)
+    assert forward["rnn_forward: matches the reference"]["score"] > 0
+    assert forward["rnn_forward: does not modify its inputs"]["score"] > 0
+    assert "did not finish within the time limit" in forward["rnn_forward: a single time step (T = 1)"]["output"]
 
 
 def test_printing_is_named_at_every_timeout_after_the_output_is_cut(tmp_path):

@@ -78,6 +78,27 @@ def test_a_call_that_never_returns_is_stopped_in_the_kernel_each_time():
     assert signal.getsignal(signal.SIGALRM) == before
 
 
+def test_a_kernel_function_that_never_finishes_is_not_called_a_third_time_until_defined_again():
+    """Across a kernel's checks (a box each), a function whose calls were all stopped at the limit is not called
+    again after two: each call would wait out the limit; defined again (its cell run again), it is called."""
+    def spin():
+        while True:
+            pass
+
+    namespace = {"spin": spin}
+    replies = []
+    for _ in range(3):
+        with KernelBox(namespace, Limits(call_seconds=0.3)) as box:
+            replies.append(box.call("quiz", "spin", []))
+    assert [r.timed_out for r in replies] == [True] * 3
+    assert replies[2].fault == ("spin was not called again: its 2 calls so far were all stopped at the time limit of "
+                                "0.3 s, so this one would most likely wait as long (once it is fixed, run its cell "
+                                "again)")
+    namespace["spin"] = lambda: 1  # the cell run again, fixed
+    with KernelBox(namespace, Limits(call_seconds=0.3)) as box:
+        assert box.call("quiz", "spin", []).value == 1
+
+
 LONG_RAISE = [{"file": "lstm_layers.py", "find": "import numpy as np\n",
                "replace": "import numpy as np\n\n\ndef shout():\n    raise ValueError('QWERTYUIOP ' * 60)\n"}]
 

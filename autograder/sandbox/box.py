@@ -65,6 +65,7 @@ class Reply:
     traceback: str = ""
     fault: str = ""  # the child hung, died or broke the protocol
     fault_brief: str = ""  # the fault for a hidden test: without the exit status, signal or bytes student code chose
+    timed_out: bool = False  # the fault is the call's time limit
 
     @classmethod
     def from_raw(cls, raw: dict) -> Reply:
@@ -136,6 +137,49 @@ def timeout_detail(frames: list[tuple[str, int, str]], workdir: str, printed: in
         text += (f"; it had printed {printed / (1 << 20):.1f} MB during the call, and printing that much is slow: "
                  f"remove the prints")
     return text
+
+
+HANG_STRIKES = 2  # calls of one function stopped at their time limit, none finished, before it is not called again
+
+
+class Hangs:
+    """Which student functions never finish: a function whose last ``HANG_STRIKES`` calls were all stopped at
+    the time limit, and that has finished no call, is not called again, since each call would most likely wait
+    its whole limit too (an endless loop would cost every test of the function and of those that call it).  One
+    call that finished, even by raising, keeps it called: its hang then depends on the input.
+    """
+
+    def __init__(self, advice: str = "") -> None:
+        self.advice = advice  # added to the reply of a call not made
+        self.timeouts: dict[tuple, int] = {}
+        self.finished: set[tuple] = set()
+        self.seconds: dict[tuple, float] = {}
+
+    @staticmethod
+    def key(message: dict) -> tuple | None:
+        """The function a request calls as (module, name), or None for a request that calls none (an import)."""
+        return (message["module"], message["function"]) if message.get("op") in ("call", "call_many") else None
+
+    def skipped(self, key: tuple | None) -> Reply | None:
+        """The reply for a call not made, or None when the call is to be made; ``key`` ends with the function's
+        name."""
+        strikes = self.timeouts.get(key, 0) if key is not None else 0
+        if strikes < HANG_STRIKES or key in self.finished:
+            return None
+        text = (f"{key[-1]} was not called again: its {strikes} calls so far were all stopped at the time limit of "
+                f"{self.seconds[key]:g} s, so this one would most likely wait as long{self.advice}")
+        return Reply(ok=False, error_type="Fault", fault=text, fault_brief=text, timed_out=True)
+
+    def record(self, key: tuple | None, reply: Reply, seconds: float) -> None:
+        """Count a call's reply (its limit ``seconds``): a timeout is a strike, anything else (a value, an
+        exception, a crash) finished."""
+        if key is None or key in self.finished:
+            return
+        if reply.timed_out:
+            self.timeouts[key] = self.timeouts.get(key, 0) + 1
+            self.seconds[key] = seconds
+        else:
+            self.finished.add(key)
 
 
 def _limits_spec(limits: Limits, identity: Identity | None) -> dict:
@@ -260,6 +304,7 @@ class Pending:
         self.submitted = time.monotonic()
         self.reply: Reply | None = None
         self.needs: Pending | None = None  # the request whose handles this one uses: it must run in the same child
+        self.calls: tuple | None = None  # the function it calls (Hangs.key)
 
     def result(self) -> Reply:
         if self.reply is None:
@@ -298,6 +343,7 @@ class Sandbox(Operations):
         self.program = child_program()
         self.proc: subprocess.Popen | None = None
         self.generation = 0  # increases with every new child; handles die with theirs
+        self._hangs = Hangs()
         # What the child said about its Landlock confinement ("sealed: ..." or "not sealed: why"), once known.
         self.confinement: str | None = None
         self._status_r: int | None = None
@@ -396,7 +442,7 @@ class Sandbox(Operations):
         from autograder.sandbox import wire  # imported late: see _start_early in cli.py
 
         pending = Pending(self, wire.encode(message), seconds)
-        pending.needs = needs
+        pending.needs, pending.calls = needs, Hangs.key(message)
         if self._holding:
             self._held.append(pending)  # encoded already: release only writes it
         else:
@@ -421,6 +467,9 @@ class Sandbox(Operations):
         the child in between, the earlier request is sent again first (itself when its reply is still due,
         else a copy whose reply nobody reads)."""
         redo = pending.needs is not None
+        pending.reply = self._hangs.skipped(pending.calls)
+        if pending.reply is not None:
+            return
         while True:
             self.start()
             if redo and not self._holds(pending.needs):
@@ -435,6 +484,7 @@ class Sandbox(Operations):
                 continue
             except TimeoutError:
                 pending.reply = self._timeout(pending.seconds)
+                self._hangs.record(pending.calls, pending.reply, pending.seconds)
                 return
             except (EOFError, BrokenPipeError):
                 if self._queue:  # the child died on an earlier request: that one gets the fault, this one a new child
@@ -481,6 +531,7 @@ class Sandbox(Operations):
                 reply = Reply.from_raw(raw)
                 self._queue.popleft()
         pending.reply = reply
+        self._hangs.record(pending.calls, reply, pending.seconds)
         self._answered = time.monotonic()
         self._printed = self._printed_size()
 
@@ -537,7 +588,9 @@ class Sandbox(Operations):
         student code's choice) and how much it printed meanwhile, then the child killed."""
         plain = f"did not finish within the time limit of {seconds:g} s"
         printed = self._printed_size() - self._printed
-        return self._fault(plain + timeout_detail(self._stopped_at(), str(self.workdir), printed), plain)
+        reply = self._fault(plain + timeout_detail(self._stopped_at(), str(self.workdir), printed), plain)
+        reply.timed_out = True
+        return reply
 
     def _stopped_at(self) -> list[tuple[str, int, str]]:
         """The child's stack (innermost first) from the dump it writes to its stderr file on WHERE_SIGNAL; the

@@ -33,7 +33,7 @@ import numpy as np
 
 from autograder.config import Limits
 from autograder.sandbox import wire
-from autograder.sandbox.box import OUTPUT_KEEP, Operations, Reply, timeout_detail
+from autograder.sandbox.box import OUTPUT_KEEP, Hangs, Operations, Reply, timeout_detail
 from autograder.sandbox.child import Child, _relative, _student_traceback
 
 _NUMPY_DEFAULTS = np.geterr()  # what a fresh child starts with
@@ -128,6 +128,7 @@ class InProcessBox(Operations):
         self._stdout, self._stderr = io.StringIO(), io.StringIO()
         self._numpy_state = dict(_NUMPY_DEFAULTS)
         self._held: list[tuple[_Done, dict, float]] = []  # submitted inside held(): answered at release
+        self._hangs = Hangs()
         # Like the grader's child, student code sees only its own copied files, not the folders around it.
         here = Path(__file__).resolve().parents[2]
         self._hidden = {os.path.realpath(p) for p in ("", os.getcwd(), str(submission), str(here))}
@@ -206,7 +207,20 @@ class InProcessBox(Operations):
             done.reply = self._answer(message, seconds)
 
     def _answer(self, message: dict, seconds: float) -> Reply:
-        """Run one request of the child protocol here and return what the grader would get."""
+        """Run one request of the child protocol here and return what the grader would get (a function that
+        never finishes is not called again: Hangs)."""
+        calls = self._calls(message)
+        reply = self._hangs.skipped(calls)
+        if reply is None:
+            reply = self._run(message, seconds)
+            self._hangs.record(calls, reply, seconds)
+        return reply
+
+    def _calls(self, message: dict) -> tuple | None:
+        """The function a request calls, as ``Hangs`` counts it."""
+        return Hangs.key(message)
+
+    def _run(self, message: dict, seconds: float) -> Reply:
         self.start()
         assert self.child is not None
         msg = _roundtrip(message)
@@ -218,7 +232,9 @@ class InProcessBox(Operations):
         except _TimeUp as exc:
             frames = [(f.filename, f.lineno or 0, f.name) for f in reversed(traceback.extract_tb(exc.__traceback__))]
             plain = f"did not finish within the time limit of {seconds:g} s"
-            return self._fault(plain + timeout_detail(frames, str(self.workdir), sum(self.mark()) - printed), plain)
+            reply = self._fault(plain + timeout_detail(frames, str(self.workdir), sum(self.mark()) - printed), plain)
+            reply.timed_out = True
+            return reply
         except _Exited as exc:
             return self._fault(f"exited with status {exc.status}: os._exit was called (it would end the check)")
         except KeyboardInterrupt:

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from autograder.config import Limits
+from autograder.sandbox.box import Hangs
 from autograder.sandbox.child import Child, _student_traceback
 from autograder.sandbox.inprocess import InProcessBox
 
@@ -42,6 +43,9 @@ class _NamespaceChild(Child):
         return fn
 
 
+# The kernel's functions that never finish, across its checks: keyed by the function object, so a function
+# defined again (its cell run again, fixed) is called again.
+_HANGS = Hangs(advice=" (once it is fixed, run its cell again)")
 _FOLDER: list[Path] = []  # one empty work folder for every check of this kernel, removed when it exits
 
 
@@ -51,6 +55,11 @@ class KernelBox(InProcessBox):
     def __init__(self, namespace: Mapping[str, object], limits: Limits) -> None:
         self.namespace = namespace
         super().__init__(Path.cwd(), [], limits)
+        self._hangs = _HANGS
+
+    def _calls(self, message: dict) -> tuple | None:
+        key = Hangs.key(message)
+        return key and (self.namespace.get(key[1]), key[1])
 
     def _folder(self) -> Path:
         # No file is copied (the functions live in the namespace): one folder serves every check, where a new one
