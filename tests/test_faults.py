@@ -91,9 +91,10 @@ def test_fault_costs_only_what_it_touches(name, tmp_path, fast_config, validate_
     assert lost_functions(results) == with_callers(broken)
     outputs = " ".join(t["output"] for t in results["tests"] if t["score"] == 0) + results["output"]
     assert message in outputs
-    # A function that never finishes waits out its limit HANG_STRIKES times, not once per test that reaches it.
+    # A function that never finishes waits out its limit HANG_STRIKES times, not once per test that reaches it (an
+    # import that hangs is tried once: each test of its functions says so).
     stopped = Counter(t["name"].split(":", 1)[0] for t in results["tests"]
-                      if "did not finish within the time limit" in t["output"])
+                      if "did not finish within the time limit" in t["output"] and "imported" not in t["output"])
     assert max(stopped.values(), default=0) <= HANG_STRIKES, stopped
     if name == "infinite_loop":
         assert ("rnn_forward was not called again: its 2 calls so far were all stopped at the time limit of 1 s, so "
