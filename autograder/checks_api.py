@@ -129,16 +129,51 @@ def run_test(function: str, name: str, namespace: Mapping[str, object] | None = 
         try:
             replaying(recorded)(config, box, {}, {}).run(test)
         except Failed as exc:
-            message = f"{test.full_name}: {exc}"
-            for file in config.files:  # a notebook has no such file: its code is the cell marked for it
-                message = message.replace(f"`raise NotImplementedError` in {file} ",
-                                          f"`raise NotImplementedError` in the cell marked `# file: {file}` ")
+            message = _in_cells(f"{test.full_name}: {exc}", config.files)
             for note in running_notes(config):
                 message += f"\nNote: {note}"
             printed = box.output()
             if printed and not test.hidden:
                 message += f"\nOutput printed by your code:\n{printed}"
             raise CheckFailed(message) from None
+
+
+def check_answers(namespace: Mapping[str, object] | None = None) -> None:
+    """Print whether the quiz functions' answers (in ``namespace``, the caller's globals by default) can be marked.
+
+    The quiz is graded by hidden tests only, so no test cell says when ``answers()`` raises, returns no dict,
+    misses a question or answers one with the wrong type (every answer would then be marked wrong): this says
+    it with the grader's own check (``Grading.answer_problems``), using the questions and answer types of the
+    checks folder, never the answers.  It prints and never raises, so the notebook tools run it like any cell.
+    """
+    from autograder.grading.recorded import replaying
+    from autograder.sandbox.kernel_box import KernelBox
+
+    if namespace is None:
+        namespace = sys._getframe(1).f_globals
+    config, recorded = _checks(checks_folder())
+    with KernelBox(namespace, config.limits) as box, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        grading = replaying(recorded)(config, box, {}, {})
+        grading.prefetch_answers()
+        grading.collect_answers()
+        problems = [_in_cells(f"{fn.name}() {problem}", config.files) for fn, problem in grading.answer_problems()]
+        asked = grading.quiz_functions()
+    for problem in problems:
+        print(problem)
+    if asked and not problems:
+        print(f"{', '.join(f'{name}()' for name in asked)} can be marked: every question has an answer of the type "
+              "it asks for.")
+    if asked:
+        print("Whether the answers are right is checked only when your notebook is graded.")
+
+
+def _in_cells(message: str, files: tuple[str, ...]) -> str:
+    """A grader message as a notebook reads it: the code it names in FILE.py is the cell marked for that file."""
+    for file in files:
+        message = message.replace(f"`raise NotImplementedError` in {file} ",
+                                  f"`raise NotImplementedError` in the cell marked `# file: {file}` ")
+    return message
 
 
 def _helpers(function: str, homework) -> tuple[str, ...]:

@@ -234,6 +234,36 @@ def test_run_test_passes_the_reference_and_fails_the_templates(checks, monkeypat
         checks_api.run_test(hidden.function, hidden.name, reference)
 
 
+def test_the_quiz_cell_says_whether_answers_can_be_marked(checks, monkeypatch, capsys, config):
+    """No public test grades the quiz: the cell after it (ANSWERS_CHECK, in both tools' notebooks) says what the
+    native self-check's note says, with the public checks only, or that the answers can be marked."""
+    monkeypatch.setenv("AUTOGRADER_CHECKS", str(checks / "hw_rnn_checks"))
+    for path in (OTTER_MASTER, NBGRADER_SOURCE):
+        sources = [cell_source(c) for c in _cells(path)]
+        assert sources.index(notebooks.ANSWERS_CHECK) > max(k for k, s in enumerate(sources) if "def answers" in s)
+    reference, template = _namespace(SOLUTIONS, monkeypatch), _namespace(TEMPLATES, monkeypatch)
+    right = reference["answers"]()
+    said = {}
+    for name, answers in {
+        "reference": reference["answers"], "template": template["answers"],
+        "list": lambda: list(right), "raises": lambda: {}["x"],
+        "wrong type and extra key": lambda: {**right, "order_matters": "yes", "extra": 1},
+        "wrong value": lambda: {k: v if k != "s_t_plus_2" else 1 for k, v in right.items()},
+    }.items():
+        exec(cell_source({"source": notebooks.ANSWERS_CHECK}), {**reference, "answers": answers})
+        said[name] = capsys.readouterr().out
+    graded = "Whether the answers are right is checked only when your notebook is graded.\n"
+    marked = "answers() can be marked: every question has an answer of the type it asks for.\n"
+    assert said["reference"] == said["wrong value"] == marked + graded  # nothing said of right or wrong values
+    assert said["template"] == ("answers() cannot be marked: answers is not implemented yet: replace its `raise "
+                                "NotImplementedError` in the cell marked `# file: quiz.py` with your code\n" + graded)
+    assert said["list"] == "answers() cannot be marked: answers() should return a dict, got a list\n" + graded
+    assert said["raises"].startswith("answers() cannot be marked: raised KeyError: 'x'")
+    assert said["wrong type and extra key"] == (
+        "answers() has answers that cannot be marked right: 'extra' is not a question; 'order_matters' is a str "
+        "('yes'), the question asks for a bool.\n" + graded)
+
+
 def test_checks_folder_is_found_next_to_the_notebook(checks, tmp_path, monkeypatch):
     monkeypatch.delenv("AUTOGRADER_CHECKS", raising=False)
     (tmp_path / "hw_rnn_checks").symlink_to(checks / "hw_rnn_checks")

@@ -34,7 +34,7 @@ import tool_releases
 import yaml
 from conftest import TEMPLATES, make_submission, with_callers
 
-from autograder.integrations.notebooks import dumps, fill, split_module
+from autograder.integrations.notebooks import ANSWERS_CHECK, dumps, fill, notebook_name, split_module
 from autograder.submissions.extract import cell_file, cell_source
 from integrations import tools
 
@@ -199,6 +199,27 @@ def test_same_score_per_function_in_every_tool(name, graded, config):
         assert lost == with_callers(notebook_shapes.SHAPES[name[6:]][1])
     else:
         assert lost == set(CORPUS[name]["breaks"]), CORPUS[name]["why"]
+
+
+def test_the_quiz_cell_says_whether_answers_can_be_marked_in_the_tools_kernels(graded, config):
+    """No public test grades the quiz: the cell after it (notebooks.ANSWERS_CHECK) prints in nbgrader's own run
+    whether the answers can be marked, nothing of their values; otter's student notebook keeps it."""
+    course = graded["nbgrader"]["release"].parent.parent
+
+    def printed(name: str) -> str:
+        autograded = course / "autograded" / name / config.assignment / notebook_name(config)
+        cell = next(c for c in json.loads(autograded.read_text())["cells"] if ANSWERS_CHECK in cell_source(c))
+        # (nbformat keeps a multi-line text as a list of lines)
+        return "".join("".join(o["text"]) for o in cell["outputs"] if o.get("output_type") == "stream")
+
+    for name in ("reference", "quiz_s_t_plus_2_off_by_one"):  # the mutant's answers are typed right, one is wrong
+        assert printed(name).startswith("answers() can be marked: every question has an answer"), name
+    assert printed("template").startswith("answers() cannot be marked: answers is not implemented yet")
+    # (after the quiz's hidden test cells, which met the time limit twice: box.Hangs)
+    assert printed("hang").startswith("answers() cannot be marked: answers was not called again: its 2 calls so far "
+                                      "were all stopped at the time limit of 5 s")
+    student = json.loads((graded["otter"]["student"] / notebook_name(config)).read_text())
+    assert any(ANSWERS_CHECK in cell_source(c) for c in student["cells"])
 
 
 def test_replacing_the_released_checks_package_changes_nothing_in_nbgrader(graded):

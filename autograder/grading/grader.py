@@ -862,15 +862,20 @@ class Grading:
         return answer_types(self.reference_call(fn, [], {})[fn.outputs[0]])
 
     def answer_notes(self) -> list[str]:
+        """``answer_problems`` as notes naming the function's file (the self-check's and results.json's)."""
+        return [f"{QUIZ_NOTE}{fn.module}.py's {fn.name}() {problem}" for fn, problem in self.answer_problems()]
+
+    def answer_problems(self) -> list[tuple[Function, str]]:
         """What makes quiz answers unmarkable whatever is right, for every quiz function asked: a call that
         failed or returned no dict, keys missing or not asked, values of another type than the question asks (the
         call takes no input and the question's text names both, so this is public, even when only hidden tests
-        grade the quiz)."""
-        notes = []
+        grade the quiz).  Each as (function, "cannot be marked: ..." or "has answers that cannot be marked
+        right: ...")."""
+        problems = []
         for name, answers in self._answers.items():
             fn = self.homework.functions[name]
             if isinstance(answers, Failed):
-                notes.append(f"{QUIZ_NOTE}{fn.module}.py's {name}() cannot be marked: {str(answers).splitlines()[0]}")
+                problems.append((fn, f"cannot be marked: {str(answers).splitlines()[0]}"))
                 continue
             expected = self.answer_format(fn)
             if expected is None:
@@ -879,13 +884,12 @@ class Grading:
             unknown = [repr(k) for k in answers if k not in expected]
             typed = [f"{k!r} is {_a(type(answers[k]).__name__)} ({answers[k]!r}), the question asks for {_a(v)}"
                      for k, v in expected.items() if k in answers and type(answers[k]).__name__ != v]
-            problems = ([f"no answer for {', '.join(map(repr, missing))}"] if missing else []) + (
+            found = ([f"no answer for {', '.join(map(repr, missing))}"] if missing else []) + (
                 [f"{', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not a question"] if unknown else []
             ) + typed
-            if problems:
-                notes.append(f"{QUIZ_NOTE}{fn.module}.py's {name}() has answers that cannot be marked right: "
-                             f"{'; '.join(problems)}.")
-        return notes
+            if found:
+                problems.append((fn, f"has answers that cannot be marked right: {'; '.join(found)}."))
+        return problems
 
     def _take_answers(self, fn: Function, pending: Pending) -> None:
         reply = pending.result()

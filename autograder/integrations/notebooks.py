@@ -178,12 +178,20 @@ def _test_cells(tool: str, function: str, tests: list[TestSpec]) -> list[dict]:
     return cells
 
 
+# After a quiz function: no public test grades it, so this cell says whether its answers can be marked at all.
+ANSWERS_CHECK = """# Can your answers be marked? (whether they are right is checked when the notebook is graded)
+from autograder.checks_api import check_answers
+
+check_answers(globals())"""
+
+
 def _function_cells(tool: str, module: Module, function: str, tests: list[TestSpec]) -> list[dict]:
     source = module.functions[function]
     code = f"# file: {module.file}\n" + (_otter_solution(source, function) if tool == "otter" else source)
+    after = [_cell("code", ANSWERS_CHECK, f"{function}-answers")] if any(t.kind == "quiz" for t in tests) else []
     if tool == "nbgrader":
         solution = _cell("code", code, function, _nbgrader_meta(function, solution=True))
-        return [solution, *_test_cells(tool, function, tests)]
+        return [solution, *_test_cells(tool, function, tests), *after]
     raw = [("question", f"# BEGIN QUESTION\nname: {function}"), ("solution", "# BEGIN SOLUTION")]
     cells = [_cell("raw", text, f"{function}-{what}") for what, text in raw]
     cells += [_cell("code", code, f"{function}-code"), _cell("raw", "# END SOLUTION", f"{function}-end-solution"),
@@ -191,7 +199,7 @@ def _function_cells(tool: str, module: Module, function: str, tests: list[TestSp
     cells += _test_cells(tool, function, tests)
     cells += [_cell("raw", "# END TESTS", f"{function}-end-tests"),
               _cell("raw", "# END QUESTION", f"{function}-end-question")]
-    return cells
+    return cells + after
 
 
 OTTER_CONFIG = """# ASSIGNMENT CONFIG

@@ -37,7 +37,7 @@ GRACE_SECONDS = 1.5  # after the budget: more time for statements, each stopped 
 GRACE_STATEMENT = 0.05
 # The toolkit's own check lines (checks_api's run_test, otter's grader.check) need the student's kernel.
 _CHECKS_MODULES = ("autograder", "otter")
-_CHECKS_NAMES = ("run_test", "link_files", "grader")
+_CHECKS_NAMES = ("run_test", "link_files", "check_answers", "grader")
 _FUTURE_FLAGS = {name: getattr(__future__, name).compiler_flag for name in __future__.all_feature_names}
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
 
