@@ -38,6 +38,12 @@ def forward(k):
 
 def backward(cache):
     return sum(cache)
+
+def loss(w):
+    if w[0] > 0.5:  # the second evaluation of the batch below
+        while True:
+            time.sleep(0.01)
+    return float(w.sum())
 '''
 
 
@@ -128,3 +134,16 @@ def test_a_held_request_asked_for_is_released_with_those_before_it(box):
         held = [box.submit_call("m", "shout", [k]) for k in (1, 2)]
     assert held[1].result().value == 2 and held[0].reply is not None
     assert box.output().index("call 1") < box.output().index("call 2")
+
+
+def test_a_batch_stops_at_the_first_evaluation_past_a_calls_limit(box):
+    """A gradient check's batch has its own long limit, but each evaluation a call's: a function that never returns
+    costs the call limit (2 s here), not the batch's, and the message says where it was stopped; the batch counts
+    as a call of the function (box.Hangs)."""
+    plans = [{"path": [0], "index": np.array([0, 0, 0]), "delta": np.array([0.1, 1.0, 2.0])}]
+    reply = box.call_many("m", "loss", [np.zeros(3)], {}, plans, [0])
+    assert reply.timed_out and reply.fault.startswith("did not finish within the time limit of 2 s; it was stopped "
+                                                      "in loss (m.py, line"), reply.fault
+    assert box._hangs.timeouts == {("m", "loss"): 1}
+    fine = box.call_many("m", "loss", [np.zeros(3)], {}, [{**plans[0], "delta": np.array([0.1, 0.2])}], [0])
+    assert fine.ok and np.allclose(fine.stacked[0], [0.1, 0.2])

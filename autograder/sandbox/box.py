@@ -66,6 +66,7 @@ class Reply:
     fault: str = ""  # the child hung, died or broke the protocol
     fault_brief: str = ""  # the fault for a hidden test: without the exit status, signal or bytes student code chose
     timed_out: bool = False  # the fault is the call's time limit
+    limit: float = 0.0  # that limit (s)
 
     @classmethod
     def from_raw(cls, raw: dict) -> Reply:
@@ -170,14 +171,14 @@ class Hangs:
                 f"{self.seconds[key]:g} s, so this one would most likely wait as long{self.advice}")
         return Reply(ok=False, error_type="Fault", fault=text, fault_brief=text, timed_out=True)
 
-    def record(self, key: tuple | None, reply: Reply, seconds: float) -> None:
-        """Count a call's reply (its limit ``seconds``): a timeout is a strike, anything else (a value, an
-        exception, a crash) finished."""
+    def record(self, key: tuple | None, reply: Reply) -> None:
+        """Count a call's reply: a timeout is a strike, anything else (a value, an exception, a crash)
+        finished."""
         if key is None or key in self.finished:
             return
         if reply.timed_out:
             self.timeouts[key] = self.timeouts.get(key, 0) + 1
-            self.seconds[key] = seconds
+            self.seconds[key] = reply.limit
         else:
             self.finished.add(key)
 
@@ -279,8 +280,9 @@ class Operations:
     def submit_call_many(self, module: str, function: str, args: list, kwargs: dict, plans: list[dict],
                          outputs: list[int]):
         """Start ``call_many``; ``.result()`` waits for it."""
+        # Each evaluation has a call's limit (child.evaluate_many), the batch its own.
         message = {"op": "call_many", "module": module, "function": function, "args": list(args),
-                   "kwargs": kwargs, "plans": plans, "outputs": outputs}
+                   "kwargs": kwargs, "plans": plans, "outputs": outputs, "evaluation_seconds": self.limits.call_seconds}
         return self.submit(message, self.limits.batch_seconds)
 
     def call_many(self, module: str, function: str, args: list, kwargs: dict, plans: list[dict],
@@ -484,7 +486,7 @@ class Sandbox(Operations):
                 continue
             except TimeoutError:
                 pending.reply = self._timeout(pending.seconds)
-                self._hangs.record(pending.calls, pending.reply, pending.seconds)
+                self._hangs.record(pending.calls, pending.reply)
                 return
             except (EOFError, BrokenPipeError):
                 if self._queue:  # the child died on an earlier request: that one gets the fault, this one a new child
@@ -530,8 +532,10 @@ class Sandbox(Operations):
             else:
                 reply = Reply.from_raw(raw)
                 self._queue.popleft()
+                if reply.error_type == "EvaluationTimeout" and "stopped_at" in raw:  # (only a batch sends it)
+                    reply = self._evaluation_timeout(raw.get("stopped_at"))
         pending.reply = reply
-        self._hangs.record(pending.calls, reply, pending.seconds)
+        self._hangs.record(pending.calls, reply)
         self._answered = time.monotonic()
         self._printed = self._printed_size()
 
@@ -589,7 +593,20 @@ class Sandbox(Operations):
         plain = f"did not finish within the time limit of {seconds:g} s"
         printed = self._printed_size() - self._printed
         reply = self._fault(plain + timeout_detail(self._stopped_at(), str(self.workdir), printed), plain)
-        reply.timed_out = True
+        reply.timed_out, reply.limit = True, seconds
+        return reply
+
+    def _evaluation_timeout(self, frames) -> Reply:
+        """A batch the child stopped at an evaluation past the call limit: the fault of a call past its time, where
+        the child's own timer found it (``frames``: (path, line, function), innermost first, unchecked)."""
+        seconds = self.limits.call_seconds
+        plain = f"did not finish within the time limit of {seconds:g} s"
+        where = [(f[0], f[1], f[2]) for f in (frames if isinstance(frames, list) else [])[:50]
+                 if isinstance(f, (list, tuple)) and len(f) == 3 and isinstance(f[0], str) and type(f[1]) is int
+                 and isinstance(f[2], str)]
+        printed = self._printed_size() - self._printed
+        reply = self._fault(plain + timeout_detail(where, str(self.workdir), printed), plain)
+        reply.timed_out, reply.limit = True, seconds
         return reply
 
     def _stopped_at(self) -> list[tuple[str, int, str]]:

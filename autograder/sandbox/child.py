@@ -70,7 +70,16 @@ def _edited(args: list, path: list) -> tuple[object, object, np.ndarray]:
     return container, path[-1], container[path[-1]]
 
 
-def evaluate_many(fn, args: list, kwargs: dict, plans: list[dict], outputs: list[int]) -> list[tuple]:
+class EvaluationTimeout(BaseException):
+    """One evaluation of a batch ran past the call time limit (``evaluate_many``'s ``seconds``)."""
+
+
+def _evaluation_alarm(signum, frame):
+    raise EvaluationTimeout()
+
+
+def evaluate_many(fn, args: list, kwargs: dict, plans: list[dict], outputs: list[int],
+                  seconds: float | None = None) -> list[tuple]:
     """Call fn at many perturbed copies of the same arguments.
 
     Each plan edits one positional argument, at ``path`` (an argument index, then
@@ -82,11 +91,21 @@ def evaluate_many(fn, args: list, kwargs: dict, plans: list[dict], outputs: list
     evaluations of all plans run in order; only the outputs at positions
     ``outputs`` are kept.  The grader uses the same function on the reference,
     in its own process.
+
+    ``seconds``: each evaluation's time limit, as a call's (an interval timer raising EvaluationTimeout; the
+    caller installs ``_evaluation_alarm`` for SIGALRM), so a function that never returns stops the batch after
+    one call's limit, not the whole batch's.
     """
     values = []
 
     def run(call_args: list) -> None:
-        result = fn(*call_args, **_copy(kwargs))
+        if seconds:
+            signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            result = fn(*call_args, **_copy(kwargs))
+        finally:
+            if seconds:
+                signal.setitimer(signal.ITIMER_REAL, 0)
         if type(result) not in (tuple, list):
             result = (result,)
         values.append(tuple(result[k] if k < len(result) else None for k in outputs))
@@ -205,9 +224,21 @@ class Child:
 
     def op_call_many(self, msg: dict) -> dict:
         fn = self.function(msg["module"], msg["function"])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            values = evaluate_many(fn, list(msg["args"]), dict(msg.get("kwargs") or {}), msg["plans"], msg["outputs"])
+        seconds = msg.get("evaluation_seconds")
+        previous = signal.signal(signal.SIGALRM, _evaluation_alarm) if seconds else None
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                values = evaluate_many(fn, list(msg["args"]), dict(msg.get("kwargs") or {}), msg["plans"],
+                                       msg["outputs"], seconds)
+        except EvaluationTimeout as exc:
+            # Where it was stopped (innermost first), as the grader's stack dump of a call past its time says it.
+            frames = [(f.filename, f.lineno or 0, f.name) for f in reversed(traceback.extract_tb(exc.__traceback__))]
+            return {"ok": False, "error_type": "EvaluationTimeout", "stopped_at": frames}
+        finally:
+            if seconds:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous)
         # One (evaluations, ...) array per output is far cheaper to send than thousands of small ones.
         try:
             stacked = stacked_outputs(values, len(msg["outputs"]))

@@ -213,7 +213,7 @@ class InProcessBox(Operations):
         reply = self._hangs.skipped(calls)
         if reply is None:
             reply = self._run(message, seconds)
-            self._hangs.record(calls, reply, seconds)
+            self._hangs.record(calls, reply)
         return reply
 
     def _calls(self, message: dict) -> tuple | None:
@@ -224,6 +224,7 @@ class InProcessBox(Operations):
         self.start()
         assert self.child is not None
         msg = _roundtrip(message)
+        msg.pop("evaluation_seconds", None)  # the whole request's deadline (_Deadline) holds its one interval timer
         ops = {"import": self.child.op_import, "call": self.child.op_call, "call_many": self.child.op_call_many}
         printed = sum(self.mark())
         try:
@@ -233,7 +234,7 @@ class InProcessBox(Operations):
             frames = [(f.filename, f.lineno or 0, f.name) for f in reversed(traceback.extract_tb(exc.__traceback__))]
             plain = f"did not finish within the time limit of {seconds:g} s"
             reply = self._fault(plain + timeout_detail(frames, str(self.workdir), sum(self.mark()) - printed), plain)
-            reply.timed_out = True
+            reply.timed_out, reply.limit = True, seconds
             return reply
         except _Exited as exc:
             return self._fault(f"exited with status {exc.status}: os._exit was called (it would end the check)")
