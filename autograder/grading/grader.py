@@ -990,6 +990,9 @@ def answer_types(answers: dict) -> dict[str, str]:
 _RAISED = "raised an exception (the public tests"  # a hidden test's brief of a call that raised (Reply.describe)
 # Failures that are the function's own whatever it calls: its module never imported, or it is a stub.
 _OWN_FAILURE = re.compile(r"\.py (could not be imported|was not found in the submission)|is not implemented yet")
+# A call that never returned or ended its process (box.Reply's faults): no value was wrong, whatever the other tests.
+_FAULT = re.compile(r"did not finish within the time limit|was not called again: its|the process (exited|was ended)|"
+                    r"closed the grading channel|sent a malformed reply")
 
 
 def _depends_on(homework: Homework, function: str) -> frozenset[str]:
@@ -1034,7 +1037,8 @@ def _add_hints(results: list[TestResult], homework: Homework, hidden: bool) -> N
         if through_time and not forward_broken and not causes and any(
                 r.passed and r.spec.kind in grad_kinds and _all_single_step(r.spec, time_keys) for r in group):
             for r in failed:
-                if r.spec.kind in grad_kinds and not _all_single_step(r.spec, time_keys):
+                if (r.spec.kind in grad_kinds and not _all_single_step(r.spec, time_keys)
+                        and not _FAULT.search(r.output)):
                     r.output += ("\nHint: right for a single time step (T = 1) but wrong for longer sequences: "
                                  "check the gradient carried back through time (the recurrent path) and that "
                                  "parameter gradients are summed over the time steps.")
