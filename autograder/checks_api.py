@@ -144,7 +144,8 @@ def check_answers(namespace: Mapping[str, object] | None = None) -> None:
     The quiz is graded by hidden tests only, so no test cell says when ``answers()`` raises, returns no dict,
     misses a question or answers one with the wrong type (every answer would then be marked wrong): this says
     it with the grader's own check (``Grading.answer_problems``), using the questions and answer types of the
-    checks folder, never the answers.  It prints and never raises, so the notebook tools run it like any cell.
+    checks folder, never the answers.  It prints (problems to stderr) and never raises, so the notebook tools run
+    it like any cell.
     """
     from autograder.grading.recorded import replaying
     from autograder.sandbox.kernel_box import KernelBox
@@ -159,13 +160,15 @@ def check_answers(namespace: Mapping[str, object] | None = None) -> None:
         grading.collect_answers()
         problems = [_in_cells(f"{fn.name}() {problem}", config.files) for fn, problem in grading.answer_problems()]
         asked = grading.quiz_functions()
+    # A problem goes to stderr, which notebook front ends show in red (the cell is not graded: no tool counts it).
+    out = sys.stderr if problems else sys.stdout
     for problem in problems:
-        print(problem)
+        print(problem, file=out)
     if asked and not problems:
         print(f"{', '.join(f'{name}()' for name in asked)} can be marked: every question has an answer of the type "
-              "it asks for.")
+              "it asks for.", file=out)
     if asked:
-        print("Whether the answers are right is checked only when your notebook is graded.")
+        print("Whether the answers are right is checked only when your notebook is graded.", file=out)
 
 
 def _in_cells(message: str, files: tuple[str, ...]) -> str:

@@ -251,7 +251,10 @@ def test_the_quiz_cell_says_whether_answers_can_be_marked(checks, monkeypatch, c
         "wrong value": lambda: {k: v if k != "s_t_plus_2" else 1 for k, v in right.items()},
     }.items():
         exec(cell_source({"source": notebooks.ANSWERS_CHECK}), {**reference, "answers": answers})
-        said[name] = capsys.readouterr().out
+        printed = capsys.readouterr()
+        said[name] = printed.out or printed.err
+        # A problem goes to stderr (shown in red), whole; answers that can be marked to stdout.
+        assert not (printed.out and printed.err) and bool(printed.out) == (name in ("reference", "wrong value")), name
     graded = "Whether the answers are right is checked only when your notebook is graded.\n"
     marked = "answers() can be marked: every question has an answer of the type it asks for.\n"
     assert said["reference"] == said["wrong value"] == marked + graded  # nothing said of right or wrong values
@@ -260,7 +263,8 @@ def test_the_quiz_cell_says_whether_answers_can_be_marked(checks, monkeypatch, c
     assert said["list"] == "answers() cannot be marked: answers() should return a dict, got a list\n" + graded
     assert said["raises"].startswith("answers() cannot be marked: raised KeyError: 'x'")
     assert said["wrong type and extra key"] == (
-        "answers() has answers that cannot be marked right: 'extra' is not a question; 'order_matters' is a str "
+        "answers() has answers that count as wrong whatever is right: 'extra' is not a question; 'order_matters' is a "
+        "str "
         "('yes'), the question asks for a bool.\n" + graded)
 
 

@@ -869,8 +869,8 @@ class Grading:
         """What makes quiz answers unmarkable whatever is right, for every quiz function asked: a call that
         failed or returned no dict, keys missing or not asked, values of another type than the question asks (the
         call takes no input and the question's text names both, so this is public, even when only hidden tests
-        grade the quiz).  Each as (function, "cannot be marked: ..." or "has answers that cannot be marked
-        right: ...")."""
+        grade the quiz).  Each as (function, "cannot be marked: ..." or "has answers that count as wrong
+        whatever is right: ...")."""
         problems = []
         for name, answers in self._answers.items():
             fn = self.homework.functions[name]
@@ -888,7 +888,7 @@ class Grading:
                 [f"{', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not a question"] if unknown else []
             ) + typed
             if found:
-                problems.append((fn, f"has answers that cannot be marked right: {'; '.join(found)}."))
+                problems.append((fn, f"has answers that count as wrong whatever is right: {'; '.join(found)}."))
         return problems
 
     def _take_answers(self, fn: Function, pending: Pending) -> None:
