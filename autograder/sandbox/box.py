@@ -144,10 +144,10 @@ HANG_STRIKES = 2  # calls of one function stopped at their time limit, none fini
 
 
 class Hangs:
-    """Which student functions never finish: a function whose last ``HANG_STRIKES`` calls were all stopped at
-    the time limit, and that has finished no call, is not called again, since each call would most likely wait
-    its whole limit too (an endless loop would cost every test of the function and of those that call it).  One
-    call that finished, even by raising, keeps it called: its hang then depends on the input.
+    """Which student functions never finish: a function whose calls so far (``HANG_STRIKES`` of them, a gradient
+    check's batch counting as one) were all stopped at the time limit is not called again, since each call would
+    most likely wait its whole limit too (an endless loop would cost every test of the function and of those that
+    call it).  One call that finished, even by raising, keeps it called: its hang then depends on the input.
     """
 
     def __init__(self, advice: str = "") -> None:
