@@ -99,6 +99,23 @@ def test_a_kernel_function_that_never_finishes_is_not_called_a_third_time_until_
         assert box.call("quiz", "spin", []).value == 1
 
 
+def test_a_kernel_traceback_names_the_cell_as_ipython_does():
+    """In a kernel, a failing call's traceback names the cell (`Cell In[1]`, as IPython's own tracebacks do), not
+    the temporary file IPython compiled it to."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        assert shell.run_cell("def broken(x):\n    return x[5]\n", store_history=True).success
+        with KernelBox(shell.user_ns, Limits()) as box:
+            reply = box.call("m", "broken", [[1]])
+    finally:
+        InteractiveShell.clear_instance()
+    assert reply.error_type == "IndexError"
+    assert f'File "Cell In[{shell.execution_count - 1}]", line 2, in broken' in reply.traceback, reply.traceback
+    assert reply.describe().endswith(f'(File "Cell In[{shell.execution_count - 1}]", line 2, in broken)')
+
+
 LONG_RAISE = [{"file": "lstm_layers.py", "find": "import numpy as np\n",
                "replace": "import numpy as np\n\n\ndef shout():\n    raise ValueError('QWERTYUIOP ' * 60)\n"}]
 

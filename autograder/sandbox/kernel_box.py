@@ -15,7 +15,9 @@ What it cannot give is the child's isolation: student code shares the kernel
 from __future__ import annotations
 
 import atexit
+import re
 import shutil
+import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -81,4 +83,25 @@ class KernelBox(InProcessBox):
 
     def _traceback(self, exc: BaseException) -> str:
         # Notebook cells have no file of their own: keep every frame outside this package.
-        return _student_traceback(exc, lambda name: not name.startswith(_PACKAGE))
+        return cell_names(_student_traceback(exc, lambda name: not name.startswith(_PACKAGE)))
+
+
+_FILE = re.compile(r'File "([^"\n]+)"')
+
+
+def cell_names(text: str) -> str:
+    """``text`` with each notebook cell's code named as IPython's own tracebacks name it (``File "Cell In[12]"``),
+    not by the temporary file the kernel compiled it to (``/tmp/ipykernel_2545/1947830099.py``, which means
+    nothing to a student); unchanged outside IPython.  The names come from IPython's compiler
+    (``CachingCompiler.format_code_name``, what its ``ultratb`` uses)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    name_of = getattr(getattr(shell, "compile", None), "format_code_name", None)
+    if name_of is None:
+        return text
+
+    def named(match: re.Match) -> str:
+        label = name_of(match.group(1))
+        return f'File "{label[0]} {label[1]}"' if label else match.group(0)
+
+    return _FILE.sub(named, text)
