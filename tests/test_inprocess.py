@@ -91,7 +91,7 @@ def test_a_kernel_function_that_never_finishes_is_not_called_a_third_time_until_
         with KernelBox(namespace, Limits(call_seconds=0.3)) as box:
             replies.append(box.call("quiz", "spin", []))
     assert [r.timed_out for r in replies] == [True] * 3
-    assert replies[2].fault == ("spin was not called again: its 2 calls so far were all stopped at the time limit of "
+    assert replies[2].fault == ("spin was not called again: its calls so far were all stopped at the time limit of "
                                 "0.3 s, so this one would most likely wait as long (once it is fixed, run its cell "
                                 "again)")
     namespace["spin"] = lambda: 1  # the cell run again, fixed

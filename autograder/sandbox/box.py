@@ -167,7 +167,7 @@ class Hangs:
         strikes = self.timeouts.get(key, 0) if key is not None else 0
         if strikes < HANG_STRIKES or key in self.finished:
             return None
-        text = (f"{key[-1]} was not called again: its {strikes} calls so far were all stopped at the time limit of "
+        text = (f"{key[-1]} was not called again: its calls so far were all stopped at the time limit of "
                 f"{self.seconds[key]:g} s, so this one would most likely wait as long{self.advice}")
         return Reply(ok=False, error_type="Fault", fault=text, fault_brief=text, timed_out=True)
 
