@@ -939,7 +939,7 @@ def test_problems_past_the_listed_rows_name_their_students(tmp_path, monkeypatch
     notes = {"ann": ["note a", "note b"], "bo": ["note a", "note c"], "cy": ["note d"]}
     records = {s: {"student": s, "status": "graded", "notes": n, "results": {"tests": []}} for s, n in notes.items()}
     docs = {s: {"score": 0.0, "tests": []} for s in notes}
-    section = analysis.summary(tmp_path, records, docs, config).split("## Problems with the submitted files")[1]
+    section = analysis.summary(tmp_path, records, docs, config).split("## Notes on the submitted files")[1]
     rows = [ln for ln in section.split("\n## ")[0].splitlines() if ln.startswith("| ") and ln[2].isdigit()]
     assert rows[0] == "| 2 | ann, bo | note a |"
     assert rows[-1].startswith("| 2 | bo, cy | 2 more notes")
@@ -949,7 +949,7 @@ def test_problems_with_the_files_name_the_students(folder_batch, klass):
     """summary.md's table of notes on the submitted files names who has each (not only how many)."""
     _, out, _ = folder_batch
     summary = (out / "summary.md").read_text()
-    section = summary.split("## Problems with the submitted files", 1)[1].split("\n## ", 1)[0]
+    section = summary.split("## Notes on the submitted files", 1)[1].split("\n## ", 1)[0]
     assert "| students | who | note |" in section
     row = next(ln for ln in section.splitlines() if "the submission is empty" in ln)
     assert row.startswith("| 1 | empty | the submission is empty: rnn_layers.py, lstm_layers.py")

@@ -19,7 +19,7 @@ from autograder.config import Config
 from autograder.text import counted, shorten
 
 TOP_MESSAGES = 3
-PROBLEM_ROWS = 20  # notes listed in summary.md's "Problems with the submitted files" (the rest counted)
+PROBLEM_ROWS = 20  # notes listed in summary.md's "Notes on the submitted files" (the rest counted)
 PROBLEM_NAMES = 8  # students named per note
 PROBLEM_CHARS = 300  # a note longer than this is cut, with an ellipsis
 
@@ -276,7 +276,7 @@ def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: 
     if holders:
         # The most common first, then by text: the same class gives the same table on every run.
         rows = sorted(holders.items(), key=lambda kv: (-len(kv[1]), kv[0]))
-        lines += ["## Problems with the submitted files", "", "| students | who | note |", "|---|---|---|"]
+        lines += ["## Notes on the submitted files", "", "| students | who | note |", "|---|---|---|"]
         for note, who in rows[:PROBLEM_ROWS]:
             text = note if len(note) <= PROBLEM_CHARS else note[:PROBLEM_CHARS - 1] + "…"
             lines.append(f"| {len(who)} | {_cell(_some(who))} | {_cell(text)} |")
