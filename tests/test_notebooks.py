@@ -120,6 +120,8 @@ def test_grade_command_takes_a_filled_notebook(tmp_path, validate_results, confi
     validate_results(results)
     assert results["score"] == config.max_score
     assert "graded the code cells of hw_rnn.ipynb" in results["output"]
+    # Messages name cells by number, which Jupyter does not show: the note says how they count.
+    assert "(a cell number counts every cell from 1 at the top, Markdown and Raw cells too)" in results["output"]
 
 
 @pytest.mark.parametrize("marker", ["# file: rnn_layers.py\n", ""])

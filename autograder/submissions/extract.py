@@ -334,6 +334,10 @@ def _numbers(cells) -> str:
     return numbers[0] if len(numbers) == 1 else ", ".join(numbers[:-1]) + " and " + numbers[-1]
 
 
+# How the messages' cell numbers count (Jupyter shows none): said once, in the note on what was graded.
+_COUNTED = " (a cell number counts every cell from 1 at the top, Markdown and Raw cells too)"
+
+
 def plan(cells: list[Cell], functions: tuple[str, ...], notebook: str, files: tuple[str, ...] = ()) -> Plan:
     """The cells to run and the notes on them (see the module's docstring for the rule)."""
     code = [c for c in cells if c.kind == "code" and c.source is not None]
@@ -350,14 +354,14 @@ def plan(cells: list[Cell], functions: tuple[str, ...], notebook: str, files: tu
     if marked and not elsewhere:
         run = marked
         notes.append(f"graded the code cells of {notebook} marked `# file: ...` ({len(marked)} cells), run top to "
-                     "bottom as a kernel runs them; other cells were not run")
+                     f"bottom as a kernel runs them; other cells were not run{_COUNTED}")
     else:
         run = code
         why = ("no cell is marked `# file: ...`" if not marked else
                f"{', '.join(sorted(elsewhere)[:6])} {'is' if len(elsewhere) == 1 else 'are'} defined outside the "
                "cells marked `# file: ...`")
         notes.append(f"graded the code cells of {notebook} as a kernel runs them: {why}, so all {len(code)} code cells "
-                     "ran top to bottom and the graded functions were taken by name")
+                     f"ran top to bottom and the graded functions were taken by name{_COUNTED}")
     defined_in: dict[str, list[int]] = {}
     for c in run:
         for name in bound[c.number]:
