@@ -48,6 +48,7 @@ class TestResult:
     passed: bool
     output: str
     digest: str = ""  # of the wrong value a failed value check saw (compare.value_digest); never shown
+    fault: bool = False  # failed because a call never returned or ended its process (Failed.fault)
 
     @property
     def score(self) -> float:
@@ -85,11 +86,13 @@ class Failed(Exception):
     own classes, files and functions, the number of values it returned.
     """
 
-    def __init__(self, message: str, general: bool = False, brief: str | None = None, digest: str = "") -> None:
+    def __init__(self, message: str, general: bool = False, brief: str | None = None, digest: str = "",
+                 fault: bool = False) -> None:
         super().__init__(message)
         self.general = general
         self.brief = brief
         self.digest = digest
+        self.fault = fault  # a call hung or ended its process (box.Reply.fault): no value was found wrong
 
     def text(self, hidden: bool) -> str:
         return self.brief if hidden and self.brief is not None else str(self)
@@ -99,7 +102,7 @@ def _call_failed(reply: Reply, fn: Function, prefix: str = "", config: Config | 
     missing = _missing_module(reply, config) if config is not None else ""
     brief = _missing_module(reply, config, hidden=True) if config is not None else ""
     return Failed(prefix + reply.describe(fn.name, fn.module) + missing, general=reply.not_implemented,
-                  brief=prefix + reply.describe(fn.name, fn.module, hidden=True) + brief)
+                  brief=prefix + reply.describe(fn.name, fn.module, hidden=True) + brief, fault=bool(reply.fault))
 
 
 def _missing_module(reply: Reply, config: Config, hidden: bool = False) -> str:
@@ -510,8 +513,9 @@ class Grading:
                 kind(test, case)
             except Failed as exc:
                 if exc.general:
-                    raise Failed(exc.text(test.hidden), digest=exc.digest) from None
-                raise Failed(_case_label(test, k, case) + exc.text(test.hidden), digest=exc.digest) from None
+                    raise Failed(exc.text(test.hidden), digest=exc.digest, fault=exc.fault) from None
+                raise Failed(_case_label(test, k, case) + exc.text(test.hidden), digest=exc.digest,
+                             fault=exc.fault) from None
 
     def _verdict(self, mismatch: Mismatch | None, test: TestSpec) -> None:
         if mismatch is not None:
@@ -598,7 +602,7 @@ class Grading:
                 if exc.general:
                     raise exc
                 prefix = "could not be checked, since the call failed: "
-                raise Failed(prefix + str(exc), brief=prefix + exc.text(True)) from None
+                raise Failed(prefix + str(exc), brief=prefix + exc.text(True), fault=exc.fault) from None
             names, before, reply = list(gradient.upstream), grads["backward_args"], grads["backward_reply"]
         else:
             pending, args, kwargs = self.forward_call(fn, case, inputs_back=True)
@@ -897,7 +901,7 @@ class Grading:
             failed = _call_failed(reply, fn, config=self.config)
             # Asked before any hidden input reaches the child (collect_answers): its text can carry none, and the
             # quiz has no public test to show it, so its hidden tests show it whole.
-            self._answers[fn.name] = Failed(str(failed), failed.general, brief=str(failed))
+            self._answers[fn.name] = Failed(str(failed), failed.general, brief=str(failed), fault=failed.fault)
         elif not isinstance(reply.value, dict):
             self._answers[fn.name] = Failed(f"{fn.name}() should return a dict, got {describe_type(reply.value)}",
                                             True)
@@ -990,9 +994,6 @@ def answer_types(answers: dict) -> dict[str, str]:
 _RAISED = "raised an exception (the public tests"  # a hidden test's brief of a call that raised (Reply.describe)
 # Failures that are the function's own whatever it calls: its module never imported, or it is a stub.
 _OWN_FAILURE = re.compile(r"\.py (could not be imported|was not found in the submission)|is not implemented yet")
-# A call that never returned or ended its process (box.Reply's faults): no value was wrong, whatever the other tests.
-_FAULT = re.compile(r"did not finish within the time limit|was not called again: its|the process (exited|was ended)|"
-                    r"closed the grading channel|sent a malformed reply")
 
 
 def _depends_on(homework: Homework, function: str) -> frozenset[str]:
@@ -1037,8 +1038,8 @@ def _add_hints(results: list[TestResult], homework: Homework, hidden: bool) -> N
         if through_time and not forward_broken and not causes and any(
                 r.passed and r.spec.kind in grad_kinds and _all_single_step(r.spec, time_keys) for r in group):
             for r in failed:
-                if (r.spec.kind in grad_kinds and not _all_single_step(r.spec, time_keys)
-                        and not _FAULT.search(r.output)):
+                # (not after a call that never returned: no value was found wrong)
+                if r.spec.kind in grad_kinds and not _all_single_step(r.spec, time_keys) and not r.fault:
                     r.output += ("\nHint: right for a single time step (T = 1) but wrong for longer sequences: "
                                  "check the gradient carried back through time (the recurrent path) and that "
                                  "parameter gradients are summed over the time steps.")
@@ -1163,7 +1164,7 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
                 grading.run(test)
                 results[i] = TestResult(test, True, "passed")
             except Failed as exc:
-                results[i] = TestResult(test, False, str(exc), exc.digest)
+                results[i] = TestResult(test, False, str(exc), exc.digest, exc.fault)
             except Exception as exc:  # noqa: BLE001 -- a grader bug must not cost the other tests
                 grader_errors.append(f"{test.full_name}: {type(exc).__name__}: {exc}")
                 results[i] = TestResult(test, False, "the grader itself failed on this test (not your code's "

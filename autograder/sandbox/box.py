@@ -40,6 +40,8 @@ from autograder.submissions.locate import read_regular, workdir_files
 from autograder.text import shorten
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from autograder.sandbox.wire import MessageStream
 
 OUTPUT_KEEP = 2000  # characters kept from each end of the student's printed output
@@ -181,6 +183,16 @@ class Hangs:
             self.seconds[key] = reply.limit
         else:
             self.finished.add(key)
+
+
+def timeout_fault(fault: Callable[[str, str], Reply], seconds: float, frames: list[tuple[str, int, str]],
+                  workdir: str, printed: int) -> Reply:
+    """The reply to a call stopped at its time limit of ``seconds``: ``fault(message, brief)`` (which ends what
+    ran it) with where it was stopped (``timeout_detail``) and the limit, for ``Hangs`` to count."""
+    plain = f"did not finish within the time limit of {seconds:g} s"
+    reply = fault(plain + timeout_detail(frames, workdir, printed), plain)
+    reply.timed_out, reply.limit = True, seconds
+    return reply
 
 
 def _limits_spec(limits: Limits, identity: Identity | None) -> dict:
@@ -590,24 +602,17 @@ class Sandbox(Operations):
     def _timeout(self, seconds: float) -> Reply:
         """The fault of a call past its time: where the child was (public tests only, the place being the
         student code's choice) and how much it printed meanwhile, then the child killed."""
-        plain = f"did not finish within the time limit of {seconds:g} s"
-        printed = self._printed_size() - self._printed
-        reply = self._fault(plain + timeout_detail(self._stopped_at(), str(self.workdir), printed), plain)
-        reply.timed_out, reply.limit = True, seconds
-        return reply
+        return timeout_fault(self._fault, seconds, self._stopped_at(), str(self.workdir),
+                             self._printed_size() - self._printed)
 
     def _evaluation_timeout(self, frames) -> Reply:
         """A batch the child stopped at an evaluation past the call limit: the fault of a call past its time, where
         the child's own timer found it (``frames``: (path, line, function), innermost first, unchecked)."""
-        seconds = self.limits.call_seconds
-        plain = f"did not finish within the time limit of {seconds:g} s"
         where = [(f[0], f[1], f[2]) for f in (frames if isinstance(frames, list) else [])[:50]
                  if isinstance(f, (list, tuple)) and len(f) == 3 and isinstance(f[0], str) and type(f[1]) is int
                  and isinstance(f[2], str)]
-        printed = self._printed_size() - self._printed
-        reply = self._fault(plain + timeout_detail(where, str(self.workdir), printed), plain)
-        reply.timed_out, reply.limit = True, seconds
-        return reply
+        return timeout_fault(self._fault, self.limits.call_seconds, where, str(self.workdir),
+                             self._printed_size() - self._printed)
 
     def _stopped_at(self) -> list[tuple[str, int, str]]:
         """The child's stack (innermost first) from the dump it writes to its stderr file on WHERE_SIGNAL; the

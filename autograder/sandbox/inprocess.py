@@ -33,7 +33,7 @@ import numpy as np
 
 from autograder.config import Limits
 from autograder.sandbox import wire
-from autograder.sandbox.box import OUTPUT_KEEP, Hangs, Operations, Reply, timeout_detail
+from autograder.sandbox.box import OUTPUT_KEEP, Hangs, Operations, Reply, timeout_fault
 from autograder.sandbox.child import Child, _relative, _student_traceback
 
 _NUMPY_DEFAULTS = np.geterr()  # what a fresh child starts with
@@ -232,10 +232,7 @@ class InProcessBox(Operations):
                 raw = ops[msg["op"]](msg)
         except _TimeUp as exc:
             frames = [(f.filename, f.lineno or 0, f.name) for f in reversed(traceback.extract_tb(exc.__traceback__))]
-            plain = f"did not finish within the time limit of {seconds:g} s"
-            reply = self._fault(plain + timeout_detail(frames, str(self.workdir), sum(self.mark()) - printed), plain)
-            reply.timed_out, reply.limit = True, seconds
-            return reply
+            return timeout_fault(self._fault, seconds, frames, str(self.workdir), sum(self.mark()) - printed)
         except _Exited as exc:
             return self._fault(f"exited with status {exc.status}: os._exit was called (it would end the check)")
         except KeyboardInterrupt:
