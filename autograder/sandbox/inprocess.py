@@ -27,6 +27,7 @@ import sys
 import tempfile
 import threading
 import traceback
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,8 @@ _NUMPY_DEFAULTS = np.geterr()  # what a fresh child starts with
 # Student calls change sys.path, sys.modules, os._exit and the printed streams of the whole process, and the
 # student's modules stay imported between calls: one box at a time, from entering it until it is closed.
 _PROCESS_STATE = threading.RLock()
+# Module files' real paths, looked up at every kill (once per fault): a module's file does not move.
+_realpath = lru_cache(maxsize=8192)(os.path.realpath)
 
 
 class _TimeUp(BaseException):
@@ -132,6 +135,7 @@ class InProcessBox(Operations):
         # Like the grader's child, student code sees only its own copied files, not the folders around it.
         here = Path(__file__).resolve().parents[2]
         self._hidden = {os.path.realpath(p) for p in ("", os.getcwd(), str(submission), str(here))}
+        self._path_for: tuple[list[str], list[str]] | None = None  # sys.path as found -> as student code sees it
 
     def _folder(self) -> Path:
         """A new folder for this box's copies of the files (removed by ``close``)."""
@@ -156,7 +160,7 @@ class InProcessBox(Operations):
         root = os.path.realpath(self.workdir) + os.sep
         for name, module in list(sys.modules.items()):
             file = getattr(module, "__file__", None)
-            if isinstance(file, str) and os.path.realpath(file).startswith(root):
+            if isinstance(file, str) and _realpath(file).startswith(root):
                 del sys.modules[name]
 
     def close(self) -> None:
@@ -183,7 +187,10 @@ class InProcessBox(Operations):
         """Student code's view of the process: its own numpy settings, printed output captured, a deadline."""
         saved_path, saved_exit = sys.path[:], os._exit
         saved_numpy = np.seterr(**self._numpy_state)
-        sys.path[:] = [str(self.workdir)] + [p for p in saved_path if p and os.path.realpath(p) not in self._hidden]
+        if self._path_for is None or self._path_for[0] != saved_path:  # resolved once, not on every call
+            self._path_for = (saved_path, [str(self.workdir)] + [p for p in saved_path
+                                                                 if p and os.path.realpath(p) not in self._hidden])
+        sys.path[:] = self._path_for[1]
         os._exit = _refuse_exit
         try:
             with contextlib.redirect_stdout(self._stdout), contextlib.redirect_stderr(self._stderr):
