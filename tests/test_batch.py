@@ -276,6 +276,35 @@ def test_zip_layout_matches_and_bad_zips_become_error_rows(folder_batch, klass, 
     assert "## Could not be graded" in summary and all(f"| {s} |" in summary for s in bad)
 
 
+def test_a_bad_zip_inside_a_students_folder_is_an_error_row_unless_nothing_is_missing(tmp_path):
+    """A class download that keeps each upload in the student's folder (Moodle, Canvas, folders): a damaged or
+    unsafe zip there is the same problem as a bad zip given alone, not a graded 0, while expected files are
+    missing; beside a complete set of files, it is a note on a graded row."""
+    src = tmp_path / "class"
+    (src / "staging").mkdir(parents=True)
+    kinds = _bad_zips(src / "staging")
+    for kind in kinds:
+        (src / kind).mkdir(parents=True)
+        (src / "staging" / f"{kind}.zip").rename(src / kind / "hw_rnn.zip")
+    partial = make_submission(src / "partial")
+    (partial / "lstm_layers.py").unlink()
+    (partial / "hw_rnn.zip").write_bytes(b"PK\x03\x04 cut short")
+    complete = make_submission(src / "complete")
+    (complete / "old.zip").write_bytes(b"PK\x03\x04 cut short")
+    (src / "staging").rmdir()
+    out = tmp_path / "out"
+    proc = grade_all(src, out)
+    assert proc.returncode == 1 and f"{len(kinds) + 1} could not be graded" in proc.stderr, proc.stderr
+    _, rows = read_grades(out)
+    for kind, reason in {**kinds, "partial": "not a valid zip file"}.items():
+        row = rows[kind]
+        assert row["status"] == "error" and row["total"] == "", row
+        assert "could not be opened" in row["note"] and reason in row["note"], row["note"]
+    assert "lstm_layers.py is not found elsewhere in it (found: " in rows["partial"]["note"]
+    assert rows["complete"]["status"] == "graded" and rows["complete"]["total"] == rows["complete"]["max"]
+    assert "old.zip was not opened: old.zip is not a valid zip file" in rows["complete"]["note"]
+
+
 def test_gradescope_export(folder_batch, klass):
     base, students = klass
     _, folder_out, _ = folder_batch

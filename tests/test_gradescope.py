@@ -340,9 +340,17 @@ def test_stage_prefers_the_exact_name_and_ignores_junk(tmp_path):
 def test_stage_takes_the_newest_copy_and_names_the_other(tmp_path):
     info, dest = _stage(tmp_path, {"rnn_layers (1).py": "a", "rnn_layers (2).py": "b", "lstm_layers.py": "c"})
     assert info.chosen["rnn_layers.py"] == "rnn_layers (2).py" and (dest / "rnn_layers.py").read_text() == "b"
-    assert "Several files could be rnn_layers.py: graded 'rnn_layers (2).py' (the shallowest, then the newest copy); " \
-        "not graded: rnn_layers (1).py." \
-        in info.summary()
+    assert "Several files could be rnn_layers.py: graded 'rnn_layers (2).py' (the newest copy by its name; the next, " \
+        "rnn_layers (1).py, differs from it); not graded: rnn_layers (1).py." in info.summary()
+
+
+def test_the_note_on_several_copies_says_which_rule_chose_and_whether_they_differ(tmp_path):
+    """A loose file beside a zip holding a newer copy: depth decides (the rule), and the note says so and that
+    the copies differ, rather than call the graded one the newest."""
+    info, _ = _stage(tmp_path, {"rnn_layers.py": "old", "final/rnn_layers.py": "fixed", "lstm_layers.py": "c",
+                                "again/lstm_layers.py": "c"})
+    assert "graded 'rnn_layers.py' (the shallowest; the next, final/rnn_layers.py, differs from it)" in info.summary()
+    assert "graded 'lstm_layers.py' (the shallowest); not graded: again/lstm_layers.py." in info.summary()
 
 
 def test_stage_never_follows_links_and_refuses_huge_files(tmp_path):

@@ -356,6 +356,7 @@ class _Scan:
     released: list[str] = field(default_factory=list)  # the toolkit's own folders and files
     notes: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # files no one writes by hand (__MACOSX/, .DS_Store, caches)
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (relative path, why) of zips not opened
     seen: int = 0
     zips: int = 0
 
@@ -419,6 +420,7 @@ def _open_zip(path: Path, rel: str, scan: _Scan, unpack_to: Path, limits) -> Non
     except SubmissionProblem as exc:
         scan.files.append((rel, path))
         scan.notes.append(f"{rel} was not opened: {exc}")
+        scan.refused.append((rel, str(exc)))
         return
     _scan(folder, scan, rel + "/", unpack_to, limits)
 
@@ -557,6 +559,19 @@ def _best(scan: _Scan, name: str, among=None) -> list[tuple[tuple, str, Path]]:
     return sorted(ranked)
 
 
+def _why_first(key: tuple, runner_up: tuple, data: bytes, other: Path) -> str:
+    """Why ``_best`` put a file before the next candidate, as the note on several candidates says it, and
+    whether their contents differ (then the TA may have to look: the rule chose, not the student)."""
+    reasons = ("the shallowest", "the newest copy by its name", "its name's exact letter case",
+               "the latest modified", "the first by path")
+    reason = next((r for r, a, b in zip(reasons, key, runner_up) if a != b), reasons[-1])
+    try:
+        same = read_regular(other) == data
+    except UnsafeFile:
+        same = True
+    return f" ({reason}" + ("" if same else f"; the next, {runner_up[-1]}, differs from it") + ")"
+
+
 def _choose(scan: _Scan, files: tuple[str, ...], assignment: str, functions: tuple[str, ...],
             staged: Path, budget: float | None = None) -> Located:
     staged.mkdir(parents=True, exist_ok=True)
@@ -569,21 +584,25 @@ def _choose(scan: _Scan, files: tuple[str, ...], assignment: str, functions: tup
             continue
         others = [rel for _, rel, _ in ranked[1:]]
         taken.update(rel for _, rel, _ in ranked)
-        for _, rel, p in ranked:  # the best one that can be read
+        why = ""
+        for k, (key, rel, p) in enumerate(ranked):  # the best one that can be read
             try:
-                (staged / name).write_bytes(read_regular(p))
+                data = read_regular(p)
             except UnsafeFile:
                 result.notes.append(f"{rel} is not a readable file of at most {MAX_FILE_BYTES >> 20} MB: "
                                     "not graded.")
                 continue
+            (staged / name).write_bytes(data)
             result.chosen[name] = rel
             if Path(rel).name != name:  # a folder is fine (students zip folders), a different name is not
                 result.notes.append(f"Graded {rel!r} as {name}. Next time, name it {name}.")
             others = [o for o in others if o != rel]
+            if k + 1 < len(ranked):
+                why = _why_first(key, ranked[k + 1][0], data, ranked[k + 1][2])
             break
         if others:
-            result.notes.append(f"Several files could be {name}: graded {result.chosen.get(name, 'none')!r} (the "
-                                f"shallowest, then the newest copy); not graded: {shown_names(others)}.")
+            result.notes.append(f"Several files could be {name}: graded {result.chosen.get(name, 'none')!r}{why}; "
+                                f"not graded: {shown_names(others)}.")
     for rel in scan.links:
         result.notes.append(f"{rel} is a symbolic link: not graded (submit the file itself).")
     notebooks = _notebooks(scan, taken)
@@ -636,10 +655,26 @@ def _choose(scan: _Scan, files: tuple[str, ...], assignment: str, functions: tup
                             f"the submission holds: {shown_names(unused)}.")
     if scan.skipped:
         result.notes.append(f"Left out, as files no one writes by hand: {shown_names(scan.skipped)}.")
+    _check_refused(scan, result, files)
     graded = set(result.chosen.values()) | {result.notebook}
     result.not_graded = sorted({rel for rel in result.uploaded if rel not in graded} | set(scan.links)
                                | set(scan.skipped))
     return result
+
+
+def _check_refused(scan: _Scan, result: Located, files: tuple[str, ...]) -> None:
+    """SubmissionProblem when a zip inside the submission could not be opened and expected files are missing
+    (no notebook graded instead): the zip may hold them, so grading what is left would score work never looked
+    at; a broken or unsafe zip is a problem to fix (a new upload, then a regrade), as when it is the submission
+    itself.  With every expected file found outside it, the note on the zip is enough."""
+    missing = [name for name in files if name not in result.chosen]
+    if not scan.refused or not missing or result.notebook is not None:
+        return
+    zips = "; ".join(f"{rel} ({why})" if rel.rpartition("/")[2] not in why else why for rel, why in scan.refused)
+    found = f" (found: {shown_names(sorted(result.chosen.values()))})" if result.chosen else ""
+    raise SubmissionProblem(f"a zip in the submission could not be opened: {zips}; {shown_names(missing)} "
+                            f"{'is' if len(missing) == 1 else 'are'} not found elsewhere in it{found}, so it "
+                            "was not graded")
 
 
 def _scratch(rel: str) -> bool:
