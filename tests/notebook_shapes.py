@@ -177,6 +177,7 @@ USE_EARLY = ("# file: rnn_layers.py\n"
              "h = rnn_step_forward(np.zeros((1, 2)), np.zeros((1, 3)), np.zeros((3, 2)), np.zeros((3, 3)), "
              "np.zeros(3))\n")
 STUB = "    raise NotImplementedError(\"rnn_forward\")\n"
+INDENTED = "    last = s[:, -1]\n"  # in many_to_one_loss
 
 # name -> (the change, the functions it costs in a kernel, before callers are counted)
 SHAPES: dict[str, tuple[Shape, set[str]]] = {
@@ -187,6 +188,12 @@ SHAPES: dict[str, tuple[Shape, set[str]]] = {
     "colab_paste": (colab_paste, set()),
     # A statement that raises in a graded cell: as in a kernel, the rest of that cell does not run (what it would
     # have defined is lost) and the rest of the notebook does.
+    # A graded cell that does not compile (an indentation slip): as in a kernel, none of it runs; marked or not,
+    # the note names the cell, the line and the error.
+    "indentation_error": (_edit("many_to_one_loss", lambda s: s.replace(INDENTED, " " + INDENTED)),
+                          {"many_to_one_loss"}),
+    "indentation_error_unmarked": (lambda nb: _edit("many_to_one_loss", lambda s: s.replace(
+        INDENTED, " " + INDENTED))(no_markers(nb)), {"many_to_one_loss"}),
     "raise_after_def": (_edit("rnn_step_forward", lambda s: s + "\nassert np.zeros(3).shape == (4,), 'left over'\n"),
                         set()),
     "raise_before_def": (_edit("rnn_backward", lambda s: s.replace("def rnn_backward", "print(undefined_name)\n\n"

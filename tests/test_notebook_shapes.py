@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -120,6 +121,12 @@ def test_notes_name_the_cell_and_the_fix(native):
     assert "(%%bash) was not run" in _notes(native, "bash_cell")
     assert "no cell is marked `# file: ...`" in _notes(native, "no_markers")
     assert "lstm_gates" in _notes(native, "no_markers_in_one_file")  # named as defined outside the marked cells
+    for name in ("indentation_error", "indentation_error_unmarked"):
+        notes = _notes(native, name)
+        found = re.search(r"cell (\d+) does not compile, line \d+ \(IndentationError: unexpected indent", notes)
+        assert found and "defines many_to_one_loss" not in notes, notes
+        scratch = re.search(r"raised in cells ([\d, ]+(?: and \d+ more)?), which define no graded function", notes)
+        assert not scratch or found[1] not in scratch[1].replace(",", " ").split(), notes
 
 
 @pytest.mark.parametrize("name", ["no_markers", "nbformat_3", "vscode", "colab_paste", "nbconvert_script"])

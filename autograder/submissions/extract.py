@@ -263,6 +263,17 @@ def bound_names(source: str | None, own_modules: frozenset[str] = frozenset()) -
     return names
 
 
+_TOP_DEFINITION = re.compile(r"^(?:async[ \t]+def|def|class)[ \t]+([A-Za-z_]\w*)", re.MULTILINE)
+
+
+def _defined_by_text(source: str | None) -> set[str]:
+    """The names of a cell's top-level ``def`` and ``class`` lines, read as text: for a cell that does not parse
+    (an indentation slip, a Python newer than the grader's), where ``bound_names`` sees nothing."""
+    if source is None or _parse(source) is not None:
+        return set()
+    return set(_TOP_DEFINITION.findall(source))
+
+
 def used_globals(source: str | None) -> set[str]:
     """Global names a cell's code reads (in its functions or at its top level) without binding them itself."""
     if _parse(source) is None:
@@ -343,7 +354,9 @@ def plan(cells: list[Cell], functions: tuple[str, ...], notebook: str, files: tu
     code = [c for c in cells if c.kind == "code" and c.source is not None]
     marked = [c for c in code if c.file]
     own = frozenset(f[:-3] for f in files) | frozenset(c.file[:-3] for c in marked)
-    bound = {c.number: bound_names(c.source, own) for c in code}
+    # A cell that does not compile still says what it means to define: its failure is then the graded
+    # function's (listed, with its line), not scratch work's.
+    bound = {c.number: bound_names(c.source, own) or _defined_by_text(c.source) for c in code}
     marked_bound = set().union(*(bound[c.number] for c in marked))
     need = set(functions) | set().union(*(used_globals(c.source) for c in marked))
     # Run everything when other cells define what the marked ones need, or (re)define a graded function: run top
