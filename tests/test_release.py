@@ -209,9 +209,15 @@ def _case_label(output: str) -> str:
 
 
 def test_self_check_agrees_with_the_grader(unzipped, numpy_only_python, config, tmp_path):
+    from test_precision import SMALL_BACKWARD_BUG
+    from test_precision import VARIANTS as FLOAT32
+
     mutants = [make_submission(tmp_path / m["name"], m["edits"]) for m in CORPUS]
     variants = [make_submission(tmp_path / v.name, base=v) for v in VARIANTS]
-    folders = [SOLUTIONS, TEMPLATES, *variants, *mutants]
+    # A float32 forward: its backward's numerical check replays the reference forward's recorded values.
+    float32 = [make_submission(tmp_path / name, edits) for name, (edits, _, _) in FLOAT32.items()]
+    float32.append(make_submission(tmp_path / "float32_small_backward_bug", SMALL_BACKWARD_BUG))
+    folders = [SOLUTIONS, TEMPLATES, *variants, *mutants, *float32]
     ours: dict = {}
 
     def grade_all() -> None:

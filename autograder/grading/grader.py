@@ -168,6 +168,16 @@ def _unpack(fn: Function, value) -> dict:
     return named_outputs(fn, value)
 
 
+def _numerical_gradients(plans: list, losses: np.ndarray, step: float) -> list[np.ndarray]:
+    """Each plan's numerical gradient (``gradcheck.numerical``) from its share of ``losses``, the batch's L per
+    evaluation in the plans' order."""
+    numerics, start = [], 0
+    for p in plans:
+        numerics.append(gradcheck.numerical(p, losses[start : start + p.evaluations], step))
+        start += p.evaluations
+    return numerics
+
+
 def _case_label(test: TestSpec, k: int, case: dict) -> str:
     if test.hidden:
         return f"hidden case {k + 1} of {len(test.cases)}: "
@@ -720,43 +730,58 @@ class Grading:
         if not np.all(np.isfinite(losses)):
             raise Failed(f"your {fwd.name} gave NaN or inf near these inputs, so its gradient cannot be checked")
         self._same_nearby(r, plans, losses, numeric_tol)
-        numerics, start = [], 0
-        for p in plans:
-            numerics.append(gradcheck.numerical(p, losses[start : start + p.evaluations], tol.step))
-            start += p.evaluations
+        numerics = _numerical_gradients(plans, losses, tol.step)
         # A forward that ignores all its inputs (a stub returning constants) is trivially "consistent" with a zero
         # gradient: that earns nothing.
         if max(float(np.max(np.abs(n))) for n in numerics) <= tol.numeric_atol:
             raise Failed(f"your {fwd.name} does not change when its inputs change (a constant or a stub?), "
                          "so there is no gradient to check")
         against = f"the numerical gradient of your {fwd.name}"
+        mismatches = self._gradient_mismatches(r, plans, numerics, numeric_tol)
+        reference = self.reference_losses(r, plans) if mismatches and r["imprecise_forward"] else None
+        if reference is not None:
+            # A float32-like forward (its own tests say so) is the reference's but for rounding, which central
+            # differences magnify past any useful tolerance: the reference forward's numerical gradient at the
+            # same points stands in for it, so a right backward is not failed for its forward's precision.
+            numerics = _numerical_gradients(plans, reference, tol.step)
+            mismatches = self._gradient_mismatches(r, plans, numerics, numeric_tol)
+            against = (f"the numerical gradient of the reference {fwd.name} (yours is float32-like, too imprecise "
+                       "to differentiate: compute it in float64)")
+        if not mismatches:
+            return
+        p, numeric, mismatch = mismatches[0]
+        spoiled = ""
+        if r["imprecise_forward"] and reference is None:
+            # No reference forward (a record made without its values): float32-like outputs move each central difference
+            # by up to 2 e |L| / 2h (e about 1e-7; FLOAT32_NOISE has a margin): a mismatch beyond that is the
+            # backward's, whatever the forward's precision; within it, nothing can be told.
+            noise = Tolerance(numeric_tol.rtol,
+                              numeric_tol.atol + FLOAT32_NOISE * float(np.max(np.abs(losses))) / tol.step)
+            if self._gradient_mismatches(r, [p], [numeric], noise):
+                spoiled = (f"; (your {fwd.name} is also imprecise, float32-like: compute it in float64 too, but "
+                           "this error is far larger than that explains)")
+            else:
+                spoiled = (f"; but your {fwd.name} is not precise enough for this check (its outputs are float32 "
+                           f"or carry about 1e-7 relative error): the numerical gradient divides differences of "
+                           f"its outputs by {2 * tol.step:g}, which magnifies that error, so this cannot tell "
+                           f"whether {g.backward} is wrong. Compute {fwd.name} in float64 and check again")
+        # The wrong gradient's digest, as a value check keeps it: a second signal of shared code.
+        raise Failed(f"does not match {against}: {mismatch.text(test.hidden)}{spoiled}", digest=mismatch.digest)
+
+    def _gradient_mismatches(self, r: dict, plans: list, numerics: list, tol: Tolerance) -> list[tuple]:
+        """(plan, numerical gradient, mismatch) of each plan whose gradient in the student's backward (``r``) does
+        not match ``numerics`` (one per plan: every coordinate, or directional derivatives) within ``tol``."""
+        found = []
         for p, numeric in zip(plans, numerics):
             got = _lookup(r["grads"], p.target.label)
-            label = p.target.label
             if p.mode == "full":
-                mismatch = self.check_output(g.backward, label, got, numeric, numeric_tol)
+                mismatch = self.check_output(r["g"].backward, p.target.label, got, numeric, tol)
             else:
-                mismatch = check_array(f"{label} (directional derivatives)", gradcheck.analytic_directional(p, got),
-                                       numeric, numeric_tol)
+                mismatch = check_array(f"{p.target.label} (directional derivatives)",
+                                       gradcheck.analytic_directional(p, got), numeric, tol)
             if mismatch is not None:
-                spoiled = ""
-                # float32-like outputs move each central difference by up to 2 e |L| / 2h (e about 1e-7; FLOAT32_NOISE
-                # has a margin): a mismatch beyond that is the backward's, whatever the forward's precision.
-                noise = Tolerance(numeric_tol.rtol, numeric_tol.atol + FLOAT32_NOISE
-                                  * float(np.max(np.abs(losses))) / tol.step)
-                beyond = r["imprecise_forward"] and (
-                    self.check_output(g.backward, label, got, numeric, noise) if p.mode == "full" else
-                    check_array(label, gradcheck.analytic_directional(p, got), numeric, noise)) is not None
-                if beyond:
-                    spoiled = (f"; (your {fwd.name} is also imprecise, float32-like: compute it in float64 too, but "
-                               "this error is far larger than that explains)")
-                elif r["imprecise_forward"]:
-                    spoiled = (f"; but your {fwd.name} is not precise enough for this check (its outputs are float32 "
-                               f"or carry about 1e-7 relative error): the numerical gradient divides differences of "
-                               f"its outputs by {2 * tol.step:g}, which magnifies that error, so this cannot tell "
-                               f"whether {g.backward} is wrong. Compute {fwd.name} in float64 and check again")
-                # The wrong gradient's digest, as a value check keeps it: a second signal of shared code.
-                raise Failed(f"does not match {against}: {mismatch.text(test.hidden)}{spoiled}", digest=mismatch.digest)
+                found.append((p, numeric, mismatch))
+        return found
 
     def _numerical_losses(self, r: dict, plans: list, sent: Pending | None = None) -> tuple[Reply, np.ndarray | None]:
         """Run every evaluation of ``plans`` in the child in one batch (or take the reply of ``sent``, the same
@@ -773,6 +798,23 @@ class Grading:
             return reply, None
         return reply, gradcheck.losses(stacked, [r["upstream"][n] for n in g.upstream], bool(g.scalar))
 
+    def reference_losses(self, r: dict, plans: list) -> np.ndarray | None:
+        """L per evaluation of ``plans`` (shape (evaluations,)) with the reference's forward in place of the
+        student's, in this process (the reference never reaches the child).  The plans are the case's
+        (gradcheck_plans), the quick one or the deciding ones: so are these values, kept with the case's inputs
+        (and on disk with them, memo.py).  None where they are not known (a record made without them)."""
+        g, fwd = r["g"], r["fwd"]
+        key = (self.config.path, "nearby", g.backward, case_key(self.case), isinstance(plans[0], gradcheck.JointPlan))
+        if key not in memo.INPUTS:
+            from autograder.sandbox.child import evaluate_many, stacked_outputs
+
+            outputs = _loss_outputs(g, fwd)
+            values = evaluate_many(getattr(self.reference[fwd.module], fwd.name), copy.deepcopy(r["args"]),
+                                   copy.deepcopy(r["kwargs"]), [p.wire() for p in plans], outputs)
+            memo.INPUTS[key] = memo.read_only(gradcheck.losses(stacked_outputs(values, len(outputs)),
+                                                               [r["upstream"][n] for n in g.upstream], bool(g.scalar)))
+        return memo.INPUTS[key]
+
     def _same_nearby(self, r: dict, plans: list, losses: np.ndarray, numeric_tol: Tolerance) -> None:
         """Failed when the numerical gradient of the student's forward (central differences of ``losses``, one
         per evaluation of ``plans``) differs from the reference forward's at the same points beyond the gradient
@@ -787,18 +829,7 @@ class Grading:
         wrong = self.ordinary_error(fwd.name, (g.scalar,) if g.scalar else tuple(g.upstream))
         if wrong > 0 if wrong is not None else not r["forward_right"]:
             return
-        # The plans are the case's (gradcheck_plans), the quick one or the deciding ones: so are these values,
-        # kept with the case's inputs (and on disk with them, memo.py).
-        key = (self.config.path, "nearby", g.backward, case_key(self.case), isinstance(plans[0], gradcheck.JointPlan))
-        if key not in memo.INPUTS:
-            from autograder.sandbox.child import evaluate_many, stacked_outputs
-
-            outputs = _loss_outputs(g, fwd)
-            values = evaluate_many(getattr(self.reference[fwd.module], fwd.name), copy.deepcopy(r["args"]),
-                                   copy.deepcopy(r["kwargs"]), [p.wire() for p in plans], outputs)
-            memo.INPUTS[key] = memo.read_only(gradcheck.losses(stacked_outputs(values, len(outputs)),
-                                                               [r["upstream"][n] for n in g.upstream], bool(g.scalar)))
-        reference = memo.INPUTS[key]
+        reference = self.reference_losses(r, plans)
         # Every plan's evaluations come in (+h, -h) pairs, so the pairs of the whole batch are its differences.
         ours = (losses[0::2] - losses[1::2]) / (2 * step)
         theirs = (reference[0::2] - reference[1::2]) / (2 * step)

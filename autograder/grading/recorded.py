@@ -69,6 +69,11 @@ class Recorder:
     def __init__(self) -> None:
         self.records: dict[str, dict] = {}
         self.answer_formats: dict[str, dict[str, str]] = {}  # quiz function -> question -> type name
+        self.losses: dict[str, dict] = {}  # the reference forward's L at each gradient check's evaluations
+
+    def add_losses(self, backward: str, case: dict, losses: np.ndarray) -> None:
+        self.losses.setdefault(_key(backward, case), {"backward": backward, "case": case,
+                                                      "losses": [float(v) for v in losses]})
 
     def add(self, fn: Function, case: dict, args: list, kwargs: dict, outputs: dict) -> None:
         self.records.setdefault(_key(fn.name, case), {
@@ -87,6 +92,14 @@ class Recorder:
                 recorder.add(fn, self.case, args, kwargs, outputs)
                 return outputs
 
+            def kind_gradcheck(self, test, case: dict) -> None:
+                super().kind_gradcheck(test, case)
+                # What a float32-like forward's check compares with instead of its own central differences
+                # (Grading.kind_gradcheck): the reference's L at every evaluation of the case's deciding plans.
+                r = self._gradient_case(test, case)
+                plans, _ = self.gradcheck_plans(r["g"], r["fwd"], case, r["args"])
+                recorder.add_losses(test.function, case, self.reference_losses(r, plans))
+
             def answer_format(self, fn: Function) -> dict[str, str] | None:
                 # The questions and answer types only: the answers stay out of the record.
                 recorder.answer_formats[fn.name] = answer_types(Grading.reference_call(self, fn, [], {})[fn.outputs[0]])
@@ -101,6 +114,7 @@ class Recorder:
             "numpy": np.__version__,
             "records": [self.records[k] for k in sorted(self.records)],
             "answer_formats": self.answer_formats,
+            "losses": [self.losses[k] for k in sorted(self.losses)],
         }
 
 
@@ -111,6 +125,7 @@ class Recorded:
         self.numpy = str(document.get("numpy", "?"))
         self.records = {_key(r["function"], r["case"]): r for r in document["records"]}
         self.answer_formats: dict[str, dict[str, str]] = dict(document.get("answer_formats") or {})
+        self.losses = {_key(r["backward"], r["case"]): r["losses"] for r in document.get("losses") or []}
 
     def outputs(self, fn: Function, case: dict, args: list, kwargs: dict) -> dict:
         record = self.records.get(_key(fn.name, case))
@@ -146,6 +161,10 @@ def replaying(recorded: Recorded) -> type[Grading]:
 
         def answer_format(self, fn: Function) -> dict[str, str] | None:
             return recorded.answer_formats.get(fn.name)
+
+        def reference_losses(self, r: dict, plans: list) -> np.ndarray | None:
+            losses = recorded.losses.get(_key(r["g"].backward, self.case))
+            return None if losses is None or len(losses) != sum(p.evaluations for p in plans) else np.array(losses)
 
         def quiz_functions(self) -> list[str]:
             # A public config has no quiz test (every answer is hidden): the record names the functions.

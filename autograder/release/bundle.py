@@ -164,7 +164,8 @@ def record(config: Config, public_only: bool = True) -> dict:
         raise ReleaseError("the reference solution fails its own tests, so nothing can be recorded:\n  "
                            + "\n  ".join(failed))
     public = _case_ids(config, hidden=False)
-    strays = [r["case"] for r in recorder.records.values() if json.dumps(r["case"], sort_keys=True) not in public]
+    strays = [r["case"] for r in [*recorder.records.values(), *recorder.losses.values()]
+              if json.dumps(r["case"], sort_keys=True) not in public]
     if public_only and strays:
         raise ReleaseError(f"recorded cases that are not public: {strays}")
     return recorder.document(public_only)
