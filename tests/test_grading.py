@@ -26,10 +26,28 @@ def test_templates_score_zero_and_say_what_to_implement(tmp_path, validate_resul
         assert test["score"] == 0
         assert "is not implemented yet" in test["output"], test
         assert "NotImplementedError" in test["output"]
-        # It names the function to write (the graded one, or the one it needs first) and its file.
+        # It names the function to write (the graded one, or the one it needs first) and its file; a hidden
+        # test of a function with inputs only the graded function (which stub raised, and where, is the student
+        # code's choice: the public tests say).
         pattern = (r"\w+ is not implemented yet: replace its `raise NotImplementedError` in "
                    r"(rnn_layers|lstm_layers|char_rnn|sequence_models|quiz)\.py")
-        assert re.search(pattern, test["output"])
+        hidden = r"\b\w+ or a function it calls is not implemented yet: replace the `raise NotImplementedError`"
+        assert re.search(pattern, test["output"]) or (test["visibility"] != "visible"
+                                                      and re.search(hidden, test["output"])), test
+
+
+def test_a_stub_in_another_file_is_named_with_its_own_file(tmp_path):
+    """rnn_backward still the template's stub, every other function done: char_rnn_loss's public tests send the
+    student to rnn_layers.py, where the stub is, not to char_rnn.py."""
+    stub = make_submission(tmp_path / "stub", [{"file": "rnn_layers.py", "find": "def rnn_backward(",
+                                                "replace": "def rnn_backward(*args):\n    raise NotImplementedError("
+                                                           "'rnn_backward is not implemented yet')\n\n\ndef _done("}])
+    _, results = grade_cli(stub, tmp_path)
+    loss = [t for t in results["tests"] if t["name"].startswith("char_rnn_loss:") and t["visibility"] == "visible"]
+    assert loss and all(t["score"] == 0 for t in loss)
+    for t in loss:
+        assert "rnn_backward is not implemented yet: replace its `raise NotImplementedError` in rnn_layers.py" \
+            in t["output"], t["output"]
 
 
 def test_every_test_name_starts_with_its_function(tmp_path, config):

@@ -103,10 +103,17 @@ class Reply:
         if self.fault:
             return (self.fault_brief or self.fault) if hidden else self.fault
         if self.not_implemented:
-            # The template's message names the function that is missing (maybe a helper the call used).
-            what = self.error if self.error and not hidden else f"{function} is not implemented yet"
-            where = f" in {module}.py" if module else ""
-            return f"{what}: replace its `raise NotImplementedError`{where} with your code"
+            if hidden:  # which function raised it, and where, are the student code's choice: public tests say
+                return (f"{function} or a function it calls is not implemented yet: replace the `raise "
+                        "NotImplementedError` with your code (the public tests of this function show where)")
+            # The template's message names the function that is missing (maybe a helper the call used), and the
+            # innermost frame its file: not the graded function's when that called another file's stub.
+            frames = _TRACEBACK_FRAME.findall(self.traceback)
+            file = frames[-1][0].replace("\\", "/").rpartition("/")[2] if frames else ""
+            # A graded notebook's cells are named "hw_rnn.ipynb, cell 8" (extract.py, notebook_kernel.py).
+            where = f" in {file}" if file.endswith(".py") or ", cell " in file else f" in {module}.py" if module else ""
+            return f"{self.error or function + ' is not implemented yet'}: replace its `raise NotImplementedError`" \
+                   f"{where} with your code"
         if hidden:
             return "raised an exception (the public tests of this function show which, where they fail too)"
         last = [ln.strip() for ln in self.traceback.strip().splitlines() if ln.strip().startswith("File ")]
@@ -115,6 +122,7 @@ class Reply:
 
 
 _FRAME = re.compile(r'File "([^"\n]+)", line (\d+) in (\S+)')
+_TRACEBACK_FRAME = re.compile(r'File "([^"\n]+)", line (\d+), in (\S+)')  # a traceback's, not a stack dump's
 # Where the child was when its time ran out: it dumps its stack (faulthandler, child.py) on this signal.
 WHERE_SIGNAL = signal.SIGUSR2
 # The dump ends with the outermost frame, the child program's own ("<string>" ... in <module>).
