@@ -50,6 +50,7 @@ REMOVED_NUMPY = {
 DEPRECATED_ONLY = {"row_stack"}
 # The PEP 701 f-string syntax (quotes reused inside, backslashes or comments in {...}) is new in 3.12.
 FSTRING_PYTHON = (3, 12)
+STAR_SUBSCRIPT_PYTHON = (3, 11)  # a[*i, j] (PEP 646)
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,13 @@ def syntax_notes(file: str, source: str, env: Environment, tree: ast.AST | None 
         except SyntaxError as exc:
             return [f"{file} line {exc.lineno}: {exc.msg}; the grader runs Python {label}, where this is a "
                     "SyntaxError and every function of the file fails"]
+    if oldest < STAR_SUBSCRIPT_PYTHON:
+        line = _star_subscript_line(tree if tree is not None else ast.parse(source, file))
+        if line:
+            return [f"{file} line {line}: a starred item inside the brackets of an index (a[*i, j]) or in a *args "
+                    f"annotation (PEP 646) needs Python 3.11; the grader runs Python {label}, where this is a "
+                    "SyntaxError and every function of the file fails: index with a tuple instead, a[(*i, j)] or "
+                    "a[tuple(i) + (j,)]"]
     if oldest < FSTRING_PYTHON:
         line = _new_fstring_line(source)
         if line:
@@ -151,6 +159,23 @@ def syntax_notes(file: str, source: str, env: Environment, tree: ast.AST | None 
                     f"inside {{...}} needs Python 3.12; the grader runs Python {label}, where this is a "
                     "SyntaxError and every function of the file fails: use the other quote inside"]
     return []
+
+
+def _star_subscript_line(tree: ast.AST) -> int | None:
+    """The first line indexing with a starred item (``a[*i, j]``) or annotating ``*args`` with one, which Python
+    3.11 accepts (PEP 646) and ``ast.parse``'s ``feature_version`` does not reject; None when there is none."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Subscript):
+            items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+            # A tuple in parentheses (a[(*i, j)]) is valid before 3.11: its first item starts after the bracket.
+            parenthesized = isinstance(node.slice, ast.Tuple) and node.slice.col_offset != items[0].col_offset \
+                if items else False
+            if any(isinstance(item, ast.Starred) for item in items) and not parenthesized:
+                return node.lineno
+        elif isinstance(node, ast.arguments) and node.vararg is not None \
+                and isinstance(node.vararg.annotation, ast.Starred):
+            return node.vararg.lineno
+    return None
 
 
 def _new_fstring_line(source: str) -> int | None:

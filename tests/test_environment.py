@@ -68,6 +68,13 @@ def test_syntax_newer_than_the_oldest_grader_python_is_found():
     assert notes and "rnn_layers.py line 4" in notes[0] and "Python 3.10" in notes[0]
     assert environment.syntax_notes("rnn_layers.py", source, Environment(("3.11",))) == []
     assert environment.syntax_notes("x.py", "match x:\n    case 1:\n        pass\n", ENV) == []  # 3.10 has match
+    # A starred index (PEP 646, 3.11), which feature_version lets through; a tuple in parentheses is older syntax.
+    for source in ("out[*idx, k] = 1.0\n", "y = a[:, *b]\n", "y = a[*b]\n", "def f(*args: *Ts):\n    pass\n"):
+        notes = environment.syntax_notes("char_rnn.py", source, ENV)
+        assert notes and "char_rnn.py line 1: a starred item" in notes[0] and "Python 3.10" in notes[0], source
+        assert environment.syntax_notes("char_rnn.py", source, Environment(("3.11",))) == []
+    for source in ("y = a[(*b, 1)]\n", "y = [*a, *b]\n", "y = a[2 * b]\n", "f(*a)\n"):
+        assert environment.syntax_notes("char_rnn.py", source, ENV) == [], source
 
 
 @pytest.mark.parametrize("name", sorted(NEW_FSTRINGS))

@@ -6,9 +6,10 @@ import csv
 import json
 import os
 import subprocess
+import sys
 
 import pytest
-from conftest import ROOT, SOLUTIONS, TEMPLATES
+from conftest import ROOT, SOLUTIONS, TEMPLATES, make_submission
 
 PY310 = os.environ.get("HW_PY310", "")
 
@@ -34,6 +35,35 @@ def test_grade_under_python310(submission, full, tmp_path):
     data = json.loads(results.read_text())
     total = sum(t["max_score"] for t in data["tests"])
     assert data["score"] == (total if full else 0)
+
+
+# one_hot indexing with a starred item (PEP 646): valid from Python 3.11, a SyntaxError in 3.10.
+STAR_INDEX = [{"file": "char_rnn.py", "find": "    np.put_along_axis(out, indices[..., None], 1.0, axis=-1)\n",
+               "replace": "    idx = np.indices(indices.shape, sparse=True)\n    out[*idx, indices] = 1.0\n"}]
+
+
+@pytest.mark.skipif(not PY310, reason="HW_PY310 is not set (make test sets it when a Python 3.10 exists)")
+def test_a_starred_index_is_named_before_and_when_310_fails_on_it(tmp_path):
+    """Valid in the student's 3.11, where the grader's note warns of it; a SyntaxError in Gradescope's 3.10, whose
+    message names the Python and the construct."""
+    submission = make_submission(tmp_path / "star", STAR_INDEX)
+    env = {**os.environ, "AUTOGRADER_CHILD_PYTHON": "", "AUTOGRADER_DROP_PRIVILEGES": "0"}
+    for python in (PY310, sys.executable):
+        results = tmp_path / f"{os.path.basename(python)}.json"
+        proc = subprocess.run([python, "-m", "autograder", "grade", str(submission), "--results", str(results),
+                               "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                              env=env if python == PY310 else os.environ)
+        assert proc.returncode == 0, proc.stderr
+        data = json.loads(results.read_text())
+        note = "char_rnn.py line 43: a starred item inside the brackets of an index"
+        assert (note in data["output"]) == (python != PY310), data["output"]  # 3.10 cannot parse it to look
+        one_hot = [t for t in data["tests"] if t["name"].startswith("one_hot:") and t["visibility"] == "visible"]
+        if python == PY310:
+            assert all(t["score"] == 0 for t in one_hot)
+            assert all("Python 3.10" in t["output"] and "a starred index a[*i, j] (3.11)" in t["output"]
+                       for t in one_hot), one_hot
+        else:
+            assert all(t["score"] == t["max_score"] for t in one_hot), one_hot
 
 
 @pytest.mark.skipif(not PY310, reason="HW_PY310 is not set (make test sets it when a Python 3.10 exists)")

@@ -183,7 +183,8 @@ class Child:
             if _NEWER_SYNTAX.search(exc.text or "") or "f-string" in str(exc.msg):
                 version = ".".join(map(str, sys.version_info[:3]))
                 exc.msg = (f"{exc.msg} [Python {version} runs this code; syntax that only a newer Python accepts, "
-                           "such as an f-string reusing its quotes inside (3.12), is an error here]")
+                           "such as an f-string reusing its quotes inside (3.12) or a starred index a[*i, j] (3.11), "
+                           "is an error here]")
             raise
         # A notebook's modules run its cells (notebook_kernel.py) and keep what failed, for the student.
         notes = getattr(sys.modules.get("_notebook_run"), "notes", None)
@@ -488,7 +489,10 @@ def _forked(request: dict, fds: list[int], confine) -> None:
 
 # Syntax newer Pythons accept and older ones refuse: f-strings (3.12 lets them nest quotes), except* (3.11),
 # type statements and type parameters (3.12).
-_NEWER_SYNTAX = re.compile(r"""\b[fF][rR]?["']|\bexcept\s*\*|^\s*type\s+\w+.*=|\b(def|class)\s+\w+\[""")
+# On the line of a SyntaxError: an f-string (3.12's), except* (3.11), a type statement or parameters (3.12), a
+# starred index a[*i, j] (3.11).
+_NEWER_SYNTAX = re.compile(r"""\b[fF][rR]?["']|\bexcept\s*\*|^\s*type\s+\w+.*=|\b(def|class)\s+\w+\[|"""
+                           r"""[\w\])]\s*\[\s*\*\s*\w|[\w\])]\s*\[[^\[\]]*,\s*\*\s*\w""")
 
 
 def main(argv: list[str]) -> None:
