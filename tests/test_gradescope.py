@@ -373,3 +373,10 @@ def test_stage_names_a_notebook_it_did_not_grade(tmp_path):
     info, _ = _stage(tmp_path, {"hw_rnn.ipynb": "{}", "lstm_layers.py": "x"})
     assert "Notebooks not graded: hw_rnn.ipynb (the .py files were graded)" in info.summary()
 
+
+
+def test_try_without_a_zip_says_how_to_make_one(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "autograder.integrations.gradescope", "try", str(SOLUTIONS),
+                           "--zip", str(tmp_path / "autograder.zip")], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert f"no autograder zip at {tmp_path / 'autograder.zip'}" in proc.stderr and "make gradescope" in proc.stderr

@@ -338,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", type=Path, help="an assignment.yaml by path, instead of --assignment")
     p = sub.add_parser("try", help="run the zip's run_autograder on a submission, locally")
     p.add_argument("submission", type=Path, help="a folder (or one file) as a student would upload it")
-    p.add_argument("--zip", type=Path, default=REPO / "dist" / "autograder.zip")
+    p.add_argument("--zip", type=Path, default=REPO / "dist" / "autograder.zip",
+                   help="the zip to try (default: dist/autograder.zip, what `make gradescope` writes)")
     p.add_argument("--keep", action="store_true", help="keep the simulated root to look at")
     p = sub.add_parser("run", help="grade root/submission into root/results/results.json (run_autograder)")
     p.add_argument("--root", type=Path, default=DEFAULT_ROOT)
@@ -361,6 +362,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {out} ({out.stat().st_size} bytes)")
         return 0
     if args.command == "try":
+        if not args.zip.is_file():
+            print(f"error: no autograder zip at {args.zip}: build it first (`make gradescope`, or `python -m "
+                  "autograder.integrations.gradescope build --out PATH`) or give its path with --zip PATH",
+                  file=sys.stderr)
+            return 2
+        if not args.submission.exists():
+            print(f"error: {args.submission} does not exist: give a folder or a file as a student would upload it",
+                  file=sys.stderr)
+            return 2
         return try_zip(args.zip, args.submission, args.keep)
     if args.command == "run":
         return run(args.root, timeout)
