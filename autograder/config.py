@@ -554,9 +554,10 @@ def missing_files(config: Config) -> list[str]:
 FINGERPRINTS_FILE = "fingerprints.json"
 
 
-def check_required_files(config: Config) -> None:
+def check_required_files(config: Config, similarity: bool = False) -> None:
     """ConfigError, one line naming every missing file, when grading with ``config`` could not work; a warning
-    (stderr) when only what compares submissions with the released templates is missing."""
+    (stderr) when only what compares submissions with the released templates is missing (the templates folder
+    only with ``similarity``: grade-all's similarity report is what reads it)."""
     missing = _missing(config)
     if missing:
         one = len(missing) == 1
@@ -567,16 +568,16 @@ def check_required_files(config: Config) -> None:
                           f"exist: nothing was graded; give {'its path' if one else 'their paths'} with "
                           f"{listed([f'{k}:' for k in keys])} in the config (relative to its folder"
                           + (f"; when not given, {listed(modules)} beside it" if modules else "") + ")")
-    _warn_templates_missing(config)
+    _warn_templates_missing(config, similarity)
 
 
-def _warn_templates_missing(config: Config) -> None:
+def _warn_templates_missing(config: Config, similarity: bool) -> None:
     """Tell the staff when ``config`` names a templates folder that does not exist, or no fingerprints lie beside
     it (a config copied without them): submissions are then not compared with the released templates, and the
     class's similarity report cannot leave released code out."""
     if config.templates is None:
         return
-    if not Path(config.templates).is_dir():
+    if similarity and not Path(config.templates).is_dir():
         print(f"grader: the templates folder {config.templates} (templates: in {config.path}) does not exist: the "
               "similarity report of grade-all cannot leave the released code out", file=sys.stderr)
     if not Path(config.path).with_name(FINGERPRINTS_FILE).exists():

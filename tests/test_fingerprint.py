@@ -165,3 +165,7 @@ def test_a_templates_folder_that_is_not_there_is_said_to_the_staff(tmp_path):
                               "does not exist") == 1, batch.stderr
     report = (tmp_path / "out" / "similarity" / "report.html").read_text()
     assert "No released code is excluded" in report and "is excluded before comparing" not in report
+    # One submission graded alone (grade, Gradescope's run) has no similarity report: nothing to say.
+    alone = run_cli("grade", str(tmp_path / "class" / "a"), "--config", str(config), "--results",
+                    str(tmp_path / "a.json"))
+    assert alone.returncode == 0 and "the templates folder" not in alone.stderr, alone.stderr

@@ -323,7 +323,7 @@ def _load_config(path: Path, grading: bool = False) -> Config:
 
     config = command_config(str(path), cases=False)
     if grading:
-        check_required_files(config)
+        check_required_files(config, similarity=True)
     check_config_cases(config)
     return config
 
