@@ -364,8 +364,9 @@ def test_a_helper_module_beside_the_graded_files_can_be_imported(tmp_path):
     path.write_text(path.read_text() + HELPER_USE)
     _, results = grade_cli(sub, tmp_path)
     assert results["score"] == sum(t.points for t in CONFIG.tests), results["output"]
-    assert "Not graded: myutils.py" in results["output"] and "myutils" not in results["output"].replace(
-        "Not graded: myutils.py", "")
+    copied = "Copied beside the graded files for them to import (not graded themselves): myutils.py."
+    assert copied in results["output"] and "myutils" not in results["output"].replace(copied, "").replace(
+        "Files uploaded: ", "").split("\n", 1)[1], results["output"]
     proc = run_cli("check", str(sub))
     assert proc.returncode == 0 and _total(proc.stdout) == f"{sum(t.points for t in CONFIG.tests if not t.hidden):g}", (
         proc.stdout)

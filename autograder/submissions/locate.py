@@ -624,6 +624,7 @@ def _choose(scan: _Scan, files: tuple[str, ...], assignment: str, functions: tup
         taken.add(pick.rel)
         kind = "the notebook" if pick.rel.lower().endswith(".ipynb") else "the notebook exported as a script"
         result.notes.append(f"Graded {kind} {pick.rel}" + (f" ({pick.why})." if pick.why else "."))
+    copied: list[str] = []  # other .py files put beside the graded ones, for them to import
     if result.notebook is None:
         # Helper modules the student's files may import: the other .py files beside them (beside nothing: the
         # shallowest .py files, so that the grader can point out a near-miss name such as rnn_layer.py).
@@ -637,6 +638,7 @@ def _choose(scan: _Scan, files: tuple[str, ...], assignment: str, functions: tup
                     and not (staged / base).exists() and not script_notebook(p)):
                 try:
                     (staged / base).write_bytes(read_regular(p))
+                    copied.append(rel)
                 except UnsafeFile:
                     pass
     unused_notebooks = [rel for rel, p in scan.files if rel not in taken and (
@@ -648,6 +650,10 @@ def _choose(scan: _Scan, files: tuple[str, ...], assignment: str, functions: tup
             "graded function")
         result.notes.append(f"Notebooks not graded: {shown_names(unused_notebooks)} ({why}).")
     unused = [rel for rel in result.uploaded if rel not in taken and rel not in unused_notebooks]
+    if copied and len(result.chosen) == len(files):  # with one missing, a copied file may be it misnamed
+        result.notes.append(f"Copied beside the graded files for them to import (not graded themselves): "
+                            f"{shown_names(copied)}.")
+        unused = [rel for rel in unused if rel not in copied]
     if unused and (result.chosen or result.notebook):
         result.notes.append(f"Not graded: {shown_names(unused)}.")
     elif unused:
