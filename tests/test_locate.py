@@ -355,6 +355,21 @@ def rnn_step_forward(x_t, s_prev, U, W, b):
 '''
 
 
+def test_a_data_file_read_by_the_code_is_said_to_be_absent_where_code_runs(tmp_path):
+    """hello.txt uploaded beside char_rnn.py, which opens it at import: the import fails (only .py files are
+    copied where student code runs), and the message says why rather than leave a FileNotFoundError bare."""
+    sub = make_submission(tmp_path / "data")
+    (sub / "hello.txt").write_text("hello\n")
+    path = sub / "char_rnn.py"
+    path.write_text(path.read_text().replace("import numpy as np\n", "import numpy as np\n\nTEXT = open('hello.txt')"
+                                             ".read()\n", 1))
+    _, results = grade_cli(sub, tmp_path)
+    assert "char_rnn.py could not be imported: FileNotFoundError" in results["output"], results["output"]
+    assert "holds only the graded .py files and the .py files beside them: other files of the submission, such as " \
+        "data, are not there" in results["output"]
+    assert "Not graded: hello.txt." in results["output"]
+
+
 def test_a_helper_module_beside_the_graded_files_can_be_imported(tmp_path):
     """A .py file of the student's own beside the graded ones (not graded) is there for them to import, in the
     grader's child and in the self-check alike."""

@@ -106,10 +106,17 @@ def _call_failed(reply: Reply, fn: Function, prefix: str = "", config: Config | 
 
 
 def _missing_module(reply: Reply, config: Config, hidden: bool = False) -> str:
-    """For an import that failed: that the grader's Python lacks the module, and what graded code may import.
+    """For an import that failed: that the grader's Python lacks the module, and what graded code may import;
+    for a file not found, what the folder student code runs in holds.
 
     ``hidden``: without the module's name (read from the exception's text, which student code writes), unless
     it is one of the assignment's files."""
+    if reply.error_type == "FileNotFoundError":
+        # A data file read at import or in a call: the child's folder holds the .py files only.  Not in a hidden
+        # test's message, which does not say what the code raised.
+        return "" if hidden else (" (your code runs in a folder that holds only the graded .py files and the .py files beside them: "
+                "other files of the submission, such as data, are not there; the tests give your functions "
+                "their inputs)")
     if reply.error_type not in ("ModuleNotFoundError", "ImportError"):
         return ""
     found = re.search(r"No module named '([\w.]+)'", reply.error)
