@@ -333,6 +333,28 @@ def preview_lines(stdout: str) -> dict[tuple[str, str], tuple[str, str]]:
     return found
 
 
+def test_a_change_a_time_limit_decided_is_marked_in_the_preview(tmp_path):
+    """quiz.answers() takes 1.5 s: past a call limit of 1 s, within one of 8 s.  The preview of the regrade with
+    the longer limit lists its quiz tests as changed and says a time limit decided them (a run on a busier
+    machine could decide otherwise); an unchanged student's row is not marked."""
+    src = tmp_path / "class"
+    make_submission(src / "slow", [{"file": "quiz.py", "find": "    return {\n",
+                                    "replace": "    import time\n\n    time.sleep(1.5)\n    return {\n"}])
+    make_submission(src / "good")
+    (tmp_path / "short").mkdir()
+    (tmp_path / "long").mkdir()
+    short = write_config(tmp_path / "short", limits={"call_seconds": 1})
+    long = write_config(tmp_path / "long", limits={"call_seconds": 8})
+    out = tmp_path / "out"
+    assert grade_all(src, out, "--config", str(short), "--no-similarity").returncode == 0
+    proc = run_cli("regrade", str(out), "--dry-run", "--config", str(long), "--no-progress", timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    changed = [ln for ln in proc.stdout.splitlines() if ln.startswith("slow | answers: ")]
+    assert len(changed) == 5, proc.stdout
+    assert all(ln.split(" | ")[2] == "0 -> 1" and "a call's time limit decided this score" in ln for ln in changed)
+    assert not any(ln.startswith("good |") for ln in proc.stdout.splitlines()), proc.stdout
+
+
 def test_preview_lists_exactly_what_the_regrade_changes(small_class, tmp_path):
     cfg_dir = tmp_path / "cfg"
     cfg_dir.mkdir()

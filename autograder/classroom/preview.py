@@ -4,8 +4,8 @@ After the config, the tests or the reference solution change, every student is g
 (new) config into a scratch folder outside OUTDIR, and each score that would change is listed: per
 student and per test, the old and new score and the grader's new message.  Scores are compared as the
 students see them (overrides.yaml applied, as a regrade keeps it).  Nothing in OUTDIR is written.
-``regrade OUTDIR --all`` (with the same ``--config``) then applies it: grading is deterministic, so
-its grades.csv holds the previewed totals.
+``regrade OUTDIR --all`` (with the same ``--config``) then applies it: grading is deterministic but for
+time limits, so its grades.csv holds the previewed totals unless a change is marked as decided by one.
 """
 
 from __future__ import annotations
@@ -99,6 +99,9 @@ def diff(old_records: dict[str, dict], new_records: dict[str, dict], old_config,
                 why = f"its points changed from {a['max_score']:g} to {b['max_score']:g}; " + _first_line(b["output"])
             else:
                 why = f"{_first_line(b['output'])} (was: {_first_line(a['output'])})"
+            if name in set((old or {}).get("time_limited", [])) | set((new or {}).get("time_limited", [])):
+                why += (" [a call's time limit decided this score in one of the runs: another run, on a busier or "
+                        "quieter machine, may decide it the other way]")
             result.changes.append(Change(student, name, a["score"] if a else None, b["score"] if b else None, why))
     return result
 

@@ -68,6 +68,7 @@ def graded_code(located, files: tuple[str, ...]) -> dict[str, str]:
 
 def grade_job(job: dict, config, grade_fn) -> dict:
     """Grade one submission; never raises for anything the submission or the grader does."""
+    from autograder.grading.grader import FAULT_TIME_LIMIT
     from autograder.grading.results import to_gradescope
     from autograder.submissions.layouts import ArchiveLimits, Entry, SubmissionProblem, prepare
     from autograder.submissions.locate import locate_work
@@ -90,6 +91,9 @@ def grade_job(job: dict, config, grade_fn) -> dict:
             # Hashes of wrong values (compare.value_digest) for the class's similarity report; never shown.
             record["digests"] = {t.spec.full_name: t.digest for t in getattr(report, "tests", []) if
                                  getattr(t, "digest", "")}
+            # Tests a time limit decided (a call stopped, or skipped after such calls): another run may differ.
+            record["time_limited"] = [t.spec.full_name for t in getattr(report, "tests", [])
+                                      if getattr(t, "fault", "") == FAULT_TIME_LIMIT]
             if report.grader_errors:
                 record.update(error_kind="grader", reason="the grader failed on some tests: "
                               + "; ".join(report.grader_errors)[:1000])

@@ -48,7 +48,7 @@ class TestResult:
     passed: bool
     output: str
     digest: str = ""  # of the wrong value a failed value check saw (compare.value_digest); never shown
-    fault: bool = False  # failed because a call never returned or ended its process (Failed.fault)
+    fault: str = ""  # failed because a call never returned or ended its process (Failed.fault): its kind
 
     @property
     def score(self) -> float:
@@ -87,12 +87,14 @@ class Failed(Exception):
     """
 
     def __init__(self, message: str, general: bool = False, brief: str | None = None, digest: str = "",
-                 fault: bool = False) -> None:
+                 fault: str = "") -> None:
         super().__init__(message)
         self.general = general
         self.brief = brief
         self.digest = digest
-        self.fault = fault  # a call hung or ended its process (box.Reply.fault): no value was found wrong
+        # A call hung or ended its process (box.Reply.fault): no value was found wrong.  FAULT_TIME_LIMIT when a
+        # time limit stopped it (or a hang skipped it), a verdict another run on a busier machine may not share.
+        self.fault = fault
 
     def text(self, hidden: bool) -> str:
         return self.brief if hidden and self.brief is not None else str(self)
@@ -102,7 +104,15 @@ def _call_failed(reply: Reply, fn: Function, prefix: str = "", config: Config | 
     missing = _missing_module(reply, config) if config is not None else ""
     brief = _missing_module(reply, config, hidden=True) if config is not None else ""
     return Failed(prefix + reply.describe(fn.name, fn.module) + missing, general=reply.not_implemented,
-                  brief=prefix + reply.describe(fn.name, fn.module, hidden=True) + brief, fault=bool(reply.fault))
+                  brief=prefix + reply.describe(fn.name, fn.module, hidden=True) + brief, fault=_fault_kind(reply))
+
+
+FAULT_TIME_LIMIT, FAULT_PROCESS = "time limit", "process"
+
+
+def _fault_kind(reply: Reply) -> str:
+    """What stopped a call that never returned a value (``Failed.fault``): "" when it returned or raised."""
+    return "" if not reply.fault else FAULT_TIME_LIMIT if reply.timed_out else FAULT_PROCESS
 
 
 def _missing_module(reply: Reply, config: Config, hidden: bool = False) -> str:
@@ -114,9 +124,9 @@ def _missing_module(reply: Reply, config: Config, hidden: bool = False) -> str:
     if reply.error_type == "FileNotFoundError":
         # A data file read at import or in a call: the child's folder holds the .py files only.  Not in a hidden
         # test's message, which does not say what the code raised.
-        return "" if hidden else (" (your code runs in a folder that holds only the graded .py files and the .py files beside them: "
-                "other files of the submission, such as data, are not there; the tests give your functions "
-                "their inputs)")
+        return "" if hidden else (" (your code runs in a folder that holds only the graded .py files and the .py "
+                                  "files beside them: other files of the submission, such as data, are not there; the "
+                                  "tests give your functions their inputs)")
     if reply.error_type not in ("ModuleNotFoundError", "ImportError"):
         return ""
     found = re.search(r"No module named '([\w.]+)'", reply.error)
