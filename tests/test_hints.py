@@ -209,6 +209,24 @@ def test_a_factor_names_1_over_n_only_when_it_is_a_count():
     assert "(such as 1/N)" in check_array("db", expected * 2, expected, tol).brief
     plain = check_array("norms", expected * 0.8, expected, tol)
     assert "constant factor?" in plain.message and "1/N" not in plain.message + plain.brief
+    # With the case's sizes known, an integer factor that is none of them (a clipping ratio of 1/2) is no count.
+    sizes = frozenset({3, 4, 5, 12, 15, 20})
+    assert "(such as 1/N)" in check_array("db", expected / 3, expected, tol, counts=sizes).message
+    clipped = check_array("dU", expected * 2, expected, tol, counts=sizes)
+    assert "constant factor?" in clipped.message and "1/N" not in clipped.message + clipped.brief
+
+
+def test_a_per_array_clip_is_not_put_down_to_a_count(tmp_path):
+    """clip_gradients scaling each array by its own norm: with the public case's max_norm half the global norm,
+    an array below max_norm comes back unscaled, twice the expected value; 2 is none of the case's sizes
+    (D = 3, H = 4, K = 5), so the message does not suggest a lost 1/N."""
+    edits = [{"file": "rnn_layers.py", "find": "    clipped = {name: g * scale for name, g in grads.items()}\n",
+              "replace": "    clipped = {name: g * min(1.0, max_norm / max(float(np.sqrt(np.sum(g**2))), 1e-300)) "
+                         "for name, g in grads.items()}\n"}]
+    _, results = grade_cli(make_submission(tmp_path / "per_array", edits), tmp_path)
+    test = next(t for t in results["tests"] if t["name"] == "clip_gradients: clips by the global norm")
+    assert test["score"] == 0 and "times the expected value" in test["output"], test["output"]
+    assert "1/N" not in test["output"], test["output"]
 
 
 def test_quiz_answers_that_cannot_be_marked_are_said_by_the_self_check(tmp_path):

@@ -143,9 +143,9 @@ def order_of(rel: float) -> str:
 
 
 def _hint(actual: np.ndarray, expected: np.ndarray, tol: Tolerance, hidden: bool = False,
-          time_axis: int | None = None) -> str:
+          time_axis: int | None = None, counts: frozenset[int] | None = None) -> str:
     """A guess at the bug from the shape of the error (empty when nothing fits); ``hidden``: with no figure
-    (the factor is the student code's choice: see order_of); ``time_axis`` as for check_array."""
+    (the factor is the student code's choice: see order_of); ``time_axis`` and ``counts`` as for check_array."""
     if imprecise(actual, expected):
         return float32_hint(actual)
     if not np.any(expected):
@@ -179,7 +179,8 @@ def _hint(actual: np.ndarray, expected: np.ndarray, tol: Tolerance, hidden: bool
         # A count (N, T, 2) or its inverse says "mean for sum" or a lost 1/N; another factor (a spectral radius, a
         # norm) says something else, which the generic words leave open.
         whole = max(abs(factor), 1 / abs(factor)) if factor else np.inf
-        such = " (such as 1/N)" if whole < 1e6 and abs(whole - round(whole)) < 1e-6 else ""
+        count = whole < 1e6 and abs(whole - round(whole)) < 1e-6 and (counts is None or round(whole) in counts)
+        such = " (such as 1/N)" if count else ""
         return f"it is {times} the expected value: a missing or extra constant factor{such}?"
     return ""
 
@@ -204,12 +205,15 @@ def _time_steps(bad: np.ndarray, axis: int) -> str:
 
 
 def check_array(name: str, actual, expected: np.ndarray, tol: Tolerance,
-                time_axis: int | None = None) -> Mismatch | None:
+                time_axis: int | None = None, counts: frozenset[int] | None = None) -> Mismatch | None:
     """Compare an array output.
 
     ``time_axis``: the axis of ``expected`` that is time (1 for an (N, T, ...) array), or None for an
     array with no time axis (a parameter gradient, an (N, H) state): only then does the message name a
     time step and T, read from that axis.  A bool is refused (True once meant "axis 1").
+    ``counts``: the sizes of the inputs (and their products), when known: an integer factor between the
+    value and the expected one is put down to a count (a sum for a mean, a lost 1/N) only when it is one
+    of them (a clipping ratio of 1/2 is none).
     """
     if isinstance(time_axis, bool):
         raise TypeError("time_axis is an axis number or None, not a bool")
@@ -243,10 +247,10 @@ def check_array(name: str, actual, expected: np.ndarray, tol: Tolerance,
                f"at {where} ({pair(float(actual[worst]), float(expected[worst]))})")
     brief = f"{name} is wrong (worst relative error {order_of(rel)})"
     axis = time_axis % actual.ndim if time_axis is not None and -actual.ndim <= time_axis < actual.ndim else None
-    hint = _hint(actual, expected, tol, time_axis=axis)
+    hint = _hint(actual, expected, tol, time_axis=axis, counts=counts)
     if hint:
         message += f"; {hint}"
-        brief += f"; {_hint(actual, expected, tol, hidden=True, time_axis=axis)}"
+        brief += f"; {_hint(actual, expected, tol, hidden=True, time_axis=axis, counts=counts)}"
     return Mismatch(message, brief)
 
 
@@ -321,20 +325,23 @@ def check_scalar(name: str, actual, expected: float, tol: Tolerance) -> Mismatch
                     f"{name} is wrong (relative error {order_of(rel)}){brief_hint}")
 
 
-def check_value(name: str, actual, expected, tol: Tolerance, time_axis: int | None = None) -> Mismatch | None:
+def check_value(name: str, actual, expected, tol: Tolerance, time_axis: int | None = None,
+                counts: frozenset[int] | None = None) -> Mismatch | None:
     """Compare any output: arrays, floats, or dicts of arrays (the LSTM's grads).
 
-    ``time_axis`` as for ``check_array``, for an array output; a dict's entries have none.
+    ``time_axis`` as for ``check_array``, for an array output; a dict's entries have none.  ``counts`` as for
+    ``check_array``, for every array.
 
     A mismatch carries the ``value_digest`` of the wrong value (of a dict's first wrong entry).
     """
-    found = _check_value(name, actual, expected, tol, time_axis)
+    found = _check_value(name, actual, expected, tol, time_axis, counts)
     if found is not None and not found.digest and not isinstance(expected, dict):
         found.digest = value_digest(actual)
     return found
 
 
-def _check_value(name: str, actual, expected, tol: Tolerance, time_axis: int | None = None) -> Mismatch | None:
+def _check_value(name: str, actual, expected, tol: Tolerance, time_axis: int | None = None,
+                 counts: frozenset[int] | None = None) -> Mismatch | None:
     if isinstance(expected, dict):
         if not isinstance(actual, dict):
             return Mismatch(f"{name} should be a dict with keys {sorted(expected)}, got {describe_type(actual)}",
@@ -344,14 +351,14 @@ def _check_value(name: str, actual, expected, tol: Tolerance, time_axis: int | N
             # The keys are the student's text: a hidden test's brief does not repeat them.
             return Mismatch(f"{name} should have exactly the keys {sorted(expected)}, got {sorted(actual)}",
                             f"{name} should have exactly the keys {sorted(expected)}, got other keys")
-        found = [check_value(f"{name}[{key!r}]", actual[key], expected[key], tol) for key in expected]
+        found = [check_value(f"{name}[{key!r}]", actual[key], expected[key], tol, counts=counts) for key in expected]
         # An entry of the wrong type or shape is named before entries whose values it may have spoiled.
         structural = [f for key, f in zip(expected, found) if f and not _same_layout(actual[key], expected[key])]
         return next(iter(structural), None) or next((f for f in found if f), None)
     if isinstance(expected, np.ndarray) and expected.dtype.kind in "iu":
         return check_indices(name, actual, expected)
     if isinstance(expected, np.ndarray):
-        return check_array(name, actual, expected, tol, time_axis)
+        return check_array(name, actual, expected, tol, time_axis, counts)
     return check_scalar(name, actual, float(expected), tol)
 
 

@@ -185,6 +185,15 @@ def _unpack(fn: Function, value) -> dict:
     return named_outputs(fn, value)
 
 
+def _counts(case: dict | None) -> frozenset[int] | None:
+    """The case's sizes (its integer entries but the seed) and their pairwise products: the counts a factor
+    between a wrong value and the expected one can be (``compare.check_array``'s ``counts``)."""
+    if not case:
+        return None
+    sizes = [v for k, v in case.items() if k != "seed" and type(v) is int and v > 1]
+    return frozenset(sizes + [a * b for i, a in enumerate(sizes) for b in sizes[i + 1:]])
+
+
 def _numerical_gradients(plans: list, losses: np.ndarray, step: float) -> list[np.ndarray]:
     """Each plan's numerical gradient (``gradcheck.numerical``) from its share of ``losses``, the batch's L per
     evaluation in the plans' order."""
@@ -528,7 +537,7 @@ class Grading:
     def check_output(self, function: str, name: str, actual, expected, tol: Tolerance) -> Mismatch | None:
         """``check_value`` of ``function``'s output or gradient ``name``: time steps (and T) are named only
         for an array the homework gives a time axis (``TIME_AXES``), read from that axis."""
-        return check_value(name, actual, expected, tol, self.homework.time_axis(function, name))
+        return check_value(name, actual, expected, tol, self.homework.time_axis(function, name), _counts(self.case))
 
     # -- test kinds --------------------------------------------------------
     def run(self, test: TestSpec) -> None:
