@@ -122,6 +122,9 @@ def test_grade_command_takes_a_filled_notebook(tmp_path, validate_results, confi
     assert "graded the code cells of hw_rnn.ipynb" in results["output"]
     # Messages name cells by number, which Jupyter does not show: the note says how they count.
     assert "(a cell number counts every cell from 1 at the top, Markdown and Raw cells too)" in results["output"]
+    # The upload holds a notebook, not the .py files its code was graded as: the first line says both.
+    assert results["output"].startswith(f"Graded files: {NBGRADER_SOURCE.name} (its code graded as rnn_layers.py, "
+                                        "lstm_layers.py,"), results["output"]
 
 
 @pytest.mark.parametrize("marker", ["# file: rnn_layers.py\n", ""])

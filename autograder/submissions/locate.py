@@ -473,7 +473,10 @@ class Located:
     not_graded: list[str] = field(default_factory=list)  # every path of the submission left out (notes say why)
 
     def as_found(self, names: list[str]) -> list[str]:
-        """Graded file names as the submission holds them (inside a zipped folder: its path there)."""
+        """Graded file names as the submission holds them (inside a zipped folder: its path there); for a
+        notebook, the notebook, with the files its cells were graded as (the upload holds no such files)."""
+        if self.notebook is not None and names:
+            return [f"{self.notebook} (its code graded as {', '.join(names)})"]
         return [self.chosen.get(name, name) for name in names]
 
     def summary(self) -> str:
