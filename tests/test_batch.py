@@ -333,6 +333,15 @@ def test_gradescope_export(folder_batch, klass):
     with open(out / "similarity" / "similarity.csv", newline="") as f:
         pairs = {frozenset((r["student_a"], r["student_b"])) for r in csv.DictReader(f)}
     assert frozenset(("G1", "G2")) not in pairs and frozenset(("G1", ids["ref0"])) in pairs
+    # An override on one member is theirs alone, and the command says who else handed the submission in.
+    proc = run_cli("override", str(out), "--student", "G1", "--test", "rnn_step_forward: matches the reference",
+                   "--score", "1", "--reason", "partial")
+    assert proc.returncode == 0, proc.stderr
+    assert "note: G1 handed in one submission with G2 (a group); this change is G1's alone" in proc.stdout
+    assert "--student G2" in proc.stdout
+    alone = run_cli("override", str(out), "--student", ids["ref0"], "--test",
+                    "rnn_step_forward: matches the reference", "--score", "1", "--reason", "partial")
+    assert alone.returncode == 0 and "a group" not in alone.stdout, alone.stdout
 
 
 def test_nbgrader_submitted_tree(folder_batch, klass):

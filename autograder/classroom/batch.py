@@ -890,6 +890,15 @@ def override(out: Path, student: str, test: str | None, score: float | None, rea
     return name, max_score, applied
 
 
+def group_partners(out: Path, student: str) -> list[str]:
+    """The other students who handed in ``student``'s submission with them (one group hand-in, graded once for
+    each member): an override, penalty or extension is each member's own, so the staff are reminded of them."""
+    from autograder.classroom.similarity import group_submissions
+
+    groups = group_submissions(load_records(Path(out)))
+    return sorted(s for s, source in groups.items() if s != student and source == groups.get(student))
+
+
 def comment(out: Path, text: str, cluster: str | None = None, student: str | None = None,
             remove: bool = False, force: bool = False) -> tuple[list[str], list[str]]:
     """Attach a staff comment to a cluster's members or one student (see clusters.py); rewrite their files.

@@ -179,7 +179,7 @@ def cmd_override(args: argparse.Namespace) -> int:
 
 
 def _override(args: argparse.Namespace) -> int:
-    from autograder.classroom.batch import override
+    from autograder.classroom.batch import group_partners, override
     from autograder.text import clean_text
 
     # Text typed under a non-UTF-8 locale arrives with surrogates; records hold it cleaned.
@@ -200,6 +200,11 @@ def _override(args: argparse.Namespace) -> int:
     else:
         print(f"{args.student}: {name!r} now scores {args.score:g} / {max_score:g}; results, feedback, grades.csv "
               "and summary.md updated")
+    partners = group_partners(Path(args.outdir), args.student)
+    if partners:
+        print(f"note: {args.student} handed in one submission with {', '.join(partners)} (a group); this change is "
+              f"{args.student}'s alone: run the same command with --student {partners[0]}"
+              + (" (and each other member)" if len(partners) > 1 else "") + " to change theirs too")
     return 0
 
 
