@@ -460,6 +460,10 @@ def test_interrupted_regrade_marks_every_student_not_regraded(klass, faults, how
     assert f"{outcome.students - len(pending) - outcome.errors} of {outcome.students} graded" in said
     summary = (out / "summary.md").read_text()
     assert summary.startswith("**INCOMPLETE") and all(s in summary.split("\n")[0] for s in pending)
+    # The count under the banner says how many it takes from the earlier run (it read "all graded").
+    earlier = [s for s in pending if (out / "raw" / f"{s}.json").exists()]
+    assert earlier and (f"; {len(earlier)} of them counted as an earlier run left them, until the interrupted "
+                           "run's grading of them is done (pending)") in summary, summary
     (src / "bug2" / "INTERRUPT_BATCH.py").unlink()
     proc = run_cli("regrade", str(out), "--all", "--no-progress", timeout=900)
     assert proc.returncode == 1, proc.stderr  # broken still cannot be graded

@@ -229,9 +229,12 @@ def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: 
     gone = sorted(set(records) - current)
     # Students the interrupted run was to grade and no run has graded yet: no record, but part of the class.
     waiting = [s for s in (incomplete or {}).get("missing", []) if s not in records]
+    earlier = [s for s in (incomplete or {}).get("missing", []) if s in records]  # to be graded again
     lines += [f"{counted(len(records), 'submission')}: {len(graded)} graded, {len(errors)} could not be graded"
               + (f"; {len(gone)} of them kept from an earlier run (not in the class folder any more)" if gone
                  else "")
+              + (f"; {len(earlier)} of them counted as an earlier run left them, until the interrupted run's "
+                 "grading of them is done (pending)" if earlier else "")
               + (f"; {len(waiting)} more not graded yet (pending: the run was interrupted)" if waiting else "")
               + ".", ""]
     if gone:
