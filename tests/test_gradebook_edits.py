@@ -81,6 +81,18 @@ def klass(graded_class, tmp_path):
 
 
 # -- 1. an override set against a grader score that has changed ------------------------------------
+def test_an_override_the_grader_now_agrees_with_is_not_to_review():
+    """Set at 3 when the grader gave 0; the grader now gives 3 itself (the student's code got faster, say): no
+    score changes whichever counts, so it is not listed to review; one at 1 still is."""
+    from autograder.classroom.gradebook import stale_overrides
+
+    record = {"status": "graded", "results": {"tests": [{"name": "f: t", "score": 3.0, "max_score": 3.0}]}}
+    agreed = {"s": {"f: t": {"score": 3.0, "grader_score": 0.0, "reason": "slow machine"}}}
+    assert stale_overrides({"s": record}, agreed) == []
+    lower = {"s": {"f: t": {"score": 1.0, "grader_score": 0.0, "reason": "partial"}}}
+    assert [(s["then"], s["now"], s["score"]) for s in stale_overrides({"s": record}, lower)] == [(0.0, 3.0, 1.0)]
+
+
 def test_stale_override_is_listed_and_not_applied(klass):
     src, out = klass
     full = grades(out)["good"]["total"]

@@ -614,11 +614,18 @@ def _match_test(query: str, names: list[str]) -> str:
                          + ": give the full name (any case) or a part only one test has")
 
 
+def _stale(change: dict, now: float) -> bool:
+    """Whether an override (with ``grader_score``) is to be reviewed against the grader's score ``now``: that
+    score changed since it was set, to another than the override's own (the grader now agrees with it: moot)."""
+    return float(change["grader_score"]) != now and float(change["score"]) != now
+
+
 def stale_overrides(records: dict[str, dict], overrides: dict[str, dict[str, dict]]) -> list[dict]:
     """Overrides whose grader score changed since they were set: {student, test, score, reason, then, now}.
 
     ``then`` is the grader's score the override replaced (``grader_score``), ``now`` the grader's score
-    in the current record.  A stale override is not applied (results_document) until the TA sets it again
+    in the current record, unless it is the override's own score (nothing to review).  A stale override is not
+    applied (results_document) until the TA sets it again
     or removes it.  Entries written before ``grader_score`` was kept, and error rows, are not judged.
     """
     found = []
@@ -630,7 +637,7 @@ def stale_overrides(records: dict[str, dict], overrides: dict[str, dict[str, dic
         for test, change in overrides[student].items():
             if test in (PENALTY, EXTENSION) or "grader_score" not in change or test not in scores:
                 continue
-            if float(change["grader_score"]) != scores[test]:
+            if _stale(change, scores[test]):
                 found.append({"student": student, "test": test, "score": float(change["score"]),
                               "reason": change.get("reason", ""), "then": float(change["grader_score"]),
                               "now": scores[test]})
@@ -714,9 +721,10 @@ def results_document(record: dict, overrides: dict[str, dict], config: Config,
             unmatched.append(name)
             continue
         old, new = test["score"], float(change["score"])
-        if "grader_score" in change and float(change["grader_score"]) != old:
-            stale.append({"test": name, "score": new, "reason": change.get("reason", ""),
-                          "then": float(change["grader_score"]), "now": old})
+        if "grader_score" in change and float(change["grader_score"]) != old:  # not applied: the grader's counts
+            if _stale(change, old):
+                stale.append({"test": name, "score": new, "reason": change.get("reason", ""),
+                              "then": float(change["grader_score"]), "now": old})
             continue
         test["score"] = new
         test["status"] = "passed" if new >= test["max_score"] else "failed"
