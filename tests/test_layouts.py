@@ -8,7 +8,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import FILES, make_submission
+from conftest import FILES, ROOT, make_submission
 
 from autograder.submissions.extract import extracted_from
 from autograder.submissions.layouts import (
@@ -283,6 +283,18 @@ def test_toolkit_folders_are_known_by_what_they_hold_not_their_name(tmp_path):
     assert located.chosen == {"rnn_layers.py": "autograder/rnn_layers.py"}
     assert sorted(located.released) == ["check.py", "data/", "support/", "timestamp.txt"]
     assert not any("check.py" in n or "timestamp" in n for n in located.notes)
+
+
+def test_otters_export_records_are_not_the_students_files(tmp_path):
+    """otter export's zip holds the notebook, its .OTTER_LOG and __zip_filename__ (the zip's own name): the
+    notebook is graded and neither record is listed as a file of the student's left ungraded."""
+    notebook = (ROOT / "integrations" / "otter" / "hw_rnn.ipynb").read_bytes()  # otter's master notebook
+    export = write_zip(tmp_path / "hw_rnn_2026_12_03T17_53_45.zip",
+                       {"hw_rnn.ipynb": notebook, ".OTTER_LOG": b"\x80\x04log", "__zip_filename__":
+                        b"hw_rnn_2026_12_03T17_53_45.zip"})
+    located = locate(export, FILES, "hw_rnn", dest=tmp_path / "d")
+    assert located.notebook == "hw_rnn.ipynb"
+    assert "__zip_filename__" not in "\n".join(located.notes) and "__zip_filename__" in located.released
 
 
 def test_a_bad_zip_inside_a_submission_is_named_and_the_rest_is_graded(tmp_path):

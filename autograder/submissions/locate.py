@@ -236,8 +236,10 @@ JUNK_FILES = {"Thumbs.db", "desktop.ini", ".DS_Store"}
 def junk(name: str) -> bool:
     """Whether a file or folder name is junk (JUNK_DIRS, JUNK_FILES, or a name that begins with a dot)."""
     return name.startswith(".") or name in JUNK_DIRS or name in JUNK_FILES
-# The OS's and nbgrader's own records (collect writes timestamp.txt, submit submission_secret.txt).
-_QUIET_FILES = {"thumbs.db", "desktop.ini", "timestamp.txt", "submission_secret.txt", "check_and_submit.md"}
+# The OS's, nbgrader's and otter's own records (collect writes timestamp.txt, submit submission_secret.txt, otter's
+# export zip __zip_filename__ beside its .OTTER_LOG).
+_QUIET_FILES = {"thumbs.db", "desktop.ini", "timestamp.txt", "submission_secret.txt", "check_and_submit.md",
+                "__zip_filename__"}
 _BUNDLE_FILES = {"README.md", "requirements.txt"}  # the student bundle's, beside its check.py (release/bundle.py)
 _RECEIPT = re.compile(r"receipt", re.IGNORECASE)  # an LMS's submission receipt
 # How browsers, LMSs and file managers rename a file: "x (1).py" (Chrome, Edge), "x(1).py" (Firefox),
