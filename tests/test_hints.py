@@ -335,3 +335,15 @@ def test_a_small_error_from_a_failing_callee_is_not_put_down_to_float32_alone(tm
     for output in small:
         assert output.endswith("fix it first, then check this again. The small error above need not mean float32: "
                                "a wrong rnn_step_backward gives one too."), output
+
+
+def test_norms_in_reverse_time_order_are_named(tmp_path):
+    """state_gradient_norms listing its norms last step first: the forward tests say the sequence is reversed in
+    time, and the rate check that the factor found is the reciprocal of the right one."""
+    edits = [{"file": "sequence_models.py", "find": "    return norms\n", "replace": "    return norms[::-1].copy()\n"}]
+    _, results = grade_cli(make_submission(tmp_path / "reversed", edits), tmp_path)
+    tests = {t["name"]: t for t in results["tests"] if t["name"].startswith("state_gradient_norms:")}
+    forward = tests["state_gradient_norms: random inputs (saturating tanh)"]
+    assert forward["score"] == 0 and "in reverse time order" in forward["output"], forward["output"]
+    rate = tests["state_gradient_norms: the per-step decay and growth rates match the spectral radius"]
+    assert rate["score"] == 0 and "its reciprocal: are the norms in reverse time order?" in rate["output"], rate

@@ -100,8 +100,13 @@ def gradient_rate(grading, test: TestSpec, case: dict) -> None:
     rate = (norms[0] / norms[-1]) ** (1 / (T - 1))
     want = (expected[0] / expected[-1]) ** (1 / (T - 1))
     if abs(rate - want) > 1e-6 * want:
+        # The reciprocal factor: the norms listed last step first (norms[t] belongs at step t).
+        reverse = (" (its reciprocal: are the norms in reverse time order? norms[t] is the norm at step t, "
+                   "norms[T - 1] that of ds_last)") if abs(rate * want - 1) <= 1e-6 else ""
         raise Failed(f"going back in time your gradient norm changes by a factor of {rate:.6g} per step on average; "
-                     f"expected {want:.6g}", brief="going back in time your gradient norm changes by the wrong factor")
+                     f"expected {want:.6g}{reverse}",
+                     brief="going back in time your gradient norm changes by the wrong factor"
+                           + (" (the reciprocal of the right one)" if reverse else ""))
 
 
 BEHAVIOURS = {"hello_training": hello_training, "hello_sampling": hello_sampling, "gradient_rate": gradient_rate}

@@ -171,6 +171,10 @@ def _hint(actual: np.ndarray, expected: np.ndarray, tol: Tolerance, hidden: bool
                 return ("it is the expected values shifted by one position: an off-by-one index?" if hidden else
                         f"it is the expected sequence shifted by one time step (step t holds what belongs at {lag}): "
                         "an off-by-one in the time index?")
+    if time_axis is not None and expected.shape[time_axis] >= 2 and close(np.flip(expected, axis=time_axis)):
+        return ("its values are the expected ones in reverse order: an index counted from the other end?" if hidden
+                else "it is the expected sequence in reverse time order (step t holds what belongs at T - 1 - t): "
+                     "a loop that stores by its own count while it runs backward?")
     if expected.ndim == 2 and expected.shape[0] == expected.shape[1] and close(expected.T):
         return "it equals the transpose of the expected value: check the order of a matrix product or a missing .T"
     factor = float(np.sum(actual * expected) / np.sum(expected * expected))
