@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 import pytest
-from conftest import CONFIG, grade_cli, make_submission
+from conftest import CONFIG, ROOT, grade_cli, make_submission
 
 from autograder.config import load_config
 from autograder.grading.grader import TestResult, add_hints
@@ -347,3 +347,20 @@ def test_norms_in_reverse_time_order_are_named(tmp_path):
     assert forward["score"] == 0 and "in reverse time order" in forward["output"], forward["output"]
     rate = tests["state_gradient_norms: the per-step decay and growth rates match the spectral radius"]
     assert rate["score"] == 0 and "its reciprocal: are the norms in reverse time order?" in rate["output"], rate
+
+
+def test_a_case_that_fails_after_the_others_passed_names_what_only_it_sets(tmp_path):
+    """No clipping in train_char_rnn: the three-step case without max_norm passes, the one with max_norm 0.3
+    (every step clips) fails; the message names that setting, the only one the passing case lacks."""
+    import yaml
+
+    corpus = {m["name"]: m for m in yaml.safe_load((ROOT / "tests" / "corpus" / "mutants.yaml").read_text())}
+    _, results = grade_cli(make_submission(tmp_path / "noclip", corpus["train_char_rnn_no_clipping"]["edits"]),
+                           tmp_path)
+    test = next(t for t in results["tests"] if t["name"] == "train_char_rnn: three steps match the reference")
+    assert test["score"] == 0 and test["output"].startswith("case 2 of 2"), test["output"]
+    assert "(the case before it passed: only this one sets max_norm=0.3)" in test["output"], test["output"]
+    # A first case that fails says nothing of the others; nor does a hidden test.
+    for t in results["tests"]:
+        if t["output"].startswith("case 1 of") or t["visibility"] != "visible":
+            assert "before it passed" not in t["output"], t

@@ -204,6 +204,17 @@ def _numerical_gradients(plans: list, losses: np.ndarray, step: float) -> list[n
     return numerics
 
 
+def _unlike_passed(test: TestSpec, k: int) -> str:
+    """For a public test's case ``k`` that failed after every case before it passed: the settings only this case
+    has (keys the passing ones do not set), the likely place of the bug ("" when none, or hidden)."""
+    if test.hidden or k == 0:
+        return ""
+    passed = test.cases[:k]
+    own = [f"{key}={value}" for key, value in test.cases[k].items()
+           if key != "seed" and not any(key in p for p in passed)]
+    return f" (the case{'s' if k > 1 else ''} before it passed: only this one sets {', '.join(own)})" if own else ""
+
+
 def _case_label(test: TestSpec, k: int, case: dict) -> str:
     if test.hidden:
         return f"hidden case {k + 1} of {len(test.cases)}: "
@@ -550,8 +561,8 @@ class Grading:
             except Failed as exc:
                 if exc.general:
                     raise Failed(exc.text(test.hidden), digest=exc.digest, fault=exc.fault) from None
-                raise Failed(_case_label(test, k, case) + exc.text(test.hidden), digest=exc.digest,
-                             fault=exc.fault) from None
+                raise Failed(_case_label(test, k, case) + exc.text(test.hidden) + _unlike_passed(test, k),
+                             digest=exc.digest, fault=exc.fault) from None
 
     def _verdict(self, mismatch: Mismatch | None, test: TestSpec) -> None:
         if mismatch is not None:
