@@ -20,13 +20,19 @@ from autograder.release import templates
 REPOSITORY = Path(__file__).resolve().parent.parent
 
 
-def _submission(path: str, config: Config):
-    """Where the work is in a folder, zip, .py or .ipynb file (``submissions.locate``): a ``Located``."""
+def _submission(path: str, config: Config, ungradable: bool = False):
+    """Where the work is in a folder, zip, .py or .ipynb file (``submissions.locate``): a ``Located``.
+
+    A path that is not there (or a link) is the command's problem: ConfigError.  What is there but cannot be
+    graded (a damaged or unsafe zip) too, unless ``ungradable``: then SubmissionProblem, for ``grade`` to put
+    the reason in results.json, where the student reads it (Gradescope)."""
     from autograder.submissions.locate import SubmissionProblem, locate_work
 
     try:
         return locate_work(Path(path), config)
     except SubmissionProblem as exc:
+        if ungradable and Path(path).exists() and not Path(path).is_symlink():
+            raise
         raise ConfigError(str(exc)) from None
 
 
@@ -47,7 +53,19 @@ def cmd_grade(args: argparse.Namespace) -> int:
         raise ConfigError(str(exc)) from None
     config = command_config(args.config, cases=False, assignment=args.assignment)
     check_required_files(config)  # a copied config whose relative paths point nowhere: one line, not a crash
-    located = _submission(args.submission, config)
+    from autograder.submissions.locate import SubmissionProblem
+
+    try:
+        located = _submission(args.submission, config, ungradable=True)
+    except SubmissionProblem as exc:
+        from autograder.grading.results import could_not_grade, write_json_atomic
+
+        try:
+            write_json_atomic(args.results, could_not_grade(str(exc)))
+        except OSError as error:
+            raise ConfigError(f"cannot write the results to {args.results}: {error}") from None
+        print(f"not graded: {exc}", file=sys.stderr)
+        return 1
     # The grader loads numpy (and the homework) while the fork server does, then forks the child from it.
     check_config_cases(config)
     from autograder.grading.grader import grade

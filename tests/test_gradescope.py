@@ -164,6 +164,23 @@ def test_mutant_gets_partial_marks_and_hidden_feedback_reveals_no_inputs(gs_root
     assert any("seed" in t["output"] for t in public_failed)
 
 
+def test_an_upload_whose_zip_cannot_be_opened_tells_the_student_why(gs_root, validate_results):
+    """Gradescope unpacks nothing itself: a damaged zip uploaded alone (made with the zip program, then cut
+    short) is the student's to fix, and the result says so, never that the autograder failed."""
+    work = gs_root.parent / f"{gs_root.name}_zip"
+    shutil.copytree(SOLUTIONS, work / "hw_rnn")
+    subprocess.run(["zip", "-qr", str(work / "hw_rnn.zip"), "hw_rnn"], cwd=work, check=True)
+    data = (work / "hw_rnn.zip").read_bytes()
+    upload(gs_root, {"hw_rnn.zip": ""})
+    (gs_root / "submission" / "hw_rnn.zip").write_bytes(data[: len(data) // 2])
+    shutil.rmtree(work)
+    _, results = run_autograder(gs_root)
+    validate_results(results)
+    assert results["score"] == 0 and results["tests"] == []
+    assert "could not be opened: hw_rnn.zip" in results["output"] and "Fix it and submit again" in results["output"]
+    assert "autograder itself failed" not in results["output"], results["output"]
+
+
 def test_misnamed_and_nested_files_are_named_in_the_output(gs_root, validate_results):
     # A browser's " (1)" and capitals, inside a folder: graded, with the name it should have.
     # A near miss ("lstm_layer.py"): not graded, and the student is told to rename it.

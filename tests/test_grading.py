@@ -189,3 +189,18 @@ def test_a_tests_own_tolerance_applies_to_every_kind(tmp_path):
 
     assert len(gradient_tests(strict)) == 4 and not any(gradient_tests(strict).values())
     assert all(gradient_tests(relaxed).values())
+
+
+def test_a_submission_that_cannot_be_graded_gets_a_results_json_saying_why(tmp_path):
+    """A folder whose only work is a damaged zip: grade exits 1 (not 2: the command ran) and results.json holds
+    score 0, no test and the reason, for Gradescope to show the student."""
+    folder = tmp_path / "upload"
+    folder.mkdir()
+    (folder / "hw_rnn.zip").write_bytes(b"PK\x03\x04 cut short")
+    results = tmp_path / "results.json"
+    proc = run_cli("grade", str(folder), "--results", str(results))
+    assert proc.returncode == 1 and "not graded: a zip in the submission could not be opened" in proc.stderr
+    data = json.loads(results.read_text())
+    assert data["score"] == 0 and data["tests"] == [] and "hw_rnn.zip is not a valid zip file" in data["output"]
+    missing = run_cli("grade", str(tmp_path / "nowhere"), "--results", str(tmp_path / "r2.json"))
+    assert missing.returncode == 2 and not (tmp_path / "r2.json").exists()  # the command's problem, not a grade

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import notebook_shapes
 import pytest
+import test_precision
 import tool_releases
 import yaml
 from conftest import TEMPLATES, make_submission, with_callers
@@ -71,7 +72,10 @@ if os.environ.get("HW_PARITY_SHAPES"):  # e.g. HW_PARITY_SHAPES=bom_in_cell,cola
     SHAPES = os.environ["HW_PARITY_SHAPES"].split(",")
     if set(SHAPES) - set(notebook_shapes.SHAPES):  # a misspelt name must not shrink the run in silence
         raise ValueError(f"HW_PARITY_SHAPES names no shape: {sorted(set(SHAPES) - set(notebook_shapes.SHAPES))}")
-SUBMISSIONS = ["reference", "template", "noisy", *HANGS, *MUTANTS, *(f"shape-{s}" for s in SHAPES)]
+# A forward computed in float32: its right backward keeps the numerical checks, the tools replaying the reference
+# forward's recorded values as the grader computes them (tests/test_precision.py).
+FLOAT32 = {"float32_forward": test_precision.VARIANTS["rnn_step_forward_casts_output"][0]}
+SUBMISSIONS = ["reference", "template", "noisy", *HANGS, *FLOAT32, *MUTANTS, *(f"shape-{s}" for s in SHAPES)]
 # The untouched template plus one unmarked cell that swaps the checks for a function that passes everything.
 CHEAT = "import autograder.checks_api\n\nautograder.checks_api.run_test = lambda *args, **kwargs: None"
 OTTER_CHECKED = "rnn_backward_no_recurrent_gradient"  # the submission a student checks with `otter check`
@@ -85,6 +89,8 @@ def _folders(root: Path) -> dict[str, Path]:
                                                                   "    return {\n"}])
     for name in MUTANTS:
         folders[name] = make_submission(root / name, CORPUS[name]["edits"])
+    for name, edits in FLOAT32.items():
+        folders[name] = make_submission(root / name, edits)
     return folders
 
 
@@ -195,6 +201,8 @@ def test_same_score_per_function_in_every_tool(name, graded, config):
         assert all(score == 0 for score in native_otter.values())
     elif name in HANGS:
         assert lost == {"answers"} and native_otter["answers"] == 0
+    elif name in FLOAT32:
+        assert "rnn_step_forward" in lost and "rnn_step_backward" not in lost, lost
     elif name.startswith("shape-"):
         assert lost == with_callers(notebook_shapes.SHAPES[name[6:]][1])
     else:

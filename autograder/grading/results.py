@@ -86,6 +86,13 @@ def top_output(files_found: list[str], notes: list[str], tests: list[dict], stud
     return "\n".join(lines)
 
 
+def could_not_grade(reason: str) -> dict:
+    """The results.json of a submission that cannot be graded as it is (a damaged or unsafe zip): score 0, no
+    test, and the reason, which is the student's to fix (a new upload)."""
+    return clean({"score": 0, "output": f"This submission could not be graded: {reason}. Fix it and submit again.",
+                  "visibility": "visible", "stdout_visibility": "hidden", "tests": []})
+
+
 def to_gradescope(report: GradeReport, config: Config) -> dict:
     """The results.json document: top-level score, output and one entry per test (strings cleaned)."""
     tests = []
