@@ -139,25 +139,25 @@ def syntax_notes(file: str, source: str, env: Environment, tree: ast.AST | None 
             ast.parse(source, file)
         except SyntaxError:
             return []  # this Python cannot parse it either: importing the file says so
+    # What the course grades with (its config's oldest Python): this Python may be a newer one.
+    there = f"the course grades with Python {label} too (the oldest its config names), where this is a SyntaxError " \
+            "and every function of the file fails"
     if oldest < sys.version_info[:2]:
         try:
             ast.parse(source, file, feature_version=oldest)
         except SyntaxError as exc:
-            return [f"{file} line {exc.lineno}: {exc.msg}; the grader runs Python {label}, where this is a "
-                    "SyntaxError and every function of the file fails"]
+            return [f"{file} line {exc.lineno}: {exc.msg}; {there}"]
     if oldest < STAR_SUBSCRIPT_PYTHON:
         line = _star_subscript_line(tree if tree is not None else ast.parse(source, file))
         if line:
             return [f"{file} line {line}: a starred item inside the brackets of an index (a[*i, j]) or in a *args "
-                    f"annotation (PEP 646) needs Python 3.11; the grader runs Python {label}, where this is a "
-                    "SyntaxError and every function of the file fails: index with a tuple instead, a[(*i, j)] or "
+                    f"annotation (PEP 646) needs Python 3.11; {there}: index with a tuple instead, a[(*i, j)] or "
                     "a[tuple(i) + (j,)]"]
     if oldest < FSTRING_PYTHON:
         line = _new_fstring_line(source)
         if line:
             return [f"{file} line {line}: an f-string that reuses its quotes (or has a backslash or a comment) "
-                    f"inside {{...}} needs Python 3.12; the grader runs Python {label}, where this is a "
-                    "SyntaxError and every function of the file fails: use the other quote inside"]
+                    f"inside {{...}} needs Python 3.12; {there}: use the other quote inside"]
     return []
 
 

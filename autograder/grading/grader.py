@@ -194,6 +194,21 @@ def _counts(case: dict | None) -> frozenset[int] | None:
     return frozenset(sizes + [a * b for i, a in enumerate(sizes) for b in sizes[i + 1:]])
 
 
+def _with_float32_noise(tol: Tolerance, expected) -> Tolerance:
+    """``tol`` with the error a right backward makes from a float32-like forward's cache: values rounded to
+    about 1e-7 relative (FLOAT32_NOISE, 1e-6, with a margin) give gradient errors on the scale of the largest
+    gradient entries, not of each entry, so an absolute FLOAT32_NOISE x max|expected| is added.  A real bug's
+    error is of the order of the gradient itself, far beyond."""
+    return Tolerance(tol.rtol, tol.atol + FLOAT32_NOISE * _largest(expected))
+
+
+def _largest(value) -> float:
+    """max |entry| of an array or number, or of a dict of them (an LSTM's parameter gradients); 0 when empty."""
+    if isinstance(value, dict):
+        return max((_largest(v) for v in value.values()), default=0.0)
+    return float(np.max(np.abs(value))) if np.size(value) else 0.0
+
+
 def _numerical_gradients(plans: list, losses: np.ndarray, step: float) -> list[np.ndarray]:
     """Each plan's numerical gradient (``gradcheck.numerical``) from its share of ``losses``, the batch's L per
     evaluation in the plans' order."""
@@ -255,6 +270,9 @@ class Grading:
         self.config = config
         self.homework = config.homework  # the assignment's functions, gradients and behaviours
         self.case: dict = {}  # the case being checked: every reference call belongs to it
+        # (forward, hidden) for a forward whose outputs were float32-like in a gradient test of that visibility:
+        # its failures are its precision's, which its backward's tests do not inherit (add_hints).
+        self.imprecise_forwards: set[tuple[str, bool]] = set()
         self.box = box
         self.reference = reference
         self.module_errors = module_errors
@@ -721,6 +739,8 @@ class Grading:
         result = self.student_gradients(test.function, case)
         if result["error"]:
             raise result["error"]
+        if result["imprecise_forward"]:
+            self.imprecise_forwards.add((result["fwd"].name, test.hidden))
         return result
 
     def kind_reference_gradient(self, test: TestSpec, case: dict) -> None:
@@ -728,8 +748,10 @@ class Grading:
         g, expected = r["g"], r["expected"]
         want = {name: expected[name] for name in g.grads} if g.scalar else r["reference_grads"]
         for name in g.grads:
-            self._verdict(self.check_output(g.backward, name, r["grads"][name], want[name],
-                                            self.tolerance(test, self.reference_tol)), test)
+            tol = self.tolerance(test, self.reference_tol)
+            if r["imprecise_forward"]:  # a float32-like forward's cache: its rounding reaches the gradients
+                tol = _with_float32_noise(tol, want[name])
+            self._verdict(self.check_output(g.backward, name, r["grads"][name], want[name], tol), test)
 
     def kind_gradcheck(self, test: TestSpec, case: dict) -> None:
         """The student's gradients against central differences of their own forward (see gradcheck.py).
@@ -781,7 +803,7 @@ class Grading:
             # differences magnify past any useful tolerance: the reference forward's numerical gradient at the
             # same points stands in for it, so a right backward is not failed for its forward's precision.
             numerics = _numerical_gradients(plans, reference, tol.step)
-            mismatches = self._gradient_mismatches(r, plans, numerics, numeric_tol)
+            mismatches = self._gradient_mismatches(r, plans, numerics, numeric_tol, float32=True)
             against = (f"the numerical gradient of the reference {fwd.name} (yours is float32-like, too imprecise "
                        "to differentiate: compute it in float64)")
         if not mismatches:
@@ -805,17 +827,20 @@ class Grading:
         # The wrong gradient's digest, as a value check keeps it: a second signal of shared code.
         raise Failed(f"does not match {against}: {mismatch.text(test.hidden)}{spoiled}", digest=mismatch.digest)
 
-    def _gradient_mismatches(self, r: dict, plans: list, numerics: list, tol: Tolerance) -> list[tuple]:
+    def _gradient_mismatches(self, r: dict, plans: list, numerics: list, tol: Tolerance,
+                             float32: bool = False) -> list[tuple]:
         """(plan, numerical gradient, mismatch) of each plan whose gradient in the student's backward (``r``) does
-        not match ``numerics`` (one per plan: every coordinate, or directional derivatives) within ``tol``."""
+        not match ``numerics`` (one per plan: every coordinate, or directional derivatives) within ``tol``
+        (``float32``: plus the rounding a float32-like forward's cache leaves, ``_with_float32_noise``)."""
         found = []
         for p, numeric in zip(plans, numerics):
+            allowed = _with_float32_noise(tol, numeric) if float32 else tol
             got = _lookup(r["grads"], p.target.label)
             if p.mode == "full":
-                mismatch = self.check_output(r["g"].backward, p.target.label, got, numeric, tol)
+                mismatch = self.check_output(r["g"].backward, p.target.label, got, numeric, allowed)
             else:
                 mismatch = check_array(f"{p.target.label} (directional derivatives)",
-                                       gradcheck.analytic_directional(p, got), numeric, tol)
+                                       gradcheck.analytic_directional(p, got), numeric, allowed)
             if mismatch is not None:
                 found.append((p, numeric, mismatch))
         return found
@@ -1071,15 +1096,19 @@ def _depends_on(homework: Homework, function: str) -> frozenset[str]:
     return homework.calls.get(function, frozenset()) | forward
 
 
-def add_hints(results: list[TestResult], homework: Homework) -> None:
+def add_hints(results: list[TestResult], homework: Homework, imprecise: set[tuple[str, bool]] = frozenset()
+              ) -> None:
     """Hints that compare a function's tests with each other (or with its forward's).  A public test's hints
-    are drawn from the public tests alone: a hint must never tell a student how a hidden test went."""
-    _add_hints([r for r in results if not r.spec.hidden], homework, hidden=False)
-    _add_hints(results, homework, hidden=True)
+    are drawn from the public tests alone: a hint must never tell a student how a hidden test went.
+    ``imprecise``: ``Grading.imprecise_forwards``."""
+    _add_hints([r for r in results if not r.spec.hidden], homework, False, {f for f, h in imprecise if not h})
+    _add_hints(results, homework, True, {f for f, _ in imprecise})
 
 
-def _add_hints(results: list[TestResult], homework: Homework, hidden: bool) -> None:
-    """``add_hints`` on the tests of one visibility, comparing them with ``results``."""
+def _add_hints(results: list[TestResult], homework: Homework, hidden: bool, imprecise: set[str] = frozenset()
+               ) -> None:
+    """``add_hints`` on the tests of one visibility, comparing them with ``results``; ``imprecise``: the
+    forwards found float32-like (their backward's tests compare with the reference: no "fix it first")."""
     time_keys = homework.time_keys
     by_function: dict[str, list[TestResult]] = {}
     for r in results:
@@ -1095,7 +1124,7 @@ def _add_hints(results: list[TestResult], homework: Homework, hidden: bool) -> N
         gradchecks = [r for r in group if r.spec.kind == "gradcheck"]
         # Every numerical check passes: the backward is the derivative of the student's own forward.
         consistent = bool(gradchecks) and all(r.passed for r in gradchecks)
-        forward_broken = forward and forward != function and any(
+        forward_broken = forward and forward != function and forward not in imprecise and any(
             not r.passed and r.spec.kind == "forward" and not r.spec.stability for r in by_function.get(forward, []))
         through_time = gradient is not None and gradient.forward != function and function in homework.sequence_functions
         # The failing functions this one is meant to call, leaving out those whose failures a deeper one explains
@@ -1249,7 +1278,7 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
                          f"output past {output_cap(file_limit) / 2**20:.3g} MB is cut (printing costs no points, "
                          "but it slows grading down: remove the prints from your functions).")
     ordered = [results[i] for i in range(len(tests))]
-    add_hints(ordered, config.homework)
+    add_hints(ordered, config.homework, grading.imprecise_forwards)
     try:
         notebook = extracted_from(submission)
         notes += (fingerprint.notebook_notes(notebook.notebook, notebook.sources, config.path) if notebook
