@@ -196,6 +196,26 @@ def test_broken_notebooks_score_zero_and_say_why(content, reason, tmp_path):
     assert results["score"] == 0 and reason in results["output"]
 
 
+def test_a_function_whose_cell_does_not_compile_is_said_missing_from_the_notebook(tmp_path):
+    """rnn_backward's cell has an indentation slip: its tests say no cell that ran defined it (a notebook student
+    has no rnn_layers.py to look in), and the note names the cell."""
+    notebook = nbformat.read(NBGRADER_SOURCE, as_version=4)
+    cell = next(c for c in notebook.cells if c.cell_type == "code" and "def rnn_backward(" in c.source)
+    lines = cell.source.splitlines()
+    body = next(i for i, ln in enumerate(lines) if ln.startswith("    ") and i > 0 and "def rnn_backward(" in
+                "\n".join(lines[:i]))
+    lines[body] = " " + lines[body]
+    cell.source = "\n".join(lines)
+    path = tmp_path / "hw_rnn.ipynb"
+    nbformat.write(notebook, path)
+    _, results = grade_cli(path, tmp_path)
+    failed = [t for t in results["tests"] if t["name"].startswith("rnn_backward:") and t["visibility"] == "visible"]
+    assert failed and all(t["score"] == 0 for t in failed)
+    assert all("no cell of the notebook that ran defined rnn_backward" in t["output"] for t in failed), failed
+    assert "rnn_layers.py has no function" not in json.dumps(results)
+    assert "does not compile" in results["output"]
+
+
 def test_missing_notebook_is_a_usage_error(tmp_path):
     proc = run_cli("grade", str(tmp_path / "nope.ipynb"), "--results", str(tmp_path / "r.json"))
     assert proc.returncode == 2 and "filled .ipynb notebook" in proc.stderr

@@ -171,6 +171,10 @@ class Child:
         mod = importlib.import_module(module)
         fn = getattr(mod, name, None)
         if fn is None:
+            run = sys.modules.get("_notebook_run")  # a notebook's cells ran (notebook_kernel.py): no module file
+            if run is not None:
+                raise AttributeError(f"no cell of the notebook that ran defined {name} (the notes above say which "
+                                     "cells failed or did not run)")
             raise AttributeError(f"{module}.py has no function named {name!r}")
         return fn
 
