@@ -737,7 +737,7 @@ def _plan(entry: Entry, config: Config, limits: ArchiveLimits | None) -> list[st
             lines.append(f"missing: {', '.join(missing)}")
     if located.not_graded:
         lines.append(f"not graded: {shown_names(located.not_graded)}")
-    return lines
+    return lines + [f"note: {n}" for n in located.attention]
 
 
 # -- file names ----------------------------------------------------------------

@@ -473,6 +473,8 @@ class Located:
     released: list[str] = field(default_factory=list)  # the toolkit's own folders and files, left out
     notes: list[str] = field(default_factory=list)  # for the student and the TA
     not_graded: list[str] = field(default_factory=list)  # every path of the submission left out (notes say why)
+    attention: list[str] = field(default_factory=list)  # notes a TA may have to act on (a zip not opened, copies
+    # that differ): grade-all --dry-run shows them before grading
 
     def as_found(self, names: list[str]) -> list[str]:
         """Graded file names as the submission holds them (inside a zipped folder: its path there); for a
@@ -581,7 +583,7 @@ def _choose(scan: _Scan, files: tuple[str, ...], assignment: str, functions: tup
             staged: Path, budget: float | None = None) -> Located:
     staged.mkdir(parents=True, exist_ok=True)
     result = Located(staged, uploaded=[rel for rel, _ in scan.files], released=scan.released,
-                     notes=list(scan.notes))
+                     notes=list(scan.notes), attention=[f"{rel} was not opened: {why}" for rel, why in scan.refused])
     taken: set[str] = set()  # relative paths claimed by an expected name
     for name in files:
         ranked = [r for r in _best(scan, name) if r[1] not in taken]
@@ -608,6 +610,8 @@ def _choose(scan: _Scan, files: tuple[str, ...], assignment: str, functions: tup
         if others:
             result.notes.append(f"Several files could be {name}: graded {result.chosen.get(name, 'none')!r}{why}; "
                                 f"not graded: {shown_names(others)}.")
+            if "differs from it" in why:
+                result.attention.append(result.notes[-1])
     for rel in scan.links:
         result.notes.append(f"{rel} is a symbolic link: not graded (submit the file itself).")
     notebooks = _notebooks(scan, taken)
