@@ -17,7 +17,10 @@ instructor modules, trusted code loaded by path (the folder is not a package):
     the extreme ones of its ``stability`` tests (what overflows in this assignment, and the fix), one
     text or {function: text};
     ``CALLS`` (optional): function -> the graded functions its reference calls, directly or not, so
-    that a caller's lost points name the failing function it is meant to call.
+    that a caller's lost points name the failing function it is meant to call;
+    ``PATTERN_HINTS`` (optional): function -> {pattern: text}, what a wrong value of that kind means in that
+    function (patterns: ``compare.Mismatch.pattern``, e.g. "factor" for a constant multiple of the expected
+    value), added to the engine's generic words.
 ``behaviours.py`` (optional)
     ``BEHAVIOURS``: check name -> ``check(grading, test, case)`` for tests of kind ``behaviour``;
     a check raises ``autograder.grading.grader.Failed`` when the behaviour is wrong;
@@ -199,6 +202,11 @@ class Homework:
             raise ValueError(f"{module.__file__}: CALLS names {unknown}, not graded functions")
         # One hint for every function, or one per function ({function: hint}; the others get the default).
         self.stability_hint: str | dict[str, str] = getattr(module, "STABILITY_HINT", DEFAULT_STABILITY_HINT)
+        self.pattern_hints: dict[str, dict[str, str]] = {f: dict(h) for f, h in
+                                                         getattr(module, "PATTERN_HINTS", {}).items()}
+        unknown = sorted(set(self.pattern_hints) - set(self.functions))
+        if unknown:
+            raise ValueError(f"{module.__file__}: PATTERN_HINTS names {unknown}, not graded functions")
         self.behaviours_path = behaviours_path
         self._behaviours: dict | None = None
         self._behaviour_calls: dict[str, str] = {}
@@ -206,6 +214,10 @@ class Homework:
     @property
     def path(self) -> Path:
         return Path(self.module.__file__)
+
+    def pattern_hint(self, function: str, pattern: str) -> str:
+        """What ``PATTERN_HINTS`` says of a wrong value of kind ``pattern`` in ``function`` ("" when nothing)."""
+        return self.pattern_hints.get(function, {}).get(pattern, "") if pattern else ""
 
     def stability_hint_for(self, function: str) -> str:
         """The hint for ``function`` failing only its stability tests (STABILITY_HINT, a str or a dict)."""

@@ -23,7 +23,8 @@ GENERIC = {"seed", "check", "question", "quiz", "answers", "below", "inputs", "l
            "task", "text", "extreme", "END", "mask", "ratio", "radius", "accuracy", "temperature", "sample"}
 # The homework module's protocol (autograder/spec.py), and what homework modules import from the engine.
 PROTOCOL = {"FUNCTIONS", "GRADIENTS", "TIME_AXES", "SEQUENCE_FUNCTIONS", "TIME_KEYS", "STABILITY_HINT", "BEHAVIOURS",
-            "CALLS", "Function", "Gradient", "Inputs", "build_inputs", "sibling", "homework", "forward_inputs"}
+            "CALLS", "PATTERN_HINTS", "Function", "Gradient", "Inputs", "build_inputs", "sibling", "homework",
+            "forward_inputs"}
 ASSIGNMENTS = available_assignments()
 WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 

@@ -364,3 +364,18 @@ def test_a_case_that_fails_after_the_others_passed_names_what_only_it_sets(tmp_p
     for t in results["tests"]:
         if t["output"].startswith("case 1 of") or t["visibility"] != "visible":
             assert "before it passed" not in t["output"], t
+
+
+def test_an_assignment_says_what_a_constant_factor_means_in_clip_gradients(tmp_path):
+    """PATTERN_HINTS: a per-array clip is twice the expected value at the public case's ratio; the message adds
+    what the assignment says of that in clip_gradients (one factor for every array, from the global norm), in the
+    public test and, without figures, in the hidden one."""
+    edits = [{"file": "rnn_layers.py", "find": "    clipped = {name: g * scale for name, g in grads.items()}\n",
+              "replace": "    clipped = {name: g * min(1.0, max_norm / max(float(np.sqrt(np.sum(g**2))), 1e-300)) "
+                         "for name, g in grads.items()}\n"}]
+    _, results = grade_cli(make_submission(tmp_path / "per_array", edits), tmp_path)
+    said = "max_norm / the norm of all the gradients together"
+    public = next(t for t in results["tests"] if t["name"] == "clip_gradients: clips by the global norm")
+    assert public["score"] == 0 and said in public["output"], public["output"]
+    hidden = next(t for t in results["tests"] if t["name"] == "clip_gradients: matches the reference on hidden inputs")
+    assert hidden["score"] == 0 and said in hidden["output"] and "got" not in hidden["output"], hidden["output"]

@@ -219,6 +219,12 @@ TIME_AXES = {
 # The functions that run over time steps: a backward among them right for T = 1 only gets the recurrent-path hint.
 SEQUENCE_FUNCTIONS = {"rnn_forward", "rnn_backward", "output_forward", "output_backward", "softmax_cross_entropy",
                       "lstm_forward", "lstm_backward"}
+# What a wrong value of a kind means in one function (compare.Mismatch.pattern), beside the generic words.
+PATTERN_HINTS = {
+    "clip_gradients": {"factor": "clipping scales every array by one factor, max_norm / the norm of all the "
+                                 "gradients together, and only when that norm exceeds max_norm; an array left as it "
+                                 "was, or scaled by its own norm, is a constant multiple of the expected one"},
+}
 # The case key that is a sequence length.
 TIME_KEYS = ("T",)
 # The hint for a function that fails only its stability tests.

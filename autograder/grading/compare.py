@@ -30,6 +30,8 @@ class Mismatch:
     message: str  # for public tests: may name positions and errors
     brief: str  # for hidden tests: what is wrong, nothing about the inputs
     digest: str = ""  # value_digest of the wrong value (not shown to students; see similarity.py)
+    pattern: str = ""  # the hint's kind ("factor": a constant multiple of the expected value, ...): an
+    # assignment may add why, for one of its functions (spec.Homework.pattern_hint)
 
     def text(self, hidden: bool) -> str:
         return self.brief if hidden else self.message
@@ -143,26 +145,27 @@ def order_of(rel: float) -> str:
 
 
 def _hint(actual: np.ndarray, expected: np.ndarray, tol: Tolerance, hidden: bool = False,
-          time_axis: int | None = None, counts: frozenset[int] | None = None) -> str:
-    """A guess at the bug from the shape of the error (empty when nothing fits); ``hidden``: with no figure
-    (the factor is the student code's choice: see order_of); ``time_axis`` and ``counts`` as for check_array."""
+          time_axis: int | None = None, counts: frozenset[int] | None = None) -> tuple[str, str]:
+    """A guess at the bug from the shape of the error and its kind ("factor", "sign", ...; both empty when
+    nothing fits); ``hidden``: with no figure (the factor is the student code's choice: see order_of);
+    ``time_axis`` and ``counts`` as for check_array."""
     if imprecise(actual, expected):
-        return float32_hint(actual)
+        return float32_hint(actual), "float32"
     if not np.any(expected):
-        return ""
+        return "", ""
     if not np.any(actual):
-        return "it is all zeros: is it computed (or accumulated) at all?"
+        return "it is all zeros: is it computed (or accumulated) at all?", "zeros"
 
     def close(x: np.ndarray) -> bool:
         return _close(actual, x, tol)
 
     if close(-expected):
-        return "it has the wrong sign"
+        return "it has the wrong sign", "sign"
     zero = expected == 0
     if zero.any() and not zero.all() and np.any(actual[zero] != 0):
         if _close(actual[~zero], expected[~zero], tol):
             return ("it is right wherever the expected value is not 0 but not 0 where it is: entries that should be "
-                    "left out (masked positions?) are not")
+                    "left out (masked positions?) are not"), "mask"
     if time_axis is not None and expected.shape[time_axis] >= 3:
         later, earlier = slice(1, None), slice(0, -1)
         for lag, (a, e) in (("t - 1", (later, earlier)), ("t + 1", (earlier, later))):
@@ -170,23 +173,32 @@ def _hint(actual: np.ndarray, expected: np.ndarray, tol: Tolerance, hidden: bool
                 # A hidden test's brief names no time step (none of its indices, nor the word).
                 return ("it is the expected values shifted by one position: an off-by-one index?" if hidden else
                         f"it is the expected sequence shifted by one time step (step t holds what belongs at {lag}): "
-                        "an off-by-one in the time index?")
+                        "an off-by-one in the time index?"), "shift"
     if time_axis is not None and expected.shape[time_axis] >= 2 and close(np.flip(expected, axis=time_axis)):
         return ("its values are the expected ones in reverse order: an index counted from the other end?" if hidden
                 else "it is the expected sequence in reverse time order (step t holds what belongs at T - 1 - t): "
-                     "a loop that stores by its own count while it runs backward?")
+                     "a loop that stores by its own count while it runs backward?"), "reverse"
     if expected.ndim == 2 and expected.shape[0] == expected.shape[1] and close(expected.T):
-        return "it equals the transpose of the expected value: check the order of a matrix product or a missing .T"
-    factor = float(np.sum(actual * expected) / np.sum(expected * expected))
-    if abs(factor - 1) > 1e-3 and close(factor * expected):
+        return ("it equals the transpose of the expected value: check the order of a matrix product or a missing "
+                ".T"), "transpose"
+    factor = _factor(actual, expected, tol)
+    if factor is not None:
         times = "a constant multiple of" if hidden else f"{factor:.4g} times"
         # A count (N, T, 2) or its inverse says "mean for sum" or a lost 1/N; another factor (a spectral radius, a
         # norm) says something else, which the generic words leave open.
         whole = max(abs(factor), 1 / abs(factor)) if factor else np.inf
         count = whole < 1e6 and abs(whole - round(whole)) < 1e-6 and (counts is None or round(whole) in counts)
         such = " (such as 1/N)" if count else ""
-        return f"it is {times} the expected value: a missing or extra constant factor{such}?"
-    return ""
+        return f"it is {times} the expected value: a missing or extra constant factor{such}?", "factor"
+    return "", ""
+
+
+def _factor(actual: np.ndarray, expected: np.ndarray, tol: Tolerance) -> float | None:
+    """The constant c (not 1) with actual = c x expected within ``tol``, or None."""
+    if not np.any(expected):
+        return None
+    factor = float(np.sum(actual * expected) / np.sum(expected * expected))
+    return factor if abs(factor - 1) > 1e-3 and _close(actual, factor * expected, tol) else None
 
 
 def _close(a: np.ndarray, b: np.ndarray, tol: Tolerance) -> bool:
@@ -251,11 +263,11 @@ def check_array(name: str, actual, expected: np.ndarray, tol: Tolerance,
                f"at {where} ({pair(float(actual[worst]), float(expected[worst]))})")
     brief = f"{name} is wrong (worst relative error {order_of(rel)})"
     axis = time_axis % actual.ndim if time_axis is not None and -actual.ndim <= time_axis < actual.ndim else None
-    hint = _hint(actual, expected, tol, time_axis=axis, counts=counts)
+    hint, kind = _hint(actual, expected, tol, time_axis=axis, counts=counts)
     if hint:
         message += f"; {hint}"
-        brief += f"; {_hint(actual, expected, tol, hidden=True, time_axis=axis, counts=counts)}"
-    return Mismatch(message, brief)
+        brief += f"; {_hint(actual, expected, tol, hidden=True, time_axis=axis, counts=counts)[0]}"
+    return Mismatch(message, brief, pattern=kind)
 
 
 def check_indices(name: str, actual, expected: np.ndarray) -> Mismatch | None:

@@ -584,7 +584,10 @@ class Grading:
 
     def _verdict(self, mismatch: Mismatch | None, test: TestSpec) -> None:
         if mismatch is not None:
-            raise Failed(mismatch.message, brief=mismatch.brief, digest=mismatch.digest)
+            # What this assignment says of that pattern in this function (a text without figures: hidden too).
+            why = self.homework.pattern_hint(test.function, mismatch.pattern)
+            why = f" ({why})" if why else ""
+            raise Failed(mismatch.message + why, brief=mismatch.brief + why, digest=mismatch.digest)
 
     def kind_forward(self, test: TestSpec, case: dict) -> None:
         self._forward_reply(test, case)

@@ -110,7 +110,7 @@ class Reply:
             # innermost frame its file: not the graded function's when that called another file's stub.
             frames = _TRACEBACK_FRAME.findall(self.traceback)
             file = frames[-1][0].replace("\\", "/").rpartition("/")[2] if frames else ""
-            # A graded notebook's cells are named "hw_rnn.ipynb, cell 8" (extract.py, notebook_kernel.py).
+            # A graded notebook's cells are named "NAME.ipynb, cell 8" (extract.py, notebook_kernel.py).
             where = f" in {file}" if file.endswith(".py") or ", cell " in file else f" in {module}.py" if module else ""
             return f"{self.error or function + ' is not implemented yet'}: replace its `raise NotImplementedError`" \
                    f"{where} with your code"
