@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -283,6 +285,35 @@ def test_toolkit_folders_are_known_by_what_they_hold_not_their_name(tmp_path):
     assert located.chosen == {"rnn_layers.py": "autograder/rnn_layers.py"}
     assert sorted(located.released) == ["check.py", "data/", "support/", "timestamp.txt"]
     assert not any("check.py" in n or "timestamp" in n for n in located.notes)
+
+
+@pytest.mark.parametrize("method", ["zip program", "bzip2", "lzma", "stored"])
+def test_a_zip_whose_data_is_damaged_is_refused_with_a_reason(tmp_path, method):
+    """Bytes flipped in the middle of the members' compressed data: each codec fails its own way (zlib.error,
+    OSError, LZMAError, a bad CRC); every one is "damaged", never a crash, and the files beside it are graded."""
+    sub = make_submission(tmp_path / "hw_rnn")
+    archive = tmp_path / "hw_rnn.zip"
+    if method == "zip program":
+        subprocess.run(["zip", "-qr", str(archive), "hw_rnn"], cwd=tmp_path, check=True)
+    else:
+        codec = {"bzip2": zipfile.ZIP_BZIP2, "lzma": zipfile.ZIP_LZMA, "stored": zipfile.ZIP_STORED}[method]
+        with zipfile.ZipFile(archive, "w", codec) as zf:
+            for name in FILES:
+                zf.write(sub / name, f"hw_rnn/{name}")
+    data = bytearray(archive.read_bytes())
+    with zipfile.ZipFile(archive) as zf:
+        first = next(i for i in zf.infolist() if not i.is_dir() and i.compress_size > 100)
+        start = first.header_offset + 30 + len(first.filename.encode()) + len(first.extra)
+    for k in range(start + 20, start + min(first.compress_size, 400) - 20):
+        data[k] ^= 0x5A
+    archive.write_bytes(bytes(data))
+    with pytest.raises(SubmissionProblem, match=r"hw_rnn\.zip is damaged: hw_rnn/"):
+        locate(archive, FILES, "hw_rnn", dest=tmp_path / "d")
+    beside = make_submission(tmp_path / "beside")
+    shutil.copyfile(archive, beside / "hw_rnn.zip")
+    located = locate(beside, FILES, "hw_rnn", dest=tmp_path / "e")
+    assert located.chosen == {f: f for f in FILES}
+    assert any(n.startswith("hw_rnn.zip was not opened: hw_rnn.zip is damaged") for n in located.notes)
 
 
 def test_otters_export_records_are_not_the_students_files(tmp_path):

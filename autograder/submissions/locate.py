@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import re
 import shutil
@@ -159,7 +160,7 @@ def extract_zip(archive: Path, dest: Path, limits: ArchiveLimits = ArchiveLimits
     max_file, max_total = int(limits.max_file_mb * 2**20), int(limits.max_total_mb * 2**20)
     try:
         zf = zipfile.ZipFile(archive)
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError):
         raise SubmissionProblem(f"{archive.name} is not a valid zip file") from None
     except OSError as exc:
         raise SubmissionProblem(f"{archive.name} cannot be read: {exc.strerror}") from None
@@ -197,19 +198,41 @@ def extract_zip(archive: Path, dest: Path, limits: ArchiveLimits = ArchiveLimits
                 raise SubmissionProblem(f"zip refused: member {info.filename!r} points outside the submission folder")
             target.parent.mkdir(parents=True, exist_ok=True)
             size = 0
-            try:
-                with zf.open(info) as src, open(target, "wb") as out:
-                    # The declared sizes may lie: count what is actually written.
-                    while chunk := src.read(1 << 16):
-                        size += len(chunk)
-                        written += len(chunk)
-                        if size > max_file or written > max_total:
-                            raise SubmissionProblem(f"zip refused: it unpacks to more than its declared size "
-                                                    f"and the limits ({limits.max_total_mb:g} MB)")
-                        out.write(chunk)
-            except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, ValueError) as exc:
-                raise SubmissionProblem(f"{archive.name} is damaged: {info.filename}: {exc}") from None
+            with _reading(archive, info):
+                src = zf.open(info)
+            with src, open(target, "wb") as out:
+                # The declared sizes may lie: count what is actually written.
+                while True:
+                    with _reading(archive, info):  # the data itself may be damaged: say so, whatever the codec
+                        chunk = src.read(1 << 16)
+                    if not chunk:
+                        break
+                    size += len(chunk)
+                    written += len(chunk)
+                    if size > max_file or written > max_total:
+                        raise SubmissionProblem(f"zip refused: it unpacks to more than its declared size "
+                                                f"and the limits ({limits.max_total_mb:g} MB)")
+                    out.write(chunk)
             _keep_time(target, info)
+
+
+@contextlib.contextmanager
+def _reading(archive: Path, info):
+    """SubmissionProblem "damaged" for what reading a member can raise on bad data: zipfile's own errors, and
+    each codec's (zlib.error for deflate, OSError from bz2, lzma.LZMAError), not only a bad CRC."""
+    import zipfile
+    import zlib
+
+    damaged: tuple = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, ValueError, zlib.error)
+    try:
+        import lzma
+        damaged += (lzma.LZMAError,)
+    except ImportError:  # a Python built without lzma cannot open such members at all: NotImplementedError
+        pass
+    try:
+        yield  # reading only: writing the unpacked file (the grader's disk) is outside
+    except damaged + (OSError,) as exc:
+        raise SubmissionProblem(f"{archive.name} is damaged: {info.filename}: {exc}") from None
 
 
 def _keep_time(target: Path, info: zipfile.ZipInfo) -> None:
