@@ -91,6 +91,12 @@ def test_a_float32_forward_does_not_hide_a_small_backward_bug(tmp_path):
     assert public["score"] == 0, public
     assert "the numerical gradient of the reference rnn_step_forward (yours is float32-like" in public["output"]
     assert "dW" in public["output"] and "not precise enough" not in public["output"], public["output"]
+    # The hints name the backward whose error is the bug, not the forward that is only float32-like.
+    for t in results["tests"]:
+        if t["name"].startswith(("rnn_step_backward:", "rnn_backward:")) and t["score"] < t["max_score"]:
+            assert "fails its own tests, and this" not in t["output"], t["output"]
+        if t["name"].startswith("rnn_backward:") and t["score"] < t["max_score"]:
+            assert "meant to call rnn_step_backward" in " ".join(t["output"].split()), t["output"]
 
 
 def test_pair_shows_the_difference():

@@ -1131,9 +1131,11 @@ def _add_hints(results: list[TestResult], homework: Homework, hidden: bool, impr
             not r.passed and r.spec.kind == "forward" and not r.spec.stability for r in by_function.get(forward, []))
         through_time = gradient is not None and gradient.forward != function and function in homework.sequence_functions
         # The failing functions this one is meant to call, leaving out those whose failures a deeper one explains
-        # (a function it calls, or the forward whose outputs a backward's tests run on).
+        # (a function it calls, or the forward whose outputs a backward's tests run on, unless that forward is only
+        # float32-like: its rounding explains its callers' small errors, not its backward's).
         causes = sorted(f for f in failing & homework.calls.get(function, frozenset())
-                        if not failing & _depends_on(homework, f))
+                        if not failing & homework.calls.get(f, frozenset())
+                        and not (failing - imprecise) & _depends_on(homework, f))
         # A wrong forward hands its backward wrong caches, a wrong step breaks every step: those hints come first.
         if through_time and not forward_broken and not causes and any(
                 r.passed and r.spec.kind in grad_kinds and _all_single_step(r.spec, time_keys) for r in group):
