@@ -72,9 +72,11 @@ FAULTS = {
     "nan_output": ([{"file": "rnn_layers.py", "find": "    o = s @ V.T + c\n",
                      "replace": "    o = s @ V.T + c\n    o[0, 0, 0] = np.nan\n"}],
                    {"output_forward", "output_backward"}, "NaN"),
+    # sigmoid in float32: every LSTM function that runs it loses its value tests; the right backwards keep theirs,
+    # checked against the reference forward with float32's rounding allowed (test_precision.py).
     "float32_output": ([{"file": "lstm_layers.py", "find": "    return out\n",
                          "replace": "    return out.astype(np.float32)\n"}],
-                       LSTM, "float32"),
+                       LSTM - {"lstm_step_backward", "lstm_backward"}, "float32"),
     "wrong_shape": ([{"file": "rnn_layers.py", "find": "    dc = do.sum(axis=(0, 1))\n",
                       "replace": "    dc = do.sum(axis=0)\n"}], {"output_backward"}, "shape"),
 }
