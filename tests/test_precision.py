@@ -157,3 +157,21 @@ def test_a_float32_forward_does_not_excuse_a_backward_far_off(tmp_path):
                 if t["name"] == "many_to_one_loss: gradients match the numerical gradient of your loss")
     assert test["score"] == 0 and "not precise enough" not in test["output"], test["output"]
     assert "the numerical gradient of the reference many_to_one_loss" in test["output"], test["output"]
+
+
+def test_outputs_rounded_to_float32_within_tolerance_are_named_where_they_cost(tmp_path):
+    """rnn_forward stores its states rounded through float32: right to 6e-8, so its own tests pass, but
+    char_rnn_loss (the reference's code) then fails by float32-sized errors. The failing tests name rnn_forward
+    as where the rounding is, and no caller is sent to fix char_rnn_loss, whose code is right."""
+    edits = [{"file": "rnn_layers.py", "find": "        s[:, t] = s_prev\n",
+              "replace": "        s[:, t] = s_prev.astype(np.float32)\n"}]
+    _, results = grade_cli(make_submission(tmp_path / "rounded", edits), tmp_path)
+    tests = {t["name"]: t for t in results["tests"]}
+    assert all(t["score"] == t["max_score"] for n, t in tests.items() if n.startswith("rnn_forward:"))
+    failed = [t for t in results["tests"] if t["score"] < t["max_score"]]
+    assert failed and all(t["name"].split(":")[0] in ("char_rnn_loss", "train_char_rnn", "many_to_one_loss")
+                          for t in failed), [t["name"] for t in failed]
+    for t in failed:
+        if t["visibility"] == "visible":
+            assert "Hint: rnn_forward returns values rounded to float32" in t["output"], (t["name"], t["output"])
+        assert "meant to call char_rnn_loss" not in t["output"], t["output"]

@@ -49,6 +49,7 @@ class TestResult:
     output: str
     digest: str = ""  # of the wrong value a failed value check saw (compare.value_digest); never shown
     fault: str = ""  # failed because a call never returned or ended its process (Failed.fault): its kind
+    pattern: str = ""  # the kind of wrong value found (compare.Mismatch.pattern, via Failed.pattern)
 
     @property
     def score(self) -> float:
@@ -87,8 +88,9 @@ class Failed(Exception):
     """
 
     def __init__(self, message: str, general: bool = False, brief: str | None = None, digest: str = "",
-                 fault: str = "") -> None:
+                 fault: str = "", pattern: str = "") -> None:
         super().__init__(message)
+        self.pattern = pattern  # compare.Mismatch.pattern of the wrong value, when a value was wrong
         self.general = general
         self.brief = brief
         self.digest = digest
@@ -273,6 +275,9 @@ class Grading:
         # (forward, hidden) for a forward whose outputs were float32-like in a gradient test of that visibility:
         # its failures are its precision's, which its backward's tests do not inherit (add_hints).
         self.imprecise_forwards: set[tuple[str, bool]] = set()
+        # (function, hidden) whose outputs passed a forward test of that visibility as float32 numbers (rounded
+        # through float32, close enough for its own tolerance): enough for a caller's float32-sized error.
+        self.rounded_outputs: set[tuple[str, bool]] = set()
         self.box = box
         self.reference = reference
         self.module_errors = module_errors
@@ -578,16 +583,18 @@ class Grading:
                 kind(test, case)
             except Failed as exc:
                 if exc.general:
-                    raise Failed(exc.text(test.hidden), digest=exc.digest, fault=exc.fault) from None
+                    raise Failed(exc.text(test.hidden), digest=exc.digest, fault=exc.fault,
+                                 pattern=exc.pattern) from None
                 raise Failed(_case_label(test, k, case) + exc.text(test.hidden) + _unlike_passed(test, k),
-                             digest=exc.digest, fault=exc.fault) from None
+                             digest=exc.digest, fault=exc.fault, pattern=exc.pattern) from None
 
     def _verdict(self, mismatch: Mismatch | None, test: TestSpec) -> None:
         if mismatch is not None:
             # What this assignment says of that pattern in this function (a text without figures: hidden too).
             why = self.homework.pattern_hint(test.function, mismatch.pattern)
             why = f" ({why})" if why else ""
-            raise Failed(mismatch.message + why, brief=mismatch.brief + why, digest=mismatch.digest)
+            raise Failed(mismatch.message + why, brief=mismatch.brief + why, digest=mismatch.digest,
+                         pattern=mismatch.pattern)
 
     def kind_forward(self, test: TestSpec, case: dict) -> None:
         self._forward_reply(test, case)
@@ -623,6 +630,8 @@ class Grading:
             mismatches = []
         if mismatches:
             self._verdict(mismatches[0], test)
+        if any(compare.float32_numbers(got[n], expected[n]) for n in fn.outputs if n != "cache"):
+            self.rounded_outputs.add((fn.name, test.hidden))  # right within tolerance, but rounded: add_hints
         if test.stability and reply.warnings:
             # The warning's text and class are the student's to choose (see Reply.describe): hidden tests say
             # only that there was one.
@@ -1099,24 +1108,30 @@ def _depends_on(homework: Homework, function: str) -> frozenset[str]:
     return homework.calls.get(function, frozenset()) | forward
 
 
-def add_hints(results: list[TestResult], homework: Homework, imprecise: set[tuple[str, bool]] = frozenset()
-              ) -> None:
+def add_hints(results: list[TestResult], homework: Homework, imprecise: set[tuple[str, bool]] = frozenset(),
+              rounded: set[tuple[str, bool]] = frozenset()) -> None:
     """Hints that compare a function's tests with each other (or with its forward's).  A public test's hints
     are drawn from the public tests alone: a hint must never tell a student how a hidden test went.
-    ``imprecise``: ``Grading.imprecise_forwards``."""
-    _add_hints([r for r in results if not r.spec.hidden], homework, False, {f for f, h in imprecise if not h})
-    _add_hints(results, homework, True, {f for f, _ in imprecise})
+    ``imprecise``: ``Grading.imprecise_forwards``; ``rounded``: ``Grading.rounded_outputs``."""
+    _add_hints([r for r in results if not r.spec.hidden], homework, False, {f for f, h in imprecise if not h},
+               {f for f, h in rounded if not h})
+    _add_hints(results, homework, True, {f for f, _ in imprecise}, {f for f, _ in rounded})
 
 
-def _add_hints(results: list[TestResult], homework: Homework, hidden: bool, imprecise: set[str] = frozenset()
-               ) -> None:
+def _add_hints(results: list[TestResult], homework: Homework, hidden: bool, imprecise: set[str] = frozenset(),
+               rounded: set[str] = frozenset()) -> None:
     """``add_hints`` on the tests of one visibility, comparing them with ``results``; ``imprecise``: the
-    forwards found float32-like (their backward's tests compare with the reference: no "fix it first")."""
+    forwards found float32-like (their backward's tests compare with the reference: no "fix it first");
+    ``rounded``: functions whose passing outputs are float32 numbers."""
     time_keys = homework.time_keys
     by_function: dict[str, list[TestResult]] = {}
     for r in results:
         by_function.setdefault(r.spec.function, []).append(r)
     failing = {f for f, g in by_function.items() if any(not r.passed and not r.spec.stability for r in g)}
+    # Failing only by float32-sized errors while calling a function whose outputs are float32 numbers: that
+    # rounding explains them, so they are no function to fix first for their callers.
+    explained = {f for f in failing if rounded & homework.calls.get(f, frozenset()) and all(
+        r.pattern == "float32" for r in by_function[f] if not r.passed and not r.spec.stability)}
     for function, group in by_function.items():
         failed = [r for r in group if not r.passed and r.spec.hidden == hidden]
         if not failed:
@@ -1133,7 +1148,7 @@ def _add_hints(results: list[TestResult], homework: Homework, hidden: bool, impr
         # The failing functions this one is meant to call, leaving out those whose failures a deeper one explains
         # (a function it calls, or the forward whose outputs a backward's tests run on, unless that forward is only
         # float32-like: its rounding explains its callers' small errors, not its backward's).
-        causes = sorted(f for f in failing & homework.calls.get(function, frozenset())
+        causes = sorted(f for f in (failing - explained) & homework.calls.get(function, frozenset())
                         if not failing & homework.calls.get(f, frozenset())
                         and not (failing - imprecise) & _depends_on(homework, f))
         # A wrong forward hands its backward wrong caches, a wrong step breaks every step: those hints come first.
@@ -1171,6 +1186,17 @@ def _add_hints(results: list[TestResult], homework: Homework, hidden: bool, impr
             for r in failed:
                 if r.spec.stability:
                     r.output += "\nHint: " + homework.stability_hint_for(function)
+        # A float32-sized error, no failing function to blame, and a function it calls that returns float32
+        # numbers (close enough for its own tests): that rounding is enough, so say where it is.
+        sources = sorted(f for f in rounded & homework.calls.get(function, frozenset()) if f not in failing)
+        through = explained & homework.calls.get(function, frozenset())  # callees failing by that rounding alone
+        if sources and not causes:
+            for r in failed:
+                if r.pattern == "float32" or through:
+                    r.output += (f"\nHint: {listed(sources)} {'returns' if len(sources) == 1 else 'return'} values "
+                                 "rounded to float32 (close enough for "
+                                 f"{'its' if len(sources) == 1 else 'their'} own tests), which is enough for an "
+                                 f"error this small here: compute {'it' if len(sources) == 1 else 'them'} in float64.")
         if causes:
             named = listed(causes)
             for r in failed:
@@ -1266,7 +1292,7 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
                 grading.run(test)
                 results[i] = TestResult(test, True, "passed")
             except Failed as exc:
-                results[i] = TestResult(test, False, str(exc), exc.digest, exc.fault)
+                results[i] = TestResult(test, False, str(exc), exc.digest, exc.fault, exc.pattern)
             except Exception as exc:  # noqa: BLE001 -- a grader bug must not cost the other tests
                 grader_errors.append(f"{test.full_name}: {type(exc).__name__}: {exc}")
                 results[i] = TestResult(test, False, "the grader itself failed on this test (not your code's "
@@ -1283,7 +1309,7 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
                          f"output past {output_cap(file_limit) / 2**20:.3g} MB is cut (printing costs no points, "
                          "but it slows grading down: remove the prints from your functions).")
     ordered = [results[i] for i in range(len(tests))]
-    add_hints(ordered, config.homework, grading.imprecise_forwards)
+    add_hints(ordered, config.homework, grading.imprecise_forwards, grading.rounded_outputs)
     try:
         notebook = extracted_from(submission)
         notes += (fingerprint.notebook_notes(notebook.notebook, notebook.sources, config.path) if notebook
