@@ -379,3 +379,14 @@ def test_an_assignment_says_what_a_constant_factor_means_in_clip_gradients(tmp_p
     assert public["score"] == 0 and said in public["output"], public["output"]
     hidden = next(t for t in results["tests"] if t["name"] == "clip_gradients: matches the reference on hidden inputs")
     assert hidden["score"] == 0 and said in hidden["output"] and "got" not in hidden["output"], hidden["output"]
+
+
+def test_a_wrong_scalar_output_is_named_before_the_arrays_beside_it(tmp_path):
+    """clip_gradients with the L1 norm: total_norm and every clipped array are wrong; the message names
+    total_norm, the figure the arrays were scaled from (it named clipped['U'] and a constant factor)."""
+    edits = [{"file": "rnn_layers.py",
+              "find": "    total_norm = float(np.sqrt(sum(np.sum(g**2) for g in grads.values())))\n",
+              "replace": "    total_norm = float(sum(np.sum(np.abs(g)) for g in grads.values()))\n"}]
+    _, results = grade_cli(make_submission(tmp_path / "l1", edits), tmp_path)
+    test = next(t for t in results["tests"] if t["name"] == "clip_gradients: clips by the global norm")
+    assert test["score"] == 0 and test["output"].split(": ", 1)[1].startswith("total_norm is "), test["output"]
