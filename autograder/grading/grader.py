@@ -1152,7 +1152,7 @@ def _add_hints(results: list[TestResult], homework: Homework, hidden: bool, impr
         # float32-like: its rounding explains its callers' small errors, not its backward's).
         causes = sorted(f for f in (failing - explained) & homework.calls.get(function, frozenset())
                         if not failing & homework.calls.get(f, frozenset())
-                        and not (failing - imprecise) & _depends_on(homework, f))
+                        and not (failing - imprecise) & (_depends_on(homework, f) - homework.calls.get(f, frozenset())))
         # A wrong forward hands its backward wrong caches, a wrong step breaks every step: those hints come first.
         if through_time and not forward_broken and not causes and any(
                 r.passed and r.spec.kind in grad_kinds and _all_single_step(r.spec, time_keys) for r in group):

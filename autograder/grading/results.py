@@ -86,11 +86,15 @@ def top_output(files_found: list[str], notes: list[str], tests: list[dict], stud
     return "\n".join(lines)
 
 
+def no_tests(output: str) -> dict:
+    """A results.json that scores nothing and says why in ``output`` (score 0, no test; strings cleaned)."""
+    return clean({"score": 0, "output": output, "visibility": "visible", "stdout_visibility": "hidden", "tests": []})
+
+
 def could_not_grade(reason: str) -> dict:
     """The results.json of a submission that cannot be graded as it is (a damaged or unsafe zip): score 0, no
     test, and the reason, which is the student's to fix (a new upload)."""
-    return clean({"score": 0, "output": f"This submission could not be graded: {reason}. Fix it and submit again.",
-                  "visibility": "visible", "stdout_visibility": "hidden", "tests": []})
+    return no_tests(f"This submission could not be graded: {reason}. Fix it and submit again.")
 
 
 def to_gradescope(report: GradeReport, config: Config) -> dict:

@@ -34,7 +34,7 @@ import traceback
 import zipfile
 from pathlib import Path
 
-from autograder.grading.results import tolerant_stdio, write_json_atomic
+from autograder.grading.results import no_tests, tolerant_stdio, write_json_atomic
 from autograder.sandbox.privileges import kill_strays, student_identity
 from autograder.submissions.locate import shown_names, uploaded_files
 
@@ -165,8 +165,7 @@ def secure_layout(root: Path) -> None:
 
 def failure(student: str, staff: str) -> dict:
     """A results.json for a submission that could not be graded: score 0, and why."""
-    return {"score": 0, "output": f"{student}\nCourse staff: {staff}", "visibility": "visible",
-            "stdout_visibility": "hidden", "tests": []}
+    return no_tests(f"{student}\nCourse staff: {staff}")
 
 
 NOT_YOUR_CODE = ("This submission could not be graded: the autograder itself failed (not a problem found in your "

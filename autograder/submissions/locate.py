@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import os
 import re
 import shutil
@@ -216,22 +217,30 @@ def extract_zip(archive: Path, dest: Path, limits: ArchiveLimits = ArchiveLimits
             _keep_time(target, info)
 
 
-@contextlib.contextmanager
-def _reading(archive: Path, info):
-    """SubmissionProblem "damaged" for what reading a member can raise on bad data: zipfile's own errors, and
-    each codec's (zlib.error for deflate, OSError from bz2, lzma.LZMAError), not only a bad CRC."""
+@functools.cache
+def _damaged_errors() -> tuple[type[BaseException], ...]:
+    """What reading a zip member raises on bad data: zipfile's own errors and each codec's (zlib.error for
+    deflate, OSError from bz2, lzma.LZMAError), not only a bad CRC.  Built once: ``_reading`` guards every
+    64 KB chunk."""
     import zipfile
     import zlib
 
-    damaged: tuple = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, ValueError, zlib.error)
+    damaged: tuple = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, ValueError,
+                      zlib.error, OSError)
     try:
         import lzma
         damaged += (lzma.LZMAError,)
     except ImportError:  # a Python built without lzma cannot open such members at all: NotImplementedError
         pass
+    return damaged
+
+
+@contextlib.contextmanager
+def _reading(archive: Path, info):
+    """SubmissionProblem "damaged" for what reading a member raises on bad data (``_damaged_errors``)."""
     try:
         yield  # reading only: writing the unpacked file (the grader's disk) is outside
-    except damaged + (OSError,) as exc:
+    except _damaged_errors() as exc:
         raise SubmissionProblem(f"{archive.name} is damaged: {info.filename}: {exc}") from None
 
 
