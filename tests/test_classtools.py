@@ -37,6 +37,9 @@ _NORM, _STEP = "        norms[t] = np.linalg.norm(ds)\n", "        _, ds, _, _, 
 NORMS_AFTER_STEP = {"file": "sequence_models.py", "find": _NORM + _STEP, "replace": _STEP + _NORM}
 MUTANT_A = next(m for m in CORPUS if m["name"] == "rnn_step_backward_db_mean")
 MUTANT_B = next(m for m in CORPUS if m["name"] == "lstm_step_backward_bias_mean")
+# Two rare bugs in two functions, handed in by the same two students.
+TWO_BUGS = [e for m in CORPUS if m["name"] in ("output_backward_dv_transposed", "adagrad_missing_square")
+            for e in m["edits"]]
 FILES = ("rnn_layers.py", "lstm_layers.py", "char_rnn.py", "quiz.py", "sequence_models.py")
 # Local names only (never a parameter: the grader may pass arguments by name).
 RENAMES = {"a_n": "pre_activation", "da_n": "grad_pre", "N": "rows", "H": "width"}
@@ -99,6 +102,7 @@ def graded(tmp_path_factory):
     make_submission(src / "norms", [NORMS_AFTER_STEP])
     for k in (1, 2):
         make_submission(src / f"mut_b{k}", MUTANT_B["edits"])
+        make_submission(src / f"two_bugs{k}", TWO_BUGS)
     out = base / "out"
     proc = grade_all(src, out)
     assert proc.returncode == 0, proc.stderr
@@ -165,7 +169,14 @@ def test_identical_wrong_values_are_a_second_signal(graded):
     doc = json.loads((out / "results" / "mut_b1.json").read_text())
     assert not any(d in json.dumps(doc) for d in raw["mut_b1"]["digests"].values())
     pairs = similarity_rows(out)
-    assert "wrong_values" in pairs[frozenset(("mut_b1", "mut_b2"))]["flagged"]
+    # One rare bug in common repeats its wrong values in every test it fails (and its callers'): one piece of
+    # evidence, listed, not flagged; two rare bugs in two functions are flagged.
+    one = pairs[frozenset(("mut_b1", "mut_b2"))]
+    assert int(one["rare_identical_wrong_values"]) >= 2 and one["functions_with_rare_values"] == "lstm_step_backward"
+    assert "wrong_values" not in one["flagged"], one
+    two = pairs[frozenset(("two_bugs1", "two_bugs2"))]
+    assert set(two["functions_with_rare_values"].split("; ")) == {"output_backward", "adagrad_update"}, two
+    assert "wrong_values" in two["flagged"], two
     # Three students share mutant A's values: a common bug, not counted as evidence.
     row = pairs[frozenset(("mut_a1", "mut_a2"))]
     assert "wrong_values" not in row["flagged"] and int(row["identical_wrong_values"]) > 0
@@ -255,6 +266,36 @@ def test_two_bugs_failing_the_same_tests_alike_are_two_clusters(tmp_path):
     for student in ("mean1", "times_n"):
         cluster = next(c for c in found if student in c.members)
         assert echoed and echoed <= set(cluster.echoes) | {t for t, _ in cluster.signature}, (student, cluster)
+
+
+def test_a_callers_failure_goes_with_the_bug_that_explains_it(tmp_path):
+    """Training that never clips fails as training beside a clipping function that never clips: the second
+    student's training failure (the grader puts it down to clip_gradients) is in their clip_gradients cluster,
+    the first students' in a cluster of their own; a bug every holder of an echo does not share (the db bug,
+    beside students with the norms bug alone) explains nothing."""
+    from autograder.classroom.clusters import clusters
+
+    never_clips = {"file": "char_rnn.py", "find": "        grads, _ = clip_gradients(grads, max_norm)\n",
+                   "replace": ""}
+    clip_does_nothing = {"file": "rnn_layers.py", "find": "scale = max_norm / total_norm if total_norm > max_norm "
+                         "else 1.0", "replace": "scale = 1.0"}
+    students = {"no_clip1": [never_clips], "no_clip2": [never_clips], "clip_noop": [clip_does_nothing],
+                "db": MUTANT_A["edits"], "db_norms": [*MUTANT_A["edits"], NORMS_AFTER_STEP],
+                "norms": [NORMS_AFTER_STEP]}
+    records = {s: {"status": "graded", "results": grade_cli(make_submission(tmp_path / s, edits), tmp_path)[1]}
+               for s, edits in students.items()}
+    lost = {s: {t["name"].split(":")[0] for t in r["results"]["tests"] if t["score"] < t["max_score"]}
+            for s, r in records.items()}
+    assert lost["no_clip1"] == {"train_char_rnn"} and lost["clip_noop"] == {"clip_gradients", "train_char_rnn"}
+    training = [t["output"] for t in records["clip_noop"]["results"]["tests"]
+                if t["name"].startswith("train_char_rnn") and t["score"] < t["max_score"]]
+    assert training and all("fix it first" in o and "clip_gradients" in o for o in training), training
+    found = clusters(records)
+    of = {s: [c for c in found if s in c.members] for s in students}
+    assert [c.members for c in of["no_clip1"]] == [["no_clip1", "no_clip2"]]
+    assert len(of["clip_noop"]) == 1 and of["clip_noop"][0].members == ["clip_noop"]
+    assert {t.split(":")[0] for t, _ in of["clip_noop"][0].signature} == {"clip_gradients", "train_char_rnn"}
+    assert [c.members for c in of["norms"]] == [["db_norms", "norms"]]
 
 
 @pytest.fixture

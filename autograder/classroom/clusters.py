@@ -100,6 +100,13 @@ def signatures(record: dict) -> dict[str, tuple[tuple[tuple[str, str], ...], boo
     return {f: (tuple(tests), f in own) for f, tests in found.items()}
 
 
+def _blamed(tests: list[dict], function: str) -> set[str]:
+    """The words of the grader's hints that put ``function``'s failures down to another function (the names)."""
+    return {word for t in tests if t["name"].split(":", 1)[0] == function and t["score"] < t["max_score"]
+            for line in t["output"].splitlines() if line.startswith("Hint:") and _EXPLAINED.search(line)
+            for word in re.findall(r"[\w.]+", line)}
+
+
 def cluster_id(sig: tuple[tuple[str, str], ...]) -> str:
     return "c" + hashlib.sha256(repr(sig).encode()).hexdigest()[:6]
 
@@ -110,29 +117,49 @@ def clusters(records: dict[str, dict]) -> list[Cluster]:
     One per bug: students whose failures in a function are the same form a group, and the groups of one
     function's bug and of the functions it breaks hold the same students, so groups with the same members are
     one cluster (its signatures joined in the config's order).  A student with two bugs is in two clusters,
-    whatever else each bug breaks; a file that does not import, or untouched templates, is one cluster.  A
-    cluster none of whose failures is anyone's own (every one put down by the grader to another function) is
-    an echo of bugs elsewhere: two bugs seen alike through a caller are not one; its tests are listed as
-    ``echoes`` of each cluster whose members all share them."""
+    whatever else each bug breaks; a file that does not import, or untouched templates, is one cluster.
+
+    A failure the grader puts down to another function (a hint "fix X first") may look like another student's
+    own bug: training that never clips fails as training beside a clipping function that never clips does.
+    It goes with the student's own failure in a function the hint names whose every holder fails alike here
+    too (of several, the one most students hold), not with the students who wrote the bug themselves.  A
+    cluster none of whose failures is anyone's own (every one put down to another function) is an echo of bugs
+    elsewhere: two bugs seen alike through a caller are not one; its tests are listed as ``echoes`` of each
+    cluster whose members all share them."""
+    found_sigs = {student: signatures(records[student]) for student in sorted(records)}
+    has = {student: {sig for sig, _ in sigs.values()} for student, sigs in found_sigs.items()}
+    holders: dict[tuple, set[str]] = {}
+    for student, sigs in has.items():
+        for sig in sigs:
+            holders.setdefault(sig, set()).add(student)
+    # Group keys: (signature, the student's own signature it is put down to, or None).
     groups: dict[tuple, list[str]] = {}
-    owned: set[tuple] = set()  # signatures some member fails on their own
-    order: dict[tuple, int] = {}  # a signature's first test's place in its first student's results
-    for student in sorted(records):
-        names = [t["name"] for t in (records[student].get("results") or {}).get("tests", [])]
-        for sig, own in signatures(records[student]).values():
-            groups.setdefault(sig, []).append(student)
-            order.setdefault(sig, names.index(sig[0][0]))
+    owned: set[tuple] = set()  # keys some member fails on their own
+    order: dict[tuple, int] = {}  # a key's first test's place in its first student's results
+    for student, sigs in found_sigs.items():
+        tests = (records[student].get("results") or {}).get("tests", [])
+        names = [t["name"] for t in tests]
+        mine = [sig for sig, own in sigs.values() if own]
+        for function, (sig, own) in sigs.items():
+            blamed = _blamed(tests, function)
+            causes = [] if own else [g for g in mine if g[0][0].split(":", 1)[0] in blamed
+                                     and all(sig in has[m] for m in holders[g])]
+            causes.sort(key=lambda g: -len(holders[g]))  # the bug whose every holder fails alike here, most of them
+            unique = causes and (len(causes) == 1 or len(holders[causes[0]]) > len(holders[causes[1]]))
+            key = (sig, causes[0] if unique else None)
+            groups.setdefault(key, []).append(student)
+            order.setdefault(key, names.index(sig[0][0]))
             if own:
-                owned.add(sig)
+                owned.add(key)
     joined: dict[tuple[str, ...], list[tuple]] = {}
-    for sig, members in groups.items():
-        joined.setdefault(tuple(members), []).append(sig)
+    for key, members in groups.items():
+        joined.setdefault(tuple(members), []).append(key)
     found, echoes = [], []
-    for members, sigs in joined.items():
-        if owned.isdisjoint(sigs):
-            echoes += [(set(members), [name for part in sigs for name, _ in part])]
+    for members, keys in joined.items():
+        if owned.isdisjoint(keys):
+            echoes += [(set(members), [name for sig, _ in keys for name, _ in sig])]
             continue
-        sig = tuple(test for part in sorted(sigs, key=order.__getitem__) for test in part)
+        sig = tuple(test for key in sorted(keys, key=order.__getitem__) for test in key[0])
         found.append(Cluster(cluster_id(sig), sig, list(members)))
     for c in found:
         c.echoes = tuple(dict.fromkeys(name for members, names in echoes if set(c.members) <= members

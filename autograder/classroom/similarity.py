@@ -11,7 +11,9 @@ Two independent signals over a graded class (``grade-all``'s OUTDIR):
 * identical wrong values: the grader records a hash of the value each failing test saw
   (``compare.value_digest``, ``digests`` in ``raw/<id>.json``).  Bit-identical wrong floats mean the
   same operations in the same order; a wrong value shared by many students is a common bug and is not
-  counted (see ``Thresholds.rare``).
+  counted (see ``Thresholds.rare``).  One bug repeats its wrong values in every test it fails and in every
+  caller's, so the evidence is counted in bugs: the functions holding rare shared values that both students
+  fail on their own (no grader hint putting the failure down to another function, ``clusters.signatures``).
 
 Thresholds are documented in README.md ("Similarity between students") and are defaults of
 ``Thresholds``.  Nothing here decides misconduct: the report ranks pairs for a person to read.
@@ -29,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
+from autograder.classroom.clusters import signatures
 from autograder.classroom.gradebook import load_records
 from autograder.config import Config
 from autograder.grading.results import write_text_atomic
@@ -48,7 +51,7 @@ class Thresholds:
     min_overlap: int = 150  # ... and at least this much matched code: one short function is not enough
     listed: float = 0.2  # pairs listed in similarity.csv (flagged or not)
     rare: int = 2  # a wrong value counts when at most this many students of the class returned it
-    wrong_values: int = 2  # flag: at least this many rare identical wrong values in common
+    wrong_values: int = 2  # flag: rare identical wrong values in at least this many functions both fail on their own
 
 
 @dataclass(slots=True)  # a class of hundreds has hundreds of thousands of pairs
@@ -59,6 +62,7 @@ class Pair:
     overlap: int = 0  # filtered characters in common
     slices: tuple = ()  # copydetect's matched character spans in a's and b's text (the pairs report.html shows)
     shared_values: list[tuple[str, int]] = field(default_factory=list)  # (test, students sharing the value)
+    bugs: tuple[str, ...] = ()  # functions with rare shared values both fail on their own (values_flag counts)
     code_flag: bool = False
     values_flag: bool = False
 
@@ -227,13 +231,14 @@ def boilerplate_hashes(templates: Path | None, files: tuple[str, ...], threshold
 
 def compare(texts: dict[str, str], digests: dict[str, dict[str, str]], templates: Path | None,
             files: tuple[str, ...] = (), thresholds: Thresholds = Thresholds(), jobs: int = 1,
-            groups: dict[str, str] | None = None) -> list[Pair]:
+            groups: dict[str, str] | None = None, own: dict[str, set[str]] | None = None) -> list[Pair]:
     """Every pair of students with any evidence, most similar first.
 
     ``texts``: student -> graded source (``student_text``); ``digests``: student -> test -> value hash.
     ``jobs``: processes that fingerprint and compare a large class (grade-all's worker count); the result is
     the same whatever their number.  ``groups``: student -> their submission, for the members of a group
-    submission, who are never a pair (one hand-in, graded once for each member).
+    submission, who are never a pair (one hand-in, graded once for each member).  ``own``: student -> the
+    functions they fail on their own (``own_failures``); a student not in it counts every function.
     """
     groups = groups or {}
     boilerplate = boilerplate_hashes(templates, files, thresholds)
@@ -272,10 +277,17 @@ def compare(texts: dict[str, str], digests: dict[str, dict[str, str]], templates
         for a, b in itertools.combinations(sorted(group), 2):
             if not together(a, b):
                 pairs.setdefault((a, b), Pair(a, b)).shared_values.append((test, len(group)))
+    own = own or {}
+
+    def owns(student: str, test: str) -> bool:
+        return student not in own or test.split(":", 1)[0] in own[student]
+
     for p in pairs.values():
         p.code_flag = p.score >= thresholds.code and p.overlap >= thresholds.min_overlap
-        p.values_flag = len(p.rare_values(thresholds.rare)) >= thresholds.wrong_values
-    ranked = sorted(pairs.values(), key=lambda p: (-p.flagged, -p.score,
+        p.bugs = tuple(dict.fromkeys(t.split(":", 1)[0] for t in p.rare_values(thresholds.rare)
+                                     if owns(p.a, t) and owns(p.b, t)))
+        p.values_flag = len(p.bugs) >= thresholds.wrong_values
+    ranked = sorted(pairs.values(), key=lambda p: (-p.flagged, -p.score, -len(p.bugs),
                                                    -len(p.rare_values(thresholds.rare)), p.a, p.b))
     # The matched spans only of the pairs report.html shows side by side: kept for all, they would hold
     # hundreds of megabytes in a large class.
@@ -344,6 +356,12 @@ def group_submissions(records: dict[str, dict]) -> dict[str, str]:
     return {s: source for source, members in holders.items() if len(members) > 1 for s in members}
 
 
+def own_failures(records: dict[str, dict]) -> dict[str, set[str]]:
+    """Student -> the functions whose failures are their own: failing, with no grader hint putting every failure
+    down to another function (``clusters.signatures``)."""
+    return {s: {f for f, (_, mine) in signatures(r).items() if mine} for s, r in records.items()}
+
+
 def load_class(out: Path, config: Config, records: dict[str, dict]
                ) -> tuple[dict[str, str], dict[str, dict[str, str]], dict[str, str]]:
     """From OUTDIR and its ``records`` (``load_records``): student -> graded source text, student -> failing test
@@ -370,7 +388,7 @@ def report(out: Path, config: Config, thresholds: Thresholds = Thresholds(), job
     records = load_records(out)
     texts, digests, folders = load_class(out, config, records)
     pairs = compare(texts, digests, config.templates, config.files, thresholds, jobs,
-                    groups=group_submissions(records))
+                    groups=group_submissions(records), own=own_failures(records))
     listed = [p for p in pairs if p.listed(thresholds)]
     write_text_atomic(out / FOLDER / "similarity.csv", _csv(listed, thresholds))
     path = out / FOLDER / "report.html"
@@ -384,11 +402,12 @@ def _csv(pairs: list[Pair], t: Thresholds) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["student_a", "student_b", "flagged", "code_similarity_a", "code_similarity_b", "matched_chars",
-                "identical_wrong_values", "rare_identical_wrong_values", "tests"])
+                "identical_wrong_values", "rare_identical_wrong_values", "tests", "functions_with_rare_values"])
     for p in pairs:
         why = "+".join(k for k, on in (("code", p.code_flag), ("wrong_values", p.values_flag)) if on)
         w.writerow([p.a, p.b, why, f"{p.similarity[0]:.3f}", f"{p.similarity[1]:.3f}", p.overlap,
-                    len(p.shared_values), len(p.rare_values(t.rare)), "; ".join(t for t, _ in p.shared_values)])
+                    len(p.shared_values), len(p.rare_values(t.rare)), "; ".join(t for t, _ in p.shared_values),
+                    "; ".join(p.bugs)])
     return buf.getvalue()
 
 
@@ -456,7 +475,8 @@ def _html(pairs: list[Pair], texts: dict[str, str], t: Thresholds, config: Confi
         link = f"<a href='#p{k}'>{e(p.a)} / {e(p.b)}</a>" if k < SHOWN else f"{e(p.a)} / {e(p.b)}"
         rows.append(f"<tr><td>{link}</td><td class='flag'>{e(why)}</td>"
                     f"<td>{100 * p.similarity[0]:.0f}% / {100 * p.similarity[1]:.0f}%</td><td>{p.overlap}</td>"
-                    f"<td>{len(p.rare_values(t.rare))} of {len(p.shared_values)}</td></tr>")
+                    f"<td>{len(p.rare_values(t.rare))} of {len(p.shared_values)}</td>"
+                    f"<td>{e(', '.join(p.bugs))}</td></tr>")
     released = (f"Code released to students (<code>{e(str(config.templates))}</code>) is excluded before comparing."
                 if config.templates and Path(config.templates).is_dir() else
                 f"<b>No released code is excluded</b>: the templates folder "
@@ -468,11 +488,14 @@ def _html(pairs: list[Pair], texts: dict[str, str], t: Thresholds, config: Confi
              f"{len(flagged)} pairs flagged, {len(pairs)} listed. {released} A pair is flagged for "
              f"<b>code</b> when at least {100 * t.code:.0f}% of either student's own code (template excluded, "
              f"names and comments ignored) matches the other's in runs of at least {t.noise} characters, "
-             f"{t.min_overlap} characters in all; for <b>wrong values</b> when at least {t.wrong_values} failing "
-             f"tests returned bit-identical wrong values that at most {t.rare} students of the class returned. "
+             f"{t.min_overlap} characters in all; for <b>wrong values</b> when failing tests of at least "
+             f"{t.wrong_values} functions returned bit-identical wrong values that at most {t.rare} students of the "
+             "class returned, in functions both students fail on their own (one bug repeats its wrong values in "
+             "every test it fails and in its callers': it counts once). "
              "This ranks pairs for a person to read; it decides nothing.</p>",
              "<table><tr><th>pair</th><th>flagged</th><th>code matched (of each)</th><th>matched chars</th>"
-             "<th>identical wrong values (rare of all)</th></tr>", *rows, "</table>"]
+             "<th>identical wrong values (rare of all)</th><th>functions with rare ones (own failures)</th></tr>",
+             *rows, "</table>"]
     if len(pairs) > SHOWN:
         parts.append(f"<p>The {SHOWN} first pairs are shown side by side below; similarity.csv lists all "
                      f"{len(pairs)}.</p>")
