@@ -450,6 +450,9 @@ def test_moodle_download_opens_zips_and_online_text_is_no_student(lms_class, con
     assert f"mean {statistics.mean(totals):.1f}" in summary and f"{len(students)} submissions" in summary
     ignored = {i["student"] for i in mapping_of(out)["ignored"]}
     assert ignored == {"6000", ids["tpl0"], ids["ref0"]} and "onlinetext" in summary
+    # The participant with only online text has no row: said where the TA reads the run, not only in a table.
+    said = "1 student of the download handed in nothing to grade and has no row in grades.csv"
+    assert said in proc.stderr and said + ": 6000" in summary
 
 
 def test_blackboard_attempts_are_one_row_and_loose_files_are_placed(lms_class, config):

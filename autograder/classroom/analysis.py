@@ -16,6 +16,7 @@ from pathlib import Path
 from autograder.classroom.clusters import MESSAGE_LIMIT, clusters, normalise
 from autograder.classroom.gradebook import RESUME, adjustment_kind, applied_text
 from autograder.config import Config
+from autograder.submissions.layouts import without_row
 from autograder.text import counted, shorten
 
 TOP_MESSAGES = 3
@@ -237,6 +238,11 @@ def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: 
                  "grading of them is done (pending)" if earlier else "")
               + (f"; {len(waiting)} more not graded yet (pending: the run was interrupted)" if waiting else "")
               + ".", ""]
+    rowless = without_row(mapping) if isinstance(mapping, dict) else []
+    if rowless:
+        lines += [f"{counted(len(rowless), 'student')} of the download handed in nothing to grade and "
+                  f"{'has' if len(rowless) == 1 else 'have'} no row in grades.csv: {_cell(', '.join(rowless))} "
+                  "(Not graded, below, lists what they handed in). Enter their grades in the LMS yourself.", ""]
     if gone:
         lines += ["## Kept from an earlier run", "", "These students' rows (grades.csv, results/, feedback/) were "
                   "graded from an earlier download and are not in the class folder any more: "

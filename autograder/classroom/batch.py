@@ -79,8 +79,9 @@ from autograder.submissions.layouts import (
     discover,
     fingerprint,
     safe_names,
+    without_row,
 )
-from autograder.text import clean_text, disk_name
+from autograder.text import clean_text, counted, disk_name
 
 MANIFEST = "batch.json"
 PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
@@ -123,6 +124,7 @@ class Outcome:
     interrupted: bool = False
     unplaced: int = 0  # files or folders of the input that belong to no student
     ignored: int = 0  # files placed to a student but not graded (online text, receipts, other attempts)
+    without_row: list[str] = field(default_factory=list)  # students with nothing to grade (layouts.without_row)
     seconds: float = 0.0
     jobs: int = 0
     seconds_per_submission: list[float] = field(default_factory=list)
@@ -555,7 +557,7 @@ def run_batch(out: Path, config_path: Path, config: Config, layout: Layout, entr
     writer = _Writer(out, config, manifest, config_hash, fingerprints, overrides, comments)
     mapping = manifest.get("mapping") or {}
     outcome = Outcome(students=len(entries), skipped=skipped, jobs=jobs, unplaced=len(mapping.get("unplaced", [])),
-                      ignored=len(mapping.get("ignored", [])))
+                      ignored=len(mapping.get("ignored", [])), without_row=without_row(mapping))
     if skipped:
         _say(options, f"{skipped} of {len(entries)} students already graded (same submission and config): skipped; "
                       "--regrade grades them again")
@@ -718,7 +720,8 @@ def grade_all(submissions: Path, out: Path, config_path: Path | None, options: O
     _check_same_class(out, old, submissions, layout, config, config_path)
     if options.dry_run:  # nothing is graded and nothing is written
         print(describe_mapping(layout, config, options.archive_limits))
-        return Outcome(students=len(layout.entries), unplaced=len(layout.unplaced), ignored=len(layout.ignored))
+        return Outcome(students=len(layout.entries), unplaced=len(layout.unplaced), ignored=len(layout.ignored),
+                       without_row=layout.without_row())
     _can_grade(config)
     for note in layout.notes:
         _say(options, f"note: {note}")
@@ -970,6 +973,13 @@ def describe(outcome: Outcome, out: Path) -> str:
         lines.append(f"{outcome.ignored} files or folders of the download were not given to any student's grading "
                      "(the layout's choices: online text, receipts, other attempts or assignments): summary.md's "
                      "Not graded lists them, with every file left out inside a submission")
+    if outcome.without_row:
+        one = len(outcome.without_row) == 1
+        lines.append(f"{counted(len(outcome.without_row), 'student')} of the download handed in nothing to grade "
+                     f"and {'has' if one else 'have'} no row in grades.csv (enter {'that' if one else 'their'} grade "
+                     "in the LMS yourself): "
+                     f"{', '.join(outcome.without_row[:8])}{' ...' if len(outcome.without_row) > 8 else ''} "
+                     "(summary.md's Not graded says what they handed in)")
     if outcome.unplaced:
         lines.append(f"{outcome.unplaced} files or folders belong to no student and were not graded: listed in "
                      f"summary.md (exit status {EXIT_UNPLACED})")

@@ -130,6 +130,11 @@ class Layout:
     unplaced: list[dict] = field(default_factory=list)
     attempt: str = "latest"
 
+    def without_row(self) -> list[str]:
+        """Students the download names who handed in nothing to grade (online text only, receipts only): no
+        row in grades.csv, only their entries in ``ignored``."""
+        return without_row(self.mapping())
+
     def mapping(self) -> dict:
         """The student <-> files mapping as JSON-ready data (batch.json's "mapping")."""
         return {"layout": self.kind, "attempt": self.attempt,
@@ -137,6 +142,12 @@ class Layout:
                               "files": [orig for orig, _ in e.files], "notes": list(e.notes),
                               "problem": e.problem} for e in self.entries],
                 "ignored": list(self.ignored), "unplaced": list(self.unplaced), "notes": list(self.notes)}
+
+
+def without_row(mapping: dict) -> list[str]:
+    """``Layout.without_row`` from batch.json's "mapping"."""
+    rows = {s["id"] for s in mapping.get("students", [])}
+    return sorted({str(i["student"]) for i in mapping.get("ignored", []) if i.get("student")} - rows)
 
 
 # -- discovery ---------------------------------------------------------------
