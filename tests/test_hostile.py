@@ -1367,3 +1367,29 @@ def test_a_brief_on_returned_parameters_names_the_wrong_entry_but_no_shape():
     keys = check_layout("params", {"U": np.zeros((2, 3)), "N5_T3": np.zeros(4)}, like)
     assert keys.brief.endswith("got other keys") and "N5_T3" not in keys.brief and "N5_T3" in keys.message
     assert check_layout("params", {"U": np.ones((2, 3)), "c": np.ones(4)}, like) is None
+
+
+def test_stubs_that_return_none_earn_nothing(tmp_path):
+    """Every stub replaced by `return None` (or a loss of 0.0 beside None): no test of values passes, the stability
+    tests' exemption for code as wrong on ordinary inputs needs numbers, and the in-place tests score only a call
+    that returns its outputs."""
+    nones = make_submission(tmp_path / "nones", base=TEMPLATES)
+    for name in FILES:
+        path = nones / name
+        path.write_text(re.sub(r"raise NotImplementedError\(.*\)", "return None", path.read_text()))
+    partial = make_submission(tmp_path / "partial", base=TEMPLATES)
+    for name, stub, body in (("lstm_layers.py", "sigmoid", "return None"),
+                             ("rnn_layers.py", "softmax_cross_entropy", "return 0.0, None")):
+        path = partial / name
+        path.write_text(path.read_text().replace(f'raise NotImplementedError("{stub} is not implemented yet")', body))
+    for sub in (nones, partial):
+        results = tmp_path / f"{sub.name}.json"
+        proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(sub), "--results", str(results),
+                               "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=240)
+        assert proc.returncode == 0, proc.stderr
+        doc = json.loads(results.read_text())
+        assert doc["score"] == 0, [(t["name"], t["score"]) for t in doc["tests"] if t["score"]]
+    outputs = {t["name"]: t["output"] for t in json.loads((tmp_path / "nones.json").read_text())["tests"]}
+    unchanged = next(o for n, o in outputs.items() if n.startswith("rnn_step_forward:") and "input" in n)
+    assert "got a NoneType" in unchanged, unchanged
+    assert "returned None as out" in outputs["sigmoid: does not modify its inputs"], outputs

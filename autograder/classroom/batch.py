@@ -69,6 +69,7 @@ from autograder.classroom.gradebook import (
 )
 from autograder.classroom.gradebook import grades_csv as make_grades_csv
 from autograder.config import Config
+from autograder.files import remove_tree
 from autograder.grading.results import write_json_atomic, write_text_atomic
 from autograder.submissions.layouts import (
     ArchiveLimits,
@@ -281,7 +282,7 @@ class Pool:
                     pass
                 w.stop(force=bool(w.job) or bool(pending))
             selector.close()
-            shutil.rmtree(self.tmp_root, ignore_errors=True)
+            remove_tree(self.tmp_root)
 
     def _retire(self, w: _Worker, selector, on_record, pending, reason: str = "") -> None:
         """Handle a worker that is gone: its job becomes an error row (or is retried if it never started)."""

@@ -10,7 +10,6 @@ time limits, so its grades.csv holds the previewed totals unless a change is mar
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -34,6 +33,7 @@ from autograder.classroom.gradebook import (
     results_document,
     stale_overrides,
 )
+from autograder.files import remove_tree
 
 
 @dataclass
@@ -136,7 +136,7 @@ def preview(out: Path, options: Options, config_path: Path | None = None) -> Pre
             raise KeyboardInterrupt
         new_records = load_records(scratch_out)
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        remove_tree(scratch)
     result = diff(old_records, new_records, old_config or config, config, overrides, comments)
     result.stale = stale_overrides(new_records, overrides)
     result.config_changed = any(r.get("config") != config_fingerprint(config) for r in old_records.values())

@@ -626,9 +626,10 @@ class Grading:
         error = max(errors.values(), default=0.0)
         if verdict:
             self._ordinary[verdict] = errors
-        if (mismatches and test.stability and _finite(got) and not reply.warnings
+        if (mismatches and test.stability and _finite(got) and not reply.warnings and np.isfinite(error)
                 and self._wrong_on_ordinary_inputs(test, error)):
             # Finite, silent and as wrong as on ordinary inputs: a bug the ordinary tests score, not instability.
+            # (Not for an output that is no numbers at all, None say: "as wrong" is then no measure.)
             mismatches = []
         if mismatches:
             self._verdict(mismatches[0], test)
@@ -669,7 +670,8 @@ class Grading:
         """Inputs come back as they went in; this scores only that, not the values returned.
 
         A call that raises (a stub's NotImplementedError included) cannot show what it does to its
-        inputs, so it earns nothing; wrong values, already failed by the value tests, cost nothing here.
+        inputs, so it earns nothing, nor does one that returns None (or None for an output); wrong values,
+        already failed by the value tests, cost nothing here.
         """
         fn = self.homework.functions[test.function]
         gradient = self.homework.gradients.get(fn.name)
@@ -691,6 +693,12 @@ class Grading:
                 raise _call_failed(reply, fn, prefix, config=self.config)
             before = args + list(kwargs.values())
             names = [n for n in fn.args if n not in fn.optional_args or n in reply.kwargs_after]
+        # A call that returns nothing shows only that it did nothing: scored as no call at all.
+        got = _unpack(fn, reply.value)
+        nothing = [n for n in fn.outputs if n != "cache" and got[n] is None]
+        if nothing:
+            raise Failed(f"returned None as {', '.join(nothing)}: this test scores a call that computes its outputs "
+                         "without changing its inputs, so it needs the outputs returned")
         after = list(reply.args_after) + list(reply.kwargs_after.values())
         changed = [n for n, b, a in zip(names, before, after) if not unchanged(b, a)]
         if changed:

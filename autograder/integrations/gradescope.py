@@ -34,6 +34,7 @@ import traceback
 import zipfile
 from pathlib import Path
 
+from autograder.files import remove_tree
 from autograder.grading.results import no_tests, tolerant_stdio, write_json_atomic
 from autograder.sandbox.privileges import kill_strays, student_identity
 from autograder.submissions.locate import shown_names, uploaded_files
@@ -208,7 +209,7 @@ def grade_upload(source: Path, upload: Path, timeout: float = DEFAULT_TIMEOUT) -
         return failure(NOT_YOUR_CODE, f"the Gradescope wrapper failed before grading; the traceback is in "
                                       f"{STAFF_LOG}."), log
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        remove_tree(work)
 
 
 def _grade(source: Path, manifest: dict, upload: Path, uploaded: str, work: Path, timeout: float,
@@ -315,7 +316,7 @@ def try_zip(zip_path: Path, submission: Path, keep: bool) -> int:
         document = json.loads((root / "results" / "results.json").read_text(encoding="utf-8"))
     finally:
         if not keep:
-            shutil.rmtree(root, ignore_errors=True)
+            remove_tree(root)
     print(f"== autograder output (stdout; instructors only) ==\n{proc.stdout}{proc.stderr}")
     print(f"== results.json: what the student sees ==\n{document['output']}\n")
     for t in document["tests"]:

@@ -13,7 +13,6 @@ import contextlib
 import os
 import re
 import select
-import shutil
 import signal
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from autograder.config import Config, Limits
+from autograder.files import remove_tree
 from autograder.sandbox import confine, forkserver
 from autograder.sandbox.privileges import (
     Identity,
@@ -357,7 +357,7 @@ class Sandbox(Operations):
             # The child may pass through tmp (it holds the grader's capture files) and owns only work/.
             os.chmod(self.tmp, 0o711)
             if not others_can_reach(self.tmp):
-                shutil.rmtree(self.tmp, ignore_errors=True)
+                remove_tree(self.tmp)
                 raise PrivilegeError(f"the temporary folder {self.tmp.parent} is not reachable by the student's "
                                      "uid: point TMPDIR at a folder other users can enter (such as /tmp)")
             for path in [self.workdir, *self.workdir.iterdir()]:
@@ -442,7 +442,7 @@ class Sandbox(Operations):
         self._close_status()
         self._out.close()
         self._err.close()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        remove_tree(self.tmp)
 
     def __enter__(self) -> Sandbox:
         self.start()

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from autograder.config import Limits
+from autograder.files import remove_tree
 from autograder.sandbox import wire
 from autograder.sandbox.box import OUTPUT_KEEP, Hangs, Operations, Reply, timeout_fault
 from autograder.sandbox.child import Child, _relative, _student_traceback
@@ -168,7 +169,7 @@ class InProcessBox(Operations):
         self._remove_folder()
 
     def _remove_folder(self) -> None:
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        remove_tree(self.tmp)
 
     def __enter__(self) -> InProcessBox:
         _PROCESS_STATE.acquire()

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import atexit
 import re
-import shutil
 import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 from autograder.config import Limits
+from autograder.files import remove_tree
 from autograder.sandbox.box import Hangs
 from autograder.sandbox.child import Child, _student_traceback
 from autograder.sandbox.inprocess import InProcessBox
@@ -69,7 +69,7 @@ class KernelBox(InProcessBox):
         # file systems).
         if not _FOLDER:
             _FOLDER.append(Path(tempfile.mkdtemp(prefix="autograder_check_")))
-            atexit.register(shutil.rmtree, _FOLDER[0], True)
+            atexit.register(remove_tree, _FOLDER[0])
         return _FOLDER[0]
 
     def _remove_folder(self) -> None:

@@ -30,13 +30,13 @@ import atexit
 import builtins
 import json
 import re
-import shutil
 import symtable
 import tempfile
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from autograder.files import remove_tree
 from autograder.submissions import notebook_kernel
 
 # `# file: <name>.py`, in any letter case, the .py optional; a plain name: nothing can be written elsewhere.
@@ -494,7 +494,7 @@ def extracted_from(folder: Path) -> Extracted | None:
 def discard(folder: Path) -> None:
     """Remove a folder that ``prepare`` extracted; any other folder is left alone."""
     if _EXTRACTED.pop(Path(folder), None) is not None:
-        shutil.rmtree(folder, ignore_errors=True)
+        remove_tree(folder)
 
 
 @atexit.register

@@ -37,7 +37,6 @@ written.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import unicodedata
 from collections import Counter
@@ -47,6 +46,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from autograder.files import walk
 from autograder.submissions import ATTEMPTS, LAYOUTS  # noqa: F401 -- re-exported
 from autograder.submissions.locate import (  # noqa: F401 -- ArchiveLimits and SubmissionProblem are re-exported
     JUNK_DIRS,
@@ -507,12 +507,13 @@ def _canvas(root: Path, files: tuple[str, ...]) -> Layout:
 
 def _files_under(folder: Path, skipped: list[Path]) -> list[Path]:
     """The files under ``folder``, junk left out and added to ``skipped`` (folders whole)."""
-    out = []
-    for dirpath, dirnames, filenames in os.walk(folder):
+    out, too_deep = [], []
+    for dirpath, dirnames, filenames in walk(folder, too_deep):
         skipped += [Path(dirpath) / d for d in sorted(dirnames) if d in SKIPPED_NAMES]
         skipped += [Path(dirpath) / n for n in sorted(filenames) if n in SKIPPED_NAMES]
         dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_NAMES)
         out += [Path(dirpath) / n for n in sorted(filenames) if n not in SKIPPED_NAMES]
+    skipped += [Path(d) for d in too_deep]
     return out
 
 
@@ -844,7 +845,7 @@ def fingerprint(entry: Entry) -> str:
         paths = [(entry.source.name, entry.source)]
     elif entry.source.is_dir():
         paths = []
-        for dirpath, dirnames, filenames in os.walk(entry.source):
+        for dirpath, dirnames, filenames in walk(entry.source):
             dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_NAMES)
             for name in sorted(filenames):
                 path = Path(dirpath) / name

@@ -7,7 +7,6 @@ import contextlib
 import functools
 import os
 import re
-import shutil
 import stat
 import sys
 import tempfile
@@ -15,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from autograder.files import MAX_DEPTH, remove_tree, walk
 from autograder.text import disk_name
 
 if TYPE_CHECKING:
@@ -139,6 +139,11 @@ class ArchiveLimits:
 
 
 # -- zips: unpacked under limits (grade-all's student zips, zips given to `grade`, zips inside a submission) --------
+def _shown(name: str, keep: int = 60) -> str:
+    """A member's name for a message: its start and end when it is long."""
+    return name if len(name) <= 2 * keep else f"{name[:keep]}...{name[-keep:]}"
+
+
 def member_path(name: str) -> PurePosixPath:
     """The member's relative path; SubmissionProblem when it would land outside the folder."""
     normalized = name.replace("\\", "/")
@@ -171,7 +176,10 @@ def extract_zip(archive: Path, dest: Path, limits: ArchiveLimits = ArchiveLimits
             raise SubmissionProblem(f"zip refused: {len(members)} members (at most {limits.max_members})")
         declared = 0
         for info in members:
-            member_path(info.filename)
+            if len(member_path(info.filename).parts) > MAX_DEPTH:
+                raise SubmissionProblem(f"zip refused: {_shown(info.filename)!r} is nested "
+                                        f"{len(member_path(info.filename).parts) - 1} folders deep "
+                                        f"(at most {MAX_DEPTH})")
             mode = info.external_attr >> 16
             if stat.S_ISLNK(mode):
                 raise SubmissionProblem(f"zip refused: {info.filename!r} is a symbolic link")
@@ -397,7 +405,8 @@ class _Scan:
 
 def _scan(root: Path, scan: _Scan, prefix: str, unpack_to: Path | None, limits) -> None:
     """Walk ``root`` without following links; open the zips found in it (into ``unpack_to``)."""
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+    too_deep: list[str] = []
+    for dirpath, dirnames, filenames in walk(root, too_deep):
         here = Path(dirpath)
         rel_here = prefix + _printable(str(here.relative_to(root))).removeprefix(".").lstrip("/")
         rel_here = rel_here + "/" if rel_here and not rel_here.endswith("/") else rel_here
@@ -438,6 +447,10 @@ def _scan(root: Path, scan: _Scan, prefix: str, unpack_to: Path | None, limits) 
                 _open_zip(path, rel, scan, unpack_to, limits)
             else:
                 scan.files.append((rel, path))
+    if too_deep:
+        deep = [prefix + _printable(os.path.relpath(d, root)) + "/" for d in too_deep]
+        scan.skipped += deep
+        scan.notes.append(f"{deep[0]} was not looked into: folders nested more than {MAX_DEPTH} deep are not.")
 
 
 def _open_zip(path: Path, rel: str, scan: _Scan, unpack_to: Path, limits) -> None:
@@ -526,7 +539,7 @@ _TEMPORARY: list[Path] = []
 @atexit.register
 def _remove_temporary() -> None:
     for folder in _TEMPORARY:
-        shutil.rmtree(folder, ignore_errors=True)
+        remove_tree(folder)
 
 
 def locate_work(path: Path, config: Config, dest: Path | None = None,
