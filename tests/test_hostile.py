@@ -1393,3 +1393,69 @@ def test_stubs_that_return_none_earn_nothing(tmp_path):
     unchanged = next(o for n, o in outputs.items() if n.startswith("rnn_step_forward:") and "input" in n)
     assert "got a NoneType" in unchanged, unchanged
     assert "returned None as out" in outputs["sigmoid: does not modify its inputs"], outputs
+
+
+DEEP_CODE = '''
+import os
+
+
+def _nest(levels=1200):  # deeper than Python's recursion limit: shutil.rmtree recursed once per level
+    here = os.getcwd()
+    for _ in range(levels):
+        os.mkdir("d")
+        os.chdir("d")
+    os.chdir(here)
+
+
+_nest()
+'''
+
+
+def _nested(folder: Path, levels: int) -> Path:
+    """``levels`` folders one inside the other under ``folder`` (made one at a time: os.makedirs recurses)."""
+    path = folder
+    for _ in range(levels):
+        path = path / "d"
+        path.mkdir()
+    return path
+
+
+def test_folders_nested_deeper_than_the_recursion_limit_stop_nothing(tmp_path):
+    """A student's code that nests 1,200 folders in its work folder, a submission folder that holds such a chain
+    and a zip made of one (by the zip program): each is graded or refused with a reason and a results.json, and a
+    class holding them is graded whole."""
+    from autograder.files import remove_tree
+
+    try:
+        klass = tmp_path / "class"
+        code = make_submission(klass / "deep_code")
+        (code / "quiz.py").write_text((code / "quiz.py").read_text() + DEEP_CODE)
+        folder = make_submission(klass / "deep_folder")
+        (folder / "old").mkdir()
+        (_nested(folder / "old", 1200) / "notes.txt").write_text("x")
+        make_submission(klass / "plain")
+        for sub in (code, folder):
+            results = tmp_path / f"{sub.name}.json"
+            proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(sub), "--results", str(results),
+                                   "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+            assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+            doc = json.loads(results.read_text())
+            assert doc["score"] == sum(t["max_score"] for t in doc["tests"]), doc["output"]
+        assert "were not looked into" in doc["output"] or "was not looked into" in doc["output"], doc["output"]
+        # The zip program keeps the chain; the grader refuses the zip and says why, in results.json.
+        zipped = tmp_path / "deep.zip"
+        made = subprocess.run(["zip", "-qr", str(zipped), "."], cwd=folder, capture_output=True, text=True)
+        assert made.returncode == 0, made.stderr
+        results = tmp_path / "deep_zip.json"
+        proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(zipped), "--results", str(results),
+                               "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+        assert "folders deep (at most 64)" in json.loads(results.read_text())["output"]
+        out = tmp_path / "out"
+        proc = subprocess.run([sys.executable, "-m", "autograder", "grade-all", str(klass), "--out", str(out),
+                               "--jobs", "1", "--no-progress", "--no-similarity"], cwd=ROOT, capture_output=True,
+                              text=True, timeout=600)
+        assert proc.returncode == 0 and "3 of 3 graded" in proc.stderr, proc.stderr
+        assert (out / "grades.csv").read_text().count("\n") == 4
+    finally:
+        remove_tree(tmp_path)
