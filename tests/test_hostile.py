@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CONFIG, FILES, ROOT, SOLUTIONS, TEMPLATES, make_submission, with_callers, write_config
+from conftest import CONFIG, FILES, ROOT, SOLUTIONS, TEMPLATES, grade_cli, make_submission, with_callers, write_config
 
 from autograder.config import load_config
 from autograder.sandbox.landlock import abi_version
@@ -1459,3 +1459,58 @@ def test_folders_nested_deeper_than_the_recursion_limit_stop_nothing(tmp_path):
         assert (out / "grades.csv").read_text().count("\n") == 4
     finally:
         remove_tree(tmp_path)
+
+
+STALLS = '''
+import signal as _signal
+import sys as _sys
+import time as _time
+
+
+def _chatter(signum, frame):  # answers the grader's where-are-you signal with endless output, never a stack dump
+    while True:
+        _sys.stderr.write("still here\\n")
+        _time.sleep(0.001)
+
+
+def lstm_gates(x_t, h_prev, params):
+    _signal.signal(_signal.SIGUSR2, _chatter)
+    _time.sleep(10 ** 6)
+
+
+def sigmoid(z):
+    _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGUSR2})  # the signal is never taken
+    _time.sleep(10 ** 6)
+'''
+
+
+def test_a_student_handler_for_the_where_signal_holds_no_time_limit(tmp_path, fast_config):
+    """At a time limit the grader asks the child where it is (a stack dump on SIGUSR2) and waits for the dump
+    while the signal is pending.  Code that answers with endless output of its own, or blocks the signal, must
+    not hold the grading: with that wait made endless (WHERE_SECONDS), grading still finishes, and the two
+    functions (and those that call them) lose their points to the time limit."""
+    sub = make_submission(tmp_path / "stalls")
+    path = sub / "lstm_layers.py"
+    path.write_text(path.read_text() + STALLS)
+    results = tmp_path / "r.json"
+    script = ("import runpy, sys\nimport autograder.sandbox.box as box\nbox.WHERE_SECONDS = 10 ** 6\n"
+              f"sys.argv = ['autograder', 'grade', {str(sub)!r}, '--config', {str(fast_config)!r}, '--results', "
+              f"{str(results)!r}, '--quiet']\nrunpy.run_module('autograder', run_name='__main__')\n")
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    tests = json.loads(results.read_text())["tests"]
+    lost = {t["name"].split(":")[0] for t in tests if t["score"] < t["max_score"]}
+    assert {"lstm_gates", "sigmoid"} <= lost and "rnn_step_forward" not in lost, lost
+    assert any("time limit" in t["output"] for t in tests if t["name"].startswith("lstm_gates:")), tests
+
+
+def test_a_reply_larger_than_the_channel_holds_fails_the_call_with_its_size(tmp_path, fast_config):
+    """A forward returning 100 MB (over wire.MAX_MESSAGE_BYTES, which bounds what a reply makes the grader hold):
+    its tests fail saying how large the values were; the other functions keep their points."""
+    sub = make_submission(tmp_path / "huge")
+    path = sub / "lstm_layers.py"
+    path.write_text(path.read_text() + "\n\ndef sigmoid(z):\n    return np.zeros(100 * 2 ** 17)\n")
+    _, doc = grade_cli(sub, tmp_path, "--config", str(fast_config))
+    outputs = {t["name"]: t["output"] for t in doc["tests"] if t["score"] < t["max_score"]}
+    assert outputs and all(n.startswith(("sigmoid:", "lstm_")) for n in outputs), sorted(outputs)
+    assert "take 100 MB; a reply holds at most 64 MB" in outputs["sigmoid: matches the reference"], outputs

@@ -71,9 +71,14 @@ def test_malformed_messages_are_rejected(body, buffers, error):
         wire.decode(header, payload)
 
 
+def _framed(header: dict) -> bytes:
+    text = json.dumps(header).encode()
+    return struct.pack(">I", len(text)) + text
+
+
 @pytest.mark.parametrize("garbage, error", [
     (struct.pack(">I", wire.MAX_MESSAGE_BYTES + 1), "header too large"),
-    (struct.pack(">I", 36) + json.dumps({"body": {}, "buffers": [wire.MAX_MESSAGE_BYTES + 1]}).encode(), "too large"),
+    (_framed({"body": {}, "buffers": [wire.MAX_MESSAGE_BYTES + 1]}), "too large"),
     (struct.pack(">I", 29) + json.dumps({"body": {}, "buffers": [-5]}).encode(), "buffer sizes"),
     (b"\xff\xff\xff\x7f{not json" * 100, "header too large"),
     (struct.pack(">I", 9) + b"{not json", "not JSON"),
@@ -105,3 +110,12 @@ def test_stream_splits_messages_however_the_bytes_arrive(chunk):
     assert [m["n"] for m in got] == list(range(5))
     assert all(np.array_equal(m["value"], np.arange(m["n"])) for m in got)
     assert not stream.done
+
+
+def test_a_reply_too_large_for_the_reader_is_refused_where_it_is_made():
+    """The grader's reader refuses a message over MAX_MESSAGE_BYTES; the child's encoder says so first, with the
+    size, so the student's call fails with a reason (child.serve sends it as the reply's error)."""
+    big = np.zeros(wire.MAX_MESSAGE_BYTES // 8 + 1)
+    with pytest.raises(ValueError, match=r"take 64 MB; a reply holds at most 64 MB"):
+        wire.encode({"ok": True, "value": big})
+    assert len(wire.encode({"ok": True, "value": big[:-2]})) > wire.MAX_MESSAGE_BYTES - 16

@@ -128,7 +128,7 @@ WHERE_SIGNAL = signal.SIGUSR2
 # The dump ends with the outermost frame, the child program's own ("<string>" ... in <module>).
 _DUMP_END = re.compile(rb"in <module>\n\Z")
 WHERE_SECONDS = 30.0  # at most this long for the dump while the signal waits for the child to be scheduled
-WHERE_QUIET_SECONDS = 1.0  # once the signal is taken: this long with nothing written means no dump comes
+WHERE_QUIET_SECONDS = 1.0  # once the signal is taken, the dump (written at once by faulthandler) comes within this
 PRINTED_NOTE_BYTES = 1 << 20  # printing this much during the call is named as a likely reason for the time
 
 
@@ -210,13 +210,16 @@ def _limits_spec(limits: Limits, identity: Identity | None) -> dict:
 
 
 def _signal_pending(pid: int, signum: int) -> bool:
-    """Whether ``signum`` waits, not delivered yet, for process ``pid`` (its /proc status; False when unknown)."""
+    """Whether ``signum`` waits, not delivered yet, for process ``pid`` (its /proc status; False when unknown, and
+    when the process blocks it: then it is never taken)."""
     try:
         with open(f"/proc/{pid}/status") as f:
-            lines = [line.split() for line in f if line.startswith(("SigPnd:", "ShdPnd:"))]
-    except OSError:
+            fields = {parts[0]: int(parts[1], 16) for line in f if line.startswith(("SigPnd:", "ShdPnd:", "SigBlk:"))
+                      and len(parts := line.split()) > 1}
+    except (OSError, ValueError):
         return False
-    return any(int(parts[1], 16) >> (signum - 1) & 1 for parts in lines if len(parts) > 1)
+    bit = 1 << (signum - 1)
+    return not fields.get("SigBlk:", 0) & bit and bool((fields.get("SigPnd:", 0) | fields.get("ShdPnd:", 0)) & bit)
 
 
 def check_can_grade(config: Config, identity: Identity | None = None, python: str | None = None) -> None:
@@ -633,8 +636,9 @@ class Sandbox(Operations):
         except OSError:
             return []
         # However loaded the machine: waited for while the signal is pending (the child not scheduled yet), then
-        # until the dump is whole, or nothing more is written (student code replaced the handler).
-        deadline, quiet, last, dump = time.monotonic() + WHERE_SECONDS, None, start, b""
+        # until the dump is whole, for WHERE_QUIET_SECONDS at most once the signal is taken: a handler of the
+        # student's own that writes on and on (or nothing) would otherwise hold every time limit's grading.
+        deadline, taken, dump = time.monotonic() + WHERE_SECONDS, None, b""
         while time.monotonic() < deadline:
             time.sleep(0.01)
             size = os.fstat(self._err.fileno()).st_size
@@ -643,11 +647,11 @@ class Sandbox(Operations):
                 dump = self._err.read(min(size - start, 1 << 16))
                 if _DUMP_END.search(dump):
                     break
-            if _signal_pending(self.proc.pid, WHERE_SIGNAL) or size != last:
-                quiet, last = None, size
-            elif quiet is None:
-                quiet = time.monotonic()
-            elif time.monotonic() - quiet > WHERE_QUIET_SECONDS:
+            if _signal_pending(self.proc.pid, WHERE_SIGNAL):
+                taken = None
+            elif taken is None:
+                taken = time.monotonic()
+            elif time.monotonic() - taken > WHERE_QUIET_SECONDS:
                 break
         self._err.truncate(start)
         text = dump.decode(errors="replace")

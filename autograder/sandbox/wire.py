@@ -27,7 +27,10 @@ import numpy as np
 ALLOWED_DTYPES = ("float64", "float32", "float16", "int64", "int32", "int16", "int8", "uint8", "bool")
 _DTYPE_NAMES = {np.dtype(name): name for name in ALLOWED_DTYPES}  # a dtype's .name is slow to compute
 _ITEMSIZE = {name: np.dtype(name).itemsize for name in ALLOWED_DTYPES}
-MAX_MESSAGE_BYTES = 512 * 1024 * 1024
+# A message's buffers: the grader holds a few copies of a reply while it reads and decodes it, so this bounds what
+# student code can make the grader's process hold (a test's values are kilobytes; a gradient check's batch of
+# evaluations a few megabytes).
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 MAX_DEPTH = 8
 # The child's printed output goes to capture files limited by RLIMIT_FSIZE (the config's ``file_mb``): it stops
 # keeping output this far below the limit, so that printing never fails the student's call (see child.py).
@@ -150,6 +153,11 @@ def encode(message: dict) -> bytes:
     """Serialise a message (a dict of plain values) to bytes."""
     buffers: list[bytes] = []
     body = {k: _encode(v, buffers) for k, v in message.items()}
+    size = sum(len(b) for b in buffers)
+    if size > MAX_MESSAGE_BYTES:  # the reader would refuse it: say why here, where the values are
+        raise ValueError(f"the values returned take {size / 2**20:.0f} MB; a reply holds at most "
+                         f"{MAX_MESSAGE_BYTES >> 20} MB (the tests' inputs are small: is an array much larger than "
+                         "it should be?)")
     header = json.dumps({"body": body, "buffers": [len(b) for b in buffers]}).encode()
     return b"".join([struct.pack(">I", len(header)), header, *buffers])
 
@@ -271,7 +279,8 @@ class MessageStream:
                     raise WireError("message too large")
                 if len(data) < end:
                     return
-                self._ready.append((meta, bytes(data[body:end])))
+                with memoryview(data) as view:  # one copy of the payload, not a slice and then its bytes
+                    self._ready.append((meta, bytes(view[body:end])))
                 start = end
         finally:
             del data[:start]
