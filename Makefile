@@ -120,7 +120,13 @@ otter: setup
 	@echo "students get build/otter/dist/student/; the Gradescope zip is build/otter/dist/autograder/*.zip"
 
 # nbgrader: a course folder, build/nbgrader, with the assignment generated (release/$(ASSIGNMENT)).
+# A course folder that holds students' work is never removed by a rebuild or a clean.
+KEEP_COURSE = @for d in submitted autograded feedback gradebook.db; do if [ -e build/nbgrader/$$d ]; then \
+	echo "build/nbgrader holds students' work (build/nbgrader/$$d): not removed. Move the course out of build/" \
+	"(or remove it yourself), then run this again." >&2; exit 1; fi; done
+
 nbgrader: setup
+	$(KEEP_COURSE)
 	rm -rf build/nbgrader
 	$(PYTHON) -m autograder.integrations.notebooks $(AS) stage-nbgrader build/nbgrader
 	cd build/nbgrader && $(TOOLS_PATH) nbgrader generate_assignment $(ASSIGNMENT)
@@ -136,4 +142,5 @@ parity: setup $(ROOT_MODE)
 	HW_PARITY_ALL=1 $(PYTHON) -m pytest tests/test_tool_parity.py tests/test_notebook_shapes.py tests/test_seq2seq_parity.py
 
 clean:
+	$(KEEP_COURSE)
 	rm -rf build dist .pytest_cache
