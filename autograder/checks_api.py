@@ -147,19 +147,9 @@ def check_answers(namespace: Mapping[str, object] | None = None) -> None:
     checks folder, never the answers.  It prints (problems to stderr) and never raises, so the notebook tools run
     it like any cell.
     """
-    from autograder.grading.recorded import replaying
-    from autograder.sandbox.kernel_box import KernelBox
-
     if namespace is None:
         namespace = sys._getframe(1).f_globals
-    config, recorded = _checks(checks_folder())
-    with KernelBox(namespace, config.limits) as box, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        grading = replaying(recorded)(config, box, {}, {})
-        grading.prefetch_answers()
-        grading.collect_answers()
-        problems = [_in_cells(f"{fn.name}() {problem}", config.files) for fn, problem in grading.answer_problems()]
-        asked = grading.quiz_functions()
+    problems, asked = _answer_problems(namespace)
     # A problem goes to stderr, which notebook front ends show in red (the cell is not graded: no tool counts it).
     out = sys.stderr if problems else sys.stdout
     for problem in problems:
@@ -169,6 +159,30 @@ def check_answers(namespace: Mapping[str, object] | None = None) -> None:
               "it asks for.", file=out)
     if asked:
         print("Whether the answers are right is checked only when your notebook is graded.", file=out)
+
+
+def assert_answers_can_be_marked(namespace: Mapping[str, object]) -> None:
+    """An otter test case of no points for a quiz function, which hidden tests alone grade: AssertionError naming
+    what keeps the answers in ``namespace`` from being marked (``check_answers``' problems), so that ``otter check``
+    does not report such a question as passed when it has no public test to run."""
+    problems, _ = _answer_problems(namespace)
+    if problems:
+        raise AssertionError("\n".join(problems))
+
+
+def _answer_problems(namespace: Mapping[str, object]) -> tuple[list[str], list[str]]:
+    """What keeps the quiz functions' answers from being marked, as a notebook reads it, and the quiz functions."""
+    from autograder.grading.recorded import replaying
+    from autograder.sandbox.kernel_box import KernelBox
+
+    config, recorded = _checks(checks_folder())
+    with KernelBox(namespace, config.limits) as box, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        grading = replaying(recorded)(config, box, {}, {})
+        grading.prefetch_answers()
+        grading.collect_answers()
+        problems = [_in_cells(f"{fn.name}() {problem}", config.files) for fn, problem in grading.answer_problems()]
+        return problems, grading.quiz_functions()
 
 
 def _in_cells(message: str, files: tuple[str, ...]) -> str:

@@ -294,7 +294,8 @@ def test_a_bad_zip_inside_a_students_folder_is_an_error_row_unless_nothing_is_mi
     (src / "staging").rmdir()
     out = tmp_path / "out"
     dry = grade_all(src, out, "--dry-run")  # before grading, the same: what cannot be graded, and why
-    assert dry.returncode == 0 and "note: old.zip was not opened: old.zip is not a valid zip file" in dry.stdout
+    assert dry.returncode == 1 and "note: old.zip was not opened: old.zip is not a valid zip file" in dry.stdout
+    assert "cannot be graded as they are: " in dry.stdout and "(grading would make error rows of them" in dry.stdout
     assert dry.stdout.count("cannot be graded: a zip in the submission could not be opened") == len(kinds) + 1
     proc = grade_all(src, out)
     assert proc.returncode == 1 and f"{len(kinds) + 1} could not be graded" in proc.stderr, proc.stderr

@@ -130,6 +130,10 @@ def _through_otter(root: Path, folders: dict[str, Path], config, pool: ThreadPoo
     tools.copy_tree(student, checking)
     (checking / "hw_rnn.ipynb").write_text(paths[OTTER_CHECKED].read_text())
     check = pool.submit(tools.run, ["otter", "check", "hw_rnn.ipynb"], checking)
+    # And the untouched notebook, whose quiz cannot be marked (no public test grades the quiz).
+    untouched = root / "otter_student_untouched"
+    tools.copy_tree(student, untouched)
+    check_untouched = pool.submit(tools.run, ["otter", "check", "hw_rnn.ipynb"], untouched)
     scores, refused = {}, {}
     for name, future in futures.items():
         try:
@@ -137,7 +141,7 @@ def _through_otter(root: Path, folders: dict[str, Path], config, pool: ThreadPoo
         except tools.ToolError as exc:  # otter refuses some notebooks outright (OTTER_REFUSES)
             refused[name] = str(exc)
     return {"scores": scores, "refused": refused, "paths": paths, "student": student, "zip": autograder_zip,
-            "check": check.result().stdout}
+            "check": check.result().stdout, "check_untouched": check_untouched.result().stdout}
 
 
 def _through_nbgrader(root: Path, folders: dict[str, Path], config) -> dict:
@@ -249,6 +253,12 @@ def test_otter_check_shows_a_student_the_grader_feedback(graded):
     assert "lstm_backward results: All test cases passed!" in out
     assert "rnn_backward - 2 result:" in out and "Test case failed" in out
     assert "wrong at time steps [0, 1, 2] but right at [3]" in out  # the native grader's own message
+    # The quiz has only hidden tests: its question passes when its answers can be marked, and fails (for no
+    # points) saying why when they cannot, rather than "All test cases passed!" with no test run.
+    assert "answers results: All test cases passed!" in out
+    untouched = graded["otter"]["check_untouched"]
+    assert "answers results: All test cases passed!" not in untouched
+    assert "answers() cannot be marked: answers is not implemented yet" in untouched, untouched
 
 
 def test_otter_student_folder_has_no_solution_or_hidden_test(graded, config):

@@ -720,9 +720,14 @@ def grade_all(submissions: Path, out: Path, config_path: Path | None, options: O
         raise BatchError(str(exc)) from None
     _check_same_class(out, old, submissions, layout, config, config_path)
     if options.dry_run:  # nothing is graded and nothing is written
-        print(describe_mapping(layout, config, options.archive_limits))
+        text, ungradable = describe_mapping(layout, config, options.archive_limits)
+        print(text)
+        if ungradable:
+            print(f"cannot be graded as they are: {', '.join(ungradable)} (grading would make error rows of them; "
+                  f"exit status {EXIT_SOME_FAILED})")
+        # The exit status the run would have, as far as the submissions show it before any student code runs.
         return Outcome(students=len(layout.entries), unplaced=len(layout.unplaced), ignored=len(layout.ignored),
-                       without_row=layout.without_row())
+                       without_row=layout.without_row(), errors=len(ungradable))
     _can_grade(config)
     for note in layout.notes:
         _say(options, f"note: {note}")

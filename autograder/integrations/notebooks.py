@@ -155,8 +155,18 @@ def grade_id(test: TestSpec, index: int) -> str:
     return f"{test.function}-t{index}"
 
 
+# otter reports a question with no public test case as passed: a quiz function (hidden tests only) gets one of no
+# points that fails while its answers cannot be marked (checks_api.assert_answers_can_be_marked).
+OTTER_MARKABLE = ('""" # BEGIN TEST CONFIG\npoints: 0\nhidden: false\n""" # END TEST CONFIG\n'
+                  "def test_{function}_can_be_marked(env):\n"
+                  "    from autograder.checks_api import assert_answers_can_be_marked\n\n"
+                  "    assert_answers_can_be_marked(env)")
+
+
 def _test_cells(tool: str, function: str, tests: list[TestSpec]) -> list[dict]:
     cells = []
+    if tool == "otter" and all(t.hidden for t in tests) and any(t.kind == "quiz" for t in tests):
+        cells.append(_cell("code", OTTER_MARKABLE.format(function=function), f"{function}-markable"))
     for k, test in enumerate(tests, 1):
         call = f"run_test({json.dumps(test.function)}, {json.dumps(test.name)}, {{env}})"
         points = f"{test.points:g} point{'s' if test.points != 1 else ''}"

@@ -689,8 +689,10 @@ def _mark_duplicates(entries: list[Entry]) -> list[Entry]:
     return out
 
 
-def describe_mapping(layout: Layout, config: Config | None = None, limits: ArchiveLimits | None = None) -> str:
-    """The student <-> files mapping as text, for ``grade-all --dry-run``.
+def describe_mapping(layout: Layout, config: Config | None = None, limits: ArchiveLimits | None = None
+                     ) -> tuple[str, list[str]]:
+    """The student <-> files mapping as text, for ``grade-all --dry-run``, and the students who cannot be graded
+    (what the run would make error rows of, as far as it is known before any student code runs).
 
     Each student's files are listed as the download holds them (a file the LMS renamed as ``downloaded name ->
     original name``).  With ``config``, each submission is also looked into as grading would look (``prepare``,
@@ -703,6 +705,7 @@ def describe_mapping(layout: Layout, config: Config | None = None, limits: Archi
         lines.append("(per student: \"graded: PATH as FILE\" is the path in the submission graded as the expected "
                      "FILE, a bare name the file of that name at the top; \"not graded\": paths in the submission left "
                      "out, as summary.md's Not graded lists them)")
+    ungradable = []
     for e in layout.entries:
         who = f"{e.student} ({e.name})" if e.name else e.student
         # A flat download renames each file; a folder download (Moodle's) keeps the student's paths as they are.
@@ -710,10 +713,10 @@ def describe_mapping(layout: Layout, config: Config | None = None, limits: Archi
                          for orig, path in e.files) if e.kind == "files" else f"{e.kind} {e.label}"
         lines.append(f"  {who}: {what or 'no files'}")
         lines += [f"      note: {n}" for n in e.notes]
-        if e.problem:
-            lines.append(f"      cannot be graded: {e.problem}")
-        elif config is not None:
-            lines += [f"      {line}" for line in _plan(e, config, limits)]
+        plan = [f"cannot be graded: {e.problem}"] if e.problem else _plan(e, config, limits) if config else []
+        lines += [f"      {line}" for line in plan]
+        if plan and plan[0].startswith("cannot be graded"):
+            ungradable.append(e.student)
     for note in layout.notes:
         lines.append(f"note: {note}")
     if layout.ignored:
@@ -723,7 +726,7 @@ def describe_mapping(layout: Layout, config: Config | None = None, limits: Archi
     if layout.unplaced:
         lines.append(f"NOT PLACED to any student ({len(layout.unplaced)}):")
         lines += [f"  {u['path']}: {u['reason']}" for u in layout.unplaced]
-    return "\n".join(lines)
+    return "\n".join(lines), ungradable
 
 
 def _plan(entry: Entry, config: Config, limits: ArchiveLimits | None) -> list[str]:
