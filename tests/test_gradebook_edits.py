@@ -188,10 +188,20 @@ def test_cluster_comment_is_idempotent_and_summary_says_who_has_it(klass):
         assert run_cli("comment", str(out), "--student", "blank", "--text", "See me.").returncode == 0
     assert len(yaml.safe_load((out / "comments.yaml").read_text())["blank"]) == 1
 
+    # A comment to bug1 alone, about the submission graded now.
+    own = "Your db line divides by the batch size: see the lecture's bias gradient."
+    assert run_cli("comment", str(out), "--student", "bug1", "--text", own).returncode == 0
+    assert "## Comments to review" not in (out / "summary.md").read_text()
+
     # bug1 fixes the bug: it keeps the comment, and the summary says it is no longer in the cluster.
     fix(src, "bug1")
-    assert run_cli("regrade", str(out), "--student", "bug1", "--no-progress").returncode == 0
+    proc = run_cli("regrade", str(out), "--student", "bug1", "--no-progress")
+    assert proc.returncode == 0 and "comments to review: 1 comment to one student" in proc.stderr, proc.stderr
     assert text in (out / "feedback" / "bug1.md").read_text()
+    # Its own comment was about the earlier submission: listed for review (the cluster's is said in its row),
+    # blank's, about the submission still graded, is not.
+    review = (out / "summary.md").read_text().split("## Comments to review")[1].split("\n## ")[0]
+    assert f"| bug1 | {own} |" in review and "See me." not in review and text not in review, review
     row = next(line for line in (out / "summary.md").read_text().splitlines() if line.startswith(f"| {cid} |"))
     assert "on: bug2, bug3" in row and "no longer in this cluster (they keep it): bug1" in row
     # Removing the cluster's comment removes it from everyone who has it, bug1 included.

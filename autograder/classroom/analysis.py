@@ -198,7 +198,7 @@ def content_section(records: dict[str, dict], content: dict | None, changed: dic
 
 def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: Config,
             mapping: dict | None = None, incomplete: dict | None = None, content: dict | None = None,
-            content_changed: dict | None = None) -> str:
+            content_changed: dict | None = None, review_comments: list[dict] = ()) -> str:
     """The instructor's summary.md (charts are written beside it under charts/).
 
     ``mapping`` is batch.json's "mapping" (``layouts.Layout.mapping``): what was not graded or placed.
@@ -206,7 +206,7 @@ def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: 
     said in the first line, with the students not graded yet and how to resume.  ``content`` is batch.json's
     record of the config's content ({sha256, files}) and ``content_changed`` how it last changed under the
     same config file ({when, files}): said under the config's name, with the students still graded with the
-    earlier content.
+    earlier content.  ``review_comments``: ``clusters.comments_to_review``.
     """
     stats = item_analysis(records, config)
     graded = [s for s, r in records.items() if r["status"] == "graded"]
@@ -273,6 +273,14 @@ def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: 
                   "|---|---|---|---|---|---|"]
         lines += [f"| {_cell(s)} | {_cell(o['test'])} | {o['then']:g} | {o['now']:g} | {o['score']:g} | "
                   f"{_cell(o['reason'])} |" for s, o in stale_rows]
+        lines.append("")
+    if review_comments:
+        lines += ["## Comments to review", "",
+                  "Written to one student about an earlier submission: they handed in new work since, and still see "
+                  "the comment. Keep it, or remove it with `python -m autograder comment OUTDIR --student ID "
+                  "--remove` (which removes that student's own comments).", "",
+                  "| student | comment | written |", "|---|---|---|"]
+        lines += [f"| {_cell(c['student'])} | {_cell(c['text'])} | {_cell(c['when'])} |" for c in review_comments]
         lines.append("")
     lines += mapping_section(mapping, records)
     # The mapping's own notes (the attempt graded) are listed above, once per student.

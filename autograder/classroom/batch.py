@@ -45,7 +45,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from autograder.classroom import analysis, feedback
-from autograder.classroom.clusters import load_comments
+from autograder.classroom.clusters import comments_to_review, load_comments
 from autograder.classroom.gradebook import (
     GRADES_HASH,
     LOCK,
@@ -132,6 +132,7 @@ class Outcome:
     worker_peak_kb: int = 0
     child_peak_kb: int = 0
     stale: list[dict] = field(default_factory=list)  # overrides to review (gradebook.stale_overrides)
+    review_comments: int = 0  # one student's comments written about an earlier submission (comments_to_review)
     gone: list[str] = field(default_factory=list)  # rows kept from an earlier run, not in the class folder now
     pending: int = 0  # interrupted: students this run was to (re)grade and did not (rows marked pending)
     similarity_interrupted: bool = False  # interrupted while writing the similarity report (grades all written)
@@ -504,7 +505,8 @@ def render_all(out: Path, config: Config, manifest: dict, only: set[str] | None 
     write_text_atomic(out / "summary.md", analysis.summary(out, records, docs, config, manifest.get("mapping"),
                                                            incomplete=manifest.get("incomplete"),
                                                            content=manifest.get("content"),
-                                                           content_changed=manifest.get("content_changed")))
+                                                           content_changed=manifest.get("content_changed"),
+                                                           review_comments=comments_to_review(records, comments)))
     return records
 
 
@@ -599,6 +601,7 @@ def run_batch(out: Path, config_path: Path, config: Config, layout: Layout, entr
     render_all(out, config, manifest, only=unwritten, records=records, overrides=overrides, comments=comments,
                force=options.force, docs=writer.docs)
     outcome.stale = stale_overrides(records, overrides)
+    outcome.review_comments = len(comments_to_review(records, comments))
     current = [records[e.student] for e in entries if e.student in records]
     # A student this run was to (re)grade and did not is pending, whatever an earlier run gave them.
     waiting = set((manifest.get("incomplete") or {}).get("missing", []))
@@ -994,5 +997,8 @@ def describe(outcome: Outcome, out: Path) -> str:
                      f"are kept (marked in grades.csv and summary.md): {', '.join(outcome.gone[:8])}"
                      f"{' ...' if len(outcome.gone) > 8 else ''}")
     lines += describe_stale(outcome.stale, out)
+    if outcome.review_comments:
+        lines.append(f"comments to review: {counted(outcome.review_comments, 'comment')} to one student written about "
+                     "an earlier submission (summary.md's Comments to review lists them)")
     lines.append(f"grades: {out / 'grades.csv'}   summary: {out / 'summary.md'}   feedback: {out / 'feedback'}/")
     return "\n".join(lines)

@@ -168,7 +168,7 @@ def clusters(records: dict[str, dict]) -> list[Cluster]:
 
 
 # -- comments.yaml -----------------------------------------------------------------------
-COMMENT_FIELDS = ("text", "cluster", "when")
+COMMENT_FIELDS = ("text", "cluster", "when", "submission")
 
 
 def load_comments(out: Path, records: dict[str, dict] | None = None) -> dict[str, list[dict]]:
@@ -197,7 +197,7 @@ def load_comments(out: Path, records: dict[str, dict] | None = None) -> dict[str
                 raise GradebookError(f"{where}: unknown field{'s' * (len(unknown) > 1)} "
                                      f"{', '.join(map(repr, unknown))}; a comment may hold only "
                                      f"{', '.join(COMMENT_FIELDS)}")
-            for key in ("cluster", "when"):
+            for key in ("cluster", "when", "submission"):
                 if not isinstance(entry.get(key, ""), str):
                     raise GradebookError(f"{where}: {key} must be a text, found {entry[key]!r}")
         comments[student] = [dict(e) for e in entries]
@@ -256,8 +256,24 @@ def add_comment(out: Path, records: dict[str, dict], text: str, *, cluster: str 
                     keep = [e for e in doc[key] if cluster is not None and e.get("cluster") != cluster]
                     doc[key] = CommentedSeq(keep) if keep else None
             else:
-                doc.setdefault(key, CommentedSeq()).append(CommentedMap(entry))
+                # The submission it was written about (comments_to_review: a student's later work may moot it).
+                seen = str(records[s].get("fingerprint") or "")
+                doc.setdefault(key, CommentedSeq()).append(CommentedMap({**entry, **({"submission": seen}
+                                                                                     if seen else {})}))
 
     if members:
         save_edited(Path(out) / COMMENTS, HEADER, update)
     return members, already
+
+
+def comments_to_review(records: dict[str, dict], comments: dict[str, list[dict]]) -> list[dict]:
+    """One student's comments (not a cluster's: those say when a student leaves the cluster) written about an
+    earlier submission than the one graded now: {student, text, when}.  The student still sees them ("your zip is
+    damaged" after a zip that opens): the staff keeps or removes each."""
+    found = []
+    for student, entries in sorted(comments.items()):
+        now_graded = str((records.get(student) or {}).get("fingerprint") or "")
+        for e in entries:
+            if not e.get("cluster") and e.get("submission") and now_graded and e["submission"] != now_graded:
+                found.append({"student": student, "text": e["text"], "when": e.get("when", "")})
+    return found
