@@ -96,15 +96,23 @@ def test_an_override_the_grader_now_agrees_with_is_not_to_review():
 def test_stale_override_is_listed_and_not_applied(klass):
     src, out = klass
     full = grades(out)["good"]["total"]
-    for student, test, score in (("bug1", REF_TEST, "1"), ("bug2", REF_TEST, "1.5"), ("blank", FWD_TEST, "1")):
+    for student, test, score in (("bug1", REF_TEST, "1"), ("bug2", REF_TEST, "1.5"), ("blank", FWD_TEST, "1"),
+                                 ("bug3", REF_TEST, "2")):
         proc = run_cli("override", str(out), "--student", student, "--test", test, "--score", score,
                        "--reason", "partial credit: only db averaged")
         assert proc.returncode == 0, proc.stderr
     kept = yaml.safe_load((out / "overrides.yaml").read_text())
     assert kept["bug1"][REF_TEST]["grader_score"] == 0 and kept["blank"][FWD_TEST]["grader_score"] == 0
-    # bug1 and bug2 fix their code; blank does not.  The preview names the overrides that would go stale.
+    # bug1, bug2 and bug3 fix their code; blank does not.  The preview names the overrides that would go stale;
+    # bug3's full marks by hand are the grader's own now: nothing to review, yet listed as changing nothing.
     fix(src, "bug1")
     fix(src, "bug2")
+    fix(src, "bug3")
+    assert run_cli("regrade", str(out), "--student", "bug3", "--no-progress", timeout=900).returncode == 0
+    summary = (out / "summary.md").read_text()
+    moot = summary[summary.index("## Overrides the grader now agrees with"):].split("\n## ")[0]
+    assert f"| bug3 | {REF_TEST} | 0 | 2 | 2 | partial credit: only db averaged |" in moot, moot
+    assert "## Overrides to review" not in summary
     preview = run_cli("regrade", str(out), "--dry-run", "--no-progress", timeout=900)
     assert preview.returncode == 0, preview.stderr
     assert "overrides to review" in preview.stdout

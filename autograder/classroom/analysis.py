@@ -274,6 +274,17 @@ def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: 
         lines += [f"| {_cell(s)} | {_cell(o['test'])} | {o['then']:g} | {o['now']:g} | {o['score']:g} | "
                   f"{_cell(o['reason'])} |" for s, o in stale_rows]
         lines.append("")
+    moot_rows = [(s, o) for s in sorted(docs) for o in docs[s].get("extra_data", {}).get("moot_overrides", [])]
+    if moot_rows:
+        lines += ["## Overrides the grader now agrees with", "",
+                  "The grader's score changed since these were set, to the override's own score: they change nothing "
+                  "now (nor later, unless the grader's score changes again, when they are listed above to review). "
+                  "Remove them with `override ... --remove`, or leave them.", "",
+                  "| student | test | grader score then | grader score now | override | reason |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {_cell(s)} | {_cell(o['test'])} | {o['then']:g} | {o['now']:g} | {o['score']:g} | "
+                  f"{_cell(o['reason'])} |" for s, o in moot_rows]
+        lines.append("")
     if review_comments:
         lines += ["## Comments to review", "",
                   "Written to one student about an earlier submission: they handed in new work since, and still see "

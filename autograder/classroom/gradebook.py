@@ -711,7 +711,7 @@ def results_document(record: dict, overrides: dict[str, dict], config: Config,
         return {"score": 0, "output": head + staff + why,
                 "visibility": "visible", "stdout_visibility": "hidden", "tests": [], "extra_data": extra}
     doc = copy.deepcopy(record["results"])
-    applied, unmatched, stale = [], [], []
+    applied, unmatched, stale, moot = [], [], [], []
     by_name = {t["name"]: t for t in doc["tests"]}
     for name, change in overrides.items():
         if name in (PENALTY, EXTENSION):
@@ -722,9 +722,10 @@ def results_document(record: dict, overrides: dict[str, dict], config: Config,
             continue
         old, new = test["score"], float(change["score"])
         if "grader_score" in change and float(change["grader_score"]) != old:  # not applied: the grader's counts
-            if _stale(change, old):
-                stale.append({"test": name, "score": new, "reason": change.get("reason", ""),
-                              "then": float(change["grader_score"]), "now": old})
+            entry = {"test": name, "score": new, "reason": change.get("reason", ""),
+                     "then": float(change["grader_score"]), "now": old}
+            # The grader's score changed: to the override's own (moot, said so that it is not forgotten) or not.
+            (stale if _stale(change, old) else moot).append(entry)
             continue
         test["score"] = new
         test["status"] = "passed" if new >= test["max_score"] else "failed"
@@ -754,6 +755,8 @@ def results_document(record: dict, overrides: dict[str, dict], config: Config,
         extra["overrides"] = applied
     if stale:
         extra["stale_overrides"] = stale
+    if moot:
+        extra["moot_overrides"] = moot
     if unmatched:
         extra["unmatched_overrides"] = unmatched
     if head or staff:
