@@ -13,7 +13,9 @@ import re
 from typing import Any
 
 # C0 and C1 control characters and DEL, except newline and tab; then any surrogate (never valid in UTF-8).
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Control characters, and the bidirectional controls that reorder what a reader sees (a right-to-left override
+# makes printed text read other than it is: CVE-2021-42574, "Trojan Source").
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _SURROGATES = re.compile(r"[\ud800-\udfff]+")
 _ESCAPED_BYTES = re.compile(r"[\udc80-\udcff]+")
 
@@ -29,7 +31,8 @@ def clean_text(text: str) -> str:
 
     Undecodable bytes (lone surrogates from ``surrogateescape``) are decoded as UTF-8 when they are
     UTF-8 (a file name read under the C locale) and otherwise shown as ``\\xNN``; any other lone
-    surrogate becomes U+FFFD.  Control characters become ``\\xNN`` text, visibly.
+    surrogate becomes U+FFFD.  Control characters become ``\\xNN`` text, visibly, and bidirectional controls
+    ``\\uNNNN``.
     """
     if text.isascii() and text.isprintable():  # most strings (keys, names, messages): nothing to do
         return text
@@ -37,7 +40,8 @@ def clean_text(text: str) -> str:
         text = _ESCAPED_BYTES.sub(_bytes_back, text)
         text = _SURROGATES.sub(lambda m: "\ufffd" * len(m.group()), text)
     if _CONTROL.search(text):
-        text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+        text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else
+                            f"\\u{ord(m.group()):04x}", text)
     return text
 
 

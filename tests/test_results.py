@@ -310,6 +310,7 @@ CONTROL_EDITS = [
      "replace": "def rnn_step_forward(x_t, s_prev, U, W, b):\n"
                 "    import sys\n"
                 "    print('nul\\x00 bell\\x07 esc\\x1b[31m cr\\r del\\x7f c1\\x85 tab\\t end')\n"
+                "    print('score: 0 \\u202e251 / 251\\u202c')\n"
                 "    sys.stdout.flush()\n"
                 "    sys.stdout.buffer.write(b'bytes \\xff\\xfe \\xc3\\xa9\\n')\n"
                 "    sys.stdout.flush()"},
@@ -330,9 +331,10 @@ def test_control_characters_and_bad_bytes_never_reach_results_verbatim(tmp_path,
     document = assert_clean_json(results, validate_results)
     written = "\n".join(strings(document))
     for visible in ("nul\\x00 bell\\x07 esc\\x1b[31m", "del\\x7f c1\\x85 tab\t end", "bad\\x00value\\x1b[2J",
+                    "score: 0 \\u202e251 / 251\\u202c",
                     "matches\\x07 the reference"):
         assert visible in written, visible
-    assert "\x1b" not in text(proc.stdout) and "\x00" not in text(proc.stdout)  # the terminal is safe too
+    assert not {"\x1b", "\x00", "\u202e"} & set(text(proc.stdout))  # the terminal is safe too
     # The same through grade-all: raw records, results, feedback and the summary.
     src = tmp_path / "class"
     make_submission(src / "noisy", CONTROL_EDITS)
