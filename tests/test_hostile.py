@@ -21,7 +21,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CONFIG, FILES, ROOT, SOLUTIONS, TEMPLATES, grade_cli, make_submission, with_callers, write_config
+from conftest import (
+    CONFIG,
+    FILES,
+    ROOT,
+    SOLUTIONS,
+    TEMPLATES,
+    VARIANTS,
+    grade_cli,
+    make_submission,
+    with_callers,
+    write_config,
+)
 
 from autograder.config import load_config
 from autograder.sandbox.landlock import abi_version
@@ -1514,3 +1525,43 @@ def test_a_reply_larger_than_the_channel_holds_fails_the_call_with_its_size(tmp_
     outputs = {t["name"]: t["output"] for t in doc["tests"] if t["score"] < t["max_score"]}
     assert outputs and all(n.startswith(("sigmoid:", "lstm_")) for n in outputs), sorted(outputs)
     assert "take 100 MB; a reply holds at most 64 MB" in outputs["sigmoid: matches the reference"], outputs
+
+
+NUMERICAL_BACKWARD = '''
+
+def _numerical_vjp(f, args, upstream, h=1e-6):
+    """Central differences of sum(upstream * f(args)) with respect to every entry of every argument."""
+    grads = []
+    for i, a in enumerate(args):
+        g = np.zeros_like(a)
+        for k in range(a.size):
+            plus, minus = [x.copy() for x in args], [x.copy() for x in args]
+            plus[i].flat[k] += h
+            minus[i].flat[k] -= h
+            g.flat[k] = np.sum(upstream * (f(*plus) - f(*minus))) / (2 * h)
+        grads.append(g)
+    return grads
+
+
+def rnn_step_forward(x_t, s_prev, U, W, b):
+    return np.tanh(x_t @ U.T + s_prev @ W.T + b), (x_t, s_prev, U, W, b)
+
+
+def rnn_step_backward(ds_next, cache):
+    return tuple(_numerical_vjp(lambda x, s, U, W, b: np.tanh(x @ U.T + s @ W.T + b), list(cache), ds_next))
+'''
+
+
+def test_a_backward_that_differentiates_its_forward_numerically_is_named_for_review(tmp_path, fast_config):
+    """Right values, so its tests pass: but it costs two forward passes per input entry, where backpropagation costs
+    a few in all.  The child's CPU time of the backward against its forward's, on the same public cases, names it
+    (and its caller, which runs it) for the staff; the reference and the correct variants are not named."""
+    cheat = make_submission(tmp_path / "numerical")
+    path = cheat / "rnn_layers.py"
+    path.write_text(path.read_text() + NUMERICAL_BACKWARD)
+    named = {}
+    for sub in (cheat, SOLUTIONS, *VARIANTS):
+        _, doc = grade_cli(sub, tmp_path, "--config", str(fast_config))
+        named[sub.name] = set(re.findall(r"Note: (\w+) took at least \d+ times the CPU time of your", doc["output"]))
+    assert named.pop("numerical") == {"rnn_step_backward", "rnn_backward"}
+    assert not any(named.values()), named

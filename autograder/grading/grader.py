@@ -175,6 +175,14 @@ def _load_reference(config: Config) -> dict[str, ModuleType]:
     return _REFERENCE_CACHE[config.reference]
 
 
+# A backward is "slow" at this multiple of its forward's CPU time on every public case, when it takes this many
+# seconds at least (below, the clock's and the interpreter's noise weigh too much).  Measured on hw_rnn's public
+# cases: the reference and the correct variants (loops included) 0.7x to 2.1x; backwards that differentiate their
+# forward numerically (complex step, central differences) 27x to 270x.
+SLOW_BACKWARD = 10.0
+SLOW_BACKWARD_CPU = 2e-4
+
+
 def _unpack(fn: Function, value) -> dict:
     """Name the outputs of a call, or fail when the return value has the wrong form."""
     if len(fn.outputs) == 1:
@@ -278,6 +286,8 @@ class Grading:
         # (function, hidden) whose outputs passed a forward test of that visibility as float32 numbers (rounded
         # through float32, close enough for its own tolerance): enough for a caller's float32-sized error.
         self.rounded_outputs: set[tuple[str, bool]] = set()
+        # backward -> public case -> (its forward's CPU time, its own), in the child (slow_backward_notes).
+        self.backward_cpu: dict[str, dict[tuple, tuple[float, float]]] = {}
         self.box = box
         self.reference = reference
         self.module_errors = module_errors
@@ -642,6 +652,26 @@ class Grading:
                          brief="correct values, but it emitted a warning")
         return reply, args + list(kwargs.values())
 
+    def slow_backward_notes(self) -> list[str]:
+        """A note for each backward function that took SLOW_BACKWARD times its forward's CPU time or more on every
+        public case (two at least, and SLOW_BACKWARD_CPU seconds at least): backpropagation costs a few forward
+        passes, a backward that differentiates its forward numerically two per input entry (hundreds even on the
+        tests' small inputs).  Its values are right, so no test can fail it: the note is for the course staff
+        (summary.md lists notes) and the student.  The child measures (time.thread_time), so code that wants
+        to hide can: this finds the plain case."""
+        notes = []
+        for backward, cases in sorted(self.backward_cpu.items()):
+            forward = self.homework.gradients[backward].forward
+            if len(cases) < 2 or min(b for _, b in cases.values()) < SLOW_BACKWARD_CPU:
+                continue
+            ratio = min(b / max(f, 1e-6) for f, b in cases.values())
+            if ratio >= SLOW_BACKWARD:
+                notes.append(f"Note: {backward} took at least {ratio:.0f} times the CPU time of your {forward} on "
+                             "the same inputs, where backpropagation usually costs a few forward passes, so the "
+                             "course staff look at it by hand: a backward that differentiates its forward "
+                             "numerically is not backpropagation, whatever its values (slow loops are fine).")
+        return notes
+
     def _wrong_on_ordinary_inputs(self, test: TestSpec, error: float) -> bool:
         """Whether the function is as wrong on the first case of its first ordinary (not stability) public test
         as here, where its relative error is ``error``: wrong there too, by at least 1/AS_WRONG of it.
@@ -755,12 +785,15 @@ class Grading:
         if not breply.ok:
             raise _call_failed(breply, bwd, config=self.config)
         result["grads"] = _unpack(bwd, breply.value)
+        result["cpu"] = (reply.cpu, breply.cpu)
         return result
 
     def _gradient_case(self, test: TestSpec, case: dict) -> dict:
         result = self.student_gradients(test.function, case)
         if result["error"]:
             raise result["error"]
+        if "cpu" in result and not test.hidden:  # (public calls only: the note says nothing of hidden ones)
+            self.backward_cpu.setdefault(test.function, {})[case_key(case)] = result["cpu"]
         if result["imprecise_forward"]:
             self.imprecise_forwards.add((result["fwd"].name, test.hidden))
         return result
@@ -1308,7 +1341,7 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
                 results[i] = TestResult(test, False, "the grader itself failed on this test (not your code's "
                                         "fault); please tell the course staff")
         grading.collect_answers()
-        notes += grading.answer_notes()
+        notes += grading.answer_notes() + grading.slow_backward_notes()
         student_output = box.output() if public_output is None else public_output
         file_limit = config.limits.file_mb << 20
         sizes = sizes or box.mark()

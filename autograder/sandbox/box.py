@@ -69,6 +69,7 @@ class Reply:
     fault_brief: str = ""  # the fault for a hidden test: without the exit status, signal or bytes student code chose
     timed_out: bool = False  # the fault is the call's time limit
     limit: float = 0.0  # that limit (s)
+    cpu: float = 0.0  # a call's CPU time in the child (s), as the child measured it (student code could lie)
 
     @classmethod
     def from_raw(cls, raw: dict) -> Reply:
@@ -86,6 +87,7 @@ class Reply:
             error_type=str(raw.get("error_type", ""))[:100],
             error=shorten(sent_error(str(raw.get("error", ""))), ERROR_CHARS),
             traceback=str(raw.get("traceback", ""))[:3000],
+            cpu=float(raw["cpu"]) if type(raw.get("cpu")) is float and 0 <= raw["cpu"] < 1e9 else 0.0,
         )
 
     @property

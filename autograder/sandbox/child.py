@@ -198,11 +198,11 @@ class Child:
         fn = self.function(msg["module"], msg["function"])
         args = _resolve(list(msg["args"]), self.handles)
         kwargs = _resolve(dict(msg.get("kwargs") or {}), self.handles)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.thread_time()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             result = fn(*args, **kwargs)
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, time.thread_time() - cpu
         keep = msg.get("keep") or []
         # The grader may name the handles itself ("keep_as"), so that it can send a call that uses one (a
         # backward on its forward's cache) before this call is answered.
@@ -225,6 +225,7 @@ class Child:
             "kwargs_after": kwargs if back else {},
             "warnings": [f"{w.category.__name__}: {w.message}"[:300] for w in caught[:MAX_WARNINGS]],
             "seconds": seconds,
+            "cpu": cpu,  # this thread's CPU time during the call (a process clock counts in ticks under RLIMIT_CPU)
         }
 
     def op_call_many(self, msg: dict) -> dict:
