@@ -422,6 +422,12 @@ def test_canvas_download_gives_every_student_a_row(lms_class, config):
     assert ignored[text] == ids["tpl0"] and sum(v == ids[mutant] for v in ignored.values()) == 5
     summary = (out / "summary.md").read_text()
     assert "### Not graded (6)" in summary and text in summary
+    # The similarity report names the students as the download does, beside their ids.
+    with open(out / "similarity" / "similarity.csv", newline="") as f:
+        pairs = list(csv.DictReader(f))
+    name_of = {ids[s]: people[s]["canvas_name"] for s in students}
+    assert pairs and all((r["name_a"], r["name_b"]) == (name_of[r["student_a"]], name_of[r["student_b"]])
+                         for r in pairs), pairs
     # A file that belongs to no one: the rerun keeps every row and id, lists the file and exits 3.
     (src / "gradebook_export.csv").write_text("id\n")
     proc = grade_all(src, out)

@@ -428,7 +428,8 @@ def test_preview_lists_exactly_what_the_regrade_changes(small_class, tmp_path):
                 ("bug1", loosened), ("bug2", loosened)}
     assert listed == expected, proc.stdout  # blank's pinned override and failing tests do not move
     assert lines["bug1", loosened] == ("0", lines["bug1", loosened][1]) and float(lines["bug1", loosened][1]) > 0
-    assert "the config or the reference solution differs" in proc.stdout
+    said = "the config or the reference solution differs from the one these grades were made with (edited since: "
+    assert f"{said}{config}" in proc.stdout, proc.stdout  # the file the TA edited, named
     for student in ("good", "bug1", "bug2"):
         assert lines[student, "total"][0] == old_rows[student]["total"]
 

@@ -20,6 +20,7 @@ from autograder.classroom.batch import (
     _can_grade,
     _load_config,
     config_fingerprint,
+    content_change,
     read_manifest,
     rediscover,
     run_batch,
@@ -33,6 +34,7 @@ from autograder.classroom.gradebook import (
     results_document,
     stale_overrides,
 )
+from autograder.config import content_digests
 from autograder.files import remove_tree
 
 
@@ -51,6 +53,7 @@ class Preview:
     totals: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)  # old, new (None: no grade)
     students: int = 0
     config_changed: bool = False
+    changed_files: list[str] = field(default_factory=list)  # what was edited, when the same config file changed
     resubmitted: list[str] = field(default_factory=list)  # students whose submission changed since grading
     seconds: float = 0.0
     stale: list[dict] = field(default_factory=list)  # overrides the regrade would make stale (not applied)
@@ -140,6 +143,8 @@ def preview(out: Path, options: Options, config_path: Path | None = None) -> Pre
     result = diff(old_records, new_records, old_config or config, config, overrides, comments)
     result.stale = stale_overrides(new_records, overrides)
     result.config_changed = any(r.get("config") != config_fingerprint(config) for r in old_records.values())
+    change = content_change(manifest, config, config_path, content_digests(config))
+    result.changed_files = change["files"] if change else []
     result.seconds = time.perf_counter() - start
     return result
 
@@ -153,6 +158,7 @@ def describe(result: Preview, out: Path) -> str:
     lines = [f"regrade preview of {out}: {result.students} students graded again in a scratch folder in "
              f"{result.seconds:.1f} s; nothing in {out} was changed",
              "the config or the reference solution differs from the one these grades were made with"
+             + (f" (edited since: {', '.join(result.changed_files)})" if result.changed_files else "")
              if result.config_changed else "the config and the reference solution are the ones these grades used"]
     if result.resubmitted:
         lines.append(f"submissions changed since grading: {', '.join(result.resubmitted)}")

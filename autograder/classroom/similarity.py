@@ -390,24 +390,27 @@ def report(out: Path, config: Config, thresholds: Thresholds = Thresholds(), job
     pairs = compare(texts, digests, config.templates, config.files, thresholds, jobs,
                     groups=group_submissions(records), own=own_failures(records))
     listed = [p for p in pairs if p.listed(thresholds)]
-    write_text_atomic(out / FOLDER / "similarity.csv", _csv(listed, thresholds))
+    names = {str(st): str(r.get("name") or "") for st, r in records.items()}  # the LMS's names, where it gave them
+    write_text_atomic(out / FOLDER / "similarity.csv", _csv(listed, thresholds, names))
     path = out / FOLDER / "report.html"
     # The report shows students' code side by side: private, as code/ is (similarity.csv holds only scores).
     valued = sum(bool(d) for d in digests.values())  # students with at least one wrong value kept
-    write_text_atomic(path, _html(listed, texts, thresholds, config, len(texts), valued), mode=0o600)
+    write_text_atomic(path, _html(listed, texts, thresholds, config, len(texts), valued, names), mode=0o600)
     return pairs, path
 
 
-def _csv(pairs: list[Pair], t: Thresholds) -> str:
+def _csv(pairs: list[Pair], t: Thresholds, names: dict[str, str] | None = None) -> str:
+    names = names or {}
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["student_a", "student_b", "flagged", "code_similarity_a", "code_similarity_b", "matched_chars",
-                "identical_wrong_values", "rare_identical_wrong_values", "tests", "functions_with_rare_values"])
+                "identical_wrong_values", "rare_identical_wrong_values", "tests", "functions_with_rare_values",
+                "name_a", "name_b"])
     for p in pairs:
         why = "+".join(k for k, on in (("code", p.code_flag), ("wrong_values", p.values_flag)) if on)
         w.writerow([p.a, p.b, why, f"{p.similarity[0]:.3f}", f"{p.similarity[1]:.3f}", p.overlap,
                     len(p.shared_values), len(p.rare_values(t.rare)), "; ".join(t for t, _ in p.shared_values),
-                    "; ".join(p.bugs)])
+                    "; ".join(p.bugs), names.get(p.a, ""), names.get(p.b, "")])
     return buf.getvalue()
 
 
@@ -466,13 +469,19 @@ padding:3px 8px;text-align:left}.flag{color:#b00;font-weight:bold}.pair{margin:2
 font-size:12px;max-height:40em}mark{background:#ffd54f}"""
 
 
-def _html(pairs: list[Pair], texts: dict[str, str], t: Thresholds, config: Config, coded: int, valued: int) -> str:
+def _html(pairs: list[Pair], texts: dict[str, str], t: Thresholds, config: Config, coded: int, valued: int,
+          names: dict[str, str] | None = None) -> str:
+    names = names or {}
+
+    def e_who(student: str) -> str:  # the id, and the name when the class download gave one
+        return html.escape(f"{student} ({names[student]})" if names.get(student) else student)
+
     e = html.escape
     flagged = [p for p in pairs if p.flagged]
     rows = []
     for k, p in enumerate(pairs):
         why = " + ".join(w for w, on in (("code", p.code_flag), ("wrong values", p.values_flag)) if on)
-        link = f"<a href='#p{k}'>{e(p.a)} / {e(p.b)}</a>" if k < SHOWN else f"{e(p.a)} / {e(p.b)}"
+        link = f"<a href='#p{k}'>{e_who(p.a)} / {e_who(p.b)}</a>" if k < SHOWN else f"{e_who(p.a)} / {e_who(p.b)}"
         rows.append(f"<tr><td>{link}</td><td class='flag'>{e(why)}</td>"
                     f"<td>{100 * p.similarity[0]:.0f}% / {100 * p.similarity[1]:.0f}%</td><td>{p.overlap}</td>"
                     f"<td>{len(p.rare_values(t.rare))} of {len(p.shared_values)}</td>"
@@ -502,7 +511,7 @@ def _html(pairs: list[Pair], texts: dict[str, str], t: Thresholds, config: Confi
     for k, p in enumerate(pairs[:SHOWN]):
         spans = p.slices or ((), ())
         values = "".join(f"<li>{e(test)} (the same value for {n} students)</li>" for test, n in p.shared_values)
-        parts.append(f"<div class='pair' id='p{k}'><h2>{e(p.a)} and {e(p.b)}</h2>"
+        parts.append(f"<div class='pair' id='p{k}'><h2>{e_who(p.a)} and {e_who(p.b)}</h2>"
                      f"<p>Code matched: {100 * p.similarity[0]:.0f}% of {e(p.a)}'s, {100 * p.similarity[1]:.0f}% "
                      f"of {e(p.b)}'s (highlighted).</p>"
                      + (f"<p>Identical wrong values:</p><ul>{values}</ul>" if values else "")

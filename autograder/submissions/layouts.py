@@ -365,7 +365,7 @@ def _gradescope(root: Path) -> Layout:
         # A group submission gives each member the same grade, and says who the group is.
         entries += [Entry(sid, folder, "folder", folder_name, problem, name, notes=(
             f"a group submission ({folder_name}) with {', '.join(o for o, _ in ids if o != sid)}: each member "
-            "gets its grade",) if len(ids) > 1 else ()) for sid, name in ids]
+            "gets the same grade",) if len(ids) > 1 else ()) for sid, name in ids]
     for path in sorted(root.iterdir()):
         if path.is_dir() and _visible(path) and path.name not in listed:
             entries.append(Entry(path.name, path, "folder", path.name))
