@@ -1,7 +1,7 @@
 """The grader package's rooms and the order they may import each other in, with no import cycles.
 
 Every import counts, also those inside functions (taken late for start-up time): a cycle there is a
-cycle in the design.  The order, from the bottom: the assignment's config and shared text handling
+cycle in the design.  The order, from the bottom: the assignment's config and shared text and file handling
 (the package's top-level modules), submissions, the sandbox, grading, the student release,
 integrations, the class; the command line (``cli``) may use every room.
 """
@@ -16,7 +16,7 @@ from conftest import ROOT
 PACKAGE = ROOT / "autograder"
 # A room may import its own modules and those of the rooms before it.
 ORDER = ["", "submissions", "sandbox", "grading", "release", "integrations", "classroom"]
-TOP = {"config", "spec", "environment", "text", "checks_api", "cli", "__init__", "__main__"}
+TOP = {"config", "spec", "environment", "text", "files", "checks_api", "cli", "__init__", "__main__"}
 # Top-level modules above every room: the commands, and the notebook checks' entry (it runs the self-check).
 ABOVE_ROOMS = {"cli": len(ORDER), "__main__": len(ORDER), "checks_api": ORDER.index("release")}
 

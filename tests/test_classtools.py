@@ -99,6 +99,10 @@ def graded(tmp_path_factory):
     make_submission(src / "mut_a_quiz", [*MUTANT_A["edits"], {"file": "quiz.py", "find": '"markov_property": 2',
                                                               "replace": '"markov_property": 1'}])
     make_submission(src / "mut_a_norms", [*MUTANT_A["edits"], NORMS_AFTER_STEP])
+    # The same wrong answer as mut_a_quiz's, and one more: each wrong answer is one cluster.
+    make_submission(src / "two_answers", [{"file": "quiz.py", "find": '"markov_property": 2',
+                                           "replace": '"markov_property": 1'},
+                                          {"file": "quiz.py", "find": '"s_t_plus_2": 4', "replace": '"s_t_plus_2": 3'}])
     make_submission(src / "norms", [NORMS_AFTER_STEP])
     for k in (1, 2):
         make_submission(src / f"mut_b{k}", MUTANT_B["edits"])
@@ -206,11 +210,12 @@ def test_similarity_command_and_html_report(graded, tmp_path):
 def test_clusters_hold_exactly_the_students_with_one_bug(graded):
     """One cluster per bug: every student with mutant A's bug, the one with a second bug too, who is also in a
     cluster of their own for it; the functions the bug breaks are in its cluster; never two bugs in one."""
-    from autograder.classroom.clusters import clusters
+    from autograder.classroom.clusters import clusters, independent_functions
     from autograder.classroom.gradebook import load_records
+    from autograder.config import load_config
 
     _, out, _ = graded
-    found = clusters(load_records(out))
+    found = clusters(load_records(out), independent_functions(load_config(CONFIG)))
     of: dict[str, list] = {}
     for c in found:
         for m in c.members:
@@ -220,8 +225,10 @@ def test_clusters_hold_exactly_the_students_with_one_bug(graded):
     assert [c.members for c in of["norms"]] == [["mut_a_norms", "norms"]]
     assert {t.split(":")[0] for t, _ in a.signature} == set(MUTANT_A["breaks"])  # the bug and what it breaks
     quiz = [c for c in of["mut_a_quiz"] if c is not a]
-    assert len(quiz) == 1 and quiz[0].members == ["mut_a_quiz"]
-    assert {t.split(":")[0] for t, _ in quiz[0].signature} == {"answers"}
+    assert len(quiz) == 1 and quiz[0].members == ["mut_a_quiz", "two_answers"]
+    assert {t.split(":")[0] for t, _ in quiz[0].signature} == {"answers"} and len(quiz[0].signature) == 1
+    other = [c for c in of["two_answers"] if c is not quiz[0]]
+    assert [c.members for c in other] == [["two_answers"]] and other[0].signature[0][0] != quiz[0].signature[0][0]
     assert [c.members for c in of["mut_b1"]] == [["mut_b1", "mut_b2"]] and of["mut_b1"][0].id != a.id
     for student in ("copy_a", "copy_b", "ref"):  # every test passed
         assert student not in of

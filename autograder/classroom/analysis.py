@@ -13,7 +13,7 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
-from autograder.classroom.clusters import MESSAGE_LIMIT, clusters, normalise
+from autograder.classroom.clusters import MESSAGE_LIMIT, clusters, independent_functions, normalise
 from autograder.classroom.gradebook import RESUME, adjustment_kind, applied_text
 from autograder.config import Config
 from autograder.submissions.layouts import without_row
@@ -125,9 +125,9 @@ def mapping_section(mapping: dict | None, records: dict[str, dict] | None = None
     return lines
 
 
-def cluster_section(records: dict[str, dict], docs: dict[str, dict]) -> list[str]:
+def cluster_section(records: dict[str, dict], docs: dict[str, dict], config: Config | None = None) -> list[str]:
     """summary.md's bug clusters (clusters.py): students who failed the same tests the same way, largest first."""
-    found = clusters(records)
+    found = clusters(records, independent_functions(config) if config else frozenset())
     # Who carries which cluster comment: cluster id -> text -> students (comments.yaml, per student).
     carried: dict[str, dict[str, set[str]]] = {}
     for student, doc in docs.items():
@@ -313,7 +313,7 @@ def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: 
             lines.append(f"| {len(rest)} | {_cell(_some(rest))} | {len(rows) - PROBLEM_ROWS} more notes: each "
                          "student's feedback and grades.csv's note column hold them |")
         lines.append("")
-    lines += cluster_section(records, docs)
+    lines += cluster_section(records, docs, config)
     lines += ["## Per function", "", "| function | points | full marks | pass rate |", "|---|---|---|---|"]
     points = config.function_points
     for function, v in stats["functions"].items():

@@ -917,7 +917,7 @@ def comment(out: Path, text: str, cluster: str | None = None, student: str | Non
 
     Returns the students changed and those who had this comment already (clusters.add_comment).
     """
-    from autograder.classroom.clusters import add_comment
+    from autograder.classroom.clusters import add_comment, independent_functions
 
     out = Path(out)
     manifest = read_manifest(out)
@@ -925,7 +925,8 @@ def comment(out: Path, text: str, cluster: str | None = None, student: str | Non
     config = graded_config(out, manifest)  # before comments.yaml changes
     try:
         check_grades_csv(out, manifest, force, _expected_grades(out, manifest))
-        members, already = add_comment(out, records, text, cluster=cluster, student=student, remove=remove)
+        members, already = add_comment(out, records, text, cluster=cluster, student=student, remove=remove,
+                                       independent=independent_functions(config))
     except GradebookError as exc:
         raise BatchError(str(exc)) from None
     render_all(out, config, manifest, only=set(members), records=records, force=force)

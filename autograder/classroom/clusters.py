@@ -79,11 +79,13 @@ class Cluster:
 _EXPLAINED = re.compile(r"\bfix (?:it|them|[\w.]+) first\b")
 
 
-def signatures(record: dict) -> dict[str, tuple[tuple[tuple[str, str], ...], bool]]:
+def signatures(record: dict, independent: frozenset[str] = frozenset()
+               ) -> dict[str, tuple[tuple[tuple[str, str], ...], bool]]:
     """What a graded student got wrong, per function: function -> (its failed tests as (name, normalised message
     and hint lines but those that point at another function), in the config's order; whether any of them is the
     function's own, no hint putting it down to another function).  {} when everything passed or the record has
-    no tests."""
+    no tests.  A function of ``independent`` (one whose tests are questions of their own, a quiz's) has a
+    signature per failed test, keyed by the test's name: a wrong answer is one mistake, whatever else is wrong."""
     if record.get("status") != "graded" or not record.get("results"):
         return {}
     found: dict[str, list[tuple[str, str]]] = {}
@@ -91,6 +93,7 @@ def signatures(record: dict) -> dict[str, tuple[tuple[tuple[str, str], ...], boo
     for t in record["results"]["tests"]:
         if t["score"] < t["max_score"]:
             function = t["name"].split(":", 1)[0]
+            function = t["name"] if function in independent else function
             hints = [normalise(line) for line in t["output"].splitlines()[1:]
                      if line.startswith("Hint:") and not _EXPLAINED.search(line)]
             found.setdefault(function, []).append((t["name"], " / ".join([normalise(t["output"], values=True),
@@ -107,11 +110,17 @@ def _blamed(tests: list[dict], function: str) -> set[str]:
             for word in re.findall(r"[\w.]+", line)}
 
 
+def independent_functions(config) -> frozenset[str]:
+    """The functions of ``config`` whose tests are questions of their own (the quiz's kind): one cluster per
+    wrong answer, so a comment on one reaches everyone who gave it, whatever else they got wrong."""
+    return frozenset(t.function for t in config.tests if t.kind == "quiz")
+
+
 def cluster_id(sig: tuple[tuple[str, str], ...]) -> str:
     return "c" + hashlib.sha256(repr(sig).encode()).hexdigest()[:6]
 
 
-def clusters(records: dict[str, dict]) -> list[Cluster]:
+def clusters(records: dict[str, dict], independent: frozenset[str] = frozenset()) -> list[Cluster]:
     """Clusters of graded students who failed something, largest first (then by id).
 
     One per bug: students whose failures in a function are the same form a group, and the groups of one
@@ -125,8 +134,9 @@ def clusters(records: dict[str, dict]) -> list[Cluster]:
     too (of several, the one most students hold), not with the students who wrote the bug themselves.  A
     cluster none of whose failures is anyone's own (every one put down to another function) is an echo of bugs
     elsewhere: two bugs seen alike through a caller are not one; its tests are listed as ``echoes`` of each
-    cluster whose members all share them."""
-    found_sigs = {student: signatures(records[student]) for student in sorted(records)}
+    cluster whose members all share them.  ``independent``: functions whose tests are questions of their own
+    (``signatures``), as ``independent_functions(config)`` names them."""
+    found_sigs = {student: signatures(records[student], independent) for student in sorted(records)}
     has = {student: {sig for sig, _ in sigs.values()} for student, sigs in found_sigs.items()}
     holders: dict[tuple, set[str]] = {}
     for student, sigs in has.items():
@@ -209,7 +219,8 @@ def _same(entry: dict, text: str, cluster: str | None) -> bool:
 
 
 def add_comment(out: Path, records: dict[str, dict], text: str, *, cluster: str | None = None,
-                student: str | None = None, remove: bool = False) -> tuple[list[str], list[str]]:
+                student: str | None = None, remove: bool = False, independent: frozenset[str] = frozenset()
+                ) -> tuple[list[str], list[str]]:
     """Attach ``text`` to each member of ``cluster`` (or to ``student``); with ``remove``, remove that cluster's
     comments from everyone who has one (or all of the student's).
 
@@ -223,7 +234,7 @@ def add_comment(out: Path, records: dict[str, dict], text: str, *, cluster: str 
 
     comments = load_comments(out, records)
     if cluster is not None:
-        found = {c.id: c for c in clusters(records)}
+        found = {c.id: c for c in clusters(records, independent)}
         if cluster not in found and not remove:
             raise GradebookError(f"no cluster {cluster!r}; summary.md lists them (ids like "
                                  f"{next(iter(found), 'c123abc')!r})")

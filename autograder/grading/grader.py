@@ -176,8 +176,8 @@ def _load_reference(config: Config) -> dict[str, ModuleType]:
 
 
 # A backward is "slow" at this multiple of its forward's CPU time on every public case, when it takes this many
-# seconds at least (below, the clock's and the interpreter's noise weigh too much).  Measured on hw_rnn's public
-# cases: the reference and the correct variants (loops included) 0.7x to 2.1x; backwards that differentiate their
+# seconds at least (below, the clock's and the interpreter's noise weigh too much).  Measured on the RNN homework's
+# public cases: the reference and the correct variants (loops included) 0.7x to 2.1x; backwards that differentiate their
 # forward numerically (complex step, central differences) 27x to 270x.
 SLOW_BACKWARD = 10.0
 SLOW_BACKWARD_CPU = 2e-4
