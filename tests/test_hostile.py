@@ -1472,37 +1472,43 @@ def test_folders_nested_deeper_than_the_recursion_limit_stop_nothing(tmp_path):
         remove_tree(tmp_path)
 
 
-STALLS = '''
+STALL_IMPORTS = '''
 import signal as _signal
 import sys as _sys
 import time as _time
+'''
+# Two functions no other calls (so that their hangs cost only their own tests): one answers the grader's
+# where-are-you signal with endless output of its own, never a stack dump; one blocks the signal.
+CHATTERS = STALL_IMPORTS + '''
 
-
-def _chatter(signum, frame):  # answers the grader's where-are-you signal with endless output, never a stack dump
+def _chatter(signum, frame):
     while True:
         _sys.stderr.write("still here\\n")
         _time.sleep(0.001)
 
 
-def lstm_gates(x_t, h_prev, params):
+def answers():
     _signal.signal(_signal.SIGUSR2, _chatter)
     _time.sleep(10 ** 6)
+'''
+BLOCKS = STALL_IMPORTS + '''
 
-
-def sigmoid(z):
+def sample(params, start, length, temperature=None, seed=0):
     _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGUSR2})  # the signal is never taken
     _time.sleep(10 ** 6)
 '''
 
 
-def test_a_student_handler_for_the_where_signal_holds_no_time_limit(tmp_path, fast_config):
+def test_a_student_handler_for_the_where_signal_holds_no_time_limit(tmp_path):
     """At a time limit the grader asks the child where it is (a stack dump on SIGUSR2) and waits for the dump
     while the signal is pending.  Code that answers with endless output of its own, or blocks the signal, must
     not hold the grading: with that wait made endless (WHERE_SECONDS), grading still finishes, and the two
     functions (and those that call them) lose their points to the time limit."""
     sub = make_submission(tmp_path / "stalls")
-    path = sub / "lstm_layers.py"
-    path.write_text(path.read_text() + STALLS)
+    for file, stall in (("quiz.py", CHATTERS), ("char_rnn.py", BLOCKS)):
+        (sub / file).write_text((sub / file).read_text() + stall)
+    # A short call limit: each stopped call costs one (its tests, then box.Hangs, end the function's calls).
+    fast_config = write_config(tmp_path, limits={"call_seconds": 1.0, "import_seconds": 8.0, "batch_seconds": 20.0})
     results = tmp_path / "r.json"
     script = ("import runpy, sys\nimport autograder.sandbox.box as box\nbox.WHERE_SECONDS = 10 ** 6\n"
               f"sys.argv = ['autograder', 'grade', {str(sub)!r}, '--config', {str(fast_config)!r}, '--results', "
@@ -1511,8 +1517,8 @@ def test_a_student_handler_for_the_where_signal_holds_no_time_limit(tmp_path, fa
     assert proc.returncode == 0, proc.stderr
     tests = json.loads(results.read_text())["tests"]
     lost = {t["name"].split(":")[0] for t in tests if t["score"] < t["max_score"]}
-    assert {"lstm_gates", "sigmoid"} <= lost and "rnn_step_forward" not in lost, lost
-    assert any("time limit" in t["output"] for t in tests if t["name"].startswith("lstm_gates:")), tests
+    assert lost == {"answers", "sample"}, lost
+    assert any("time limit" in t["output"] for t in tests if t["name"].startswith("sample:")), tests
 
 
 def test_a_reply_larger_than_the_channel_holds_fails_the_call_with_its_size(tmp_path, fast_config):
