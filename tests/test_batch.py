@@ -415,6 +415,14 @@ def test_canvas_download_gives_every_student_a_row(lms_class, config):
     rows = check_class(out, students, ids, config)
     assert "late" in rows[ids["ref0"]]["note"].lower()
     assert all(rows[ids[s]]["name"] == people[s]["canvas_name"] for s in students)
+    # Canvas's late flag, with no penalty or extension yet, is listed for the staff to decide; once decided, not.
+    late = "## Late, with nothing decided yet"
+    assert f"marks 1 submission late whose student has neither a penalty nor an extension: {ids['ref0']}." in \
+        (out / "summary.md").read_text().split(late)[1]
+    decided = run_cli("override", str(out), "--student", ids["ref0"], "--penalty=-10%", "--reason", "1 day late")
+    assert decided.returncode == 0 and late not in (out / "summary.md").read_text(), decided.stderr
+    assert run_cli("override", str(out), "--student", ids["ref0"], "--remove-penalty").returncode == 0
+    rows = check_class(out, students, ids, config)
     mapping = mapping_of(out)
     assert mapping["layout"] == "canvas" and not mapping["unplaced"]
     ignored = {i["path"]: i["student"] for i in mapping["ignored"]}

@@ -16,7 +16,7 @@ from pathlib import Path
 from autograder.classroom.clusters import MESSAGE_LIMIT, clusters, independent_functions, normalise
 from autograder.classroom.gradebook import RESUME, adjustment_kind, applied_text
 from autograder.config import Config
-from autograder.submissions.layouts import without_row
+from autograder.submissions.layouts import LATE_NOTE, without_row
 from autograder.text import counted, shorten
 
 TOP_MESSAGES = 3
@@ -285,6 +285,14 @@ def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: 
         lines += [f"| {_cell(s)} | {_cell(o['test'])} | {o['then']:g} | {o['now']:g} | {o['score']:g} | "
                   f"{_cell(o['reason'])} |" for s, o in moot_rows]
         lines.append("")
+    # The LMS's late flag with nothing decided about it yet: neither a penalty nor an extension.
+    undecided = sorted(st for st, r in records.items() if LATE_NOTE in r.get("notes", [])
+                       and not {"penalty", "extension"} & set(docs.get(st, {}).get("extra_data", {})))
+    if undecided:
+        lines += ["## Late, with nothing decided yet", "",
+                  f"The class download marks {counted(len(undecided), 'submission')} late whose student has neither a "
+                  f"penalty nor an extension: {_cell(', '.join(undecided))}. Their grade is the grader's until you "
+                  "set one (`override OUTDIR --student ID --penalty -10% --reason ...`, or `--extension ...`).", ""]
     if review_comments:
         lines += ["## Comments to review", "",
                   "Written to one student about an earlier submission: they handed in new work since, and still see "
