@@ -121,7 +121,7 @@ otter: setup
 
 # nbgrader: a course folder, build/nbgrader, with the assignment generated (release/$(ASSIGNMENT)).
 # A course folder that holds students' work is never removed by a rebuild or a clean.
-KEEP_COURSE = @for d in submitted autograded feedback gradebook.db; do if [ -e build/nbgrader/$$d ]; then \
+KEEP_COURSE = @for d in submitted autograded feedback; do if [ -e build/nbgrader/$$d ]; then \
 	echo "build/nbgrader holds students' work (build/nbgrader/$$d): not removed. Move the course out of build/" \
 	"(or remove it yourself), then run this again." >&2; exit 1; fi; done
 

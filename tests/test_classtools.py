@@ -437,6 +437,7 @@ def test_preview_lists_exactly_what_the_regrade_changes(small_class, tmp_path):
     assert lines["bug1", loosened] == ("0", lines["bug1", loosened][1]) and float(lines["bug1", loosened][1]) > 0
     said = "the config or the reference solution differs from the one these grades were made with (edited since: "
     assert f"{said}{config}" in proc.stdout, proc.stdout  # the file the TA edited, named
+    assert proc.stdout.rstrip().endswith(f"apply with `python -m autograder regrade {out} --all`"), proc.stdout
     for student in ("good", "bug1", "bug2"):
         assert lines[student, "total"][0] == old_rows[student]["total"]
 

@@ -262,7 +262,9 @@ def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: 
     if errors:
         lines += ["## Could not be graded", "", "| student | reason |", "|---|---|"]
         lines += [f"| {_cell(s)} | {_cell(records[s].get('reason', ''))} |" for s in errors]
-        lines += ["", "Fix the cause, then `python -m autograder regrade OUTDIR --student ID`.", ""]
+        lines += ["", "When the submission itself is the cause (a damaged or unsafe zip), the student hands in "
+                  "again and `grade-all` on the new download grades it; when the grader's setup is, fix it, then "
+                  "`python -m autograder regrade OUTDIR --student ID`.", ""]
     stale_rows = [(s, o) for s in sorted(docs) for o in docs[s].get("extra_data", {}).get("stale_overrides", [])]
     if stale_rows:
         lines += ["## Overrides to review", "",

@@ -54,6 +54,7 @@ class Preview:
     students: int = 0
     config_changed: bool = False
     changed_files: list[str] = field(default_factory=list)  # what was edited, when the same config file changed
+    config: str = ""  # the --config given, if any: the regrade that applies this preview takes it too
     resubmitted: list[str] = field(default_factory=list)  # students whose submission changed since grading
     seconds: float = 0.0
     stale: list[dict] = field(default_factory=list)  # overrides the regrade would make stale (not applied)
@@ -145,6 +146,7 @@ def preview(out: Path, options: Options, config_path: Path | None = None) -> Pre
     result.config_changed = any(r.get("config") != config_fingerprint(config) for r in old_records.values())
     change = content_change(manifest, config, config_path, content_digests(config))
     result.changed_files = change["files"] if change else []
+    result.config = str(config_path) if config_path.resolve() != Path(manifest["config"]).resolve() else ""
     result.seconds = time.perf_counter() - start
     return result
 
@@ -177,5 +179,5 @@ def describe(result: Preview, out: Path) -> str:
         lines.append(f"{student} | total | {_score(old)} -> {_score(new)}")
     lines += ["", *stale] if stale else []
     lines += ["", f"{len(result.changed_students())} of {result.students} students' scores would change; apply with "
-              f"`python -m autograder regrade {out} --all` (with the same --config)"]
+              f"`python -m autograder regrade {out} --all`" + (f" --config {result.config}" if result.config else "")]
     return "\n".join(lines)
