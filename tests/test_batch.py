@@ -25,6 +25,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import yaml
 from classroom import (
     CORPUS,
     as_blackboard,
@@ -1014,3 +1015,29 @@ def test_problems_with_the_files_name_the_students(folder_batch, klass):
     assert row.startswith("| 1 | empty | the submission is empty: rnn_layers.py, lstm_layers.py")
     counts = [int(ln.split("|")[1]) for ln in section.splitlines() if ln.startswith("| ") and ln[2].isdigit()]
     assert counts == sorted(counts, reverse=True)
+
+
+def test_a_config_the_reference_fails_is_said_before_grading_and_in_the_summary(tmp_path):
+    """A threshold set ten times too low ("loss below 0.01"): the reference solution fails that test, so every
+    student would; grade-all says so before grading, at the end and in summary.md; fixed, the warning goes."""
+    src = tmp_path / "class"
+    make_submission(src / "a")
+    raw = yaml.safe_load(CONFIG.read_text())
+    wrong = None
+    for question in raw["questions"]:
+        for test in question["tests"]:
+            if test["kind"] == "behaviour" and "below" in test["cases"][0] and wrong is None:
+                wrong = f"{question['function']}: {test['name']}"
+                test["cases"][0]["below"] = test["cases"][0]["below"] / 10
+    config = write_config(tmp_path, questions=raw["questions"])
+    out = tmp_path / "out"
+    proc = grade_all(src, out, "--config", str(config))
+    assert proc.returncode == 0, proc.stderr
+    said = "warning: the reference solution scores "
+    assert proc.stderr.count(said) == 2 and f"(it fails {wrong})" in proc.stderr, proc.stderr
+    summary = (out / "summary.md").read_text()
+    assert "**The reference solution scores" in summary and wrong in summary.split("# ")[1]
+    write_config(tmp_path)  # fixed, at the same path
+    proc = run_cli("regrade", str(out), "--all", "--no-progress")
+    assert proc.returncode == 0 and said not in proc.stderr, proc.stderr
+    assert "The reference solution scores" not in (out / "summary.md").read_text()

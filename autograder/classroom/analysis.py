@@ -198,7 +198,8 @@ def content_section(records: dict[str, dict], content: dict | None, changed: dic
 
 def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: Config,
             mapping: dict | None = None, incomplete: dict | None = None, content: dict | None = None,
-            content_changed: dict | None = None, review_comments: list[dict] = ()) -> str:
+            content_changed: dict | None = None, review_comments: list[dict] = (),
+            reference_check: dict | None = None) -> str:
     """The instructor's summary.md (charts are written beside it under charts/).
 
     ``mapping`` is batch.json's "mapping" (``layouts.Layout.mapping``): what was not graded or placed.
@@ -206,7 +207,8 @@ def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: 
     said in the first line, with the students not graded yet and how to resume.  ``content`` is batch.json's
     record of the config's content ({sha256, files}) and ``content_changed`` how it last changed under the
     same config file ({when, files}): said under the config's name, with the students still graded with the
-    earlier content.  ``review_comments``: ``clusters.comments_to_review``.
+    earlier content.  ``review_comments``: ``clusters.comments_to_review``.  ``reference_check``: batch.json's
+    record of the reference solution graded with this config (``batch.reference_check``: its failed tests).
     """
     stats = item_analysis(records, config)
     graded = [s for s, r in records.items() if r["status"] == "graded"]
@@ -225,6 +227,12 @@ def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: 
                   f"graded before. To grade them, {RESUME}; this summary and grades.csv are not final until "
                   "then.**", ""]
     lines += [f"# {config.title}: class summary", "", f"Graded with the config {config.path}.", ""]
+    if reference_check and reference_check.get("failed"):
+        failed = reference_check["failed"]
+        lines += [f"**The reference solution scores {reference_check['score']:g} of {reference_check['max_score']:g} "
+                  f"with this config**: it fails {_cell('; '.join(failed))}. A test, its threshold or its tolerance is "
+                  "wrong, and every student is graded with it: fix the config, then `python -m autograder regrade "
+                  "OUTDIR --all`.", ""]
     lines += content_section(records, content, content_changed)
     current = {s["id"] for s in mapping.get("students", [])} if isinstance(mapping, dict) else set(records)
     gone = sorted(set(records) - current)

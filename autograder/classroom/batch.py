@@ -133,6 +133,7 @@ class Outcome:
     child_peak_kb: int = 0
     stale: list[dict] = field(default_factory=list)  # overrides to review (gradebook.stale_overrides)
     review_comments: int = 0  # one student's comments written about an earlier submission (comments_to_review)
+    reference_check: dict | None = None  # the reference's failed tests with this config (reference_check)
     gone: list[str] = field(default_factory=list)  # rows kept from an earlier run, not in the class folder now
     pending: int = 0  # interrupted: students this run was to (re)grade and did not (rows marked pending)
     similarity_interrupted: bool = False  # interrupted while writing the similarity report (grades all written)
@@ -318,6 +319,34 @@ def _can_grade(config: Config) -> None:
         check_can_grade(config)
     except PrivilegeError as exc:
         raise BatchError(str(exc)) from None
+
+
+def reference_check(config: Config) -> dict | None:
+    """The reference solution graded with ``config`` as a student would be (in this process: it is the course's
+    own code): None when it gets full marks, else {score, max_score, failed: test names}.  A reference that
+    fails a test means a wrong test, threshold or tolerance, which every student is graded with (Gradescope's
+    setup makes the same check: ``gradescope.selftest``)."""
+    from autograder.grading.grader import grade
+    from autograder.sandbox.inprocess import InProcessBox
+    from autograder.submissions.locate import find_files
+
+    if config.reference is None or not Path(config.reference).is_dir():
+        return None
+    folder = Path(config.reference)
+    report = grade(folder, config, box=InProcessBox(folder, find_files(folder, config.files)[0], config.limits))
+    failed = [t.spec.full_name for t in report.tests if not t.passed]
+    if not failed:
+        return None
+    return {"score": report.score, "max_score": report.max_score, "failed": failed}
+
+
+def describe_reference_check(check: dict) -> str:
+    """One line on a reference that does not get full marks (``reference_check``)."""
+    shown = "; ".join(check["failed"][:5]) + (f"; and {len(check['failed']) - 5} more" if len(check["failed"]) > 5
+                                              else "")
+    return (f"warning: the reference solution scores {check['score']:g} of {check['max_score']:g} with this config "
+            f"(it fails {shown}): a test, its threshold or its tolerance is wrong, and every student is graded with "
+            "it; fix the config, then `regrade OUTDIR --all`")
 
 
 def _load_config(path: Path, grading: bool = False) -> Config:
@@ -506,6 +535,7 @@ def render_all(out: Path, config: Config, manifest: dict, only: set[str] | None 
                                                            incomplete=manifest.get("incomplete"),
                                                            content=manifest.get("content"),
                                                            content_changed=manifest.get("content_changed"),
+                                                           reference_check=manifest.get("reference_check"),
                                                            review_comments=comments_to_review(records, comments)))
     return records
 
@@ -564,6 +594,13 @@ def run_batch(out: Path, config_path: Path, config: Config, layout: Layout, entr
     if skipped:
         _say(options, f"{skipped} of {len(entries)} students already graded (same submission and config): skipped; "
                       "--regrade grades them again")
+    if todo or manifest.get("reference_check", {}).get("config") != config_hash:
+        # Before any student: a test the reference fails is wrong for every student (kept for summary.md).
+        check = reference_check(config)
+        manifest["reference_check"] = {"config": config_hash, **(check or {})}
+    outcome.reference_check = {k: v for k, v in manifest["reference_check"].items() if k != "config"} or None
+    if outcome.reference_check:
+        _say(options, describe_reference_check(outcome.reference_check))
     bar = _progress(len(todo), skipped, options)
 
     def on_record(job: dict, result: dict) -> None:
@@ -997,6 +1034,8 @@ def describe(outcome: Outcome, out: Path) -> str:
         lines.append(f"{len(outcome.gone)} students graded earlier are not in the class folder any more; their rows "
                      f"are kept (marked in grades.csv and summary.md): {', '.join(outcome.gone[:8])}"
                      f"{' ...' if len(outcome.gone) > 8 else ''}")
+    if outcome.reference_check:
+        lines.append(describe_reference_check(outcome.reference_check))
     lines += describe_stale(outcome.stale, out)
     if outcome.review_comments:
         lines.append(f"comments to review: {counted(outcome.review_comments, 'comment')} to one student written about "
