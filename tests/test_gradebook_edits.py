@@ -192,6 +192,14 @@ def test_cluster_comment_is_idempotent_and_summary_says_who_has_it(klass):
     assert "attached to 0 students (3 had it already" in third.stdout
     stored = yaml.safe_load((out / "comments.yaml").read_text())
     assert [len(stored[s]) for s in ("bug1", "bug2", "bug3")] == [1, 1, 1]
+    # The cluster's id changed (what its students got wrong changed with a config fixed, say): the same text on
+    # the cluster now moves each member's comment to it, never gives it twice.
+    path = out / "comments.yaml"
+    path.write_text(path.read_text().replace(cid, "c000000"))
+    moved = run_cli("comment", str(out), "--cluster", cid, "--text", text)
+    assert "attached to 0 students (3 had it already" in moved.stdout, moved.stdout
+    stored = yaml.safe_load(path.read_text())
+    assert [[e["cluster"] for e in stored[s]] for s in ("bug1", "bug2", "bug3")] == [[cid]] * 3
     for _ in range(2):  # one student's comment, twice: stored once
         assert run_cli("comment", str(out), "--student", "blank", "--text", "See me.").returncode == 0
     assert len(yaml.safe_load((out / "comments.yaml").read_text())["blank"]) == 1

@@ -166,8 +166,9 @@ def cluster_section(records: dict[str, dict], docs: dict[str, dict], config: Con
         lines.append(f"| {c.id} | {len(c.members)} | {_cell(members)} | {wrong} | {'<br>'.join(said)} |")
     gone = {cid: texts for cid, texts in carried.items() if cid not in {c.id for c in found}}
     if gone:
-        lines += ["", "Comments of clusters that no longer exist (their students changed what they got wrong; "
-                  "each keeps the comment until `comment --cluster ID --remove`):", ""]
+        lines += ["", "Comments of clusters that no longer exist (what their students got wrong changed: their code, "
+                  "or the config; each keeps the comment until `comment --cluster ID --remove`, and the same `comment "
+                  "--cluster NEW_ID --text ...` on the cluster that took its place moves it there):", ""]
         lines += [f"- {cid}: “{_cell(text)}” on {', '.join(sorted(holders))}"
                   for cid, texts in sorted(gone.items()) for text, holders in sorted(texts.items())]
     return lines + [""]

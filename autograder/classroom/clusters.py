@@ -226,7 +226,9 @@ def add_comment(out: Path, records: dict[str, dict], text: str, *, cluster: str 
 
     Returns (the students changed, the students who had this comment already).  Idempotent: a member
     who has the same text from the same cluster (or, for one student, the same text) is not given it
-    twice, so running the same command again reaches only the students who joined the cluster since.
+    twice, nor one who has it from another cluster (it is moved to this one: a cluster's id changes when what
+    its students got wrong does), so running the same command again reaches only the students who joined the
+    cluster since.
     The rest of comments.yaml, people's ``#`` comments included, is left as it is.  GradebookError on a
     bad request.
     """
@@ -249,6 +251,7 @@ def add_comment(out: Path, records: dict[str, dict], text: str, *, cluster: str 
         raise GradebookError("give --cluster ID or --student ID")
     text = text.strip()
     already: list[str] = []
+    moved: list[str] = []
     if remove:
         members = [s for s in members if comments.get(s) and (cluster is None or any(
             e.get("cluster") == cluster for e in comments[s]))]
@@ -256,10 +259,20 @@ def add_comment(out: Path, records: dict[str, dict], text: str, *, cluster: str 
         if not text:
             raise GradebookError("give a --text: the students see it")
         already = [s for s in members if any(_same(e, text, cluster) for e in comments.get(s, []))]
+        # The same text from another cluster (the cluster's id changed with what its students got wrong, a
+        # config fixed say): not given twice, but moved to this cluster, where summary.md then shows it.
+        moved = [s for s in members if s not in already and cluster is not None
+                 and any(e.get("text", "").strip() == text and e.get("cluster") for e in comments.get(s, []))]
+        already += moved
         members = [s for s in members if s not in already]
     entry = {"text": text, **({"cluster": cluster} if cluster else {}), "when": now()}
 
     def update(doc: dict) -> None:
+        for s in moved:
+            key = next(k for k in doc if str(k) == s)
+            for e in doc[key]:
+                if str(e.get("text", "")).strip() == text and e.get("cluster"):
+                    e["cluster"] = cluster
         for s in members:
             key = next((k for k in doc if str(k) == s), s)
             if remove:
@@ -272,7 +285,7 @@ def add_comment(out: Path, records: dict[str, dict], text: str, *, cluster: str 
                 doc.setdefault(key, CommentedSeq()).append(CommentedMap({**entry, **({"submission": seen}
                                                                                      if seen else {})}))
 
-    if members:
+    if members or moved:
         save_edited(Path(out) / COMMENTS, HEADER, update)
     return members, already
 
