@@ -610,3 +610,23 @@ def test_a_long_failure_message_ends_at_a_word_in_summary_tables(tmp_path):
     words = re.findall(r"Q[A-Z]*", text)
     assert words and set(words) == {"QWERTYUIOP"}, text  # never a word cut short
     assert "QWERTYUIOP…`" in text
+
+
+def test_a_wrong_value_counts_as_rare_by_hand_ins_and_by_how_students_fail():
+    """Rarity is judged by hand-ins, not rows (a group's two members are one), and by the failure's message with
+    its values to 3 digits, not the last bits: a third student with the same bug written in another order makes
+    it common although their bits differ."""
+    from autograder.classroom.similarity import compare
+
+    both = {"f: t1": "m1", "g: t2": "m2"}
+    digests = {"a": {"f: t1": "x", "g: t2": "y"}, "b": {"f: t1": "x", "g: t2": "y"},
+               "c": {"f: t1": "x2", "g: t2": "y2"},  # the same bugs, other bits
+               **{s: {"f: t1": "u", "g: t2": "v"} for s in ("d1", "d2", "e")}}
+    messages = {"a": both, "b": both, "c": both, **{s: {"f: t1": "m3", "g: t2": "m4"} for s in ("d1", "d2", "e")}}
+    pairs = {frozenset((p.a, p.b)): p for p in compare({s: "" for s in digests}, digests, None,
+                                                        groups={"d1": "group", "d2": "group"}, messages=messages)}
+    assert not pairs[frozenset(("a", "b"))].values_flag  # three students fail alike: a common bug
+    assert [k for _, k in pairs[frozenset(("a", "b"))].shared_values] == [3, 3]
+    for pair in (("d1", "e"), ("d2", "e")):  # two hand-ins: rare, in two functions
+        assert pairs[frozenset(pair)].values_flag and pairs[frozenset(pair)].bugs == ("f", "g"), pair
+    assert frozenset(("d1", "d2")) not in pairs  # one hand-in

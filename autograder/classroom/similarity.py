@@ -10,10 +10,11 @@ Two independent signals over a graded class (``grade-all``'s OUTDIR):
   fingerprints before comparing, so code everyone got is never evidence.
 * identical wrong values: the grader records a hash of the value each failing test saw
   (``compare.value_digest``, ``digests`` in ``raw/<id>.json``).  Bit-identical wrong floats mean the
-  same operations in the same order; a wrong value shared by many students is a common bug and is not
-  counted (see ``Thresholds.rare``).  One bug repeats its wrong values in every test it fails and in every
-  caller's, so the evidence is counted in bugs: the functions holding rare shared values that both students
-  fail on their own (no grader hint putting the failure down to another function, ``clusters.signatures``).
+  same operations in the same order; a wrong value shared by many hand-ins, or a failure many fail with
+  the same message, is a common bug and is not counted (see ``Thresholds.rare``).  One bug repeats its
+  wrong values in every test it fails and in every caller's, so the evidence is counted in bugs: the
+  functions holding rare shared values that both students fail on their own (no grader hint putting the
+  failure down to another function, ``clusters.signatures``).
 
 Thresholds are documented in README.md ("Similarity between students") and are defaults of
 ``Thresholds``.  Nothing here decides misconduct: the report ranks pairs for a person to read.
@@ -31,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
-from autograder.classroom.clusters import signatures
+from autograder.classroom.clusters import normalise, signatures
 from autograder.classroom.gradebook import load_records
 from autograder.config import Config
 from autograder.grading.results import write_text_atomic
@@ -50,7 +51,7 @@ class Thresholds:
     code: float = 0.5  # flag: share of either student's own (non-template) code found in the other's
     min_overlap: int = 150  # ... and at least this much matched code: one short function is not enough
     listed: float = 0.2  # pairs listed in similarity.csv (flagged or not)
-    rare: int = 2  # a wrong value counts when at most this many students of the class returned it
+    rare: int = 2  # a wrong value counts when at most this many hand-ins returned it or failed its test alike
     wrong_values: int = 2  # flag: rare identical wrong values in at least this many functions both fail on their own
 
 
@@ -231,7 +232,8 @@ def boilerplate_hashes(templates: Path | None, files: tuple[str, ...], threshold
 
 def compare(texts: dict[str, str], digests: dict[str, dict[str, str]], templates: Path | None,
             files: tuple[str, ...] = (), thresholds: Thresholds = Thresholds(), jobs: int = 1,
-            groups: dict[str, str] | None = None, own: dict[str, set[str]] | None = None) -> list[Pair]:
+            groups: dict[str, str] | None = None, own: dict[str, set[str]] | None = None,
+            messages: dict[str, dict[str, str]] | None = None) -> list[Pair]:
     """Every pair of students with any evidence, most similar first.
 
     ``texts``: student -> graded source (``student_text``); ``digests``: student -> test -> value hash.
@@ -239,6 +241,7 @@ def compare(texts: dict[str, str], digests: dict[str, dict[str, str]], templates
     the same whatever their number.  ``groups``: student -> their submission, for the members of a group
     submission, who are never a pair (one hand-in, graded once for each member).  ``own``: student -> the
     functions they fail on their own (``own_failures``); a student not in it counts every function.
+    ``messages``: student -> failing test -> its message normalised with the wrong values (``failure_messages``).
     """
     groups = groups or {}
     boilerplate = boilerplate_hashes(templates, files, thresholds)
@@ -273,10 +276,19 @@ def compare(texts: dict[str, str], digests: dict[str, dict[str, str]], templates
     for student, tests in digests.items():
         for test, digest in tests.items():
             holders[test, digest].append(student)
+    # How common a wrong value is: the hand-ins (a group's members are one) that returned it, or that failed the
+    # test with the same message (wrong values to 3 digits: the same bug written in another order rounds
+    # differently in the last bits), whichever is more.
+    alike: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for student, tests in (messages or {}).items():
+        for test, message in tests.items():
+            alike[test, message].add(groups.get(student, student))
     for (test, _), group in holders.items():
+        common = max([len({groups.get(m, m) for m in group})]
+                     + [len(alike[test, messages[m][test]]) for m in group if test in (messages or {}).get(m, {})])
         for a, b in itertools.combinations(sorted(group), 2):
             if not together(a, b):
-                pairs.setdefault((a, b), Pair(a, b)).shared_values.append((test, len(group)))
+                pairs.setdefault((a, b), Pair(a, b)).shared_values.append((test, common))
     own = own or {}
 
     def owns(student: str, test: str) -> bool:
@@ -356,6 +368,13 @@ def group_submissions(records: dict[str, dict]) -> dict[str, str]:
     return {s: source for source, members in holders.items() if len(members) > 1 for s in members}
 
 
+def failure_messages(records: dict[str, dict]) -> dict[str, dict[str, str]]:
+    """Student -> failing test -> its first line normalised with the wrong and expected values to 3 digits
+    (``clusters.normalise``): students whose bug is the same fail alike, whatever the last bits."""
+    return {s: {t["name"]: normalise(t.get("output", ""), values=True) for t in (r.get("results") or {}).get(
+        "tests", []) if t["score"] < t["max_score"]} for s, r in records.items() if r.get("status") == "graded"}
+
+
 def own_failures(records: dict[str, dict]) -> dict[str, set[str]]:
     """Student -> the functions whose failures are their own: failing, with no grader hint putting every failure
     down to another function (``clusters.signatures``)."""
@@ -388,7 +407,8 @@ def report(out: Path, config: Config, thresholds: Thresholds = Thresholds(), job
     records = load_records(out)
     texts, digests, folders = load_class(out, config, records)
     pairs = compare(texts, digests, config.templates, config.files, thresholds, jobs,
-                    groups=group_submissions(records), own=own_failures(records))
+                    groups=group_submissions(records), own=own_failures(records),
+                    messages=failure_messages(records))
     listed = [p for p in pairs if p.listed(thresholds)]
     names = {str(st): str(r.get("name") or "") for st, r in records.items()}  # the LMS's names, where it gave them
     write_text_atomic(out / FOLDER / "similarity.csv", _csv(listed, thresholds, names))
