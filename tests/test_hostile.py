@@ -1571,3 +1571,94 @@ def test_a_backward_that_differentiates_its_forward_numerically_is_named_for_rev
         named[sub.name] = set(re.findall(r"Note: (\w+) took at least \d+ times the CPU time of your", doc["output"]))
     assert named.pop("numerical") == {"rnn_step_backward", "rnn_backward"}
     assert not any(named.values()), named
+
+
+RAW_REPLY = '''
+
+import os as _os, struct as _struct, sys as _sys
+
+
+def _reply_channel():  # the child's reply descriptor, found in its serving loop's frame
+    frame = _sys._getframe()
+    while frame is not None:
+        if frame.f_code.co_name == "serve" and "resp_fd" in frame.f_locals:
+            return frame.f_locals["resp_fd"]
+        frame = frame.f_back
+
+
+_header = {header}
+_os.write(_reply_channel(), _struct.pack(">I", len(_header)) + _header)
+'''
+SWELLING_HEADERS = {  # JSON the grader's json.loads would turn into gigabytes, or recurse on; what it says now
+    "empty_lists": ('b"[" + b"[]," * (3 * 1024 * 1024) + b"[]]"', "header too large"),
+    "deep_nesting": ('b"[" * 100000 + b"]" * 100000', "header nested too deeply"),
+}
+BIG_PYTHON_LIST = "\n\ndef rnn_backward(ds, cache):\n    return [0.5] * 500_000, None, None, None, None\n"
+
+
+@pytest.mark.parametrize("kind", sorted(SWELLING_HEADERS))
+def test_a_reply_that_would_swell_or_recurse_in_the_grader_costs_only_its_module(kind, tmp_path, fast_config):
+    """Student code writing its own reply to the channel: a header of millions of empty lists (1.7 GB in the
+    grader's json.loads before), or nested 100,000 deep (a RecursionError: no results.json before).  The reply is
+    refused (wire.MAX_REPLY_HEADER_BYTES, "nested too deeply"); the module that sent it loses its tests."""
+    sub = make_submission(tmp_path / kind)
+    header, reason = SWELLING_HEADERS[kind]
+    (sub / "quiz.py").write_text((sub / "quiz.py").read_text() + RAW_REPLY.format(header=header))
+    _, doc = grade_cli(sub, tmp_path, "--config", str(fast_config))
+    lost = [t for t in doc["tests"] if t["score"] < t["max_score"]]
+    assert {t["name"].split(":")[0] for t in lost} == {"answers"}, lost
+    assert all(f"sent a malformed reply ({reason})" in t["output"] for t in lost), lost
+
+
+def test_values_returned_as_millions_of_python_numbers_are_refused_with_their_size(tmp_path, fast_config):
+    """A list of 500,000 floats is 2.4 MB of JSON, which the grader would hold as 16 MB of objects per reply (a
+    student's 12 million took the grader to 6.6 GB): the child refuses it, saying to return numpy arrays."""
+    sub = make_submission(tmp_path / "big_list")
+    (sub / "rnn_layers.py").write_text((sub / "rnn_layers.py").read_text() + BIG_PYTHON_LIST)
+    _, doc = grade_cli(sub, tmp_path, "--config", str(fast_config))
+    outputs = [t["output"] for t in doc["tests"] if t["name"].startswith("rnn_backward:") and t["score"] == 0]
+    assert outputs and any("as Python lists, numbers or text; a reply holds at most 2 MB" in o for o in outputs)
+
+
+@pytest.mark.parametrize("members", [("notes", "notes/readme.txt"), ("n" * 300 + ".txt",)],
+                         ids=["file_and_folder", "long_name"])
+def test_a_zip_whose_names_cannot_be_files_is_refused_with_a_reason(members, tmp_path):
+    """A zip holding a file and a folder of one name, or a 300-character name: no file system holds them, so no
+    zip program makes them from files, but a zip can hold them.  Refused with the reason (a traceback and no
+    results.json before)."""
+    import zipfile
+
+    upload = tmp_path / "upload.zip"
+    with zipfile.ZipFile(upload, "w") as z:
+        for name in FILES:
+            z.write(SOLUTIONS / name, name)
+        for name in members:
+            z.writestr(name, "x")
+    results = tmp_path / "r.json"
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(upload), "--results", str(results),
+                           "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "cannot be unpacked" in json.loads(results.read_text())["output"]
+
+
+def test_a_notebook_cell_nested_past_the_recursion_limit_is_graded(tmp_path):
+    """A cell redefining a function as `raise NotImplementedError(-----...1)` (1,200 signs: one expression whose tree
+    is 1,200 deep) crashed the notebook's reading (ast.unparse): graded now, the cell read as one that does not
+    parse."""
+    from conftest import NBGRADER_SOURCE
+
+    from autograder.integrations.notebooks import dumps, fill
+
+    notebook = json.loads(dumps(fill(NBGRADER_SOURCE, SOLUTIONS, FILES)))
+    deep = "# file: rnn_layers.py\ndef rnn_step_forward(x_t, s_prev, U, W, b):\n    raise NotImplementedError(" + \
+        "-" * 1200 + "1)\n"
+    notebook["cells"].append({"cell_type": "code", "id": "deep", "metadata": {}, "source": deep,
+                              "execution_count": None, "outputs": []})
+    path = tmp_path / "nb" / "hw_rnn.ipynb"
+    path.parent.mkdir()
+    path.write_text(json.dumps(notebook))
+    results = tmp_path / "r.json"
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(path), "--results", str(results),
+                           "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert json.loads(results.read_text())["tests"]

@@ -415,9 +415,12 @@ class Sandbox(Operations):
         os.close(resp_w)
         os.close(status_w)
         os.set_blocking(self._req_w, False)
-        from autograder.sandbox.wire import MessageStream  # after the child started: it loads numpy meanwhile
+        from autograder.sandbox.wire import (  # after the child started: it loads numpy meanwhile
+            MAX_REPLY_HEADER_BYTES,
+            MessageStream,
+        )
 
-        self._replies = MessageStream()
+        self._replies = MessageStream(max_header=MAX_REPLY_HEADER_BYTES)
         self.generation += 1
 
     def kill(self) -> None:

@@ -26,6 +26,7 @@ from collections.abc import Callable
 import numpy as np
 
 from autograder.sandbox.wire import (
+    MAX_REPLY_HEADER_BYTES,
     PRINTED_TICKS_MAX,
     Handle,
     MessageStream,
@@ -281,7 +282,7 @@ class Child:
                 except BaseException:  # noqa: BLE001 -- student code may have replaced or closed the stream
                     pass
             try:
-                write_message(resp_fd, reply)
+                write_message(resp_fd, reply, MAX_REPLY_HEADER_BYTES)
             except BaseException as exc:  # noqa: BLE001 -- e.g. a value that cannot be encoded
                 write_message(resp_fd, {"ok": False, "error_type": "ReplyError", "error": sent_error(str(exc)),
                                         "traceback": ""})

@@ -31,6 +31,11 @@ _ITEMSIZE = {name: np.dtype(name).itemsize for name in ALLOWED_DTYPES}
 # student code can make the grader's process hold (a test's values are kilobytes; a gradient check's batch of
 # evaluations a few megabytes).
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+# A reply's header (its JSON: every value but the arrays' bytes): json.loads makes tens of bytes of Python objects
+# of each byte of nested lists, so student code could make the grader hold gigabytes with one header under
+# MAX_MESSAGE_BYTES.  A test's reply holds arrays as buffers and a header of kilobytes; a gradient check's batch of
+# ragged outputs some hundreds.
+MAX_REPLY_HEADER_BYTES = 2 * 1024 * 1024
 MAX_DEPTH = 8
 # The child's printed output goes to capture files limited by RLIMIT_FSIZE (the config's ``file_mb``): it stops
 # keeping output this far below the limit, so that printing never fails the student's call (see child.py).
@@ -149,8 +154,9 @@ def _encode(value, buffers: list, depth: int = 0):
     return {"t": "opaque", "type": kind.__name__}
 
 
-def encode(message: dict) -> bytes:
-    """Serialise a message (a dict of plain values) to bytes."""
+def encode(message: dict, max_header: int = MAX_MESSAGE_BYTES) -> bytes:
+    """Serialise a message (a dict of plain values) to bytes; ValueError saying why when the reader would refuse
+    it (buffers over MAX_MESSAGE_BYTES, a header over ``max_header``)."""
     buffers: list[bytes] = []
     body = {k: _encode(v, buffers) for k, v in message.items()}
     size = sum(len(b) for b in buffers)
@@ -159,6 +165,9 @@ def encode(message: dict) -> bytes:
                          f"{MAX_MESSAGE_BYTES >> 20} MB (the tests' inputs are small: is an array much larger than "
                          "it should be?)")
     header = json.dumps({"body": body, "buffers": [len(b) for b in buffers]}).encode()
+    if len(header) > max_header:
+        raise ValueError(f"the values returned take {len(header) / 2**20:.1f} MB as Python lists, numbers or text; a "
+                         f"reply holds at most {max_header / 2**20:g} MB of those (return numpy arrays)")
     return b"".join([struct.pack(">I", len(header)), header, *buffers])
 
 
@@ -214,6 +223,8 @@ def _meta(header: bytes) -> dict:
         meta = json.loads(header)
     except ValueError as exc:
         raise WireError(f"header is not JSON: {exc}") from None
+    except RecursionError:  # JSON nested deeper than the parser's recursion: no message of ours is
+        raise WireError("header nested too deeply") from None
     if type(meta) is not dict or type(meta.get("body")) is not dict or type(meta.get("buffers")) is not list:
         raise WireError("bad header")
     if not all(type(n) is int and n >= 0 for n in meta["buffers"]):
@@ -244,7 +255,8 @@ class MessageStream:
     hostile sender cannot make the reader hold more than ``MAX_MESSAGE_BYTES``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_header: int = MAX_MESSAGE_BYTES) -> None:
+        self._max_header = max_header  # MAX_REPLY_HEADER_BYTES for the grader's reader of replies
         self._data = bytearray()
         self._ready: deque[tuple[dict, bytes]] = deque()
         # Bytes that break the format, once found: the messages before them still count, this comes after.
@@ -268,7 +280,7 @@ class MessageStream:
         try:
             while len(data) - start >= 4:
                 (header_len,) = struct.unpack_from(">I", data, start)
-                if header_len > MAX_MESSAGE_BYTES:
+                if header_len > self._max_header:
                     raise WireError("header too large")
                 body = start + 4 + header_len
                 if len(data) < body:
@@ -313,8 +325,8 @@ class MessageStream:
         return self.pop()
 
 
-def write_message(fd: int, message: dict) -> None:
-    """Encode a message and write all of it to a file descriptor."""
-    view = memoryview(encode(message))
+def write_message(fd: int, message: dict, max_header: int = MAX_MESSAGE_BYTES) -> None:
+    """Encode a message (``encode``) and write all of it to a file descriptor."""
+    view = memoryview(encode(message, max_header))
     while view:
         view = view[os.write(fd, view) :]

@@ -228,13 +228,30 @@ def python_source(source: str) -> tuple[str | None, str]:
 
 
 # -- what the code defines and uses (parsed, never run) --------------------------------------------
+# Deeper than this, a syntax tree is read as not parsing: walking it (ast.unparse, NodeVisitor) recurses once per
+# level, and code a person writes nests a few dozen levels at most (1,200 unary minus signs are one expression).
+MAX_TREE_DEPTH = 200
+
+
 def _parse(source: str | None) -> ast.Module | None:
     if source is None:
         return None
     try:
-        return ast.parse(source)
+        tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
+    return None if _deeper_than(tree, MAX_TREE_DEPTH) else tree
+
+
+def _deeper_than(tree: ast.AST, limit: int) -> bool:
+    """Whether ``tree`` nests more than ``limit`` levels (walked with a stack of its own, never recursing)."""
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return False
 
 
 def bound_names(source: str | None, own_modules: frozenset[str] = frozenset()) -> set[str]:

@@ -58,6 +58,7 @@ from autograder.submissions.locate import (  # noqa: F401 -- ArchiveLimits and S
     junk,
     locate_work,
     member_path,
+    open_member_file,
     read_regular,
     shown_names,
 )
@@ -790,7 +791,6 @@ def stage_files(entry: Entry, dest: Path, limits: ArchiveLimits | None = None) -
         path = (root / disk_name(member_path(name).as_posix())).resolve()
         if root not in path.parents:
             raise SubmissionProblem(f"{name!r} points outside the submission folder")
-        path.parent.mkdir(parents=True, exist_ok=True)
         return path
 
     for original, source in entry.files:
@@ -798,17 +798,19 @@ def stage_files(entry: Entry, dest: Path, limits: ArchiveLimits | None = None) -
             data = read_regular(Path(source), int(limits.max_file_mb * 2**20))
         except UnsafeFile as exc:
             raise SubmissionProblem(f"{original}: {exc}") from None
-        target(original).write_bytes(data)
+        with open_member_file(target(original), original, "the uploaded file") as out:
+            out.write(data)
     # Junk the layout left behind is laid out empty (never copied: a .git/ may be large), where the submission held
     # it: ``locate`` then leaves it out and lists it, in the student's notes too, as in any submission folder.
     for name in entry.junk:
         path = target(name.rstrip("/"))
         if path.exists():
             continue
-        if name.endswith("/"):
-            path.mkdir()
-        else:
-            path.touch()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.mkdir() if name.endswith("/") else path.touch()
+        except OSError:  # a name that cannot be a file here: only listed, as junk is
+            continue
 
 
 def prepare(entry: Entry, workdir: Path, files: tuple[str, ...], limits: ArchiveLimits | None = None) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import errno
 import functools
 import os
 import re
@@ -205,11 +206,11 @@ def extract_zip(archive: Path, dest: Path, limits: ArchiveLimits = ArchiveLimits
             target = (root / disk_name(rel.as_posix())).resolve()
             if root not in target.parents:
                 raise SubmissionProblem(f"zip refused: member {info.filename!r} points outside the submission folder")
-            target.parent.mkdir(parents=True, exist_ok=True)
+            out = open_member_file(target, info.filename)
             size = 0
             with _reading(archive, info):
                 src = zf.open(info)
-            with src, open(target, "wb") as out:
+            with src, out:
                 # The declared sizes may lie: count what is actually written.
                 while True:
                     with _reading(archive, info):  # the data itself may be damaged: say so, whatever the codec
@@ -223,6 +224,25 @@ def extract_zip(archive: Path, dest: Path, limits: ArchiveLimits = ArchiveLimits
                                                 f"and the limits ({limits.max_total_mb:g} MB)")
                     out.write(chunk)
             _keep_time(target, info)
+
+
+# Errors writing a member that its name causes (a file and a folder of one name, a name longer than the system
+# allows): the zip's, said to the student.  Others (a full disk) stay the grader's.
+_NAME_ERRORS = frozenset({errno.EEXIST, errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG, errno.EINVAL, errno.EILSEQ})
+
+
+def open_member_file(target: Path, name: str, what: str = "zip refused: member"):
+    """``target`` opened for writing, its folders made; SubmissionProblem (``what`` and the name first) when the
+    name cannot be a file here (``_NAME_ERRORS``)."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return open(target, "wb")
+    except OSError as exc:
+        if exc.errno not in _NAME_ERRORS:
+            raise
+        raise SubmissionProblem(f"{what} {_shown(name)!r} cannot be unpacked ({os.strerror(exc.errno)}: "
+                                "a file and a folder of the same name, or a name longer than file systems allow)"
+                                ) from None
 
 
 @functools.cache
