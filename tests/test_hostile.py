@@ -1662,3 +1662,23 @@ def test_a_notebook_cell_nested_past_the_recursion_limit_is_graded(tmp_path):
                            "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
     assert json.loads(results.read_text())["tests"]
+
+
+STOPS_ITSELF = STALL_IMPORTS + '''
+import os as _os
+
+
+def sample(params, start, length, temperature=None, seed=0):
+    _os.kill(_os.getpid(), _signal.SIGSTOP)  # a stopped process answers nothing, and takes no signal but a kill
+'''
+
+
+def test_a_child_that_stops_itself_is_ended_at_once_with_a_reason(tmp_path, fast_config):
+    """SIGSTOP on itself: the grader waited out the call's limit, then 30 s for a stack dump a stopped process
+    never writes.  A stopped child is found while its reply is awaited and ended: the function's tests say so."""
+    sub = make_submission(tmp_path / "stops")
+    (sub / "char_rnn.py").write_text((sub / "char_rnn.py").read_text() + STOPS_ITSELF)
+    _, doc = grade_cli(sub, tmp_path, "--config", str(fast_config))
+    lost = [t for t in doc["tests"] if t["score"] < t["max_score"]]
+    assert {t["name"].split(":")[0] for t in lost} == {"sample"}, lost
+    assert any("stopped its own process" in t["output"] for t in lost), lost

@@ -213,15 +213,34 @@ def _limits_spec(limits: Limits, identity: Identity | None) -> dict:
 
 def _signal_pending(pid: int, signum: int) -> bool:
     """Whether ``signum`` waits, not delivered yet, for process ``pid`` (its /proc status; False when unknown, and
-    when the process blocks it: then it is never taken)."""
+    when the process blocks it or is stopped: then it is not taken)."""
     try:
         with open(f"/proc/{pid}/status") as f:
-            fields = {parts[0]: int(parts[1], 16) for line in f if line.startswith(("SigPnd:", "ShdPnd:", "SigBlk:"))
-                      and len(parts := line.split()) > 1}
+            lines = [line.split() for line in f if line.startswith(("SigPnd:", "ShdPnd:", "SigBlk:", "State:"))]
+        fields = {parts[0]: int(parts[1], 16) for parts in lines if len(parts) > 1 and parts[0] != "State:"}
     except (OSError, ValueError):
+        return False
+    if any(parts[0] == "State:" and parts[1:2] in (["T"], ["t"]) for parts in lines):
         return False
     bit = 1 << (signum - 1)
     return not fields.get("SigBlk:", 0) & bit and bool((fields.get("SigPnd:", 0) | fields.get("ShdPnd:", 0)) & bit)
+
+
+def _stopped(pid: int) -> bool:
+    """Whether process ``pid`` is stopped (SIGSTOP, SIGTSTP: its /proc state T or t); False when unknown."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[:1] in (["T"], ["t"])
+    except OSError:
+        return False
+
+
+class ChildStopped(Exception):
+    """The child stopped itself while the grader waited for its reply: it cannot answer until killed."""
+
+
+# While waiting for a reply, how often the child's state is looked at (a stopped child answers nothing).
+STOPPED_POLL_SECONDS = 0.5
 
 
 def check_can_grade(config: Config, identity: Identity | None = None, python: str | None = None) -> None:
@@ -552,6 +571,9 @@ class Sandbox(Operations):
             reply = self._timeout(pending.seconds)
         except EOFError:
             reply = self._fault(*self._death_reason())
+        except ChildStopped:
+            reply = self._fault("stopped its own process (a stop signal, SIGSTOP say): a stopped process cannot "
+                                "answer, so the call was ended", "stopped its own process")
         except wire.WireError as exc:
             reply = self._fault(f"sent a malformed reply ({exc})", "sent a malformed reply")
         else:
@@ -711,12 +733,14 @@ class Sandbox(Operations):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError
-            readable, _, _ = select.select([self._resp_r], [], [], remaining)
+            readable, _, _ = select.select([self._resp_r], [], [], min(remaining, STOPPED_POLL_SECONDS))
             if readable:
                 chunk = os.read(self._resp_r, 1 << 20)
                 if not chunk:
                     raise EOFError
                 self._replies.feed(chunk)
+            elif self.proc is not None and _stopped(self.proc.pid):
+                raise ChildStopped
         return self._replies.pop()
 
     def mark(self) -> tuple[int, int]:
