@@ -1381,29 +1381,33 @@ def test_a_brief_on_returned_parameters_names_the_wrong_entry_but_no_shape():
 
 
 def test_stubs_that_return_none_earn_nothing(tmp_path):
-    """Every stub replaced by `return None` (or a loss of 0.0 beside None): no test of values passes, the stability
-    tests' exemption for code as wrong on ordinary inputs needs numbers, and the in-place tests score only a call
-    that returns its outputs."""
-    nones = make_submission(tmp_path / "nones", base=TEMPLATES)
-    for name in FILES:
-        path = nones / name
-        path.write_text(re.sub(r"raise NotImplementedError\(.*\)", "return None", path.read_text()))
+    """Every stub replaced by `return None` (or 0, '' or []: nothing of the kind the function returns), or a loss of
+    0.0 beside None: no test of values passes, the stability tests' exemption for code as wrong on ordinary inputs
+    needs numbers, and the in-place tests score only a call that returns outputs of the kinds it should."""
+    stubs = []
+    for k, nothing in enumerate(("None", "0", "''", "[]")):
+        stub = make_submission(tmp_path / f"return_{k}", base=TEMPLATES)
+        for name in FILES:
+            path = stub / name
+            path.write_text(re.sub(r"raise NotImplementedError\(.*\)", f"return {nothing}", path.read_text()))
+        stubs.append(stub)
+    nones = stubs[0]
     partial = make_submission(tmp_path / "partial", base=TEMPLATES)
     for name, stub, body in (("lstm_layers.py", "sigmoid", "return None"),
                              ("rnn_layers.py", "softmax_cross_entropy", "return 0.0, None")):
         path = partial / name
         path.write_text(path.read_text().replace(f'raise NotImplementedError("{stub} is not implemented yet")', body))
-    for sub in (nones, partial):
+    for sub in (*stubs, partial):
         results = tmp_path / f"{sub.name}.json"
         proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(sub), "--results", str(results),
                                "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=240)
         assert proc.returncode == 0, proc.stderr
         doc = json.loads(results.read_text())
         assert doc["score"] == 0, [(t["name"], t["score"]) for t in doc["tests"] if t["score"]]
-    outputs = {t["name"]: t["output"] for t in json.loads((tmp_path / "nones.json").read_text())["tests"]}
+    outputs = {t["name"]: t["output"] for t in json.loads((tmp_path / f"{nones.name}.json").read_text())["tests"]}
     unchanged = next(o for n, o in outputs.items() if n.startswith("rnn_step_forward:") and "input" in n)
     assert "got a NoneType" in unchanged, unchanged
-    assert "returned None as out" in outputs["sigmoid: does not modify its inputs"], outputs
+    assert "returned None as out where an array belongs" in outputs["sigmoid: does not modify its inputs"], outputs
 
 
 DEEP_CODE = '''

@@ -715,20 +715,28 @@ class Grading:
                 prefix = "could not be checked, since the call failed: "
                 raise Failed(prefix + str(exc), brief=prefix + exc.text(True), fault=exc.fault) from None
             names, before, reply = list(gradient.upstream), grads["backward_args"], grads["backward_reply"]
+            expected = grads.get("reference_grads") or {}
         else:
             pending, args, kwargs = self.forward_call(fn, case, inputs_back=True)
+            expected = self.reference_call(fn, args, kwargs)
             reply = pending.result()
             if not reply.ok:
                 prefix = "" if reply.not_implemented else "could not be checked, since the call failed: "
                 raise _call_failed(reply, fn, prefix, config=self.config)
             before = args + list(kwargs.values())
             names = [n for n in fn.args if n not in fn.optional_args or n in reply.kwargs_after]
-        # A call that returns nothing shows only that it did nothing: scored as no call at all.
+        # A call that returns nothing of what it computes (None, 0 or "" where an array belongs) shows only that it
+        # did nothing: scored as no call at all.  Wrong values and shapes cost nothing here.
         got = _unpack(fn, reply.value)
-        nothing = [n for n in fn.outputs if n != "cache" and got[n] is None]
-        if nothing:
-            raise Failed(f"returned None as {', '.join(nothing)}: this test scores a call that computes its outputs "
-                         "without changing its inputs, so it needs the outputs returned")
+        unlike = [n for n in fn.outputs if n != "cache" and not _same_kind(got[n], expected.get(n, got[n]))]
+        if unlike:
+            def said(n: str, hidden: bool) -> str:
+                what = "None" if got[n] is None else describe_type(got[n], hidden=hidden)
+                return f"{what} as {n} where {_kind_of(expected[n])} belongs"
+
+            kinds, briefs = ", ".join(said(n, False) for n in unlike), ", ".join(said(n, True) for n in unlike)
+            why = ": this test scores a call that computes its outputs without changing its inputs"
+            raise Failed(f"returned {kinds}{why}", brief=f"returned {briefs}{why}")
         after = list(reply.args_after) + list(reply.kwargs_after.values())
         changed = [n for n, b, a in zip(names, before, after) if not unchanged(b, a)]
         if changed:
@@ -1083,6 +1091,28 @@ def _error(actual, expected) -> float:
 def _loss_outputs(g, fwd: Function) -> list[int]:
     """The positions of the forward's outputs the loss of a gradient check is made of."""
     return [fwd.outputs.index(g.scalar)] if g.scalar else [fwd.outputs.index(n) for n in g.upstream]
+
+
+def _kind_of(value) -> str:
+    """What kind of output ``value`` is, in words: an array, a number, a dict."""
+    if isinstance(value, dict):
+        return "a dict"
+    return "an array" if np.ndim(value) else "a number"
+
+
+def _same_kind(got, expected) -> bool:
+    """Whether ``got`` is an output of ``expected``'s kind (an array for an array, a dict for a dict, a number or a
+    0-d array for a number), whatever its values, shape or dtype.  None is of no kind."""
+    if got is None:
+        return False
+    if isinstance(expected, dict):
+        return isinstance(got, dict)
+    if isinstance(expected, np.ndarray) and expected.ndim:
+        return isinstance(got, np.ndarray)
+    if isinstance(expected, (bool, int, float, complex, np.number, np.ndarray)):
+        return isinstance(got, (int, float, np.number)) and not isinstance(got, bool) or (
+            isinstance(got, np.ndarray) and got.ndim == 0)
+    return True
 
 
 def _finite(value) -> bool:
