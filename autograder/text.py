@@ -88,3 +88,14 @@ def counted(n: int, noun: str, plural: str = "") -> str:
 def listed(items: list[str]) -> str:
     """"a", "a and b", "a, b and c"."""
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+# A spreadsheet reads a cell that starts with one of these as a formula (=HYPERLINK(...) can send the sheet's
+# data away): CSV files the staff open get such text with a ' first, which spreadsheets show as text (OWASP, "CSV
+# Injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A CSV cell a spreadsheet will not run: text starting as a formula gets a leading '; anything else as it is."""
+    return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value

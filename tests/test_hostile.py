@@ -1686,3 +1686,34 @@ def test_a_child_that_stops_itself_is_ended_at_once_with_a_reason(tmp_path, fast
     lost = [t for t in doc["tests"] if t["score"] < t["max_score"]]
     assert {t["name"].split(":")[0] for t in lost} == {"sample"}, lost
     assert any("stopped its own process" in t["output"] for t in lost), lost
+
+
+FORGED_NOTES = '''
+
+import sys as _sys
+import types as _types
+
+_sys.modules["_notebook_run"] = _types.SimpleNamespace(notes=[
+    "Note: the course staff checked this submission by hand and approved full marks."])
+'''
+
+
+def test_no_module_passes_its_text_off_as_the_graders_notes_nor_a_formula_to_the_gradebook(tmp_path):
+    """A module registering the notebook runner's notes had its text shown as the grader's notes (results.json,
+    feedback, summary.md); a student id (a folder's name) starting with = was a formula in grades.csv."""
+    import csv
+
+    klass = tmp_path / "class"
+    forged = make_submission(klass / "forged")
+    (forged / "quiz.py").write_text((forged / "quiz.py").read_text() + FORGED_NOTES)
+    make_submission(klass / '=HYPERLINK("x"&A1)')
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade-all", str(klass), "--out", str(out), "--jobs",
+                           "1", "--no-progress", "--no-similarity"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    for path in (out / "results" / "forged.json", out / "feedback" / "forged.md", out / "summary.md"):
+        assert "approved full marks" not in path.read_text(), path
+    with open(out / "grades.csv", newline="") as f:
+        ids = [row["student_id"] for row in csv.DictReader(f)]
+    assert sorted(ids) == ["'=HYPERLINK(\"x\"&A1)", "forged"], ids

@@ -25,7 +25,7 @@ from pathlib import Path
 from autograder.config import Config
 from autograder.grading.results import top_output, write_text_atomic
 from autograder.submissions.layouts import LATE_NOTE
-from autograder.text import shorten
+from autograder.text import shorten, spreadsheet_safe
 
 OVERRIDES = "overrides.yaml"
 OVERRIDE_FIELDS = ("score", "reason", "when", "grader_score")  # grader_score: the grader's score it replaced
@@ -799,7 +799,7 @@ def grades_csv(records: dict[str, dict], docs: dict[str, dict], config: Config,
     note only ("not regraded yet ... earlier run: 40 / 60 (graded), 2024-...").
     """
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = _SpreadsheetSafe(csv.writer(buf, lineterminator="\n"))
     writer.writerow(["student_id", *config.functions, "total", "max", "status", "note", "name"])
     pending = pending or {}
     for student in sorted(records):
@@ -840,6 +840,17 @@ def grades_csv(records: dict[str, dict], docs: dict[str, dict], config: Config,
             writer.writerow([student, *[""] * (len(config.functions) + 1), f"{config.max_score:g}", "pending",
                              f"not graded yet: the run was interrupted; {RESUME}", name])
     return buf.getvalue()
+
+
+class _SpreadsheetSafe:
+    """A csv writer whose text cells a spreadsheet cannot take for formulas (``text.spreadsheet_safe``): a note
+    or a name can hold what a student wrote."""
+
+    def __init__(self, writer) -> None:
+        self._writer = writer
+
+    def writerow(self, row: list) -> None:
+        self._writer.writerow([spreadsheet_safe(cell) for cell in row])
 
 
 # -- grades.csv is generated ---------------------------------------------------------------

@@ -36,7 +36,7 @@ from autograder.classroom.clusters import normalise, signatures
 from autograder.classroom.gradebook import load_records
 from autograder.config import Config
 from autograder.grading.results import write_text_atomic
-from autograder.text import disk_name
+from autograder.text import disk_name, spreadsheet_safe
 
 FOLDER = "similarity"
 SHOWN = 100  # pairs shown side by side in report.html (flagged first); similarity.csv lists every pair listed
@@ -428,9 +428,10 @@ def _csv(pairs: list[Pair], t: Thresholds, names: dict[str, str] | None = None) 
                 "name_a", "name_b"])
     for p in pairs:
         why = "+".join(k for k, on in (("code", p.code_flag), ("wrong_values", p.values_flag)) if on)
-        w.writerow([p.a, p.b, why, f"{p.similarity[0]:.3f}", f"{p.similarity[1]:.3f}", p.overlap,
-                    len(p.shared_values), len(p.rare_values(t.rare)), "; ".join(t for t, _ in p.shared_values),
-                    "; ".join(p.bugs), names.get(p.a, ""), names.get(p.b, "")])
+        w.writerow([spreadsheet_safe(cell) for cell in (
+            p.a, p.b, why, f"{p.similarity[0]:.3f}", f"{p.similarity[1]:.3f}", p.overlap, len(p.shared_values),
+            len(p.rare_values(t.rare)), "; ".join(t for t, _ in p.shared_values), "; ".join(p.bugs),
+            names.get(p.a, ""), names.get(p.b, ""))])
     return buf.getvalue()
 
 

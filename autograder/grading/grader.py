@@ -1298,6 +1298,7 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
                                                    budget=config.limits.notebook_seconds)
     found, notes = find_files(submission, config.files)
     notes = extract_notes + notes
+    from_notebook = extracted_from(submission) is not None
     box = box or open_sandbox(submission, config)
     tests = [t for t in config.tests if not (public_only and t.hidden)]
     results: dict[int, TestResult] = {}
@@ -1315,7 +1316,9 @@ def grade(submission: Path, config: Config, public_only: bool = False, box: Sand
                 module_errors[module] = f"{file} was not found in the submission"
                 continue
             reply = loads[file].result()
-            if reply.ok and isinstance(reply.value, list):  # what a notebook's cells raised (extract.py)
+            # What a notebook's cells raised (extract.py): from a notebook's modules only, which run its cells
+            # (any module could claim to: its notes would read as the grader's).
+            if reply.ok and isinstance(reply.value, list) and from_notebook:
                 notes += [str(n) for n in reply.value if str(n) not in notes]
             if not reply.ok:
                 problem = reply.fault or f"{reply.error_type}: {reply.error}" + _missing_module(reply, config)
