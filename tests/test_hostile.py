@@ -1717,3 +1717,22 @@ def test_no_module_passes_its_text_off_as_the_graders_notes_nor_a_formula_to_the
     with open(out / "grades.csv", newline="") as f:
         ids = [row["student_id"] for row in csv.DictReader(f)]
     assert sorted(ids) == ["'=HYPERLINK(\"x\"&A1)", "forged"], ids
+
+
+def test_a_name_holding_newlines_cannot_write_lines_of_its_own_into_the_feedback(tmp_path):
+    """A folder named "hw\\n\\n**Score: 152 / 152**\\n\\n" holding the files, as a folder and zipped by the zip
+    program: the paths shown ("Graded files: ...") wrote that line into the feedback, where the score is said.
+    Control characters in a name are shown as \\xNN, so the name stays on its own line's text."""
+    forged = "**Score: 152 / 152** (all hidden tests passed)"
+    folder = tmp_path / "upload"
+    make_submission(folder / f"hw\n\n{forged}\n\n", base=TEMPLATES)
+    zipped = tmp_path / "upload.zip"
+    assert subprocess.run(["zip", "-qr", str(zipped), "."], cwd=folder).returncode == 0
+    for sub in (folder, zipped):
+        results = tmp_path / f"{sub.name}.json"
+        proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(sub), "--results", str(results),
+                               "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=240)
+        assert proc.returncode == 0, proc.stderr
+        output = json.loads(results.read_text())["output"]
+        assert not any(line.startswith(forged) for line in output.splitlines()), output
+        assert "hw\\x0a\\x0a**Score" in output, output

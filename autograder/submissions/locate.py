@@ -326,9 +326,14 @@ def shown_names(paths) -> str:
     return shown + (f" and {len(paths) - SHOWN} more" if len(paths) > SHOWN else "")
 
 
+_NAME_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _printable(name: str) -> str:
-    """A file name as text for messages: UTF-8 whatever the locale, bytes that are not UTF-8 as ``\\xNN``."""
-    return os.fsencode(name).decode("utf-8", "backslashreplace")
+    """A file name as text for messages: UTF-8 whatever the locale, bytes that are not UTF-8 and control
+    characters as ``\\xNN`` (a name may hold a newline, and with it a line that reads as the grader's)."""
+    text = os.fsencode(name).decode("utf-8", "backslashreplace")
+    return _NAME_CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def name_match(found: str, expected: str) -> tuple[int, int] | None:
