@@ -13,9 +13,12 @@ import re
 from typing import Any
 
 # C0 and C1 control characters and DEL, except newline and tab; then any surrogate (never valid in UTF-8).
-# Control characters, and the bidirectional controls that reorder what a reader sees (a right-to-left override
-# makes printed text read other than it is: CVE-2021-42574, "Trojan Source").
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Control characters, the bidirectional controls that reorder what a reader sees (a right-to-left override makes
+# printed text read other than it is: CVE-2021-42574, "Trojan Source"), and invisible characters that break lines
+# or hide text (line and paragraph separators, a zero-width space, a byte-order mark, the tag characters).  The
+# zero-width (non-)joiners stay: names in several scripts need them.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff"
+                      "\U000e0000-\U000e007f]")
 _SURROGATES = re.compile(r"[\ud800-\udfff]+")
 _ESCAPED_BYTES = re.compile(r"[\udc80-\udcff]+")
 
@@ -40,9 +43,13 @@ def clean_text(text: str) -> str:
         text = _ESCAPED_BYTES.sub(_bytes_back, text)
         text = _SURROGATES.sub(lambda m: "\ufffd" * len(m.group()), text)
     if _CONTROL.search(text):
-        text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else
-                            f"\\u{ord(m.group()):04x}", text)
+        text = _CONTROL.sub(_escaped, text)
     return text
+
+
+def _escaped(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def clean(value: Any) -> Any:

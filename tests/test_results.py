@@ -311,6 +311,7 @@ CONTROL_EDITS = [
                 "    import sys\n"
                 "    print('nul\\x00 bell\\x07 esc\\x1b[31m cr\\r del\\x7f c1\\x85 tab\\t end')\n"
                 "    print('score: 0 \\u202e251 / 251\\u202c')\n"
+                "    print('sep\\u2028line bom\\ufeff tag\\U000e0041 zwj\\u200dkept')\n"
                 "    sys.stdout.flush()\n"
                 "    sys.stdout.buffer.write(b'bytes \\xff\\xfe \\xc3\\xa9\\n')\n"
                 "    sys.stdout.flush()"},
@@ -331,7 +332,7 @@ def test_control_characters_and_bad_bytes_never_reach_results_verbatim(tmp_path,
     document = assert_clean_json(results, validate_results)
     written = "\n".join(strings(document))
     for visible in ("nul\\x00 bell\\x07 esc\\x1b[31m", "del\\x7f c1\\x85 tab\t end", "bad\\x00value\\x1b[2J",
-                    "score: 0 \\u202e251 / 251\\u202c",
+                    "score: 0 \\u202e251 / 251\\u202c", "sep\\u2028line bom\\ufeff tag\\U000e0041 zwj\u200dkept",
                     "matches\\x07 the reference"):
         assert visible in written, visible
     assert not {"\x1b", "\x00", "\u202e"} & set(text(proc.stdout))  # the terminal is safe too
