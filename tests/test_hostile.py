@@ -1736,3 +1736,40 @@ def test_a_name_holding_newlines_cannot_write_lines_of_its_own_into_the_feedback
         output = json.loads(results.read_text())["output"]
         assert not any(line.startswith(forged) for line in output.splitlines()), output
         assert "hw\\x0a\\x0a**Score" in output, output
+
+
+IPC_KEY = 0x5EED0000 + os.getpid() % 0x10000  # unique to this run: objects of other runs are not counted
+SYSV_IPC = f'''
+
+import ctypes as _ctypes
+
+_libc = _ctypes.CDLL(None, use_errno=True)
+_libc.shmget({IPC_KEY}, 1 << 20, 0o1000 | 0o666)  # IPC_CREAT: it outlives this process
+_libc.semget({IPC_KEY}, 1, 0o1000 | 0o666)
+_libc.msgget({IPC_KEY}, 0o1000 | 0o666)
+'''
+
+
+def _ipc_keys() -> set[str]:
+    found = set()
+    for kind in ("shm", "sem", "msg"):
+        with open(f"/proc/sysvipc/{kind}") as f:
+            found |= {f"{kind}:{int(line.split()[0])}" for line in list(f)[1:] if line.split()}
+    return found
+
+
+@pytest.mark.skipif(not ROOT_MODE, reason="needs the root mode: student code under its own uid (docs/security.md)")
+def test_system_v_ipc_objects_do_not_outlive_the_grading(tmp_path, fast_config):
+    """Shared memory, a semaphore set and a message queue live in the kernel, not in the child: they outlived
+    grading (a 64 MB segment each, readable by all), and in a grade-all worker the next student of the same uid
+    could read them.  The grader removes what its child's uid created."""
+    sub = make_submission(tmp_path / "ipc")
+    (sub / "quiz.py").write_text((sub / "quiz.py").read_text() + SYSV_IPC)
+    mine = {f"{kind}:{IPC_KEY}" for kind in ("shm", "sem", "msg")}
+    try:
+        _, doc = grade_cli(sub, tmp_path, "--config", str(fast_config))
+        assert doc["score"] == sum(t["max_score"] for t in doc["tests"])
+        assert not mine & _ipc_keys(), mine & _ipc_keys()
+    finally:
+        for flag in ("-M", "-S", "-Q"):  # ipcrm: remove by key whatever happened
+            subprocess.run(["ipcrm", flag, str(IPC_KEY)], capture_output=True)

@@ -33,6 +33,7 @@ from autograder.sandbox.privileges import (
     child_python,
     kill_strays,
     others_can_reach,
+    remove_ipc,
     student_identity,
 )
 from autograder.sandbox.program import child_environment, child_program
@@ -466,6 +467,8 @@ class Sandbox(Operations):
 
     def close(self) -> None:
         self.kill()
+        if self.identity is not None:  # its own uid: what System V IPC objects it made are its (privileges.py)
+            remove_ipc(self.identity.uid)
         self._close_status()
         self._out.close()
         self._err.close()
