@@ -174,6 +174,18 @@ def cluster_section(records: dict[str, dict], docs: dict[str, dict], config: Con
     return lines + [""]
 
 
+def _override_table(docs: dict[str, dict], key: str, title: str, text: str) -> list[str]:
+    """summary.md's section of the overrides results.json lists under ``extra_data[key]`` (stale or moot ones)."""
+    rows = [(s, o) for s in sorted(docs) for o in docs[s].get("extra_data", {}).get(key, [])]
+    if not rows:
+        return []
+    return [f"## {title}", "", text, "",
+            "| student | test | grader score then | grader score now | override | reason |",
+            "|---|---|---|---|---|---|",
+            *(f"| {_cell(s)} | {_cell(o['test'])} | {o['then']:g} | {o['now']:g} | {o['score']:g} | "
+              f"{_cell(o['reason'])} |" for s, o in rows), ""]
+
+
 def _some(students: set[str]) -> str:
     """The first ``PROBLEM_NAMES`` students by id, and how many more."""
     names = sorted(students)
@@ -274,28 +286,14 @@ def summary(out: Path, records: dict[str, dict], docs: dict[str, dict], config: 
         lines += ["", "When the submission itself is the cause (a damaged or unsafe zip), the student hands in "
                   "again and `grade-all` on the new download grades it; when the grader's setup is, fix it, then "
                   "`python -m autograder regrade OUTDIR --student ID`.", ""]
-    stale_rows = [(s, o) for s in sorted(docs) for o in docs[s].get("extra_data", {}).get("stale_overrides", [])]
-    if stale_rows:
-        lines += ["## Overrides to review", "",
-                  "Set against a grader score that has changed since (the student resubmitted, or the config "
-                  "changed). Not applied: the grader's current score counts until you set the override again "
-                  "(`override ... --score X --reason ...`) or remove it (`--remove`).", "",
-                  "| student | test | grader score then | grader score now | override | reason |",
-                  "|---|---|---|---|---|---|"]
-        lines += [f"| {_cell(s)} | {_cell(o['test'])} | {o['then']:g} | {o['now']:g} | {o['score']:g} | "
-                  f"{_cell(o['reason'])} |" for s, o in stale_rows]
-        lines.append("")
-    moot_rows = [(s, o) for s in sorted(docs) for o in docs[s].get("extra_data", {}).get("moot_overrides", [])]
-    if moot_rows:
-        lines += ["## Overrides the grader now agrees with", "",
-                  "The grader's score changed since these were set, to the override's own score: they change nothing "
-                  "now (nor later, unless the grader's score changes again, when they are listed above to review). "
-                  "Remove them with `override ... --remove`, or leave them.", "",
-                  "| student | test | grader score then | grader score now | override | reason |",
-                  "|---|---|---|---|---|---|"]
-        lines += [f"| {_cell(s)} | {_cell(o['test'])} | {o['then']:g} | {o['now']:g} | {o['score']:g} | "
-                  f"{_cell(o['reason'])} |" for s, o in moot_rows]
-        lines.append("")
+    lines += _override_table(docs, "stale_overrides", "Overrides to review",
+                             "Set against a grader score that has changed since (the student resubmitted, or the "
+                             "config changed). Not applied: the grader's current score counts until you set the "
+                             "override again (`override ... --score X --reason ...`) or remove it (`--remove`).")
+    lines += _override_table(docs, "moot_overrides", "Overrides the grader now agrees with",
+                             "The grader's score changed since these were set, to the override's own score: they "
+                             "change nothing now (nor later, unless the grader's score changes again, when they are "
+                             "listed above to review). Remove them with `override ... --remove`, or leave them.")
     # The LMS's late flag with nothing decided about it yet: neither a penalty nor an extension.
     undecided = sorted(st for st, r in records.items() if LATE_NOTE in r.get("notes", [])
                        and not {"penalty", "extension"} & set(docs.get(st, {}).get("extra_data", {})))
