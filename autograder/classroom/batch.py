@@ -596,7 +596,12 @@ def run_batch(out: Path, config_path: Path, config: Config, layout: Layout, entr
                       "--regrade grades them again")
     if todo or manifest.get("reference_check", {}).get("config") != config_hash:
         # Before any student: a test the reference fails is wrong for every student (kept for summary.md).
-        check = reference_check(config)
+        try:
+            check = reference_check(config)
+        except Exception as exc:  # noqa: BLE001 -- a check of the config: it must not stop the class's grading
+            check = None
+            _say(options, f"note: the reference solution could not be graded to check the config "
+                          f"({type(exc).__name__}: {exc})")
         manifest["reference_check"] = {"config": config_hash, **(check or {})}
     outcome.reference_check = {k: v for k, v in manifest["reference_check"].items() if k != "config"} or None
     if outcome.reference_check:
