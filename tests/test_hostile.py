@@ -1562,18 +1562,37 @@ def rnn_step_backward(ds_next, cache):
 '''
 
 
+IN_A_THREAD = '''
+
+import threading as _threading
+
+_plain_step_backward = rnn_step_backward
+
+
+def rnn_step_backward(ds_next, cache):  # the same, its work moved to another thread (a thread's clock misses it)
+    out = []
+    worker = _threading.Thread(target=lambda: out.append(_plain_step_backward(ds_next, cache)))
+    worker.start()
+    worker.join()
+    return out[0]
+'''
+
+
 def test_a_backward_that_differentiates_its_forward_numerically_is_named_for_review(tmp_path, fast_config):
     """Right values, so its tests pass: but it costs two forward passes per input entry, where backpropagation costs
-    a few in all.  The child's CPU time of the backward against its forward's, on the same public cases, names it
-    (and its caller, which runs it) for the staff; the reference and the correct variants are not named."""
-    cheat = make_submission(tmp_path / "numerical")
-    path = cheat / "rnn_layers.py"
-    path.write_text(path.read_text() + NUMERICAL_BACKWARD)
+    a few in all.  The child's CPU time of the backward (every thread's) against its forward's, on the same public
+    cases, names it (and its caller, which runs it) for the staff, also when the work runs in another thread; the
+    reference and the correct variants are not named."""
+    cheats = []
+    for name, code in (("numerical", NUMERICAL_BACKWARD), ("threaded", NUMERICAL_BACKWARD + IN_A_THREAD)):
+        cheat = make_submission(tmp_path / name)
+        (cheat / "rnn_layers.py").write_text((cheat / "rnn_layers.py").read_text() + code)
+        cheats.append(cheat)
     named = {}
-    for sub in (cheat, SOLUTIONS, *VARIANTS):
+    for sub in (*cheats, SOLUTIONS, *VARIANTS):
         _, doc = grade_cli(sub, tmp_path, "--config", str(fast_config))
         named[sub.name] = set(re.findall(r"Note: (\w+) took at least \d+ times the CPU time of your", doc["output"]))
-    assert named.pop("numerical") == {"rnn_step_backward", "rnn_backward"}
+    assert named.pop("numerical") == named.pop("threaded") == {"rnn_step_backward", "rnn_backward"}
     assert not any(named.values()), named
 
 

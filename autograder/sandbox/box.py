@@ -70,7 +70,8 @@ class Reply:
     fault_brief: str = ""  # the fault for a hidden test: without the exit status, signal or bytes student code chose
     timed_out: bool = False  # the fault is the call's time limit
     limit: float = 0.0  # that limit (s)
-    cpu: float = 0.0  # a call's CPU time in the child (s), as the child measured it (student code could lie)
+    cpu: float = 0.0  # a call's CPU time in the child (s), every thread's, as the child measured it (it could lie)
+    thread_cpu: float = 0.0  # the calling thread's alone (finer for a short call)
 
     @classmethod
     def from_raw(cls, raw: dict) -> Reply:
@@ -88,7 +89,8 @@ class Reply:
             error_type=str(raw.get("error_type", ""))[:100],
             error=shorten(sent_error(str(raw.get("error", ""))), ERROR_CHARS),
             traceback=str(raw.get("traceback", ""))[:3000],
-            cpu=float(raw["cpu"]) if type(raw.get("cpu")) is float and 0 <= raw["cpu"] < 1e9 else 0.0,
+            cpu=_seconds(raw.get("cpu")),
+            thread_cpu=_seconds(raw.get("thread_cpu")),
         )
 
     @property
@@ -210,6 +212,11 @@ def _limits_spec(limits: Limits, identity: Identity | None) -> dict:
     """What the child takes on before running student code (confine.py)."""
     return confine.spec(limits.cpu_seconds, limits.memory_mb, limits.file_mb, limits.processes,
                         identity.uid if identity else None, identity.gid if identity else None)
+
+
+def _seconds(value) -> float:
+    """A duration the child sent, checked: a float from 0 to 1e9, else 0."""
+    return float(value) if type(value) is float and 0 <= value < 1e9 else 0.0
 
 
 def _signal_pending(pid: int, signum: int) -> bool:
