@@ -732,7 +732,7 @@ class Grading:
         if unlike:
             def said(n: str, hidden: bool) -> str:
                 what = "None" if got[n] is None else describe_type(got[n], hidden=hidden)
-                return f"{what} as {n} where {_kind_of(expected[n])} belongs"
+                return f"{what} as {n} where {_kind_of(expected[n], sized=not hidden)} belongs"
 
             kinds, briefs = ", ".join(said(n, False) for n in unlike), ", ".join(said(n, True) for n in unlike)
             why = ": this test scores a call that computes its outputs without changing its inputs"
@@ -1095,22 +1095,26 @@ def _loss_outputs(g, fwd: Function) -> list[int]:
     return [fwd.outputs.index(g.scalar)] if g.scalar else [fwd.outputs.index(n) for n in g.upstream]
 
 
-def _kind_of(value) -> str:
-    """What kind of output ``value`` is, in words: an array, a number, a dict."""
+def _kind_of(value, sized: bool = True) -> str:
+    """What kind of output ``value`` is, in words: an array (of how many entries, when ``sized``: never in a hidden
+    test's brief, where it would tell a hidden case's sizes), a number, a dict (with its keys)."""
     if isinstance(value, dict):
-        return "a dict"
-    return "an array" if np.ndim(value) else "a number"
+        return f"a dict with the keys {', '.join(sorted(map(str, value)))}"
+    if not np.ndim(value):
+        return "a number"
+    return f"an array of {np.size(value)} entries" if sized else "an array"
 
 
 def _same_kind(got, expected) -> bool:
-    """Whether ``got`` is an output of ``expected``'s kind (an array for an array, a dict for a dict, a number or a
-    0-d array for a number), whatever its values, shape or dtype.  None is of no kind."""
+    """Whether ``got`` is an output of ``expected``'s kind: an array of as many entries for an array (of any shape
+    or dtype: a transposed one is), a dict with its keys for a dict, a number or a 0-d array for a number.  None,
+    an empty array or dict where values belong, are of no kind."""
     if got is None:
         return False
     if isinstance(expected, dict):
-        return isinstance(got, dict)
+        return isinstance(got, dict) and set(expected) <= set(got)
     if isinstance(expected, np.ndarray) and expected.ndim:
-        return isinstance(got, np.ndarray)
+        return isinstance(got, np.ndarray) and got.size == expected.size
     if isinstance(expected, (bool, int, float, complex, np.number, np.ndarray)):
         return isinstance(got, (int, float, np.number)) and not isinstance(got, bool) or (
             isinstance(got, np.ndarray) and got.ndim == 0)
