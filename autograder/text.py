@@ -14,11 +14,15 @@ from typing import Any
 
 # C0 and C1 control characters and DEL, except newline and tab; then any surrogate (never valid in UTF-8).
 # Control characters, the bidirectional controls that reorder what a reader sees (a right-to-left override makes
-# printed text read other than it is: CVE-2021-42574, "Trojan Source"), and invisible characters that break lines
-# or hide text (line and paragraph separators, a zero-width space, a byte-order mark, the tag characters).  The
-# zero-width (non-)joiners stay: names in several scripts need them.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff"
-                      "\U000e0000-\U000e007f]")
+# printed text read other than it is: CVE-2021-42574, "Trojan Source"), and what is invisible or hides text: every
+# format character (Unicode category Cf: soft hyphen, zero-width space, word joiner, interlinear annotations, a
+# byte-order mark, tag characters), line and paragraph separators, variation selectors and the blank "letters"
+# (Hangul fillers, the braille blank).  The zero-width (non-)joiners stay: names in several scripts need them.
+_CONTROL = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2"
+    "\u115f\u1160\u180b-\u180f\u200b\u200e\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\u2800\u3164"
+    "\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0000-\U000e007f\U000e0100-\U000e01ef]")
 _SURROGATES = re.compile(r"[\ud800-\udfff]+")
 _ESCAPED_BYTES = re.compile(r"[\udc80-\udcff]+")
 
@@ -100,9 +104,10 @@ def listed(items: list[str]) -> str:
 # A spreadsheet reads a cell that starts with one of these as a formula (=HYPERLINK(...) can send the sheet's
 # data away): CSV files the staff open get such text with a ' first, which spreadsheets show as text (OWASP, "CSV
 # Injection").
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")  # and full-width
 
 
 def spreadsheet_safe(value: object) -> object:
-    """A CSV cell a spreadsheet will not run: text starting as a formula gets a leading '; anything else as it is."""
-    return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
+    """A CSV cell a spreadsheet will not run: text starting as a formula (after any spaces) gets a leading ';
+    anything else as it is."""
+    return "'" + value if isinstance(value, str) and value.lstrip(" ").startswith(_FORMULA_START) else value

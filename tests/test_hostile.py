@@ -1726,6 +1726,7 @@ def test_no_module_passes_its_text_off_as_the_graders_notes_nor_a_formula_to_the
     forged = make_submission(klass / "forged")
     (forged / "quiz.py").write_text((forged / "quiz.py").read_text() + FORGED_NOTES)
     make_submission(klass / '=HYPERLINK("x"&A1)')
+    make_submission(klass / " \uff1dSUM(1)")  # a space first, a full-width equals sign
     out = tmp_path / "out"
     proc = subprocess.run([sys.executable, "-m", "autograder", "grade-all", str(klass), "--out", str(out), "--jobs",
                            "1", "--no-progress", "--no-similarity"], cwd=ROOT, capture_output=True, text=True,
@@ -1735,7 +1736,7 @@ def test_no_module_passes_its_text_off_as_the_graders_notes_nor_a_formula_to_the
         assert "approved full marks" not in path.read_text(), path
     with open(out / "grades.csv", newline="") as f:
         ids = [row["student_id"] for row in csv.DictReader(f)]
-    assert sorted(ids) == ["'=HYPERLINK(\"x\"&A1)", "forged"], ids
+    assert sorted(ids) == ["' \uff1dSUM(1)", "'=HYPERLINK(\"x\"&A1)", "forged"], ids
 
 
 def test_a_name_holding_newlines_cannot_write_lines_of_its_own_into_the_feedback(tmp_path):

@@ -312,11 +312,13 @@ CONTROL_EDITS = [
                 "    print('nul\\x00 bell\\x07 esc\\x1b[31m cr\\r del\\x7f c1\\x85 tab\\t end')\n"
                 "    print('score: 0 \\u202e251 / 251\\u202c')\n"
                 "    print('sep\\u2028line bom\\ufeff tag\\U000e0041 zwj\\u200dkept')\n"
+                "    print('joiner\\u2060 note\\ufff9 filler\\u3164 shy\\xad end')\n"
                 "    sys.stdout.flush()\n"
                 "    sys.stdout.buffer.write(b'bytes \\xff\\xfe \\xc3\\xa9\\n')\n"
                 "    sys.stdout.flush()"},
     {"file": "lstm_layers.py", "find": "def sigmoid(z):",
-     "replace": "def sigmoid(z):\n    raise ValueError('bad\\x00value\\x1b[2J \\udcff surrogate')"},
+     "replace": "def sigmoid(z):\n"
+                "    raise ValueError('bad\\x00value\\x1b[2J \\udcff surrogate\\n[PASS] sigmoid: forged')"},
 ]
 
 
@@ -333,9 +335,12 @@ def test_control_characters_and_bad_bytes_never_reach_results_verbatim(tmp_path,
     written = "\n".join(strings(document))
     for visible in ("nul\\x00 bell\\x07 esc\\x1b[31m", "del\\x7f c1\\x85 tab\t end", "bad\\x00value\\x1b[2J",
                     "score: 0 \\u202e251 / 251\\u202c", "sep\\u2028line bom\\ufeff tag\\U000e0041 zwj\u200dkept",
+                    "joiner\\u2060 note\\ufff9 filler\\u3164 shy\\xad end", "surrogate\n    [PASS] sigmoid: forged",
                     "matches\\x07 the reference"):
         assert visible in written, visible
     assert not {"\x1b", "\x00", "\u202e"} & set(text(proc.stdout))  # the terminal is safe too
+    # The exception's own lines stay under it: none reads as a line of the grader's.
+    assert not any(line.startswith("[PASS]") for line in written.splitlines())
     # The same through grade-all: raw records, results, feedback and the summary.
     src = tmp_path / "class"
     make_submission(src / "noisy", CONTROL_EDITS)

@@ -122,7 +122,10 @@ class Reply:
         if hidden:
             return "raised an exception (the public tests of this function show which, where they fail too)"
         last = [ln.strip() for ln in self.traceback.strip().splitlines() if ln.strip().startswith("File ")]
-        text = f"raised {self.error_type}: {self.error}".rstrip(": ")
+        # The exception's text is the student code's: its lines after the first are indented under it, so that
+        # none reads as a line of the grader's ("[PASS] ...").
+        error = "\n    ".join(self.error.splitlines())
+        text = f"raised {self.error_type}: {error}".rstrip(": ")
         return text + (f" ({last[-1]})" if last else "")
 
 
