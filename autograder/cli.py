@@ -72,8 +72,18 @@ def cmd_grade(args: argparse.Namespace) -> int:
     from autograder.grading.report import table
     from autograder.grading.results import to_gradescope, write_json_atomic
 
-    box = _start_early(config, located.folder)
-    report = grade(located.folder, config, box=box)
+    try:
+        box = _start_early(config, located.folder)
+        report = grade(located.folder, config, box=box)
+    except Exception:  # noqa: BLE001 -- the grader's own failure: still a results.json, and the traceback for the staff
+        import traceback
+
+        from autograder.grading.results import no_tests
+
+        traceback.print_exc()
+        write_json_atomic(args.results, no_tests("The grader itself failed on this submission (not something in "
+                                                 "your code): the course staff have been told."))
+        return 2
     report.notes[:0] = located.notes
     report.files_found = located.as_found(report.files_found)
     # results.json first: whatever happens while printing, the grade is on disk.

@@ -684,3 +684,19 @@ def test_json_files_are_cleaned_whenever_a_string_needs_it(tmp_path):
         for indent in (None, 2):
             write_json_atomic(path, doc, indent=indent)
             assert path.read_text() == json.dumps(clean(doc), indent=indent, allow_nan=False) + "\n", doc
+
+
+def test_a_failure_of_the_grader_itself_still_writes_a_results_json(tmp_path):
+    """Whatever fails inside grading (here the grader's grade function, replaced by one that raises): results.json
+    says the grader failed, not the student, and the command exits 2 with the traceback for the staff."""
+    results = tmp_path / "results.json"
+    script = ("import runpy, sys\nimport autograder.grading.grader as grader\n"
+              "def broken(*args, **kwargs):\n    raise RuntimeError('a bug of the grader')\n"
+              "grader.grade = broken\n"
+              f"sys.argv = ['autograder', 'grade', {str(SOLUTIONS)!r}, '--results', {str(results)!r}, '--quiet']\n"
+              "runpy.run_module('autograder', run_name='__main__')\n")
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 2 and "RuntimeError: a bug of the grader" in proc.stderr, proc.stderr
+    doc = json.loads(results.read_text())
+    assert doc["score"] == 0 and "The grader itself failed on this submission (not something in your code)" in \
+        doc["output"]
