@@ -71,10 +71,13 @@ def cmd_grade(args: argparse.Namespace) -> int:
     from autograder.grading.grader import grade
     from autograder.grading.report import table
     from autograder.grading.results import to_gradescope, write_json_atomic
+    from autograder.sandbox.privileges import PrivilegeError
 
     try:
         box = _start_early(config, located.folder)
         report = grade(located.folder, config, box=box)
+    except (ConfigError, PrivilegeError):
+        raise  # the grader cannot run here at all (main says why, exit 2): no submission's result to write
     except Exception:  # noqa: BLE001 -- the grader's own failure: still a results.json, and the traceback for the staff
         import traceback
 
